@@ -1,0 +1,36 @@
+# All set-up lives here: a fresh machine needs only Go (see README.md).
+GO ?= go
+PKGS := ./...
+# Fuzz targets: package:FuzzName, each run for FUZZTIME.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./linkis:FuzzParseLabels ./linkis:FuzzParseResourceStrings ./manager:FuzzDecodeCommand ./manager:FuzzRestore
+
+.PHONY: test vet bench fuzz soak demo tidy
+
+test: vet
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# Benchmarks recorded in BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# Long property-based runs (not part of make test).
+soak:
+	RAPID_CHECKS=20000 $(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
+
+demo:
+	$(GO) run ./cmd/linkis demo
+
+tidy:
+	$(GO) mod tidy

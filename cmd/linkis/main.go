@@ -1,0 +1,31 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+)
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions")
+	}
+	flag.Parse()
+	if flag.NArg() < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	var err error
+	switch flag.Arg(0) {
+	case "demo":
+		err = runDemo(os.Stdout, flag.Args()[1:])
+	default:
+		fmt.Fprintf(os.Stderr, "linkis: unknown command %q\n", flag.Arg(0))
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "linkis:", err)
+		os.Exit(1)
+	}
+}

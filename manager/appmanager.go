@@ -1,0 +1,473 @@
+package manager
+
+import (
+	"sort"
+	"unicode/utf8"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// Limits on what one ask may carry.
+const (
+	MaxAskIDLen      = 128
+	MaxParams        = 64
+	MaxParamKeyLen   = 128
+	MaxParamValueLen = 4096
+)
+
+// An ask takes one of four paths:
+//
+//   - pinned (engineInstance): that engine if it can serve now, else a
+//     retryable ErrEngineBusy;
+//   - dedicated (once mode, executeOnce, reuseExclusion=*): a new engine
+//     of its own, granted to it when it starts;
+//   - constrained (a reuseExclusion list or an emInstance pin): a free
+//     engine that satisfies the constraint, else a dedicated one;
+//   - shared (everything else): a free engine of its key; else it waits in
+//     the key's FIFO queue, and a new engine is started only when the
+//     engines already starting for the key cannot cover the queue and the
+//     key is under its instance cap. Thirty asks for one key against a cap
+//     of three start three engines and share them (Linkis issue #5318).
+func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
+	if err := validateAskID(c.ID); err != nil {
+		return Result{}, err
+	}
+	if a := s.asks[c.ID]; a != nil {
+		return Result{Ask: a.result()}, nil // a retried ask: same outcome
+	}
+	a, err := s.newAsk(t, c)
+	if err != nil {
+		return Result{}, err
+	}
+	req := &a.req
+	var r Result
+	switch {
+	case req.EngineInstance != "":
+		e, err := s.pinnedEngine(a)
+		if err != nil {
+			return Result{}, err
+		}
+		s.grant(t, a, e)
+	case req.Dedicated():
+		if _, err := s.createEC(t, a, false); err != nil {
+			return Result{}, err
+		}
+	case len(req.ReuseExclusion.Instances) > 0 || req.EMInstance != "":
+		if e := s.compatibleFree(a); e != nil {
+			s.grant(t, a, e)
+		} else if _, err := s.createEC(t, a, false); err != nil {
+			return Result{}, err
+		}
+	default:
+		k := s.keys[a.req.Key()]
+		if k != nil && k.free.head != nil {
+			s.grant(t, a, k.free.head)
+			break
+		}
+		if k != nil && k.waiters.n >= s.cfg.MaxWaitersPerKey {
+			return Result{}, linkis.ValueError(linkis.ErrQueueFull, "key", a.req.Key(), "too many asks are already waiting for this combined label")
+		}
+		if k == nil || k.sharedStarting <= k.waiters.n {
+			if e, err := s.createEC(t, a, true); err == nil {
+				a.created, a.startedEC, a.startedECM = true, e.id, e.ecm.id
+				k = e.key
+			} else if k == nil || !k.hasServingEngine() {
+				return Result{}, err
+			}
+		}
+		s.enqueue(a, k)
+	}
+	s.asks[a.id] = a
+	r.Ask = a.result()
+	r.EC = r.Ask.EC
+	return r, nil
+}
+
+// newAsk checks an AskEngine and builds its record without touching the
+// state.
+func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
+	req, err := linkis.ParseEngineRequest(c.Labels)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := s.plugins.Lookup(req.EngineType)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateParams(c.Params); err != nil {
+		return nil, err
+	}
+	if c.LockTimeout < 0 || c.WaitTimeout < 0 {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "timeout", "lock and wait timeouts must not be negative")
+	}
+	params := s.mergedParams(req.EngineType, c.Params)
+	res, err := pl.Resources.Resource(params)
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Validate(); err != nil {
+		return nil, err
+	}
+	if res.Instances < 1 {
+		res.Instances = 1 // every engine is at least one instance: the cap counts them
+	}
+	capacity := pl.Concurrency
+	if req.Concurrency > 0 {
+		capacity = req.Concurrency
+	}
+	if req.Mode != linkis.ModeComputation {
+		capacity = 1
+	}
+	a := &ask{
+		id: c.ID, nonce: c.Nonce, req: req, params: params, res: res,
+		capacity: int32(capacity), status: AskPending, createdAt: t,
+		deadline:    t + int64(s.cfg.AskWaitTimeout),
+		lockTimeout: int64(s.cfg.LockTimeout),
+	}
+	if c.WaitTimeout > 0 {
+		a.deadline = t + int64(c.WaitTimeout)
+	}
+	if c.LockTimeout > 0 {
+		a.lockTimeout = int64(c.LockTimeout)
+	}
+	return a, nil
+}
+
+func validateAskID(id string) error {
+	if id == "" || len(id) > MaxAskIDLen || !utf8.ValidString(id) {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "askID", id, "must be 1-128 bytes of UTF-8")
+	}
+	return nil
+}
+
+func validateParams(p map[string]string) error {
+	if len(p) > MaxParams {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(p), MaxParams)
+	}
+	for k, v := range p {
+		if k == "" || len(k) > MaxParamKeyLen || !utf8.ValidString(k) {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "params", k, "param names must be 1-128 bytes of UTF-8")
+		}
+		if len(v) > MaxParamValueLen || !utf8.ValidString(v) {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "params."+k, v, "param values must be at most 4096 bytes of UTF-8")
+		}
+	}
+	return nil
+}
+
+// mergedParams layers the ask's params over the engine type's configured
+// defaults (type, then type-version).
+func (s *State) mergedParams(et linkis.EngineType, own map[string]string) map[string]string {
+	base, versioned := s.pluginParams[et.Type], s.pluginParams[et.String()]
+	if len(base) == 0 && len(versioned) == 0 {
+		return own
+	}
+	m := make(map[string]string, len(base)+len(versioned)+len(own))
+	for _, src := range []map[string]string{base, versioned, own} {
+		for k, v := range src {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// pinnedEngine finds the engine an engineInstance label names, if it can
+// serve the ask now.
+func (s *State) pinnedEngine(a *ask) (*ec, error) {
+	name := a.req.EngineInstance
+	e := s.addrs[name]
+	if e == nil {
+		if id, err := ParseECID(name); err == nil {
+			e = s.ecs[id]
+		}
+	}
+	switch {
+	case e == nil:
+		return nil, linkis.ValueError(linkis.ErrUnknownNode, linkis.LabelEngineInstance, name, "no such engine")
+	case e.key.key != a.req.Key():
+		return nil, linkis.ValueError(linkis.ErrInvalidLabel, linkis.LabelEngineInstance, name, "the engine serves "+e.key.key+", not "+a.req.Key())
+	case !e.inFree || a.excludes(e):
+		return nil, linkis.ValueError(linkis.ErrEngineBusy, linkis.LabelEngineInstance, name, "the engine is "+e.status.String())
+	}
+	return e, nil
+}
+
+// excludes reports whether the ask's reuse exclusion or ECM pin rules the
+// engine out.
+func (a *ask) excludes(e *ec) bool {
+	x := a.req.ReuseExclusion
+	if x.All || x.Excludes(e.id.String()) || e.addr != "" && x.Excludes(e.addr) {
+		return true
+	}
+	return a.req.EMInstance != "" && e.ecm.id != a.req.EMInstance
+}
+
+// compatibleFree returns the newest free engine of the ask's key that its
+// constraints allow.
+func (s *State) compatibleFree(a *ask) *ec {
+	k := s.keys[a.req.Key()]
+	if k == nil {
+		return nil
+	}
+	for e := k.free.head; e != nil; e = e.freeNext {
+		if !a.excludes(e) {
+			return e
+		}
+	}
+	return nil
+}
+
+// createEC starts a new engine for an ask: checks the key's quota, chooses
+// the ECM, builds the launch request, and only then reserves and records.
+// A shared engine goes to the key's waiters; otherwise the ask owns it.
+func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
+	key := a.req.Key()
+	left, max := s.keyLeft(key)
+	if !a.res.FitsInQuota(left, max) {
+		return nil, linkis.ValueError(linkis.ErrQuotaExceeded, "key", key, "needs "+a.res.String()+"; the combined label has "+left.String()+" left of "+max.String())
+	}
+	m, err := s.selectECM(t, &a.req, a.res, a.nonce)
+	if err != nil {
+		return nil, err
+	}
+	id := s.nextEC
+	lr, err := s.buildLaunch(id, m, a.req.EngineType, a.req.UserCreator.User, a.req.Labels, a.params, a.res)
+	if err != nil {
+		return nil, err
+	}
+	s.nextEC++
+	k := s.keyState(key)
+	e := &ec{
+		id: id, ecm: m, key: k, et: a.req.EngineType, user: a.req.UserCreator.User,
+		labels: a.req.Labels, params: a.params, launch: &lr,
+		status: linkis.StatusStarting, mode: a.req.Mode, capacity: a.capacity,
+		shared: shared, res: a.res, createdAt: t, lastSeen: t, idleSince: t,
+	}
+	if a.req.ExecuteOnce && e.mode == linkis.ModeComputation {
+		e.mode = linkis.ModeOnce
+	}
+	s.ecs[id] = e
+	m.ecs[id] = e
+	k.ecs[id] = e
+	s.starting[id] = e
+	s.reserve(e)
+	s.reindexECM(m)
+	if shared {
+		k.sharedStarting += int(e.capacity)
+	} else {
+		e.owner = a
+		a.ec = e
+		a.created = true
+	}
+	a.key = k
+	return e, nil
+}
+
+func (s *State) buildLaunch(id ECID, m *ecm, et linkis.EngineType, user string, ls linkis.Labels, params map[string]string, res linkis.Resource) (LaunchRequest, error) {
+	pl, err := s.plugins.Lookup(et)
+	if err != nil {
+		return LaunchRequest{}, err
+	}
+	return pl.Launcher.Build(LaunchContext{Ticket: id, ECM: m.id, EngineType: et, User: user, Labels: ls, Params: params, Resource: res})
+}
+
+// grant hands a started engine to an ask under a timed lock.
+func (s *State) grant(t int64, a *ask, e *ec) {
+	a.key = e.key
+	a.status = AskGranted
+	a.ec = e
+	a.reused = e.tasks > 0
+	a.token = LockToken(mix64(a.nonce ^ mix64(uint64(e.id))))
+	a.expires = t + a.lockTimeout
+	e.grants = append(e.grants, a)
+	e.bound++
+	e.tasks++
+	e.ecm.bound++
+	s.reindexECM(e.ecm)
+	s.refreshEC(e)
+}
+
+// ungrant takes an engine back from an ask that held it.
+func (s *State) ungrant(t int64, a *ask) *ec {
+	e := a.ec
+	for i, g := range e.grants {
+		if g == a {
+			e.grants[i] = e.grants[len(e.grants)-1]
+			e.grants[len(e.grants)-1] = nil
+			e.grants = e.grants[:len(e.grants)-1]
+			break
+		}
+	}
+	e.bound--
+	e.ecm.bound--
+	e.idleSince = t
+	if e.capacity == 1 {
+		e.busy = false // the caller is done; a serial engine is free again
+	}
+	delete(s.asks, a.id)
+	a.status = AskDone
+	s.reindexECM(e.ecm)
+	s.refreshEC(e)
+	return e
+}
+
+// refreshEC recomputes a started engine's status and whether it is on its
+// key's free list. An engine is reusable when it is Unlock, healthy, in
+// computation mode and has not served its maximum of tasks.
+func (s *State) refreshEC(e *ec) {
+	if e.status == linkis.StatusStarting || e.status == linkis.StatusShuttingDown || e.status.IsFinal() {
+		return
+	}
+	s.setECStatus(e, e.liveStatus())
+	reusable := e.status == linkis.StatusUnlock && e.health.Usable() && e.mode == linkis.ModeComputation &&
+		!e.killReq && int(e.tasks) < s.cfg.MaxTasksPerEC
+	switch {
+	case reusable && !e.inFree:
+		e.freeSeq = s.nextSeq()
+		e.key.free.pushFront(e)
+	case !reusable && e.inFree:
+		e.key.free.remove(e)
+	}
+}
+
+// enqueue puts a shared ask at the back of its key's waiting queue.
+func (s *State) enqueue(a *ask, k *keyState) {
+	a.key = k
+	a.seq = s.nextSeq()
+	k.waiters.pushBack(a)
+}
+
+// hasServingEngine reports whether some engine of the key is, or will be,
+// able to take a waiting ask.
+func (k *keyState) hasServingEngine() bool {
+	for _, e := range k.ecs {
+		if e.serves() {
+			return true
+		}
+	}
+	return false
+}
+
+// serveKey hands free engines to the key's waiting asks in order, and
+// starts new engines while those already starting cannot cover the queue.
+// If the queue cannot be served at all (no engine of the key exists and
+// none can be started) every waiting ask fails with the reason.
+func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
+	for k.waiters.n > 0 {
+		if e := k.free.head; e != nil {
+			a := k.waiters.head
+			k.waiters.remove(a)
+			s.grant(t, a, e)
+			*notes = append(*notes, a.result())
+			continue
+		}
+		if k.sharedStarting >= k.waiters.n {
+			break
+		}
+		if _, err := s.createEC(t, k.waiters.head, true); err != nil {
+			if !k.hasServingEngine() {
+				s.failWaiters(k, k.waiters.n, err, notes)
+			}
+			break
+		}
+	}
+	s.dropKeyIfEmpty(k)
+}
+
+// failWaiters fails the first n waiting asks of a key with err.
+func (s *State) failWaiters(k *keyState, n int, err error, notes *[]AskResult) {
+	for ; n > 0 && k.waiters.head != nil; n-- {
+		a := k.waiters.head
+		k.waiters.remove(a)
+		s.failAsk(a, err, notes)
+	}
+}
+
+// failAsk ends an ask that did not, or no longer, holds an engine.
+func (s *State) failAsk(a *ask, err error, notes *[]AskResult) {
+	delete(s.asks, a.id)
+	a.status = AskFailed
+	r := a.result()
+	r.Err = err
+	*notes = append(*notes, r)
+}
+
+// releaseEngine gives back what an ask holds, or cancels it if it waits.
+func (s *State) releaseEngine(t int64, c ReleaseEngine) (Result, error) {
+	a := s.asks[c.AskID]
+	if a == nil {
+		return Result{}, linkis.ValueError(linkis.ErrUnknownAsk, "askID", c.AskID, "no such ask (already released, failed or never made)")
+	}
+	var r Result
+	switch {
+	case a.status == AskGranted:
+		e := s.ungrant(t, a)
+		s.afterRelease(t, e, &r.Notices)
+	case a.inQueue:
+		k := a.key
+		k.waiters.remove(a)
+		delete(s.asks, a.id)
+		s.dropKeyIfEmpty(k)
+	default: // waiting for its own engine to start
+		e := a.ec
+		e.owner = nil
+		delete(s.asks, a.id)
+		if e.mode != linkis.ModeComputation {
+			s.stopEC(t, e, "its ask was cancelled", true, &r.Notices)
+		}
+	}
+	a.status = AskDone
+	r.Ask = a.result()
+	r.EC = r.Ask.EC
+	return r, nil
+}
+
+// afterRelease decides what happens to an engine an ask let go: a once
+// engine is done; an engine that served its maximum of tasks is retired;
+// otherwise it serves the key's next waiting ask.
+func (s *State) afterRelease(t int64, e *ec, notes *[]AskResult) {
+	switch {
+	case e.mode != linkis.ModeComputation:
+		s.stopEC(t, e, "its job is done", true, notes)
+	case int(e.tasks) >= s.cfg.MaxTasksPerEC && e.bound == 0:
+		s.stopEC(t, e, "it served its maximum of tasks", true, notes)
+	default:
+		s.serveKey(t, e.key, notes)
+	}
+}
+
+// renewLock extends a granted ask's lock.
+func (s *State) renewLock(t int64, c RenewLock) (Result, error) {
+	a := s.asks[c.AskID]
+	if a == nil {
+		return Result{}, linkis.ValueError(linkis.ErrUnknownAsk, "askID", c.AskID, "no such ask")
+	}
+	if a.status == AskGranted {
+		a.expires = t + a.lockTimeout
+	}
+	return Result{Ask: a.result(), EC: a.result().EC}, nil
+}
+
+// unlockEngine releases the grant an engine reports it no longer holds.
+func (s *State) unlockEngine(t int64, c UnlockEngine) (Result, error) {
+	e, err := s.engine(c.EC)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, a := range e.grants {
+		if a.token == c.Token {
+			var r Result
+			s.ungrant(t, a)
+			s.afterRelease(t, e, &r.Notices)
+			r.Ask, r.EC = a.result(), e.id
+			return r, nil
+		}
+	}
+	return Result{}, linkis.Errorf(linkis.ErrLockMismatch, e.name(), "no ask holds it with that token")
+}
+
+// sortedAsks returns asks ordered by id, for deterministic iteration.
+func sortedAsks(as []*ask) []*ask {
+	sort.Slice(as, func(i, j int) bool { return as[i].id < as[j].id })
+	return as
+}

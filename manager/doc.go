@@ -1,0 +1,54 @@
+// Package manager is the LinkisManager core as a pure, deterministic state
+// machine: label routing, engine reuse and creation, ECM selection, the
+// three-level resource ledger and the lifecycle of ECMs and EngineConns.
+//
+// # Rules
+//
+// The package does no I/O, reads no clock, starts no goroutine and uses no
+// unseeded randomness. Time, randomness (an ask's nonce) and identities
+// arrive inside the commands it applies, so the same commands applied to two
+// States give byte-identical snapshots. That is what lets the Raft FSM
+// replicate it and the simulator drive it under virtual time.
+//
+// # Shape
+//
+//   - commands.go, codec.go, wire.go: the commands and their versioned
+//     binary encoding (type byte with an ignore-if-unknown bit, body
+//     version, compact body).
+//   - state.go: State and Apply. Each command is checked fully before
+//     anything changes, so it either applies completely or returns a typed
+//     error from package linkis and changes nothing.
+//   - labels.go: the label index - ECMs grouped by CORE label signature
+//     (tenant), ordered by load in a B-tree, with postings of their other
+//     labels for the scorer.
+//   - select.go: the chain of rules that chooses an ECM.
+//   - appmanager.go: asks - reuse, dedicated and shared creation, the
+//     per-key waiting queue, timed locks, release.
+//   - engines.go, ecms.go: engine and ECM lifecycles, heartbeats.
+//   - nodes.go: the records and the ledger rows (ECM, combined label,
+//     engine; each max/used/locked; lock on create, used on start, released
+//     on end).
+//   - tick.go: time-driven changes - expired locks and waits, resource
+//     locks of engines that never started, lost nodes, idle reclamation.
+//   - effects.go: EffectsDue, the pure list of what a driver must do.
+//   - plugin.go: engine plugins (resource factory + launch builder).
+//   - snapshot.go: Snapshot and Restore.
+//   - invariants.go: the invariants, exported for tests and the simulator.
+//
+// # Where we differ from Linkis, and why
+//
+//   - Ask decides reuse or creation, picks the ECM and reserves resources in
+//     one command, so replicas agree and no check-then-act race exists
+//     (Linkis #4916, #1192).
+//   - Asks for one combined label share engines that are starting, up to the
+//     label's instance cap, instead of each starting its own (Linkis #5318).
+//   - Lock expiry, lost-node sweeps and idle reclamation are replicated Tick
+//     commands, not timers in one manager's memory (Linkis #1192, #1316).
+//   - The label scorer ranks (Linkis computes scores but never uses them).
+//   - The selection rules rank in the order they are listed, with memory
+//     load in bands; Linkis applies them as successive stable sorts, which
+//     makes its last rule the most significant.
+//
+// The engine plugins handed to New must be pure and identical on every
+// replica; they are code, not state, and are not part of a snapshot.
+package manager

@@ -1,0 +1,245 @@
+package manager
+
+import (
+	"strings"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// registerECM adds an ECM in status Running: an ECM registers when it is
+// ready to launch engines.
+func (s *State) registerECM(t int64, c RegisterECM) error {
+	if !validNodeID(c.ID) {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "id", c.ID, "ECM ids are 1-128 letters, digits, '_', '.', ':' or '-'")
+	}
+	if s.ecms[c.ID] != nil {
+		return linkis.ValueError(linkis.ErrDuplicate, "id", c.ID, "an ECM with this id is registered; deregister it first")
+	}
+	if err := linkis.ValidateAddress("addr", c.Addr); err != nil {
+		return err
+	}
+	if err := c.Labels.Validate(); err != nil {
+		return err
+	}
+	for _, l := range c.Labels {
+		if l.Key == linkis.LabelUserCreator || l.Key == linkis.LabelEngineType {
+			return linkis.ValueError(linkis.ErrInvalidLabel, l.Key, l.Value, "an ECM serves every user and engine type; only tenant isolates ECMs")
+		}
+	}
+	max := c.Max
+	if max.IsZero() {
+		max = s.cfg.DefaultECMResource
+	}
+	if err := max.Validate(); err != nil {
+		return err
+	}
+	if max.Instances < 1 {
+		return linkis.ValueError(linkis.ErrInvalidResource, "instances", "0", "an ECM must be able to host at least one engine")
+	}
+	m := &ecm{
+		id: c.ID, addr: c.Addr, labels: c.Labels, status: linkis.StatusStarting,
+		registeredAt: t, lastSeen: t, row: row{max: max}, ecs: map[ECID]*ec{},
+	}
+	s.setECMStatus(m, linkis.StatusRunning)
+	s.addECM(m)
+	return nil
+}
+
+func validNodeID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *State) ecmByID(id string) (*ecm, error) {
+	if m := s.ecms[id]; m != nil {
+		return m, nil
+	}
+	return nil, linkis.ValueError(linkis.ErrUnknownNode, "ecm", id, "no such ECM")
+}
+
+// deregisterECM removes an ECM gracefully or at once.
+func (s *State) deregisterECM(t int64, c DeregisterECM) (Result, error) {
+	m, err := s.ecmByID(c.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	var r Result
+	if c.Force {
+		s.dropECM(t, m, "ECM "+m.id+" was deregistered", &r.Notices)
+		return r, nil
+	}
+	if m.status == linkis.StatusShuttingDown {
+		return r, nil
+	}
+	s.setECMStatus(m, linkis.StatusShuttingDown)
+	s.reindexECM(m)
+	if len(m.ecs) == 0 {
+		s.setECMStatus(m, linkis.StatusSuccess)
+		s.removeECM(m)
+		return r, nil
+	}
+	for _, e := range sortedECs(m.ecs) {
+		s.stopEC(t, e, "its ECM is shutting down", true, &r.Notices)
+	}
+	return r, nil
+}
+
+// dropECM fails an ECM and ends every engine on it: the ECM is lost or
+// forcibly removed, so nothing it held can be in use any more.
+func (s *State) dropECM(t int64, m *ecm, reason string, notes *[]AskResult) {
+	s.setECMStatus(m, linkis.StatusFailed)
+	s.reindexECM(m)
+	for _, e := range sortedECs(m.ecs) {
+		s.endEC(t, e, true, reason, true, notes)
+	}
+	if s.ecms[m.id] == m {
+		s.removeECM(m)
+	}
+}
+
+// ecmHeartbeat records an ECM's health and load.
+func (s *State) ecmHeartbeat(t int64, c ECMHeartbeat) (Result, error) {
+	m, err := s.ecmByID(c.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	if !c.Health.Valid() {
+		return Result{}, linkis.ValueError(linkis.ErrInvalidArgument, "health", c.Health.String(), "not a node health")
+	}
+	if err := c.Load.Validate(); err != nil {
+		return Result{}, err
+	}
+	m.lastSeen, m.load = t, c.Load
+	if m.health != c.Health {
+		m.health = c.Health
+		s.reindexECM(m)
+	}
+	return Result{}, nil
+}
+
+// setQuota sets or resets a combined label's max, refusing one below what
+// the label already holds.
+func (s *State) setQuota(c SetQuota) error {
+	if err := c.Max.Validate(); err != nil && !c.Reset {
+		return err
+	}
+	if c.Key == "" {
+		if c.Reset {
+			return linkis.Errorf(linkis.ErrInvalidArgument, "key", "the default quota cannot be reset; set it")
+		}
+		if c.Max.Instances < 1 {
+			return linkis.Errorf(linkis.ErrInvalidResource, "instances", "the default quota must allow at least one engine")
+		}
+		for _, k := range sortedKeys(s.keys) {
+			if _, own := s.quotas[k.key]; !own {
+				if err := fitsQuota(k, c.Max); err != nil {
+					return err
+				}
+			}
+		}
+		s.cfg.DefaultQuota = c.Max
+		return nil
+	}
+	if err := validateKey(c.Key); err != nil {
+		return err
+	}
+	max := c.Max
+	if c.Reset {
+		max = s.cfg.DefaultQuota
+	}
+	if k := s.keys[c.Key]; k != nil {
+		if err := fitsQuota(k, max); err != nil {
+			return err
+		}
+	}
+	if c.Reset {
+		delete(s.quotas, c.Key)
+	} else {
+		s.quotas[c.Key] = max
+	}
+	return nil
+}
+
+func fitsQuota(k *keyState, max linkis.Resource) error {
+	if held := k.row.held(); !held.FitsInQuota(max, max) {
+		return linkis.ValueError(linkis.ErrInvalidResource, "key", k.key, "the combined label already holds "+held.String()+", more than "+max.String())
+	}
+	return nil
+}
+
+// validateKey checks "user-creator,type-version[,tenant]".
+func validateKey(key string) error {
+	parts := strings.Split(key, ",")
+	if len(parts) < 2 || len(parts) > 3 {
+		return linkis.ValueError(linkis.ErrInvalidLabel, "key", key, "must be user-creator,type-version[,tenant]")
+	}
+	if _, err := linkis.ParseUserCreator(parts[0]); err != nil {
+		return err
+	}
+	if _, err := linkis.ParseEngineType(parts[1]); err != nil {
+		return err
+	}
+	if len(parts) == 3 {
+		return linkis.ValidateLabel(linkis.LabelTenant, parts[2])
+	}
+	return nil
+}
+
+// setPluginParams sets the default startup parameters of an engine type
+// ("type") or of one version ("type-version"), after checking that the
+// resource factories they reach accept them.
+func (s *State) setPluginParams(c SetPluginParams) error {
+	var targets []Plugin
+	if strings.Contains(c.EngineType, "-") {
+		et, err := linkis.ParseEngineType(c.EngineType)
+		if err != nil {
+			return err
+		}
+		pl, err := s.plugins.Lookup(et)
+		if err != nil {
+			return err
+		}
+		targets = []Plugin{pl}
+	} else if targets = s.plugins.ofType(c.EngineType); len(targets) == 0 {
+		return linkis.ValueError(linkis.ErrUnknownEngineType, "engineType", c.EngineType, "no engine plugin for this type")
+	}
+	if err := validateParams(c.Params); err != nil {
+		return err
+	}
+	for _, pl := range targets {
+		if _, err := pl.Resources.Resource(c.Params); err != nil {
+			return err
+		}
+	}
+	if len(c.Params) == 0 {
+		delete(s.pluginParams, c.EngineType)
+		return nil
+	}
+	cp := make(map[string]string, len(c.Params))
+	for k, v := range c.Params {
+		cp[k] = v
+	}
+	s.pluginParams[c.EngineType] = cp
+	return nil
+}
+
+// configure replaces the configuration. Engines and asks already running
+// keep the deadlines they were given.
+func (s *State) configure(c Configure) error {
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	s.cfg = c.Config
+	for _, m := range sortedECMs(s.ecms) {
+		s.reindexECM(m) // the load bands may have changed
+	}
+	return nil
+}

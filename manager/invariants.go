@@ -1,0 +1,309 @@
+package manager
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// The invariants below hold after every command. Tests, Restore and the
+// simulator call them; each returns the first violation it finds, naming
+// the node or row concerned. They read the state and never change it.
+
+// CheckInvariants runs every invariant check.
+func CheckInvariants(s *State) error {
+	for _, check := range [...]func(*State) error{
+		CheckNoEndedHolders, CheckLedger, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes,
+	} {
+		if err := check(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckLedger verifies conservation: for every ECM and every combined
+// label, used and locked each equal the sum over its live engines of what
+// they hold in that phase, and used+locked ≤ max.
+func CheckLedger(s *State) error {
+	sum := func(es map[ECID]*ec) (used, locked linkis.Resource, err error) {
+		for _, e := range sortedECs(es) {
+			p := &locked
+			if e.used {
+				p = &used
+			}
+			if *p, err = p.Add(e.res); err != nil {
+				return used, locked, err
+			}
+		}
+		return used, locked, nil
+	}
+	for _, m := range sortedECMs(s.ecms) {
+		used, locked, err := sum(m.ecs)
+		if err != nil {
+			return fmt.Errorf("ledger: ECM %s: %w", m.id, err)
+		}
+		if !used.Equal(m.row.used) || !locked.Equal(m.row.locked) {
+			return fmt.Errorf("ledger: ECM %s records used %v locked %v, its engines hold used %v locked %v", m.id, m.row.used, m.row.locked, used, locked)
+		}
+		held, err := m.row.used.Add(m.row.locked)
+		if err != nil || !held.FitsIn(m.row.max) {
+			return fmt.Errorf("ledger: ECM %s holds %v, more than its max %v", m.id, held, m.row.max)
+		}
+	}
+	for _, k := range sortedKeys(s.keys) {
+		used, locked, err := sum(k.ecs)
+		if err != nil {
+			return fmt.Errorf("ledger: key %s: %w", k.key, err)
+		}
+		if !used.Equal(k.row.used) || !locked.Equal(k.row.locked) {
+			return fmt.Errorf("ledger: key %s records used %v locked %v, its engines hold used %v locked %v", k.key, k.row.used, k.row.locked, used, locked)
+		}
+		max := s.keyMax(k.key)
+		held, err := k.row.used.Add(k.row.locked)
+		if err != nil || !held.FitsInQuota(max, max) {
+			return fmt.Errorf("ledger: key %s holds %v, more than its max %v", k.key, held, max)
+		}
+	}
+	return nil
+}
+
+// CheckNoEndedHolders verifies that no ended engine holds anything: every
+// engine the state knows is live and filed under its ECM and its key, and
+// nothing refers to an engine the state has forgotten.
+func CheckNoEndedHolders(s *State) error {
+	for _, e := range sortedECs(s.ecs) {
+		switch {
+		case e.status.IsFinal() || !e.status.Valid():
+			return fmt.Errorf("engine %v is %v but still holds %v", e.id, e.status, e.res)
+		case e.ecm == nil || s.ecms[e.ecm.id] != e.ecm || e.ecm.ecs[e.id] != e:
+			return fmt.Errorf("engine %v is not filed under a known ECM", e.id)
+		case e.key == nil || s.keys[e.key.key] != e.key || e.key.ecs[e.id] != e:
+			return fmt.Errorf("engine %v is not filed under its key", e.id)
+		}
+	}
+	for _, m := range sortedECMs(s.ecms) {
+		for id, e := range m.ecs {
+			if s.ecs[id] != e {
+				return fmt.Errorf("ECM %s lists engine %v the state has forgotten", m.id, id)
+			}
+		}
+	}
+	for _, k := range sortedKeys(s.keys) {
+		for id, e := range k.ecs {
+			if s.ecs[id] != e {
+				return fmt.Errorf("key %s lists engine %v the state has forgotten", k.key, id)
+			}
+		}
+	}
+	for addr, e := range s.addrs {
+		if s.ecs[e.id] != e || e.addr != addr {
+			return fmt.Errorf("address %s points at an ended engine %v", addr, e.id)
+		}
+	}
+	for _, set := range [...]map[ECID]*ec{s.starting, s.killing} {
+		for id, e := range set {
+			if s.ecs[id] != e {
+				return fmt.Errorf("effect set lists ended engine %v", id)
+			}
+		}
+	}
+	for _, a := range sortedAsksMap(s.asks) {
+		if a.ec != nil && s.ecs[a.ec.id] != a.ec {
+			return fmt.Errorf("ask %s refers to ended engine %v", a.id, a.ec.id)
+		}
+	}
+	return nil
+}
+
+// CheckBindings verifies that every ask bound to an engine (holding it or
+// waiting for it to start) matches it: the same CORE labels, hence the same
+// combined key, and none of the ask's exclusions.
+func CheckBindings(s *State) error {
+	for _, a := range sortedAsksMap(s.asks) {
+		e := a.ec
+		if e == nil {
+			continue
+		}
+		if !linkis.CoreMatch(a.req.Labels, e.labels) || a.key != e.key {
+			return fmt.Errorf("ask %s (%s) is bound to engine %v of %s", a.id, a.req.Key(), e.id, e.key.key)
+		}
+		if a.status == AskGranted && a.req.EngineInstance == "" && a.excludes(e) && !a.req.ReuseExclusion.All {
+			return fmt.Errorf("ask %s holds engine %v that its labels exclude", a.id, e.id)
+		}
+	}
+	return nil
+}
+
+// CheckLocks verifies the timed locks: an engine is held by at most its
+// capacity of asks - a serial engine never by two - each granted ask holds
+// exactly the engine it names, and ECMs count their engines' holders.
+func CheckLocks(s *State) error {
+	held := map[*ask]bool{}
+	for _, e := range sortedECs(s.ecs) {
+		if int(e.bound) != len(e.grants) || e.bound > e.capacity {
+			return fmt.Errorf("engine %v has %d holders, bound %d, capacity %d", e.id, len(e.grants), e.bound, e.capacity)
+		}
+		tokens := map[LockToken]bool{}
+		for _, a := range e.grants {
+			if a.status != AskGranted || a.ec != e || s.asks[a.id] != a || held[a] {
+				return fmt.Errorf("engine %v is held by ask %s which is %v on %v", e.id, a.id, a.status, a.ec)
+			}
+			if tokens[a.token] {
+				return fmt.Errorf("engine %v is held twice under one token", e.id)
+			}
+			held[a], tokens[a.token] = true, true
+		}
+		if e.owner != nil && (e.owner.ec != e || e.owner.status != AskPending || e.status != linkis.StatusStarting) {
+			return fmt.Errorf("engine %v has an inconsistent owner ask %s", e.id, e.owner.id)
+		}
+	}
+	for _, a := range sortedAsksMap(s.asks) {
+		if a.status == AskGranted && !held[a] {
+			return fmt.Errorf("ask %s is granted but no engine lists it", a.id)
+		}
+	}
+	for _, m := range sortedECMs(s.ecms) {
+		var n int64
+		for _, e := range m.ecs {
+			n += int64(e.bound)
+		}
+		if n != m.bound {
+			return fmt.Errorf("ECM %s counts %d running tasks, its engines %d", m.id, m.bound, n)
+		}
+	}
+	return nil
+}
+
+// CheckStatuses verifies that each node's status agrees with what the
+// manager knows of it, and that the free lists and queues hold exactly the
+// engines and asks they should.
+func CheckStatuses(s *State) error {
+	for _, e := range sortedECs(s.ecs) {
+		switch {
+		case e.status == linkis.StatusStarting && e.used:
+			return fmt.Errorf("engine %v is Starting but its resources are in use", e.id)
+		case e.status != linkis.StatusStarting && e.status != linkis.StatusShuttingDown && !e.used:
+			return fmt.Errorf("engine %v is %v but its resources are still locked", e.id, e.status)
+		case e.killReq && e.status != linkis.StatusShuttingDown:
+			return fmt.Errorf("engine %v is being killed but is %v", e.id, e.status)
+		case e.started() && e.status != e.liveStatus():
+			return fmt.Errorf("engine %v is %v but should be %v", e.id, e.status, e.liveStatus())
+		case e.inFree && (e.status != linkis.StatusUnlock || e.mode != linkis.ModeComputation || !e.health.Usable()):
+			return fmt.Errorf("engine %v is on the free list but is %v/%v", e.id, e.status, e.health)
+		case (s.starting[e.id] != nil) != (e.status == linkis.StatusStarting && !e.killReq):
+			return fmt.Errorf("engine %v is %v but launch-pending is %v", e.id, e.status, s.starting[e.id] != nil)
+		case (s.killing[e.id] != nil) != e.killReq:
+			return fmt.Errorf("engine %v kill requested %v but kill-pending is %v", e.id, e.killReq, s.killing[e.id] != nil)
+		}
+	}
+	for _, k := range sortedKeys(s.keys) {
+		n, slots := 0, 0
+		for _, e := range k.ecs {
+			if e.inFree {
+				n++
+			}
+			if e.shared && e.status == linkis.StatusStarting {
+				slots += int(e.capacity)
+			}
+		}
+		count := 0
+		for e := k.free.head; e != nil && count <= n; e = e.freeNext {
+			if e.key != k || !e.inFree {
+				return fmt.Errorf("key %s free list holds a foreign engine %v", k.key, e.id)
+			}
+			count++
+		}
+		if count != n || k.free.n != n {
+			return fmt.Errorf("key %s free list has %d engines, %d are marked free", k.key, count, n)
+		}
+		if slots != k.sharedStarting {
+			return fmt.Errorf("key %s counts %d starting slots, its engines %d", k.key, k.sharedStarting, slots)
+		}
+		if k.free.n > 0 && k.waiters.n > 0 {
+			return fmt.Errorf("key %s has free engines and waiting asks", k.key)
+		}
+		w := 0
+		for a := k.waiters.head; a != nil && w <= k.waiters.n; a = a.next {
+			if a.status != AskPending || a.ec != nil || a.key != k || s.asks[a.id] != a {
+				return fmt.Errorf("key %s queue holds ask %s in an invalid state", k.key, a.id)
+			}
+			w++
+		}
+		if w != k.waiters.n {
+			return fmt.Errorf("key %s queue has %d asks, counts %d", k.key, w, k.waiters.n)
+		}
+	}
+	for _, m := range sortedECMs(s.ecms) {
+		if m.status != linkis.StatusRunning && m.status != linkis.StatusShuttingDown {
+			return fmt.Errorf("ECM %s is %v but still registered", m.id, m.status)
+		}
+	}
+	return nil
+}
+
+// CheckIndexes verifies the ECM trees: exactly the available, healthy ECMs
+// are filed, each under its current sort key.
+func CheckIndexes(s *State) error {
+	n := 0
+	for _, m := range sortedECMs(s.ecms) {
+		if m.group == nil || s.groups[m.group.tenant] != m.group {
+			return fmt.Errorf("ECM %s is not in its label group", m.id)
+		}
+		if m.inTree != ecmEligible(m) {
+			return fmt.Errorf("ECM %s filed=%v but eligible=%v", m.id, m.inTree, ecmEligible(m))
+		}
+		if m.inTree {
+			n++
+			if m.sk != s.sortKeyOf(m) {
+				return fmt.Errorf("ECM %s is filed under a stale sort key", m.id)
+			}
+			if got, ok := m.group.tree.Get(m); !ok || got != m {
+				return fmt.Errorf("ECM %s is not found in its tree", m.id)
+			}
+		}
+	}
+	total := 0
+	for _, g := range s.groups {
+		total += g.tree.Len()
+	}
+	if total != n {
+		return fmt.Errorf("trees hold %d ECMs, %d are eligible", total, n)
+	}
+	return nil
+}
+
+func sortedAsksMap(m map[string]*ask) []*ask {
+	out := make([]*ask, 0, len(m))
+	for _, a := range m {
+		out = append(out, a)
+	}
+	return sortedAsks(out)
+}
+
+// TransitionChecker is an Observer that records every status transition
+// the transition table forbids. It is safe for concurrent use.
+type TransitionChecker struct {
+	mu         sync.Mutex
+	violations []error
+}
+
+// Transition implements Observer.
+func (c *TransitionChecker) Transition(kind linkis.NodeKind, id string, from, to linkis.NodeStatus) {
+	if err := linkis.CheckTransition(kind, id, from, to); err != nil {
+		c.mu.Lock()
+		c.violations = append(c.violations, err)
+		c.mu.Unlock()
+	}
+}
+
+// Err returns the first illegal transition seen, or nil.
+func (c *TransitionChecker) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.violations) == 0 {
+		return nil
+	}
+	return c.violations[0]
+}

@@ -1,0 +1,121 @@
+package manager
+
+import (
+	"sort"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// tick applies everything whose time has come, in a fixed order and, within
+// each step, in id order so that every replica does the same:
+//
+//  1. ECMs silent for ECMLostAfter are lost: their engines end, all they
+//     held is released;
+//  2. engines that never started within ResourceLockTimeout fail and their
+//     locked resources are released; started engines silent for
+//     ECLostAfter are lost;
+//  3. granted asks whose lock expired give their engine back; waiting asks
+//     past their deadline fail with ErrTimeout;
+//  4. engines unused for IdleTimeout are reclaimed (killed).
+func (s *State) tick(t int64) (Result, error) {
+	var r Result
+	s.lastTick = t
+	for _, m := range sortedECMs(s.ecms) {
+		if t-m.lastSeen >= int64(s.cfg.ECMLostAfter) {
+			s.dropECM(t, m, "ECM "+m.id+" lost: no heartbeat for "+time.Duration(t-m.lastSeen).String(), &r.Notices)
+		}
+	}
+	var neverStarted, lost []*ec
+	for _, e := range s.ecs {
+		switch {
+		case e.status == linkis.StatusStarting && t-e.createdAt >= int64(s.cfg.ResourceLockTimeout):
+			neverStarted = append(neverStarted, e)
+		case e.used && t-e.lastSeen >= int64(s.cfg.ECLostAfter):
+			lost = append(lost, e)
+		}
+	}
+	for _, e := range sortECs(neverStarted) {
+		s.endEC(t, e, true, "did not start within "+s.cfg.ResourceLockTimeout.String()+"; its resource lock expired", true, &r.Notices)
+	}
+	for _, e := range sortECs(lost) {
+		if s.ecs[e.id] != e {
+			continue // ended by an earlier step
+		}
+		s.endEC(t, e, true, "lost: no heartbeat for "+time.Duration(t-e.lastSeen).String(), true, &r.Notices)
+	}
+	var expired, late []*ask
+	for _, a := range s.asks {
+		switch {
+		case a.status == AskGranted && t >= a.expires:
+			expired = append(expired, a)
+		case a.status == AskPending && t >= a.deadline:
+			late = append(late, a)
+		}
+	}
+	for _, a := range sortedAsks(expired) {
+		if s.asks[a.id] == a && a.status == AskGranted { // an earlier step may have ended it
+			e := s.ungrant(t, a)
+			a.status = AskFailed
+			nr := a.result()
+			nr.Err = linkis.Errorf(linkis.ErrTimeout, "lock", "the lock on %v expired", e.id)
+			r.Notices = append(r.Notices, nr)
+			s.afterRelease(t, e, &r.Notices)
+		}
+	}
+	for _, a := range sortedAsks(late) {
+		if s.asks[a.id] != a || a.status != AskPending {
+			continue
+		}
+		err := linkis.Errorf(linkis.ErrTimeout, "ask "+a.id, "no engine within its wait timeout")
+		if a.inQueue {
+			k := a.key
+			k.waiters.remove(a)
+			s.failAsk(a, err, &r.Notices)
+			s.dropKeyIfEmpty(k)
+			continue
+		}
+		e := a.ec
+		e.owner = nil
+		s.failAsk(a, err, &r.Notices)
+		if e.mode != linkis.ModeComputation {
+			s.stopEC(t, e, "its ask timed out", true, &r.Notices)
+		}
+	}
+	var idle []*ec
+	for _, e := range s.ecs {
+		if e.status == linkis.StatusUnlock && e.bound == 0 && !e.killReq && t-e.idleSince >= int64(s.cfg.IdleTimeout) {
+			idle = append(idle, e)
+		}
+	}
+	for _, e := range sortECs(idle) {
+		if e.status != linkis.StatusUnlock || e.bound != 0 {
+			continue // taken by a waiting ask or stopped by an earlier step
+		}
+		s.stopEC(t, e, "idle for "+s.cfg.IdleTimeout.String(), true, &r.Notices)
+	}
+	return r, nil
+}
+
+func sortECs(es []*ec) []*ec {
+	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
+	return es
+}
+
+func sortedECMs(m map[string]*ecm) []*ecm {
+	out := make([]*ecm, 0, len(m))
+	for _, x := range m {
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func sortedKeys(m map[string]*keyState) []*keyState {
+	out := make([]*keyState, 0, len(m))
+	for _, k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
