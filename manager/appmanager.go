@@ -223,6 +223,12 @@ func (s *State) compatibleFree(a *ask) *ec {
 func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
 	key := a.req.Key()
 	left, max := s.keyLeft(key)
+	if !a.res.FitsInQuota(max, max) {
+		err := linkis.ValueError(linkis.ErrQuotaExceeded, "key", key, "needs "+a.res.String()+", more than the combined label's whole quota "+max.String())
+		never := false
+		err.Retry = &never
+		return nil, err
+	}
 	if !a.res.FitsInQuota(left, max) {
 		return nil, linkis.ValueError(linkis.ErrQuotaExceeded, "key", key, "needs "+a.res.String()+"; the combined label has "+left.String()+" left of "+max.String())
 	}
@@ -283,7 +289,6 @@ func (s *State) grant(t int64, a *ask, e *ec) {
 	e.bound++
 	e.tasks++
 	e.ecm.bound++
-	s.reindexECM(e.ecm)
 	s.refreshEC(e)
 }
 
@@ -306,7 +311,6 @@ func (s *State) ungrant(t int64, a *ask) *ec {
 	}
 	delete(s.asks, a.id)
 	a.status = AskDone
-	s.reindexECM(e.ecm)
 	s.refreshEC(e)
 	return e
 }

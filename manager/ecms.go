@@ -117,9 +117,9 @@ func (s *State) ecmHeartbeat(t int64, c ECMHeartbeat) (Result, error) {
 	if err := c.Load.Validate(); err != nil {
 		return Result{}, err
 	}
-	m.lastSeen, m.load = t, c.Load
-	if m.health != c.Health {
-		m.health = c.Health
+	refile := m.health != c.Health || m.load.RunningTasks != c.Load.RunningTasks
+	m.lastSeen, m.load, m.health = t, c.Load, c.Health
+	if refile {
 		s.reindexECM(m)
 	}
 	return Result{}, nil

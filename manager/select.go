@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"cmp"
+	"math/bits"
 	"sort"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -16,7 +18,9 @@ import (
 //     after all others;
 //  4. memory load (lowest band first): (used+locked)/max memory, in
 //     MemoryLoadBuckets bands;
-//  5. running tasks (fewest first): asks holding engines on the ECM;
+//  5. running tasks (fewest first): as the ECM last reported them (as in
+//     Linkis; it changes only on heartbeats, so grants and releases do not
+//     refile the ECM);
 //  6. resource left (most first): memory, then cores;
 //  7. hotspot tie-break: one of the HotspotTopK best, chosen by a hash of
 //     the ask's nonce and the seed, so concurrent creations spread.
@@ -43,44 +47,44 @@ func (s *State) sortKeyOf(m *ecm) sortKey {
 	left := m.row.left()
 	return sortKey{
 		loadBand:  memoryLoadBand(held.Memory, m.row.max.Memory, s.cfg.MemoryLoadBuckets),
-		running:   m.bound,
+		running:   m.load.RunningTasks,
 		leftMem:   left.Memory,
 		leftCores: left.MilliCores,
 	}
 }
 
-// memoryLoadBand is rule 4: the memory load in n bands, 0 = least loaded.
+// memoryLoadBand is rule 4: the memory load in n bands, 0 = least loaded,
+// n = full (or no memory at all). Computed exactly in 128 bits.
 func memoryLoadBand(held, max int64, n int) int64 {
-	if max <= 0 {
+	if max <= 0 || held >= max {
 		return int64(n)
 	}
-	if held >= max {
-		return int64(n)
-	}
-	// held*n may overflow for huge memories: divide first when needed.
-	if held > (1<<62)/int64(n) {
-		return held / (max / int64(n))
-	}
-	return held * int64(n) / max
+	hi, lo := bits.Mul64(uint64(held), uint64(n))
+	q, _ := bits.Div64(hi, lo, uint64(max))
+	return int64(q)
 }
 
 // ruleMemoryLoad, ruleRunningTasks and ruleResourceLeft compare two ECMs:
 // negative when a ranks first, 0 when the rule cannot tell them apart.
-func ruleMemoryLoad(a, b sortKey) int   { return cmp64(a.loadBand, b.loadBand) }
-func ruleRunningTasks(a, b sortKey) int { return cmp64(a.running, b.running) }
+func ruleMemoryLoad(a, b sortKey) int   { return cmp.Compare(a.loadBand, b.loadBand) }
+func ruleRunningTasks(a, b sortKey) int { return cmp.Compare(a.running, b.running) }
 func ruleResourceLeft(a, b sortKey) int {
-	if c := cmp64(b.leftMem, a.leftMem); c != 0 {
+	if c := cmp.Compare(b.leftMem, a.leftMem); c != 0 {
 		return c
 	}
-	return cmp64(b.leftCores, a.leftCores)
+	return cmp.Compare(b.leftCores, a.leftCores)
 }
 
 // ecmLess is the B-tree order: rules 4, 5, 6, then the id.
 func ecmLess(a, b *ecm) bool {
-	for _, rule := range [...]func(a, b sortKey) int{ruleMemoryLoad, ruleRunningTasks, ruleResourceLeft} {
-		if c := rule(a.sk, b.sk); c != 0 {
-			return c < 0
-		}
+	if c := ruleMemoryLoad(a.sk, b.sk); c != 0 {
+		return c < 0
+	}
+	if c := ruleRunningTasks(a.sk, b.sk); c != 0 {
+		return c < 0
+	}
+	if c := ruleResourceLeft(a.sk, b.sk); c != 0 {
+		return c < 0
 	}
 	return a.id < b.id
 }
@@ -203,14 +207,4 @@ func tenantSuffix(t string) string {
 		return ""
 	}
 	return " of tenant " + t
-}
-
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
