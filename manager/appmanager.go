@@ -1,7 +1,8 @@
 package manager
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -472,6 +473,6 @@ func (s *State) unlockEngine(t int64, c UnlockEngine) (Result, error) {
 
 // sortedAsks returns asks ordered by id, for deterministic iteration.
 func sortedAsks(as []*ask) []*ask {
-	sort.Slice(as, func(i, j int) bool { return as[i].id < as[j].id })
+	slices.SortFunc(as, func(a, b *ask) int { return cmp.Compare(a.id, b.id) })
 	return as
 }

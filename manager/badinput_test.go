@@ -65,7 +65,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"ECM with userCreator", RegisterECM{ID: "ecm2", Addr: "h:1", Labels: raw(uc, "alice-IDE")}, linkis.ErrInvalidLabel, "userCreator"},
 		{"negative ECM memory", RegisterECM{ID: "ecm2", Addr: "h:1", Max: linkis.Resource{Memory: -1, Instances: 1}}, linkis.ErrInvalidResource, "memory"},
 		{"ECM without instances", RegisterECM{ID: "ecm2", Addr: "h:1", Max: linkis.Resource{Memory: linkis.GiB}}, linkis.ErrInvalidResource, "instances"},
-		{"unsorted extra", RegisterECM{ID: "ecm2", Addr: "h:1", Max: linkis.Resource{Instances: 1, Extra: []linkis.Quantity{{"b", 1}, {"a", 1}}}}, linkis.ErrInvalidResource, "sorted"},
+		{"unsorted extra", RegisterECM{ID: "ecm2", Addr: "h:1", Max: linkis.Resource{Instances: 1, Extra: []linkis.Quantity{{Name: "b", Value: 1}, {Name: "a", Value: 1}}}}, linkis.ErrInvalidResource, "sorted"},
 		{"unknown ECM heartbeat", ECMHeartbeat{ID: "ghost"}, linkis.ErrUnknownNode, "ghost"},
 		{"invalid ECM health", ECMHeartbeat{ID: "ecm1", Health: 9}, linkis.ErrInvalidArgument, "health"},
 		{"negative load", ECMHeartbeat{ID: "ecm1", Load: linkis.NodeLoad{RunningTasks: -1}}, linkis.ErrInvalidArgument, "runningTasks"},

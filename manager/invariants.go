@@ -8,8 +8,10 @@ import (
 )
 
 // The invariants below hold after every command. Tests, Restore and the
-// simulator call them; each returns the first violation it finds, naming
-// the node or row concerned. They read the state and never change it.
+// simulator call them; each returns a violation it finds, naming the node or
+// row concerned (when several are broken, which one is reported may vary
+// from run to run: the checks walk maps to stay fast on large states). They
+// read the state and never change it.
 
 // CheckInvariants runs every invariant check.
 func CheckInvariants(s *State) error {
@@ -28,7 +30,7 @@ func CheckInvariants(s *State) error {
 // they hold in that phase, and used+locked ≤ max.
 func CheckLedger(s *State) error {
 	sum := func(es map[ECID]*ec) (used, locked linkis.Resource, err error) {
-		for _, e := range sortedECs(es) {
+		for _, e := range es {
 			p := &locked
 			if e.used {
 				p = &used
@@ -39,7 +41,7 @@ func CheckLedger(s *State) error {
 		}
 		return used, locked, nil
 	}
-	for _, m := range sortedECMs(s.ecms) {
+	for _, m := range s.ecms {
 		used, locked, err := sum(m.ecs)
 		if err != nil {
 			return fmt.Errorf("ledger: ECM %s: %w", m.id, err)
@@ -52,7 +54,7 @@ func CheckLedger(s *State) error {
 			return fmt.Errorf("ledger: ECM %s holds %v, more than its max %v", m.id, held, m.row.max)
 		}
 	}
-	for _, k := range sortedKeys(s.keys) {
+	for _, k := range s.keys {
 		used, locked, err := sum(k.ecs)
 		if err != nil {
 			return fmt.Errorf("ledger: key %s: %w", k.key, err)
@@ -73,7 +75,7 @@ func CheckLedger(s *State) error {
 // engine the state knows is live and filed under its ECM and its key, and
 // nothing refers to an engine the state has forgotten.
 func CheckNoEndedHolders(s *State) error {
-	for _, e := range sortedECs(s.ecs) {
+	for _, e := range s.ecs {
 		switch {
 		case e.status.IsFinal() || !e.status.Valid():
 			return fmt.Errorf("engine %v is %v but still holds %v", e.id, e.status, e.res)
@@ -83,14 +85,14 @@ func CheckNoEndedHolders(s *State) error {
 			return fmt.Errorf("engine %v is not filed under its key", e.id)
 		}
 	}
-	for _, m := range sortedECMs(s.ecms) {
+	for _, m := range s.ecms {
 		for id, e := range m.ecs {
 			if s.ecs[id] != e {
 				return fmt.Errorf("ECM %s lists engine %v the state has forgotten", m.id, id)
 			}
 		}
 	}
-	for _, k := range sortedKeys(s.keys) {
+	for _, k := range s.keys {
 		for id, e := range k.ecs {
 			if s.ecs[id] != e {
 				return fmt.Errorf("key %s lists engine %v the state has forgotten", k.key, id)
@@ -109,7 +111,7 @@ func CheckNoEndedHolders(s *State) error {
 			}
 		}
 	}
-	for _, a := range sortedAsksMap(s.asks) {
+	for _, a := range s.asks {
 		if a.ec != nil && s.ecs[a.ec.id] != a.ec {
 			return fmt.Errorf("ask %s refers to ended engine %v", a.id, a.ec.id)
 		}
@@ -121,7 +123,7 @@ func CheckNoEndedHolders(s *State) error {
 // waiting for it to start) matches it: the same CORE labels, hence the same
 // combined key, and none of the ask's exclusions.
 func CheckBindings(s *State) error {
-	for _, a := range sortedAsksMap(s.asks) {
+	for _, a := range s.asks {
 		e := a.ec
 		if e == nil {
 			continue
@@ -141,7 +143,7 @@ func CheckBindings(s *State) error {
 // exactly the engine it names, and ECMs count their engines' holders.
 func CheckLocks(s *State) error {
 	held := map[*ask]bool{}
-	for _, e := range sortedECs(s.ecs) {
+	for _, e := range s.ecs {
 		if int(e.bound) != len(e.grants) || e.bound > e.capacity {
 			return fmt.Errorf("engine %v has %d holders, bound %d, capacity %d", e.id, len(e.grants), e.bound, e.capacity)
 		}
@@ -159,12 +161,12 @@ func CheckLocks(s *State) error {
 			return fmt.Errorf("engine %v has an inconsistent owner ask %s", e.id, e.owner.id)
 		}
 	}
-	for _, a := range sortedAsksMap(s.asks) {
+	for _, a := range s.asks {
 		if a.status == AskGranted && !held[a] {
 			return fmt.Errorf("ask %s is granted but no engine lists it", a.id)
 		}
 	}
-	for _, m := range sortedECMs(s.ecms) {
+	for _, m := range s.ecms {
 		var n int64
 		for _, e := range m.ecs {
 			n += int64(e.bound)
@@ -180,7 +182,7 @@ func CheckLocks(s *State) error {
 // manager knows of it, and that the free lists and queues hold exactly the
 // engines and asks they should.
 func CheckStatuses(s *State) error {
-	for _, e := range sortedECs(s.ecs) {
+	for _, e := range s.ecs {
 		switch {
 		case e.status == linkis.StatusStarting && e.used:
 			return fmt.Errorf("engine %v is Starting but its resources are in use", e.id)
@@ -198,7 +200,7 @@ func CheckStatuses(s *State) error {
 			return fmt.Errorf("engine %v kill requested %v but kill-pending is %v", e.id, e.killReq, s.killing[e.id] != nil)
 		}
 	}
-	for _, k := range sortedKeys(s.keys) {
+	for _, k := range s.keys {
 		n, slots := 0, 0
 		for _, e := range k.ecs {
 			if e.inFree {
@@ -235,7 +237,7 @@ func CheckStatuses(s *State) error {
 			return fmt.Errorf("key %s queue has %d asks, counts %d", k.key, w, k.waiters.n)
 		}
 	}
-	for _, m := range sortedECMs(s.ecms) {
+	for _, m := range s.ecms {
 		if m.status != linkis.StatusRunning && m.status != linkis.StatusShuttingDown {
 			return fmt.Errorf("ECM %s is %v but still registered", m.id, m.status)
 		}
@@ -247,7 +249,7 @@ func CheckStatuses(s *State) error {
 // are filed, each under its current sort key.
 func CheckIndexes(s *State) error {
 	n := 0
-	for _, m := range sortedECMs(s.ecms) {
+	for _, m := range s.ecms {
 		if m.group == nil || s.groups[m.group.tenant] != m.group {
 			return fmt.Errorf("ECM %s is not in its label group", m.id)
 		}
@@ -272,14 +274,6 @@ func CheckIndexes(s *State) error {
 		return fmt.Errorf("trees hold %d ECMs, %d are eligible", total, n)
 	}
 	return nil
-}
-
-func sortedAsksMap(m map[string]*ask) []*ask {
-	out := make([]*ask, 0, len(m))
-	for _, a := range m {
-		out = append(out, a)
-	}
-	return sortedAsks(out)
 }
 
 // TransitionChecker is an Observer that records every status transition

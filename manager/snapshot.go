@@ -8,7 +8,9 @@ import (
 
 // Snapshot layout: magic, format version, then the replicated facts in a
 // fixed order - configuration, clocks and counters, quotas, plugin params,
-// ECMs by id, engines by id, asks by id. Everything derivable (ledger
+// ECMs by id, the distinct label sets of engines and asks (which they refer
+// to by index: a key's hundred engines share one), engines by id, asks by
+// id. Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
 const (
@@ -62,11 +64,30 @@ func (s *State) Snapshot() []byte {
 		e.res(m.row.max)
 	}
 
-	e.u(uint64(len(s.ecs)))
-	for _, x := range sortedECs(s.ecs) {
+	ecs := sortedECs(s.ecs)
+	as := make([]*ask, 0, len(s.asks))
+	for _, a := range s.asks {
+		as = append(as, a)
+	}
+	sortedAsks(as)
+	var sets labelSets
+	ecSet, askSet := make([]int, len(ecs)), make([]int, len(as))
+	for i, x := range ecs {
+		ecSet[i] = sets.index(x.labels)
+	}
+	for i, a := range as {
+		askSet[i] = sets.index(a.req.Labels)
+	}
+	e.u(uint64(len(sets.list)))
+	for _, ls := range sets.list {
+		e.labels(ls)
+	}
+
+	e.u(uint64(len(ecs)))
+	for i, x := range ecs {
 		e.u(uint64(x.id))
 		e.str(x.ecm.id)
-		e.labels(x.labels)
+		e.u(uint64(ecSet[i]))
 		e.params(x.params)
 		e.str(x.addr)
 		e.byte(byte(x.status))
@@ -87,15 +108,11 @@ func (s *State) Snapshot() []byte {
 		e.u(x.freeSeq)
 	}
 
-	as := make([]*ask, 0, len(s.asks))
-	for _, a := range s.asks {
-		as = append(as, a)
-	}
 	e.u(uint64(len(as)))
-	for _, a := range sortedAsks(as) {
+	for i, a := range as {
 		e.str(a.id)
 		e.u(a.nonce)
-		e.labels(a.req.Labels)
+		e.u(uint64(askSet[i]))
 		e.params(a.params)
 		e.res(a.res)
 		e.i(int64(a.capacity))
@@ -118,6 +135,27 @@ func (s *State) Snapshot() []byte {
 		e.u(a.seq)
 	}
 	return e.b
+}
+
+// labelSets numbers distinct label sets in the order they are first seen.
+type labelSets struct {
+	byBytes map[string]int
+	list    []linkis.Labels
+	scratch enc
+}
+
+func (t *labelSets) index(ls linkis.Labels) int {
+	if t.byBytes == nil {
+		t.byBytes = map[string]int{}
+	}
+	t.scratch.b = t.scratch.b[:0]
+	t.scratch.labels(ls)
+	if i, ok := t.byBytes[string(t.scratch.b)]; ok {
+		return i
+	}
+	t.byBytes[string(t.scratch.b)] = len(t.list)
+	t.list = append(t.list, ls)
+	return len(t.list) - 1
 }
 
 // Restore rebuilds a state from a snapshot. plugins must be the registry
@@ -144,6 +182,7 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	r := restorer{s: s, d: d}
 	r.quotasAndParams()
 	r.ecms()
+	r.labelSets()
 	r.ecs()
 	r.asks()
 	if err := r.finish(); err != nil {
@@ -153,9 +192,10 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 }
 
 type restorer struct {
-	s   *State
-	d   *dec
-	err error
+	s    *State
+	d    *dec
+	err  error
+	sets []linkis.EngineRequest // the snapshot's label sets, parsed
 }
 
 func (r *restorer) bad(format string, args ...any) {
@@ -201,12 +241,40 @@ func (r *restorer) ecms() {
 	}
 }
 
+func (r *restorer) labelSets() {
+	n := r.d.count("labelSets", 1<<26, 1)
+	r.sets = make([]linkis.EngineRequest, 0, n)
+	for ; n > 0 && r.ok(); n-- {
+		req, err := linkis.ParseEngineRequest(r.d.labels())
+		if err != nil && r.d.err == nil {
+			r.bad("label set %d: %v", len(r.sets), err)
+		}
+		r.sets = append(r.sets, req)
+	}
+}
+
+// set returns the label set an engine or ask refers to.
+func (r *restorer) set(what string) (linkis.EngineRequest, bool) {
+	i := r.d.u()
+	if r.d.err == nil && i >= uint64(len(r.sets)) {
+		r.bad("%s refers to label set %d of %d", what, i, len(r.sets))
+	}
+	if !r.ok() {
+		return linkis.EngineRequest{}, false
+	}
+	return r.sets[i], true
+}
+
 func (r *restorer) ecs() {
 	s, d := r.s, r.d
 	for n := d.count("ecs", 1<<26, 16); n > 0 && r.ok(); n-- {
 		x := &ec{id: ECID(d.u())}
 		ecmID := d.str("ec.ecm", 128)
-		x.labels, x.params, x.addr = d.labels(), d.params(), d.str("ec.addr", 300)
+		req, ok := r.set("engine")
+		if !ok {
+			return
+		}
+		x.labels, x.params, x.addr = req.Labels, d.params(), d.str("ec.addr", 300)
 		x.status, x.health, x.mode = linkis.NodeStatus(d.byte()), linkis.NodeHealth(d.byte()), linkis.EngineConnMode(d.byte())
 		x.capacity = int32(d.i())
 		x.busy, x.used, x.killReq, x.shared = d.bool(), d.bool(), d.bool(), d.bool()
@@ -218,10 +286,7 @@ func (r *restorer) ecs() {
 			return
 		}
 		m := s.ecms[ecmID]
-		req, err := linkis.ParseEngineRequest(x.labels)
 		switch {
-		case err != nil:
-			r.bad("%v: %v", x.id, err)
 		case m == nil:
 			r.bad("%v: unknown ECM %q", x.id, ecmID)
 		case x.id == 0 || x.id >= s.nextEC || s.ecs[x.id] != nil:
@@ -289,7 +354,11 @@ func (r *restorer) asks() {
 	s, d := r.s, r.d
 	for n := d.count("asks", 1<<26, 16); n > 0 && r.ok(); n-- {
 		a := &ask{id: d.str("ask.id", MaxAskIDLen), nonce: d.u()}
-		ls, params, res := d.labels(), d.params(), d.res()
+		req, ok := r.set("ask")
+		if !ok {
+			return
+		}
+		params, res := d.params(), d.res()
 		a.params, a.res = params, res
 		a.capacity, a.status = int32(d.i()), AskStatus(d.byte())
 		a.createdAt, a.deadline, a.lockTimeout = d.i(), d.i(), d.i()
@@ -300,9 +369,8 @@ func (r *restorer) asks() {
 		if !r.ok() {
 			return
 		}
-		req, err := linkis.ParseEngineRequest(ls)
-		if err != nil || s.asks[a.id] != nil || validateAskID(a.id) != nil {
-			r.bad("ask %q: duplicated or invalid (%v)", a.id, err)
+		if s.asks[a.id] != nil || validateAskID(a.id) != nil {
+			r.bad("ask %q: duplicated or invalid", a.id)
 			return
 		}
 		a.req = req

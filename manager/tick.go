@@ -1,7 +1,8 @@
 package manager
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -98,7 +99,7 @@ func (s *State) tick(t int64) (Result, error) {
 }
 
 func sortECs(es []*ec) []*ec {
-	sort.Slice(es, func(i, j int) bool { return es[i].id < es[j].id })
+	slices.SortFunc(es, func(a, b *ec) int { return cmp.Compare(a.id, b.id) })
 	return es
 }
 
@@ -107,7 +108,7 @@ func sortedECMs(m map[string]*ecm) []*ecm {
 	for _, x := range m {
 		out = append(out, x)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	slices.SortFunc(out, func(a, b *ecm) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 
@@ -116,6 +117,6 @@ func sortedKeys(m map[string]*keyState) []*keyState {
 	for _, k := range m {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	slices.SortFunc(out, func(a, b *keyState) int { return cmp.Compare(a.key, b.key) })
 	return out
 }
