@@ -485,3 +485,24 @@ func TestAskIsIdempotent(t *testing.T) {
 		t.Fatalf("a retried ask must not start a second engine: %+v", st)
 	}
 }
+
+// An engine killed while it was starting holds locked resources until its
+// end is reported; if it never is, the resource lock expires all the same.
+func TestKilledWhileStartingExpires(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("ecm1", res(64, 32, 20))
+	a := h.ask("a", "alice-IDE", "shell-1")
+	h.apply(KillEngine{EC: a.EC})
+	h.refuse(EngineStarted{EC: a.EC, Addr: "h:1"}, linkis.ErrIllegalTransition)
+	for i := 0; i < 12; i++ {
+		h.advance(time.Minute)
+		h.apply(ECMHeartbeat{ID: "ecm1"})
+		h.apply(Tick{})
+	}
+	if _, ok := h.s.EC(a.EC); ok {
+		t.Fatal("a killed, never-started engine must not hold its lock forever")
+	}
+	if m, _ := h.s.ECM("ecm1"); !m.Ledger.Locked.IsZero() {
+		t.Fatalf("lock not released: %+v", m.Ledger)
+	}
+}

@@ -29,6 +29,9 @@ func (s *State) engineStarted(t int64, c EngineStarted) (Result, error) {
 		if e.addr == c.Addr {
 			return Result{EC: e.id}, nil
 		}
+		if !e.used {
+			return Result{}, linkis.Errorf(linkis.ErrIllegalTransition, e.name(), "it was stopped while starting; it must not serve")
+		}
 		return Result{}, linkis.Errorf(linkis.ErrIllegalTransition, e.name(), "it is %v at %q; it cannot start again at %q", e.status, e.addr, c.Addr)
 	}
 	if other := s.addrs[c.Addr]; other != nil {

@@ -365,7 +365,8 @@ func (r *restorer) asks() {
 		ecID := ECID(d.u())
 		a.token, a.expires = LockToken(d.u()), d.i()
 		a.created, a.startedEC, a.startedECM, a.reused = d.bool(), ECID(d.u()), d.str("ask.startedECM", 128), d.bool()
-		inQueue, seq := d.bool(), d.u()
+		inQueue := d.bool()
+		a.seq = d.u()
 		if !r.ok() {
 			return
 		}
@@ -388,7 +389,6 @@ func (r *restorer) asks() {
 			a.ec.bound++
 			a.ec.ecm.bound++
 		case a.status == AskPending && inQueue && a.ec == nil:
-			a.seq = seq
 			k.waiters.pushBack(a) // re-sorted by seq in finish
 		case a.status == AskPending && !inQueue && a.ec != nil && a.ec.owner == nil && a.ec.status == linkis.StatusStarting:
 			a.ec.owner = a

@@ -13,7 +13,8 @@ import (
 //
 //  1. ECMs silent for ECMLostAfter are lost: their engines end, all they
 //     held is released;
-//  2. engines that never started within ResourceLockTimeout fail and their
+//  2. engines that never started within ResourceLockTimeout (including those
+//     killed while starting whose end was never confirmed) fail and their
 //     locked resources are released; started engines silent for
 //     ECLostAfter are lost;
 //  3. granted asks whose lock expired give their engine back; waiting asks
@@ -30,7 +31,8 @@ func (s *State) tick(t int64) (Result, error) {
 	var neverStarted, lost []*ec
 	for _, e := range s.ecs {
 		switch {
-		case e.status == linkis.StatusStarting && t-e.createdAt >= int64(s.cfg.ResourceLockTimeout):
+		case !e.used && t-e.createdAt >= int64(s.cfg.ResourceLockTimeout):
+			// Starting, or killed while starting and never confirmed gone.
 			neverStarted = append(neverStarted, e)
 		case e.used && t-e.lastSeen >= int64(s.cfg.ECLostAfter):
 			lost = append(lost, e)
