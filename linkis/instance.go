@@ -22,9 +22,17 @@ type ServiceInstance struct {
 
 func (s ServiceInstance) String() string { return s.ApplicationName + "/" + s.Instance }
 
+// MaxAddressLen bounds a "host:port" address: a 253-byte host, brackets
+// for IPv6, a colon and five digits.
+const MaxAddressLen = 253 + 2 + 1 + 5
+
 // ValidateAddress checks a "host:port" address: a non-empty host of at most
-// 253 bytes without spaces and a port from 1 to 65535.
+// 253 bytes without spaces and a port from 1 to 65535 written in at most 5
+// digits.
 func ValidateAddress(field, addr string) error {
+	if len(addr) > MaxAddressLen {
+		return ValueError(ErrInvalidArgument, field, addr, "longer than 261 bytes")
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return ValueError(ErrInvalidArgument, field, addr, "must be host:port")
@@ -38,7 +46,7 @@ func ValidateAddress(field, addr string) error {
 		}
 	}
 	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
+	if err != nil || len(port) > 5 || p < 1 || p > 65535 {
 		return ValueError(ErrInvalidArgument, field, addr, "port must be 1-65535")
 	}
 	return nil

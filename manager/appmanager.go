@@ -284,13 +284,30 @@ func (s *State) grant(t int64, a *ask, e *ec) {
 	a.status = AskGranted
 	a.ec = e
 	a.reused = e.tasks > 0
-	a.token = LockToken(mix64(a.nonce ^ mix64(uint64(e.id))))
+	a.token = s.newToken(a.nonce, e)
 	a.expires = t + a.lockTimeout
 	e.grants = append(e.grants, a)
 	e.bound++
 	e.tasks++
 	e.ecm.bound++
 	s.refreshEC(e)
+}
+
+// newToken derives a lock token from the ask's nonce (the proposer's
+// randomness, so tokens cannot be guessed), the engine and a sequence
+// number, and makes it unique among the engine's holders even when two asks
+// carry the same nonce.
+func (s *State) newToken(nonce uint64, e *ec) LockToken {
+	t := LockToken(mix64(nonce ^ mix64(uint64(e.id)<<20^s.nextSeq())))
+	for taken := true; taken; {
+		taken = false
+		for _, g := range e.grants {
+			if g.token == t {
+				t, taken = t+1, true
+			}
+		}
+	}
+	return t
 }
 
 // ungrant takes an engine back from an ask that held it.

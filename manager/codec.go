@@ -127,7 +127,7 @@ func DecodeCommand(b []byte) (Command, error) {
 	var c Command
 	switch typ {
 	case CmdRegisterECM:
-		c = RegisterECM{Time: t, ID: d.str("id", 128), Addr: d.str("addr", 300), Labels: d.labels(), Max: d.res()}
+		c = RegisterECM{Time: t, ID: d.str("id", 128), Addr: d.str("addr", linkis.MaxAddressLen), Labels: d.labels(), Max: d.res()}
 	case CmdDeregisterECM:
 		c = DeregisterECM{Time: t, ID: d.str("id", 128), Force: d.bool()}
 	case CmdECMHeartbeat:
@@ -137,7 +137,7 @@ func DecodeCommand(b []byte) (Command, error) {
 	case CmdAskEngine:
 		c = AskEngine{Time: t, ID: d.str("id", MaxAskIDLen), Nonce: d.u(), Labels: d.labels(), Params: d.params(), LockTimeout: d.dur(), WaitTimeout: d.dur()}
 	case CmdEngineStarted:
-		c = EngineStarted{Time: t, EC: ECID(d.u()), Addr: d.str("addr", 300)}
+		c = EngineStarted{Time: t, EC: ECID(d.u()), Addr: d.str("addr", linkis.MaxAddressLen)}
 	case CmdEngineEnded:
 		c = EngineEnded{Time: t, EC: ECID(d.u()), Failed: d.bool(), Reason: d.str("reason", MaxReasonLen), Retryable: d.bool()}
 	case CmdReleaseEngine:

@@ -138,12 +138,8 @@ func (s *State) setQuota(c SetQuota) error {
 		if c.Max.Instances < 1 {
 			return linkis.Errorf(linkis.ErrInvalidResource, "instances", "the default quota must allow at least one engine")
 		}
-		for _, k := range sortedKeys(s.keys) {
-			if _, own := s.quotas[k.key]; !own {
-				if err := fitsQuota(k, c.Max); err != nil {
-					return err
-				}
-			}
+		if err := s.checkDefaultQuota(c.Max); err != nil {
+			return err
 		}
 		s.cfg.DefaultQuota = c.Max
 		return nil
@@ -164,6 +160,19 @@ func (s *State) setQuota(c SetQuota) error {
 		delete(s.quotas, c.Key)
 	} else {
 		s.quotas[c.Key] = max
+	}
+	return nil
+}
+
+// checkDefaultQuota refuses a default quota below what a key without its
+// own quota already holds.
+func (s *State) checkDefaultQuota(max linkis.Resource) error {
+	for _, k := range sortedKeys(s.keys) {
+		if _, own := s.quotas[k.key]; !own {
+			if err := fitsQuota(k, max); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -235,6 +244,9 @@ func (s *State) setPluginParams(c SetPluginParams) error {
 // keep the deadlines they were given.
 func (s *State) configure(c Configure) error {
 	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkDefaultQuota(c.Config.DefaultQuota); err != nil {
 		return err
 	}
 	s.cfg = c.Config

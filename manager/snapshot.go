@@ -223,7 +223,7 @@ func (r *restorer) quotasAndParams() {
 func (r *restorer) ecms() {
 	s, d := r.s, r.d
 	for n := d.count("ecms", 1<<24, 8); n > 0 && r.ok(); n-- {
-		m := &ecm{id: d.str("ecm.id", 128), addr: d.str("ecm.addr", 300), labels: d.labels(), ecs: map[ECID]*ec{}}
+		m := &ecm{id: d.str("ecm.id", 128), addr: d.str("ecm.addr", linkis.MaxAddressLen), labels: d.labels(), ecs: map[ECID]*ec{}}
 		m.status, m.health, m.load = linkis.NodeStatus(d.byte()), linkis.NodeHealth(d.byte()), d.load()
 		m.registeredAt, m.lastSeen, m.row.max = d.i(), d.i(), d.res()
 		if !r.ok() {
@@ -243,7 +243,7 @@ func (r *restorer) ecms() {
 
 func (r *restorer) labelSets() {
 	n := r.d.count("labelSets", 1<<26, 1)
-	r.sets = make([]linkis.EngineRequest, 0, n)
+	r.sets = make([]linkis.EngineRequest, 0, min(n, 1024)) // a corrupt count must not reserve much
 	for ; n > 0 && r.ok(); n-- {
 		req, err := linkis.ParseEngineRequest(r.d.labels())
 		if err != nil && r.d.err == nil {
@@ -274,7 +274,7 @@ func (r *restorer) ecs() {
 		if !ok {
 			return
 		}
-		x.labels, x.params, x.addr = req.Labels, d.params(), d.str("ec.addr", 300)
+		x.labels, x.params, x.addr = req.Labels, d.params(), d.str("ec.addr", linkis.MaxAddressLen)
 		x.status, x.health, x.mode = linkis.NodeStatus(d.byte()), linkis.NodeHealth(d.byte()), linkis.EngineConnMode(d.byte())
 		x.capacity = int32(d.i())
 		x.busy, x.used, x.killReq, x.shared = d.bool(), d.bool(), d.bool(), d.bool()
@@ -370,8 +370,17 @@ func (r *restorer) asks() {
 		if !r.ok() {
 			return
 		}
-		if s.asks[a.id] != nil || validateAskID(a.id) != nil {
-			r.bad("ask %q: duplicated or invalid", a.id)
+		switch {
+		case s.asks[a.id] != nil || validateAskID(a.id) != nil:
+			r.bad("ask %q: duplicated or invalid id", a.id)
+		case a.capacity < 1 || a.capacity > linkis.MaxConcurrency || a.lockTimeout <= 0:
+			r.bad("ask %q: invalid capacity or lock timeout", a.id)
+		case a.res.Validate() != nil || a.res.Instances < 1:
+			r.bad("ask %q: invalid resource", a.id)
+		case validateParams(a.params) != nil:
+			r.bad("ask %q: invalid params", a.id)
+		}
+		if !r.ok() {
 			return
 		}
 		a.req = req
@@ -437,6 +446,11 @@ func (r *restorer) finish() error {
 		if len(k.ecs) == 0 && k.waiters.n == 0 {
 			return linkis.Errorf(linkis.ErrMalformed, "snapshot", "key %q holds nothing", k.key)
 		}
+	}
+	// The ledger is checked with checked arithmetic before anything sums it
+	// unchecked (refiling the ECMs does).
+	if err := CheckLedger(s); err != nil {
+		return linkis.Errorf(linkis.ErrMalformed, "snapshot", "restored state is inconsistent: %v", err)
 	}
 	for _, m := range sortedECMs(s.ecms) {
 		s.reindexECM(m)
