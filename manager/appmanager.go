@@ -145,7 +145,8 @@ func validateParams(p map[string]string) error {
 	if len(p) > MaxParams {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(p), MaxParams)
 	}
-	for k, v := range p {
+	for _, k := range paramNames(p) { // in order, so the error names the same param everywhere
+		v := p[k]
 		if k == "" || len(k) > MaxParamKeyLen || !utf8.ValidString(k) {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "params", k, "param names must be 1-128 bytes of UTF-8")
 		}
@@ -154,6 +155,16 @@ func validateParams(p map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// paramNames returns a params map's names in order.
+func paramNames(p map[string]string) []string {
+	names := make([]string, 0, len(p))
+	for k := range p {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // mergedParams layers the ask's params over the engine type's configured

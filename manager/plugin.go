@@ -190,7 +190,8 @@ func (f StandardResources) Resource(params map[string]string) (linkis.Resource, 
 		}
 	}
 	var extra map[string]int64
-	for k, v := range params {
+	for _, k := range paramNames(params) {
+		v := params[k]
 		name, ok := strings.CutPrefix(k, ParamExtraPref)
 		if !ok {
 			continue
@@ -232,11 +233,7 @@ func (StandardLauncher) Build(c LaunchContext) (LaunchRequest, error) {
 		"LINKIS_MEMORY":      strconv.FormatInt(c.Resource.Memory, 10),
 		"LINKIS_MILLICORES":  strconv.FormatInt(c.Resource.MilliCores, 10),
 	}
-	keys := make([]string, 0, len(c.Params))
-	for k := range c.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := paramNames(c.Params)
 	args := []string{"engineconn", "--ticket", c.Ticket.String(), "--engine", c.EngineType.String()}
 	for _, k := range keys {
 		args = append(args, "--param", k+"="+c.Params[k])

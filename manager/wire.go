@@ -2,7 +2,6 @@ package manager
 
 import (
 	"encoding/binary"
-	"sort"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -46,11 +45,7 @@ func (e *enc) labels(ls linkis.Labels) {
 
 // params writes a map in key order, so equal maps encode equally.
 func (e *enc) params(m map[string]string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := paramNames(m)
 	e.u(uint64(len(keys)))
 	for _, k := range keys {
 		e.str(k)
