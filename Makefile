@@ -27,7 +27,7 @@ fuzz:
 
 # Long property-based runs (not part of make test).
 soak:
-	RAPID_CHECKS=20000 $(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
+	$(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
 
 demo:
 	$(GO) run ./cmd/linkis demo

@@ -43,6 +43,9 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 	req := &a.req
 	var r Result
 	switch {
+	case req.EngineInstance != "" && req.Dedicated():
+		return Result{}, linkis.ValueError(linkis.ErrInvalidLabel, linkis.LabelEngineInstance, req.EngineInstance,
+			"a pinned engine cannot serve a request for an engine of its own (once mode, executeOnce or reuseExclusion=*)")
 	case req.EngineInstance != "":
 		e, err := s.pinnedEngine(a)
 		if err != nil {
@@ -77,6 +80,7 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 			}
 		}
 		s.enqueue(a, k)
+		s.noteStarved(k)
 	}
 	s.asks[a.id] = a
 	r.Ask = a.result()
@@ -404,7 +408,36 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 			break
 		}
 	}
+	s.noteStarved(k)
 	s.dropKeyIfEmpty(k)
+}
+
+// noteStarved files a key whose waiting asks outnumber the engines starting
+// for it - it needs an engine no ECM could take when it was asked - or
+// unfiles one that no longer does.
+func (s *State) noteStarved(k *keyState) {
+	if k.waiters.n > k.sharedStarting && s.keys[k.key] == k {
+		s.starved[k.key] = k
+	} else {
+		delete(s.starved, k.key)
+	}
+}
+
+// retryStarved serves the starved keys, in key order, after something that
+// may have made room: an ECM registered or became usable, a quota or the
+// configuration changed, or a tick passed (engines of other keys may have
+// ended since the last one).
+func (s *State) retryStarved(t int64, notes *[]AskResult) {
+	if len(s.starved) == 0 {
+		return
+	}
+	for _, k := range sortedKeys(s.starved) {
+		if s.keys[k.key] == k {
+			s.serveKey(t, k, notes)
+		} else {
+			delete(s.starved, k.key)
+		}
+	}
 }
 
 // failWaiters fails the first n waiting asks of a key with err.

@@ -506,3 +506,72 @@ func TestKilledWhileStartingExpires(t *testing.T) {
 		t.Fatalf("lock not released: %+v", m.Ledger)
 	}
 }
+
+// Waiting asks get an engine as soon as room appears anywhere, not only
+// when an engine of their own key changes. Regression: they waited until
+// they timed out.
+func TestWaitingAsksAreServedWhenRoomAppears(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("small", linkis.Resource{Memory: linkis.GiB, MilliCores: 1000, Instances: 1})
+	a1 := h.ask("a1", "alice-IDE", "shell-1")
+	h.start(a1.EC)
+	a2 := h.ask("a2", "alice-IDE", "shell-1")
+	if a2.Status != AskPending || a2.Created {
+		t.Fatalf("the full ECM cannot start a second engine; a2 waits for a1's: %+v", a2)
+	}
+	r := h.apply(RegisterECM{ID: "big", Addr: "big:9101", Max: res(64, 32, 20)})
+	if st := h.s.Stats(); st.Starting != 1 || len(r.Notices) != 0 {
+		t.Fatalf("a new ECM must start an engine for a2 at once: %+v", st)
+	}
+	var started ECID
+	for _, e := range h.s.ECs() {
+		if e.Status == linkis.StatusStarting {
+			started = e.ID
+		}
+	}
+	if n, ok := noticeFor(h.start(started), "a2"); !ok || n.Status != AskGranted || n.ECM != "big" {
+		t.Fatal("a2 must get the engine started on big")
+	}
+
+}
+
+// Room freed by another key's engine is found by the next tick.
+func TestWaitingAsksAreServedByTheNextTickAfterRoomFrees(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("small", linkis.Resource{Memory: linkis.GiB, MilliCores: 1000, Instances: 2})
+	a := h.ask("a", "alice-IDE", "shell-1")
+	h.start(a.EC)
+	b1 := h.ask("b1", "bob-IDE", "shell-1")
+	h.start(b1.EC)
+	b2 := h.ask("b2", "bob-IDE", "shell-1")
+	if b2.Status != AskPending || b2.Created {
+		t.Fatalf("no room: b2 waits: %+v", b2)
+	}
+	h.release("a")
+	h.apply(KillEngine{EC: a.EC})
+	h.apply(EngineEnded{EC: a.EC})
+	if st := h.s.Stats(); st.Starting != 0 {
+		t.Fatalf("another key's end does not retry bob's queue by itself: %+v", st)
+	}
+	h.advance(time.Second)
+	h.apply(ECMHeartbeat{ID: "small"})
+	h.apply(Tick{})
+	if st := h.s.Stats(); st.Starting != 1 || h.s.Key("bob-IDE,shell-1").Engines != 2 {
+		t.Fatalf("the tick must start an engine for b2: %+v", st)
+	}
+}
+
+func TestPinnedEngineCannotServeADedicatedRequest(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("ecm1", res(64, 32, 20))
+	a := h.ask("a", "alice-IDE", "shell-1")
+	h.start(a.EC)
+	h.release("a")
+	addr := h.ec(a.EC).Addr
+	for _, extra := range [][]string{{"engineConnMode", "once"}, {"reuseExclusion", "*"}, {"executeOnce", "true"}} {
+		err := h.refuse(h.askCmd("b", "alice-IDE", "shell-1", append([]string{"engineInstance", addr}, extra...)...), linkis.ErrInvalidLabel)
+		if linkis.IsRetryable(err) {
+			t.Fatalf("%v: a contradiction never succeeds, so it must not be retryable: %v", extra, err)
+		}
+	}
+}

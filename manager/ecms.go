@@ -8,7 +8,26 @@ import (
 
 // registerECM adds an ECM in status Running: an ECM registers when it is
 // ready to launch engines.
-func (s *State) registerECM(t int64, c RegisterECM) error {
+func (s *State) registerECM(t int64, c RegisterECM) (Result, error) {
+	if err := s.checkRegistration(c); err != nil {
+		return Result{}, err
+	}
+	max := c.Max
+	if max.IsZero() {
+		max = s.cfg.DefaultECMResource
+	}
+	m := &ecm{
+		id: c.ID, addr: c.Addr, labels: c.Labels, status: linkis.StatusStarting,
+		registeredAt: t, lastSeen: t, row: row{max: max}, ecs: map[ECID]*ec{},
+	}
+	s.setECMStatus(m, linkis.StatusRunning)
+	s.addECM(m)
+	var r Result
+	s.retryStarved(t, &r.Notices)
+	return r, nil
+}
+
+func (s *State) checkRegistration(c RegisterECM) error {
 	if !validNodeID(c.ID) {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "id", c.ID, "ECM ids are 1-128 letters, digits, '_', '.', ':' or '-'")
 	}
@@ -36,12 +55,6 @@ func (s *State) registerECM(t int64, c RegisterECM) error {
 	if max.Instances < 1 {
 		return linkis.ValueError(linkis.ErrInvalidResource, "instances", "0", "an ECM must be able to host at least one engine")
 	}
-	m := &ecm{
-		id: c.ID, addr: c.Addr, labels: c.Labels, status: linkis.StatusStarting,
-		registeredAt: t, lastSeen: t, row: row{max: max}, ecs: map[ECID]*ec{},
-	}
-	s.setECMStatus(m, linkis.StatusRunning)
-	s.addECM(m)
 	return nil
 }
 
@@ -119,15 +132,36 @@ func (s *State) ecmHeartbeat(t int64, c ECMHeartbeat) (Result, error) {
 	}
 	refile := m.health != c.Health || m.load.RunningTasks != c.Load.RunningTasks
 	m.lastSeen, m.load, m.health = t, c.Load, c.Health
+	var r Result
 	if refile {
 		s.reindexECM(m)
+		if m.inTree {
+			s.retryStarved(t, &r.Notices)
+		}
 	}
-	return Result{}, nil
+	return r, nil
 }
 
 // setQuota sets or resets a combined label's max, refusing one below what
 // the label already holds.
-func (s *State) setQuota(c SetQuota) error {
+func (s *State) setQuota(t int64, c SetQuota) (Result, error) {
+	if err := s.checkQuota(c); err != nil {
+		return Result{}, err
+	}
+	switch {
+	case c.Key == "":
+		s.cfg.DefaultQuota = c.Max
+	case c.Reset:
+		delete(s.quotas, c.Key)
+	default:
+		s.quotas[c.Key] = c.Max
+	}
+	var r Result
+	s.retryStarved(t, &r.Notices)
+	return r, nil
+}
+
+func (s *State) checkQuota(c SetQuota) error {
 	if err := c.Max.Validate(); err != nil && !c.Reset {
 		return err
 	}
@@ -138,11 +172,7 @@ func (s *State) setQuota(c SetQuota) error {
 		if c.Max.Instances < 1 {
 			return linkis.Errorf(linkis.ErrInvalidResource, "instances", "the default quota must allow at least one engine")
 		}
-		if err := s.checkDefaultQuota(c.Max); err != nil {
-			return err
-		}
-		s.cfg.DefaultQuota = c.Max
-		return nil
+		return s.checkDefaultQuota(c.Max)
 	}
 	if err := validateKey(c.Key); err != nil {
 		return err
@@ -152,14 +182,7 @@ func (s *State) setQuota(c SetQuota) error {
 		max = s.cfg.DefaultQuota
 	}
 	if k := s.keys[c.Key]; k != nil {
-		if err := fitsQuota(k, max); err != nil {
-			return err
-		}
-	}
-	if c.Reset {
-		delete(s.quotas, c.Key)
-	} else {
-		s.quotas[c.Key] = max
+		return fitsQuota(k, max)
 	}
 	return nil
 }
@@ -242,16 +265,18 @@ func (s *State) setPluginParams(c SetPluginParams) error {
 
 // configure replaces the configuration. Engines and asks already running
 // keep the deadlines they were given.
-func (s *State) configure(c Configure) error {
+func (s *State) configure(t int64, c Configure) (Result, error) {
 	if err := c.Config.Validate(); err != nil {
-		return err
+		return Result{}, err
 	}
 	if err := s.checkDefaultQuota(c.Config.DefaultQuota); err != nil {
-		return err
+		return Result{}, err
 	}
 	s.cfg = c.Config
 	for _, m := range sortedECMs(s.ecms) {
 		s.reindexECM(m) // the load bands may have changed
 	}
-	return nil
+	var r Result
+	s.retryStarved(t, &r.Notices)
+	return r, nil
 }

@@ -226,6 +226,9 @@ func CheckStatuses(s *State) error {
 		if k.free.n > 0 && k.waiters.n > 0 {
 			return fmt.Errorf("key %s has free engines and waiting asks", k.key)
 		}
+		if k.waiters.n > k.sharedStarting && s.starved[k.key] != k {
+			return fmt.Errorf("key %s has %d asks waiting for %d starting slots but is not filed as starved", k.key, k.waiters.n, k.sharedStarting)
+		}
 		w := 0
 		for a := k.waiters.head; a != nil && w <= k.waiters.n; a = a.next {
 			if a.status != AskPending || a.ec != nil || a.key != k || s.asks[a.id] != a {
@@ -235,6 +238,11 @@ func CheckStatuses(s *State) error {
 		}
 		if w != k.waiters.n {
 			return fmt.Errorf("key %s queue has %d asks, counts %d", k.key, w, k.waiters.n)
+		}
+	}
+	for key, k := range s.starved {
+		if s.keys[key] != k {
+			return fmt.Errorf("starved key %s is not a key the state holds", key)
 		}
 	}
 	for _, m := range s.ecms {

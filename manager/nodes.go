@@ -294,5 +294,6 @@ func (s *State) keyState(key string) *keyState {
 func (s *State) dropKeyIfEmpty(k *keyState) {
 	if len(k.ecs) == 0 && k.waiters.n == 0 {
 		delete(s.keys, k.key)
+		delete(s.starved, k.key)
 	}
 }

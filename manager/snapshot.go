@@ -446,6 +446,7 @@ func (r *restorer) finish() error {
 		if len(k.ecs) == 0 && k.waiters.n == 0 {
 			return linkis.Errorf(linkis.ErrMalformed, "snapshot", "key %q holds nothing", k.key)
 		}
+		s.noteStarved(k)
 	}
 	// The ledger is checked with checked arithmetic before anything sums it
 	// unchecked (refiling the ECMs does).

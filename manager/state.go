@@ -24,6 +24,7 @@ type State struct {
 	keys   map[string]*keyState
 	asks   map[string]*ask
 
+	starved      map[string]*keyState         // keys whose waiters outnumber their starting engines
 	quotas       map[string]linkis.Resource   // per-key quota overrides
 	pluginParams map[string]map[string]string // engine type → default params
 	starting     map[ECID]*ec                 // engines waiting to be launched
@@ -54,6 +55,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		ecs:          map[ECID]*ec{},
 		addrs:        map[string]*ec{},
 		keys:         map[string]*keyState{},
+		starved:      map[string]*keyState{},
 		asks:         map[string]*ask{},
 		quotas:       map[string]linkis.Resource{},
 		pluginParams: map[string]map[string]string{},
@@ -134,7 +136,7 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	var err error
 	switch c := cmd.(type) {
 	case RegisterECM:
-		err = s.registerECM(t, c)
+		r, err = s.registerECM(t, c)
 	case DeregisterECM:
 		r, err = s.deregisterECM(t, c)
 	case ECMHeartbeat:
@@ -158,11 +160,11 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	case Tick:
 		r, err = s.tick(t)
 	case SetQuota:
-		err = s.setQuota(c)
+		r, err = s.setQuota(t, c)
 	case SetPluginParams:
 		err = s.setPluginParams(c)
 	case Configure:
-		err = s.configure(c)
+		r, err = s.configure(t, c)
 	default:
 		err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
 	}

@@ -19,7 +19,9 @@ import (
 //     ECLostAfter are lost;
 //  3. granted asks whose lock expired give their engine back; waiting asks
 //     past their deadline fail with ErrTimeout;
-//  4. engines unused for IdleTimeout are reclaimed (killed).
+//  4. engines unused for IdleTimeout are reclaimed (killed);
+//  5. keys whose waiting asks need an engine no ECM could take are tried
+//     again: engines of other keys may have ended since.
 func (s *State) tick(t int64) (Result, error) {
 	var r Result
 	s.lastTick = t
@@ -97,6 +99,7 @@ func (s *State) tick(t int64) (Result, error) {
 		}
 		s.stopEC(t, e, "idle for "+s.cfg.IdleTimeout.String(), true, &r.Notices)
 	}
+	s.retryStarved(t, &r.Notices)
 	return r, nil
 }
 
