@@ -149,6 +149,15 @@ func ParseLabels(m map[string]string) (Labels, error) {
 // ValidateLabel checks one label: the key's syntax, the value's size and
 // characters, and for well-known keys the value's own syntax.
 func ValidateLabel(key, value string) error {
+	if err := validateKeyValue(key, value); err != nil {
+		return err
+	}
+	var r EngineRequest
+	return r.set(key, value)
+}
+
+// validateKeyValue checks what every label must satisfy, whatever its key.
+func validateKeyValue(key, value string) error {
 	if err := validateKey(key); err != nil {
 		return err
 	}
@@ -158,35 +167,57 @@ func ValidateLabel(key, value string) error {
 	if len(value) > MaxLabelValueLen {
 		return ValueError(ErrInvalidLabel, key, value, "value longer than 256 bytes")
 	}
-	if !utf8.ValidString(value) {
-		return ValueError(ErrInvalidLabel, key, value, "value is not valid UTF-8")
-	}
-	for _, r := range value {
-		if unicode.IsControl(r) { // C0, DEL and C1 (U+0080-U+009F, e.g. NEL)
+	ascii := true
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c < 0x20 || c == 0x7f {
 			return ValueError(ErrInvalidLabel, key, value, "value contains a control character")
+		}
+		ascii = ascii && c < 0x80
+	}
+	if !ascii {
+		if !utf8.ValidString(value) {
+			return ValueError(ErrInvalidLabel, key, value, "value is not valid UTF-8")
+		}
+		for _, r := range value {
+			if unicode.IsControl(r) {
+				return ValueError(ErrInvalidLabel, key, value, "value contains a control character")
+			}
 		}
 	}
 	if strings.TrimSpace(value) != value {
 		return ValueError(ErrInvalidLabel, key, value, "value has leading or trailing space")
 	}
-	var err error
+	return nil
+}
+
+// set decodes one well-known label into r, checking its value; other keys
+// are left alone.
+func (r *EngineRequest) set(key, value string) (err error) {
 	switch key {
 	case LabelUserCreator:
-		_, err = ParseUserCreator(value)
+		r.UserCreator, err = ParseUserCreator(value)
 	case LabelEngineType:
-		_, err = ParseEngineType(value)
+		r.EngineType, err = ParseEngineType(value)
 	case LabelTenant, LabelYarnCluster:
 		if !isName(value, 64, true) {
-			err = ValueError(ErrInvalidLabel, key, value, "must be 1-64 letters, digits, '_', '.' or '-'")
+			return ValueError(ErrInvalidLabel, key, value, "must be 1-64 letters, digits, '_', '.' or '-'")
+		}
+		if key == LabelTenant {
+			r.Tenant = value
 		}
 	case LabelEngineConnMode:
-		_, err = ParseEngineConnMode(value)
+		r.Mode, err = ParseEngineConnMode(value)
 	case LabelConcurrentEngineConn:
-		_, err = ParseConcurrency(value)
+		r.Concurrency, err = ParseConcurrency(value)
 	case LabelReuseExclusion:
-		_, err = ParseReuseExclusion(value)
+		r.ReuseExclusion, err = ParseReuseExclusion(value)
 	case LabelExecuteOnce:
-		_, err = parseBool(key, value)
+		r.ExecuteOnce, err = parseBool(key, value)
+	case LabelEMInstance:
+		r.EMInstance = value
+	case LabelEngineInstance:
+		r.EngineInstance = value
 	}
 	return err
 }
@@ -434,11 +465,10 @@ func (r ReuseExclusion) Excludes(instance string) bool {
 // CombinedKey returns the ledger key of the combined label
 // userCreator+engineType[+tenant]: "user-creator,type-version[,tenant]".
 func CombinedKey(uc UserCreator, et EngineType, tenant string) string {
-	k := uc.String() + "," + et.String()
 	if tenant != "" {
-		k += "," + tenant
+		return uc.User + "-" + uc.Creator + "," + et.Type + "-" + et.Version + "," + tenant
 	}
-	return k
+	return uc.User + "-" + uc.Creator + "," + et.Type + "-" + et.Version
 }
 
 // CombinedLabelKey returns the label key of a combined label: with or
@@ -463,58 +493,49 @@ type EngineRequest struct {
 	ReuseExclusion ReuseExclusion
 	EMInstance     string // pinned ECM, "" when not given
 	EngineInstance string // pinned EngineConn, "" when not given
+	// Combined is the combined ledger key (see CombinedKey), computed once
+	// by ParseEngineRequest.
+	Combined string
 }
 
 // ParseEngineRequest checks labels as an engine request: userCreator and
 // engineType are required; the well-known optional labels are decoded.
 func ParseEngineRequest(ls Labels) (EngineRequest, error) {
 	r := EngineRequest{Labels: ls}
-	if err := ls.Validate(); err != nil {
-		return r, err
+	if len(ls) > MaxLabels {
+		return r, Errorf(ErrInvalidLabel, "", "%d labels, at most %d allowed", len(ls), MaxLabels)
 	}
-	uc, ok := ls.Get(LabelUserCreator)
-	if !ok {
+	var haveUC, haveET bool
+	for i, l := range ls {
+		if i > 0 && ls[i-1].Key >= l.Key {
+			return r, ValueError(ErrInvalidLabel, "key", l.Key, "label keys must be sorted and unique")
+		}
+		if err := validateKeyValue(l.Key, l.Value); err != nil {
+			return r, err
+		}
+		if err := r.set(l.Key, l.Value); err != nil {
+			return r, err
+		}
+		haveUC = haveUC || l.Key == LabelUserCreator
+		haveET = haveET || l.Key == LabelEngineType
+	}
+	if !haveUC {
 		return r, Errorf(ErrMissingLabel, LabelUserCreator, "every engine request must carry userCreator (user-creator)")
 	}
-	et, ok := ls.Get(LabelEngineType)
-	if !ok {
+	if !haveET {
 		return r, Errorf(ErrMissingLabel, LabelEngineType, "every engine request must carry engineType (type-version)")
 	}
-	var err error
-	if r.UserCreator, err = ParseUserCreator(uc); err != nil {
-		return r, err
-	}
-	if r.EngineType, err = ParseEngineType(et); err != nil {
-		return r, err
-	}
-	r.Tenant, _ = ls.Get(LabelTenant)
-	if v, ok := ls.Get(LabelEngineConnMode); ok {
-		if r.Mode, err = ParseEngineConnMode(v); err != nil {
-			return r, err
-		}
-	}
-	if v, ok := ls.Get(LabelExecuteOnce); ok {
-		if r.ExecuteOnce, err = parseBool(LabelExecuteOnce, v); err != nil {
-			return r, err
-		}
-	}
-	if v, ok := ls.Get(LabelConcurrentEngineConn); ok {
-		if r.Concurrency, err = ParseConcurrency(v); err != nil {
-			return r, err
-		}
-	}
-	if v, ok := ls.Get(LabelReuseExclusion); ok {
-		if r.ReuseExclusion, err = ParseReuseExclusion(v); err != nil {
-			return r, err
-		}
-	}
-	r.EMInstance, _ = ls.Get(LabelEMInstance)
-	r.EngineInstance, _ = ls.Get(LabelEngineInstance)
+	r.Combined = CombinedKey(r.UserCreator, r.EngineType, r.Tenant)
 	return r, nil
 }
 
 // Key returns the request's combined ledger key.
-func (r EngineRequest) Key() string { return CombinedKey(r.UserCreator, r.EngineType, r.Tenant) }
+func (r EngineRequest) Key() string {
+	if r.Combined != "" {
+		return r.Combined
+	}
+	return CombinedKey(r.UserCreator, r.EngineType, r.Tenant)
+}
 
 // Dedicated reports whether the request must get an engine of its own that
 // nobody else shares while it starts: once or cluster mode, executeOnce, or

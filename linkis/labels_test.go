@@ -572,6 +572,7 @@ func TestParseEngineRequest(t *testing.T) {
 			Labels:      ls,
 			UserCreator: UserCreator{"hadoop", "IDE"},
 			EngineType:  EngineType{"spark", "2.4.3"},
+			Combined:    "hadoop-IDE,spark-2.4.3",
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Errorf("ParseEngineRequest = %+v, want %+v", r, want)
@@ -615,6 +616,7 @@ func TestParseEngineRequest(t *testing.T) {
 			ReuseExclusion: ReuseExclusion{Instances: []string{"h1:1", "h2:1"}},
 			EMInstance:     "ecm1:9102",
 			EngineInstance: "ec1:40000",
+			Combined:       "alice-IDE,python-python-3,team1",
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Errorf("ParseEngineRequest =\n %+v\nwant\n %+v", r, want)

@@ -95,7 +95,7 @@ func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl, err := s.plugins.Lookup(req.EngineType)
+	pl, err := s.pluginFor(&req)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +174,9 @@ func paramNames(p map[string]string) []string {
 // mergedParams layers the ask's params over the engine type's configured
 // defaults (type, then type-version).
 func (s *State) mergedParams(et linkis.EngineType, own map[string]string) map[string]string {
+	if len(s.pluginParams) == 0 {
+		return own
+	}
 	base, versioned := s.pluginParams[et.Type], s.pluginParams[et.String()]
 	if len(base) == 0 && len(versioned) == 0 {
 		return own
@@ -258,7 +261,10 @@ func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
 		return nil, err
 	}
 	s.nextEC++
-	k := s.keyState(key)
+	k, err := s.keyState(&a.req)
+	if err != nil {
+		return nil, err
+	}
 	e := &ec{
 		id: id, ecm: m, key: k, et: a.req.EngineType, user: a.req.UserCreator.User,
 		labels: a.req.Labels, params: a.params, launch: &lr,

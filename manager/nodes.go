@@ -88,6 +88,7 @@ func (e *ec) liveStatus() linkis.NodeStatus {
 // ledger row, its engines, the free ones among them, and its waiting asks.
 type keyState struct {
 	key            string
+	plugin         Plugin // of its engine type and version
 	row            row // max is not stored: see State.keyMax
 	ecs            map[ECID]*ec
 	free           ecList
@@ -280,14 +281,28 @@ func (s *State) keyLeft(key string) (left, max linkis.Resource) {
 	return max, max
 }
 
-// keyState returns the key's record, creating it.
-func (s *State) keyState(key string) *keyState {
-	k := s.keys[key]
-	if k == nil {
-		k = &keyState{key: key, ecs: map[ECID]*ec{}}
-		s.keys[key] = k
+// keyState returns the record of a request's key, creating it.
+func (s *State) keyState(req *linkis.EngineRequest) (*keyState, error) {
+	key := req.Key()
+	if k := s.keys[key]; k != nil {
+		return k, nil
 	}
-	return k
+	pl, err := s.plugins.Lookup(req.EngineType)
+	if err != nil {
+		return nil, err
+	}
+	k := &keyState{key: key, plugin: pl, ecs: map[ECID]*ec{}}
+	s.keys[key] = k
+	return k, nil
+}
+
+// pluginFor returns the engine plugin of a request: its key's, when the key
+// exists (a key is one engine type and version, so it never changes).
+func (s *State) pluginFor(req *linkis.EngineRequest) (Plugin, error) {
+	if k := s.keys[req.Key()]; k != nil {
+		return k.plugin, nil
+	}
+	return s.plugins.Lookup(req.EngineType)
 }
 
 // dropKeyIfEmpty forgets a key that holds nothing and has no one waiting.

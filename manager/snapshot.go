@@ -303,7 +303,11 @@ func (r *restorer) ecs() {
 		if !r.ok() {
 			return
 		}
-		k := s.keyState(req.Key())
+		k, err := s.keyState(&req)
+		if err != nil {
+			r.bad("%v: %v", x.id, err)
+			return
+		}
 		x.ecm, x.key, x.et, x.user = m, k, req.EngineType, req.UserCreator.User
 		if err := r.hold(x); err != nil {
 			r.bad("%v: %v", x.id, err)
@@ -384,7 +388,11 @@ func (r *restorer) asks() {
 			return
 		}
 		a.req = req
-		k := s.keyState(req.Key())
+		k, err := s.keyState(&req)
+		if err != nil {
+			r.bad("ask %q: %v", a.id, err)
+			return
+		}
 		a.key = k
 		if ecID != 0 {
 			if a.ec = s.ecs[ecID]; a.ec == nil || a.ec.key != k {
