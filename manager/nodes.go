@@ -89,7 +89,7 @@ func (e *ec) liveStatus() linkis.NodeStatus {
 type keyState struct {
 	key            string
 	plugin         Plugin // of its engine type and version
-	row            row // max is not stored: see State.keyMax
+	row            row    // max is not stored: see State.keyMax
 	ecs            map[ECID]*ec
 	free           ecList
 	waiters        askList
