@@ -493,9 +493,6 @@ type EngineRequest struct {
 	ReuseExclusion ReuseExclusion
 	EMInstance     string // pinned ECM, "" when not given
 	EngineInstance string // pinned EngineConn, "" when not given
-	// Combined is the combined ledger key (see CombinedKey), computed once
-	// by ParseEngineRequest.
-	Combined string
 }
 
 // ParseEngineRequest checks labels as an engine request: userCreator and
@@ -525,16 +522,27 @@ func ParseEngineRequest(ls Labels) (EngineRequest, error) {
 	if !haveET {
 		return r, Errorf(ErrMissingLabel, LabelEngineType, "every engine request must carry engineType (type-version)")
 	}
-	r.Combined = CombinedKey(r.UserCreator, r.EngineType, r.Tenant)
 	return r, nil
 }
 
-// Key returns the request's combined ledger key.
-func (r EngineRequest) Key() string {
-	if r.Combined != "" {
-		return r.Combined
+// Key returns the request's combined ledger key (see CombinedKey).
+func (r *EngineRequest) Key() string { return CombinedKey(r.UserCreator, r.EngineType, r.Tenant) }
+
+// AppendKey appends the request's combined ledger key to b: the bytes of
+// Key() without allocating a string, for looking a key up.
+func (r *EngineRequest) AppendKey(b []byte) []byte {
+	b = append(b, r.UserCreator.User...)
+	b = append(b, '-')
+	b = append(b, r.UserCreator.Creator...)
+	b = append(b, ',')
+	b = append(b, r.EngineType.Type...)
+	b = append(b, '-')
+	b = append(b, r.EngineType.Version...)
+	if r.Tenant != "" {
+		b = append(b, ',')
+		b = append(b, r.Tenant...)
 	}
-	return CombinedKey(r.UserCreator, r.EngineType, r.Tenant)
+	return b
 }
 
 // Dedicated reports whether the request must get an engine of its own that

@@ -572,7 +572,6 @@ func TestParseEngineRequest(t *testing.T) {
 			Labels:      ls,
 			UserCreator: UserCreator{"hadoop", "IDE"},
 			EngineType:  EngineType{"spark", "2.4.3"},
-			Combined:    "hadoop-IDE,spark-2.4.3",
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Errorf("ParseEngineRequest = %+v, want %+v", r, want)
@@ -616,7 +615,6 @@ func TestParseEngineRequest(t *testing.T) {
 			ReuseExclusion: ReuseExclusion{Instances: []string{"h1:1", "h2:1"}},
 			EMInstance:     "ecm1:9102",
 			EngineInstance: "ec1:40000",
-			Combined:       "alice-IDE,python-python-3,team1",
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Errorf("ParseEngineRequest =\n %+v\nwant\n %+v", r, want)
@@ -822,5 +820,24 @@ func TestFeatureWeight(t *testing.T) {
 func TestLabelString(t *testing.T) {
 	if got := (Label{"a", "b=c"}).String(); got != "a=b=c" {
 		t.Errorf("Label.String() = %q", got)
+	}
+}
+
+func TestAppendKeyMatchesKey(t *testing.T) {
+	for _, kv := range [][]string{
+		{LabelUserCreator, "hadoop-IDE", LabelEngineType, "spark-2.4.3"},
+		{LabelUserCreator, "a.b@c-x_y", LabelEngineType, "python-python-3", LabelTenant, "team-1"},
+	} {
+		ls, err := NewLabels(kv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ParseEngineRequest(ls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(r.AppendKey([]byte("prefix:"))); got != "prefix:"+r.Key() {
+			t.Errorf("AppendKey = %q, Key = %q", got, r.Key())
+		}
 	}
 }

@@ -63,13 +63,13 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 			return Result{}, err
 		}
 	default:
-		k := s.keys[a.req.Key()]
+		k := a.key
 		if k != nil && k.free.head != nil {
 			s.grant(t, a, k.free.head)
 			break
 		}
 		if k != nil && k.waiters.n >= s.cfg.MaxWaitersPerKey {
-			return Result{}, linkis.ValueError(linkis.ErrQueueFull, "key", a.req.Key(), "too many asks are already waiting for this combined label")
+			return Result{}, linkis.ValueError(linkis.ErrQueueFull, "key", k.key, "too many asks are already waiting for this combined label")
 		}
 		if k == nil || k.sharedStarting <= k.waiters.n {
 			if e, err := s.createEC(t, a, true); err == nil {
@@ -95,8 +95,13 @@ func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl, err := s.pluginFor(&req)
-	if err != nil {
+	// A key is one engine type and version: an existing key already knows
+	// its plugin.
+	k := s.existingKey(&req)
+	var pl Plugin
+	if k != nil {
+		pl = k.plugin
+	} else if pl, err = s.plugins.Lookup(req.EngineType); err != nil {
 		return nil, err
 	}
 	if err := validateParams(c.Params); err != nil {
@@ -124,7 +129,7 @@ func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
 		capacity = 1
 	}
 	a := &ask{
-		id: c.ID, nonce: c.Nonce, req: req, params: params, res: res,
+		id: c.ID, nonce: c.Nonce, req: req, key: k, params: params, res: res,
 		capacity: int32(capacity), status: AskPending, createdAt: t,
 		deadline:    t + int64(s.cfg.AskWaitTimeout),
 		lockTimeout: int64(s.cfg.LockTimeout),
@@ -203,7 +208,7 @@ func (s *State) pinnedEngine(a *ask) (*ec, error) {
 	switch {
 	case e == nil:
 		return nil, linkis.ValueError(linkis.ErrUnknownNode, linkis.LabelEngineInstance, name, "no such engine")
-	case e.key.key != a.req.Key():
+	case e.key != a.key:
 		return nil, linkis.ValueError(linkis.ErrInvalidLabel, linkis.LabelEngineInstance, name, "the engine serves "+e.key.key+", not "+a.req.Key())
 	case !e.inFree || a.excludes(e):
 		return nil, linkis.ValueError(linkis.ErrEngineBusy, linkis.LabelEngineInstance, name, "the engine is "+e.status.String())
@@ -224,7 +229,7 @@ func (a *ask) excludes(e *ec) bool {
 // compatibleFree returns the newest free engine of the ask's key that its
 // constraints allow.
 func (s *State) compatibleFree(a *ask) *ec {
-	k := s.keys[a.req.Key()]
+	k := a.key
 	if k == nil {
 		return nil
 	}

@@ -296,13 +296,11 @@ func (s *State) keyState(req *linkis.EngineRequest) (*keyState, error) {
 	return k, nil
 }
 
-// pluginFor returns the engine plugin of a request: its key's, when the key
-// exists (a key is one engine type and version, so it never changes).
-func (s *State) pluginFor(req *linkis.EngineRequest) (Plugin, error) {
-	if k := s.keys[req.Key()]; k != nil {
-		return k.plugin, nil
-	}
-	return s.plugins.Lookup(req.EngineType)
+// existingKey returns the record of a request's key if it exists, without
+// building the key's string.
+func (s *State) existingKey(req *linkis.EngineRequest) *keyState {
+	s.scratch = req.AppendKey(s.scratch[:0])
+	return s.keys[string(s.scratch)]
 }
 
 // dropKeyIfEmpty forgets a key that holds nothing and has no one waiting.

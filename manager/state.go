@@ -30,6 +30,7 @@ type State struct {
 	starting     map[ECID]*ec                 // engines waiting to be launched
 	killing      map[ECID]*ec                 // engines the manager asked to stop
 	observer     Observer
+	scratch      []byte // reused to look keys up without allocating; not state
 }
 
 // Observer is told about every node status change as it is applied. It must
