@@ -15,8 +15,17 @@ import (
 
 // CheckInvariants runs every invariant check.
 func CheckInvariants(s *State) error {
+	if err := CheckLedger(s); err != nil {
+		return err
+	}
+	return checkAfterLedger(s)
+}
+
+// checkAfterLedger runs the checks that assume the ledger sums are
+// representable (Restore runs CheckLedger first, then refiles, then these).
+func checkAfterLedger(s *State) error {
 	for _, check := range [...]func(*State) error{
-		CheckNoEndedHolders, CheckLedger, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes,
+		CheckNoEndedHolders, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes,
 	} {
 		if err := check(s); err != nil {
 			return err
@@ -75,29 +84,36 @@ func CheckLedger(s *State) error {
 // engine the state knows is live and filed under its ECM and its key, and
 // nothing refers to an engine the state has forgotten.
 func CheckNoEndedHolders(s *State) error {
-	for _, e := range s.ecs {
-		switch {
-		case e.status.IsFinal() || !e.status.Valid():
-			return fmt.Errorf("engine %v is %v but still holds %v", e.id, e.status, e.res)
-		case e.ecm == nil || s.ecms[e.ecm.id] != e.ecm || e.ecm.ecs[e.id] != e:
-			return fmt.Errorf("engine %v is not filed under a known ECM", e.id)
-		case e.key == nil || s.keys[e.key.key] != e.key || e.key.ecs[e.id] != e:
-			return fmt.Errorf("engine %v is not filed under its key", e.id)
-		}
-	}
+	filed := 0
 	for _, m := range s.ecms {
 		for id, e := range m.ecs {
-			if s.ecs[id] != e {
-				return fmt.Errorf("ECM %s lists engine %v the state has forgotten", m.id, id)
+			switch {
+			case e.ecm != m || e.id != id || s.ecs[id] != e:
+				return fmt.Errorf("ECM %s lists engine %v that is not filed under it", m.id, id)
+			case e.status.IsFinal() || !e.status.Valid():
+				return fmt.Errorf("engine %v is %v but still holds %v", e.id, e.status, e.res)
+			case e.key == nil || e.key.ecs[id] != e:
+				return fmt.Errorf("engine %v is not filed under its key", e.id)
 			}
+			filed++
 		}
 	}
-	for _, k := range s.keys {
-		for id, e := range k.ecs {
-			if s.ecs[id] != e {
-				return fmt.Errorf("key %s lists engine %v the state has forgotten", k.key, id)
+	onKeys := 0
+	for key, k := range s.keys {
+		if k.key != key {
+			return fmt.Errorf("key %s is filed as %s", k.key, key)
+		}
+		for _, e := range k.ecs {
+			if e.key != k {
+				return fmt.Errorf("key %s lists engine %v of key %s", key, e.id, e.key.key)
 			}
 		}
+		onKeys += len(k.ecs)
+	}
+	// Every engine the ECMs list is known and filed under its key; equal
+	// counts mean no engine is known but unlisted, and keys list no other.
+	if filed != len(s.ecs) || onKeys != len(s.ecs) {
+		return fmt.Errorf("ECMs list %d engines and keys %d, the state knows %d", filed, onKeys, len(s.ecs))
 	}
 	for addr, e := range s.addrs {
 		if s.ecs[e.id] != e || e.addr != addr {
@@ -142,29 +158,36 @@ func CheckBindings(s *State) error {
 // capacity of asks - a serial engine never by two - each granted ask holds
 // exactly the engine it names, and ECMs count their engines' holders.
 func CheckLocks(s *State) error {
-	held := map[*ask]bool{}
+	holds := 0
 	for _, e := range s.ecs {
 		if int(e.bound) != len(e.grants) || e.bound > e.capacity {
 			return fmt.Errorf("engine %v has %d holders, bound %d, capacity %d", e.id, len(e.grants), e.bound, e.capacity)
 		}
-		tokens := map[LockToken]bool{}
-		for _, a := range e.grants {
-			if a.status != AskGranted || a.ec != e || s.asks[a.id] != a || held[a] {
+		for i, a := range e.grants {
+			if a.status != AskGranted || a.ec != e || s.asks[a.id] != a {
 				return fmt.Errorf("engine %v is held by ask %s which is %v on %v", e.id, a.id, a.status, a.ec)
 			}
-			if tokens[a.token] {
-				return fmt.Errorf("engine %v is held twice under one token", e.id)
+			for _, b := range e.grants[:i] {
+				if a == b || a.token == b.token {
+					return fmt.Errorf("engine %v is held twice by one ask or under one token", e.id)
+				}
 			}
-			held[a], tokens[a.token] = true, true
 		}
+		holds += len(e.grants)
 		if e.owner != nil && (e.owner.ec != e || e.owner.status != AskPending || e.status != linkis.StatusStarting) {
 			return fmt.Errorf("engine %v has an inconsistent owner ask %s", e.id, e.owner.id)
 		}
 	}
+	// Each grant names its engine and no engine lists an ask twice, so
+	// equal counts mean every granted ask is listed by its engine.
+	granted := 0
 	for _, a := range s.asks {
-		if a.status == AskGranted && !held[a] {
-			return fmt.Errorf("ask %s is granted but no engine lists it", a.id)
+		if a.status == AskGranted {
+			granted++
 		}
+	}
+	if granted != holds {
+		return fmt.Errorf("%d asks are granted but engines list %d holders", granted, holds)
 	}
 	for _, m := range s.ecms {
 		var n int64

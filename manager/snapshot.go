@@ -267,7 +267,9 @@ func (r *restorer) set(what string) (linkis.EngineRequest, bool) {
 
 func (r *restorer) ecs() {
 	s, d := r.s, r.d
-	for n := d.count("ecs", 1<<26, 16); n > 0 && r.ok(); n-- {
+	n := d.count("ecs", 1<<26, 16)
+	s.ecs, s.addrs = make(map[ECID]*ec, n), make(map[string]*ec, n)
+	for ; n > 0 && r.ok(); n-- {
 		x := &ec{id: ECID(d.u())}
 		ecmID := d.str("ec.ecm", 128)
 		req, ok := r.set("engine")
@@ -356,7 +358,9 @@ func (r *restorer) hold(x *ec) error {
 
 func (r *restorer) asks() {
 	s, d := r.s, r.d
-	for n := d.count("asks", 1<<26, 16); n > 0 && r.ok(); n-- {
+	n := d.count("asks", 1<<26, 16)
+	s.asks = make(map[string]*ask, n)
+	for ; n > 0 && r.ok(); n-- {
 		a := &ask{id: d.str("ask.id", MaxAskIDLen), nonce: d.u()}
 		req, ok := r.set("ask")
 		if !ok {
@@ -464,7 +468,7 @@ func (r *restorer) finish() error {
 	for _, m := range sortedECMs(s.ecms) {
 		s.reindexECM(m)
 	}
-	if err := CheckInvariants(s); err != nil {
+	if err := checkAfterLedger(s); err != nil {
 		return linkis.Errorf(linkis.ErrMalformed, "snapshot", "restored state is inconsistent: %v", err)
 	}
 	return nil
