@@ -245,8 +245,21 @@ func (s *State) compatibleFree(a *ask) *ec {
 // the ECM, builds the launch request, and only then reserves and records.
 // A shared engine goes to the key's waiters; otherwise the ask owns it.
 func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
-	key := a.req.Key()
-	left, max := s.keyLeft(key)
+	k, key, pl := a.key, "", Plugin{}
+	if k != nil {
+		key, pl = k.key, k.plugin
+	} else {
+		var err error
+		if pl, err = s.plugins.Lookup(a.req.EngineType); err != nil {
+			return nil, err
+		}
+		key = a.req.Key()
+	}
+	max := s.keyMax(key)
+	left := max
+	if k != nil {
+		left = max.SubFloor(k.row.held())
+	}
 	if !a.res.FitsInQuota(max, max) {
 		err := linkis.ValueError(linkis.ErrQuotaExceeded, "key", key, "needs "+a.res.String()+", more than the combined label's whole quota "+max.String())
 		never := false
@@ -261,14 +274,15 @@ func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
 		return nil, err
 	}
 	id := s.nextEC
-	lr, err := s.buildLaunch(id, m, a.req.EngineType, a.req.UserCreator.User, a.req.Labels, a.params, a.res)
+	lr, err := buildLaunch(pl, id, m, a.req.EngineType, a.req.UserCreator.User, a.req.Labels, a.params, a.res)
 	if err != nil {
 		return nil, err
 	}
+	// Nothing below can fail: the state changes from here on.
 	s.nextEC++
-	k, err := s.keyState(&a.req)
-	if err != nil {
-		return nil, err
+	if k == nil {
+		k = &keyState{key: key, plugin: pl, ecs: map[ECID]*ec{}}
+		s.keys[key] = k
 	}
 	e := &ec{
 		id: id, ecm: m, key: k, et: a.req.EngineType, user: a.req.UserCreator.User,
@@ -296,11 +310,7 @@ func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
 	return e, nil
 }
 
-func (s *State) buildLaunch(id ECID, m *ecm, et linkis.EngineType, user string, ls linkis.Labels, params map[string]string, res linkis.Resource) (LaunchRequest, error) {
-	pl, err := s.plugins.Lookup(et)
-	if err != nil {
-		return LaunchRequest{}, err
-	}
+func buildLaunch(pl Plugin, id ECID, m *ecm, et linkis.EngineType, user string, ls linkis.Labels, params map[string]string, res linkis.Resource) (LaunchRequest, error) {
 	return pl.Launcher.Build(LaunchContext{Ticket: id, ECM: m.id, EngineType: et, User: user, Labels: ls, Params: params, Resource: res})
 }
 

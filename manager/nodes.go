@@ -272,15 +272,6 @@ func (s *State) keyMax(key string) linkis.Resource {
 	return s.cfg.DefaultQuota
 }
 
-// keyLeft is what a key may still take, and its max.
-func (s *State) keyLeft(key string) (left, max linkis.Resource) {
-	max = s.keyMax(key)
-	if k := s.keys[key]; k != nil {
-		return max.SubFloor(k.row.held()), max
-	}
-	return max, max
-}
-
 // keyState returns the record of a request's key, creating it.
 func (s *State) keyState(req *linkis.EngineRequest) (*keyState, error) {
 	key := req.Key()

@@ -327,7 +327,7 @@ func (r *restorer) ecs() {
 				k.sharedStarting += int(x.capacity)
 			}
 			if !x.killReq {
-				lr, err := s.buildLaunch(x.id, m, x.et, x.user, x.labels, x.params, x.res)
+				lr, err := buildLaunch(k.plugin, x.id, m, x.et, x.user, x.labels, x.params, x.res)
 				if err != nil {
 					r.bad("%v: %v", x.id, err)
 					return
