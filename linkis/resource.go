@@ -219,10 +219,13 @@ func mergeExtra(a, b []Quantity, sub bool) ([]Quantity, error) {
 			out = append(out, a[i])
 			i++
 		case i == len(a) || b[j].Name < a[i].Name:
-			out = append(out, b[j]) // sub never gets here: FitsIn was checked
+			// Sub gets here only for a dimension of b that a lacks, which
+			// FitsIn refuses unless b is invalid (a value ≤ 0).
+			out = append(out, b[j])
 			j++
 		default:
-			v, ok := a[i].Value+b[j].Value, true
+			var v int64
+			ok := true
 			if sub {
 				v = a[i].Value - b[j].Value
 			} else {

@@ -107,9 +107,7 @@ func TestConcurrentAsksShareCreationsUpToCap(t *testing.T) {
 		var granted []AskResult
 		for _, e := range h.s.ECs() {
 			if e.Status == linkis.StatusStarting {
-				for _, n := range h.start(e.ID).Notices {
-					granted = append(granted, n)
-				}
+				granted = append(granted, h.start(e.ID).Notices...)
 			}
 		}
 		for _, e := range h.s.ECs() {

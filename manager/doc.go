@@ -42,12 +42,19 @@
 //     (Linkis #4916, #1192).
 //   - Asks for one combined label share engines that are starting, up to the
 //     label's instance cap, instead of each starting its own (Linkis #5318).
+//     Asks that wait for an engine no ECM could take are retried whenever
+//     room may have appeared (an ECM registers or recovers, a quota rises,
+//     a tick passes), and fail with a retryable timeout only when their
+//     wait runs out.
 //   - Lock expiry, lost-node sweeps and idle reclamation are replicated Tick
 //     commands, not timers in one manager's memory (Linkis #1192, #1316).
 //   - The label scorer ranks (Linkis computes scores but never uses them).
 //   - The selection rules rank in the order they are listed, with memory
 //     load in bands; Linkis applies them as successive stable sorts, which
-//     makes its last rule the most significant.
+//     makes its last rule the most significant. Running tasks are those the
+//     ECM reports, as in Linkis, so grants and releases never refile an ECM.
+//   - Contradictory requests (an engineInstance pin with once mode,
+//     executeOnce or reuseExclusion=*) are refused, not silently reduced.
 //
 // The engine plugins handed to New must be pure and identical on every
 // replica; they are code, not state, and are not part of a snapshot.

@@ -195,7 +195,7 @@ func CheckLocks(s *State) error {
 			n += int64(e.bound)
 		}
 		if n != m.bound {
-			return fmt.Errorf("ECM %s counts %d running tasks, its engines %d", m.id, m.bound, n)
+			return fmt.Errorf("ECM %s counts %d holders, its engines %d", m.id, m.bound, n)
 		}
 	}
 	return nil

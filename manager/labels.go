@@ -91,7 +91,7 @@ func (s *State) removeECM(m *ecm) {
 }
 
 // reindexECM refiles an ECM after anything its order or eligibility depends
-// on changed: ledger, running tasks, status, health.
+// on changed: ledger, reported running tasks, status, health.
 func (s *State) reindexECM(m *ecm) {
 	if m.inTree {
 		m.group.tree.Delete(m) // must find it under its old key

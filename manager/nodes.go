@@ -17,7 +17,7 @@ type ecm struct {
 	lastSeen     int64
 	row          row
 	ecs          map[ECID]*ec
-	bound        int64 // asks holding engines on this ECM: its running tasks
+	bound        int64 // asks holding engines on this ECM
 	inTree       bool
 	sk           sortKey // the key it is filed under in its group's tree
 }

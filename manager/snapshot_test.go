@@ -187,7 +187,7 @@ func buildCommandLog(t testing.TB, seed uint64, steps int) commandLog {
 			if m.ID == "ecm-a" && b.chance(0.05) {
 				h = linkis.HealthUnHealthy
 			}
-			b.add(ECMHeartbeat{Time: b.now, ID: m.ID, Health: h, Load: linkis.NodeLoad{RunningTasks: m.RunningTasks, MaxMemory: m.Ledger.Max.Memory}})
+			b.add(ECMHeartbeat{Time: b.now, ID: m.ID, Health: h, Load: linkis.NodeLoad{RunningTasks: m.Holders, MaxMemory: m.Ledger.Max.Memory}})
 		}
 		for _, e := range b.ecs(func(e ECInfo) bool { return e.Used && !e.Killing && e.Status != linkis.StatusShuttingDown }) {
 			if e.ID%7 == 0 || !b.chance(0.25) { // every 7th engine never reports: it is lost

@@ -27,7 +27,7 @@ type ECMInfo struct {
 	LastSeen     int64
 	Ledger       Ledger
 	Engines      int
-	RunningTasks int64
+	Holders      int64 // asks holding engines on this ECM (Load.RunningTasks is what it reports)
 }
 
 // ECInfo is a read-only view of an engine.
@@ -73,7 +73,7 @@ func (m *ecm) info() ECMInfo {
 		ID: m.id, Addr: m.addr, Labels: m.labels, Status: m.status, Health: m.health, Load: m.load,
 		RegisteredAt: m.registeredAt, LastSeen: m.lastSeen,
 		Ledger:  Ledger{Max: m.row.max, Used: m.row.used, Locked: m.row.locked},
-		Engines: len(m.ecs), RunningTasks: m.bound,
+		Engines: len(m.ecs), Holders: m.bound,
 	}
 }
 
