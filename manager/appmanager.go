@@ -83,6 +83,7 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 		s.noteStarved(k)
 	}
 	s.asks[a.id] = a
+	s.askDues.add(a, s.askDue(a))
 	r.Ask = a.result()
 	r.EC = r.Ask.EC
 	return r, nil
@@ -131,11 +132,11 @@ func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
 	a := &ask{
 		id: c.ID, nonce: c.Nonce, req: req, key: k, params: params, res: res,
 		capacity: int32(capacity), status: AskPending, createdAt: t,
-		deadline:    t + int64(s.cfg.AskWaitTimeout),
+		deadline:    after(t, int64(s.cfg.AskWaitTimeout)),
 		lockTimeout: int64(s.cfg.LockTimeout),
 	}
 	if c.WaitTimeout > 0 {
-		a.deadline = t + int64(c.WaitTimeout)
+		a.deadline = after(t, int64(c.WaitTimeout))
 	}
 	if c.LockTimeout > 0 {
 		a.lockTimeout = int64(c.LockTimeout)
@@ -297,6 +298,7 @@ func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
 	m.ecs[id] = e
 	k.ecs[id] = e
 	s.starting[id] = e
+	s.ecDues.add(e, s.ecDue(e))
 	s.reserve(e)
 	s.reindexECM(m)
 	if shared {
@@ -321,7 +323,8 @@ func (s *State) grant(t int64, a *ask, e *ec) {
 	a.ec = e
 	a.reused = e.tasks > 0
 	a.token = s.newToken(a.nonce, e)
-	a.expires = t + a.lockTimeout
+	a.expires = after(t, a.lockTimeout)
+	s.askDues.lower(a, a.expires)
 	e.grants = append(e.grants, a)
 	e.bound++
 	e.tasks++
@@ -363,7 +366,7 @@ func (s *State) ungrant(t int64, a *ask) *ec {
 	if e.capacity == 1 {
 		e.busy = false // the caller is done; a serial engine is free again
 	}
-	delete(s.asks, a.id)
+	s.forgetAsk(a)
 	a.status = AskDone
 	s.refreshEC(e)
 	return e
@@ -377,6 +380,9 @@ func (s *State) refreshEC(e *ec) {
 		return
 	}
 	s.setECStatus(e, e.liveStatus())
+	if e.idle() {
+		s.ecDues.lower(e, after(e.idleSince, int64(s.cfg.IdleTimeout)))
+	}
 	reusable := e.status == linkis.StatusUnlock && e.health.Usable() && e.mode == linkis.ModeComputation &&
 		!e.killReq && int(e.tasks) < s.cfg.MaxTasksPerEC
 	switch {
@@ -470,9 +476,15 @@ func (s *State) failWaiters(k *keyState, n int, err error, notes *[]AskResult) {
 	}
 }
 
+// forgetAsk drops an ask that is done, failed or cancelled.
+func (s *State) forgetAsk(a *ask) {
+	delete(s.asks, a.id)
+	s.askDues.remove(a)
+}
+
 // failAsk ends an ask that did not, or no longer, holds an engine.
 func (s *State) failAsk(a *ask, err error, notes *[]AskResult) {
-	delete(s.asks, a.id)
+	s.forgetAsk(a)
 	a.status = AskFailed
 	r := a.result()
 	r.Err = err
@@ -493,12 +505,12 @@ func (s *State) releaseEngine(t int64, c ReleaseEngine) (Result, error) {
 	case a.inQueue:
 		k := a.key
 		k.waiters.remove(a)
-		delete(s.asks, a.id)
+		s.forgetAsk(a)
 		s.dropKeyIfEmpty(k)
 	default: // waiting for its own engine to start
 		e := a.ec
 		e.owner = nil
-		delete(s.asks, a.id)
+		s.forgetAsk(a)
 		if e.mode != linkis.ModeComputation {
 			s.stopEC(t, e, "its ask was cancelled", true, &r.Notices)
 		}
@@ -530,7 +542,7 @@ func (s *State) renewLock(t int64, c RenewLock) (Result, error) {
 		return Result{}, linkis.ValueError(linkis.ErrUnknownAsk, "askID", c.AskID, "no such ask")
 	}
 	if a.status == AskGranted {
-		a.expires = t + a.lockTimeout
+		a.expires = after(t, a.lockTimeout)
 	}
 	return Result{Ask: a.result(), EC: a.result().EC}, nil
 }

@@ -213,3 +213,17 @@ func BenchmarkHeapPerEC(b *testing.B) {
 		runtime.KeepAlive(st)
 	}
 }
+
+// BenchmarkTick is one tick on the benchmark state when nothing is due:
+// the price of time passing, paid once per TickInterval by the leader and
+// once per simulated tick by the simulator.
+func BenchmarkTick(b *testing.B) {
+	st := newBenchState(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := st.s.Apply(Tick{Time: st.now + int64(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

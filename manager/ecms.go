@@ -276,6 +276,7 @@ func (s *State) configure(t int64, c Configure) (Result, error) {
 	for _, m := range sortedECMs(s.ecms) {
 		s.reindexECM(m) // the load bands may have changed
 	}
+	s.refreshDues() // and the timeouts
 	var r Result
 	s.retryStarved(t, &r.Notices)
 	return r, nil

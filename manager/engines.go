@@ -142,6 +142,7 @@ func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool
 	k.free.remove(e)
 	s.unreserve(e)
 	delete(s.ecs, e.id)
+	s.ecDues.remove(e)
 	delete(m.ecs, e.id)
 	delete(k.ecs, e.id)
 	delete(s.starting, e.id)

@@ -65,6 +65,7 @@ func (s *State) addECM(m *ecm) {
 		p[m.id] = m
 	}
 	s.ecms[m.id] = m
+	s.ecmDues.add(m, s.ecmDue(m))
 	s.reindexECM(m)
 }
 
@@ -88,6 +89,7 @@ func (s *State) removeECM(m *ecm) {
 		delete(s.groups, g.tenant)
 	}
 	delete(s.ecms, m.id)
+	s.ecmDues.remove(m)
 }
 
 // reindexECM refiles an ECM after anything its order or eligibility depends

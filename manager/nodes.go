@@ -20,6 +20,7 @@ type ecm struct {
 	bound        int64 // asks holding engines on this ECM
 	inTree       bool
 	sk           sortKey // the key it is filed under in its group's tree
+	slot         int32   // place in State.ecmDues
 }
 
 // ec is one EngineConn, from its creation (Starting) until it ends.
@@ -51,6 +52,7 @@ type ec struct {
 	grants    []*ask
 	owner     *ask // the dedicated ask waiting for it to start
 
+	slot               int32  // place in State.ecDues
 	freeSeq            uint64 // order on its key's free list (higher = newer)
 	freePrev, freeNext *ec
 	inFree             bool
@@ -117,6 +119,7 @@ type ask struct {
 	startedECM  string // where that engine starts
 	reused      bool   // it was granted an engine that had served before
 	seq         uint64 // order in its key's waiting queue
+	slot        int32  // place in State.askDues
 	prev, next  *ask
 	inQueue     bool
 }

@@ -316,6 +316,7 @@ func (r *restorer) ecs() {
 			return
 		}
 		s.ecs[x.id], m.ecs[x.id], k.ecs[x.id] = x, x, x
+		s.ecDues.add(x, s.ecDue(x))
 		if x.addr != "" {
 			s.addrs[x.addr] = x
 		}
@@ -418,6 +419,7 @@ func (r *restorer) asks() {
 			return
 		}
 		s.asks[a.id] = a
+		s.askDues.add(a, s.askDue(a))
 	}
 }
 

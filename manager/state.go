@@ -29,6 +29,9 @@ type State struct {
 	pluginParams map[string]map[string]string // engine type → default params
 	starting     map[ECID]*ec                 // engines waiting to be launched
 	killing      map[ECID]*ec                 // engines the manager asked to stop
+	ecmDues      dueTable[*ecm]               // when each may be lost
+	ecDues       dueTable[*ec]                // when each may expire, be lost or be reclaimed
+	askDues      dueTable[*ask]               // when each lock or wait may run out
 	observer     Observer
 	scratch      []byte // reused to look keys up without allocating; not state
 }

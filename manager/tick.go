@@ -22,22 +22,25 @@ import (
 //  4. engines unused for IdleTimeout are reclaimed (killed);
 //  5. keys whose waiting asks need an engine no ECM could take are tried
 //     again: engines of other keys may have ended since.
+//
+// Candidates come from the due tables (due.go), so a tick costs what is due
+// rather than what exists.
 func (s *State) tick(t int64) (Result, error) {
 	var r Result
 	s.lastTick = t
-	for _, m := range sortedECMs(s.ecms) {
-		if t-m.lastSeen >= int64(s.cfg.ECMLostAfter) {
-			s.dropECM(t, m, "ECM "+m.id+" lost: no heartbeat for "+time.Duration(t-m.lastSeen).String(), &r.Notices)
-		}
+	for _, m := range sortECMSlice(s.ecmDues.dueBy(t, s.ecmDue)) {
+		s.dropECM(t, m, "ECM "+m.id+" lost: no heartbeat for "+time.Duration(t-m.lastSeen).String(), &r.Notices)
 	}
-	var neverStarted, lost []*ec
-	for _, e := range s.ecs {
+	var neverStarted, lost, idle []*ec
+	for _, e := range s.ecDues.dueBy(t, s.ecDue) {
 		switch {
 		case !e.used && t-e.createdAt >= int64(s.cfg.ResourceLockTimeout):
 			// Starting, or killed while starting and never confirmed gone.
 			neverStarted = append(neverStarted, e)
 		case e.used && t-e.lastSeen >= int64(s.cfg.ECLostAfter):
 			lost = append(lost, e)
+		default:
+			idle = append(idle, e)
 		}
 	}
 	for _, e := range sortECs(neverStarted) {
@@ -50,11 +53,10 @@ func (s *State) tick(t int64) (Result, error) {
 		s.endEC(t, e, true, "lost: no heartbeat for "+time.Duration(t-e.lastSeen).String(), true, &r.Notices)
 	}
 	var expired, late []*ask
-	for _, a := range s.asks {
-		switch {
-		case a.status == AskGranted && t >= a.expires:
+	for _, a := range s.askDues.dueBy(t, s.askDue) {
+		if a.status == AskGranted {
 			expired = append(expired, a)
-		case a.status == AskPending && t >= a.deadline:
+		} else {
 			late = append(late, a)
 		}
 	}
@@ -87,15 +89,9 @@ func (s *State) tick(t int64) (Result, error) {
 			s.stopEC(t, e, "its ask timed out", true, &r.Notices)
 		}
 	}
-	var idle []*ec
-	for _, e := range s.ecs {
-		if e.status == linkis.StatusUnlock && e.bound == 0 && !e.killReq && t-e.idleSince >= int64(s.cfg.IdleTimeout) {
-			idle = append(idle, e)
-		}
-	}
 	for _, e := range sortECs(idle) {
-		if e.status != linkis.StatusUnlock || e.bound != 0 {
-			continue // taken by a waiting ask or stopped by an earlier step
+		if s.ecs[e.id] != e || !e.idle() || t-e.idleSince < int64(s.cfg.IdleTimeout) {
+			continue // taken, stopped or ended by an earlier step
 		}
 		s.stopEC(t, e, "idle for "+s.cfg.IdleTimeout.String(), true, &r.Notices)
 	}
@@ -113,8 +109,12 @@ func sortedECMs(m map[string]*ecm) []*ecm {
 	for _, x := range m {
 		out = append(out, x)
 	}
-	slices.SortFunc(out, func(a, b *ecm) int { return cmp.Compare(a.id, b.id) })
-	return out
+	return sortECMSlice(out)
+}
+
+func sortECMSlice(ms []*ecm) []*ecm {
+	slices.SortFunc(ms, func(a, b *ecm) int { return cmp.Compare(a.id, b.id) })
+	return ms
 }
 
 func sortedKeys(m map[string]*keyState) []*keyState {
