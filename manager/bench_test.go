@@ -199,6 +199,27 @@ func BenchmarkSnapshotRestore(b *testing.B) {
 	b.ReportMetric(float64(size)/float64(len(st.engines)), "snapshotB/EC")
 }
 
+// BenchmarkSnapshotOnly and BenchmarkRestoreOnly split
+// BenchmarkSnapshotRestore in its two halves.
+func BenchmarkSnapshotOnly(b *testing.B) {
+	st := newBenchState(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st.s.Snapshot()
+	}
+}
+
+func BenchmarkRestoreOnly(b *testing.B) {
+	st := newBenchState(b)
+	data := st.s.Snapshot()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Restore(data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkHeapPerEC reports the live heap of the benchmark state per
 // engine (ECMs, keys and asks included).
 func BenchmarkHeapPerEC(b *testing.B) {

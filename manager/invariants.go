@@ -205,6 +205,7 @@ func CheckLocks(s *State) error {
 // manager knows of it, and that the free lists and queues hold exactly the
 // engines and asks they should.
 func CheckStatuses(s *State) error {
+	launching, killing := 0, 0
 	for _, e := range s.ecs {
 		switch {
 		case e.status == linkis.StatusStarting && e.used:
@@ -217,11 +218,28 @@ func CheckStatuses(s *State) error {
 			return fmt.Errorf("engine %v is %v but should be %v", e.id, e.status, e.liveStatus())
 		case e.inFree && (e.status != linkis.StatusUnlock || e.mode != linkis.ModeComputation || !e.health.Usable()):
 			return fmt.Errorf("engine %v is on the free list but is %v/%v", e.id, e.status, e.health)
-		case (s.starting[e.id] != nil) != (e.status == linkis.StatusStarting && !e.killReq):
-			return fmt.Errorf("engine %v is %v but launch-pending is %v", e.id, e.status, s.starting[e.id] != nil)
-		case (s.killing[e.id] != nil) != e.killReq:
-			return fmt.Errorf("engine %v kill requested %v but kill-pending is %v", e.id, e.killReq, s.killing[e.id] != nil)
 		}
+		if e.status == linkis.StatusStarting && !e.killReq {
+			launching++
+		}
+		if e.killReq {
+			killing++
+		}
+	}
+	// The effect sets hold only engines that belong there (checked from
+	// their side: they are small), and as many as there are.
+	for id, e := range s.starting {
+		if e.id != id || e.status != linkis.StatusStarting || e.killReq {
+			return fmt.Errorf("engine %v is %v but launch-pending", id, e.status)
+		}
+	}
+	for id, e := range s.killing {
+		if e.id != id || !e.killReq {
+			return fmt.Errorf("engine %v is kill-pending but no kill was requested", id)
+		}
+	}
+	if launching != len(s.starting) || killing != len(s.killing) {
+		return fmt.Errorf("%d engines await launch and %d a kill, the effect sets hold %d and %d", launching, killing, len(s.starting), len(s.killing))
 	}
 	for _, k := range s.keys {
 		n, slots := 0, 0

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -9,8 +10,8 @@ import (
 // Snapshot layout: magic, format version, then the replicated facts in a
 // fixed order - configuration, clocks and counters, quotas, plugin params,
 // ECMs by id, the distinct label sets of engines and asks (which they refer
-// to by index: a key's hundred engines share one), engines by id, asks by
-// id. Everything derivable (ledger
+// to by index: a key's hundred engines share one), engines by id, asks in
+// the order of asksInOrder. Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
 const (
@@ -65,11 +66,7 @@ func (s *State) Snapshot() []byte {
 	}
 
 	ecs := sortedECs(s.ecs)
-	as := make([]*ask, 0, len(s.asks))
-	for _, a := range s.asks {
-		as = append(as, a)
-	}
-	sortedAsks(as)
+	as := s.asksInOrder(ecs)
 	var sets labelSets
 	ecSet, askSet := make([]int, len(ecs)), make([]int, len(as))
 	for i, x := range ecs {
@@ -137,6 +134,30 @@ func (s *State) Snapshot() []byte {
 	return e.b
 }
 
+// asksInOrder lists every ask once, in an order that depends only on the
+// state and needs no sort of the asks by id: engine by engine (id order),
+// the asks holding it (by id: at most its capacity) and the ask it starts
+// for; then key by key, the waiting asks in queue order.
+func (s *State) asksInOrder(ecs []*ec) []*ask {
+	as := make([]*ask, 0, len(s.asks))
+	for _, e := range ecs {
+		if len(e.grants) > 1 {
+			as = append(as, sortedAsks(slices.Clone(e.grants))...) // a copy: Snapshot only reads
+		} else {
+			as = append(as, e.grants...)
+		}
+		if e.owner != nil {
+			as = append(as, e.owner)
+		}
+	}
+	for _, k := range sortedKeys(s.keys) {
+		for a := k.waiters.head; a != nil; a = a.next {
+			as = append(as, a)
+		}
+	}
+	return as
+}
+
 // labelSets numbers distinct label sets in the order they are first seen.
 type labelSets struct {
 	byBytes map[string]int
@@ -196,6 +217,8 @@ type restorer struct {
 	d    *dec
 	err  error
 	sets []linkis.EngineRequest // the snapshot's label sets, parsed
+	keys []*keyState            // the key of each label set, once looked up
+	last int                    // the label set the last set() call read
 }
 
 func (r *restorer) bad(format string, args ...any) {
@@ -262,7 +285,22 @@ func (r *restorer) set(what string) (linkis.EngineRequest, bool) {
 	if !r.ok() {
 		return linkis.EngineRequest{}, false
 	}
+	r.last = int(i)
 	return r.sets[i], true
+}
+
+// key returns the key record of the label set set() read last, creating it
+// the first time: the engines and asks of one set share one key.
+func (r *restorer) key() (*keyState, error) {
+	if r.keys == nil {
+		r.keys = make([]*keyState, len(r.sets))
+	}
+	if k := r.keys[r.last]; k != nil {
+		return k, nil
+	}
+	k, err := r.s.keyState(&r.sets[r.last])
+	r.keys[r.last] = k
+	return k, err
 }
 
 func (r *restorer) ecs() {
@@ -305,7 +343,7 @@ func (r *restorer) ecs() {
 		if !r.ok() {
 			return
 		}
-		k, err := s.keyState(&req)
+		k, err := r.key()
 		if err != nil {
 			r.bad("%v: %v", x.id, err)
 			return
@@ -393,7 +431,7 @@ func (r *restorer) asks() {
 			return
 		}
 		a.req = req
-		k, err := s.keyState(&req)
+		k, err := r.key()
 		if err != nil {
 			r.bad("ask %q: %v", a.id, err)
 			return
