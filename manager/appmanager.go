@@ -41,7 +41,6 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 		return Result{}, err
 	}
 	req := &a.req
-	var r Result
 	switch {
 	case req.EngineInstance != "" && req.Dedicated():
 		return Result{}, linkis.ValueError(linkis.ErrInvalidLabel, linkis.LabelEngineInstance, req.EngineInstance,
@@ -63,30 +62,44 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 			return Result{}, err
 		}
 	default:
-		k := a.key
-		if k != nil && k.free.head != nil {
-			s.grant(t, a, k.free.head)
-			break
+		if err := s.askShared(t, a); err != nil {
+			return Result{}, err
 		}
-		if k != nil && k.waiters.n >= s.cfg.MaxWaitersPerKey {
-			return Result{}, linkis.ValueError(linkis.ErrQueueFull, "key", k.key, "too many asks are already waiting for this combined label")
-		}
-		if k == nil || k.sharedStarting <= k.waiters.n {
-			if e, err := s.createEC(t, a, true); err == nil {
-				a.created, a.startedEC, a.startedECM = true, e.id, e.ecm.id
-				k = e.key
-			} else if k == nil || !k.hasServingEngine() {
-				return Result{}, err
-			}
-		}
-		s.enqueue(a, k)
-		s.noteStarved(k)
 	}
 	s.asks[a.id] = a
 	s.askDues.add(a, s.askDue(a))
-	r.Ask = a.result()
+	r := Result{Ask: a.result()}
 	r.EC = r.Ask.EC
 	return r, nil
+}
+
+// askShared serves an ask that any engine of its key may take: a free one
+// at once; otherwise the ask waits in the key's queue, and a new engine
+// starts for it unless those already starting cover the queue. When no
+// engine can start and none of the key exists to wait for, the ask is
+// refused with the reason.
+func (s *State) askShared(t int64, a *ask) error {
+	k := a.key
+	if k != nil && k.free.head != nil {
+		s.grant(t, a, k.free.head)
+		return nil
+	}
+	if k != nil && k.waiters.n >= s.cfg.MaxWaitersPerKey {
+		return linkis.ValueError(linkis.ErrQueueFull, "key", k.key, "too many asks are already waiting for this combined label")
+	}
+	if k == nil || k.sharedStarting <= k.waiters.n {
+		e, err := s.createEC(t, a, true)
+		switch {
+		case err == nil:
+			a.created, a.startedEC, a.startedECM = true, e.id, e.ecm.id
+			k = e.key
+		case k == nil || !k.hasServingEngine():
+			return err // nothing to wait for
+		}
+	}
+	s.enqueue(a, k)
+	s.noteStarved(k)
+	return nil
 }
 
 // newAsk checks an AskEngine and builds its record without touching the
@@ -502,23 +515,31 @@ func (s *State) releaseEngine(t int64, c ReleaseEngine) (Result, error) {
 	case a.status == AskGranted:
 		e := s.ungrant(t, a)
 		s.afterRelease(t, e, &r.Notices)
-	case a.inQueue:
-		k := a.key
-		k.waiters.remove(a)
+	default:
 		s.forgetAsk(a)
-		s.dropKeyIfEmpty(k)
-	default: // waiting for its own engine to start
-		e := a.ec
-		e.owner = nil
-		s.forgetAsk(a)
-		if e.mode != linkis.ModeComputation {
-			s.stopEC(t, e, "its ask was cancelled", true, &r.Notices)
-		}
+		s.withdraw(t, a, "its ask was cancelled", &r.Notices)
 	}
 	a.status = AskDone
 	r.Ask = a.result()
 	r.EC = r.Ask.EC
 	return r, nil
+}
+
+// withdraw takes a pending ask away from what it waits for: its key's
+// queue, or the engine starting for it alone (a once engine that no one
+// waits for any more is stopped).
+func (s *State) withdraw(t int64, a *ask, why string, notes *[]AskResult) {
+	if a.inQueue {
+		k := a.key
+		k.waiters.remove(a)
+		s.dropKeyIfEmpty(k)
+		return
+	}
+	e := a.ec
+	e.owner = nil
+	if e.mode != linkis.ModeComputation {
+		s.stopEC(t, e, why, true, notes)
+	}
 }
 
 // afterRelease decides what happens to an engine an ask let go: a once

@@ -74,20 +74,8 @@ func (s *State) tick(t int64) (Result, error) {
 		if s.asks[a.id] != a || a.status != AskPending {
 			continue
 		}
-		err := linkis.Errorf(linkis.ErrTimeout, "ask "+a.id, "no engine within its wait timeout")
-		if a.inQueue {
-			k := a.key
-			k.waiters.remove(a)
-			s.failAsk(a, err, &r.Notices)
-			s.dropKeyIfEmpty(k)
-			continue
-		}
-		e := a.ec
-		e.owner = nil
-		s.failAsk(a, err, &r.Notices)
-		if e.mode != linkis.ModeComputation {
-			s.stopEC(t, e, "its ask timed out", true, &r.Notices)
-		}
+		s.failAsk(a, linkis.Errorf(linkis.ErrTimeout, "ask "+a.id, "no engine within its wait timeout"), &r.Notices)
+		s.withdraw(t, a, "its ask timed out", &r.Notices)
 	}
 	for _, e := range sortECs(idle) {
 		if s.ecs[e.id] != e || !e.idle() || t-e.idleSince < int64(s.cfg.IdleTimeout) {
