@@ -91,10 +91,11 @@ func (s *State) askShared(t int64, a *ask) error {
 		e, err := s.createEC(t, a, true)
 		switch {
 		case err == nil:
-			a.created, a.startedEC, a.startedECM = true, e.id, e.ecm.id
+			a.created = true
+			link(a, e)
 			k = e.key
-		case k == nil || !k.hasServingEngine():
-			return err // nothing to wait for
+		case k == nil || len(k.ecs) == 0:
+			return err // nothing to wait for: no engine of the key will free anything
 		}
 	}
 	s.enqueue(a, k)
@@ -283,6 +284,13 @@ func (s *State) createEC(t int64, a *ask, shared bool) (*ec, error) {
 	if !a.res.FitsInQuota(left, max) {
 		return nil, linkis.ValueError(linkis.ErrQuotaExceeded, "key", key, "needs "+a.res.String()+"; the combined label has "+left.String()+" left of "+max.String())
 	}
+	if k != nil {
+		// Dimensions the quota does not name are unbounded on the key's row
+		// (each ECM bounds its own): the row's total must stay representable.
+		if _, err := k.row.held().Add(a.res); err != nil {
+			return nil, linkis.ValueError(linkis.ErrResourceOverflow, "key", key, "the combined label's ledger would overflow")
+		}
+	}
 	m, err := s.selectECM(t, &a.req, a.res, a.nonce)
 	if err != nil {
 		return nil, err
@@ -375,7 +383,7 @@ func (s *State) ungrant(t int64, a *ask) *ec {
 	}
 	e.bound--
 	e.ecm.bound--
-	e.idleSince = t
+	e.idleSince = t // the idle clock restarts when a holder lets go
 	if e.capacity == 1 {
 		e.busy = false // the caller is done; a serial engine is free again
 	}
@@ -385,17 +393,15 @@ func (s *State) ungrant(t int64, a *ask) *ec {
 	return e
 }
 
-// refreshEC recomputes a started engine's status and whether it is on its
-// key's free list. An engine is reusable when it is Unlock, healthy, in
+// refreshEC recomputes a started engine's status and deadline, and whether
+// it is on its key's free list. An engine is reusable when it is Unlock, healthy, in
 // computation mode and has not served its maximum of tasks.
 func (s *State) refreshEC(e *ec) {
 	if e.status == linkis.StatusStarting || e.status == linkis.StatusShuttingDown || e.status.IsFinal() {
 		return
 	}
 	s.setECStatus(e, e.liveStatus())
-	if e.idle() {
-		s.ecDues.lower(e, after(e.idleSince, int64(s.cfg.IdleTimeout)))
-	}
+	s.ecDues.lower(e, s.ecDue(e))
 	reusable := e.status == linkis.StatusUnlock && e.health.Usable() && e.mode == linkis.ModeComputation &&
 		!e.killReq && int(e.tasks) < s.cfg.MaxTasksPerEC
 	switch {
@@ -414,26 +420,32 @@ func (s *State) enqueue(a *ask, k *keyState) {
 	k.waiters.pushBack(a)
 }
 
-// hasServingEngine reports whether some engine of the key is, or will be,
-// able to take a waiting ask.
-func (k *keyState) hasServingEngine() bool {
-	for _, e := range k.ecs {
-		if e.serves() {
-			return true
-		}
+// link records that shared engine e was started for waiting ask a, and
+// unlink forgets it: when e starts, stops or ends, or a stops waiting.
+func link(a *ask, e *ec) { a.starting, e.creator = e, a }
+
+func unlink(a *ask, e *ec) {
+	if a != nil && e != nil && a.starting == e && e.creator == a {
+		a.starting, e.creator = nil, nil
 	}
-	return false
+}
+
+// dequeue takes an ask out of its key's waiting queue.
+func dequeue(a *ask) {
+	a.key.waiters.remove(a)
+	unlink(a, a.starting)
 }
 
 // serveKey hands free engines to the key's waiting asks in order, and
 // starts new engines while those already starting cannot cover the queue.
-// If the queue cannot be served at all (no engine of the key exists and
-// none can be started) every waiting ask fails with the reason.
+// If the queue cannot be served at all (no engine of the key exists, so
+// nothing will free room, and none can be started) every waiting ask fails
+// with the reason.
 func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 	for k.waiters.n > 0 {
 		if e := k.free.head; e != nil {
 			a := k.waiters.head
-			k.waiters.remove(a)
+			dequeue(a)
 			s.grant(t, a, e)
 			*notes = append(*notes, a.result())
 			continue
@@ -441,11 +453,23 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 		if k.sharedStarting >= k.waiters.n {
 			break
 		}
-		if _, err := s.createEC(t, k.waiters.head, true); err != nil {
-			if !k.hasServingEngine() {
+		// Start one for the first ask no engine is starting for yet (one
+		// exists: fewer asks have an engine starting for them than there
+		// are starting slots).
+		a := k.waiters.head
+		for a.next != nil && a.starting != nil {
+			a = a.next
+		}
+		e, err := s.createEC(t, a, true)
+		if err != nil {
+			if len(k.ecs) == 0 {
 				s.failWaiters(k, k.waiters.n, err, notes)
 			}
 			break
+		}
+		if a.starting == nil {
+			a.created = true
+			link(a, e)
 		}
 	}
 	s.noteStarved(k)
@@ -484,7 +508,7 @@ func (s *State) retryStarved(t int64, notes *[]AskResult) {
 func (s *State) failWaiters(k *keyState, n int, err error, notes *[]AskResult) {
 	for ; n > 0 && k.waiters.head != nil; n-- {
 		a := k.waiters.head
-		k.waiters.remove(a)
+		dequeue(a)
 		s.failAsk(a, err, notes)
 	}
 }
@@ -530,9 +554,8 @@ func (s *State) releaseEngine(t int64, c ReleaseEngine) (Result, error) {
 // waits for any more is stopped).
 func (s *State) withdraw(t int64, a *ask, why string, notes *[]AskResult) {
 	if a.inQueue {
-		k := a.key
-		k.waiters.remove(a)
-		s.dropKeyIfEmpty(k)
+		dequeue(a)
+		s.dropKeyIfEmpty(a.key)
 		return
 	}
 	e := a.ec

@@ -453,15 +453,23 @@ func TestGracefulAndForcedDeregistration(t *testing.T) {
 	if m, _ := h.s.ECM("ecm1"); m.Status != linkis.StatusShuttingDown {
 		t.Fatalf("graceful deregistration: %+v", m)
 	}
-	h.refuse(h.askCmd("b", "alice-IDE", "shell-1"), linkis.ErrNoNodeAvailable)
-	h.apply(EngineEnded{EC: a.EC})
+	// No ECM can start an engine, but one of the key is still alive: its end
+	// may make room, so the ask waits for it rather than failing at once.
+	if b := h.ask("b", "alice-IDE", "shell-1"); b.Status != AskPending || b.Created {
+		t.Fatalf("b waits: %+v", b)
+	}
+	h.refuse(h.askCmd("c", "bob-IDE", "shell-1"), linkis.ErrNoNodeAvailable)
+	r := h.apply(EngineEnded{EC: a.EC})
+	if n, ok := noticeFor(r, "b"); !ok || n.Status != AskFailed || !errors.Is(n.Err, linkis.ErrNoNodeAvailable) {
+		t.Fatalf("when nothing is left to wait for, b fails with the reason: %+v", r.Notices)
+	}
 	if _, ok := h.s.ECM("ecm1"); ok {
 		t.Fatal("a shutting-down ECM goes when its last engine ends")
 	}
 	h.addECM("ecm2", res(64, 32, 20))
 	c := h.ask("c", "alice-IDE", "shell-1")
 	h.start(c.EC)
-	r := h.apply(DeregisterECM{ID: "ecm2", Force: true})
+	r = h.apply(DeregisterECM{ID: "ecm2", Force: true})
 	if n, ok := noticeFor(r, "c"); !ok || n.Status != AskFailed {
 		t.Fatalf("forced deregistration fails the holders: %+v", r.Notices)
 	}

@@ -278,6 +278,12 @@ func (s *State) configure(t int64, c Configure) (Result, error) {
 	}
 	s.refreshDues() // and the timeouts
 	var r Result
+	for _, e := range sortedECs(s.ecs) { // and the maximum of tasks per engine
+		s.refreshEC(e)
+		if e.started() && int(e.tasks) >= s.cfg.MaxTasksPerEC && e.bound == 0 && e.mode == linkis.ModeComputation {
+			s.stopEC(t, e, "it served its maximum of tasks", true, &r.Notices)
+		}
+	}
 	s.retryStarved(t, &r.Notices)
 	return r, nil
 }

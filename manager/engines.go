@@ -46,6 +46,7 @@ func (s *State) engineStarted(t int64, c EngineStarted) (Result, error) {
 	delete(s.starting, e.id)
 	if e.shared {
 		e.key.sharedStarting -= int(e.capacity)
+		unlink(e.creator, e) // it is no longer starting for anyone
 	}
 	s.setECStatus(e, e.liveStatus())
 	if a := e.owner; a != nil {
@@ -98,6 +99,7 @@ func (s *State) stopEC(t int64, e *ec, reason string, kill bool, notes *[]AskRes
 	}
 	if e.status == linkis.StatusStarting && e.shared {
 		e.key.sharedStarting -= int(e.capacity)
+		unlink(e.creator, e)
 	}
 	e.key.free.remove(e)
 	delete(s.starting, e.id)
@@ -128,15 +130,18 @@ func (s *State) dropHolders(e *ec, err error, notes *[]AskResult) {
 }
 
 // endEC forgets an engine and returns everything it held. When an engine
-// that was starting for its key's waiters fails, as many waiters as it had
-// slots fail with it (so a broken engine type cannot loop forever); the
-// rest are served by the engines left or by new ones.
+// that was starting for its key's waiters fails, the ask it was started
+// for fails with it (the first waiting ask, if that one no longer waits),
+// so that a broken engine type cannot loop forever; the others are served
+// by the engines left or by new ones.
 func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool, notes *[]AskResult) {
 	k, m := e.key, e.ecm
 	wasStartingShared := e.status == linkis.StatusStarting && e.shared
 	err := engineError(e, reason, retryable)
+	victim := e.creator
 	if wasStartingShared {
 		k.sharedStarting -= int(e.capacity)
+		unlink(e.creator, e)
 	}
 	s.dropHolders(e, err, notes)
 	k.free.remove(e)
@@ -156,7 +161,13 @@ func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool
 	}
 	s.setECStatus(e, end)
 	if wasStartingShared && failed {
-		s.failWaiters(k, int(e.capacity), err, notes)
+		if victim == nil || !victim.inQueue {
+			victim = k.waiters.head
+		}
+		if victim != nil {
+			dequeue(victim)
+			s.failAsk(victim, err, notes)
+		}
 	}
 	s.reindexECM(m)
 	if m.status == linkis.StatusShuttingDown && len(m.ecs) == 0 {
@@ -229,6 +240,9 @@ func (s *State) ecHeartbeat(t int64, c ECHeartbeat) (Result, error) {
 	probe.busy = busy
 	if err := linkis.CheckTransition(linkis.KindEngineConn, e.name(), e.status, probe.liveStatus()); err != nil {
 		return Result{}, err
+	}
+	if e.busy && !busy {
+		e.idleSince = t // the idle clock restarts when it stops being busy
 	}
 	e.lastSeen, e.busy, e.health, e.running = t, busy, c.Health, c.Load.RunningTasks
 	s.refreshEC(e)

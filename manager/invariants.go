@@ -140,6 +140,9 @@ func CheckNoEndedHolders(s *State) error {
 // combined key, and none of the ask's exclusions.
 func CheckBindings(s *State) error {
 	for _, a := range s.asks {
+		if a.starting != nil && (a.starting.creator != a || a.starting.key != a.key) {
+			return fmt.Errorf("ask %s names engine %v as starting for it, inconsistently", a.id, a.starting.id)
+		}
 		e := a.ec
 		if e == nil {
 			continue
@@ -176,6 +179,9 @@ func CheckLocks(s *State) error {
 		holds += len(e.grants)
 		if e.owner != nil && (e.owner.ec != e || e.owner.status != AskPending || e.status != linkis.StatusStarting) {
 			return fmt.Errorf("engine %v has an inconsistent owner ask %s", e.id, e.owner.id)
+		}
+		if c := e.creator; c != nil && (c.starting != e || !c.inQueue || s.asks[c.id] != c || e.status != linkis.StatusStarting || !e.shared) {
+			return fmt.Errorf("engine %v names ask %s as the one it starts for, inconsistently", e.id, c.id)
 		}
 	}
 	// Each grant names its engine and no engine lists an ask twice, so

@@ -51,6 +51,7 @@ type ec struct {
 	running   int64 // running tasks it reports
 	grants    []*ask
 	owner     *ask // the dedicated ask waiting for it to start
+	creator   *ask // the waiting ask a shared engine was started for, until it starts
 
 	slot               int32  // place in State.ecDues
 	freeSeq            uint64 // order on its key's free list (higher = newer)
@@ -62,12 +63,6 @@ func (e *ec) name() string { return e.id.String() }
 
 // started reports whether it reported it is up and has not stopped.
 func (e *ec) started() bool { return e.used && e.status != linkis.StatusShuttingDown }
-
-// serves reports whether it is, or will be, able to serve the shared asks
-// of its key.
-func (e *ec) serves() bool {
-	return e.mode == linkis.ModeComputation && !e.killReq && e.status != linkis.StatusShuttingDown
-}
 
 // liveStatus is the status a started engine has from what the manager and
 // the engine know: its mode, the asks holding it, and whether it is busy.
@@ -115,8 +110,7 @@ type ask struct {
 	token       LockToken
 	expires     int64
 	created     bool   // it caused an engine to be started
-	startedEC   ECID   // the shared engine it caused, while it waits
-	startedECM  string // where that engine starts
+	starting    *ec    // the shared engine starting for it, while it waits (see ec.creator)
 	reused      bool   // it was granted an engine that had served before
 	seq         uint64 // order in its key's waiting queue
 	slot        int32  // place in State.askDues
@@ -128,8 +122,8 @@ func (a *ask) result() AskResult {
 	r := AskResult{AskID: a.id, Status: a.status, Created: a.created, Reused: a.reused}
 	if a.ec != nil {
 		r.EC, r.ECM, r.Addr = a.ec.id, a.ec.ecm.id, a.ec.addr
-	} else if a.status == AskPending {
-		r.EC, r.ECM = a.startedEC, a.startedECM
+	} else if a.starting != nil {
+		r.EC, r.ECM = a.starting.id, a.starting.ecm.id
 	}
 	if a.status == AskGranted {
 		r.Token, r.Expires = a.token, a.expires

@@ -125,8 +125,11 @@ func (s *State) Snapshot() []byte {
 		e.u(uint64(a.token))
 		e.i(a.expires)
 		e.bool(a.created)
-		e.u(uint64(a.startedEC))
-		e.str(a.startedECM)
+		var starting ECID
+		if a.starting != nil {
+			starting = a.starting.id
+		}
+		e.u(uint64(starting))
 		e.bool(a.reused)
 		e.bool(a.inQueue)
 		e.u(a.seq)
@@ -411,7 +414,9 @@ func (r *restorer) asks() {
 		a.createdAt, a.deadline, a.lockTimeout = d.i(), d.i(), d.i()
 		ecID := ECID(d.u())
 		a.token, a.expires = LockToken(d.u()), d.i()
-		a.created, a.startedEC, a.startedECM, a.reused = d.bool(), ECID(d.u()), d.str("ask.startedECM", 128), d.bool()
+		a.created = d.bool()
+		startingID := ECID(d.u())
+		a.reused = d.bool()
 		inQueue := d.bool()
 		a.seq = d.u()
 		if !r.ok() {
@@ -450,6 +455,14 @@ func (r *restorer) asks() {
 			a.ec.ecm.bound++
 		case a.status == AskPending && inQueue && a.ec == nil:
 			k.waiters.pushBack(a) // re-sorted by seq in finish
+			if startingID != 0 {
+				e := s.ecs[startingID]
+				if e == nil || e.key != k || e.status != linkis.StatusStarting || !e.shared || e.creator != nil {
+					r.bad("ask %q: engine %v cannot be starting for it", a.id, startingID)
+					return
+				}
+				link(a, e)
+			}
 		case a.status == AskPending && !inQueue && a.ec != nil && a.ec.owner == nil && a.ec.status == linkis.StatusStarting:
 			a.ec.owner = a
 		default:
