@@ -94,8 +94,8 @@ func (s *State) askShared(t int64, a *ask) error {
 			a.created = true
 			link(a, e)
 			k = e.key
-		case k == nil || len(k.ecs) == 0:
-			return err // nothing to wait for: no engine of the key will free anything
+		case k == nil || len(k.ecs) == 0 || !linkis.IsRetryable(err):
+			return err // it can never be met, or no engine of the key will free anything
 		}
 	}
 	s.enqueue(a, k)
@@ -239,6 +239,17 @@ func (a *ask) excludes(e *ec) bool {
 		return true
 	}
 	return a.req.EMInstance != "" && e.ecm.id != a.req.EMInstance
+}
+
+// namesExcluded reports whether the ask's reuse exclusion names the engine
+// itself (by ticket or address) - unlike "*", which only forbids reusing
+// an engine that already existed.
+func (a *ask) namesExcluded(e *ec) bool {
+	x := a.req.ReuseExclusion
+	if x.All {
+		return false
+	}
+	return x.Excludes(e.id.String()) || e.addr != "" && x.Excludes(e.addr)
 }
 
 // compatibleFree returns the newest free engine of the ask's key that its
@@ -437,43 +448,69 @@ func dequeue(a *ask) {
 }
 
 // serveKey hands free engines to the key's waiting asks in order, and
-// starts new engines while those already starting cannot cover the queue.
-// If the queue cannot be served at all (no engine of the key exists, so
-// nothing will free room, and none can be started) every waiting ask fails
-// with the reason.
+// starts new engines while those already starting cannot cover the queue:
+// one for each waiting ask that has none starting for it, in queue order.
+// An ask whose own request cannot be placed does not hold up those behind
+// it (asks with the same resource are not tried twice in one pass). Such an
+// ask fails with the reason when it can never be met, or when no engine of
+// the key exists whose end could make room; otherwise it keeps waiting.
 func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
-	for k.waiters.n > 0 {
+	var failed []placement
+	a := k.waiters.head
+	for a != nil {
 		if e := k.free.head; e != nil {
-			a := k.waiters.head
-			dequeue(a)
-			s.grant(t, a, e)
-			*notes = append(*notes, a.result())
+			h := k.waiters.head
+			dequeue(h)
+			s.grant(t, h, e)
+			*notes = append(*notes, h.result())
+			a = k.waiters.head
 			continue
 		}
 		if k.sharedStarting >= k.waiters.n {
 			break
 		}
-		// Start one for the first ask no engine is starting for yet (one
-		// exists: fewer asks have an engine starting for them than there
-		// are starting slots).
-		a := k.waiters.head
-		for a.next != nil && a.starting != nil {
+		for a != nil && a.starting != nil {
 			a = a.next
 		}
-		e, err := s.createEC(t, a, true)
-		if err != nil {
-			if len(k.ecs) == 0 {
-				s.failWaiters(k, k.waiters.n, err, notes)
-			}
+		if a == nil {
 			break
 		}
-		if a.starting == nil {
-			a.created = true
-			link(a, e)
+		next := a.next
+		err := placementError(failed, a.res)
+		if err == nil {
+			e, cerr := s.createEC(t, a, true)
+			if cerr == nil {
+				a.created = true
+				link(a, e)
+				a = next
+				continue
+			}
+			err = cerr
+			failed = append(failed, placement{a.res, cerr})
 		}
+		if !linkis.IsRetryable(err) || len(k.ecs) == 0 {
+			dequeue(a)
+			s.failAsk(a, err, notes)
+		}
+		a = next
 	}
 	s.noteStarved(k)
 	s.dropKeyIfEmpty(k)
+}
+
+// placement remembers that a resource could not be placed in this pass.
+type placement struct {
+	res linkis.Resource
+	err error
+}
+
+func placementError(failed []placement, r linkis.Resource) error {
+	for _, f := range failed {
+		if f.res.Equal(r) {
+			return f.err
+		}
+	}
+	return nil
 }
 
 // noteStarved files a key whose waiting asks outnumber the engines starting
@@ -501,15 +538,6 @@ func (s *State) retryStarved(t int64, notes *[]AskResult) {
 		} else {
 			delete(s.starved, k.key)
 		}
-	}
-}
-
-// failWaiters fails the first n waiting asks of a key with err.
-func (s *State) failWaiters(k *keyState, n int, err error, notes *[]AskResult) {
-	for ; n > 0 && k.waiters.head != nil; n-- {
-		a := k.waiters.head
-		dequeue(a)
-		s.failAsk(a, err, notes)
 	}
 }
 

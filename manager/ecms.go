@@ -284,6 +284,11 @@ func (s *State) configure(t int64, c Configure) (Result, error) {
 			s.stopEC(t, e, "it served its maximum of tasks", true, &r.Notices)
 		}
 	}
+	for _, k := range sortedKeys(s.keys) { // engines may have become reusable
+		if k.waiters.n > 0 {
+			s.serveKey(t, k, &r.Notices)
+		}
+	}
 	s.retryStarved(t, &r.Notices)
 	return r, nil
 }

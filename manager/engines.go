@@ -49,11 +49,22 @@ func (s *State) engineStarted(t int64, c EngineStarted) (Result, error) {
 		unlink(e.creator, e) // it is no longer starting for anyone
 	}
 	s.setECStatus(e, e.liveStatus())
-	if a := e.owner; a != nil {
+	switch a := e.owner; {
+	case a != nil && a.namesExcluded(e):
+		// Its own reuse exclusion names the engine started for it (an
+		// address came back, or it named the ticket it would get).
+		e.owner = nil
+		s.failAsk(a, linkis.ValueError(linkis.ErrEngineBusy, linkis.LabelReuseExclusion, e.addr, "the engine started for this ask is one it excludes; ask again"), &r.Notices)
+		if e.mode != linkis.ModeComputation {
+			s.stopEC(t, e, "its ask excludes it", true, &r.Notices)
+			return r, nil
+		}
+		s.refreshEC(e)
+	case a != nil:
 		e.owner = nil
 		s.grant(t, a, e)
 		r.Notices = append(r.Notices, a.result())
-	} else {
+	default:
 		s.refreshEC(e)
 	}
 	s.serveKey(t, e.key, &r.Notices)
@@ -114,6 +125,19 @@ func (s *State) stopEC(t int64, e *ec, reason string, kill bool, notes *[]AskRes
 	s.serveKey(t, e.key, notes)
 }
 
+// finishHolders ends the asks holding a once engine that succeeded: their
+// job is done, not failed. (An ask still waiting for it to start is not
+// held and is failed by dropHolders.)
+func (s *State) finishHolders(e *ec, notes *[]AskResult) {
+	for _, a := range sortedAsks(e.grants) {
+		e.ecm.bound--
+		s.forgetAsk(a)
+		a.status = AskDone
+		*notes = append(*notes, a.result())
+	}
+	e.grants, e.bound = nil, 0
+}
+
 // dropHolders fails the asks that hold or await an engine.
 func (s *State) dropHolders(e *ec, err error, notes *[]AskResult) {
 	if len(e.grants) > 0 {
@@ -143,6 +167,9 @@ func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool
 		k.sharedStarting -= int(e.capacity)
 		unlink(e.creator, e)
 	}
+	if !failed && e.mode != linkis.ModeComputation {
+		s.finishHolders(e, notes) // a once job that ran to its end
+	}
 	s.dropHolders(e, err, notes)
 	k.free.remove(e)
 	s.unreserve(e)
@@ -162,11 +189,21 @@ func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool
 	s.setECStatus(e, end)
 	if wasStartingShared && failed {
 		if victim == nil || !victim.inQueue {
-			victim = k.waiters.head
+			// Its ask was served otherwise: someone fails only if the
+			// engines still starting no longer cover the queue.
+			victim = nil
+			if k.sharedStarting < k.waiters.n {
+				victim = k.waiters.head
+				for victim != nil && victim.starting != nil {
+					victim = victim.next
+				}
+			}
 		}
 		if victim != nil {
 			dequeue(victim)
 			s.failAsk(victim, err, notes)
+			n := &(*notes)[len(*notes)-1]
+			n.EC, n.ECM = e.id, m.id // the engine that failed it
 		}
 	}
 	s.reindexECM(m)
@@ -217,7 +254,7 @@ func (s *State) ecHeartbeat(t int64, c ECHeartbeat) (Result, error) {
 	r := Result{EC: e.id}
 	switch c.Status {
 	case linkis.StatusSuccess, linkis.StatusFailed:
-		s.endEC(t, e, c.Status == linkis.StatusFailed, "reported "+c.Status.String(), c.Status == linkis.StatusSuccess, &r.Notices)
+		s.endEC(t, e, c.Status == linkis.StatusFailed, "it reported "+c.Status.String(), true, &r.Notices)
 		return r, nil
 	case linkis.StatusShuttingDown:
 		e.lastSeen = t

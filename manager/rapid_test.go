@@ -597,6 +597,14 @@ func (p *propTest) afterSuccess(t *rapid.T, c Command, r Result, meta *propAskMe
 			}
 			delete(p.asks, n.AskID)
 			delete(grantedNow, n.AskID)
+		case AskDone:
+			// Only a once engine that ended without failing finishes the
+			// asks holding it.
+			ec, ok := ecsBefore[n.EC]
+			if !ok || ec.Mode == linkis.ModeComputation || a.status != AskGranted || n.Err != nil {
+				t.Fatalf("%v: done notice for an ask that did not hold a finished once engine: %+v", c.Type(), n)
+			}
+			delete(p.asks, n.AskID)
 		default:
 			t.Fatalf("%v: notice with status %v: %+v", c.Type(), n.Status, n)
 		}
