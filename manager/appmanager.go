@@ -122,8 +122,11 @@ func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
 	if err := validateParams(c.Params); err != nil {
 		return nil, err
 	}
-	if c.LockTimeout < 0 || c.WaitTimeout < 0 {
-		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "timeout", "lock and wait timeouts must not be negative")
+	if c.LockTimeout < 0 {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "lockTimeout", "must not be negative, got %v", c.LockTimeout)
+	}
+	if c.WaitTimeout < 0 {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "waitTimeout", "must not be negative, got %v", c.WaitTimeout)
 	}
 	params := s.mergedParams(req.EngineType, c.Params)
 	res, err := pl.Resources.Resource(params)

@@ -56,7 +56,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"too many params", ask(raw(et, "shell-1", uc, "alice-IDE"), many), linkis.ErrInvalidArgument, "params"},
 		{"empty ask id", AskEngine{Labels: raw(et, "shell-1", uc, "alice-IDE")}, linkis.ErrInvalidArgument, "askID"},
 		{"huge ask id", AskEngine{ID: strings.Repeat("x", MaxAskIDLen+1), Labels: raw(et, "shell-1", uc, "alice-IDE")}, linkis.ErrInvalidArgument, "askID"},
-		{"negative lock timeout", AskEngine{ID: "n", Labels: raw(et, "shell-1", uc, "alice-IDE"), LockTimeout: -time.Second}, linkis.ErrInvalidArgument, "timeout"},
+		{"negative lock timeout", AskEngine{ID: "n", Labels: raw(et, "shell-1", uc, "alice-IDE"), LockTimeout: -time.Second}, linkis.ErrInvalidArgument, "lockTimeout"},
 		{"more than the whole quota", ask(raw(et, "shell-1", uc, "carol-IDE"), map[string]string{ParamMemory: "21g"}), linkis.ErrQuotaExceeded, "whole quota"},
 		{"bad ECM id", RegisterECM{ID: "a b", Addr: "h:1"}, linkis.ErrInvalidArgument, "id"},
 		{"duplicate ECM", RegisterECM{ID: "ecm1", Addr: "h:1"}, linkis.ErrDuplicate, "ecm1"},

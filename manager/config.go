@@ -117,7 +117,10 @@ func (c Config) Validate() error {
 	if err := c.DefaultQuota.Validate(); err != nil {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "DefaultQuota", "%v", err)
 	}
-	if c.DefaultECMResource.Instances < 1 || c.DefaultQuota.Instances < 1 {
+	if c.DefaultECMResource.Instances < 1 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "DefaultECMResource", "instances must be at least 1")
+	}
+	if c.DefaultQuota.Instances < 1 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "DefaultQuota", "instances must be at least 1")
 	}
 	return nil

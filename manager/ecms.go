@@ -108,8 +108,18 @@ func (s *State) deregisterECM(t int64, c DeregisterECM) (Result, error) {
 // dropECM fails an ECM and ends every engine on it: the ECM is lost or
 // forcibly removed, so nothing it held can be in use any more.
 func (s *State) dropECM(t int64, m *ecm, reason string, notes *[]AskResult) {
+	s.failECM(m)
+	s.drainECM(t, m, reason, notes)
+}
+
+// failECM takes a failed ECM out of service: nothing may be placed on it.
+func (s *State) failECM(m *ecm) {
 	s.setECMStatus(m, linkis.StatusFailed)
 	s.reindexECM(m)
+}
+
+// drainECM ends every engine of a failed ECM and forgets it.
+func (s *State) drainECM(t int64, m *ecm, reason string, notes *[]AskResult) {
 	for _, e := range sortedECs(m.ecs) {
 		s.endEC(t, e, true, reason, true, notes)
 	}

@@ -41,6 +41,7 @@ func (s *State) engineStarted(t int64, c EngineStarted) (Result, error) {
 	s.commit(e)
 	e.addr = c.Addr
 	e.lastSeen, e.idleSince = t, t
+	s.ecDues.lower(e, s.ecDue(e)) // started: lost after ECLostAfter, which may come sooner
 	e.params, e.launch = nil, nil
 	s.addrs[c.Addr] = e
 	delete(s.starting, e.id)

@@ -25,7 +25,7 @@ func CheckInvariants(s *State) error {
 // representable (Restore runs CheckLedger first, then refiles, then these).
 func checkAfterLedger(s *State) error {
 	for _, check := range [...]func(*State) error{
-		CheckNoEndedHolders, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes,
+		CheckNoEndedHolders, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes, CheckDues,
 	} {
 		if err := check(s); err != nil {
 			return err
@@ -115,10 +115,19 @@ func CheckNoEndedHolders(s *State) error {
 	if filed != len(s.ecs) || onKeys != len(s.ecs) {
 		return fmt.Errorf("ECMs list %d engines and keys %d, the state knows %d", filed, onKeys, len(s.ecs))
 	}
+	addressed := 0
+	for _, e := range s.ecs {
+		if e.addr != "" {
+			addressed++
+		}
+	}
 	for addr, e := range s.addrs {
 		if s.ecs[e.id] != e || e.addr != addr {
 			return fmt.Errorf("address %s points at an ended engine %v", addr, e.id)
 		}
+	}
+	if addressed != len(s.addrs) {
+		return fmt.Errorf("%d engines have an address, the address index holds %d", addressed, len(s.addrs))
 	}
 	for _, set := range [...]map[ECID]*ec{s.starting, s.killing} {
 		for id, e := range set {
@@ -140,8 +149,17 @@ func CheckNoEndedHolders(s *State) error {
 // combined key, and none of the ask's exclusions.
 func CheckBindings(s *State) error {
 	for _, a := range s.asks {
-		if a.starting != nil && (a.starting.creator != a || a.starting.key != a.key) {
+		if a.starting != nil && (a.starting.creator != a || a.starting.key != a.key || s.ecs[a.starting.id] != a.starting) {
 			return fmt.Errorf("ask %s names engine %v as starting for it, inconsistently", a.id, a.starting.id)
+		}
+		switch a.status {
+		case AskPending: // waits in its key's queue, or for the engine it owns
+			if a.inQueue == (a.ec != nil) || a.ec != nil && a.ec.owner != a {
+				return fmt.Errorf("pending ask %s waits for nothing (queued %v, engine %v)", a.id, a.inQueue, a.ec)
+			}
+		case AskGranted:
+		default:
+			return fmt.Errorf("ask %s is %v but still kept", a.id, a.status)
 		}
 		e := a.ec
 		if e == nil {
@@ -222,7 +240,7 @@ func CheckStatuses(s *State) error {
 			return fmt.Errorf("engine %v is being killed but is %v", e.id, e.status)
 		case e.started() && e.status != e.liveStatus():
 			return fmt.Errorf("engine %v is %v but should be %v", e.id, e.status, e.liveStatus())
-		case e.inFree && (e.status != linkis.StatusUnlock || e.mode != linkis.ModeComputation || !e.health.Usable()):
+		case e.inFree && (e.status != linkis.StatusUnlock || e.mode != linkis.ModeComputation || !e.health.Usable() || int(e.tasks) >= s.cfg.MaxTasksPerEC):
 			return fmt.Errorf("engine %v is on the free list but is %v/%v", e.id, e.status, e.health)
 		}
 		if e.status == linkis.StatusStarting && !e.killReq {
@@ -327,6 +345,38 @@ func CheckIndexes(s *State) error {
 	}
 	if total != n {
 		return fmt.Errorf("trees hold %d ECMs, %d are eligible", total, n)
+	}
+	return nil
+}
+
+// CheckDues verifies the due tables a tick works from: every ECM, engine
+// and ask is in its table exactly once, and no stored bound is later than
+// the item's real deadline (a later bound would let the deadline pass
+// unseen - and differently on a restored replica, whose bounds are exact).
+func CheckDues(s *State) error {
+	if err := checkDueTable(&s.ecmDues, s.ecmDue, len(s.ecms), func(m *ecm) bool { return s.ecms[m.id] == m }); err != nil {
+		return fmt.Errorf("ECM due table: %w", err)
+	}
+	if err := checkDueTable(&s.ecDues, s.ecDue, len(s.ecs), func(e *ec) bool { return s.ecs[e.id] == e }); err != nil {
+		return fmt.Errorf("engine due table: %w", err)
+	}
+	if err := checkDueTable(&s.askDues, s.askDue, len(s.asks), func(a *ask) bool { return s.asks[a.id] == a }); err != nil {
+		return fmt.Errorf("ask due table: %w", err)
+	}
+	return nil
+}
+
+func checkDueTable[T slotted](d *dueTable[T], precise func(T) int64, n int, known func(T) bool) error {
+	if len(d.items) != n || len(d.due) != n {
+		return fmt.Errorf("holds %d items for %d", len(d.items), n)
+	}
+	for i, x := range d.items {
+		if *x.slotp() != int32(i+1) || !known(x) {
+			return fmt.Errorf("slot %d holds an item filed elsewhere or forgotten", i)
+		}
+		if p := precise(x); d.due[i] > p {
+			return fmt.Errorf("slot %d is due at %d, after its deadline %d", i, d.due[i], p)
+		}
 	}
 	return nil
 }

@@ -28,8 +28,14 @@ import (
 func (s *State) tick(t int64) (Result, error) {
 	var r Result
 	s.lastTick = t
-	for _, m := range sortECMSlice(s.ecmDues.dueBy(t, s.ecmDue)) {
-		s.dropECM(t, m, "ECM "+m.id+" lost: no heartbeat for "+time.Duration(t-m.lastSeen).String(), &r.Notices)
+	// Every lost ECM leaves service before any of their engines ends, so
+	// the engines started for waiting asks meanwhile go only to live ECMs.
+	lostECMs := sortECMSlice(s.ecmDues.dueBy(t, s.ecmDue))
+	for _, m := range lostECMs {
+		s.failECM(m)
+	}
+	for _, m := range lostECMs {
+		s.drainECM(t, m, "ECM "+m.id+" lost: no heartbeat for "+time.Duration(t-m.lastSeen).String(), &r.Notices)
 	}
 	var neverStarted, lost, idle []*ec
 	for _, e := range s.ecDues.dueBy(t, s.ecDue) {
