@@ -2,6 +2,7 @@ package manager
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"unicode/utf8"
 
@@ -454,7 +455,8 @@ func dequeue(a *ask) {
 // starts new engines while those already starting cannot cover the queue:
 // one for each waiting ask that has none starting for it, in queue order.
 // An ask whose own request cannot be placed does not hold up those behind
-// it (asks with the same resource are not tried twice in one pass). Such an
+// it (asks for a resource that could not be placed are not tried twice in
+// one pass). Such an
 // ask fails with the reason when it can never be met, or when no engine of
 // the key exists whose end could make room; otherwise it keeps waiting.
 func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
@@ -489,7 +491,9 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 				continue
 			}
 			err = cerr
-			failed = append(failed, placement{a.res, cerr})
+			if placementFailure(cerr) {
+				failed = append(failed, placement{a.res, cerr})
+			}
 		}
 		if !linkis.IsRetryable(err) || len(k.ecs) == 0 {
 			dequeue(a)
@@ -505,6 +509,18 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 type placement struct {
 	res linkis.Resource
 	err error
+}
+
+// placementFailure reports whether an error depends only on the resource
+// asked for (so another ask for the same resource would get it too), unlike
+// a launch builder's error about an ask's own params.
+func placementFailure(err error) bool {
+	for _, kind := range [...]error{linkis.ErrQuotaExceeded, linkis.ErrResourceOverflow, linkis.ErrInsufficientResource, linkis.ErrNoNodeAvailable} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 func placementError(failed []placement, r linkis.Resource) error {
