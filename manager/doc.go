@@ -30,6 +30,8 @@
 //     on end).
 //   - tick.go: time-driven changes - expired locks and waits, resource
 //     locks of engines that never started, lost nodes, idle reclamation.
+//   - due.go: the due tables - lazy lower bounds on every deadline in dense
+//     arrays, so that a tick costs what is due rather than what exists.
 //   - effects.go: EffectsDue, the pure list of what a driver must do.
 //   - plugin.go: engine plugins (resource factory + launch builder).
 //   - snapshot.go: Snapshot and Restore.
