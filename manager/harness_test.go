@@ -26,12 +26,19 @@ const t0 = int64(1767225600) * int64(time.Second)
 
 func newHarness(t testing.TB, mutate ...func(*Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, mutate...)
+}
+
+// newHarnessWith is newHarness with an engine plugin registry of the test's
+// own (nil for the defaults).
+func newHarnessWith(t testing.TB, plugins *Plugins, mutate ...func(*Config)) *harness {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.NewECMStandby = 0
 	for _, f := range mutate {
 		f(&cfg)
 	}
-	s, err := New(cfg, nil)
+	s, err := New(cfg, plugins)
 	if err != nil {
 		t.Fatal(err)
 	}

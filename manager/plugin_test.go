@@ -67,21 +67,14 @@ func TestCustomPluginDrivesResourcesAndLaunch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	cfg.NewECMStandby = 0
-	s, err := New(cfg, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, s: s, now: t0, checker: &TransitionChecker{}}
-	s.SetObserver(h.checker)
+	h := newHarnessWith(t, p)
 	h.addECM("ecm1", res(64, 32, 20))
 	a := h.ask("a", "dave-IDE", "trino-400")
 	e := h.ec(a.EC)
 	if !e.Resource.Equal(linkis.Resource{Memory: 3 * linkis.GiB, MilliCores: 2000, Instances: 1}) || e.Capacity != 8 {
 		t.Fatalf("the plugin decides resource and concurrency: %+v", e)
 	}
-	eff := s.EffectsDue(h.now)
+	eff := h.s.EffectsDue(h.now)
 	if len(eff) != 1 || eff[0].Launch.Command != "/opt/trino/bin/launch" || eff[0].Launch.Args[0] != a.EC.String() {
 		t.Fatalf("the plugin builds the launch: %+v", eff)
 	}
