@@ -60,15 +60,22 @@ var (
 	// ErrUnknownCommand is a command type this version does not know and
 	// that was not marked ignorable.
 	ErrUnknownCommand = errors.New("unknown command")
-	// ErrPermission is a request for something that belongs to another user.
+	// ErrPermission is a request for something that belongs to another user,
+	// or one without the right credentials.
 	ErrPermission = errors.New("permission denied")
+	// ErrNotLeader means a replica that is not the leader was asked for
+	// something only the leader can do. Retryable (at the leader).
+	ErrNotLeader = errors.New("not the leader")
+	// ErrUnavailable means the service cannot do the request now (no
+	// quorum, shutting down, a peer unreachable). Retryable.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // retryableKinds are the kinds for which trying the same request again later
 // can succeed without the caller changing anything.
 var retryableKinds = []error{
 	ErrInsufficientResource, ErrQuotaExceeded, ErrNoNodeAvailable,
-	ErrEngineBusy, ErrQueueFull, ErrTimeout,
+	ErrEngineBusy, ErrQueueFull, ErrTimeout, ErrNotLeader, ErrUnavailable,
 }
 
 // Error is the typed error of this module: a kind (one of the sentinel
