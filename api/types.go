@@ -271,6 +271,9 @@ func (r AskRequest) Command(now int64, nonce uint64) (manager.Command, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := linkis.ParseEngineRequest(ls); err != nil {
+		return nil, err
+	}
 	if r.ID == "" {
 		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "id", "an ask needs an id (it makes the ask idempotent)")
 	}

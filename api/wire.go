@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -76,19 +77,29 @@ func RequireToken(token string, h http.Handler) http.Handler {
 }
 
 // DecodeBody decodes one JSON value of at most limit bytes from r's body
-// into v. Oversized bodies, bad JSON, a wrong field type or trailing data
-// give an ErrInvalidArgument naming the problem. Unknown fields are ignored
-// so that newer clients can talk to older servers.
+// into v, like Decode. w may be nil.
 func DecodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(v); err != nil {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
 		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes", limit)
+		}
+		return linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be read: %v", err)
+	}
+	return Decode(data, v)
+}
+
+// Decode decodes one JSON value from data into v. Bad JSON, a wrong field
+// type or trailing data give an ErrInvalidArgument naming the problem.
+// Unknown fields are ignored so that newer clients can talk to older
+// servers.
+func Decode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooBig):
-			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes", limit)
 		case errors.Is(err, io.EOF):
 			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "empty; a JSON object is required")
 		case errors.As(err, &syntax):
@@ -99,11 +110,8 @@ func DecodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "not valid JSON: %v", err)
 		}
 	}
-	if dec.More() {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "body", "trailing data after the JSON object")
-	}
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes", limit)
+	if _, err := dec.Token(); err != io.EOF {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "body", "trailing data after the JSON value")
 	}
 	return nil
 }

@@ -1,0 +1,251 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// EngineConn task API paths (served by every EngineConn at the address it
+// reported with ECStarted). Every call carries the cluster token; task
+// submissions also carry the lock the manager granted (AskResult.Token).
+const (
+	// PathTasks: POST submits a task (TaskRequest → TaskSubmitted).
+	// GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
+	// the task has not ended. GET PathTasks/{id}/log?from=L&size=S →
+	// TaskLog. POST PathTasks/{id}/kill → TaskStatus.
+	PathTasks = "/v1/tasks"
+	// PathEngineLock: POST LockRequest → LockResponse. Presents a grant
+	// to the engine ahead of the first task (optional: a task carrying an
+	// unknown grant presents it implicitly).
+	PathEngineLock = "/v1/lock"
+	// PathEngineUnlock: POST LockRequest → LockResponse. The caller is
+	// done: the engine ends the lock and tells the manager (ECUnlock).
+	PathEngineUnlock = "/v1/unlock"
+	// PathEngineInfo: GET → EngineInfo.
+	PathEngineInfo = "/v1/engine"
+)
+
+// Task states, as in Linkis.
+const (
+	TaskPending = "PENDING"
+	TaskRunning = "RUNNING"
+	TaskSuccess = "SUCCESS"
+	TaskError   = "ERROR"
+	TaskCancel  = "CANCEL"
+)
+
+// TaskEnded reports whether a task state is final.
+func TaskEnded(state string) bool {
+	return state == TaskSuccess || state == TaskError || state == TaskCancel
+}
+
+// Limits on what one task request may carry.
+const (
+	MaxCodeBytes   = 512 << 10
+	MaxTaskParams  = 64
+	MaxLogPageSize = 10000
+)
+
+// TaskRequest submits code to an engine. AskID and Token are the grant the
+// manager handed the caller; an engine refuses a task whose grant is not
+// the one (or, for a concurrent engine, one of those) it currently serves.
+type TaskRequest struct {
+	AskID   string            `json:"askId"`
+	Token   string            `json:"token"`
+	Code    string            `json:"code"`
+	RunType string            `json:"runType,omitempty"` // e.g. "sh", "py", "sql"; informative
+	Params  map[string]string `json:"params,omitempty"`
+}
+
+// Validate checks the request's shape (not its grant).
+func (r TaskRequest) Validate() error {
+	if r.AskID == "" || len(r.AskID) > 128 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "askId", "a task needs the id of the ask that holds the engine (1-128 bytes)")
+	}
+	if _, err := ParseToken(r.Token); err != nil {
+		return err
+	}
+	if strings.TrimSpace(r.Code) == "" {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "code", "a task needs code to run")
+	}
+	if len(r.Code) > MaxCodeBytes {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "code", "%d bytes, at most %d allowed", len(r.Code), MaxCodeBytes)
+	}
+	if len(r.Params) > MaxTaskParams {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(r.Params), MaxTaskParams)
+	}
+	return nil
+}
+
+// TaskSubmitted answers a submission at once, before the task runs.
+type TaskSubmitted struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+}
+
+// TaskStatus is where a task stands.
+type TaskStatus struct {
+	ID       string   `json:"id"`
+	State    string   `json:"state"`
+	Progress float64  `json:"progress"`        // 0..1
+	Error    string   `json:"error,omitempty"` // why it ended in ERROR or CANCEL
+	Results  []string `json:"results,omitempty"`
+	LogLines int      `json:"logLines"`
+	// Unix milliseconds; zero until reached.
+	Submitted int64 `json:"submitted"`
+	Started   int64 `json:"started,omitempty"`
+	Ended     int64 `json:"ended,omitempty"`
+}
+
+// TaskLog is one page of a task's log: Lines are lines From, From+1, ...;
+// Next is where the following page starts. Complete means the task has
+// ended and Next is past its last line. Truncated means the task wrote
+// more than the engine keeps (the log says where it stopped).
+type TaskLog struct {
+	ID        string   `json:"id"`
+	From      int      `json:"from"`
+	Lines     []string `json:"lines"`
+	Next      int      `json:"next"`
+	Complete  bool     `json:"complete"`
+	Truncated bool     `json:"truncated,omitempty"`
+}
+
+// LockRequest presents or ends a grant.
+type LockRequest struct {
+	AskID string `json:"askId"`
+	Token string `json:"token"`
+}
+
+// LockResponse says which grant the engine now serves.
+type LockResponse struct {
+	EC      string `json:"ec"`
+	AskID   string `json:"askId"`
+	Expires int64  `json:"expires,omitempty"` // Unix nanoseconds, as the manager said
+	Held    bool   `json:"held"`              // false after an unlock
+}
+
+// EngineInfo is an engine's view of itself.
+type EngineInfo struct {
+	EC         string `json:"ec"`
+	EngineType string `json:"engineType"`
+	Status     string `json:"status"` // Starting, Unlock, Idle, Busy, Running, ShuttingDown
+	Mode       string `json:"mode"`   // computation | once
+	Capacity   int    `json:"capacity"`
+	Running    int    `json:"running"`
+	Pending    int    `json:"pending"`
+	Succeeded  int64  `json:"succeeded"`
+	Failed     int64  `json:"failed"`
+	Locks      int    `json:"locks"` // grants it serves now
+}
+
+// ResultColumn describes one column of a result set.
+type ResultColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // e.g. INTEGER, REAL, TEXT, BLOB, NULL
+}
+
+// ResultSetHeader is the first line of a result-set file.
+type ResultSetHeader struct {
+	Type    string         `json:"type"` // "table" (rows of columns) or "text" (one TEXT column of lines)
+	Columns []ResultColumn `json:"columns"`
+}
+
+// ResultSet is a decoded result-set file.
+type ResultSet struct {
+	ResultSetHeader
+	Rows [][]any
+}
+
+// Result-set files are JSON Lines: the header, then one JSON array per row
+// with one value per column. Only their paths travel; whoever reads them
+// shares the engine's file system.
+const (
+	ResultSetExt     = ".jsonl"
+	MaxResultColumns = 4096
+	MaxResultLine    = 16 << 20
+)
+
+// ReadResultSet decodes a result-set file, refusing a bad header, rows of
+// the wrong width, lines over MaxResultLine and more than maxRows rows
+// (maxRows ≤ 0: no row limit).
+func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	line, err := readLine(br)
+	if err != nil {
+		if err == io.EOF {
+			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet", "empty: a header line is required")
+		}
+		return ResultSet{}, err
+	}
+	var rs ResultSet
+	if err := strictJSON(line, &rs.ResultSetHeader); err != nil {
+		return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.header", "%v", err)
+	}
+	if rs.Type != "table" && rs.Type != "text" {
+		return ResultSet{}, linkis.ValueError(linkis.ErrMalformed, "resultSet.type", rs.Type, "must be table or text")
+	}
+	if len(rs.Columns) == 0 || len(rs.Columns) > MaxResultColumns {
+		return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.columns", "must list 1 to %d columns, got %d", MaxResultColumns, len(rs.Columns))
+	}
+	for n := 1; ; n++ {
+		line, err := readLine(br)
+		if err == io.EOF {
+			return rs, nil
+		}
+		if err != nil {
+			return ResultSet{}, err
+		}
+		if maxRows > 0 && len(rs.Rows) >= maxRows {
+			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
+		}
+		var row []any
+		if err := strictJSON(line, &row); err != nil {
+			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", n, err)
+		}
+		if len(row) != len(rs.Columns) {
+			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d has %d values for %d columns", n, len(row), len(rs.Columns))
+		}
+		rs.Rows = append(rs.Rows, row)
+	}
+}
+
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > MaxResultLine {
+			return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet", "a line is longer than %d bytes", MaxResultLine)
+		}
+		switch err {
+		case nil:
+			return bytes.TrimSuffix(buf, []byte("\n")), nil
+		case bufio.ErrBufferFull:
+			continue
+		case io.EOF:
+			if len(buf) == 0 {
+				return nil, io.EOF
+			}
+			return buf, nil
+		default:
+			return nil, err
+		}
+	}
+}
+
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}

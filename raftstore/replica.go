@@ -1,0 +1,220 @@
+package raftstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+// recentOutcomes bounds the final ask outcomes a replica remembers after
+// the state has forgotten the ask (a failed or released ask leaves the
+// state at once), so that a caller waiting on it still learns how it ended.
+const recentOutcomes = 1 << 14
+
+// outcome is what applying one command gave its proposer.
+type outcome struct {
+	res manager.Result
+	err error
+}
+
+// replica is the manager state as one node holds it: the state machine
+// behind a read-write lock, the index of the last entry applied, and the
+// callers waiting for asks to be decided. The Raft FSM and the in-memory
+// store both wrap one.
+type replica struct {
+	plugins *manager.Plugins
+
+	mu      sync.RWMutex
+	st      *manager.State
+	applied uint64 // log index of the last entry applied
+
+	wmu     sync.Mutex
+	waiters map[string][]chan manager.AskResult
+	recent  map[string]manager.AskResult // final outcomes the state no longer holds
+	ring    []string                     // recent's keys, oldest first, for eviction
+	next    int
+	changed chan struct{} // closed (and replaced) after every applied entry
+
+	obs applyObserver // may be nil
+}
+
+// applyObserver is told what every applied command gave (metrics).
+type applyObserver interface {
+	applied(cmd manager.Command, o outcome)
+}
+
+func newReplica(cfg manager.Config, plugins *manager.Plugins, obs applyObserver) (*replica, error) {
+	if plugins == nil {
+		plugins = manager.DefaultPlugins()
+	}
+	st, err := manager.New(cfg, plugins)
+	if err != nil {
+		return nil, err
+	}
+	return &replica{
+		plugins: plugins, st: st, obs: obs,
+		waiters: map[string][]chan manager.AskResult{},
+		recent:  map[string]manager.AskResult{},
+		ring:    make([]string, recentOutcomes),
+		changed: make(chan struct{}),
+	}, nil
+}
+
+// apply applies cmds in order as the entry at index and tells the waiters
+// of every ask whose outcome they decided.
+func (r *replica) apply(index uint64, cmds []manager.Command) []outcome {
+	outs := make([]outcome, len(cmds))
+	r.mu.Lock()
+	for i, c := range cmds {
+		outs[i].res, outs[i].err = r.st.Apply(c)
+	}
+	if index > r.applied {
+		r.applied = index
+	}
+	// Waiters are told while the write lock is held, so that an entry's
+	// outcomes are delivered before any later entry's.
+	r.wmu.Lock()
+	for i, o := range outs {
+		if o.err != nil {
+			continue
+		}
+		r.decided(o.res.Ask)
+		for _, n := range o.res.Notices {
+			r.decided(n)
+		}
+		if r.obs != nil {
+			r.obs.applied(cmds[i], o)
+		}
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.wmu.Unlock()
+	r.mu.Unlock()
+	return outs
+}
+
+// decided records a decided outcome and hands it to the ask's waiters.
+// Called with wmu held.
+func (r *replica) decided(a manager.AskResult) {
+	if a.AskID == "" || a.Status == manager.AskPending {
+		return
+	}
+	if a.Status == manager.AskFailed || a.Status == manager.AskDone {
+		if _, ok := r.recent[a.AskID]; !ok {
+			if old := r.ring[r.next]; old != "" {
+				delete(r.recent, old)
+			}
+			r.ring[r.next] = a.AskID
+			r.next = (r.next + 1) % len(r.ring)
+		}
+		r.recent[a.AskID] = a
+	}
+	for _, ch := range r.waiters[a.AskID] {
+		select {
+		case ch <- a:
+		default: // it holds an earlier decision and returns with it
+		}
+	}
+}
+
+// restore replaces the state with a snapshot's, as the entry at index.
+func (r *replica) restore(index uint64, data []byte) error {
+	st, err := manager.Restore(data, r.plugins)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.st, r.applied = st, index
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	for id := range r.waiters {
+		if a, ok := st.Ask(id); ok {
+			r.decided(a)
+		}
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+	return nil
+}
+
+// read runs fn on the state under the read lock.
+func (r *replica) read(fn func(*manager.State)) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	fn(r.st)
+}
+
+// appliedIndex returns the index of the last entry applied.
+func (r *replica) appliedIndex() uint64 {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.applied
+}
+
+// changes returns a channel closed after the next applied entry.
+func (r *replica) changes() <-chan struct{} {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	return r.changed
+}
+
+// lookup returns where an ask stands: in the state, or among the recent
+// final outcomes.
+func (r *replica) lookup(id string) (manager.AskResult, bool) {
+	r.mu.RLock()
+	a, ok := r.st.Ask(id)
+	r.mu.RUnlock()
+	if ok {
+		return a, true
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	a, ok = r.recent[id]
+	return a, ok
+}
+
+// waitAsk returns an ask's outcome once it is no longer pending, or where
+// it stands when ctx ends first.
+func (r *replica) waitAsk(ctx context.Context, id string) (manager.AskResult, error) {
+	ch := make(chan manager.AskResult, 1)
+	r.wmu.Lock()
+	r.waiters[id] = append(r.waiters[id], ch)
+	r.wmu.Unlock()
+	defer r.unwait(id, ch)
+	a, ok := r.lookup(id)
+	if !ok {
+		return manager.AskResult{}, linkis.ValueError(linkis.ErrUnknownAsk, "ask", id, "the manager does not know this ask")
+	}
+	if a.Status != manager.AskPending {
+		return a, nil
+	}
+	select {
+	case a = <-ch:
+		return a, nil
+	case <-ctx.Done():
+		if now, ok := r.lookup(id); ok {
+			return now, nil
+		}
+		return a, nil
+	}
+}
+
+func (r *replica) unwait(id string, ch chan manager.AskResult) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	ws := r.waiters[id]
+	for i, w := range ws {
+		if w == ch {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(r.waiters, id)
+	} else {
+		r.waiters[id] = ws
+	}
+}

@@ -1,0 +1,49 @@
+package raftstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/manager"
+)
+
+// Store is where the manager state lives, as the HTTP API and the
+// reconciler use it. *Node (replicated with Raft) and *Memory (one
+// in-memory replica) implement it.
+type Store interface {
+	// Apply applies one command through the log and returns its result, or
+	// the typed error the state machine refused it with. A replica that is
+	// not the leader returns an *api.NotLeaderError.
+	Apply(ctx context.Context, cmd manager.Command) (manager.Result, error)
+	// Read runs fn on the state. With consistent set, fn sees every command
+	// acknowledged before Read was called (a linearizable read; only the
+	// leader can serve it); without, it sees this replica's state, which may
+	// lag the leader's.
+	Read(ctx context.Context, consistent bool, fn func(*manager.State)) error
+	// WaitAsk returns an ask's outcome once it is decided, or where it
+	// stands when ctx ends first.
+	WaitAsk(ctx context.Context, id string) (manager.AskResult, error)
+	// Status returns this replica's view of the cluster.
+	Status(ctx context.Context) api.Status
+	// Leader reports whether this replica leads, and the leader's API
+	// address when one is known.
+	Leader() (self bool, httpAddr string)
+}
+
+// Membership is what a replicated store offers on top of Store.
+type Membership interface {
+	// Join adds a voter (leader only).
+	Join(ctx context.Context, r api.JoinRequest) error
+	// Remove removes a member, alive or dead (leader only).
+	Remove(ctx context.Context, id string) error
+}
+
+// Nonce returns 64 random bits for an AskEngine proposed by a leader (lock
+// tokens derive from it, so it must not be guessable).
+func Nonce() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return binary.LittleEndian.Uint64(b[:])
+}
