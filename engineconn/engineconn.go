@@ -1,0 +1,426 @@
+package engineconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// ErrOnceFailed is returned by Run when a once engine's job did not
+// succeed.
+var ErrOnceFailed = errors.New("engineconn: the once job failed")
+
+// EngineConn is one engine process's runtime: its session, executor, task
+// service and reports to the manager. Create it with New and call Run once.
+type EngineConn struct {
+	cfg     Config
+	eng     Engine
+	mgr     Manager
+	log     *slog.Logger
+	now     func() time.Time
+	locks   *locks
+	session Session
+
+	taskCtx    context.Context // parent of every task; cancelled at shutdown
+	taskCancel context.CancelFunc
+	wg         sync.WaitGroup // running tasks
+	changed    chan struct{}  // status changed: heartbeat now
+	exitCh     chan string    // a reason to exit
+	exitOnce   sync.Once
+	addr       string
+
+	mu         sync.Mutex
+	tasks      map[string]*Task
+	ended      []string // ids of ended tasks, oldest first
+	seq        int
+	served     int
+	running    int
+	succeeded  int64
+	failed     int64
+	started    bool
+	closing    bool
+	status     linkis.NodeStatus
+	lastActive time.Time
+	onceTask   *Task
+}
+
+// New checks cfg and finds the engine of its type in reg; mgr is the
+// manager API (an *api.Client in production). log may be nil.
+func New(cfg Config, reg *Registry, mgr Manager, log *slog.Logger) (*EngineConn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	eng, err := reg.Lookup(cfg.EngineType.Type)
+	if err != nil {
+		return nil, err
+	}
+	if mgr == nil {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "manager", "an EngineConn needs the manager API")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	for _, d := range []string{cfg.WorkDir, cfg.LogDir, cfg.ResultDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("engineconn: %w", err)
+		}
+	}
+	e := &EngineConn{
+		cfg: cfg, eng: eng, mgr: mgr, log: log.With("ec", cfg.Ticket, "engine", cfg.EngineType.String()),
+		now: time.Now, tasks: map[string]*Task{}, changed: make(chan struct{}, 1), exitCh: make(chan string, 1),
+		status: linkis.StatusStarting,
+	}
+	e.locks = &locks{ec: cfg.Ticket, serial: cfg.Concurrency == 1, mgr: mgr, now: e.now, grants: map[string]grant{}}
+	e.lastActive = e.now()
+	return e, nil
+}
+
+// Addr returns the task API's address once Run listens ("" before).
+func (e *EngineConn) Addr() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.addr
+}
+
+// exit asks Run to shut down (the first reason wins).
+func (e *EngineConn) exit(reason string) {
+	e.exitOnce.Do(func() { e.exitCh <- reason })
+}
+
+// touch recomputes the status after a change outside e.mu.
+func (e *EngineConn) touch() {
+	e.mu.Lock()
+	e.lastActive = e.now()
+	e.refreshLocked()
+	e.mu.Unlock()
+}
+
+// refreshLocked recomputes the node status and wakes the heartbeat loop
+// when it changed.
+func (e *EngineConn) refreshLocked() {
+	var s linkis.NodeStatus
+	switch {
+	case e.closing:
+		s = linkis.StatusShuttingDown
+	case !e.started:
+		s = linkis.StatusStarting
+	case e.cfg.Mode == linkis.ModeOnce && e.running > 0:
+		s = linkis.StatusBusy
+	case e.cfg.Mode == linkis.ModeOnce:
+		s = linkis.StatusRunning
+	case e.running >= e.cfg.Concurrency:
+		s = linkis.StatusBusy
+	case e.cfg.Concurrency == 1 && e.locks.count() > 0:
+		s = linkis.StatusIdle // locked for a caller, not running
+	default:
+		s = linkis.StatusUnlock
+	}
+	if s != e.status {
+		e.status = s
+		select {
+		case e.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Info returns the engine's view of itself.
+func (e *EngineConn) Info() api.EngineInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return api.EngineInfo{EC: e.cfg.Ticket, EngineType: e.cfg.EngineType.String(), Status: e.status.String(),
+		Mode: e.cfg.Mode.String(), Capacity: e.cfg.Concurrency, Running: e.running,
+		Succeeded: e.succeeded, Failed: e.failed, Locks: e.locks.count()}
+}
+
+// Lock verifies a grant with the manager and serves it from now on.
+func (e *EngineConn) Lock(ctx context.Context, r api.LockRequest) (api.LockResponse, error) {
+	if _, err := api.ParseToken(r.Token); err != nil {
+		return api.LockResponse{}, err
+	}
+	if err := e.admissible(); err != nil && !errors.Is(err, linkis.ErrEngineBusy) {
+		return api.LockResponse{}, err
+	}
+	if _, err := e.locks.check(ctx, r.AskID, r.Token); err != nil {
+		return api.LockResponse{}, err
+	}
+	e.touch()
+	g, _ := e.locks.get(r.AskID)
+	out := api.LockResponse{EC: e.cfg.Ticket, AskID: r.AskID, Held: true}
+	if !g.expires.IsZero() {
+		out.Expires = g.expires.UnixNano()
+	}
+	return out, nil
+}
+
+// Unlock ends a grant on the engine's side and tells the manager.
+func (e *EngineConn) Unlock(ctx context.Context, r api.LockRequest) (api.LockResponse, error) {
+	if err := e.locks.drop(r.AskID, r.Token); err != nil {
+		return api.LockResponse{}, err
+	}
+	e.touch()
+	e.reportUnlock(ctx, r.Token)
+	return api.LockResponse{EC: e.cfg.Ticket, AskID: r.AskID}, nil
+}
+
+// reportUnlock tells the manager a grant ended here; a manager that no
+// longer knows it (expired, released) has nothing to undo.
+func (e *EngineConn) reportUnlock(ctx context.Context, token string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := e.mgr.ECUnlock(ctx, api.ECUnlockRequest{EC: e.cfg.Ticket, Token: token})
+	if err != nil && !errors.Is(err, linkis.ErrLockMismatch) && !errors.Is(err, linkis.ErrUnknownNode) {
+		e.log.Warn("unlock report failed", "err", err)
+	}
+}
+
+// Run opens the engine session, serves the task API, reports the engine
+// started and keeps reporting until the engine exits: when ctx is
+// cancelled (SIGTERM), after MaxFreeTime without work, after MaxTasks
+// tasks, when a once job ends, or when the manager no longer knows it. It
+// returns nil on a clean exit.
+func (e *EngineConn) Run(ctx context.Context) error {
+	cctx := &Context{Ticket: e.cfg.Ticket, EngineType: e.cfg.EngineType, User: e.cfg.User, Labels: e.cfg.Labels,
+		Params: e.cfg.Params, WorkDir: e.cfg.WorkDir, LogDir: e.cfg.LogDir, ResultDir: e.cfg.ResultDir}
+	sess, err := e.eng.Open(ctx, cctx)
+	if err != nil {
+		return fmt.Errorf("open the %s session: %w", e.cfg.EngineType, err)
+	}
+	e.session = sess
+	defer func() {
+		if err := sess.Close(); err != nil {
+			e.log.Warn("closing the session", "err", err)
+		}
+	}()
+	e.taskCtx, e.taskCancel = context.WithCancel(context.Background())
+	defer e.taskCancel()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(e.cfg.Host, "0"))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(e.log.Handler(), slog.LevelWarn)}
+	var serveWG sync.WaitGroup
+	serveWG.Add(1)
+	go func() {
+		defer serveWG.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("task API stopped", "err", err)
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		serveWG.Wait()
+	}()
+	addr := ln.Addr().String()
+	e.mu.Lock()
+	e.addr = addr
+	e.mu.Unlock()
+	if err := writeFileAtomic(filepath.Join(e.cfg.WorkDir, AddrFile), []byte(addr+"\n")); err != nil {
+		return err
+	}
+	if err := e.reportStarted(ctx, addr); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.started = true
+	e.lastActive = e.now()
+	e.refreshLocked()
+	e.mu.Unlock()
+	e.log.Info("engine started", "addr", addr, "mode", e.cfg.Mode, "concurrency", e.cfg.Concurrency)
+
+	hbCtx, hbStop := context.WithCancel(context.Background())
+	var hbWG sync.WaitGroup
+	hbWG.Add(1)
+	go func() {
+		defer hbWG.Done()
+		e.heartbeats(hbCtx)
+	}()
+
+	if e.cfg.Mode == linkis.ModeOnce {
+		e.startOnce()
+	}
+	reason := e.housekeeping(ctx)
+	e.log.Info("engine exiting", "reason", reason)
+
+	// Shut down: refuse new work, say so, stop running tasks, report the end.
+	e.mu.Lock()
+	e.closing = true
+	e.refreshLocked()
+	e.mu.Unlock()
+	hbStop()
+	hbWG.Wait()
+	e.heartbeat(context.Background(), linkis.StatusShuttingDown)
+	e.taskCancel()
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(e.cfg.KillGrace + 2*time.Second):
+		e.log.Warn("tasks did not stop within the kill grace")
+		<-done // sessions must return once cancelled; Close would race otherwise
+	}
+	if e.cfg.Mode == linkis.ModeOnce {
+		st := e.onceTask.status()
+		final := linkis.StatusSuccess
+		if st.State != api.TaskSuccess {
+			final = linkis.StatusFailed
+		}
+		e.heartbeat(context.Background(), final)
+		if final == linkis.StatusFailed {
+			return fmt.Errorf("%w: %s %s", ErrOnceFailed, st.State, st.Error)
+		}
+	}
+	return nil
+}
+
+// reportStarted tells the manager the engine serves at addr, retrying
+// while the manager cannot be reached.
+func (e *EngineConn) reportStarted(ctx context.Context, addr string) error {
+	backoff := 50 * time.Millisecond
+	deadline := e.now().Add(time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := e.mgr.ECStarted(cctx, api.ECStartedRequest{EC: e.cfg.Ticket, Addr: addr})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if !linkis.IsRetryable(err) || e.now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("report started: %w", err)
+		}
+		e.log.Warn("report started failed; retrying", "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("report started: %w", ctx.Err())
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// heartbeats sends a heartbeat on every status change and periodically,
+// until ctx is done. It is the only sender while the engine runs, so
+// reports arrive in order.
+func (e *EngineConn) heartbeats(ctx context.Context) {
+	tick := time.NewTicker(e.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.changed:
+			case <-tick.C:
+			}
+		}
+		e.mu.Lock()
+		s := e.status
+		e.mu.Unlock()
+		if s == linkis.StatusShuttingDown {
+			return
+		}
+		e.heartbeat(ctx, s)
+	}
+}
+
+// heartbeat sends one report. A manager that no longer knows the engine
+// has settled it already: the engine exits.
+func (e *EngineConn) heartbeat(ctx context.Context, s linkis.NodeStatus) {
+	e.mu.Lock()
+	load := api.Load{RunningTasks: int64(e.running), SucceededTasks: e.succeeded, FailedTasks: e.failed}
+	e.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := e.mgr.ECHeartbeat(cctx, api.ECHeartbeatRequest{EC: e.cfg.Ticket, Status: s.String(), Load: load})
+	switch {
+	case err == nil:
+	case errors.Is(err, linkis.ErrUnknownNode):
+		if s != linkis.StatusShuttingDown && !s.IsFinal() {
+			e.log.Warn("the manager no longer knows this engine; exiting")
+			e.exit("the manager no longer knows this engine")
+		}
+	case ctx.Err() != nil:
+	default:
+		e.log.Warn("heartbeat failed", "status", s, "err", err)
+	}
+}
+
+// housekeeping waits for a reason to exit, meanwhile ending grants whose
+// lock expired and watching the idle time.
+func (e *EngineConn) housekeeping(ctx context.Context) string {
+	tick := time.NewTicker(min(e.cfg.LockRecheck, e.cfg.MaxFreeTime/4+time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "terminated (SIGTERM)"
+		case r := <-e.exitCh:
+			return r
+		case <-tick.C:
+		}
+		now := e.now()
+		for _, g := range e.locks.expired(now) {
+			if e.locks.refresh(ctx, g) {
+				e.log.Info("lock ended", "ask", g.askID)
+				e.touch()
+				e.reportUnlock(ctx, g.token)
+			}
+		}
+		e.mu.Lock()
+		idle := e.running == 0 && e.locks.count() == 0 && now.Sub(e.lastActive) >= e.cfg.MaxFreeTime
+		e.mu.Unlock()
+		if idle && e.cfg.Mode == linkis.ModeComputation {
+			return fmt.Sprintf("idle for %v", e.cfg.MaxFreeTime)
+		}
+	}
+}
+
+// startOnce runs a once engine's job.
+func (e *EngineConn) startOnce() {
+	e.mu.Lock()
+	e.seq++
+	t := newTask("t-"+fmt.Sprint(e.seq), api.TaskRequest{Code: e.cfg.OnceCode, AskID: "once"}, e.cfg.ResultDir,
+		e.cfg.TaskLogCap, e.cfg.MaxResultBytes, e.now())
+	ctx, cancel := context.WithCancel(e.taskCtx)
+	t.cancel = cancel
+	e.tasks[t.ID] = t
+	e.onceTask = t
+	e.running++
+	e.served++
+	e.refreshLocked()
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go e.run(ctx, t)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		<-t.done
+		e.exit("the once job ended: " + t.status().State)
+	}()
+}
+
+// writeFileAtomic writes a file through a temporary name, so a reader
+// never sees half of it.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		return fmt.Errorf("engineconn: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("engineconn: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,562 @@
+package engineconn_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/engineconn"
+	"github.com/golinkis/golinkis/engineconn/engines"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// fakeManager records what an engine reports and answers lock checks from
+// the grants a test makes. It stands in for the manager API only; the
+// engines run real processes.
+type fakeManager struct {
+	mu       sync.Mutex
+	started  []string
+	statuses []string
+	unlocks  []string
+	grants   map[string]api.AskResult
+	lookups  int
+}
+
+func newFakeManager() *fakeManager { return &fakeManager{grants: map[string]api.AskResult{}} }
+
+func (m *fakeManager) grant(ask, ec, token string, expires time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := api.AskResult{AskID: ask, Status: "Granted", EC: ec, Token: token}
+	if !expires.IsZero() {
+		r.Expires = expires.UnixNano()
+	}
+	m.grants[ask] = r
+}
+
+func (m *fakeManager) ECStarted(_ context.Context, r api.ECStartedRequest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.started = append(m.started, r.EC+"@"+r.Addr)
+	return nil
+}
+
+func (m *fakeManager) ECHeartbeat(_ context.Context, r api.ECHeartbeatRequest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.statuses = append(m.statuses, r.Status)
+	return nil
+}
+
+func (m *fakeManager) ECUnlock(_ context.Context, r api.ECUnlockRequest) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unlocks = append(m.unlocks, r.Token)
+	for k, g := range m.grants {
+		if g.Token == r.Token {
+			delete(m.grants, k)
+			return nil
+		}
+	}
+	return linkis.Errorf(linkis.ErrLockMismatch, r.EC, "no such lock")
+}
+
+func (m *fakeManager) GetAsk(_ context.Context, id string, _ time.Duration) (api.AskResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lookups++
+	if g, ok := m.grants[id]; ok {
+		return g, nil
+	}
+	return api.AskResult{}, linkis.ValueError(linkis.ErrUnknownAsk, "ask", id, "no such ask")
+}
+
+func (m *fakeManager) seen(status string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.statuses {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *fakeManager) last() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.statuses) == 0 {
+		return ""
+	}
+	return m.statuses[len(m.statuses)-1]
+}
+
+const (
+	token  = "00000000000000aa"
+	token2 = "00000000000000bb"
+	ticket = "ec-7"
+)
+
+type harness struct {
+	t    *testing.T
+	mgr  *fakeManager
+	ec   *engineconn.EngineConn
+	cli  *api.EngineClient
+	cfg  engineconn.Config
+	done chan error
+	stop context.CancelFunc
+}
+
+func testConfig(t *testing.T, engine string) engineconn.Config {
+	dir := t.TempDir()
+	cfg := engineconn.DefaultConfig()
+	cfg.Ticket = ticket
+	cfg.EngineType = linkis.EngineType{Type: engine, Version: "1"}
+	cfg.Managers = []string{"http://127.0.0.1:1"}
+	cfg.Token = "cluster-secret"
+	cfg.WorkDir, cfg.LogDir, cfg.ResultDir = filepath.Join(dir, "work"), filepath.Join(dir, "logs"), filepath.Join(dir, "results")
+	cfg.LockRecheck = 20 * time.Millisecond
+	return cfg
+}
+
+// start runs an EngineConn in this process (its engines still start real
+// bash and python3 processes) and waits until it reported Unlock.
+func start(t *testing.T, cfg engineconn.Config) *harness {
+	t.Helper()
+	mgr := newFakeManager()
+	ec, err := engineconn.New(cfg, engines.Builtin(), mgr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, mgr: mgr, ec: ec, cfg: cfg, done: make(chan error, 1), stop: cancel}
+	go func() { h.done <- ec.Run(ctx) }()
+	want := "Unlock"
+	if cfg.Mode == linkis.ModeOnce {
+		want = "Running"
+	}
+	waitFor(t, 30*time.Second, "the engine to report "+want, func() bool { return mgr.seen(want) || mgr.seen("Busy") })
+	h.cli = api.NewEngineClient(ec.Addr(), cfg.Token, nil)
+	mgr.grant("ask-1", ticket, token, time.Time{})
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.done:
+		case <-time.After(20 * time.Second):
+			t.Error("the engine did not stop")
+		}
+	})
+	return h
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (h *harness) run(code string) api.TaskStatus {
+	h.t.Helper()
+	sub, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token, Code: code})
+	if err != nil {
+		h.t.Fatalf("submit: %v", err)
+	}
+	st, err := h.cli.Wait(context.Background(), sub.ID)
+	if err != nil {
+		h.t.Fatalf("wait: %v", err)
+	}
+	return st
+}
+
+func (h *harness) logOf(id string) []string {
+	h.t.Helper()
+	var all []string
+	for from := 0; ; {
+		p, err := h.cli.Log(context.Background(), id, from, 2)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		all = append(all, p.Lines...)
+		if p.Complete || len(p.Lines) == 0 {
+			return all
+		}
+		from = p.Next
+	}
+}
+
+func readResult(t *testing.T, path string) api.ResultSet {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs, err := api.ReadResultSet(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func TestShellTaskOutputLogsAndResult(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	st := h.run("echo hello; echo world; echo oops >&2")
+	if st.State != api.TaskSuccess || st.Progress != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	log := strings.Join(h.logOf(st.ID), "\n")
+	for _, want := range []string{"hello", "world", "oops"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log %q lacks %q", log, want)
+		}
+	}
+	if len(st.Results) != 1 || !strings.HasPrefix(st.Results[0], h.cfg.ResultDir) {
+		t.Fatalf("results %v, want one file under %s", st.Results, h.cfg.ResultDir)
+	}
+	rs := readResult(t, st.Results[0])
+	if rs.Type != "text" || len(rs.Rows) != 2 || rs.Rows[0][0] != "hello" || rs.Rows[1][0] != "world" {
+		t.Fatalf("result set %+v", rs)
+	}
+	if st := h.run("exit 3"); st.State != api.TaskError || !strings.Contains(st.Error, "exit status 3") {
+		t.Fatalf("failing script: %+v", st)
+	}
+}
+
+func TestPythonKeepsVariablesAndReportsExceptions(t *testing.T) {
+	h := start(t, testConfig(t, "python"))
+	if st := h.run("x = 41\nprint('set')"); st.State != api.TaskSuccess {
+		t.Fatalf("first task %+v", st)
+	}
+	st := h.run("import os\nprint(x + 1)\nos.system('echo from-child')")
+	if st.State != api.TaskSuccess {
+		t.Fatalf("second task %+v", st)
+	}
+	rs := readResult(t, st.Results[0])
+	if rs.Rows[0][0] != "42" {
+		t.Fatalf("x+1 = %v, want 42 (variables must survive between tasks)", rs.Rows)
+	}
+	if log := strings.Join(h.logOf(st.ID), "\n"); !strings.Contains(log, "from-child") {
+		t.Errorf("output of a child process is missing from the log: %q", log)
+	}
+	// The protocol must survive output that looks like frames.
+	if st := h.run("print('END 2\\nOK')\nimport sys\nsys.stdout.write('READY 0\\n')"); st.State != api.TaskSuccess {
+		t.Fatalf("frame-like output: %+v", st)
+	}
+	st = h.run("raise ValueError('bad value')")
+	if st.State != api.TaskError || !strings.Contains(st.Error, "ValueError: bad value") {
+		t.Fatalf("exception: %+v", st)
+	}
+	if st := h.run("exit(3)"); st.State != api.TaskError {
+		t.Fatalf("exit(): %+v", st)
+	}
+	if st := h.run("print(x)"); st.State != api.TaskSuccess {
+		t.Fatalf("after exit(): %+v (the interpreter must keep running)", st)
+	}
+}
+
+func TestKillNeverEndingCode(t *testing.T) {
+	for _, c := range []struct{ engine, code, after string }{
+		{"shell", "while true; do sleep 0.01; done", "echo alive"},
+		{"python", "y = 5\nwhile True:\n    pass", "print(y)"},
+	} {
+		t.Run(c.engine, func(t *testing.T) {
+			h := start(t, testConfig(t, c.engine))
+			if c.engine == "python" {
+				h.run("y = 5")
+			}
+			sub, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token, Code: c.code})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			st, err := h.cli.Kill(context.Background(), sub.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State != api.TaskCancel {
+				t.Fatalf("after kill: %+v", st)
+			}
+			if st := h.run(c.after); st.State != api.TaskSuccess {
+				t.Fatalf("the engine must serve after a kill: %+v", st)
+			}
+		})
+	}
+}
+
+func TestSQLTableAcrossTasks(t *testing.T) {
+	h := start(t, testConfig(t, "sql"))
+	st := h.run("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, score REAL);\n-- a comment; with a semicolon\nINSERT INTO people(name, score) VALUES ('ann;1', 1.5), ('bob', 2);")
+	if st.State != api.TaskSuccess || len(st.Results) != 0 {
+		t.Fatalf("DDL: %+v", st)
+	}
+	st = h.run("SELECT id, name, score, score * 2 AS twice FROM people ORDER BY id")
+	if st.State != api.TaskSuccess || len(st.Results) != 1 {
+		t.Fatalf("query: %+v", st)
+	}
+	rs := readResult(t, st.Results[0])
+	want := []api.ResultColumn{{Name: "id", Type: "INTEGER"}, {Name: "name", Type: "TEXT"}, {Name: "score", Type: "REAL"}, {Name: "twice", Type: "REAL"}}
+	if fmt.Sprint(rs.Columns) != fmt.Sprint(want) {
+		t.Fatalf("columns %v, want %v", rs.Columns, want)
+	}
+	if len(rs.Rows) != 2 || rs.Rows[0][1] != "ann;1" || fmt.Sprint(rs.Rows[1][3]) != "4" {
+		t.Fatalf("rows %v", rs.Rows)
+	}
+	if st := h.run("SELECT * FROM nowhere"); st.State != api.TaskError || !strings.Contains(st.Error, "no such table") {
+		t.Fatalf("bad query: %+v", st)
+	}
+}
+
+func TestSerialRejectsSecondTaskAndWrongLock(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	ctx := context.Background()
+	// A well-formed token the manager never granted.
+	_, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token2, Code: "echo x"})
+	if !errors.Is(err, linkis.ErrLockMismatch) {
+		t.Fatalf("wrong token: %v, want a lock mismatch", err)
+	}
+	_, err = h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-9", Token: token, Code: "echo x"})
+	if !errors.Is(err, linkis.ErrLockMismatch) {
+		t.Fatalf("unknown ask: %v, want a lock mismatch", err)
+	}
+	_, err = h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: "xyz", Code: "echo x"})
+	if !errors.Is(err, linkis.ErrInvalidArgument) {
+		t.Fatalf("malformed token: %v, want invalid argument", err)
+	}
+	sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "sleep 0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "Busy", func() bool { return h.mgr.last() == "Busy" })
+	_, err = h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "echo x"})
+	if !errors.Is(err, linkis.ErrEngineBusy) || !linkis.IsRetryable(err) {
+		t.Fatalf("second task while busy: %v, want a retryable engine_busy", err)
+	}
+	if st, _ := h.cli.Wait(ctx, sub.ID); st.State != api.TaskSuccess {
+		t.Fatalf("first task %+v", st)
+	}
+	waitFor(t, 5*time.Second, "Idle after the task", func() bool { return h.mgr.last() == "Idle" })
+	// The lock was verified once, not per task.
+	h.mgr.mu.Lock()
+	lookups := h.mgr.lookups
+	h.mgr.mu.Unlock()
+	if lookups != 3 {
+		t.Errorf("%d lock lookups, want 3 (two refusals, one grant)", lookups)
+	}
+	// Another caller's grant replaces the first one on a serial engine.
+	h.mgr.grant("ask-2", ticket, token2, time.Time{})
+	if _, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-2", Token: token2, Code: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	// Unlock through the engine: the manager is told.
+	waitFor(t, 5*time.Second, "the task to end", func() bool { return h.ec.Info().Running == 0 })
+	if _, err := h.cli.Unlock(ctx, api.LockRequest{AskID: "ask-2", Token: token2}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "Unlock", func() bool { return h.mgr.last() == "Unlock" })
+	if _, err := h.cli.Unlock(ctx, api.LockRequest{AskID: "ask-2", Token: token2}); !errors.Is(err, linkis.ErrLockMismatch) {
+		t.Fatalf("second unlock: %v", err)
+	}
+}
+
+func TestConcurrentRunsNAndReportsBusy(t *testing.T) {
+	cfg := testConfig(t, "shell")
+	cfg.Concurrency = 3
+	h := start(t, cfg)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 3; i++ {
+		sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "sleep 0.4"})
+		if err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+		ids = append(ids, sub.ID)
+		if i < 2 && h.ec.Info().Status != "Unlock" {
+			t.Fatalf("with %d of 3 running the engine is %s, want Unlock", i+1, h.ec.Info().Status)
+		}
+	}
+	waitFor(t, 5*time.Second, "Busy", func() bool { return h.mgr.last() == "Busy" })
+	if info := h.ec.Info(); info.Running != 3 {
+		t.Fatalf("running %d, want 3 at once", info.Running)
+	}
+	if _, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "true"}); !errors.Is(err, linkis.ErrEngineBusy) {
+		t.Fatalf("a 4th task: %v, want engine_busy", err)
+	}
+	for _, id := range ids {
+		if st, _ := h.cli.Wait(ctx, id); st.State != api.TaskSuccess {
+			t.Fatalf("%s: %+v", id, st)
+		}
+	}
+	waitFor(t, 5*time.Second, "Unlock", func() bool { return h.mgr.last() == "Unlock" })
+}
+
+func TestTaskLogCapTruncatesAndNotes(t *testing.T) {
+	cfg := testConfig(t, "shell")
+	cfg.TaskLogCap = 1000
+	h := start(t, cfg)
+	st := h.run("for i in $(seq 1 500); do echo line-$i; done")
+	if st.State != api.TaskSuccess {
+		t.Fatalf("%+v", st)
+	}
+	p, err := h.cli.Log(context.Background(), st.ID, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Truncated || !strings.Contains(p.Lines[len(p.Lines)-1], "log truncated") || len(p.Lines) > 200 {
+		t.Fatalf("log not truncated with a note: %d lines, last %q, truncated=%v", len(p.Lines), p.Lines[len(p.Lines)-1], p.Truncated)
+	}
+	// The result set still has every line.
+	if rs := readResult(t, st.Results[0]); len(rs.Rows) != 500 {
+		t.Fatalf("result rows %d, want 500", len(rs.Rows))
+	}
+}
+
+func TestIdleExitAndMaxTasks(t *testing.T) {
+	cfg := testConfig(t, "shell")
+	cfg.MaxFreeTime = 300 * time.Millisecond
+	h := start(t, cfg)
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle engine did not exit")
+	}
+	if h.mgr.last() != "ShuttingDown" {
+		t.Fatalf("last report %q, want ShuttingDown", h.mgr.last())
+	}
+
+	cfg = testConfig(t, "shell")
+	cfg.MaxTasks = 2
+	h = start(t, cfg)
+	h.run("true")
+	h.run("true")
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine did not exit after its max tasks")
+	}
+}
+
+func TestSIGTERMCancelsTasksAndReports(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	sub, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token, Code: "sleep 30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "Busy", func() bool { return h.mgr.last() == "Busy" })
+	h.stop()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine did not stop")
+	}
+	if h.mgr.last() != "ShuttingDown" {
+		t.Fatalf("last report %q", h.mgr.last())
+	}
+	_ = sub
+}
+
+func TestLockExpiryEndsGrantAndUnlocks(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	h.mgr.grant("ask-1", ticket, token, time.Now().Add(200*time.Millisecond))
+	h.run("true")
+	waitFor(t, 5*time.Second, "Idle", func() bool { return h.mgr.last() == "Idle" })
+	// The manager forgets the ask (its lock expired); the engine notices
+	// at expiry, ends the grant and reports Unlock.
+	h.mgr.mu.Lock()
+	delete(h.mgr.grants, "ask-1")
+	h.mgr.mu.Unlock()
+	waitFor(t, 5*time.Second, "Unlock", func() bool { return h.mgr.last() == "Unlock" })
+	h.mgr.mu.Lock()
+	n := len(h.mgr.unlocks)
+	h.mgr.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d unlock reports, want 1", n)
+	}
+}
+
+func TestOnceEngineRunsItsJobAndExits(t *testing.T) {
+	cfg := testConfig(t, "shell")
+	cfg.Mode = linkis.ModeOnce
+	cfg.OnceCode = "echo once-done"
+	mgr := newFakeManager()
+	ec, err := engineconn.New(cfg, engines.Builtin(), mgr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ec.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !mgr.seen("Running") || mgr.last() != "Success" {
+		t.Fatalf("reports %v", mgr.statuses)
+	}
+	res, _ := filepath.Glob(filepath.Join(cfg.ResultDir, "*"))
+	if len(res) != 1 {
+		t.Fatalf("results %v", res)
+	}
+	cfg = testConfig(t, "shell")
+	cfg.Mode = linkis.ModeOnce
+	cfg.OnceCode = "exit 1"
+	mgr = newFakeManager()
+	ec, _ = engineconn.New(cfg, engines.Builtin(), mgr, nil)
+	if err := ec.Run(context.Background()); !errors.Is(err, engineconn.ErrOnceFailed) || mgr.last() != "Failed" {
+		t.Fatalf("failing once job: %v, reports %v", err, mgr.statuses)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cfg := testConfig(t, "nosuch")
+	if _, err := engineconn.New(cfg, engines.Builtin(), newFakeManager(), nil); !errors.Is(err, linkis.ErrUnknownEngineType) ||
+		!strings.Contains(err.Error(), "shell") {
+		t.Fatalf("unknown engine: %v", err)
+	}
+	env := map[string]string{
+		engineconn.EnvTicket: "ec-3", engineconn.EnvManager: "http://127.0.0.1:9", engineconn.EnvToken: "t",
+		engineconn.EnvWorkDir: "/tmp/w", engineconn.EnvLogDir: "/tmp/l", engineconn.EnvResultDir: "/tmp/r",
+		engineconn.EnvLabels: "concurrentEngineConn=4,engineType=shell-1,userCreator=alice-IDE",
+	}
+	get := func(k string) string { return env[k] }
+	cfg, err := engineconn.ParseArgs([]string{"--ticket", "ec-3", "--engine", "shell-1", "--param", "engineconn.max.task.num=7"}, get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Concurrency != 4 || cfg.MaxTasks != 7 || cfg.Managers[0] != "http://127.0.0.1:9" {
+		t.Fatalf("parsed %+v", cfg)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ticket", "ec-4", "--engine", "shell-1"}, "differs"},
+		{[]string{"--ticket", "ec-3", "--engine", "shell"}, "type-version"},
+		{[]string{"--ticket", "ec-3", "--engine", "shell-1", "--param", "engineconn.max.free.time=soon"}, "engineconn.max.free.time"},
+		{[]string{"--ticket", "ec-3", "--engine", "shell-1", "--param", "novalue"}, "k=v"},
+		{[]string{"--ticket", "ec-3", "--engine", "shell-1", "--param", "engineconn.once.code.file=../etc/passwd"}, "inside the work directory"},
+	} {
+		if _, err := engineconn.ParseArgs(c.args, get); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error about %q", c.args, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+# The python engine's driver: one interpreter per EngineConn, tasks run in
+# one shared namespace so that variables survive between tasks.
+# Requests arrive on fd 3 ("LENGTH\n" + JSON {"id", "code"}); frames go out on
+# fd 4 ("KIND LENGTH\n" + payload). fd 1 and 2 stay the process's own, so
+# output written below Python (os.write, child processes) is still captured.
+import io, json, os, signal, sys, traceback
+
+_req = os.fdopen(3, "rb")
+_resp = os.fdopen(4, "wb", buffering=0)
+
+
+def _send(kind, data=b""):
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    buf = memoryview(b"%s %d\n" % (kind, len(data)) + data)
+    while buf:
+        n = _resp.write(buf)
+        buf = buf[n:]
+
+
+class _Stream(io.TextIOBase):
+    def __init__(self, kind, name):
+        self._kind, self._name = kind, name
+
+    @property
+    def name(self):
+        return self._name
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        if s:
+            _send(self._kind, s)
+        return len(s)
+
+    def isatty(self):
+        return False
+
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.stdin = open(os.devnull)
+sys.stdout = _Stream(b"OUT", "<stdout>")
+sys.stderr = _Stream(b"ERR", "<stderr>")
+_ns = {"__name__": "__main__", "__builtins__": __builtins__}
+_send(b"READY")
+while True:
+    try:
+        line = _req.readline()
+        if not line:
+            break
+        msg = json.loads(_req.read(int(line)))
+        status = "OK"
+        try:
+            exec(compile(msg["code"], "<task %s>" % msg["id"], "exec"), _ns)
+        except KeyboardInterrupt:
+            status = "CANCEL"
+            _send(b"EXC", "KeyboardInterrupt: the task was killed\n")
+        except SystemExit as e:
+            status = "ERROR"
+            _send(b"EXC", "SystemExit: %r (the interpreter keeps running)\n" % (e.code,))
+        except BaseException:
+            status = "ERROR"
+            et, ev, tb = sys.exc_info()
+            _send(b"EXC", "".join(traceback.format_exception(et, ev, tb.tb_next)))
+        _send(b"END", status)
+    except KeyboardInterrupt:
+        continue  # an interrupt that came after its task ended

@@ -1,0 +1,213 @@
+package engineconn
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// Submit admits a task and starts it; it returns the task's id at once.
+// The request must carry a grant this engine serves (verified with the
+// manager the first time it is seen); a serial engine that is running a
+// task, or a concurrent one running its limit, refuses with a retryable
+// ErrEngineBusy. Nothing changes when it refuses.
+func (e *EngineConn) Submit(ctx context.Context, req api.TaskRequest) (api.TaskSubmitted, error) {
+	if err := req.Validate(); err != nil {
+		return api.TaskSubmitted{}, err
+	}
+	if e.cfg.Mode == linkis.ModeOnce {
+		return api.TaskSubmitted{}, linkis.Errorf(linkis.ErrIllegalTransition, e.cfg.Ticket, "a once engine runs only the job it was started with")
+	}
+	if err := e.admissible(); err != nil {
+		return api.TaskSubmitted{}, err
+	}
+	changed, err := e.locks.check(ctx, req.AskID, req.Token)
+	if err != nil {
+		return api.TaskSubmitted{}, err
+	}
+	if changed {
+		e.touch()
+	}
+	t, err := e.admit(req)
+	if err != nil {
+		return api.TaskSubmitted{}, err
+	}
+	return api.TaskSubmitted{ID: t.ID, State: api.TaskPending}, nil
+}
+
+// admissible says why no task can be admitted now, if so.
+func (e *EngineConn) admissible() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.admissibleLocked()
+}
+
+func (e *EngineConn) admissibleLocked() error {
+	switch {
+	case e.closing:
+		return linkis.Errorf(linkis.ErrUnavailable, e.cfg.Ticket, "the engine is shutting down")
+	case !e.started:
+		return linkis.Errorf(linkis.ErrUnavailable, e.cfg.Ticket, "the engine is still starting")
+	case e.served >= e.cfg.MaxTasks:
+		return linkis.Errorf(linkis.ErrUnavailable, e.cfg.Ticket, "the engine served its maximum of %d tasks and is exiting", e.cfg.MaxTasks)
+	case e.running >= e.cfg.Concurrency:
+		err := linkis.Errorf(linkis.ErrEngineBusy, e.cfg.Ticket, "running %d of %d tasks; try again when one ends", e.running, e.cfg.Concurrency)
+		return err
+	}
+	return nil
+}
+
+// admit registers and starts a task.
+func (e *EngineConn) admit(req api.TaskRequest) (*Task, error) {
+	e.mu.Lock()
+	if err := e.admissibleLocked(); err != nil {
+		e.mu.Unlock()
+		return nil, err
+	}
+	e.seq++
+	id := "t-" + strconv.Itoa(e.seq)
+	t := newTask(id, req, e.cfg.ResultDir, e.cfg.TaskLogCap, e.cfg.MaxResultBytes, e.now())
+	ctx, cancel := context.WithCancel(e.taskCtx)
+	t.cancel = cancel
+	e.tasks[id] = t
+	e.running++
+	e.served++
+	e.lastActive = e.now()
+	e.refreshLocked()
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go e.run(ctx, t)
+	return t, nil
+}
+
+// run executes a task on the session and records how it ended.
+func (e *EngineConn) run(ctx context.Context, t *Task) {
+	defer e.wg.Done()
+	defer t.cancel()
+	t.mu.Lock()
+	t.state, t.started = api.TaskRunning, e.now()
+	t.mu.Unlock()
+	err := e.runSession(ctx, t)
+	t.stdout.flush()
+	t.stderr.flush()
+	t.mu.Lock()
+	switch {
+	case t.killed:
+		t.state, t.errText = api.TaskCancel, "killed on request"
+	case ctx.Err() != nil:
+		t.state, t.errText = api.TaskCancel, "the engine is shutting down"
+	case err != nil:
+		t.state, t.errText = api.TaskError, err.Error()
+	default:
+		t.state, t.progress = api.TaskSuccess, 1
+	}
+	t.ended = e.now()
+	ok := t.state == api.TaskSuccess
+	t.mu.Unlock()
+	if err != nil && !ok {
+		t.Logf("[%s] %v", t.state, err)
+	}
+	close(t.done)
+
+	e.mu.Lock()
+	e.running--
+	if ok {
+		e.succeeded++
+	} else {
+		e.failed++
+	}
+	e.ended = append(e.ended, t.ID)
+	for len(e.ended) > e.cfg.KeepTasks {
+		delete(e.tasks, e.ended[0])
+		e.ended = e.ended[1:]
+	}
+	e.lastActive = e.now()
+	e.refreshLocked()
+	full := e.served >= e.cfg.MaxTasks && e.running == 0
+	e.mu.Unlock()
+	if full {
+		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks))
+	}
+}
+
+func (e *EngineConn) runSession(ctx context.Context, t *Task) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Error("engine panicked", "task", t.ID, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("the engine failed: %v", p)
+		}
+	}()
+	return e.session.Run(ctx, t)
+}
+
+// Kill stops a task that has not ended and waits (up to the kill grace)
+// for it to end.
+func (e *EngineConn) Kill(ctx context.Context, id string) (api.TaskStatus, error) {
+	t, err := e.task(id)
+	if err != nil {
+		return api.TaskStatus{}, err
+	}
+	t.mu.Lock()
+	if !api.TaskEnded(t.state) {
+		t.killed = true
+	}
+	t.mu.Unlock()
+	t.cancel()
+	timer := time.NewTimer(e.cfg.KillGrace + time.Second)
+	defer timer.Stop()
+	select {
+	case <-t.done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return t.status(), nil
+}
+
+func (e *EngineConn) task(id string) (*Task, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.tasks[id]; t != nil {
+		return t, nil
+	}
+	return nil, linkis.ValueError(linkis.ErrUnknownNode, "task", id, "no such task on "+e.cfg.Ticket+" (never submitted, or forgotten)")
+}
+
+// Status returns where a task stands, waiting up to wait while it runs.
+func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error) {
+	t, err := e.task(id)
+	if err != nil {
+		return api.TaskStatus{}, err
+	}
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		select {
+		case <-t.done:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}
+	return t.status(), nil
+}
+
+// Log returns a page of a task's log.
+func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
+	t, err := e.task(id)
+	if err != nil {
+		return api.TaskLog{}, err
+	}
+	if from < 0 {
+		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
+	}
+	if size < 1 || size > api.MaxLogPageSize {
+		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxLogPageSize, size)
+	}
+	ended := t.isEnded()
+	lines, next, trunc := t.log.page(from, size)
+	return api.TaskLog{ID: id, From: from, Lines: lines, Next: next, Complete: ended && next == t.log.len(), Truncated: trunc}, nil
+}
