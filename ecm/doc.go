@@ -6,5 +6,49 @@
 // It must never make scheduling decisions or keep ledger state: it executes
 // what the manager decided and reports what happened to the processes it owns.
 //
-// The package is filled in by the "Real engines" issue.
+// # Launch
+//
+// A launch (POST /v1/launch) is validated whole before anything happens:
+// the ticket, engine type, resource, labels, environment names and material
+// names (relative, no "..", no NUL, permission bits only). Then the ECM
+// creates DATA/ec-N/{work,logs,results}, writes the materials into work
+// through an os.Root (no symbolic link can lead out), and starts the command
+// - "linkis" is the ECM's own binary, anything else is looked up on PATH -
+// in its own process group, with a minimal environment (PATH, locale, HOME)
+// plus the request's variables plus the ECM's: LINKIS_MANAGER, LINKIS_TOKEN,
+// LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR, LINKIS_EC_HOST. When
+// the ECM runs as root and the submitting user exists on the host, the
+// process runs as that user and the directories are theirs; otherwise it
+// runs as the ECM's user (Linkis fails the launch instead; we prefer a
+// working single-user install and say so here).
+//
+// Launch answers at once: Starting, or Running with the engine's address
+// once the engine wrote it to work/engineconn.addr, or Exited. A second
+// launch of a ticket answers with the first one's engine; its record (and
+// directory) is kept for Config.Retention after it ends, so a late resend
+// cannot start it again. At most Config.MaxStarting engines may be starting
+// at once; more launches are refused with a retryable ErrUnavailable.
+//
+// # Watch and kill
+//
+// The process's output goes to logs/engineconn.log up to Config.LogCap,
+// then one note says it was truncated and the rest is dropped; the latest
+// 16 KiB stay in memory. When the process ends, what is left of its group
+// is killed, and the end is reported with ECEnded: a kill the ECM was asked
+// for, or a clean exit, is not a failure; a death by signal, exit 137/143,
+// or a non-zero exit after the engine served is a failure worth a retry; a
+// non-zero exit before it ever served is a start-up failure not worth one.
+// The reason quotes the last lines of its output. A manager answering
+// unknown_node has settled that engine already. Kill (POST /v1/kill) sends
+// SIGTERM to the group, SIGKILL after the grace, and answers once the
+// process is gone.
+//
+// # Lifetime
+//
+// Run registers (retrying while the manager is unreachable), heartbeats
+// every Config.HeartbeatInterval (registering again if the manager forgot
+// the ECM) and removes directories of engines that ended longer than the
+// retention ago. When its context ends it stops every engine it runs,
+// reports them, deregisters and returns; every goroutine it started has
+// ended by then.
 package ecm

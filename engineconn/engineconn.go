@@ -231,14 +231,21 @@ func (e *EngineConn) Run(ctx context.Context) error {
 	if err := writeFileAtomic(filepath.Join(e.cfg.WorkDir, AddrFile), []byte(addr+"\n")); err != nil {
 		return err
 	}
-	if err := e.reportStarted(ctx, addr); err != nil {
-		return err
-	}
+	// Serving starts before the manager hears of it: the first caller may
+	// come as soon as the manager grants the engine, before the report
+	// returns here. (No caller holds a grant the manager has not made.)
 	e.mu.Lock()
 	e.started = true
 	e.lastActive = e.now()
 	e.refreshLocked()
 	e.mu.Unlock()
+	if err := e.reportStarted(ctx, addr); err != nil {
+		if ctx.Err() != nil {
+			e.log.Info("terminated while starting")
+			return nil
+		}
+		return err
+	}
 	e.log.Info("engine started", "addr", addr, "mode", e.cfg.Mode, "concurrency", e.cfg.Concurrency)
 
 	hbCtx, hbStop := context.WithCancel(context.Background())
@@ -380,11 +387,23 @@ func (e *EngineConn) housekeeping(ctx context.Context) string {
 			}
 		}
 		e.mu.Lock()
-		idle := e.running == 0 && e.locks.count() == 0 && now.Sub(e.lastActive) >= e.cfg.MaxFreeTime
+		idle := e.running == 0 && now.Sub(e.lastActive) >= e.cfg.MaxFreeTime && e.cfg.Mode == linkis.ModeComputation
 		e.mu.Unlock()
-		if idle && e.cfg.Mode == linkis.ModeComputation {
+		if !idle {
+			continue
+		}
+		// Unused for its max free time. Grants the callers released
+		// through the manager are dropped; a grant the manager still
+		// holds keeps the engine for another period.
+		for _, g := range e.locks.all() {
+			if e.locks.refresh(ctx, g) {
+				e.log.Info("lock ended", "ask", g.askID)
+			}
+		}
+		if e.locks.count() == 0 {
 			return fmt.Sprintf("idle for %v", e.cfg.MaxFreeTime)
 		}
+		e.touch()
 	}
 }
 

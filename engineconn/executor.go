@@ -112,7 +112,6 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	if err != nil && !ok {
 		t.Logf("[%s] %v", t.state, err)
 	}
-	close(t.done)
 
 	e.mu.Lock()
 	e.running--
@@ -130,6 +129,7 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	e.refreshLocked()
 	full := e.served >= e.cfg.MaxTasks && e.running == 0
 	e.mu.Unlock()
+	close(t.done) // after the accounting: whoever waited sees the engine as the task left it
 	if full {
 		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks))
 	}

@@ -138,6 +138,16 @@ func (l *locks) refresh(ctx context.Context, g grant) bool {
 	return true
 }
 
+func (l *locks) all() []grant {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]grant, 0, len(l.grants))
+	for _, g := range l.grants {
+		out = append(out, g)
+	}
+	return out
+}
+
 func (l *locks) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -8,7 +8,9 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions")
+		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions"+
+			"\n  ecm          run the host agent that launches engines (--manager URL --data-dir DIR --http-addr HOST:PORT)"+
+			"\n  engineconn   run one engine (started by an ECM, never by hand)")
 	}
 	flag.Parse()
 	if flag.NArg() < 1 {
@@ -19,6 +21,10 @@ func main() {
 	switch flag.Arg(0) {
 	case "demo":
 		err = runDemo(os.Stdout, flag.Args()[1:])
+	case "ecm":
+		err = runECM(flag.Args()[1:])
+	case "engineconn":
+		err = runEngineConn(flag.Args()[1:])
 	default:
 		fmt.Fprintf(os.Stderr, "linkis: unknown command %q\n", flag.Arg(0))
 		flag.Usage()

@@ -65,6 +65,14 @@ while True:
             status = "ERROR"
             et, ev, tb = sys.exc_info()
             _send(b"EXC", "".join(traceback.format_exception(et, ev, tb.tb_next)))
+        # Mark the end of this task's raw output on fd 1 and 2, so the
+        # engine knows it has read everything written below Python.
+        mark = b"\x00" + msg["sync"].encode() + b"\x00"
+        for fd in (1, 2):
+            try:
+                os.write(fd, mark)
+            except OSError:
+                pass
         _send(b"END", status)
     except KeyboardInterrupt:
         continue  # an interrupt that came after its task ended

@@ -11,10 +11,10 @@ import (
 // textResult turns a stream of output into a text result set (one row per
 // line) and the task's log, creating the file only when output comes.
 type textResult struct {
-	t    *engineconn.Task
-	log  io.Writer
-	mu   sync.Mutex
-	rs   *engineconn.ResultWriter
+	t      *engineconn.Task
+	log    io.Writer
+	mu     sync.Mutex
+	rs     *engineconn.ResultWriter
 	part   []byte
 	err    error
 	closed bool

@@ -2,8 +2,11 @@ package engines
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +89,9 @@ type interp struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	sink  *sink
-	why   error // why it died
+	mark  []byte        // the running task's end-of-output mark on fd 1 and 2
+	marks chan struct{} // one value per mark seen
+	why   error         // why it died
 }
 
 func (s *pySession) start(ctx context.Context) (*interp, error) {
@@ -122,7 +127,8 @@ func (s *pySession) start(ctx context.Context) (*interp, error) {
 		closeAll(reqW, respR, outR, errR)
 		return nil, fmt.Errorf("python engine: %w", err)
 	}
-	in := &interp{cmd: cmd, req: reqW, ends: make(chan string, 1), ready: make(chan struct{}), dead: make(chan struct{})}
+	in := &interp{cmd: cmd, req: reqW, ends: make(chan string, 1), ready: make(chan struct{}), dead: make(chan struct{}),
+		marks: make(chan struct{}, 2)}
 	in.wg.Add(3)
 	go in.readFrames(respR)
 	go in.readRaw(outR, false)
@@ -213,21 +219,49 @@ func (in *interp) readRaw(r *os.File, stderr bool) {
 	defer in.wg.Done()
 	defer r.Close()
 	buf := make([]byte, 32<<10)
+	var pending []byte
+	emit := func(p []byte) {
+		if len(p) == 0 {
+			return
+		}
+		in.mu.Lock()
+		sk := in.sink
+		in.mu.Unlock()
+		if sk == nil {
+			return
+		}
+		if stderr {
+			_, _ = sk.err.Write(p)
+		} else {
+			_, _ = sk.out.Write(p)
+		}
+	}
 	for {
 		n, err := r.Read(buf)
-		if n > 0 {
+		pending = append(pending, buf[:n]...)
+		for {
 			in.mu.Lock()
-			sk := in.sink
+			mark := in.mark
 			in.mu.Unlock()
-			if sk != nil {
-				if stderr {
-					_, _ = sk.err.Write(buf[:n])
-				} else {
-					_, _ = sk.out.Write(buf[:n])
-				}
+			if len(mark) == 0 {
+				emit(pending)
+				pending = pending[:0]
+				break
 			}
+			if i := bytes.Index(pending, mark); i >= 0 {
+				emit(pending[:i])
+				pending = append(pending[:0], pending[i+len(mark):]...)
+				in.marks <- struct{}{}
+				continue
+			}
+			// Hold back what could be the start of a mark.
+			keep := min(len(pending), len(mark)-1)
+			emit(pending[:len(pending)-keep])
+			pending = append(pending[:0], pending[len(pending)-keep:]...)
+			break
 		}
 		if err != nil {
+			emit(pending)
 			return
 		}
 	}
@@ -263,10 +297,25 @@ func (s *pySession) Run(ctx context.Context, t *engineconn.Task) error {
 		in.mu.Unlock()
 		_ = out.Close()
 	}()
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:])
+	syncTok := "LINKIS-END-" + hex.EncodeToString(nonce[:])
+	in.mu.Lock()
+	in.mark = []byte("\x00" + syncTok + "\x00")
+	in.mu.Unlock()
+	for len(in.marks) > 0 { // marks of an earlier task that never came back
+		<-in.marks
+	}
+	defer func() {
+		in.mu.Lock()
+		in.mark = nil
+		in.mu.Unlock()
+	}()
 	body, _ := json.Marshal(struct {
 		ID   string `json:"id"`
 		Code string `json:"code"`
-	}{t.ID, t.Code})
+		Sync string `json:"sync"`
+	}{t.ID, t.Code, syncTok})
 	if _, err := fmt.Fprintf(in.req, "%d\n%s", len(body), body); err != nil {
 		in.kill()
 		return fmt.Errorf("python engine: sending the task: %w", err)
@@ -291,6 +340,19 @@ func (s *pySession) Run(ctx context.Context, t *engineconn.Task) error {
 		}
 		return ctx.Err()
 	}
+	// Output written below Python before the task ended is still in the
+	// pipes: wait for both marks (briefly: the code may have closed them).
+	timer := time.NewTimer(time.Second)
+	for got := 0; got < 2; got++ {
+		select {
+		case <-in.marks:
+			continue
+		case <-timer.C:
+		case <-in.dead:
+		}
+		break
+	}
+	timer.Stop()
 	switch status {
 	case "OK":
 		return out.Close()

@@ -1,0 +1,442 @@
+package ecm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/engineconn"
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+// Engine states, as an ECM tracks them (reported with the api.EC* names).
+type engineState uint8
+
+const (
+	stateStarting engineState = iota // launched; no address yet
+	stateRunning                     // the engine wrote its address
+	stateExited                      // the process is gone
+)
+
+// engine is one engine process this ECM launched. Its fields are guarded
+// by ECM.mu.
+type engine struct {
+	ticket                  string
+	dir, work, logs, result string
+	cmd                     *exec.Cmd
+	pid                     int
+	log                     *cappedLog
+	launched                chan struct{} // closed once start finished (the process runs, or it failed)
+	exited                  chan struct{} // closed once the process is gone and its end recorded
+	state                   engineState
+	addr                    string
+	killWhy                 string // set when the ECM stopped it on purpose
+	failed, retryable       bool
+	reason                  string
+	endedAt                 time.Time
+}
+
+func (e *engine) isExited() bool { return e.state == stateExited }
+
+func (e *engine) endedBefore(t time.Time) bool { return !e.endedAt.IsZero() && e.endedAt.Before(t) }
+
+// Launch starts the engine a launch request describes and answers at once
+// with its state. A ticket this ECM already has answers with that engine
+// (Starting, Running with its address, or Exited with how it ended) and
+// starts nothing. A request that is malformed, names unsafe material paths
+// or comes while too many engines are starting is refused with nothing
+// changed; a command that cannot be found or started answers Exited,
+// failed and not retryable.
+func (m *ECM) Launch(req api.LaunchRequest) (api.LaunchResponse, error) {
+	lr, err := req.Launch()
+	if err != nil {
+		return api.LaunchResponse{}, err
+	}
+	if err := checkMaterials(lr.Materials); err != nil {
+		return api.LaunchResponse{}, err
+	}
+	if err := checkEnv(lr.Env); err != nil {
+		return api.LaunchResponse{}, err
+	}
+	ticket := lr.Ticket.String()
+	m.mu.Lock()
+	if e := m.engines[ticket]; e != nil {
+		m.mu.Unlock()
+		return m.response(e), nil
+	}
+	if m.closed {
+		m.mu.Unlock()
+		return api.LaunchResponse{}, linkis.Errorf(linkis.ErrUnavailable, m.cfg.ID, "the ECM is shutting down")
+	}
+	if m.starting >= m.cfg.MaxStarting {
+		m.mu.Unlock()
+		return api.LaunchResponse{}, linkis.Errorf(linkis.ErrUnavailable, m.cfg.ID, "%d engines are starting, the most this ECM starts at once; try again shortly", m.starting)
+	}
+	dir := filepath.Join(m.cfg.DataDir, ticket)
+	e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
+		result: filepath.Join(dir, "results"), launched: make(chan struct{}), exited: make(chan struct{})}
+	m.engines[ticket] = e
+	m.starting++
+	m.mu.Unlock()
+
+	if err := m.start(e, &lr); err != nil {
+		m.log.Warn("launch failed", "ec", ticket, "err", err)
+		m.end(e, true, err.Error(), false)
+		close(e.launched)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.report(e)
+		}()
+	} else {
+		m.log.Info("engine launched", "ec", ticket, "pid", e.pid, "engine", lr.EngineType.String(), "user", lr.User)
+	}
+	return m.response(e), nil
+}
+
+// start prepares the engine's directories and starts its process.
+func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
+	path, err := m.resolveCommand(lr.Command)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(e.dir); err != nil {
+		return err
+	}
+	for _, d := range []string{e.work, e.logs, e.result} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return err
+		}
+	}
+	if err := writeMaterials(e.work, lr.Materials); err != nil {
+		return err
+	}
+	cred, u, err := runAs(lr.User)
+	if err != nil {
+		return err
+	}
+	if cred != nil {
+		if err := chownTree(e.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return err
+		}
+	}
+	lf, err := os.OpenFile(filepath.Join(e.logs, LogFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		lf.Close()
+		return err
+	}
+	cmd := exec.Command(path, lr.Args...)
+	cmd.Dir = e.work
+	cmd.Env = m.env(e, lr, u)
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		lf.Close()
+		return fmt.Errorf("start %s: %w", lr.Command, err)
+	}
+	log := &cappedLog{f: lf, cap: m.cfg.LogCap}
+	m.mu.Lock()
+	e.cmd, e.pid, e.log = cmd, cmd.Process.Pid, log
+	m.mu.Unlock()
+	close(e.launched)
+	pumped := make(chan struct{})
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		defer close(pumped)
+		log.pump(pr)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.watch(e, pr, pumped)
+	}()
+	return nil
+}
+
+// env is the engine's environment: a minimal base, the launch request's
+// variables, then the ECM's own (which win).
+func (m *ECM) env(e *engine, lr *manager.LaunchRequest, u *user.User) []string {
+	env := baseEnv(u)
+	keys := make([]string, 0, len(lr.Env))
+	for k := range lr.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+lr.Env[k])
+	}
+	host := m.cfg.EngineHost
+	if host == "" {
+		host, _, _ = net.SplitHostPort(m.Addr())
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+	}
+	return append(env,
+		engineconn.EnvManager+"="+strings.Join(m.cfg.Managers, ","),
+		engineconn.EnvToken+"="+m.cfg.Token,
+		engineconn.EnvWorkDir+"="+e.work,
+		engineconn.EnvLogDir+"="+e.logs,
+		engineconn.EnvResultDir+"="+e.result,
+		engineconn.EnvHost+"="+host,
+		"TMPDIR="+e.work,
+	)
+}
+
+// watch follows an engine from start to exit: it notices when the engine
+// writes its address, and when the process ends it kills what is left of
+// its process group, records how it ended and reports it.
+func (m *ECM) watch(e *engine, pr *os.File, pumped <-chan struct{}) {
+	waited := make(chan error, 1)
+	go func() { waited <- e.cmd.Wait() }() // ends when the process does; every path below waits for it
+	tick := time.NewTicker(10 * time.Millisecond)
+	var werr error
+wait:
+	for {
+		select {
+		case werr = <-waited:
+			break wait
+		case <-tick.C:
+			if m.checkRunning(e) {
+				tick.Stop()
+			}
+		}
+	}
+	tick.Stop()
+	m.checkRunning(e)
+	_ = syscall.Kill(-e.pid, syscall.SIGKILL) // what is left of its group
+	select {
+	case <-pumped:
+	case <-time.After(2 * time.Second): // a child that left the group still holds the pipe
+		pr.Close()
+		<-pumped
+	}
+	pr.Close()
+	m.mu.Lock()
+	ps, why, wasRunning, log := e.cmd.ProcessState, e.killWhy, e.state == stateRunning, e.log
+	m.mu.Unlock()
+	tail := log.lastLines(m.cfg.TailLines)
+	_ = log.close()
+	failed, retryable, reason := classify(ps, werr, why, wasRunning, tail)
+	m.end(e, failed, reason, retryable)
+	m.log.Info("engine exited", "ec", e.ticket, "failed", failed, "reason", firstLine(reason))
+	m.report(e)
+}
+
+// classify says how an engine ended. A stop the ECM was asked for is not a
+// failure. A clean exit is not a failure. A death by signal (OOM killer,
+// kill -9) is a failure a retry may fix; so is a non-zero exit after the
+// engine served; a non-zero exit before it ever served is a start-up
+// failure (bad engine type, bad configuration) that a retry would repeat.
+func classify(ps *os.ProcessState, werr error, why string, wasRunning bool, tail string) (failed, retryable bool, reason string) {
+	withTail := func(s string) string {
+		if tail == "" {
+			return s
+		}
+		return s + "; last output:\n" + tail
+	}
+	if ps == nil {
+		return true, true, withTail(fmt.Sprintf("lost the process: %v", werr))
+	}
+	status, _ := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case why != "":
+		return false, false, why + " (" + ps.String() + ")"
+	case ps.Success():
+		return false, false, "exited cleanly"
+	case status.Signaled():
+		return true, true, withTail("killed by signal " + status.Signal().String())
+	case ps.ExitCode() == 143 || ps.ExitCode() == 137:
+		return true, true, withTail(ps.String())
+	case wasRunning:
+		return true, true, withTail(ps.String() + " after it served")
+	default:
+		return true, false, withTail(ps.String() + " before it reported in")
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// checkRunning moves a starting engine to Running once it wrote its
+// address. It reports whether the engine is past Starting.
+func (m *ECM) checkRunning(e *engine) bool {
+	m.mu.Lock()
+	st, work := e.state, e.work
+	m.mu.Unlock()
+	if st != stateStarting {
+		return true
+	}
+	b, err := os.ReadFile(filepath.Join(work, engineconn.AddrFile))
+	if err != nil {
+		return false
+	}
+	addr := strings.TrimSpace(string(b))
+	if linkis.ValidateAddress("addr", addr) != nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.state == stateStarting {
+		e.state, e.addr = stateRunning, addr
+		m.starting--
+	}
+	return true
+}
+
+// end records that an engine is gone.
+func (m *ECM) end(e *engine, failed bool, reason string, retryable bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e.state == stateExited {
+		return
+	}
+	if e.state == stateStarting {
+		m.starting--
+	}
+	e.state, e.failed, e.reason, e.retryable, e.endedAt = stateExited, failed, reason, retryable, time.Now()
+	close(e.exited)
+}
+
+// report tells the manager an engine ended, retrying until it is heard,
+// the manager says it already settled that engine, or the ECM stops.
+func (m *ECM) report(e *engine) {
+	m.mu.Lock()
+	req := api.ECEndedRequest{EC: e.ticket, Failed: e.failed, Reason: e.reason, Retryable: e.retryable}
+	m.mu.Unlock()
+	if len(req.Reason) > manager.MaxReasonLen {
+		req.Reason = req.Reason[:manager.MaxReasonLen-3] + "..."
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
+		err := m.mgr.ECEnded(ctx, req)
+		cancel()
+		switch {
+		case err == nil, errors.Is(err, linkis.ErrUnknownNode):
+			return // heard, or already settled
+		case !linkis.IsRetryable(err) && !errors.Is(err, context.DeadlineExceeded):
+			m.log.Error("reporting an engine's end was refused", "ec", e.ticket, "err", err)
+			return
+		}
+		select {
+		case <-m.ctx.Done():
+			m.log.Warn("ECM stopping before the manager heard an engine ended", "ec", e.ticket)
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// response is the engine's state as the API reports it.
+func (m *ECM) response(e *engine) api.LaunchResponse {
+	m.checkRunning(e)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := api.LaunchResponse{EC: e.ticket, PID: e.pid}
+	switch e.state {
+	case stateStarting:
+		r.State = api.ECStarting
+	case stateRunning:
+		r.State, r.Addr = api.ECRunning, e.addr
+	default:
+		r.State, r.Failed, r.Reason, r.Retryable = api.ECExited, e.failed, e.reason, e.retryable
+	}
+	return r
+}
+
+// MaxKillGrace bounds the grace a kill request may ask for.
+const MaxKillGrace = 5 * time.Minute
+
+// Kill stops an engine: SIGTERM to its process group, SIGKILL to the group
+// after the grace; it answers once the process is gone (Exited), or
+// Unknown for a ticket this ECM never had.
+func (m *ECM) Kill(ctx context.Context, req api.KillRequest) (api.KillResponse, error) {
+	if _, err := manager.ParseECID(req.EC); err != nil {
+		return api.KillResponse{}, err
+	}
+	if req.GraceMs < 0 || time.Duration(req.GraceMs)*time.Millisecond > MaxKillGrace {
+		return api.KillResponse{}, linkis.Errorf(linkis.ErrInvalidArgument, "graceMs", "must be from 0 to %d, got %d", MaxKillGrace.Milliseconds(), req.GraceMs)
+	}
+	m.mu.Lock()
+	e := m.engines[req.EC]
+	m.mu.Unlock()
+	if e == nil {
+		return api.KillResponse{EC: req.EC, State: api.ECUnknown}, nil
+	}
+	grace := m.cfg.KillGrace
+	if req.GraceMs > 0 {
+		grace = time.Duration(req.GraceMs) * time.Millisecond
+	}
+	m.stop(ctx, e, grace, "killed on request")
+	return m.response(e), nil
+}
+
+// stop ends an engine's process group: SIGTERM, then SIGKILL after grace.
+func (m *ECM) stop(ctx context.Context, e *engine, grace time.Duration, why string) {
+	select {
+	case <-e.launched:
+	case <-ctx.Done():
+		return
+	}
+	m.mu.Lock()
+	if e.state == stateExited {
+		m.mu.Unlock()
+		return
+	}
+	if e.killWhy == "" {
+		e.killWhy = why
+	}
+	pid := e.pid
+	m.mu.Unlock()
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-e.exited:
+		return
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	select {
+	case <-e.exited:
+	case <-time.After(10 * time.Second):
+		m.log.Error("an engine survived SIGKILL", "ec", e.ticket, "pid", pid)
+	}
+}
+
+// Engine returns the state of an engine this ECM has (as a launch of its
+// ticket would answer), and false for a ticket it does not have.
+func (m *ECM) Engine(ticket string) (api.LaunchResponse, bool) {
+	m.mu.Lock()
+	e := m.engines[ticket]
+	m.mu.Unlock()
+	if e == nil {
+		return api.LaunchResponse{}, false
+	}
+	return m.response(e), true
+}

@@ -1,0 +1,178 @@
+package ecm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/golinkis/golinkis/engineconn"
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+// MaxMaterials bounds the files one launch may carry.
+const MaxMaterials = 256
+
+// checkMaterials refuses names that could leave the work directory and
+// modes that are not plain permission bits, before anything is written.
+func checkMaterials(ms []manager.Material) error {
+	if len(ms) > MaxMaterials {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "materials", "%d files, at most %d allowed", len(ms), MaxMaterials)
+	}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		name := m.Name
+		switch {
+		case name == "" || len(name) > 255:
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must be 1-255 bytes")
+		case filepath.IsAbs(name) || strings.HasPrefix(name, "/"):
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must be a relative path, not an absolute one")
+		case strings.Contains(name, "\x00") || strings.Contains(name, "\\"):
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must not hold NUL or backslashes")
+		case !filepath.IsLocal(name) || hasDotDot(name):
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must stay inside the work directory (no '..')")
+		case m.Mode&^0o777 != 0:
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.mode", strconv.FormatUint(uint64(m.Mode), 8), "only permission bits (0-0777) are allowed")
+		}
+		clean := filepath.Clean(name)
+		if seen[clean] || clean == engineconn.AddrFile {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "named twice, or reserved")
+		}
+		seen[clean] = true
+	}
+	return nil
+}
+
+func hasDotDot(name string) bool {
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// writeMaterials places the files in the work directory; directories are
+// created as needed and nothing is written through a symbolic link.
+func writeMaterials(work string, ms []manager.Material) error {
+	root, err := os.OpenRoot(work)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, m := range ms {
+		name := filepath.Clean(m.Name)
+		if dir := filepath.Dir(name); dir != "." {
+			if err := root.MkdirAll(dir, 0o750); err != nil {
+				return fmt.Errorf("material %s: %w", m.Name, err)
+			}
+		}
+		mode := fs.FileMode(m.Mode & 0o777)
+		if mode == 0 {
+			mode = 0o640
+		}
+		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return fmt.Errorf("material %s: %w", m.Name, err)
+		}
+		if _, err := f.Write(m.Data); err != nil {
+			f.Close()
+			return fmt.Errorf("material %s: %w", m.Name, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("material %s: %w", m.Name, err)
+		}
+		if err := root.Chmod(name, mode); err != nil { // the umask does not decide
+			return fmt.Errorf("material %s: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkEnv refuses environment names that cannot be set.
+func checkEnv(env map[string]string) error {
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.Contains(v, "\x00") {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "env", k, "names must be non-empty without '=' or NUL; values without NUL")
+		}
+	}
+	return nil
+}
+
+// runAs returns the credential to start an engine with: the submitting
+// user's when the ECM runs as root and that user exists on the host, else
+// nil (the ECM's own user).
+func runAs(name string) (*syscall.Credential, *user.User, error) {
+	if os.Geteuid() != 0 || name == "" {
+		return nil, nil, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		var unknown user.UnknownUserError
+		if errors.As(err, &unknown) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil, nil, fmt.Errorf("user %s has a non-numeric uid or gid", name)
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if gids, err := u.GroupIds(); err == nil {
+		for _, g := range gids {
+			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+				cred.Groups = append(cred.Groups, uint32(n))
+			}
+		}
+	}
+	return cred, u, nil
+}
+
+// chownTree gives an engine's directories to the user it runs as.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+}
+
+// resolveCommand finds the program of a launch: "linkis" is the ECM's own
+// binary; anything else is looked up on PATH.
+func (m *ECM) resolveCommand(cmd string) (string, error) {
+	if cmd == manager.EngineConnCommand {
+		return m.binary, nil
+	}
+	p, err := exec.LookPath(cmd)
+	if err != nil {
+		return "", fmt.Errorf("command %q: %w", cmd, err)
+	}
+	return p, nil
+}
+
+// baseEnv is what an engine inherits of the ECM's environment: enough to
+// find programs and speak a locale, nothing secret.
+func baseEnv(u *user.User) []string {
+	var env []string
+	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if u != nil {
+		env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
+	} else if h, err := os.UserHomeDir(); err == nil {
+		env = append(env, "HOME="+h)
+	}
+	return env
+}
