@@ -1,0 +1,367 @@
+package ecm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// recorder stands in for the manager API in the tests that drive an ECM
+// directly; the processes are real.
+type recorder struct {
+	mu     sync.Mutex
+	ended  []api.ECEndedRequest
+	beats  int
+	regs   int
+	deregs int
+}
+
+func (r *recorder) RegisterECM(context.Context, api.RegisterECMRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.regs++
+	return nil
+}
+
+func (r *recorder) ECMHeartbeat(context.Context, api.ECMHeartbeatRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.beats++
+	return nil
+}
+
+func (r *recorder) DeregisterECM(context.Context, api.DeregisterECMRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deregs++
+	return nil
+}
+
+func (r *recorder) ECEnded(_ context.Context, e api.ECEndedRequest) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = append(r.ended, e)
+	return nil
+}
+
+func (r *recorder) endedOf(ec string) (api.ECEndedRequest, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.ended {
+		if e.EC == ec {
+			return e, true
+		}
+	}
+	return api.ECEndedRequest{}, false
+}
+
+func directECM(t *testing.T, edit func(*ecm.Config)) (*ecm.ECM, *recorder, string) {
+	t.Helper()
+	cfg := ecm.DefaultConfig()
+	cfg.Managers = []string{"http://127.0.0.1:1"}
+	cfg.Token = clusterToken
+	cfg.DataDir = t.TempDir()
+	cfg.Binary = linkisBin
+	cfg.KillGrace = 300 * time.Millisecond
+	cfg.HeartbeatInterval = 50 * time.Millisecond
+	if edit != nil {
+		edit(&cfg)
+	}
+	rec := &recorder{}
+	m, err := ecm.New(cfg, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { done <- m.Run(ctx, ready) }()
+	<-ready
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return m, rec, cfg.DataDir
+}
+
+func bashLaunch(ticket, script string) api.LaunchRequest {
+	return api.LaunchRequest{Ticket: ticket, EngineType: "shell-1", User: "alice", Command: "bash", Args: []string{"-c", script},
+		Resource: api.Resource{Memory: 1 << 20, MilliCores: 100, Instances: 1}}
+}
+
+func waitExited(t *testing.T, m *ecm.ECM, ticket string) api.LaunchResponse {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, ok := m.Engine(ticket)
+		if ok && r.State == api.ECExited {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not exit: %+v", ticket, r)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLaunchIsIdempotentPerTicket(t *testing.T) {
+	m, rec, dir := directECM(t, nil)
+	req := bashLaunch("ec-1", "echo started >> runs; sleep 30")
+	a, err := m.Launch(req)
+	if err != nil || a.State != api.ECStarting || a.PID == 0 {
+		t.Fatalf("first launch %+v %v", a, err)
+	}
+	runsFile := filepath.Join(dir, "ec-1", "work", "runs")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(runsFile); err == nil {
+			break
+		}
+	}
+	b, err := m.Launch(req)
+	if err != nil || b.PID != a.PID || b.State != api.ECStarting {
+		t.Fatalf("second launch %+v %v, want the first one's process %d", b, err, a.PID)
+	}
+	k, err := m.Kill(context.Background(), api.KillRequest{EC: "ec-1"})
+	if err != nil || k.State != api.ECExited || k.Failed || !strings.Contains(k.Reason, "killed on request") {
+		t.Fatalf("kill %+v %v", k, err)
+	}
+	c, _ := m.Launch(req) // after its end: still that engine, nothing new starts
+	if c.State != api.ECExited || c.PID != a.PID {
+		t.Fatalf("launch after exit %+v", c)
+	}
+	runs, _ := os.ReadFile(runsFile)
+	if string(runs) != "started\n" {
+		t.Fatalf("the script ran %q, want once", runs)
+	}
+	waitReported(t, rec, "ec-1")
+	if u, _ := m.Kill(context.Background(), api.KillRequest{EC: "ec-99"}); u.State != api.ECUnknown {
+		t.Fatalf("kill of an unknown ticket %+v", u)
+	}
+}
+
+func waitReported(t *testing.T, rec *recorder, ec string) api.ECEndedRequest {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if e, ok := rec.endedOf(ec); ok {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's end was not reported", ec)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestKillStopsTheWholeGroupAfterGrace(t *testing.T) {
+	m, _, dir := directECM(t, nil)
+	// The leader ignores SIGTERM; its child would live on unless the group
+	// is killed.
+	_, err := m.Launch(bashLaunch("ec-2", `sleep 60 & echo $! > child.pid; trap "" TERM; while true; do sleep 0.05; done`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(dir, "ec-2", "work", "child.pid")
+	var child int
+	deadline := time.Now().Add(5 * time.Second)
+	for child == 0 && time.Now().Before(deadline) {
+		b, _ := os.ReadFile(pidFile)
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	k, err := m.Kill(context.Background(), api.KillRequest{EC: "ec-2", GraceMs: 200})
+	if err != nil || k.State != api.ECExited {
+		t.Fatalf("kill %+v %v", k, err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("killed after %v: the grace was not given", d)
+	}
+	if child == 0 || processAlive(child) {
+		t.Fatalf("the engine's child %d outlived the kill", child)
+	}
+}
+
+func TestExitReportsFailureWithLogTailAndCapsTheLog(t *testing.T) {
+	m, rec, dir := directECM(t, func(c *ecm.Config) { c.LogCap = 4096 })
+	// 200 KB of output, then a last word and a failing exit.
+	_, err := m.Launch(bashLaunch("ec-3", `for i in $(seq 1 20000); do echo "line $i of noise"; done; echo "the last word" >&2; exit 3`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitExited(t, m, "ec-3")
+	if !r.Failed || r.Retryable || !strings.Contains(r.Reason, "exit status 3") || !strings.Contains(r.Reason, "the last word") {
+		t.Fatalf("exit %+v: want failed, not retryable (it never served), quoting its last output", r)
+	}
+	e := waitReported(t, rec, "ec-3")
+	if !e.Failed || e.Reason != r.Reason {
+		t.Fatalf("reported %+v", e)
+	}
+	log, err := os.ReadFile(filepath.Join(dir, "ec-3", "logs", ecm.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) > 4096+300 || !bytes.Contains(log, []byte("log truncated")) || !bytes.HasPrefix(log, []byte("line 1 of noise\n")) {
+		t.Fatalf("log of %d bytes, truncated note present: %v", len(log), bytes.Contains(log, []byte("log truncated")))
+	}
+	// A clean exit is no failure.
+	if _, err := m.Launch(bashLaunch("ec-4", "exit 0")); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitExited(t, m, "ec-4"); r.Failed {
+		t.Fatalf("clean exit %+v", r)
+	}
+}
+
+func TestLaunchRefusesBadInputAndChangesNothing(t *testing.T) {
+	m, _, dir := directECM(t, func(c *ecm.Config) { c.MaxStarting = 1 })
+	for name, mut := range map[string]func(*api.LaunchRequest){
+		"absolute material": func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "/etc/cron.d/x", Data: []byte("x")}} },
+		"dot-dot material":  func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "a/../../x", Data: []byte("x")}} },
+		"setuid material":   func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "x", Mode: 0o4755}} },
+		"reserved material": func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "engineconn.addr"}} },
+		"bad ticket":        func(r *api.LaunchRequest) { r.Ticket = "ticket-5" },
+		"no command":        func(r *api.LaunchRequest) { r.Command = "" },
+		"bad env":           func(r *api.LaunchRequest) { r.Env = map[string]string{"A=B": "c"} },
+	} {
+		req := bashLaunch("ec-5", "sleep 30")
+		mut(&req)
+		if _, err := m.Launch(req); !errors.Is(err, linkis.ErrInvalidArgument) && !errors.Is(err, linkis.ErrInvalidLabel) {
+			t.Errorf("%s: %v, want invalid argument", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "ec-5")); !os.IsNotExist(err) {
+			t.Fatalf("%s: the engine directory exists after a refused launch", name)
+		}
+		if _, ok := m.Engine("ec-5"); ok {
+			t.Fatalf("%s: the ECM remembers a refused launch", name)
+		}
+	}
+	// Materials are placed with their modes.
+	req := bashLaunch("ec-6", "sleep 30")
+	req.Materials = []api.Material{{Name: "conf/app.conf", Data: []byte("k=v"), Mode: 0o600}, {Name: "run.sh", Data: []byte("#!/bin/sh"), Mode: 0o755}}
+	if _, err := m.Launch(req); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "ec-6", "work", "conf", "app.conf")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("material: %v %v", fi, err)
+	}
+	// ec-6 never reports in, so it is still starting: the cap of one holds.
+	_, err := m.Launch(bashLaunch("ec-7", "true"))
+	if !errors.Is(err, linkis.ErrUnavailable) || !linkis.IsRetryable(err) {
+		t.Fatalf("launch over the cap: %v, want a retryable unavailable", err)
+	}
+	// A missing binary: Exited, failed, not worth a retry.
+	m.Kill(context.Background(), api.KillRequest{EC: "ec-6"})
+	r, err := m.Launch(api.LaunchRequest{Ticket: "ec-8", EngineType: "shell-1", Command: "/nonexistent/engine", Resource: api.Resource{Instances: 1}})
+	if err != nil || r.State != api.ECExited || !r.Failed || r.Retryable || !strings.Contains(r.Reason, "/nonexistent/engine") {
+		t.Fatalf("missing binary %+v %v", r, err)
+	}
+}
+
+func TestAPIRequiresTokenAndValidBodies(t *testing.T) {
+	m, _, _ := directECM(t, nil)
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+api.PathLaunch, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", resp.StatusCode)
+	}
+	cli := api.NewECMClient(clusterToken, nil)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	if _, err := cli.Launch(context.Background(), addr, api.LaunchRequest{Ticket: "ec-1"}); !errors.Is(err, linkis.ErrInvalidLabel) && !errors.Is(err, linkis.ErrInvalidArgument) {
+		t.Fatalf("empty launch: %v", err)
+	}
+	r, err := cli.Launch(context.Background(), addr, bashLaunch("ec-2", "sleep 5"))
+	if err != nil || r.State != api.ECStarting {
+		t.Fatalf("launch over HTTP %+v %v", r, err)
+	}
+	k, err := cli.Kill(context.Background(), addr, api.KillRequest{EC: "ec-2", GraceMs: 100})
+	if err != nil || k.State != api.ECExited {
+		t.Fatalf("kill over HTTP %+v %v", k, err)
+	}
+}
+
+func TestRunsAsTheSubmittingUserWhenRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the ECM switches users only when it runs as root")
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody on this host")
+	}
+	m, _, dir := directECM(t, nil)
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if d == os.TempDir() {
+			break
+		}
+	}
+	req := bashLaunch("ec-1", "id -u > uid; touch mine")
+	req.User = "nobody"
+	if _, err := m.Launch(req); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitExited(t, m, "ec-1"); r.Failed {
+		t.Fatalf("%+v", r)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ec-1", "work", "uid"))
+	if strings.TrimSpace(string(b)) != u.Uid {
+		t.Fatalf("ran as uid %q, want nobody's %s", b, u.Uid)
+	}
+	// A user the host does not know: the ECM's own user runs it.
+	req = bashLaunch("ec-2", "id -u > uid")
+	req.User = "no-such-user-here"
+	if _, err := m.Launch(req); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, m, "ec-2")
+	if b, _ := os.ReadFile(filepath.Join(dir, "ec-2", "work", "uid")); strings.TrimSpace(string(b)) != "0" {
+		t.Fatalf("unknown user ran as %q", b)
+	}
+}
+
+func TestOldDirectoriesAreCleaned(t *testing.T) {
+	m, _, dir := directECM(t, func(c *ecm.Config) {
+		c.Retention = 100 * time.Millisecond
+		c.CleanInterval = 50 * time.Millisecond
+	})
+	if _, err := m.Launch(bashLaunch("ec-1", "true")); err != nil {
+		t.Fatal(err)
+	}
+	waitExited(t, m, "ec-1")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "ec-1")); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old engine directory was not removed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, ok := m.Engine("ec-1"); ok {
+		t.Fatal("the ECM still remembers an engine past its retention")
+	}
+}
