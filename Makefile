@@ -4,6 +4,7 @@ PKGS := ./...
 # Fuzz targets: package:FuzzName, each run for FUZZTIME.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./linkis:FuzzParseLabels ./linkis:FuzzParseResourceStrings ./manager:FuzzDecodeCommand ./manager:FuzzRestore
+FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL
 
 .PHONY: test vet bench fuzz soak demo tidy
 

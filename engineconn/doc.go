@@ -6,5 +6,69 @@
 // talks to another EngineConn. It reports its state to the manager and obeys
 // the timed lock the manager hands to callers.
 //
-// The package is filled in by the "Real engines" issue.
+// # Start-up
+//
+// `linkis engineconn --ticket ec-N --engine TYPE-VERSION [--param k=v]...`
+// builds its creation context (Config, ParseArgs) from its arguments and the
+// environment its ECM set: LINKIS_TICKET, LINKIS_ENGINE_TYPE, LINKIS_USER,
+// LINKIS_LABELS (engineConnMode and concurrentEngineConn choose the
+// executor), LINKIS_MANAGER, LINKIS_TOKEN, LINKIS_WORK_DIR, LINKIS_LOG_DIR,
+// LINKIS_RESULT_DIR, LINKIS_EC_HOST. Run then opens the engine session (the
+// Engine found in the Registry by type), serves the task API on
+// LINKIS_EC_HOST:0, writes its address to WORK/engineconn.addr (the ECM
+// answers launches with it), reports ECStarted and a first heartbeat
+// (Unlock; Running for a once engine).
+//
+// # Executors
+//
+// One executor with a capacity: 1 is Linkis's serial ComputationExecutor,
+// N > 1 the concurrent one (concurrentEngineConn=N), and engineConnMode=once
+// (or executeOnce=true) runs the job given by the engineconn.once.code
+// parameter (or the material named by engineconn.once.code.file) at
+// start-up, reports Success or Failed and exits. A submission when the
+// capacity is used is refused with a retryable ErrEngineBusy. Status:
+// Starting → Unlock; serial: Idle while a grant is held, Busy while a task
+// runs; concurrent: Busy at N running, Unlock below; ShuttingDown at the
+// end. A heartbeat goes out on every change and every
+// engineconn.heartbeat (default 2 min), from one goroutine so reports stay
+// in order.
+//
+// # Locks: how an engine learns its lock
+//
+// The manager hands each caller a grant: an ask id and a 16-hex-digit lock
+// token (api.AskResult). The caller presents both with every task (or once,
+// ahead of time, with POST /v1/lock). An engine trusts a grant only after
+// asking the manager (GET /v1/asks/{id}: Granted, to this engine, with this
+// token); it then keeps it until the expiry the manager stated, so a warm
+// task costs no manager round trip. A serial engine serves one grant: a
+// newly verified grant replaces the previous one (the manager only grants
+// a serial engine to one ask at a time, so the old one was released). A
+// wrong token, a released ask, or an ask of another engine is refused with
+// ErrLockMismatch and nothing runs. When a grant's expiry passes, the engine
+// asks the manager again: a renewed grant stays, an ended one is dropped
+// and reported with ECUnlock (a manager that already expired it answers
+// lock_mismatch, which is fine). A caller that is done can also end its
+// grant through the engine (POST /v1/unlock), which reports ECUnlock.
+// We chose verification by the manager over a shared secret so that the
+// manager stays the only authority on locks and the engine needs no key.
+//
+// # Task service
+//
+// Submit returns the task id at once (PENDING); the task runs (RUNNING) and
+// ends SUCCESS, ERROR or CANCEL (killed on request or at shutdown).
+// Progress is 0..1. Logs are kept per task in memory up to
+// engineconn.task.log.cap bytes, then one line notes the truncation; they
+// are read in pages of lines. Result sets are JSON Lines files under the
+// result directory (api.ReadResultSet reads them): a header with the
+// columns' names and types, then one array per row; only their paths
+// travel. The last KeepTasks ended tasks are kept for queries.
+//
+// # Exit
+//
+// The engine exits with status 0 on SIGTERM (running tasks are cancelled),
+// after engineconn.max.free.time without work (grants the callers released
+// through the manager are checked with it first), after
+// engineconn.max.task.num tasks, when its once job ended, or when the
+// manager no longer knows it. It reports ShuttingDown before it goes; its
+// ECM reports the process's end.
 package engineconn

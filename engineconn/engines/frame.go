@@ -54,12 +54,14 @@ func readFrame(r *bufio.Reader) (frame, error) {
 	if err != nil || n < 0 || n > maxFramePayload || (len(num) > 1 && num[0] == '0') {
 		return frame{}, fmt.Errorf("python driver: bad frame length %q", num)
 	}
-	f := frame{kind: string(kind), payload: make([]byte, n)}
-	if _, err := io.ReadFull(r, f.payload); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+	// Read as the bytes come rather than allocating what the header
+	// claims: a lying header costs what was really sent.
+	payload, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
 		return frame{}, err
 	}
-	return f, nil
+	if len(payload) != n {
+		return frame{}, io.ErrUnexpectedEOF
+	}
+	return frame{kind: string(kind), payload: payload}, nil
 }
