@@ -275,3 +275,44 @@ func TestECMShutdownStopsEngines(t *testing.T) {
 		}
 	})
 }
+
+// A once engine runs the job it was started with, reports Success and
+// exits; its ask ends Done and nothing is left held.
+func TestOnceEngineEndToEnd(t *testing.T) {
+	c := newCluster(t, clusterOpts{})
+	ctx := context.Background()
+	res, err := c.client.Ask(ctx, api.AskRequest{ID: nextAskID(), Labels: labels("shell-5", linkis.LabelEngineConnMode, "once"),
+		Params: map[string]string{"engineconn.once.code": "echo the-job-ran > done.txt"}, WaitMs: 30_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.EC == "" {
+		t.Fatalf("once ask %+v", res)
+	}
+	id, _ := manager.ParseECID(res.EC)
+	c.waitState("the once engine to finish", func(s *manager.State) bool {
+		_, ok := s.EC(id)
+		return !ok
+	})
+	r := waitExitedCluster(t, c, res.EC)
+	if r.Failed {
+		t.Fatalf("once engine %+v", r)
+	}
+	if a, err := c.client.GetAsk(ctx, res.AskID, 0); err == nil && a.Status != "Done" {
+		t.Fatalf("the once ask ended %+v: %v", a, a.Err())
+	}
+}
+
+func waitExitedCluster(t *testing.T, c *cluster, ec string) api.LaunchResponse {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if r, ok := c.ecm.Engine(ec); ok && r.State == api.ECExited {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not exit", ec)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -3,6 +3,7 @@ package ecm_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -126,7 +127,8 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if o.ecm != nil {
 		o.ecm(&cfg)
 	}
-	m, err := ecm.New(cfg, client, nil)
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := ecm.New(cfg, client, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

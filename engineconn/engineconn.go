@@ -269,7 +269,11 @@ func (e *EngineConn) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	hbStop()
 	hbWG.Wait()
-	e.heartbeat(context.Background(), linkis.StatusShuttingDown)
+	if e.cfg.Mode != linkis.ModeOnce {
+		// (A once engine reports its outcome instead: ShuttingDown would
+		// fail the ask its job belongs to.)
+		e.heartbeat(context.Background(), linkis.StatusShuttingDown)
+	}
 	e.taskCancel()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()

@@ -1,0 +1,217 @@
+package ecm_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(int(float64(len(s))*p), len(s)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkColdStart: an ask that needs a new engine, from the ask to the
+// grant, which the manager makes when the new EngineConn process reports
+// it started (its Unlock heartbeat follows at once). Each op starts one
+// real process through the HTTP manager API, the reconciler and the ECM.
+func BenchmarkColdStart(b *testing.B) {
+	for _, engine := range []string{"shell-5", "python-3"} {
+		b.Run(strings.SplitN(engine, "-", 2)[0], func(b *testing.B) {
+			c := newCluster(b, clusterOpts{})
+			ls := labels(engine, linkis.LabelReuseExclusion, "*") // a new engine every time
+			var ds []time.Duration
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				g, err := c.ask(ls, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(start))
+				b.StopTimer()
+				if err := c.client.KillEngine(context.Background(), api.ECKillRequest{EC: g.EC}); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if r, _ := c.ecm.Engine(g.EC); r.State == api.ECExited {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(ms(percentile(ds, 0.5)), "ms/p50")
+			b.ReportMetric(ms(percentile(ds, 0.9)), "ms/p90")
+		})
+	}
+}
+
+// BenchmarkWarmRoundTrip: submit a task to an engine already granted and
+// wait for its result over the task API. /echo runs no child process, so
+// it is the runtime's dispatch overhead; /shell adds a bash run.
+func BenchmarkWarmRoundTrip(b *testing.B) {
+	for _, c := range []struct{ engine, code string }{{"echo-1", "hi"}, {"shell-5", "true"}} {
+		b.Run(strings.SplitN(c.engine, "-", 2)[0], func(b *testing.B) {
+			cl := newCluster(b, clusterOpts{})
+			g := cl.mustAsk(labels(c.engine), map[string]string{"engineconn.max.task.num": "1000000000"})
+			cli := api.NewEngineClient(g.Addr, clusterToken, nil)
+			ctx := context.Background()
+			run(b, g, c.code) // the grant is verified once, outside the timing
+			var ds []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				sub, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: c.code})
+				if err != nil {
+					b.Fatal(err)
+				}
+				st, err := cli.Wait(ctx, sub.ID)
+				if err != nil || st.State != api.TaskSuccess {
+					b.Fatalf("%+v %v", st, err)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			b.ReportMetric(ms(percentile(ds, 0.5)), "ms/p50")
+			b.ReportMetric(ms(percentile(ds, 0.9)), "ms/p90")
+		})
+	}
+}
+
+func rssKiB(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+// BenchmarkIdleECs: one ECM starts 200 shell engines (plus 5 python ones)
+// and holds them idle; reports the resident memory of an idle EngineConn
+// process (the python engine's interpreter is a process of its own and not
+// counted) and checks that every engine is still alive and known to the
+// manager. One op is the whole scenario.
+func BenchmarkIdleECs(b *testing.B) {
+	const shells, pythons = 200, 5
+	for i := 0; i < b.N; i++ {
+		c := newCluster(b, clusterOpts{
+			manager: func(m *manager.Config) {
+				m.DefaultQuota = linkis.Resource{Memory: 1 << 50, MilliCores: 1 << 40, Instances: 1000}
+			},
+			ecm: func(e *ecm.Config) {
+				e.MaxStarting = 64
+				capacity := linkis.Resource{Memory: 1 << 50, MilliCores: 1 << 40, Instances: 1000}
+				e.Capacity = &capacity
+			},
+		})
+		start := time.Now()
+		var mu sync.Mutex
+		var grants []api.AskResult
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 16)
+		errs := make(chan error, shells+pythons)
+		for j := 0; j < shells+pythons; j++ {
+			engine := "shell-5"
+			if j >= shells {
+				engine = "python-3"
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				g, err := c.ask(labels(engine, linkis.LabelReuseExclusion, "*"), nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				grants = append(grants, g)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/205-starts")
+		time.Sleep(2 * time.Second) // idle
+		var shellRSS, pyRSS []int64
+		for _, g := range grants {
+			r, ok := c.ecm.Engine(g.EC)
+			if !ok || r.State != api.ECRunning {
+				b.Fatalf("%s is not running: %+v", g.EC, r)
+			}
+			kib, err := rssKiB(r.PID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if isPython(c, g.EC) {
+				pyRSS = append(pyRSS, kib)
+			} else {
+				shellRSS = append(shellRSS, kib)
+			}
+		}
+		c.state(func(s *manager.State) {
+			if n := len(s.ECs()); n != shells+pythons {
+				b.Errorf("the manager knows %d engines, want %d", n, shells+pythons)
+			}
+		})
+		mean, maxv := stats(shellRSS)
+		b.ReportMetric(mean/1024, "MiB/shell-EC-RSS-mean")
+		b.ReportMetric(maxv/1024, "MiB/shell-EC-RSS-max")
+		mean, maxv = stats(pyRSS)
+		b.ReportMetric(mean/1024, "MiB/python-EC-RSS-mean")
+		b.ReportMetric(maxv/1024, "MiB/python-EC-RSS-max")
+		b.ReportMetric(float64(len(shellRSS)+len(pyRSS)), "idle-ECs")
+		c.close()
+	}
+}
+
+func isPython(c *cluster, ec string) bool {
+	id, _ := manager.ParseECID(ec)
+	py := false
+	_ = c.mem.Read(context.Background(), false, func(s *manager.State) {
+		if e, ok := s.EC(id); ok {
+			py = e.EngineType.Type == "python"
+		}
+	})
+	return py
+}
+
+func stats(v []int64) (mean, maxv float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	var sum int64
+	for _, x := range v {
+		sum += x
+		maxv = max(maxv, float64(x))
+	}
+	return float64(sum) / float64(len(v)), maxv
+}
