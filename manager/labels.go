@@ -22,6 +22,7 @@ type ecmGroup struct {
 	tree     *btree.BTreeG[*ecm]
 	members  int                              // ECMs in the group, whatever their status
 	postings map[linkis.Label]map[string]*ecm // non-core label → ECMs carrying it
+	byID     []*ecm                           // members ordered by id (placement.go)
 }
 
 func newECMGroup(tenant string) *ecmGroup {
@@ -53,6 +54,7 @@ func (s *State) addECM(m *ecm) {
 	}
 	m.group = g
 	g.members++
+	g.addByID(m)
 	for _, l := range m.labels {
 		if !scorable(l.Key) {
 			continue
@@ -85,6 +87,7 @@ func (s *State) removeECM(m *ecm) {
 		}
 	}
 	g.members--
+	g.removeByID(m)
 	if g.members == 0 {
 		delete(s.groups, g.tenant)
 	}

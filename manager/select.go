@@ -121,6 +121,11 @@ func (s *State) selectECM(now int64, req *linkis.EngineRequest, res linkis.Resou
 		}
 		return nil, linkis.Errorf(linkis.ErrNoNodeAvailable, "ecm", "no ECM without a tenant label is registered")
 	}
+	if s.placement != PlacementRules {
+		if m := s.placeAlt(g, res, nonce); m != nil {
+			return m, nil
+		}
+	}
 	k := s.cfg.HotspotTopK
 	if scores := g.labelScores(req.Labels); len(scores) > 0 {
 		if m := s.pickScored(now, scores, res, nonce, k); m != nil {

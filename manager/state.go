@@ -33,7 +33,8 @@ type State struct {
 	ecDues       dueTable[*ec]                // when each may expire, be lost or be reclaimed
 	askDues      dueTable[*ask]               // when each lock or wait may run out
 	observer     Observer
-	scratch      []byte // reused to look keys up without allocating; not state
+	placement    Placement // ECM-choice policy: code, not state (placement.go)
+	scratch      []byte    // reused to look keys up without allocating; not state
 }
 
 // Observer is told about every node status change as it is applied. It must
