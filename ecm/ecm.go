@@ -145,6 +145,7 @@ func (m *ECM) Run(ctx context.Context, ready chan<- struct{}) error {
 	m.mu.Lock()
 	m.addr = addr
 	m.mu.Unlock()
+	m.adopt() // before serving: a launch must find the engines it already has
 	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)}
 	m.wg.Add(1)
@@ -184,6 +185,12 @@ func (m *ECM) register(ctx context.Context) error {
 		err := m.mgr.RegisterECM(cctx, req)
 		cancel()
 		if err == nil {
+			return nil
+		}
+		if errors.Is(err, linkis.ErrDuplicate) {
+			// Registered already: this ECM restarted. It keeps its id and
+			// must keep its address (the manager has no way to change it).
+			m.log.Warn("already registered; carrying on (a restart?)", "err", err)
 			return nil
 		}
 		if !linkis.IsRetryable(err) {
@@ -315,6 +322,12 @@ func (m *ECM) cleanOld(now time.Time, startup bool) {
 	}
 	for _, d := range ents {
 		if !d.IsDir() || !strings.HasPrefix(d.Name(), "ec-") {
+			continue
+		}
+		m.mu.Lock()
+		_, live := m.engines[d.Name()]
+		m.mu.Unlock()
+		if live {
 			continue
 		}
 		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {

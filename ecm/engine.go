@@ -152,6 +152,9 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 		lf.Close()
 		return fmt.Errorf("start %s: %w", lr.Command, err)
 	}
+	if err := writePIDFile(e.dir, cmd.Process.Pid); err != nil {
+		m.log.Warn("recording the engine's pid", "ec", e.ticket, "err", err) // only adoption after a restart needs it
+	}
 	log := &cappedLog{f: lf, cap: m.cfg.LogCap}
 	m.mu.Lock()
 	e.cmd, e.pid, e.log = cmd, cmd.Process.Pid, log

@@ -16,6 +16,14 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 )
 
+// ExitFile is the file in the work directory where an EngineConn records
+// how it ended: a line "ok", or "failed REASON".
+const (
+	ExitFile   = "engineconn.exit"
+	ExitOK     = "ok"
+	ExitFailed = "failed"
+)
+
 // ErrOnceFailed is returned by Run when a once engine's job did not
 // succeed.
 var ErrOnceFailed = errors.New("engineconn: the once job failed")
@@ -189,7 +197,18 @@ func (e *EngineConn) reportUnlock(ctx context.Context, token string) {
 // cancelled (SIGTERM), after MaxFreeTime without work, after MaxTasks
 // tasks, when a once job ends, or when the manager no longer knows it. It
 // returns nil on a clean exit.
-func (e *EngineConn) Run(ctx context.Context) error {
+func (e *EngineConn) Run(ctx context.Context) (err error) {
+	defer func() {
+		// The exit record outlives the process's output pipe: an ECM that
+		// restarted (and so lost the pipe and the exit status) reads it.
+		rec := ExitOK + "\n"
+		if err != nil {
+			rec = ExitFailed + " " + err.Error() + "\n"
+		}
+		if werr := writeFileAtomic(filepath.Join(e.cfg.WorkDir, ExitFile), []byte(rec)); werr != nil {
+			e.log.Warn("writing the exit record", "err", werr)
+		}
+	}()
 	cctx := &Context{Ticket: e.cfg.Ticket, EngineType: e.cfg.EngineType, User: e.cfg.User, Labels: e.cfg.Labels,
 		Params: e.cfg.Params, WorkDir: e.cfg.WorkDir, LogDir: e.cfg.LogDir, ResultDir: e.cfg.ResultDir}
 	sess, err := e.eng.Open(ctx, cctx)

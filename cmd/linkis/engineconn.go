@@ -30,6 +30,11 @@ func runEngineConn(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Outlive the ECM: its end breaks our output pipe, and a write to a
+	// broken pipe must fail (EPIPE), not kill the engine. (Notify rather
+	// than Ignore: an ignored signal would be inherited by the engine's
+	// children.)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	return ec.Run(ctx)
