@@ -14,7 +14,9 @@ import (
 // reported with ECStarted). Every call carries the cluster token; task
 // submissions also carry the lock the manager granted (AskResult.Token).
 const (
-	// PathTasks: POST submits a task (TaskRequest → TaskSubmitted).
+	// PathTasks: POST submits a task (TaskRequest → TaskSubmitted);
+	// with ?waitMs=N it also waits up to N ms for the task to end and
+	// answers its status in the same call (one round trip for short tasks).
 	// GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
 	// the task has not ended. GET PathTasks/{id}/log?from=L&size=S →
 	// TaskLog. POST PathTasks/{id}/kill → TaskStatus.
@@ -82,10 +84,13 @@ func (r TaskRequest) Validate() error {
 	return nil
 }
 
-// TaskSubmitted answers a submission at once, before the task runs.
+// TaskSubmitted answers a submission: at once, before the task runs; or,
+// when the submission asked to wait, with Status once the task ended or
+// the wait ran out.
 type TaskSubmitted struct {
-	ID    string `json:"id"`
-	State string `json:"state"`
+	ID     string      `json:"id"`
+	State  string      `json:"state"`
+	Status *TaskStatus `json:"status,omitempty"`
 }
 
 // TaskStatus is where a task stands.

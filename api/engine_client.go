@@ -41,6 +41,19 @@ func (c *EngineClient) Submit(ctx context.Context, r TaskRequest) (TaskSubmitted
 	return out, err
 }
 
+// Run submits a task and waits for it to end: the first wait rides on
+// the submission itself, so a short task costs one round trip.
+func (c *EngineClient) Run(ctx context.Context, r TaskRequest) (TaskStatus, error) {
+	var out TaskSubmitted
+	if err := c.do(ctx, http.MethodPost, PathTasks+"?waitMs=10000", r, &out); err != nil {
+		return TaskStatus{}, err
+	}
+	if out.Status != nil && TaskEnded(out.Status.State) {
+		return *out.Status, nil
+	}
+	return c.Wait(ctx, out.ID)
+}
+
 // Status returns where a task stands, waiting up to wait while it has not
 // ended (0: answer at once).
 func (c *EngineClient) Status(ctx context.Context, id string, wait time.Duration) (TaskStatus, error) {

@@ -65,7 +65,8 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 // BenchmarkWarmRoundTrip: submit a task to an engine already granted and
-// wait for its result over the task API. /echo runs no child process, so
+// wait for its result over the task API (EngineClient.Run: one HTTP call
+// that submits and waits). /echo runs no child process, so
 // it is the runtime's dispatch overhead; /shell adds a bash run.
 func BenchmarkWarmRoundTrip(b *testing.B) {
 	for _, c := range []struct{ engine, code string }{{"echo-1", "hi"}, {"shell-5", "true"}} {
@@ -79,11 +80,7 @@ func BenchmarkWarmRoundTrip(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
-				sub, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: c.code})
-				if err != nil {
-					b.Fatal(err)
-				}
-				st, err := cli.Wait(ctx, sub.ID)
+				st, err := cli.Run(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: c.code})
 				if err != nil || st.State != api.TaskSuccess {
 					b.Fatalf("%+v %v", st, err)
 				}

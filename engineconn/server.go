@@ -19,7 +19,18 @@ func (e *EngineConn) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
+		wait, err := queryInt(r, "waitMs", 0, int64(api.MaxWait/time.Millisecond))
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
 		out, err := e.Submit(r.Context(), req)
+		if err == nil && wait > 0 {
+			st, serr := e.Status(r.Context(), out.ID, time.Duration(wait)*time.Millisecond)
+			if serr == nil {
+				out.State, out.Status = st.State, &st
+			}
+		}
 		reply(w, out, err)
 	})
 	mux.HandleFunc("GET "+api.PathTasks+"/{id}", func(w http.ResponseWriter, r *http.Request) {
