@@ -119,15 +119,15 @@ func (r *replica) decided(a manager.AskResult) {
 	}
 }
 
-// restore replaces the state with a snapshot's, as the entry at index.
-func (r *replica) restore(index uint64, data []byte) error {
+// restore replaces the state with a snapshot's.
+func (r *replica) restore(data []byte) error {
 	st, err := manager.Restore(data, r.plugins)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.st, r.applied = st, index
+	r.st = st
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	for id := range r.waiters {

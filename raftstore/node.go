@@ -1,0 +1,537 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+// Node is one member of a manager cluster: the manager state machine
+// replicated with Raft over TCP, its log and stable store in bbolt, its
+// snapshots in files. It implements Store and Membership.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	raft  *raft.Raft
+	fsm   *fsm
+	rep   *replica
+	met   *metrics
+	trans *raft.NetworkTransport
+	bolt  *raftboltdb.BoltStore
+
+	queue chan *proposal // commands waiting to ride in the next entry
+
+	ctx    context.Context // ends when the node closes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// proposal is one command waiting for its entry to be applied.
+type proposal struct {
+	cmd  manager.Command
+	done chan outcome
+}
+
+// Open starts a member from its data directory: a new member waits to be
+// bootstrapped or joined; one with state on disk recovers it and rejoins
+// its cluster by itself. Close stops it.
+func Open(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("raftstore: %w", err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("member", cfg.ID), queue: make(chan *proposal, 4*cfg.MaxBatch)}
+	var err error
+	if n.rep, err = newReplica(cfg.Manager, cfg.Plugins, nil); err != nil {
+		return nil, err
+	}
+	n.met = newMetrics(n.rep)
+	n.rep.obs = n.met
+	n.fsm = &fsm{rep: n.rep, met: n.met, members: map[string]api.Member{}}
+
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{n.log}})
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeStores()
+		}
+	}()
+	n.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: opening the log: %w", err)
+	}
+	logs, err := raft.NewLogCache(1024, n.bolt)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: %w", err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("raftstore: opening the snapshots: %w", err)
+	}
+	if cfg.Stream != nil {
+		n.trans = raft.NewNetworkTransportWithLogger(cfg.Stream, 3, 10*time.Second, hlog)
+	} else {
+		addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+		if err != nil {
+			return nil, linkis.ValueError(linkis.ErrInvalidArgument, "RaftAddr", cfg.RaftAddr, err.Error())
+		}
+		if n.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 3, 10*time.Second, hlog); err != nil {
+			return nil, fmt.Errorf("raftstore: listening for raft on %s: %w", cfg.RaftAddr, err)
+		}
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.MaxAppendEntries = 256
+	rc.BatchApplyCh = true
+	rc.Logger = hlog
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, n.trans); err != nil {
+		return nil, fmt.Errorf("raftstore: starting raft: %w", err)
+	}
+	n.registerRaftMetrics()
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.wg.Add(2)
+	go n.batch()
+	go n.lead()
+	ok = true
+	return n, nil
+}
+
+// closeStores closes what Open opened before raft took them over.
+func (n *Node) closeStores() {
+	if n.trans != nil {
+		_ = n.trans.Close()
+	}
+	if n.bolt != nil {
+		_ = n.bolt.Close()
+	}
+}
+
+// Close stops the member: Raft first (which fails every proposal still
+// waiting for its entry), then its loops, then its stores.
+func (n *Node) Close() error {
+	n.cancel()
+	err := n.raft.Shutdown().Error()
+	n.wg.Wait()
+	n.closeStores()
+	return err
+}
+
+// HasState reports whether the member found a cluster's state on disk (it
+// needs neither bootstrap nor join).
+func (n *Node) HasState() bool {
+	return n.raft.LastIndex() > 0
+}
+
+// Bootstrap makes this member the first of a new cluster. A member with
+// state on disk is left as it is.
+func (n *Node) Bootstrap() error {
+	if n.HasState() {
+		return nil
+	}
+	cfg := raft.Configuration{Servers: []raft.Server{{ID: raft.ServerID(n.cfg.ID), Address: raft.ServerAddress(n.cfg.RaftAddr)}}}
+	if err := n.raft.BootstrapCluster(cfg).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("raftstore: bootstrap: %w", err)
+	}
+	return nil
+}
+
+// Apply implements Store: the command rides in the next log entry with
+// whatever else is waiting (group commit).
+func (n *Node) Apply(ctx context.Context, cmd manager.Command) (manager.Result, error) {
+	if n.raft.State() != raft.Leader {
+		return manager.Result{}, n.notLeader()
+	}
+	start := time.Now()
+	p := &proposal{cmd: cmd, done: make(chan outcome, 1)}
+	select {
+	case n.queue <- p:
+	case <-ctx.Done():
+		return manager.Result{}, ctx.Err()
+	case <-n.ctx.Done():
+		return manager.Result{}, errClosed
+	}
+	select {
+	case o := <-p.done:
+		if o.err == nil {
+			n.met.commit.Observe(time.Since(start).Seconds())
+		}
+		return o.res, o.err
+	case <-ctx.Done():
+		// The command may still be applied; asks are idempotent by id, so
+		// asking again with the same id is how a caller finds out.
+		return manager.Result{}, ctx.Err()
+	}
+}
+
+var errClosed = linkis.Errorf(linkis.ErrUnavailable, "member", "shutting down")
+
+// batch is the group commit: it takes what is queued (up to MaxBatch) into
+// one entry, with up to MaxInflight entries on their way through Raft;
+// while they are, new commands queue up for the next entry.
+func (n *Node) batch() {
+	defer n.wg.Done()
+	inflight := make(chan struct{}, n.cfg.MaxInflight)
+	type pending struct {
+		f     raft.ApplyFuture
+		batch []*proposal
+	}
+	completions := make(chan pending, n.cfg.MaxInflight)
+	var done sync.WaitGroup
+	done.Add(1)
+	go func() { // completes entries in log order, which is their apply order
+		defer done.Done()
+		for p := range completions {
+			err := p.f.Error()
+			var outs []outcome
+			if err == nil {
+				switch r := p.f.Response().(type) {
+				case []outcome:
+					outs = r
+				case error:
+					err = r
+				}
+			}
+			for i, pr := range p.batch {
+				switch {
+				case err != nil:
+					pr.done <- outcome{err: n.mapRaftError(err)}
+				case i < len(outs):
+					pr.done <- outs[i]
+				default:
+					pr.done <- outcome{err: fmt.Errorf("raftstore: entry gave %d results for %d commands", len(outs), len(p.batch))}
+				}
+			}
+			<-inflight
+		}
+	}()
+	defer func() {
+		close(completions)
+		done.Wait()
+		for { // fail what never made it into an entry
+			select {
+			case p := <-n.queue:
+				p.done <- outcome{err: errClosed}
+			default:
+				return
+			}
+		}
+	}()
+	var buf []byte
+	cmds := make([]manager.Command, 0, n.cfg.MaxBatch)
+	for {
+		select {
+		case inflight <- struct{}{}:
+		case <-n.ctx.Done():
+			return
+		}
+		var batch []*proposal
+		select {
+		case p := <-n.queue:
+			batch = append(batch, p)
+		case <-n.ctx.Done():
+			<-inflight
+			return
+		}
+	drain:
+		for len(batch) < n.cfg.MaxBatch {
+			select {
+			case p := <-n.queue:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		cmds = cmds[:0]
+		for _, p := range batch {
+			cmds = append(cmds, p.cmd)
+		}
+		buf = appendCommands(buf[:0], cmds)
+		data := append([]byte(nil), buf...) // raft keeps the slice
+		completions <- pending{f: n.raft.Apply(data, n.cfg.ApplyTimeout), batch: batch}
+	}
+}
+
+// mapRaftError turns Raft's errors into the project's at the edge.
+func (n *Node) mapRaftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		return n.notLeader()
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return linkis.Errorf(linkis.ErrUnavailable, "leader", "leadership lost before the command was known to be committed: it may or may not be applied (%v)", err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return errClosed
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return linkis.Errorf(linkis.ErrUnavailable, "log", "the log did not accept the command in time")
+	}
+	var le *linkis.Error
+	if errors.As(err, &le) {
+		return err
+	}
+	return linkis.Errorf(linkis.ErrUnavailable, "raft", "%v", err)
+}
+
+func (n *Node) notLeader() error {
+	_, http := n.Leader()
+	return &api.NotLeaderError{Leader: http}
+}
+
+// Leader implements Store.
+func (n *Node) Leader() (bool, string) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return false, ""
+	}
+	m, _ := n.fsm.member(string(id))
+	return n.raft.State() == raft.Leader && string(id) == n.cfg.ID, m.HTTPAddr
+}
+
+// Read implements Store. A consistent read is linearizable: a barrier
+// entry is committed through a quorum (which proves this member still
+// leads) and applied here before fn runs.
+func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State)) error {
+	if consistent {
+		if n.raft.State() != raft.Leader {
+			return n.notLeader()
+		}
+		if err := n.wait(ctx, n.raft.Barrier(n.cfg.ApplyTimeout)); err != nil {
+			return err
+		}
+	}
+	n.rep.read(fn)
+	return nil
+}
+
+// wait waits for a Raft future or ctx.
+func (n *Node) wait(ctx context.Context, f raft.Future) error {
+	ch := make(chan error, 1)
+	go func() { ch <- f.Error() }() // Raft completes every future, at the latest when it shuts down
+	select {
+	case err := <-ch:
+		if err != nil {
+			return n.mapRaftError(err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WaitAsk implements Store (on this member's state; callers that need the
+// leader's read through it first).
+func (n *Node) WaitAsk(ctx context.Context, id string) (manager.AskResult, error) {
+	return n.rep.waitAsk(ctx, id)
+}
+
+// Status implements Store.
+func (n *Node) Status(ctx context.Context) api.Status {
+	st := api.Status{ID: n.cfg.ID, State: n.raft.State().String()}
+	addr, id := n.raft.LeaderWithID()
+	st.Leader = string(id)
+	if m, ok := n.fsm.member(string(id)); ok {
+		st.LeaderHTTP = m.HTTPAddr
+	}
+	stats := n.raft.Stats()
+	st.Term, _ = strconv.ParseUint(stats["term"], 10, 64)
+	st.CommitIndex = n.raft.CommitIndex()
+	st.AppliedIndex = n.raft.AppliedIndex()
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			m, _ := n.fsm.member(string(s.ID))
+			st.Members = append(st.Members, api.Member{ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: m.HTTPAddr,
+				Voter: s.Suffrage == raft.Voter, Leader: s.Address == addr})
+		}
+	}
+	n.rep.read(func(s *manager.State) {
+		stats := s.Stats()
+		st.ECMs, st.Engines, st.Asks = stats.ECMs, stats.Engines, stats.Asks
+	})
+	return st
+}
+
+// Join implements Membership: the member becomes a voter, and its API
+// address is recorded for forwarding. Joining again with the same
+// addresses is harmless.
+func (n *Node) Join(ctx context.Context, r api.JoinRequest) error {
+	if r.ID == "" || len(r.ID) > 128 {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "id", r.ID, "must be 1 to 128 bytes")
+	}
+	if err := linkis.ValidateAddress("raftAddr", r.RaftAddr); err != nil {
+		return err
+	}
+	if err := linkis.ValidateAddress("httpAddr", r.HTTPAddr); err != nil {
+		return err
+	}
+	if n.raft.State() != raft.Leader {
+		return n.notLeader()
+	}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.ID != raft.ServerID(r.ID) && s.Address == raft.ServerAddress(r.RaftAddr) {
+				return linkis.ValueError(linkis.ErrDuplicate, "raftAddr", r.RaftAddr, "member "+string(s.ID)+" already uses it")
+			}
+		}
+	}
+	if err := n.wait(ctx, n.raft.AddVoter(raft.ServerID(r.ID), raft.ServerAddress(r.RaftAddr), 0, n.cfg.ApplyTimeout)); err != nil {
+		return err
+	}
+	return n.wait(ctx, n.raft.Apply(memberEntry(api.Member{ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Voter: true}), n.cfg.ApplyTimeout))
+}
+
+// Remove implements Membership: a dead member's vote no longer counts.
+func (n *Node) Remove(ctx context.Context, id string) error {
+	if n.raft.State() != raft.Leader {
+		return n.notLeader()
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return n.mapRaftError(err)
+	}
+	found := false
+	for _, s := range f.Configuration().Servers {
+		found = found || s.ID == raft.ServerID(id)
+	}
+	if !found {
+		return linkis.ValueError(linkis.ErrUnknownNode, "member", id, "not a member of this cluster")
+	}
+	if err := n.wait(ctx, n.raft.Apply(memberRemoveEntry(id), n.cfg.ApplyTimeout)); err != nil {
+		return err
+	}
+	return n.wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout))
+}
+
+// lead watches leadership: on gaining it, it waits until every earlier
+// entry is applied, records this member's API address if the state lacks
+// it, and runs the reconciler until leadership is lost.
+func (n *Node) lead() {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.cfg.HeartbeatTimeout / 4)
+	defer tick.Stop()
+	var stop context.CancelFunc
+	var running sync.WaitGroup
+	defer func() {
+		if stop != nil {
+			stop()
+			running.Wait()
+		}
+	}()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.raft.LeaderCh():
+		case <-tick.C:
+		}
+		leads := n.raft.State() == raft.Leader
+		switch {
+		case leads && stop == nil:
+			ctx, cancel := context.WithCancel(n.ctx)
+			stop = cancel
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				n.leadTerm(ctx)
+			}()
+		case !leads && stop != nil:
+			stop()
+			running.Wait()
+			stop = nil
+		}
+	}
+}
+
+// leadTerm is what a leader does for as long as it leads.
+func (n *Node) leadTerm(ctx context.Context) {
+	if err := n.wait(ctx, n.raft.Barrier(n.cfg.ApplyTimeout)); err != nil {
+		n.log.Warn("new leader could not catch up", "err", err)
+		return // the next leadership check tries again
+	}
+	if m, ok := n.fsm.member(n.cfg.ID); !ok || m.HTTPAddr != n.cfg.HTTPAddr || m.RaftAddr != n.cfg.RaftAddr {
+		me := api.Member{ID: n.cfg.ID, RaftAddr: n.cfg.RaftAddr, HTTPAddr: n.cfg.HTTPAddr, Voter: true}
+		if err := n.wait(ctx, n.raft.Apply(memberEntry(me), n.cfg.ApplyTimeout)); err != nil {
+			n.log.Warn("recording this member's address", "err", err)
+		}
+	}
+	n.log.Info("leading")
+	if n.cfg.ECMs != nil {
+		newReconciler(n.cfg.Reconciler, n, n.cfg.ECMs, n.log).run(ctx)
+	}
+}
+
+func (n *Node) effectsDue(now int64) []manager.Effect {
+	var out []manager.Effect
+	n.rep.read(func(s *manager.State) { out = s.EffectsDue(now) })
+	return out
+}
+
+func (n *Node) changes() <-chan struct{} { return n.rep.changes() }
+
+// Gatherer returns the member's metrics.
+func (n *Node) Gatherer() prometheus.Gatherer { return n.met.reg }
+
+func (n *Node) registerRaftMetrics() {
+	gauge := func(name, help string, f func() float64) {
+		n.met.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	stat := func(key string) func() float64 {
+		return func() float64 {
+			v, _ := strconv.ParseFloat(n.raft.Stats()[key], 64)
+			return v
+		}
+	}
+	gauge("linkis_raft_state", "Raft state of this member: 0 follower, 1 candidate, 2 leader, 3 shutdown.", func() float64 { return float64(n.raft.State()) })
+	gauge("linkis_raft_term", "Current Raft term.", stat("term"))
+	gauge("linkis_raft_commit_index", "Highest log index known committed.", func() float64 { return float64(n.raft.CommitIndex()) })
+	gauge("linkis_raft_applied_index", "Highest log index applied.", func() float64 { return float64(n.raft.AppliedIndex()) })
+	gauge("linkis_raft_last_contact_seconds", "Seconds since this member last heard from the leader (0 on the leader).", func() float64 {
+		if n.raft.State() == raft.Leader {
+			return 0
+		}
+		return time.Since(n.raft.LastContact()).Seconds()
+	})
+}
+
+// slogWriter passes Raft's log lines to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn("raft", "line", string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+var _ io.Writer = slogWriter{}
