@@ -154,7 +154,11 @@ func TestClusterFollowerCatchesUpBySnapshot(t *testing.T) {
 // TestClusterRestartRecoversFromDisk stops every member and starts them
 // again from their directories.
 func TestClusterRestartRecoversFromDisk(t *testing.T) {
-	c := newTestCluster(t, 3, func(cfg *Config) { cfg.SnapshotThreshold = 40; cfg.SnapshotInterval = 50 * time.Millisecond; cfg.TrailingLogs = 5 })
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		cfg.SnapshotThreshold = 40
+		cfg.SnapshotInterval = 50 * time.Millisecond
+		cfg.TrailingLogs = 5
+	})
 	c.registerECM("ecm-1")
 	cl := c.client()
 	ctx := context.Background()
