@@ -282,7 +282,7 @@ func TestOnceEngineEndToEnd(t *testing.T) {
 	c := newCluster(t, clusterOpts{})
 	ctx := context.Background()
 	res, err := c.client.Ask(ctx, api.AskRequest{ID: nextAskID(), Labels: labels("shell-5", linkis.LabelEngineConnMode, "once"),
-		Params: map[string]string{"engineconn.once.code": "echo the-job-ran > done.txt"}, WaitMs: 30_000})
+		Params: map[string]string{"engineconn.once.code": "echo the-job-ran > done.txt", "engineconn.exit.linger": "100ms"}, WaitMs: 30_000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ const (
 	ParamMaxFreeTime  = "engineconn.max.free.time"  // idle exit, e.g. "30m"
 	ParamMaxTasks     = "engineconn.max.task.num"   // exit after this many tasks
 	ParamHeartbeat    = "engineconn.heartbeat"      // periodic heartbeat, e.g. "2m"
+	ParamExitLinger   = "engineconn.exit.linger"    // see Config.ExitLinger, e.g. "5s"
 	ParamTaskLogCap   = "engineconn.task.log.cap"   // bytes of log kept per task, e.g. "4m"
 	ParamOnceCode     = "engineconn.once.code"      // the job of a once engine
 	ParamOnceCodeFile = "engineconn.once.code.file" // or a material holding it
@@ -73,6 +74,10 @@ type Config struct {
 	KeepTasks         int           // ended tasks kept for status queries
 	KillGrace         time.Duration // how long a killed task may take to stop
 	LockRecheck       time.Duration // how often an expired grant is re-checked with the manager
+	// ExitLinger is how long an engine that ends by itself after its last
+	// task (max tasks, a once job) keeps answering status and log queries
+	// about it, refusing new work, before it exits.
+	ExitLinger time.Duration
 }
 
 // DefaultConfig returns the defaults (Linkis's where it has one). The
@@ -90,6 +95,7 @@ func DefaultConfig() Config {
 		KeepTasks:         1000,
 		KillGrace:         3 * time.Second,
 		LockRecheck:       time.Second,
+		ExitLinger:        5 * time.Second,
 	}
 }
 
@@ -132,6 +138,9 @@ func (c Config) Validate() error {
 		if d.v <= 0 {
 			return linkis.Errorf(linkis.ErrInvalidArgument, d.name, "must be positive, got %v", d.v)
 		}
+	}
+	if c.ExitLinger < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "exitLinger", "must not be negative, got %v", c.ExitLinger)
 	}
 	if c.MaxTasks < 1 || c.KeepTasks < 1 || c.TaskLogCap < 1 || c.MaxResultBytes < 1 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "limits", "maxTasks, keepTasks, taskLogCap and maxResultBytes must be positive")
@@ -217,7 +226,7 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
-	}{{ParamMaxFreeTime, &c.MaxFreeTime}, {ParamHeartbeat, &c.HeartbeatInterval}} {
+	}{{ParamMaxFreeTime, &c.MaxFreeTime}, {ParamHeartbeat, &c.HeartbeatInterval}, {ParamExitLinger, &c.ExitLinger}} {
 		if v, ok := params[d.key]; ok {
 			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 				return Config{}, linkis.ValueError(linkis.ErrInvalidArgument, d.key, v, "must be a positive duration like 30s or 5m")

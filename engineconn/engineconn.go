@@ -43,7 +43,7 @@ type EngineConn struct {
 	taskCancel context.CancelFunc
 	wg         sync.WaitGroup // running tasks
 	changed    chan struct{}  // status changed: heartbeat now
-	exitCh     chan string    // a reason to exit
+	exitCh     chan exitReq   // a reason to exit
 	exitOnce   sync.Once
 	addr       string
 
@@ -85,7 +85,7 @@ func New(cfg Config, reg *Registry, mgr Manager, log *slog.Logger) (*EngineConn,
 	}
 	e := &EngineConn{
 		cfg: cfg, eng: eng, mgr: mgr, log: log.With("ec", cfg.Ticket, "engine", cfg.EngineType.String()),
-		now: time.Now, tasks: map[string]*Task{}, changed: make(chan struct{}, 1), exitCh: make(chan string, 1),
+		now: time.Now, tasks: map[string]*Task{}, changed: make(chan struct{}, 1), exitCh: make(chan exitReq, 1),
 		status: linkis.StatusStarting,
 	}
 	e.locks = &locks{ec: cfg.Ticket, serial: cfg.Concurrency == 1, mgr: mgr, now: e.now, grants: map[string]grant{}}
@@ -100,9 +100,15 @@ func (e *EngineConn) Addr() string {
 	return e.addr
 }
 
-// exit asks Run to shut down (the first reason wins).
-func (e *EngineConn) exit(reason string) {
-	e.exitOnce.Do(func() { e.exitCh <- reason })
+type exitReq struct {
+	reason string
+	linger bool
+}
+
+// exit asks Run to shut down (the first reason wins); linger keeps the
+// task API answering for ExitLinger first.
+func (e *EngineConn) exit(reason string, linger bool) {
+	e.exitOnce.Do(func() { e.exitCh <- exitReq{reason, linger} })
 }
 
 // touch recomputes the status after a change outside e.mu.
@@ -278,7 +284,7 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 	if e.cfg.Mode == linkis.ModeOnce {
 		e.startOnce()
 	}
-	reason := e.housekeeping(ctx)
+	reason, linger := e.housekeeping(ctx)
 	e.log.Info("engine exiting", "reason", reason)
 
 	// Shut down: refuse new work, say so, stop running tasks, report the end.
@@ -302,18 +308,24 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 		e.log.Warn("tasks did not stop within the kill grace")
 		<-done // sessions must return once cancelled; Close would race otherwise
 	}
+	var result error
 	if e.cfg.Mode == linkis.ModeOnce {
 		st := e.onceTask.status()
 		final := linkis.StatusSuccess
 		if st.State != api.TaskSuccess {
 			final = linkis.StatusFailed
+			result = fmt.Errorf("%w: %s %s", ErrOnceFailed, st.State, st.Error)
 		}
 		e.heartbeat(context.Background(), final)
-		if final == linkis.StatusFailed {
-			return fmt.Errorf("%w: %s %s", ErrOnceFailed, st.State, st.Error)
+	}
+	if linger {
+		// The last task's caller may still come for its status and log.
+		select {
+		case <-ctx.Done():
+		case <-time.After(e.cfg.ExitLinger):
 		}
 	}
-	return nil
+	return result
 }
 
 // reportStarted tells the manager the engine serves at addr, retrying
@@ -380,7 +392,7 @@ func (e *EngineConn) heartbeat(ctx context.Context, s linkis.NodeStatus) {
 	case errors.Is(err, linkis.ErrUnknownNode):
 		if s != linkis.StatusShuttingDown && !s.IsFinal() {
 			e.log.Warn("the manager no longer knows this engine; exiting")
-			e.exit("the manager no longer knows this engine")
+			e.exit("the manager no longer knows this engine", false)
 		}
 	case ctx.Err() != nil:
 	default:
@@ -389,16 +401,17 @@ func (e *EngineConn) heartbeat(ctx context.Context, s linkis.NodeStatus) {
 }
 
 // housekeeping waits for a reason to exit, meanwhile ending grants whose
-// lock expired and watching the idle time.
-func (e *EngineConn) housekeeping(ctx context.Context) string {
+// lock expired and watching the idle time. linger says the engine ended by
+// itself after work whose results may still be fetched.
+func (e *EngineConn) housekeeping(ctx context.Context) (reason string, linger bool) {
 	tick := time.NewTicker(min(e.cfg.LockRecheck, e.cfg.MaxFreeTime/4+time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return "terminated (SIGTERM)"
+			return "terminated (SIGTERM)", false
 		case r := <-e.exitCh:
-			return r
+			return r.reason, r.linger
 		case <-tick.C:
 		}
 		now := e.now()
@@ -424,7 +437,7 @@ func (e *EngineConn) housekeeping(ctx context.Context) string {
 			}
 		}
 		if e.locks.count() == 0 {
-			return fmt.Sprintf("idle for %v", e.cfg.MaxFreeTime)
+			return fmt.Sprintf("idle for %v", e.cfg.MaxFreeTime), false
 		}
 		e.touch()
 	}
@@ -450,7 +463,7 @@ func (e *EngineConn) startOnce() {
 	go func() {
 		defer e.wg.Done()
 		<-t.done
-		e.exit("the once job ended: " + t.status().State)
+		e.exit("the once job ended: "+t.status().State, true)
 	}()
 }
 

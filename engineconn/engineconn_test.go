@@ -123,6 +123,7 @@ func testConfig(t *testing.T, engine string) engineconn.Config {
 	cfg.Token = "cluster-secret"
 	cfg.WorkDir, cfg.LogDir, cfg.ResultDir = filepath.Join(dir, "work"), filepath.Join(dir, "logs"), filepath.Join(dir, "results")
 	cfg.LockRecheck = 20 * time.Millisecond
+	cfg.ExitLinger = 300 * time.Millisecond
 	return cfg
 }
 

@@ -131,7 +131,7 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	e.mu.Unlock()
 	close(t.done) // after the accounting: whoever waited sees the engine as the task left it
 	if full {
-		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks))
+		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks), true)
 	}
 }
 
