@@ -27,6 +27,10 @@ func TestAskStartsRealEngineAndReusesIt(t *testing.T) {
 	if !ok || resp.State != api.ECRunning || resp.Addr != g.Addr || !processAlive(resp.PID) {
 		t.Fatalf("ECM view of %s: %+v", g.EC, resp)
 	}
+	// The cluster token stays out of the user's code.
+	if st := run(t, g, "env | grep -c LINKIS_TOKEN || true"); st.State != api.TaskSuccess || fmt.Sprint(readResultRows(t, st.Results[0])) != "[[0]]" {
+		t.Fatalf("the task sees the cluster token: %+v", st)
+	}
 	st := run(t, g, "echo hello from $LINKIS_TASK_ID; whoami >/dev/null")
 	if st.State != api.TaskSuccess {
 		t.Fatalf("task %+v", st)

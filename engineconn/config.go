@@ -90,9 +90,9 @@ func DefaultConfig() Config {
 		MaxFreeTime:       time.Hour,
 		MaxTasks:          50,
 		HeartbeatInterval: 2 * time.Minute,
-		TaskLogCap:        4 << 20,
+		TaskLogCap:        1 << 20,
 		MaxResultBytes:    1 << 30,
-		KeepTasks:         1000,
+		KeepTasks:         200, // with TaskLogCap: at most 200 MiB of kept logs
 		KillGrace:         3 * time.Second,
 		LockRecheck:       time.Second,
 		ExitLinger:        5 * time.Second,

@@ -52,10 +52,21 @@
 // We chose verification by the manager over a shared secret so that the
 // manager stays the only authority on locks and the engine needs no key.
 //
+// # The cluster token
+//
+// The engine needs the cluster token to talk to the manager, and runs the
+// user's code as the user it runs as. ProtectSecrets (called by `linkis
+// engineconn`) takes the token out of the environment its children inherit
+// and makes the process non-dumpable, so that code of the same user cannot
+// read it from /proc or by attaching. A per-engine credential issued by
+// the manager would be stronger; the manager API has none yet.
+//
 // # Task service
 //
 // Submit returns the task id at once (PENDING); the task runs (RUNNING) and
-// ends SUCCESS, ERROR or CANCEL (killed on request or at shutdown).
+// ends SUCCESS, ERROR or CANCEL (killed on request or at shutdown). A
+// submission may also wait for the end (POST /v1/tasks?waitMs=N,
+// api.EngineClient.Run), so a short task costs one round trip.
 // Progress is 0..1. Logs are kept per task in memory up to
 // engineconn.task.log.cap bytes, then one line notes the truncation; they
 // are read in pages of lines. Result sets are JSON Lines files under the
@@ -69,6 +80,21 @@
 // after engineconn.max.free.time without work (grants the callers released
 // through the manager are checked with it first), after
 // engineconn.max.task.num tasks, when its once job ended, or when the
-// manager no longer knows it. It reports ShuttingDown before it goes; its
-// ECM reports the process's end.
+// manager no longer knows it. It reports ShuttingDown before it goes (a
+// once engine reports Success or Failed instead: ShuttingDown would fail
+// the ask its job belongs to); its ECM reports the process's end. After
+// its last task (max tasks, a once job) it lingers engineconn.exit.linger
+// (default 5 s), refusing work but answering status and log queries, so
+// the caller of that task can still fetch it. It writes WORK/engineconn.exit
+// ("ok" or "failed REASON") as it goes, for an ECM that restarted and lost
+// its exit status; and it survives its ECM's death (a write to its broken
+// output pipe fails instead of killing it).
+//
+// # Engines
+//
+// An Engine opens one Session per process; Session.Run runs a task with
+// the Task's writers for output, Logf, SetProgress and NewResultSet. The
+// built-in engines are in engineconn/engines; a new one is a type
+// registered under its name (see the Registry example) - nothing else
+// changes.
 package engineconn

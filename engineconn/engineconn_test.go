@@ -105,7 +105,7 @@ const (
 )
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	mgr  *fakeManager
 	ec   *engineconn.EngineConn
 	cli  *api.EngineClient
@@ -114,7 +114,7 @@ type harness struct {
 	stop context.CancelFunc
 }
 
-func testConfig(t *testing.T, engine string) engineconn.Config {
+func testConfig(t testing.TB, engine string) engineconn.Config {
 	dir := t.TempDir()
 	cfg := engineconn.DefaultConfig()
 	cfg.Ticket = ticket
@@ -129,7 +129,7 @@ func testConfig(t *testing.T, engine string) engineconn.Config {
 
 // start runs an EngineConn in this process (its engines still start real
 // bash and python3 processes) and waits until it reported Unlock.
-func start(t *testing.T, cfg engineconn.Config) *harness {
+func start(t testing.TB, cfg engineconn.Config) *harness {
 	t.Helper()
 	mgr := newFakeManager()
 	ec, err := engineconn.New(cfg, engines.Builtin(), mgr, nil)
@@ -157,7 +157,7 @@ func start(t *testing.T, cfg engineconn.Config) *harness {
 	return h
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

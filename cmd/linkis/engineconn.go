@@ -21,6 +21,9 @@ func runEngineConn(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := engineconn.ProtectSecrets(); err != nil {
+		return err
+	}
 	mgr, err := api.NewClient(cfg.Managers, cfg.Token, nil)
 	if err != nil {
 		return err
