@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,6 +99,8 @@ func (m *fakeManager) last() string {
 	return m.statuses[len(m.statuses)-1]
 }
 
+var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
 const (
 	token  = "00000000000000aa"
 	token2 = "00000000000000bb"
@@ -132,7 +135,7 @@ func testConfig(t testing.TB, engine string) engineconn.Config {
 func start(t testing.TB, cfg engineconn.Config) *harness {
 	t.Helper()
 	mgr := newFakeManager()
-	ec, err := engineconn.New(cfg, engines.Builtin(), mgr, nil)
+	ec, err := engineconn.New(cfg, engines.Builtin(), mgr, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -573,5 +576,21 @@ func TestSubmitAndWaitInOneCall(t *testing.T) {
 	sub, err := h2.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token, Code: "true"})
 	if err != nil || sub.Status != nil {
 		t.Fatalf("a plain submit waits for nothing: %+v %v", sub, err)
+	}
+}
+
+func TestShellLongScriptGoesThroughAFile(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	code := "x=1\n" + strings.Repeat("# padding to pass the inline limit\n", 3000) + "echo long $x $0"
+	st := h.run(code)
+	if st.State != api.TaskSuccess {
+		t.Fatalf("%+v", st)
+	}
+	rs := readResult(t, st.Results[0])
+	if got := fmt.Sprint(rs.Rows[0][0]); !strings.HasPrefix(got, "long 1 ") || !strings.HasSuffix(got, ".sh") {
+		t.Fatalf("output %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(h.cfg.WorkDir, "tasks", "*")); len(left) != 0 {
+		t.Fatalf("script files left behind: %v", left)
 	}
 }
