@@ -481,8 +481,11 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 			break
 		}
 		next := a.next
-		err := placementError(failed, a.res)
-		if err == nil {
+		var err error
+		var retryable bool
+		if p := placementError(failed, a.res); p != nil {
+			err, retryable = p.err, p.retryable
+		} else {
 			e, cerr := s.createEC(t, a, true)
 			if cerr == nil {
 				a.created = true
@@ -490,12 +493,12 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 				a = next
 				continue
 			}
-			err = cerr
+			err, retryable = cerr, linkis.IsRetryable(cerr)
 			if placementFailure(cerr) {
-				failed = append(failed, placement{a.res, cerr})
+				failed = append(failed, placement{a.res, cerr, retryable})
 			}
 		}
-		if !linkis.IsRetryable(err) || len(k.ecs) == 0 {
+		if !retryable || len(k.ecs) == 0 {
 			dequeue(a)
 			s.failAsk(a, err, notes)
 		}
@@ -507,8 +510,9 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 
 // placement remembers that a resource could not be placed in this pass.
 type placement struct {
-	res linkis.Resource
-	err error
+	res       linkis.Resource
+	err       error
+	retryable bool // linkis.IsRetryable(err), which is too dear to ask per waiter
 }
 
 // placementFailure reports whether an error depends only on the resource
@@ -523,10 +527,12 @@ func placementFailure(err error) bool {
 	return false
 }
 
-func placementError(failed []placement, r linkis.Resource) error {
-	for _, f := range failed {
-		if f.res.Equal(r) {
-			return f.err
+// placementError returns the failure already met in this pass for the
+// resource, or nil.
+func placementError(failed []placement, r linkis.Resource) *placement {
+	for i := range failed {
+		if failed[i].res.Equal(r) {
+			return &failed[i]
 		}
 	}
 	return nil

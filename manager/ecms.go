@@ -144,8 +144,12 @@ func (s *State) ecmHeartbeat(t int64, c ECMHeartbeat) (Result, error) {
 	m.lastSeen, m.load, m.health = t, c.Load, c.Health
 	var r Result
 	if refile {
+		wasEligible := m.inTree
 		s.reindexECM(m)
-		if m.inTree {
+		// Only an ECM that became usable adds room for starved keys; a
+		// new task count reorders ECMs but frees nothing, and retrying
+		// every starved key on every heartbeat costs O(waiting asks).
+		if m.inTree && !wasEligible {
 			s.retryStarved(t, &r.Notices)
 		}
 	}

@@ -20,6 +20,7 @@ type metrics struct {
 	userSlow                                  []float64 // per user: sum of slowdowns
 	userN                                     []int32
 	samples                                   []Sample
+	byKind                                    [evSample + 1]uint64
 }
 
 func (m *metrics) init(sc *Scenario) {
@@ -142,13 +143,15 @@ type Report struct {
 	Seed     uint64 `json:"seed"`
 	// Events counts simulation events (see the package doc); Commands the
 	// manager commands they applied, Refused those the manager refused.
-	Events         uint64      `json:"events"`
-	Commands       uint64      `json:"commands"`
-	Refused        uint64      `json:"commands_refused"`
-	VirtualSeconds float64     `json:"virtual_seconds"`
-	Jobs           JobCounts   `json:"jobs"`
-	Wait           Percentiles `json:"wait_seconds"`
-	Turnaround     Percentiles `json:"turnaround_seconds"`
+	Events uint64 `json:"events"`
+	// EventsByKind splits Events by what happened.
+	EventsByKind   map[string]uint64 `json:"events_by_kind"`
+	Commands       uint64            `json:"commands"`
+	Refused        uint64            `json:"commands_refused"`
+	VirtualSeconds float64           `json:"virtual_seconds"`
+	Jobs           JobCounts         `json:"jobs"`
+	Wait           Percentiles       `json:"wait_seconds"`
+	Turnaround     Percentiles       `json:"turnaround_seconds"`
 	// EnginesStarted counts engines that came up; GrantsReused and
 	// GrantsNew split the grants between engines that had served before
 	// and fresh ones.
@@ -188,6 +191,12 @@ func (s *Sim) report() *Report {
 		LockExpiries: m.lockExpiries, LaunchFailures: m.launchFailures,
 		ECCrashes: m.ecCrashes, ECMCrashes: m.ecmCrashes, Faults: m.faults,
 		FullChecks: m.fullChecks, Series: m.samples,
+	}
+	r.EventsByKind = map[string]uint64{}
+	for k, n := range m.byKind {
+		if n > 0 {
+			r.EventsByKind[evKind(k).String()] = n
+		}
 	}
 	r.Jobs = JobCounts{Submitted: len(s.jobs), Failed: m.failed, Retries: m.retries}
 	for i := range s.jobs {

@@ -135,6 +135,7 @@ type Sim struct {
 	netDelay                             *Dist
 
 	fullEvery uint64
+	checkedAt uint64 // the event after which the last full check ran
 	events    uint64
 	commands  uint64
 	refused   uint64
@@ -401,7 +402,8 @@ func (s *Sim) run() {
 			break
 		}
 		s.reconcile()
-		if s.events%s.fullEvery == 0 {
+		if s.events%s.fullEvery == 0 && s.events != s.checkedAt {
+			s.checkedAt = s.events
 			s.fullCheck(false)
 		}
 		if s.opts.Progress != nil && s.events&0xffff == 0 {
@@ -503,6 +505,7 @@ func (s *Sim) handle(e event) {
 // history.
 func (s *Sim) count(e event) {
 	s.events++
+	s.m.byKind[e.kind]++
 	s.hash = mixHash(s.hash, uint64(e.kind)<<56^uint64(e.ref))
 	s.hash = mixHash(s.hash, uint64(e.at-s.start))
 	s.hist.add(histEntry{n: s.events, at: e.at - s.start, kind: e.kind, ref: e.ref})
@@ -584,7 +587,6 @@ func (s *Sim) ask(j int32) {
 		params = s.params[jb.params]
 	}
 	id := askID(j, jb.attempt)
-	s.touchKey(c.key)
 	r, err := s.apply(manager.AskEngine{Time: s.now, ID: id, Nonce: s.rngNonce.Uint64(), Labels: c.labels, Params: params})
 	s.hist.last().job = j
 	if err != nil {
@@ -598,6 +600,12 @@ func (s *Sim) ask(j int32) {
 	}
 	if r.Ask.EC != 0 {
 		s.noteEC(r.Ask.EC, r.Ask.ECM, c.key)
+	}
+	if r.Ask.Created {
+		// The ask reserved an engine's resources: check those rows now
+		// (apply checked what the command's transitions touched).
+		s.touchEC(r.Ask.EC)
+		s.localChecks()
 	}
 	switch r.Ask.Status {
 	case manager.AskGranted:
@@ -690,7 +698,6 @@ func (s *Sim) onJobEnd(e event) {
 	if s.cache != nil {
 		s.cache[s.combos[jb.combo].key] = jb.ec
 	}
-	s.touchEC(jb.ec)
 	s.apply(manager.ReleaseEngine{Time: s.now, AskID: askID(j, attempt)})
 }
 
@@ -1264,10 +1271,14 @@ func (o *observer) Transition(kind linkis.NodeKind, id string, from, to linkis.N
 		delete(o.s.drv.launched, ecid)
 		delete(o.s.drv.killed, ecid)
 	}
-	if to == linkis.StatusUnlock && from == linkis.StatusStarting {
+	if from == linkis.StatusStarting && (to == linkis.StatusUnlock || to == linkis.StatusRunning) {
 		o.s.m.enginesStarted++
 	}
-	o.s.touchEC(ecid)
+	// Only starts, stops while starting and ends move the ledger; grants
+	// and releases change statuses (Unlock, Idle, Busy) but no row.
+	if from == linkis.StatusStarting || to.IsFinal() {
+		o.s.touchEC(ecid)
+	}
 }
 
 // apply applies one command at the current virtual time, hashes its

@@ -1,0 +1,279 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+func runTiny(t testing.TB, seed uint64, edit ...string) *Report {
+	t.Helper()
+	src := tiny
+	for i := 0; i+1 < len(edit); i += 2 {
+		src = strings.Replace(src, edit[i], edit[i+1], 1)
+	}
+	r, err := Run(mustParse(t, src), Options{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The same seed gives the same run, event for event; other seeds give
+// other runs.
+func TestSameSeedSameHash(t *testing.T) {
+	a, b := runTiny(t, 42), runTiny(t, 42)
+	if a.RunHash != b.RunHash || a.Events != b.Events || a.Commands != b.Commands {
+		t.Fatalf("seed 42 ran twice: %s/%d/%d vs %s/%d/%d", a.RunHash, a.Events, a.Commands, b.RunHash, b.Events, b.Commands)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if !bytes.Equal(ja, jb) {
+		t.Fatalf("same seed, different reports:\n%s\n%s", ja, jb)
+	}
+	seen := map[string]uint64{a.RunHash: 42}
+	for _, seed := range []uint64{1, 2, 3, 43} {
+		r := runTiny(t, seed)
+		if prev, dup := seen[r.RunHash]; dup {
+			t.Fatalf("seeds %d and %d gave the same hash %s", prev, seed, r.RunHash)
+		}
+		seen[r.RunHash] = seed
+	}
+}
+
+// A run under faults completes: every job reaches a final state, engines
+// are reused, and every kind of fault happened.
+func TestTinyRunUnderFaults(t *testing.T) {
+	r := runTiny(t, 7)
+	if r.Jobs.Unfinished != 0 || r.Jobs.Succeeded+r.Jobs.Failed != r.Jobs.Submitted {
+		t.Fatalf("jobs: %+v", r.Jobs)
+	}
+	if r.Jobs.Submitted < 200 || r.Jobs.Succeeded < r.Jobs.Submitted*8/10 {
+		t.Fatalf("too few jobs ran: %+v", r.Jobs)
+	}
+	if r.GrantsReused == 0 || r.EnginesStarted == 0 || r.GrantsNew == 0 {
+		t.Fatalf("no reuse or no starts: %+v", r)
+	}
+	if r.Faults != 6 || r.ECMCrashes != 1 || r.ECCrashes == 0 {
+		t.Fatalf("faults: %d, ECM crashes %d, EC crashes %d", r.Faults, r.ECMCrashes, r.ECCrashes)
+	}
+	if r.FullChecks < int(r.Events)/2 {
+		t.Fatalf("a small cluster must be checked in full after every event: %d checks for %d events", r.FullChecks, r.Events)
+	}
+	if r.Utilisation.MemoryPeak <= 0 || r.Utilisation.MemoryPeak > 1 || len(r.Series) == 0 {
+		t.Fatalf("utilisation %+v over %d samples", r.Utilisation, len(r.Series))
+	}
+	if r.Wait.P50 > r.Wait.P95 || r.Wait.P95 > r.Wait.P99 || r.Turnaround.P50 <= 0 {
+		t.Fatalf("percentiles out of order: %+v %+v", r.Wait, r.Turnaround)
+	}
+}
+
+// Policies compared under one seed see the same workload.
+func TestPoliciesSeeTheSameWorkload(t *testing.T) {
+	rs, err := RunPolicies(mustParse(t, tiny), Options{Seed: 5}, manager.Placements())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 4 {
+		t.Fatalf("%d reports", len(rs))
+	}
+	hashes := map[string]bool{}
+	for _, r := range rs {
+		if r.Jobs.Submitted != rs[0].Jobs.Submitted {
+			t.Fatalf("policy %s saw %d jobs, %s %d", r.Policy, r.Jobs.Submitted, rs[0].Policy, rs[0].Jobs.Submitted)
+		}
+		hashes[r.RunHash] = true
+	}
+	if len(hashes) < 2 {
+		t.Fatal("every policy gave the same run: the policy is not plugged in")
+	}
+	var table bytes.Buffer
+	if err := WriteTable(&table, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"rules", "binpack", "spread", "two-choices", "wait p50/p95/p99", "fairness", "run hash"} {
+		if !strings.Contains(table.String(), want) {
+			t.Fatalf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+}
+
+// Bin-packing fills ECMs one after another; spreading uses them all. The
+// run is stepped by hand for its first 20 minutes, averaging the number of
+// ECMs that hold an engine.
+func TestBinPackConcentrates(t *testing.T) {
+	src := tiny[:strings.Index(tiny, `,
+  "faults"`)] + "\n}"
+	src = strings.Replace(src, `"count": 3,`, `"count": 6,`, 1)
+	used := func(p manager.Placement) float64 {
+		s, err := newSim(mustParse(t, src), Options{Seed: 9, Policy: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, n := 0, 0
+		for s.q.len() > 0 && s.now < s.start+int64(20*time.Minute) && s.violation == nil {
+			e := s.q.pop()
+			s.now = e.at
+			if e.kind == evSample {
+				continue
+			}
+			s.handle(e)
+			s.reconcile()
+			for _, m := range s.st.ECMs() {
+				if m.Engines > 0 {
+					sum++
+				}
+			}
+			n++
+		}
+		if s.violation != nil {
+			t.Fatal(s.violation)
+		}
+		return float64(sum) / float64(n)
+	}
+	bin, spread := used(manager.PlacementBinPack), used(manager.PlacementSpread)
+	if bin >= spread*0.8 {
+		t.Fatalf("bin-packing kept engines on %.2f ECMs on average, spreading on %.2f", bin, spread)
+	}
+	t.Logf("ECMs holding engines, on average: bin-packing %.2f, spreading %.2f", bin, spread)
+}
+
+// The effect→command mapping in one table.
+func TestEffectCommand(t *testing.T) {
+	launch := manager.Effect{Kind: manager.EffectLaunch, EC: 7, ECM: "m"}
+	if c, ok := effectCommand(launch, ecmReply{Addr: "h:1"}, 5).(manager.EngineStarted); !ok || c.EC != 7 || c.Addr != "h:1" || c.Time != 5 {
+		t.Fatalf("launch up: %#v", c)
+	}
+	if c, ok := effectCommand(launch, ecmReply{Failed: true, Reason: "no disk", Retryable: true}, 6).(manager.EngineEnded); !ok || !c.Failed || !c.Retryable || c.Reason != "no disk" || c.EC != 7 {
+		t.Fatalf("launch failed: %#v", c)
+	}
+	if c, ok := effectCommand(manager.Effect{Kind: manager.EffectKill, EC: 8}, ecmReply{Reason: "killed"}, 7).(manager.EngineEnded); !ok || c.Failed || c.EC != 8 {
+		t.Fatalf("kill: %#v", c)
+	}
+	if c, ok := effectCommand(manager.Effect{Kind: manager.EffectTick}, ecmReply{}, 8).(manager.Tick); !ok || c.Time != 8 {
+		t.Fatalf("tick: %#v", c)
+	}
+}
+
+// A leader change in the middle of launches: the new leader's reconciler
+// starts from EffectsDue alone, relaunches what was in flight (the ECMs
+// launch each ticket once) and the run completes.
+func TestLeaderChangeMidLaunch(t *testing.T) {
+	src := tiny[:strings.Index(tiny, `,
+  "faults"`)] + `,
+  "faults": [{"at": "10s", "kind": "leader_change", "for": "3s"}, {"at": "11m", "kind": "leader_change", "for": "1s"}]
+}`
+	src = strings.Replace(src, `"launch_latency": {"dist": "uniform", "min": "1s", "max": "4s"}`, `"launch_latency": {"dist": "const", "value": "20s"}`, 1)
+	r, err := Run(mustParse(t, src), Options{Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Jobs.Unfinished != 0 || r.Jobs.Succeeded < r.Jobs.Submitted*9/10 {
+		t.Fatalf("jobs after leader changes: %+v", r.Jobs)
+	}
+	if r.EventsByKind["LeaderUp"] != 2 {
+		t.Fatalf("leader ups: %v", r.EventsByKind)
+	}
+}
+
+func TestAskIDRoundTrip(t *testing.T) {
+	for _, c := range []struct {
+		j int32
+		a uint8
+	}{{0, 1}, {123456, 3}, {1<<31 - 1, 255}} {
+		j, a, ok := parseAskID(askID(c.j, c.a))
+		if !ok || j != c.j || a != c.a {
+			t.Fatalf("%d.%d → %v %d %d", c.j, c.a, ok, j, a)
+		}
+	}
+	for _, bad := range []string{"", "j", "j1", "j.1", "x1.1", "j1.", "j1.256", "j99999999999.1", "j1.2.3"} {
+		if _, _, ok := parseAskID(bad); ok {
+			t.Fatalf("%q parsed", bad)
+		}
+	}
+}
+
+// --out writes CSV series and well-formed SVG charts.
+func TestWriteOutputs(t *testing.T) {
+	rs, err := RunPolicies(mustParse(t, tiny), Options{Seed: 1}, []manager.Placement{manager.PlacementRules, manager.PlacementTwoChoices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := WriteOutputs(dir, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"utilisation.svg", "queue.svg", "engines.svg"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(bytes.NewReader(data))
+		lines := 0
+		for {
+			tok, err := d.Token()
+			if err != nil {
+				if err.Error() != "EOF" {
+					t.Fatalf("%s is not well-formed XML: %v", f, err)
+				}
+				break
+			}
+			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+				lines++
+			}
+		}
+		if lines < 2 {
+			t.Fatalf("%s has %d lines", f, lines)
+		}
+	}
+	csv, err := os.ReadFile(filepath.Join(dir, "timeseries-two-choices.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(string(csv), "\n"); rows != len(rs[1].Series)+1 || !strings.HasPrefix(string(csv), "t_seconds,util_memory") {
+		t.Fatalf("CSV has %d lines for %d samples", rows, len(rs[1].Series))
+	}
+	var js bytes.Buffer
+	if err := WriteJSON(&js, rs); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Runs []map[string]any `json:"runs"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Runs) != 2 || back.Runs[0]["run_hash"] != rs[0].RunHash {
+		t.Fatalf("JSON: %v %s", err, js.String())
+	}
+}
+
+// A violation names the seed, the event and a history that leads there.
+func TestViolationReport(t *testing.T) {
+	s, err := newSim(mustParse(t, tiny), Options{Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 400 && s.q.len() > 0; i++ {
+		e := s.q.pop()
+		s.now = e.at
+		if e.kind != evSample {
+			s.handle(e)
+			s.reconcile()
+		}
+	}
+	s.violate(linkis.Errorf(linkis.ErrInvalidArgument, "test", "planted"))
+	v := s.violation
+	if v == nil || v.Seed != 11 || v.Event != s.events || len(v.History) == 0 || !errors.Is(v, linkis.ErrInvalidArgument) {
+		t.Fatalf("violation: %+v", v)
+	}
+	if !strings.Contains(v.Error(), "seed 11") || !strings.Contains(v.Error(), "history") {
+		t.Fatalf("violation text: %s", v.Error())
+	}
+}
