@@ -8,7 +8,7 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions"+
+		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions\n  sim    simulate a scenario under virtual time (linkis sim --scenario FILE)"+
 			"\n  ecm          run the host agent that launches engines (--manager URL --data-dir DIR --http-addr HOST:PORT)"+
 			"\n  engineconn   run one engine (started by an ECM, never by hand)")
 	}
@@ -21,6 +21,8 @@ func main() {
 	switch flag.Arg(0) {
 	case "demo":
 		err = runDemo(os.Stdout, flag.Args()[1:])
+	case "sim":
+		err = runSim(os.Stdout, os.Stderr, flag.Args()[1:])
 	case "ecm":
 		err = runECM(flag.Args()[1:])
 	case "engineconn":
