@@ -268,6 +268,16 @@ func TestPythonKeepsVariablesAndReportsExceptions(t *testing.T) {
 	if st := h.run("print(x)"); st.State != api.TaskSuccess {
 		t.Fatalf("after exit(): %+v (the interpreter must keep running)", st)
 	}
+	// Progress reported by the code streams to the task's status.
+	sub, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token,
+		Code: "import time\nlinkis_progress(0.25)\ntime.sleep(0.5)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "progress 0.25", func() bool {
+		st, _ := h.cli.Status(context.Background(), sub.ID, 0)
+		return st.Progress == 0.25 && st.State == api.TaskRunning
+	})
 }
 
 func TestKillNeverEndingCode(t *testing.T) {

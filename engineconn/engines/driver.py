@@ -1,7 +1,7 @@
 # The python engine's driver: one interpreter per EngineConn, tasks run in
 # one shared namespace so that variables survive between tasks.
 # Requests arrive on fd 3 ("LENGTH\n" + JSON {"id", "code"}); frames go out on
-# fd 4 ("KIND LENGTH\n" + payload). fd 1 and 2 stay the process's own, so
+# fd 4 ("KIND LENGTH\n" + payload). Tasks may call linkis_progress(p). fd 1 and 2 stay the process's own, so
 # output written below Python (os.write, child processes) is still captured.
 import io, json, os, signal, sys, traceback
 
@@ -44,7 +44,12 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.stdin = open(os.devnull)
 sys.stdout = _Stream(b"OUT", "<stdout>")
 sys.stderr = _Stream(b"ERR", "<stderr>")
-_ns = {"__name__": "__main__", "__builtins__": __builtins__}
+def linkis_progress(p):
+    """Report how far the running task is, from 0 to 1."""
+    _send(b"PRG", repr(float(p)))
+
+
+_ns = {"__name__": "__main__", "__builtins__": __builtins__, "linkis_progress": linkis_progress}
 _send(b"READY")
 while True:
     try:

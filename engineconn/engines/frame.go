@@ -10,7 +10,7 @@ import (
 
 // The python driver's framing, driver to engine: a header line
 // "KIND LENGTH\n" then exactly LENGTH bytes of payload. KIND is READY,
-// OUT, ERR, EXC or END. Length prefixes (not sentinels) make it immune to
+// OUT, ERR, EXC, END or PRG (progress, a float from 0 to 1). Length prefixes (not sentinels) make it immune to
 // whatever the user's code prints. Engine to driver: "LENGTH\n" then a JSON
 // object {"id": ..., "code": ...}.
 
@@ -46,7 +46,7 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		return frame{}, fmt.Errorf("python driver: bad frame header %q", hdr)
 	}
 	switch string(kind) {
-	case "READY", "OUT", "ERR", "EXC", "END":
+	case "READY", "OUT", "ERR", "EXC", "END", "PRG":
 	default:
 		return frame{}, fmt.Errorf("python driver: unknown frame kind %q", kind)
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +30,7 @@ var driverCode string
 // Tasks are serialised (one interpreter runs one task at a time). A driver
 // script, given to the interpreter as code, reads length-prefixed requests
 // on fd 3 and writes length-prefixed frames (output, error output,
-// exception, end) on fd 4, so nothing the user's code prints can break the
+// exception, progress, end) on fd 4, so nothing the user's code prints can break the
 // protocol; output written below Python (child processes, os.write) is
 // read from fd 1 and 2 and goes to the running task too.
 //
@@ -75,6 +76,7 @@ type pySession struct {
 
 // sink is where the running task's output goes.
 type sink struct {
+	task     *engineconn.Task
 	out, err io.Writer
 	exc      strings.Builder
 }
@@ -198,6 +200,10 @@ func (in *interp) readFrames(r *os.File) {
 			case in.ends <- string(f.payload):
 			default:
 			}
+		case "PRG":
+			if p, err := strconv.ParseFloat(string(f.payload), 64); err == nil && sk != nil && sk.task != nil {
+				sk.task.SetProgress(p)
+			}
 		case "OUT", "ERR", "EXC":
 			if sk == nil {
 				continue // output after its task ended: nobody to give it to
@@ -287,7 +293,7 @@ func (s *pySession) Run(ctx context.Context, t *engineconn.Task) error {
 		t.Logf("[python] a new interpreter serves this task: variables from earlier tasks are gone")
 	}
 	out := newTextResult(t)
-	sk := &sink{out: out, err: t.Stderr()}
+	sk := &sink{task: t, out: out, err: t.Stderr()}
 	in.mu.Lock()
 	in.sink = sk
 	in.mu.Unlock()
