@@ -4,6 +4,11 @@
 // modernc.org/sqlite) and echo (returns its code; the smallest engine, used
 // to measure the runtime's own overhead and as the model of a new engine).
 //
+// Output: shell and python stdout becomes the task's log and a text result
+// set (one row per line); stderr goes to the log. Python code may call
+// linkis_progress(p) to report progress. SQL queries write table result
+// sets with column names and types; other statements log rows affected.
+//
 // Each engine lives in its own file and touches no other: a new engine is a
 // new file with a type implementing engineconn.Engine plus one line in
 // Builtin (or a Register call from the program that embeds it).
