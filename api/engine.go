@@ -142,7 +142,6 @@ type EngineInfo struct {
 	Mode       string `json:"mode"`   // computation | once
 	Capacity   int    `json:"capacity"`
 	Running    int    `json:"running"`
-	Pending    int    `json:"pending"`
 	Succeeded  int64  `json:"succeeded"`
 	Failed     int64  `json:"failed"`
 	Locks      int    `json:"locks"` // grants it serves now

@@ -43,6 +43,23 @@
 // SIGTERM to the group, SIGKILL after the grace, and answers once the
 // process is gone.
 //
+// # Metrics
+//
+// GET /metrics (behind the token) serves the ECM's own registry: engines
+// by state, launches, refusals by reason, exits by outcome, and the time
+// from launch to an engine serving.
+//
+// # Restart
+//
+// The ECM records each engine's pid and start time in DATA/ec-N/engine.pid.
+// Engines outlive their ECM (own process groups; a write to their broken
+// output pipe fails rather than kills them). An ECM restarted on the same
+// data directory adopts the engines still running there: it answers
+// launches of their tickets with them, kills them on request, polls for
+// their end and reports it from the exit record the engine leaves
+// (WORK/engineconn.exit). A registration refused as a duplicate is taken
+// as its own earlier one: a restarted ECM must keep its id and address.
+//
 // # Lifetime
 //
 // Run registers (retrying while the manager is unreachable), heartbeats

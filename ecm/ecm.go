@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 )
@@ -36,6 +39,8 @@ type ECM struct {
 	log      *slog.Logger
 	binary   string
 	capacity linkis.Resource
+
+	metrics *metrics
 
 	ctx    context.Context // the ECM's lifetime: watchers and reporters stop with it
 	cancel context.CancelFunc
@@ -82,8 +87,10 @@ func New(cfg Config, mgr Manager, log *slog.Logger) (*ECM, error) {
 		capacity = *cfg.Capacity
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ECM{cfg: cfg, mgr: mgr, log: log.With("ecm", cfg.ID), binary: bin, capacity: capacity,
-		ctx: ctx, cancel: cancel, engines: map[string]*engine{}}, nil
+	m := &ECM{cfg: cfg, mgr: mgr, log: log.With("ecm", cfg.ID), binary: bin, capacity: capacity,
+		ctx: ctx, cancel: cancel, engines: map[string]*engine{}}
+	m.metrics = newMetrics(m)
+	return m, nil
 }
 
 // Capacity is what the ECM registers.
@@ -97,7 +104,8 @@ func (m *ECM) Addr() string {
 	return m.addr
 }
 
-// Handler returns the ECM API (launch and kill) behind the cluster token.
+// Handler returns the ECM API (launch, kill and metrics) behind the
+// cluster token.
 func (m *ECM) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathLaunch, func(w http.ResponseWriter, r *http.Request) {
@@ -126,8 +134,12 @@ func (m *ECM) Handler() http.Handler {
 		}
 		api.WriteJSON(w, http.StatusOK, out)
 	})
+	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
 	return api.RequireToken(m.cfg.Token, mux)
 }
+
+// Gatherer returns the ECM's metrics (also served at /metrics).
+func (m *ECM) Gatherer() prometheus.Gatherer { return m.metrics.reg }
 
 // Run serves the ECM API, registers with the manager, heartbeats and
 // cleans old directories until ctx is done; then it stops every engine it

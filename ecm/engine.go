@@ -44,6 +44,7 @@ type engine struct {
 	killWhy                 string // set when the ECM stopped it on purpose
 	failed, retryable       bool
 	reason                  string
+	since                   time.Time // when it was launched (zero when adopted)
 	endedAt                 time.Time
 }
 
@@ -60,13 +61,14 @@ func (e *engine) endedBefore(t time.Time) bool { return !e.endedAt.IsZero() && e
 // failed and not retryable.
 func (m *ECM) Launch(req api.LaunchRequest) (api.LaunchResponse, error) {
 	lr, err := req.Launch()
+	if err == nil {
+		err = checkMaterials(lr.Materials)
+	}
+	if err == nil {
+		err = checkEnv(lr.Env)
+	}
 	if err != nil {
-		return api.LaunchResponse{}, err
-	}
-	if err := checkMaterials(lr.Materials); err != nil {
-		return api.LaunchResponse{}, err
-	}
-	if err := checkEnv(lr.Env); err != nil {
+		m.metrics.refused.WithLabelValues("invalid").Inc()
 		return api.LaunchResponse{}, err
 	}
 	ticket := lr.Ticket.String()
@@ -77,15 +79,17 @@ func (m *ECM) Launch(req api.LaunchRequest) (api.LaunchResponse, error) {
 	}
 	if m.closed {
 		m.mu.Unlock()
+		m.metrics.refused.WithLabelValues("closing").Inc()
 		return api.LaunchResponse{}, linkis.Errorf(linkis.ErrUnavailable, m.cfg.ID, "the ECM is shutting down")
 	}
 	if m.starting >= m.cfg.MaxStarting {
 		m.mu.Unlock()
+		m.metrics.refused.WithLabelValues("busy").Inc()
 		return api.LaunchResponse{}, linkis.Errorf(linkis.ErrUnavailable, m.cfg.ID, "%d engines are starting, the most this ECM starts at once; try again shortly", m.starting)
 	}
 	dir := filepath.Join(m.cfg.DataDir, ticket)
 	e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
-		result: filepath.Join(dir, "results"), launched: make(chan struct{}), exited: make(chan struct{})}
+		result: filepath.Join(dir, "results"), launched: make(chan struct{}), exited: make(chan struct{}), since: time.Now()}
 	m.engines[ticket] = e
 	m.starting++
 	m.mu.Unlock()
@@ -100,6 +104,7 @@ func (m *ECM) Launch(req api.LaunchRequest) (api.LaunchResponse, error) {
 			m.report(e)
 		}()
 	} else {
+		m.metrics.launches.Inc()
 		m.log.Info("engine launched", "ec", ticket, "pid", e.pid, "engine", lr.EngineType.String(), "user", lr.User)
 	}
 	return m.response(e), nil
@@ -305,6 +310,9 @@ func (m *ECM) checkRunning(e *engine) bool {
 	if e.state == stateStarting {
 		e.state, e.addr = stateRunning, addr
 		m.starting--
+		if !e.since.IsZero() {
+			m.metrics.served(e.since)
+		}
 	}
 	return true
 }
@@ -320,6 +328,7 @@ func (m *ECM) end(e *engine, failed bool, reason string, retryable bool) {
 		m.starting--
 	}
 	e.state, e.failed, e.reason, e.retryable, e.endedAt = stateExited, failed, reason, retryable, time.Now()
+	m.metrics.exit(failed, e.killWhy != "")
 	close(e.exited)
 }
 

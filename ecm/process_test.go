@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -298,6 +299,20 @@ func TestAPIRequiresTokenAndValidBodies(t *testing.T) {
 	k, err := cli.Kill(context.Background(), addr, api.KillRequest{EC: "ec-2", GraceMs: 100})
 	if err != nil || k.State != api.ECExited {
 		t.Fatalf("kill over HTTP %+v %v", k, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+api.PathMetrics, nil)
+	api.SetToken(req, clusterToken)
+	mresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{"linkis_ecm_launches_total 1", `linkis_ecm_launches_refused_total{reason="invalid"} 1`,
+		`linkis_ecm_engine_exits_total{outcome="killed"} 1`, `linkis_ecm_engines{state="running"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
 	}
 }
 
