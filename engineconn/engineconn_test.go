@@ -604,3 +604,24 @@ func TestShellLongScriptGoesThroughAFile(t *testing.T) {
 		t.Fatalf("script files left behind: %v", left)
 	}
 }
+
+func TestPeriodicHeartbeats(t *testing.T) {
+	cfg := testConfig(t, "echo")
+	cfg.HeartbeatInterval = 30 * time.Millisecond
+	h := start(t, cfg)
+	waitFor(t, 5*time.Second, "periodic heartbeats", func() bool {
+		h.mgr.mu.Lock()
+		defer h.mgr.mu.Unlock()
+		return len(h.mgr.statuses) >= 5
+	})
+	h.mgr.mu.Lock()
+	defer h.mgr.mu.Unlock()
+	for _, s := range h.mgr.statuses {
+		if s != "Unlock" {
+			t.Fatalf("an idle engine reported %q: %v", s, h.mgr.statuses)
+		}
+	}
+	if len(h.mgr.started) != 1 || !strings.HasPrefix(h.mgr.started[0], ticket+"@127.0.0.1:") {
+		t.Fatalf("started reports %v", h.mgr.started)
+	}
+}
