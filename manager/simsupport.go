@@ -16,18 +16,26 @@ import (
 // the launch and kill effects EffectsDue would return now.
 func (s *State) EffectCounts() (launches, kills int) { return len(s.starting), len(s.killing) }
 
-// Load sums every ECM's ledger row and counts the engines and the asks
-// waiting for one. It costs O(ECMs + keys) and allocates nothing.
+// Load sums memory, cores and instances over every ECM's ledger row (extra
+// dimensions are left out) and counts the engines and the asks waiting for
+// one. It costs O(ECMs + keys) and allocates nothing.
 func (s *State) Load() (total Ledger, engines, waiting int) {
+	var mx, used, locked [3]int64
 	for _, m := range s.ecms {
-		total.Max = mustAdd(total.Max, m.row.max)
-		total.Used = mustAdd(total.Used, m.row.used)
-		total.Locked = mustAdd(total.Locked, m.row.locked)
+		for i, r := range [...]*linkis.Resource{&m.row.max, &m.row.used, &m.row.locked} {
+			p := [...]*[3]int64{&mx, &used, &locked}[i]
+			p[0] += r.Memory
+			p[1] += r.MilliCores
+			p[2] += r.Instances
+		}
 	}
 	for _, k := range s.keys {
 		waiting += k.waiters.n
 	}
-	return total, len(s.ecs), waiting
+	res := func(v [3]int64) linkis.Resource {
+		return linkis.Resource{Memory: v[0], MilliCores: v[1], Instances: v[2]}
+	}
+	return Ledger{Max: res(mx), Used: res(used), Locked: res(locked)}, len(s.ecs), waiting
 }
 
 // CheckECMLedger checks one ECM as CheckLedger and CheckLocks do: its used

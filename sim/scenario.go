@@ -125,6 +125,9 @@ type WorkloadSpec struct {
 	// Trace is a CSV file (relative to the scenario file) replayed instead
 	// of generating jobs; see ParseTrace for its columns.
 	Trace string `json:"trace"`
+	// Inline lists the jobs in the scenario itself (as a trace would),
+	// for small hand-written cases and the cases the property tests save.
+	Inline []InlineJob `json:"inline,omitempty"`
 	// Jobs is the expected number of jobs over Duration.
 	Jobs int `json:"jobs"`
 	// Arrival is "poisson" (default) or "bursty".
@@ -151,6 +154,17 @@ type WorkloadSpec struct {
 	ResourceMix []WeightedResource `json:"resource_mix"`
 	// Runtime is how long a job runs once it holds an engine.
 	Runtime Dist `json:"runtime"`
+}
+
+// InlineJob is one job of an inline workload: the columns of a trace.
+type InlineJob struct {
+	At      Duration `json:"at"`
+	User    string   `json:"user"`
+	Creator string   `json:"creator"`
+	Engine  string   `json:"engine"`
+	Memory  string   `json:"memory,omitempty"`
+	Cores   string   `json:"cores,omitempty"`
+	Runtime Duration `json:"runtime"`
 }
 
 // WeightedEngine is one entry of an engine mix.
@@ -311,7 +325,49 @@ func ParseScenario(data []byte, name string) (*Scenario, error) {
 		return nil, &ScenarioError{File: name, Line: locate(data, field), Field: field, Msg: msg}
 	}
 	sc.applyDefaults()
+	sc.loadInline()
 	return sc, nil
+}
+
+// loadInline turns validated inline jobs into a trace.
+func (sc *Scenario) loadInline() {
+	if len(sc.Workload.Inline) == 0 {
+		return
+	}
+	idx := sc.engineIndex()
+	t := &traceTables{}
+	users, creators, sizes := map[string]int32{}, map[string]int32{}, map[resAmount]int32{}
+	intern := func(m map[string]int32, list *[]string, s string) int32 {
+		if i, ok := m[s]; ok {
+			return i
+		}
+		m[s] = int32(len(*list))
+		*list = append(*list, s)
+		return m[s]
+	}
+	sc.trace = make([]traceJob, 0, len(sc.Workload.Inline))
+	for _, j := range sc.Workload.Inline {
+		tj := traceJob{submit: int64(j.At), runtime: int64(j.Runtime), engine: int32(idx[j.Engine]), res: -1,
+			user: intern(users, &t.users, j.User), creator: intern(creators, &t.creators, j.Creator)}
+		var a resAmount
+		if j.Memory != "" {
+			a.memory, _ = linkis.ParseMemory(j.Memory)
+		}
+		if j.Cores != "" {
+			a.milliCores, _ = linkis.ParseCores(j.Cores)
+		}
+		if a != (resAmount{}) {
+			i, ok := sizes[a]
+			if !ok {
+				i = int32(len(t.resources))
+				sizes[a] = i
+				t.resources = append(t.resources, a)
+			}
+			tj.res = i
+		}
+		sc.trace = append(sc.trace, tj)
+	}
+	sc.traceTables = t
 }
 
 func decodeError(data []byte, name string, err error) error {
@@ -572,8 +628,32 @@ func (c *ClusterSpec) validate() (string, string) {
 }
 
 func (w *WorkloadSpec) validate(engines map[string]bool) (string, string) {
-	if w.Trace == "" && w.Jobs <= 0 {
-		return "jobs", "a workload needs jobs > 0 or a trace"
+	if w.Trace == "" && len(w.Inline) == 0 && w.Jobs <= 0 {
+		return "jobs", "a workload needs jobs > 0, a trace or inline jobs"
+	}
+	if w.Trace != "" && len(w.Inline) > 0 {
+		return "inline", "a workload has a trace or inline jobs, not both"
+	}
+	var prev Duration
+	for i, j := range w.Inline {
+		p := fmt.Sprintf("inline[%d].", i)
+		switch {
+		case j.At < 0:
+			return p + "at", fmt.Sprintf("must not be negative, got %v", time.Duration(j.At))
+		case j.At < prev:
+			return p + "at", fmt.Sprintf("%v is before the previous job's %v: inline jobs must be sorted", time.Duration(j.At), time.Duration(prev))
+		case j.Runtime < 0:
+			return p + "runtime", fmt.Sprintf("must not be negative, got %v", time.Duration(j.Runtime))
+		case !engines[j.Engine]:
+			return p + "engine", fmt.Sprintf("unknown engine type %q: list it under engines", j.Engine)
+		}
+		prev = j.At
+		if _, err := linkis.ParseUserCreator(j.User + "-" + j.Creator); err != nil || strings.Contains(j.User, "-") || strings.Contains(j.Creator, "-") || j.User == "" || j.Creator == "" {
+			return p + "user", fmt.Sprintf("%q-%q is not a user and creator (letters, digits, '_')", j.User, j.Creator)
+		}
+		if f, m := checkAmounts(j.Memory, j.Cores); f != "" {
+			return p + f, m
+		}
 	}
 	if w.Jobs < 0 || w.Jobs > MaxJobs {
 		return "jobs", fmt.Sprintf("must be from 1 to %d, got %d", MaxJobs, w.Jobs)
@@ -635,7 +715,7 @@ func (w *WorkloadSpec) validate(engines map[string]bool) (string, string) {
 			return p + "weight", fmt.Sprintf("must be positive, got %v", r.Weight)
 		}
 	}
-	if w.Trace == "" {
+	if w.Trace == "" && len(w.Inline) == 0 {
 		if w.Runtime.Kind == "" && w.Runtime.Value == 0 {
 			return "runtime", "a generated workload needs a runtime distribution"
 		}

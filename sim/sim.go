@@ -130,6 +130,7 @@ type Sim struct {
 	failBoost float64
 	delay     *Dist
 	faults    []FaultSpec
+	faultsEnd int64 // when the last fault window closes
 
 	lockTimeout, renewEvery, ecmHB, ecHB int64
 	netDelay                             *Dist
@@ -279,15 +280,18 @@ func newSim(sc *Scenario, opts Options) (*Sim, error) {
 	return s, nil
 }
 
-// autoFullEvery: every event on small clusters; on large ones about a
-// hundred full checks over the expected run (they cost O(size) each).
+// autoFullEvery: every event on small clusters (up to 64 ECMs); on larger
+// ones, whose full check costs O(size) (tens of milliseconds at 10,000
+// ECMs), about one per virtual hour of the expected run, so that a day
+// costs some 25 full checks.
 func autoFullEvery(sc *Scenario) uint64 {
 	if sc.ECMCount() <= 64 {
 		return 1
 	}
-	expected := uint64(max(sc.Workload.Jobs, len(sc.trace))) * 8
+	hours := max(uint64(time.Duration(sc.Duration)/time.Hour), 1)
+	expected := uint64(max(sc.Workload.Jobs, len(sc.trace))) * 6
 	expected += uint64(sc.ECMCount()) * uint64(time.Duration(sc.Duration)/max(time.Duration(sc.Cluster.ECMHeartbeat), time.Second))
-	return max(expected/100, 1000)
+	return max(expected/hours, 1000)
 }
 
 // simLaunch is the simulator's launch builder: a real ECM would need the
@@ -374,6 +378,7 @@ func (s *Sim) setUpFaults() {
 	}
 	for i, f := range s.faults {
 		s.push(event{at: s.start + int64(f.At), kind: evFault, ref: int64(i)})
+		s.faultsEnd = max(s.faultsEnd, s.start+int64(f.At)+int64(f.For))
 	}
 }
 
@@ -410,8 +415,10 @@ func (s *Sim) run() {
 			s.opts.Progress(s.progress(false))
 		}
 		if s.arrivalsDone && s.jobsFinal == len(s.jobs) && !s.settling {
+			// Settle after the last job and the last fault window: the
+			// final checks compare the manager with the world at rest.
 			s.settling = true
-			s.stopAt = s.now + int64(s.sc.Settle)
+			s.stopAt = max(s.now, s.faultsEnd) + int64(s.sc.Settle)
 		}
 	}
 	if s.violation == nil {
@@ -487,9 +494,6 @@ func (s *Sim) handle(e event) {
 		s.count(e)
 		s.scheduleTick()
 	case evFault:
-		if s.settling {
-			return
-		}
 		s.count(e)
 		s.startFault(int(e.ref))
 	case evFaultEnd:
@@ -563,8 +567,7 @@ func (s *Sim) onArrival(e event) {
 		s.scheduleArrival() // the next one, whatever happens to this one
 	}
 	j := int32(e.ref)
-	if s.cache != nil && !e.delivered && s.cachedStart(j) {
-		s.count(e)
+	if s.cache != nil && !e.delivered && s.cachedStart(e) {
 		return
 	}
 	if s.later(e) {
@@ -780,12 +783,15 @@ func (s *Sim) onNotice(n manager.AskResult) {
 
 // cachedStart is bugClientCache: run the job on the engine the last job of
 // its key used, without asking the manager.
-func (s *Sim) cachedStart(j int32) bool {
+func (s *Sim) cachedStart(e event) bool {
+	j := int32(e.ref)
 	jb := &s.jobs[j]
 	id, ok := s.cache[s.combos[jb.combo].key]
 	if !ok || s.ecs[id].state != ecRunning {
 		return false
 	}
+	s.count(e)
+	s.hist.last().ec = id
 	s.m.submitted++
 	jb.attempt++
 	s.startJob(j, manager.AskResult{AskID: askID(j, jb.attempt), Status: manager.AskGranted, EC: id, Reused: true})
