@@ -42,7 +42,7 @@ func TestLinkisECMCommand(t *testing.T) {
 
 	var out bytes.Buffer
 	cmd := exec.Command(linkisBin, "ecm", "--manager", srv.URL, "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
-		"--id", "ecm-cli", "--memory", "8g", "--cores", "4", "--instances", "5", "--label", "yarnCluster=local")
+		"--id", "ecm-cli", "--allow-root-engines", "--memory", "8g", "--cores", "4", "--instances", "5", "--label", "yarnCluster=local")
 	cmd.Env = append(cmd.Environ(), "LINKIS_TOKEN="+clusterToken)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -134,7 +134,7 @@ func TestRestartedECMAdoptsItsEngines(t *testing.T) {
 
 	data, addr := t.TempDir(), freeAddr(t)
 	startECM := func() *exec.Cmd {
-		cmd := exec.Command(linkisBin, "ecm", "--manager", srv.URL, "--data-dir", data, "--http-addr", addr, "--id", "ecm-r", "--token", clusterToken)
+		cmd := exec.Command(linkisBin, "ecm", "--manager", srv.URL, "--data-dir", data, "--http-addr", addr, "--id", "ecm-r", "--token", clusterToken, "--allow-root-engines")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

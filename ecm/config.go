@@ -34,6 +34,11 @@ type Config struct {
 	// host of HTTPAddr, or 127.0.0.1 when that is a wildcard).
 	EngineHost string
 
+	// AllowRootEngines lets an ECM that runs as root start an engine as
+	// root when its submitting user does not exist on the host. Off, such
+	// a launch fails (not retryable), as Linkis's `sudo su - user` does.
+	AllowRootEngines bool
+
 	HeartbeatInterval time.Duration // ECM heartbeat (Linkis: 10 s)
 	KillGrace         time.Duration // SIGTERM → SIGKILL when a kill names none
 	MaxStarting       int           // launches that may be starting at once

@@ -17,10 +17,11 @@
 // in its own process group, with a minimal environment (PATH, locale, HOME)
 // plus the request's variables plus the ECM's: LINKIS_MANAGER, LINKIS_TOKEN,
 // LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR, LINKIS_EC_HOST. When
-// the ECM runs as root and the submitting user exists on the host, the
-// process runs as that user and the directories are theirs; otherwise it
-// runs as the ECM's user (Linkis fails the launch instead; we prefer a
-// working single-user install and say so here).
+// the ECM runs as root, the process runs as the submitting user and the
+// directories are theirs; a user the host does not know fails the launch
+// (not retryable), as Linkis's `sudo su - user` does, unless
+// Config.AllowRootEngines lets such engines run as root. An ECM that is not
+// root runs every engine as its own user.
 //
 // Launch answers at once: Starting, or Running with the engine's address
 // once the engine wrote it to work/engineconn.addr, or Exited. A second

@@ -127,7 +127,7 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 	if err := writeMaterials(e.work, lr.Materials); err != nil {
 		return err
 	}
-	cred, u, err := runAs(lr.User)
+	cred, u, err := runAs(lr.User, m.cfg.AllowRootEngines)
 	if err != nil {
 		return err
 	}

@@ -107,17 +107,32 @@ func checkEnv(env map[string]string) error {
 }
 
 // runAs returns the credential to start an engine with: the submitting
-// user's when the ECM runs as root and that user exists on the host, else
-// nil (the ECM's own user).
-func runAs(name string) (*syscall.Credential, *user.User, error) {
-	if os.Geteuid() != 0 || name == "" {
+// user's when the ECM runs as root and that user exists on the host; nil
+// (the ECM's own user) when the ECM is not root. A root ECM refuses a user
+// the host does not know (or none), unless allowRoot lets the engine run as
+// root.
+func runAs(name string, allowRoot bool) (*syscall.Credential, *user.User, error) {
+	if os.Geteuid() != 0 {
 		return nil, nil, nil
+	}
+	refuse := func(why string) error {
+		return linkis.ValueError(linkis.ErrPermission, "user", name,
+			why+"; this ECM runs as root and starts engines only as their submitting user (see --allow-root-engines)")
+	}
+	if name == "" {
+		if allowRoot {
+			return nil, nil, nil
+		}
+		return nil, nil, refuse("no submitting user")
 	}
 	u, err := user.Lookup(name)
 	if err != nil {
 		var unknown user.UnknownUserError
 		if errors.As(err, &unknown) {
-			return nil, nil, nil
+			if allowRoot {
+				return nil, nil, nil
+			}
+			return nil, nil, refuse("no such user on this host")
 		}
 		return nil, nil, err
 	}

@@ -79,6 +79,7 @@ func directECM(t *testing.T, edit func(*ecm.Config)) (*ecm.ECM, *recorder, strin
 	cfg.Binary = linkisBin
 	cfg.KillGrace = 300 * time.Millisecond
 	cfg.HeartbeatInterval = 50 * time.Millisecond
+	cfg.AllowRootEngines = true
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -345,7 +346,7 @@ func TestRunsAsTheSubmittingUserWhenRoot(t *testing.T) {
 	if strings.TrimSpace(string(b)) != u.Uid {
 		t.Fatalf("ran as uid %q, want nobody's %s", b, u.Uid)
 	}
-	// A user the host does not know: the ECM's own user runs it.
+	// A user the host does not know: allowed, root runs it.
 	req = bashLaunch("ec-2", "id -u > uid")
 	req.User = "no-such-user-here"
 	if _, err := m.Launch(req); err != nil {
@@ -354,6 +355,18 @@ func TestRunsAsTheSubmittingUserWhenRoot(t *testing.T) {
 	waitExited(t, m, "ec-2")
 	if b, _ := os.ReadFile(filepath.Join(dir, "ec-2", "work", "uid")); strings.TrimSpace(string(b)) != "0" {
 		t.Fatalf("unknown user ran as %q", b)
+	}
+	// Not allowed (the default): the launch fails, not retryable, and
+	// nothing runs.
+	strict, _, sdir := directECM(t, func(c *ecm.Config) { c.AllowRootEngines = false })
+	req = bashLaunch("ec-3", "touch ran")
+	req.User = "no-such-user-here"
+	r, err := strict.Launch(req)
+	if err != nil || r.State != api.ECExited || !r.Failed || r.Retryable || !strings.Contains(r.Reason, "no such user") {
+		t.Fatalf("unknown user on a strict root ECM: %+v %v", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(sdir, "ec-3", "work", "ran")); !os.IsNotExist(err) {
+		t.Fatal("the engine of an unknown user ran")
 	}
 }
 

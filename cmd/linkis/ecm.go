@@ -27,6 +27,7 @@ func runECM(args []string) error {
 	fs.StringVar(&cfg.Token, "token", os.Getenv("LINKIS_TOKEN"), "cluster token (default $LINKIS_TOKEN)")
 	fs.StringVar(&cfg.ID, "id", cfg.ID, "ECM id")
 	fs.StringVar(&cfg.EngineHost, "engine-host", "", "IP engines bind their task API to (default: the API's host)")
+	fs.BoolVar(&cfg.AllowRootEngines, "allow-root-engines", false, "when running as root, start engines of users unknown to this host as root")
 	labels := map[string]string{}
 	fs.Func("label", "ECM label k=v (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
