@@ -4,6 +4,7 @@ PKGS := ./...
 # Fuzz targets: package:FuzzName, each run for FUZZTIME.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./linkis:FuzzParseLabels ./linkis:FuzzParseResourceStrings ./manager:FuzzDecodeCommand ./manager:FuzzRestore
+FUZZ_TARGETS += ./sim:FuzzParseScenario ./sim:FuzzParseTrace
 FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL
 
 .PHONY: test vet bench fuzz soak demo tidy
@@ -29,6 +30,8 @@ fuzz:
 # Long property-based runs (not part of make test).
 soak:
 	$(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
+	$(GO) test -count=1 -timeout 60m -run 'TestSimProperty' ./sim/ -args -rapid.checks=20000
+	$(GO) run ./cmd/linkis sim --scenario sim/scenarios/faults.json --policy all
 
 demo:
 	$(GO) run ./cmd/linkis demo
