@@ -143,8 +143,8 @@ func genScenario(t *rapid.T) *Scenario {
 			NewECMStandby: &standby, MaxTasksPerEC: rapid.IntRange(1, 5).Draw(t, "maxTasks"),
 			DefaultQuota: &ResourceSpec{Memory: "64g", Cores: "64", Instances: int64(rapid.IntRange(1, 4).Draw(t, "cap"))},
 		},
-		Engines: engines,
-		Cluster: ClusterSpec{ECMs: groups, ECMHeartbeat: Duration(30 * time.Second), ECHeartbeat: Duration(45 * time.Second)},
+		Engines:  engines,
+		Cluster:  ClusterSpec{ECMs: groups, ECMHeartbeat: Duration(30 * time.Second), ECHeartbeat: Duration(45 * time.Second)},
 		Workload: WorkloadSpec{Inline: jobs},
 		Faults:   faults,
 	}
