@@ -5,7 +5,7 @@ PKGS := ./...
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./linkis:FuzzParseLabels ./linkis:FuzzParseResourceStrings ./manager:FuzzDecodeCommand ./manager:FuzzRestore
 FUZZ_TARGETS += ./sim:FuzzParseScenario ./sim:FuzzParseTrace
-FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL
+FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL ./ecm:FuzzMaterials
 
 .PHONY: test vet bench fuzz soak demo tidy
 

@@ -42,7 +42,10 @@ func checkMaterials(ms []manager.Material) error {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.mode", strconv.FormatUint(uint64(m.Mode), 8), "only permission bits (0-0777) are allowed")
 		}
 		clean := filepath.Clean(name)
-		if seen[clean] || clean == engineconn.AddrFile {
+		if clean == "." {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must name a file")
+		}
+		if seen[clean] || clean == engineconn.AddrFile || clean == engineconn.ExitFile {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "named twice, or reserved")
 		}
 		seen[clean] = true
