@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -624,4 +626,39 @@ func TestPeriodicHeartbeats(t *testing.T) {
 	if len(h.mgr.started) != 1 || !strings.HasPrefix(h.mgr.started[0], ticket+"@127.0.0.1:") {
 		t.Fatalf("started reports %v", h.mgr.started)
 	}
+}
+
+// Every goroutine an engine starts ends with it: after Run returns, the
+// count is back where it was (the python engine's readers included).
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for _, engine := range []string{"python", "shell", "sql"} {
+		cfg := testConfig(t, engine)
+		mgr := newFakeManager()
+		mgr.grant("ask-1", ticket, token, time.Time{})
+		ec, err := engineconn.New(cfg, engines.Builtin(), mgr, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- ec.Run(ctx) }()
+		waitFor(t, 30*time.Second, "the engine to listen", func() bool { return ec.Addr() != "" })
+		cli := api.NewEngineClient(ec.Addr(), cfg.Token, nil)
+		code := map[string]string{"python": "print(1)", "shell": "echo 1", "sql": "SELECT 1"}[engine]
+		var st api.TaskStatus
+		waitFor(t, 5*time.Second, "a task to run", func() bool {
+			st, err = cli.Run(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: code})
+			return !errors.Is(err, linkis.ErrUnavailable)
+		})
+		if err != nil || st.State != api.TaskSuccess {
+			t.Fatalf("%s: %+v %v", engine, st, err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	waitFor(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
