@@ -43,6 +43,9 @@ func TestMain(m *testing.M) {
 
 const clusterToken = "test-cluster-token"
 
+// quiet logs warnings and errors only.
+var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
 // cluster is a manager (raftstore's in-memory store behind its real HTTP
 // API, with the reconciler calling ECMs over HTTP) and one real ECM that
 // launches real EngineConn processes.
@@ -128,7 +131,6 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if o.ecm != nil {
 		o.ecm(&cfg)
 	}
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	m, err := ecm.New(cfg, client, quiet)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +86,7 @@ func directECM(t *testing.T, edit func(*ecm.Config)) (*ecm.ECM, *recorder, strin
 		edit(&cfg)
 	}
 	rec := &recorder{}
-	m, err := ecm.New(cfg, rec, nil)
+	m, err := ecm.New(cfg, rec, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,5 +393,48 @@ func TestOldDirectoriesAreCleaned(t *testing.T) {
 	}
 	if _, ok := m.Engine("ec-1"); ok {
 		t.Fatal("the ECM still remembers an engine past its retention")
+	}
+}
+
+// Every goroutine the ECM starts ends with Run: after it returns (having
+// stopped its engines), the count is back where it was.
+func TestECMRunLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	cfg := ecm.DefaultConfig()
+	cfg.Managers = []string{"http://127.0.0.1:1"}
+	cfg.Token = clusterToken
+	cfg.DataDir = t.TempDir()
+	cfg.Binary = linkisBin
+	cfg.KillGrace = 200 * time.Millisecond
+	cfg.AllowRootEngines = true
+	m, err := ecm.New(cfg, &recorder{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { done <- m.Run(ctx, ready) }()
+	<-ready
+	for i := 1; i <= 3; i++ {
+		if _, err := m.Launch(bashLaunch(fmt.Sprintf("ec-%d", i), `trap "" TERM; sleep 30`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if r, _ := m.Engine(fmt.Sprintf("ec-%d", i)); r.State != api.ECExited || processAlive(r.PID) {
+			t.Fatalf("ec-%d after the ECM stopped: %+v", i, r)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
