@@ -60,7 +60,7 @@ type TaskRequest struct {
 	AskID   string            `json:"askId"`
 	Token   string            `json:"token"`
 	Code    string            `json:"code"`
-	RunType string            `json:"runType,omitempty"` // e.g. "sh", "py", "sql"; informative
+	RunType string            `json:"runType,omitempty"` // e.g. "sh", "py", "sql"; engines may read it (echo: "log")
 	Params  map[string]string `json:"params,omitempty"`
 }
 
