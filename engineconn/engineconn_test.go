@@ -662,3 +662,40 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	waitFor(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
+
+func TestLockAheadOfTheFirstTask(t *testing.T) {
+	h := start(t, testConfig(t, "echo"))
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	h.mgr.grant("ask-1", ticket, token, exp)
+	r, err := h.cli.Lock(ctx, api.LockRequest{AskID: "ask-1", Token: token})
+	if err != nil || !r.Held || r.EC != ticket || r.Expires != exp.UnixNano() {
+		t.Fatalf("lock %+v %v", r, err)
+	}
+	if info, _ := h.cli.Info(ctx); info.Locks != 1 || info.Status != "Idle" {
+		t.Fatalf("info after lock %+v", info)
+	}
+	waitFor(t, 5*time.Second, "Idle reported", func() bool { return h.mgr.last() == "Idle" })
+	if _, err := h.cli.Lock(ctx, api.LockRequest{AskID: "ask-1", Token: token2}); !errors.Is(err, linkis.ErrLockMismatch) {
+		t.Fatalf("lock with a wrong token: %v", err)
+	}
+	if _, err := h.cli.Lock(ctx, api.LockRequest{AskID: "ask-1", Token: "nothex"}); !errors.Is(err, linkis.ErrInvalidArgument) {
+		t.Fatalf("lock with a malformed token: %v", err)
+	}
+	// Another engine's grant is not this one's.
+	h.mgr.grant("ask-3", "ec-8", token2, time.Time{})
+	if _, err := h.cli.Lock(ctx, api.LockRequest{AskID: "ask-3", Token: token2}); !errors.Is(err, linkis.ErrLockMismatch) {
+		t.Fatalf("another engine's grant: %v", err)
+	}
+	// Unknown tasks and bad paging are refused by name.
+	if _, err := h.cli.Status(ctx, "t-99", 0); !errors.Is(err, linkis.ErrUnknownNode) {
+		t.Fatalf("unknown task: %v", err)
+	}
+	st, err := h.cli.Run(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.cli.Log(ctx, st.ID, 0, 0); !errors.Is(err, linkis.ErrInvalidArgument) {
+		t.Fatalf("page size 0: %v", err)
+	}
+}
