@@ -20,22 +20,23 @@ func (s *State) EffectCounts() (launches, kills int) { return len(s.starting), l
 // dimensions are left out) and counts the engines and the asks waiting for
 // one. It costs O(ECMs + keys) and allocates nothing.
 func (s *State) Load() (total Ledger, engines, waiting int) {
-	var mx, used, locked [3]int64
+	var mx, used, locked linkis.Resource
 	for _, m := range s.ecms {
-		for i, r := range [...]*linkis.Resource{&m.row.max, &m.row.used, &m.row.locked} {
-			p := [...]*[3]int64{&mx, &used, &locked}[i]
-			p[0] += r.Memory
-			p[1] += r.MilliCores
-			p[2] += r.Instances
-		}
+		r := &m.row
+		mx.Memory += r.max.Memory
+		mx.MilliCores += r.max.MilliCores
+		mx.Instances += r.max.Instances
+		used.Memory += r.used.Memory
+		used.MilliCores += r.used.MilliCores
+		used.Instances += r.used.Instances
+		locked.Memory += r.locked.Memory
+		locked.MilliCores += r.locked.MilliCores
+		locked.Instances += r.locked.Instances
 	}
 	for _, k := range s.keys {
 		waiting += k.waiters.n
 	}
-	res := func(v [3]int64) linkis.Resource {
-		return linkis.Resource{Memory: v[0], MilliCores: v[1], Instances: v[2]}
-	}
-	return Ledger{Max: res(mx), Used: res(used), Locked: res(locked)}, len(s.ecs), waiting
+	return Ledger{Max: mx, Used: used, Locked: locked}, len(s.ecs), waiting
 }
 
 // CheckECMLedger checks one ECM as CheckLedger and CheckLocks do: its used

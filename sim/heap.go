@@ -63,3 +63,30 @@ func (h *eventHeap) pop() event {
 	}
 	return top
 }
+
+// lane is a FIFO of events pushed with one fixed delay (a heartbeat
+// period, the renewal period): since virtual time never goes back, they
+// arrive in order, and a lane pops in O(1) what would cost a heap
+// O(log n). Most events of a large run are periodic, so the lanes carry
+// most of the traffic and the heap keeps only what varies.
+type lane struct {
+	es   []event
+	head int
+}
+
+func (l *lane) len() int { return len(l.es) - l.head }
+
+func (l *lane) push(e event) { l.es = append(l.es, e) }
+
+func (l *lane) peek() *event { return &l.es[l.head] }
+
+func (l *lane) pop() event {
+	e := l.es[l.head]
+	l.head++
+	if l.head >= 1024 && l.head*2 >= len(l.es) {
+		n := copy(l.es, l.es[l.head:])
+		l.es = l.es[:n]
+		l.head = 0
+	}
+	return e
+}

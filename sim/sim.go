@@ -101,8 +101,9 @@ type Sim struct {
 	arrivalsEnd, hardStop, stopAt int64
 	settling                      bool
 
-	q   eventHeap
-	seq uint64
+	q     eventHeap
+	lanes [numLanes]lane
+	seq   uint64
 
 	wl                workload
 	rngWL, rngCluster *rng
@@ -388,10 +389,59 @@ func (s *Sim) push(e event) {
 	s.q.push(e)
 }
 
+// The lanes: events rescheduled with a fixed delay.
+const (
+	laneECMHeartbeat = iota
+	laneECHeartbeat
+	laneRenew
+	numLanes
+)
+
+// pushLane queues an event due after a lane's fixed delay.
+func (s *Sim) pushLane(l int, e event) {
+	s.seq++
+	e.seq = s.seq
+	s.lanes[l].push(e)
+}
+
+// pending reports whether any event is queued.
+func (s *Sim) pending() bool {
+	if s.q.len() > 0 {
+		return true
+	}
+	for i := range s.lanes {
+		if s.lanes[i].len() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// next pops the earliest event of the heap and the lanes, by (at, seq).
+func (s *Sim) next() event {
+	var best *event
+	from := -1
+	if s.q.len() > 0 {
+		best = &s.q.es[0]
+	}
+	for i := range s.lanes {
+		if s.lanes[i].len() == 0 {
+			continue
+		}
+		if e := s.lanes[i].peek(); best == nil || e.before(best) {
+			best, from = e, i
+		}
+	}
+	if from < 0 {
+		return s.q.pop()
+	}
+	return s.lanes[from].pop()
+}
+
 // run is the event loop.
 func (s *Sim) run() {
-	for s.q.len() > 0 && s.violation == nil {
-		e := s.q.pop()
+	for s.pending() && s.violation == nil {
+		e := s.next()
 		if e.at > s.hardStop || e.at > s.stopAt {
 			s.now = min(e.at, s.hardStop, s.stopAt)
 			break
@@ -644,7 +694,7 @@ func (s *Sim) startJob(j int32, r manager.AskResult) {
 	s.checkRunning(j)
 	s.push(event{at: s.now + jb.runtime, kind: evJobEnd, ref: int64(j), aux: uint64(jb.gen)})
 	if jb.runtime > s.renewEvery {
-		s.push(event{at: s.now + s.renewEvery, kind: evRenew, ref: int64(j), aux: uint64(jb.gen)})
+		s.pushLane(laneRenew, event{at: s.now + s.renewEvery, kind: evRenew, ref: int64(j), aux: uint64(jb.gen)})
 	}
 }
 
@@ -721,7 +771,7 @@ func (s *Sim) onRenew(e event) {
 		return
 	}
 	if !e.delivered {
-		s.push(event{at: s.now + s.renewEvery, kind: evRenew, ref: e.ref, aux: e.aux})
+		s.pushLane(laneRenew, event{at: s.now + s.renewEvery, kind: evRenew, ref: e.ref, aux: e.aux})
 	}
 	if s.later(e) {
 		return
@@ -947,7 +997,7 @@ func (s *Sim) onECMHeartbeat(e event) {
 		return
 	}
 	if !e.delivered {
-		s.push(event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: e.ref, aux: e.aux})
+		s.pushLane(laneECMHeartbeat, event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: e.ref, aux: e.aux})
 		if m.hbLostUntil > s.now {
 			return
 		}
@@ -984,7 +1034,7 @@ func (s *Sim) onECHeartbeat(e event) {
 	}
 	m := &s.ecms[ec.ecm]
 	if !e.delivered {
-		s.push(event{at: s.now + s.ecHB, kind: evECHeartbeat, ref: e.ref, aux: e.aux})
+		s.pushLane(laneECHeartbeat, event{at: s.now + s.ecHB, kind: evECHeartbeat, ref: e.ref, aux: e.aux})
 		if m.hbLostUntil > s.now || !m.up {
 			return
 		}
@@ -1018,7 +1068,7 @@ func (s *Sim) recoverECM(mi int32) {
 		s.apply(manager.DeregisterECM{Time: s.now, ID: m.id, Force: true})
 	}
 	s.apply(manager.RegisterECM{Time: s.now, ID: m.id, Addr: m.addr, Labels: m.labels, Max: m.max})
-	s.push(event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: int64(mi), aux: uint64(m.gen)})
+	s.pushLane(laneECMHeartbeat, event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: int64(mi), aux: uint64(m.gen)})
 }
 
 func (s *Sim) crashECM(mi int32, recoverAfter int64) {

@@ -120,8 +120,8 @@ func TestBinPackConcentrates(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum, n := 0, 0
-		for s.q.len() > 0 && s.now < s.start+int64(20*time.Minute) && s.violation == nil {
-			e := s.q.pop()
+		for s.pending() && s.now < s.start+int64(20*time.Minute) && s.violation == nil {
+			e := s.next()
 			s.now = e.at
 			if e.kind == evSample {
 				continue
@@ -260,8 +260,8 @@ func TestViolationReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 400 && s.q.len() > 0; i++ {
-		e := s.q.pop()
+	for i := 0; i < 400 && s.pending(); i++ {
+		e := s.next()
 		s.now = e.at
 		if e.kind != evSample {
 			s.handle(e)
