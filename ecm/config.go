@@ -34,6 +34,12 @@ type Config struct {
 	// host of HTTPAddr, or 127.0.0.1 when that is a wildcard).
 	EngineHost string
 
+	// Commands are the programs a launch may name besides "linkis" (the
+	// ECM's own binary, which runs the built-in engines): names looked up
+	// on PATH, or absolute paths. A launch naming any other program fails,
+	// not retryable. Empty: only "linkis". The cluster token lets a caller
+	// launch; this list bounds what it can launch.
+	Commands []string
 	// AllowRootEngines lets an ECM that runs as root start an engine as
 	// root when its submitting user does not exist on the host. Off, such
 	// a launch fails (not retryable), as Linkis's `sudo su - user` does.

@@ -13,8 +13,9 @@
 // names (relative, no "..", no NUL, permission bits only). Then the ECM
 // creates DATA/ec-N/{work,logs,results}, writes the materials into work
 // through an os.Root (no symbolic link can lead out), and starts the command
-// - "linkis" is the ECM's own binary, anything else is looked up on PATH -
-// in its own process group, with a minimal environment (PATH, locale, HOME)
+// - "linkis" is the ECM's own binary; another program must be one of
+// Config.Commands (--allow-command), else the launch fails - in its own
+// process group, with a minimal environment (PATH, locale, HOME)
 // plus the request's variables plus the ECM's: LINKIS_MANAGER, LINKIS_TOKEN,
 // LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR, LINKIS_EC_HOST. When
 // the ECM runs as root, the process runs as the submitting user and the

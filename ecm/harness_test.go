@@ -126,6 +126,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	cfg.HeartbeatInterval = 200 * time.Millisecond
 	cfg.KillGrace = time.Second
 	cfg.AllowRootEngines = true // the test users (alice) do not exist on the host
+	cfg.Commands = []string{"linkis-no-such-binary"}
 	capacity := linkis.Resource{Memory: 64 * linkis.GiB, MilliCores: 64_000, Instances: 50}
 	cfg.Capacity = &capacity
 	if o.ecm != nil {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -166,10 +167,15 @@ func chownTree(dir string, uid, gid int) error {
 }
 
 // resolveCommand finds the program of a launch: "linkis" is the ECM's own
-// binary; anything else is looked up on PATH.
+// binary; a command of Config.Commands is looked up on PATH; anything else
+// is refused.
 func (m *ECM) resolveCommand(cmd string) (string, error) {
 	if cmd == manager.EngineConnCommand {
 		return m.binary, nil
+	}
+	if !slices.Contains(m.cfg.Commands, cmd) {
+		return "", linkis.ValueError(linkis.ErrPermission, "command", cmd,
+			"this ECM runs only linkis and the commands it was configured with (--allow-command)")
 	}
 	p, err := exec.LookPath(cmd)
 	if err != nil {

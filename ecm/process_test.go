@@ -82,6 +82,7 @@ func directECM(t *testing.T, edit func(*ecm.Config)) (*ecm.ECM, *recorder, strin
 	cfg.KillGrace = 300 * time.Millisecond
 	cfg.HeartbeatInterval = 50 * time.Millisecond
 	cfg.AllowRootEngines = true
+	cfg.Commands = []string{"bash", "/nonexistent/engine"}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -276,6 +277,14 @@ func TestLaunchRefusesBadInputAndChangesNothing(t *testing.T) {
 	if err != nil || r.State != api.ECExited || !r.Failed || r.Retryable || !strings.Contains(r.Reason, "/nonexistent/engine") {
 		t.Fatalf("missing binary %+v %v", r, err)
 	}
+	// A program the ECM was not configured to run.
+	r, err = m.Launch(api.LaunchRequest{Ticket: "ec-9", EngineType: "shell-1", Command: "sh", Args: []string{"-c", "touch pwned"}, Resource: api.Resource{Instances: 1}})
+	if err != nil || r.State != api.ECExited || !r.Failed || r.Retryable || !strings.Contains(r.Reason, "allow-command") {
+		t.Fatalf("a command not allowed %+v %v", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ec-9", "work", "pwned")); !os.IsNotExist(err) {
+		t.Fatal("a command not allowed ran")
+	}
 }
 
 func TestAPIRequiresTokenAndValidBodies(t *testing.T) {
@@ -407,6 +416,7 @@ func TestECMRunLeavesNoGoroutines(t *testing.T) {
 	cfg.Binary = linkisBin
 	cfg.KillGrace = 200 * time.Millisecond
 	cfg.AllowRootEngines = true
+	cfg.Commands = []string{"bash"}
 	m, err := ecm.New(cfg, &recorder{}, quiet)
 	if err != nil {
 		t.Fatal(err)

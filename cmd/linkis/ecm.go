@@ -28,6 +28,10 @@ func runECM(args []string) error {
 	fs.StringVar(&cfg.ID, "id", cfg.ID, "ECM id")
 	fs.StringVar(&cfg.EngineHost, "engine-host", "", "IP engines bind their task API to (default: the API's host)")
 	fs.BoolVar(&cfg.AllowRootEngines, "allow-root-engines", false, "when running as root, start engines of users unknown to this host as root")
+	fs.Func("allow-command", "a program launches may name besides linkis (repeatable)", func(s string) error {
+		cfg.Commands = append(cfg.Commands, s)
+		return nil
+	})
 	labels := map[string]string{}
 	fs.Func("label", "ECM label k=v (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
