@@ -112,7 +112,7 @@ func (m *ECM) Launch(req api.LaunchRequest) (api.LaunchResponse, error) {
 
 // start prepares the engine's directories and starts its process.
 func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
-	path, err := m.resolveCommand(lr.Command)
+	path, err := m.resolveCommand(lr.Command, lr.Args)
 	if err != nil {
 		return err
 	}

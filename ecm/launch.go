@@ -169,8 +169,11 @@ func chownTree(dir string, uid, gid int) error {
 // resolveCommand finds the program of a launch: "linkis" is the ECM's own
 // binary; a command of Config.Commands is looked up on PATH; anything else
 // is refused.
-func (m *ECM) resolveCommand(cmd string) (string, error) {
+func (m *ECM) resolveCommand(cmd string, args []string) (string, error) {
 	if cmd == manager.EngineConnCommand {
+		if len(args) == 0 || args[0] != "engineconn" {
+			return "", linkis.Errorf(linkis.ErrPermission, "args", "the linkis binary is launched only as `linkis engineconn ...`")
+		}
 		return m.binary, nil
 	}
 	if !slices.Contains(m.cfg.Commands, cmd) {

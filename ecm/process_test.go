@@ -285,6 +285,11 @@ func TestLaunchRefusesBadInputAndChangesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ec-9", "work", "pwned")); !os.IsNotExist(err) {
 		t.Fatal("a command not allowed ran")
 	}
+	// The linkis binary runs engines only.
+	r, err = m.Launch(api.LaunchRequest{Ticket: "ec-10", EngineType: "shell-1", Command: "linkis", Args: []string{"ecm", "--manager", "http://x"}, Resource: api.Resource{Instances: 1}})
+	if err != nil || r.State != api.ECExited || !r.Failed || !strings.Contains(r.Reason, "linkis engineconn") {
+		t.Fatalf("linkis as something else than an engine %+v %v", r, err)
+	}
 }
 
 func TestAPIRequiresTokenAndValidBodies(t *testing.T) {
