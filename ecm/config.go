@@ -45,6 +45,7 @@ type Config struct {
 	// a launch fails (not retryable), as Linkis's `sudo su - user` does.
 	AllowRootEngines bool
 
+	StartTimeout      time.Duration // an engine that has not written its address by then is stopped, failed (retryable)
 	HeartbeatInterval time.Duration // ECM heartbeat (Linkis: 10 s)
 	KillGrace         time.Duration // SIGTERM → SIGKILL when a kill names none
 	MaxStarting       int           // launches that may be starting at once
@@ -61,6 +62,7 @@ func DefaultConfig() Config {
 	return Config{
 		ID:                "ecm-" + host,
 		HTTPAddr:          "127.0.0.1:0",
+		StartTimeout:      5 * time.Minute,
 		HeartbeatInterval: 10 * time.Second,
 		KillGrace:         5 * time.Second,
 		MaxStarting:       16,
@@ -111,7 +113,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat", c.HeartbeatInterval}, {"kill-grace", c.KillGrace}, {"retention", c.Retention}, {"clean-interval", c.CleanInterval}} {
+	}{{"start-timeout", c.StartTimeout}, {"heartbeat", c.HeartbeatInterval}, {"kill-grace", c.KillGrace}, {"retention", c.Retention}, {"clean-interval", c.CleanInterval}} {
 		if d.v <= 0 {
 			return linkis.Errorf(linkis.ErrInvalidArgument, d.name, "must be positive, got %v", d.v)
 		}

@@ -29,7 +29,10 @@
 // launch of a ticket answers with the first one's engine; its record (and
 // directory) is kept for Config.Retention after it ends, so a late resend
 // cannot start it again. At most Config.MaxStarting engines may be starting
-// at once; more launches are refused with a retryable ErrUnavailable.
+// at once; more launches are refused with a retryable ErrUnavailable. An
+// engine that has not written its address within Config.StartTimeout
+// (default 5 min, under the manager's 12 min resource-lock timeout) is
+// stopped and reported failed, retryable.
 //
 // # Watch and kill
 //

@@ -41,7 +41,8 @@ type engine struct {
 	exited                  chan struct{} // closed once the process is gone and its end recorded
 	state                   engineState
 	addr                    string
-	killWhy                 string // set when the ECM stopped it on purpose
+	killWhy                 string // set when the ECM stopped it on request
+	timedOut                bool   // the ECM stopped it for not starting in time
 	failed, retryable       bool
 	reason                  string
 	since                   time.Time // when it was launched (zero when adopted)
@@ -216,6 +217,7 @@ func (m *ECM) watch(e *engine, pr *os.File, pumped <-chan struct{}) {
 	waited := make(chan error, 1)
 	go func() { waited <- e.cmd.Wait() }() // ends when the process does; every path below waits for it
 	tick := time.NewTicker(10 * time.Millisecond)
+	startBy := time.NewTimer(m.cfg.StartTimeout)
 	var werr error
 wait:
 	for {
@@ -225,10 +227,25 @@ wait:
 		case <-tick.C:
 			if m.checkRunning(e) {
 				tick.Stop()
+				startBy.Stop()
 			}
+		case <-startBy.C:
+			if m.checkRunning(e) {
+				continue
+			}
+			m.mu.Lock()
+			e.timedOut = true
+			m.mu.Unlock()
+			m.log.Warn("engine did not start in time; stopping it", "ec", e.ticket, "timeout", m.cfg.StartTimeout)
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.stop(m.ctx, e, m.cfg.KillGrace, "")
+			}()
 		}
 	}
 	tick.Stop()
+	startBy.Stop()
 	m.checkRunning(e)
 	_ = syscall.Kill(-e.pid, syscall.SIGKILL) // what is left of its group
 	select {
@@ -239,11 +256,18 @@ wait:
 	}
 	pr.Close()
 	m.mu.Lock()
-	ps, why, wasRunning, log := e.cmd.ProcessState, e.killWhy, e.state == stateRunning, e.log
+	ps, why, wasRunning, log, timedOut := e.cmd.ProcessState, e.killWhy, e.state == stateRunning, e.log, e.timedOut
 	m.mu.Unlock()
 	tail := log.lastLines(m.cfg.TailLines)
 	_ = log.close()
 	failed, retryable, reason := classify(ps, werr, why, wasRunning, tail)
+	if timedOut && why == "" {
+		failed, retryable = true, true
+		reason = fmt.Sprintf("did not start within %v; stopped (%v)", m.cfg.StartTimeout, ps)
+		if tail != "" {
+			reason += "; last output:\n" + tail
+		}
+	}
 	m.end(e, failed, reason, retryable)
 	m.log.Info("engine exited", "ec", e.ticket, "failed", failed, "reason", firstLine(reason))
 	m.report(e)
@@ -408,6 +432,8 @@ func (m *ECM) Kill(ctx context.Context, req api.KillRequest) (api.KillResponse, 
 }
 
 // stop ends an engine's process group: SIGTERM, then SIGKILL after grace.
+// why, when not empty, is recorded as the reason (a stop on request is not
+// a failure).
 func (m *ECM) stop(ctx context.Context, e *engine, grace time.Duration, why string) {
 	select {
 	case <-e.launched:
@@ -419,7 +445,7 @@ func (m *ECM) stop(ctx context.Context, e *engine, grace time.Duration, why stri
 		m.mu.Unlock()
 		return
 	}
-	if e.killWhy == "" {
+	if e.killWhy == "" && why != "" {
 		e.killWhy = why
 	}
 	pid := e.pid

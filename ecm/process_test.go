@@ -453,3 +453,21 @@ func TestECMRunLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestEngineThatNeverStartsIsStopped(t *testing.T) {
+	m, rec, _ := directECM(t, func(c *ecm.Config) { c.StartTimeout = 300 * time.Millisecond; c.MaxStarting = 1 })
+	if _, err := m.Launch(bashLaunch("ec-1", `echo "stuck opening its session" >&2; trap "" TERM; sleep 60`)); err != nil {
+		t.Fatal(err)
+	}
+	r := waitExited(t, m, "ec-1")
+	if !r.Failed || !r.Retryable || !strings.Contains(r.Reason, "did not start within 300ms") || !strings.Contains(r.Reason, "stuck opening") {
+		t.Fatalf("%+v", r)
+	}
+	if e := waitReported(t, rec, "ec-1"); !e.Failed {
+		t.Fatalf("reported %+v", e)
+	}
+	// Its starting slot is free again.
+	if _, err := m.Launch(bashLaunch("ec-2", "sleep 1")); err != nil {
+		t.Fatalf("the slot of the stopped engine is still taken: %v", err)
+	}
+}

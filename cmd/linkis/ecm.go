@@ -47,6 +47,7 @@ func runECM(args []string) error {
 	fs.IntVar(&cfg.MaxStarting, "max-starting", cfg.MaxStarting, "engines starting at once")
 	fs.Int64Var(&cfg.LogCap, "log-cap", cfg.LogCap, "bytes of an engine's output kept")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "heartbeat interval")
+	fs.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "stop an engine that has not started by then")
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", cfg.KillGrace, "SIGTERM to SIGKILL when a kill names none")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long an ended engine's directory is kept")
 	if err := fs.Parse(args); err != nil {
