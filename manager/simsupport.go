@@ -12,6 +12,14 @@ import (
 // check what a command touched after every command and leave the full,
 // O(size) CheckInvariants for intervals.
 
+// ECObserver is an Observer that is told engine transitions by ticket
+// instead of by name: SetObserver detects it, and then calls ECTransition
+// for engines (sparing a string per transition) and Transition for ECMs.
+type ECObserver interface {
+	Observer
+	ECTransition(id ECID, from, to linkis.NodeStatus)
+}
+
 // EffectCounts returns how many engines await a launch and how many a kill:
 // the launch and kill effects EffectsDue would return now.
 func (s *State) EffectCounts() (launches, kills int) { return len(s.starting), len(s.killing) }

@@ -33,8 +33,9 @@ type State struct {
 	ecDues       dueTable[*ec]                // when each may expire, be lost or be reclaimed
 	askDues      dueTable[*ask]               // when each lock or wait may run out
 	observer     Observer
-	placement    Placement // ECM-choice policy: code, not state (placement.go)
-	scratch      []byte    // reused to look keys up without allocating; not state
+	ecObserver   ECObserver // observer, when it takes engine ids (simsupport.go)
+	placement    Placement  // ECM-choice policy: code, not state (placement.go)
+	scratch      []byte     // reused to look keys up without allocating; not state
 }
 
 // Observer is told about every node status change as it is applied. It must
@@ -70,7 +71,10 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 }
 
 // SetObserver installs an observer of status transitions (nil removes it).
-func (s *State) SetObserver(o Observer) { s.observer = o }
+func (s *State) SetObserver(o Observer) {
+	s.observer = o
+	s.ecObserver, _ = o.(ECObserver)
+}
 
 // Config returns the current configuration.
 func (s *State) Config() Config { return s.cfg }
@@ -188,7 +192,9 @@ func (s *State) Apply(cmd Command) (Result, error) {
 func (s *State) setECStatus(e *ec, to linkis.NodeStatus) {
 	if from := e.status; from != to {
 		e.status = to
-		if s.observer != nil {
+		if s.ecObserver != nil {
+			s.ecObserver.ECTransition(e.id, from, to)
+		} else if s.observer != nil {
 			s.observer.Transition(linkis.KindEngineConn, e.name(), from, to)
 		}
 	}

@@ -1305,30 +1305,30 @@ type observer struct {
 	err error
 }
 
-// Transition implements manager.Observer.
+// Transition implements manager.Observer (for ECMs).
 func (o *observer) Transition(kind linkis.NodeKind, id string, from, to linkis.NodeStatus) {
 	if err := linkis.CheckTransition(kind, id, from, to); err != nil && o.err == nil {
 		o.err = err
 	}
-	if kind != linkis.KindEngineConn {
-		if mi, ok := o.s.ecmByID[id]; ok {
-			o.s.touchECM(mi)
-		}
-		return
+	if mi, ok := o.s.ecmByID[id]; ok && kind == linkis.KindECM {
+		o.s.touchECM(mi)
 	}
-	ecid, err := manager.ParseECID(id)
-	if err != nil {
-		return
+}
+
+// ECTransition implements manager.ECObserver.
+func (o *observer) ECTransition(ecid manager.ECID, from, to linkis.NodeStatus) {
+	if !linkis.CanTransition(linkis.KindEngineConn, from, to) && o.err == nil {
+		o.err = linkis.CheckTransition(linkis.KindEngineConn, ecid.String(), from, to)
 	}
 	if from == linkis.StatusStarting {
 		delete(o.s.drv.launched, ecid)
+		if to == linkis.StatusUnlock || to == linkis.StatusRunning {
+			o.s.m.enginesStarted++
+		}
 	}
 	if to.IsFinal() {
 		delete(o.s.drv.launched, ecid)
 		delete(o.s.drv.killed, ecid)
-	}
-	if from == linkis.StatusStarting && (to == linkis.StatusUnlock || to == linkis.StatusRunning) {
-		o.s.m.enginesStarted++
 	}
 	// Only starts, stops while starting and ends move the ledger; grants
 	// and releases change statuses (Unlock, Idle, Busy) but no row.
