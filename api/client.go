@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -76,10 +77,14 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 }
 
 // failover reports whether another member may serve a request this one
-// could not: it was unreachable, or it has no leader to forward to.
+// certainly did not apply: it could not be dialled, or it has no leader to
+// forward to. Other failures (a timeout, a connection lost mid-request,
+// leadership lost while the command was in flight) may have applied it,
+// so they go back to the caller, who knows whether repeating is safe (an
+// ask with the same id is).
 func failover(err error) bool {
-	var ne *netError
-	return errors.As(err, &ne) || errors.Is(err, linkis.ErrNotLeader) || errors.Is(err, linkis.ErrUnavailable)
+	var op *net.OpError
+	return errors.Is(err, linkis.ErrNotLeader) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 type netError struct{ err error }

@@ -187,20 +187,26 @@ func BodyOf(err error) ErrorBody {
 	}
 	var nl *NotLeaderError
 	if errors.As(err, &nl) {
-		b.Leader = nl.Leader
+		b.Leader, b.Reason = nl.Leader, nl.Reason
 	}
 	return b
 }
 
-// NotLeaderError says a node cannot serve a request because it is not the
-// leader; Leader is the leader's API address when the node knows it.
-type NotLeaderError struct{ Leader string }
+// NotLeaderError says a node did not serve a request - certainly did not
+// apply it - because it is not the leader; Leader is the leader's API
+// address when the node knows it, Reason why it could not pass the
+// request on.
+type NotLeaderError struct{ Leader, Reason string }
 
 func (e *NotLeaderError) Error() string {
-	if e.Leader == "" {
-		return linkis.ErrNotLeader.Error() + ": no leader known"
+	msg := linkis.ErrNotLeader.Error() + ": no leader known"
+	if e.Leader != "" {
+		msg = linkis.ErrNotLeader.Error() + ": the leader is at " + e.Leader
 	}
-	return linkis.ErrNotLeader.Error() + ": the leader is at " + e.Leader
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	return msg
 }
 
 // Unwrap makes errors.Is(err, linkis.ErrNotLeader) hold.
@@ -227,7 +233,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // wire.
 func ErrorFromBody(status int, b ErrorBody) error {
 	if b.Kind == "not_leader" {
-		return &NotLeaderError{Leader: b.Leader}
+		return &NotLeaderError{Leader: b.Leader, Reason: b.Reason}
 	}
 	for _, k := range kinds {
 		if k.name == b.Kind {

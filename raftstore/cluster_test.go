@@ -69,14 +69,14 @@ type testMember struct {
 }
 
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	members []*testMember
 	ecms    *FakeECMs
 	mutate  func(*Config)
 }
 
 // freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -105,7 +105,7 @@ func (testLogWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // newTestCluster starts n members on loopback: the first bootstraps, the
 // others join through its HTTP API.
-func newTestCluster(t *testing.T, n int, mutate func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, n int, mutate func(*Config)) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, ecms: &FakeECMs{}, mutate: mutate}
 	for i := 0; i < n; i++ {

@@ -17,52 +17,64 @@ import (
 	"github.com/golinkis/golinkis/manager"
 )
 
-// fsm is the manager state as a raft.FSM: command entries go through the
-// replica (which wakes waiters), member entries keep every member's API
-// address.
+// fsm is the manager state as a raft.FSM: command items go through the
+// replica (which wakes waiters), member items keep every member's API
+// address, and the member that proposed an entry is handed its outcomes.
 type fsm struct {
-	rep *replica
-	met *metrics
+	rep     *replica
+	met     *metrics
+	deliver func(epoch, seq uint64, outs []outcome) // to the proposer
 
 	mu      sync.RWMutex
 	members map[string]api.Member // by id: where each member's API is
 }
 
-// Apply implements raft.FSM. It returns []outcome for a commands entry
-// (one per command, in order) and an error for an entry it cannot
-// decode; the proposer gets either through the apply future.
+// Apply implements raft.FSM.
 func (f *fsm) Apply(l *raft.Log) any {
-	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+	if l.Type != raft.LogCommand {
 		return nil
 	}
-	body := l.Data[1:]
-	switch l.Data[0] {
-	case entryCommands:
-		cmds, err := decodeCommands(body)
-		if err != nil {
-			return err
+	epoch, seq, items, err := decodeEntry(l.Data)
+	if err != nil {
+		// Every replica refuses it alike, so the states stay equal; the
+		// proposer cannot be told (its outcomes are lost with the entry)
+		// and its callers time out.
+		return err
+	}
+	start := time.Now()
+	outs := make([]outcome, len(items))
+	cmds := make([]manager.Command, 0, len(items))
+	for _, it := range items {
+		if it.kind == itemCommand {
+			cmds = append(cmds, it.cmd)
 		}
-		start := time.Now()
-		outs := f.rep.apply(l.Index, cmds)
+	}
+	var applied []outcome
+	if len(cmds) > 0 {
+		applied = f.rep.apply(l.Index, cmds)
 		f.met.apply.Observe(time.Since(start).Seconds())
 		f.met.batch.Observe(float64(len(cmds)))
-		return outs
-	case entryMember:
-		var m api.Member
-		if err := json.Unmarshal(body, &m); err != nil {
-			return linkis.Errorf(linkis.ErrMalformed, "entry", "bad member: %v", err)
-		}
-		f.mu.Lock()
-		f.members[m.ID] = m
-		f.mu.Unlock()
-	case entryMemberRemove:
-		f.mu.Lock()
-		delete(f.members, string(body))
-		f.mu.Unlock()
-	default:
-		// An entry kind from a newer version: skip it rather than stop
-		// applying (the same rule as the commands' ignore bit).
 	}
+	for i, it := range items {
+		switch it.kind {
+		case itemCommand:
+			outs[i], applied = applied[0], applied[1:]
+		case itemMember:
+			var m api.Member
+			if err := json.Unmarshal(it.body, &m); err != nil {
+				outs[i].err = linkis.Errorf(linkis.ErrMalformed, "member", "%v", err)
+				continue
+			}
+			f.mu.Lock()
+			f.members[m.ID] = m
+			f.mu.Unlock()
+		case itemMemberRemove:
+			f.mu.Lock()
+			delete(f.members, string(it.body))
+			f.mu.Unlock()
+		}
+	}
+	f.deliver(epoch, seq, outs)
 	return nil
 }
 

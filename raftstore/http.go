@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -300,8 +301,15 @@ func (h *handler) forwarded(w http.ResponseWriter, r *http.Request, body []byte)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(headerForwarded, "1")
 	resp, err := h.cfg.Forward.Do(req)
-	if err != nil {
-		api.WriteError(w, linkis.Errorf(linkis.ErrUnavailable, "leader", "forwarding to %s: %v", leader, err))
+	var op *net.OpError
+	switch {
+	case errors.As(err, &op) && op.Op == "dial":
+		// The leader this member knows is gone: the request certainly
+		// was not applied, and the caller may try another member.
+		api.WriteError(w, &api.NotLeaderError{Reason: "the last known leader at " + leader + " cannot be reached"})
+		return true
+	case err != nil:
+		api.WriteError(w, linkis.Errorf(linkis.ErrUnavailable, "leader", "forwarding to %s: %v; the request may or may not have been applied", leader, err))
 		return true
 	}
 	defer resp.Body.Close()

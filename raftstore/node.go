@@ -36,17 +36,31 @@ type Node struct {
 	trans *raft.NetworkTransport
 	bolt  *raftboltdb.BoltStore
 
-	queue chan *proposal // commands waiting to ride in the next entry
+	queue chan *proposal // items waiting to ride in the next entry
+
+	epoch    uint64 // names this incarnation's proposals in the log
+	slots    chan struct{}
+	pmu      sync.Mutex
+	inflight map[uint64]*batch // proposed entries by sequence number
 
 	ctx    context.Context // ends when the node closes
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// proposal is one command waiting for its entry to be applied.
+// proposal is one item waiting for its entry to be applied.
 type proposal struct {
-	cmd  manager.Command
+	kind byte
+	cmd  manager.Command // itemCommand
+	body []byte          // the other kinds
 	done chan outcome
+}
+
+// batch is a proposed entry: its items' proposals and the term it was
+// proposed in.
+type batch struct {
+	term  uint64
+	props []*proposal
 }
 
 // Open starts a member from its data directory: a new member waits to be
@@ -62,14 +76,15 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("member", cfg.ID), queue: make(chan *proposal, 4*cfg.MaxBatch)}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("member", cfg.ID), queue: make(chan *proposal, 4*cfg.MaxBatch),
+		epoch: Nonce(), slots: make(chan struct{}, cfg.MaxInflight), inflight: map[uint64]*batch{}}
 	var err error
 	if n.rep, err = newReplica(cfg.Manager, cfg.Plugins, nil); err != nil {
 		return nil, err
 	}
 	n.met = newMetrics(n.rep)
 	n.rep.obs = n.met
-	n.fsm = &fsm{rep: n.rep, met: n.met, members: map[string]api.Member{}}
+	n.fsm = &fsm{rep: n.rep, met: n.met, members: map[string]api.Member{}, deliver: n.deliver}
 
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{n.log}})
 	ok := false
@@ -111,7 +126,11 @@ func Open(cfg Config) (*Node, error) {
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.MaxAppendEntries = 256
-	rc.BatchApplyCh = true
+	// BatchApplyCh stays off: with a buffered apply channel, an Apply or
+	// Barrier that races Shutdown can land in the buffer after the leader
+	// loop is gone and its future never completes. Group commit happens in
+	// front of Raft (batch) and in Raft's own leader loop anyway.
+	rc.BatchApplyCh = false
 	rc.Logger = hlog
 	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("raftstore: starting raft: %w", err)
@@ -135,12 +154,14 @@ func (n *Node) closeStores() {
 	}
 }
 
-// Close stops the member: Raft first (which fails every proposal still
-// waiting for its entry), then its loops, then its stores.
+// Close stops the member: Raft first (which unblocks a proposal being
+// handed to it), then its loops, then its stores. Callers still waiting
+// for an entry are told the member shut down.
 func (n *Node) Close() error {
 	n.cancel()
 	err := n.raft.Shutdown().Error()
 	n.wg.Wait()
+	n.failInflight(func(*batch) bool { return true }, errClosed)
 	n.closeStores()
 	return err
 }
@@ -167,76 +188,56 @@ func (n *Node) Bootstrap() error {
 // Apply implements Store: the command rides in the next log entry with
 // whatever else is waiting (group commit).
 func (n *Node) Apply(ctx context.Context, cmd manager.Command) (manager.Result, error) {
-	if n.raft.State() != raft.Leader {
-		return manager.Result{}, n.notLeader()
-	}
 	start := time.Now()
-	p := &proposal{cmd: cmd, done: make(chan outcome, 1)}
+	o := n.propose(ctx, &proposal{kind: itemCommand, cmd: cmd})
+	if o.err == nil {
+		n.met.commit.Observe(time.Since(start).Seconds())
+	}
+	return o.res, o.err
+}
+
+// propose queues an item for the next entry and waits for its outcome.
+// When ctx ends first the item may still be applied; asks are idempotent
+// by id, so asking again with the same id is how a caller finds out.
+func (n *Node) propose(ctx context.Context, p *proposal) outcome {
+	if n.raft.State() != raft.Leader {
+		return outcome{err: n.notLeader()}
+	}
+	p.done = make(chan outcome, 1)
 	select {
 	case n.queue <- p:
 	case <-ctx.Done():
-		return manager.Result{}, ctx.Err()
+		return outcome{err: ctx.Err()}
 	case <-n.ctx.Done():
-		return manager.Result{}, errClosed
+		return outcome{err: errClosed}
 	}
 	select {
 	case o := <-p.done:
-		if o.err == nil {
-			n.met.commit.Observe(time.Since(start).Seconds())
-		}
-		return o.res, o.err
+		return o
 	case <-ctx.Done():
-		// The command may still be applied; asks are idempotent by id, so
-		// asking again with the same id is how a caller finds out.
-		return manager.Result{}, ctx.Err()
+		return outcome{err: ctx.Err()}
 	}
 }
 
 var errClosed = linkis.Errorf(linkis.ErrUnavailable, "member", "shutting down")
 
+// errLeadershipChanged is what callers whose entry was proposed in a term
+// that ended are told: the entry may yet be committed by the next leader,
+// or dropped.
+var errLeadershipChanged = linkis.Errorf(linkis.ErrUnavailable, "leader",
+	"leadership changed before the command was known to be committed: it may or may not be applied")
+
 // batch is the group commit: it takes what is queued (up to MaxBatch) into
 // one entry, with up to MaxInflight entries on their way through Raft;
-// while they are, new commands queue up for the next entry.
+// while they are, new items queue up for the next entry. Outcomes come
+// back through deliver, when this member applies the entry, or through
+// failInflight, when the entry's term ends first - never by waiting on
+// Raft's futures, which Raft leaves unanswered when it shuts down with
+// committed entries not yet applied.
 func (n *Node) batch() {
 	defer n.wg.Done()
-	inflight := make(chan struct{}, n.cfg.MaxInflight)
-	type pending struct {
-		f     raft.ApplyFuture
-		batch []*proposal
-	}
-	completions := make(chan pending, n.cfg.MaxInflight)
-	var done sync.WaitGroup
-	done.Add(1)
-	go func() { // completes entries in log order, which is their apply order
-		defer done.Done()
-		for p := range completions {
-			err := p.f.Error()
-			var outs []outcome
-			if err == nil {
-				switch r := p.f.Response().(type) {
-				case []outcome:
-					outs = r
-				case error:
-					err = r
-				}
-			}
-			for i, pr := range p.batch {
-				switch {
-				case err != nil:
-					pr.done <- outcome{err: n.mapRaftError(err)}
-				case i < len(outs):
-					pr.done <- outs[i]
-				default:
-					pr.done <- outcome{err: fmt.Errorf("raftstore: entry gave %d results for %d commands", len(outs), len(p.batch))}
-				}
-			}
-			<-inflight
-		}
-	}()
-	defer func() {
-		close(completions)
-		done.Wait()
-		for { // fail what never made it into an entry
+	defer func() { // fail what never made it into an entry
+		for {
 			select {
 			case p := <-n.queue:
 				p.done <- outcome{err: errClosed}
@@ -245,39 +246,86 @@ func (n *Node) batch() {
 			}
 		}
 	}()
-	var buf []byte
-	cmds := make([]manager.Command, 0, n.cfg.MaxBatch)
+	var buf, scratch []byte
+	var seq uint64
 	for {
 		select {
-		case inflight <- struct{}{}:
+		case n.slots <- struct{}{}:
 		case <-n.ctx.Done():
 			return
 		}
-		var batch []*proposal
+		var props []*proposal
 		select {
 		case p := <-n.queue:
-			batch = append(batch, p)
+			props = append(props, p)
 		case <-n.ctx.Done():
-			<-inflight
+			<-n.slots
 			return
 		}
 	drain:
-		for len(batch) < n.cfg.MaxBatch {
+		for len(props) < n.cfg.MaxBatch {
 			select {
 			case p := <-n.queue:
-				batch = append(batch, p)
+				props = append(props, p)
 			default:
 				break drain
 			}
 		}
-		cmds = cmds[:0]
-		for _, p := range batch {
-			cmds = append(cmds, p.cmd)
-		}
-		buf = appendCommands(buf[:0], cmds)
-		data := append([]byte(nil), buf...) // raft keeps the slice
-		completions <- pending{f: n.raft.Apply(data, n.cfg.ApplyTimeout), batch: batch}
+		seq++
+		n.pmu.Lock()
+		n.inflight[seq] = &batch{term: n.raft.CurrentTerm(), props: props}
+		n.pmu.Unlock()
+		buf, scratch = appendEntry(buf[:0], scratch, n.epoch, seq, props)
+		// No timeout: Apply returns once Raft holds the entry, or at
+		// shutdown. Its future is not waited on (see above).
+		n.raft.Apply(append([]byte(nil), buf...), 0)
 	}
+}
+
+// deliver hands an applied entry's outcomes to the callers that proposed
+// it, when this member did.
+func (n *Node) deliver(epoch, seq uint64, outs []outcome) {
+	if epoch != n.epoch {
+		return
+	}
+	n.pmu.Lock()
+	b := n.inflight[seq]
+	delete(n.inflight, seq)
+	n.pmu.Unlock()
+	if b == nil {
+		return // already failed when its term ended
+	}
+	for i, p := range b.props {
+		p.done <- outs[i]
+	}
+	<-n.slots
+}
+
+// failInflight fails the entries in flight that stale reports, telling
+// their callers err.
+func (n *Node) failInflight(stale func(*batch) bool, err error) {
+	n.pmu.Lock()
+	var failed []*batch
+	for seq, b := range n.inflight {
+		if stale(b) {
+			failed = append(failed, b)
+			delete(n.inflight, seq)
+		}
+	}
+	n.pmu.Unlock()
+	for _, b := range failed {
+		for _, p := range b.props {
+			p.done <- outcome{err: err}
+		}
+		<-n.slots
+	}
+}
+
+// failStale fails the entries proposed in a term this member no longer
+// leads.
+func (n *Node) failStale() {
+	term, leads := n.raft.CurrentTerm(), n.raft.State() == raft.Leader
+	n.failInflight(func(b *batch) bool { return !leads || b.term != term }, errLeadershipChanged)
 }
 
 // mapRaftError turns Raft's errors into the project's at the edge.
@@ -314,16 +362,13 @@ func (n *Node) Leader() (bool, string) {
 	return n.raft.State() == raft.Leader && string(id) == n.cfg.ID, m.HTTPAddr
 }
 
-// Read implements Store. A consistent read is linearizable: a barrier
-// entry is committed through a quorum (which proves this member still
-// leads) and applied here before fn runs.
+// Read implements Store. A consistent read is linearizable: a no-op item
+// rides in the next entry, which a quorum commits in this member's term
+// (proving it still leads) and which is applied here before fn runs.
 func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State)) error {
 	if consistent {
-		if n.raft.State() != raft.Leader {
-			return n.notLeader()
-		}
-		if err := n.wait(ctx, n.raft.Barrier(n.cfg.ApplyTimeout)); err != nil {
-			return err
+		if o := n.propose(ctx, &proposal{kind: itemNoop}); o.err != nil {
+			return o.err
 		}
 	}
 	n.rep.read(fn)
@@ -403,7 +448,7 @@ func (n *Node) Join(ctx context.Context, r api.JoinRequest) error {
 	if err := n.wait(ctx, n.raft.AddVoter(raft.ServerID(r.ID), raft.ServerAddress(r.RaftAddr), 0, n.cfg.ApplyTimeout)); err != nil {
 		return err
 	}
-	return n.wait(ctx, n.raft.Apply(memberEntry(api.Member{ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Voter: true}), n.cfg.ApplyTimeout))
+	return n.propose(ctx, &proposal{kind: itemMember, body: memberItem(api.Member{ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Voter: true})}).err
 }
 
 // Remove implements Membership: a dead member's vote no longer counts.
@@ -422,7 +467,7 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if !found {
 		return linkis.ValueError(linkis.ErrUnknownNode, "member", id, "not a member of this cluster")
 	}
-	if err := n.wait(ctx, n.raft.Apply(memberRemoveEntry(id), n.cfg.ApplyTimeout)); err != nil {
+	if err := n.propose(ctx, &proposal{kind: itemMemberRemove, body: []byte(id)}).err; err != nil {
 		return err
 	}
 	return n.wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout))
@@ -450,6 +495,7 @@ func (n *Node) lead() {
 		case <-n.raft.LeaderCh():
 		case <-tick.C:
 		}
+		n.failStale()
 		leads := n.raft.State() == raft.Leader
 		switch {
 		case leads && stop == nil:
@@ -470,13 +516,13 @@ func (n *Node) lead() {
 
 // leadTerm is what a leader does for as long as it leads.
 func (n *Node) leadTerm(ctx context.Context) {
-	if err := n.wait(ctx, n.raft.Barrier(n.cfg.ApplyTimeout)); err != nil {
+	if err := n.Read(ctx, true, func(*manager.State) {}); err != nil {
 		n.log.Warn("new leader could not catch up", "err", err)
 		return // the next leadership check tries again
 	}
 	if m, ok := n.fsm.member(n.cfg.ID); !ok || m.HTTPAddr != n.cfg.HTTPAddr || m.RaftAddr != n.cfg.RaftAddr {
 		me := api.Member{ID: n.cfg.ID, RaftAddr: n.cfg.RaftAddr, HTTPAddr: n.cfg.HTTPAddr, Voter: true}
-		if err := n.wait(ctx, n.raft.Apply(memberEntry(me), n.cfg.ApplyTimeout)); err != nil {
+		if err := n.propose(ctx, &proposal{kind: itemMember, body: memberItem(me)}).err; err != nil {
 			n.log.Warn("recording this member's address", "err", err)
 		}
 	}
