@@ -98,25 +98,29 @@ func BenchmarkWarmRoundTrip(b *testing.B) {
 	}
 }
 
-func rssKiB(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+// memKiB returns a field of /proc/PID/smaps_rollup in KiB: "Rss" (all
+// resident pages, the binary's shared text included) or "Pss" (shared
+// pages divided among the processes that map them: what each one costs).
+func memKiB(pid int, field string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for %d", pid)
+	return 0, fmt.Errorf("no %s for %d", field, pid)
 }
 
 // BenchmarkIdleECs: one ECM starts 200 shell engines (plus 5 python ones)
 // and holds them idle; reports the resident memory of an idle EngineConn
-// process (the python engine's interpreter is a process of its own and not
-// counted) and checks that every engine is still alive and known to the
+// process (RSS; the python engine's interpreter is a process of its own and
+// not counted) and what each one really costs with 200 sharing the binary
+// (PSS) and checks that every engine is still alive and known to the
 // manager. One op is the whole scenario.
 func BenchmarkIdleECs(b *testing.B) {
 	const shells, pythons = 200, 5
@@ -164,21 +168,25 @@ func BenchmarkIdleECs(b *testing.B) {
 		}
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/205-starts")
 		time.Sleep(2 * time.Second) // idle
-		var shellRSS, pyRSS []int64
+		var shellRSS, pyRSS, shellPSS []int64
 		for _, g := range grants {
 			r, ok := c.ecm.Engine(g.EC)
 			if !ok || r.State != api.ECRunning {
 				b.Fatalf("%s is not running: %+v", g.EC, r)
 			}
-			kib, err := rssKiB(r.PID)
+			rss, err := memKiB(r.PID, "Rss")
 			if err != nil {
 				b.Fatal(err)
 			}
 			if isPython(c, g.EC) {
-				pyRSS = append(pyRSS, kib)
-			} else {
-				shellRSS = append(shellRSS, kib)
+				pyRSS = append(pyRSS, rss)
+				continue
 			}
+			pss, err := memKiB(r.PID, "Pss")
+			if err != nil {
+				b.Fatal(err)
+			}
+			shellRSS, shellPSS = append(shellRSS, rss), append(shellPSS, pss)
 		}
 		c.state(func(s *manager.State) {
 			if n := len(s.ECs()); n != shells+pythons {
@@ -188,6 +196,8 @@ func BenchmarkIdleECs(b *testing.B) {
 		mean, maxv := stats(shellRSS)
 		b.ReportMetric(mean/1024, "MiB/shell-EC-RSS-mean")
 		b.ReportMetric(maxv/1024, "MiB/shell-EC-RSS-max")
+		mean, _ = stats(shellPSS)
+		b.ReportMetric(mean/1024, "MiB/shell-EC-PSS-mean")
 		mean, maxv = stats(pyRSS)
 		b.ReportMetric(mean/1024, "MiB/python-EC-RSS-mean")
 		b.ReportMetric(maxv/1024, "MiB/python-EC-RSS-max")
