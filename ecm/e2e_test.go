@@ -95,13 +95,15 @@ func TestSerialBusyAndConcurrentBusyAtN(t *testing.T) {
 	g := c.mustAsk(labels("shell-5"), nil)
 	cli := api.NewEngineClient(g.Addr, clusterToken, nil)
 	ctx := context.Background()
-	sub, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: "sleep 0.5"})
+	code, release := gate(t)
+	sub, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: "echo second"}); !errors.Is(err, linkis.ErrEngineBusy) {
 		t.Fatalf("second task on a busy serial engine: %v, want engine_busy", err)
 	}
+	release()
 	if st, _ := cli.Wait(ctx, sub.ID); st.State != api.TaskSuccess {
 		t.Fatalf("%+v", st)
 	}
@@ -117,9 +119,10 @@ func TestSerialBusyAndConcurrentBusyAtN(t *testing.T) {
 	}
 	id, _ := manager.ParseECID(grants[0].EC)
 	var subs []string
+	code, release = gate(t)
 	for _, g := range grants {
 		cli := api.NewEngineClient(g.Addr, clusterToken, nil)
-		sub, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: "sleep 1"})
+		sub, err := cli.Submit(ctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: code})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,6 +136,7 @@ func TestSerialBusyAndConcurrentBusyAtN(t *testing.T) {
 	if info, err := cli.Info(ctx); err != nil || info.Running != 3 || info.Status != "Busy" {
 		t.Fatalf("engine info %+v %v", info, err)
 	}
+	release()
 	for _, s := range subs {
 		if st, _ := cli.Wait(ctx, s); st.State != api.TaskSuccess {
 			t.Fatalf("%+v", st)

@@ -281,6 +281,17 @@ func readResultRows(t testing.TB, path string) [][]any {
 	return rs.Rows
 }
 
+// gate returns shell code that waits until release is called, so a test
+// decides when a task ends instead of guessing with sleeps.
+func gate(t testing.TB) (code string, release func()) {
+	f := filepath.Join(t.TempDir(), "release")
+	return "while [ ! -e " + f + " ]; do sleep 0.005; done", func() {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func processAlive(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil

@@ -162,6 +162,17 @@ func start(t testing.TB, cfg engineconn.Config) *harness {
 	return h
 }
 
+// gate returns shell code that waits until release is called, so a test
+// decides when a task ends instead of guessing with sleeps.
+func gate(t testing.TB) (code string, release func()) {
+	f := filepath.Join(t.TempDir(), "release")
+	return "while [ ! -e " + f + " ]; do sleep 0.005; done", func() {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -350,7 +361,8 @@ func TestSerialRejectsSecondTaskAndWrongLock(t *testing.T) {
 	if !errors.Is(err, linkis.ErrInvalidArgument) {
 		t.Fatalf("malformed token: %v, want invalid argument", err)
 	}
-	sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "sleep 0.5"})
+	code, release := gate(t)
+	sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,6 +371,7 @@ func TestSerialRejectsSecondTaskAndWrongLock(t *testing.T) {
 	if !errors.Is(err, linkis.ErrEngineBusy) || !linkis.IsRetryable(err) {
 		t.Fatalf("second task while busy: %v, want a retryable engine_busy", err)
 	}
+	release()
 	if st, _ := h.cli.Wait(ctx, sub.ID); st.State != api.TaskSuccess {
 		t.Fatalf("first task %+v", st)
 	}
@@ -392,8 +405,9 @@ func TestConcurrentRunsNAndReportsBusy(t *testing.T) {
 	h := start(t, cfg)
 	ctx := context.Background()
 	var ids []string
+	code, release := gate(t)
 	for i := 0; i < 3; i++ {
-		sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "sleep 0.4"})
+		sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: code})
 		if err != nil {
 			t.Fatalf("task %d: %v", i, err)
 		}
@@ -409,6 +423,7 @@ func TestConcurrentRunsNAndReportsBusy(t *testing.T) {
 	if _, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "true"}); !errors.Is(err, linkis.ErrEngineBusy) {
 		t.Fatalf("a 4th task: %v, want engine_busy", err)
 	}
+	release()
 	for _, id := range ids {
 		if st, _ := h.cli.Wait(ctx, id); st.State != api.TaskSuccess {
 			t.Fatalf("%s: %+v", id, st)
@@ -497,8 +512,9 @@ func TestSIGTERMCancelsTasksAndReports(t *testing.T) {
 func TestLockExpiryEndsGrantAndUnlocks(t *testing.T) {
 	h := start(t, testConfig(t, "shell"))
 	h.mgr.grant("ask-1", ticket, token, time.Now().Add(200*time.Millisecond))
-	h.run("true")
-	waitFor(t, 5*time.Second, "Idle", func() bool { return h.mgr.last() == "Idle" })
+	if st := h.run("true"); st.State != api.TaskSuccess {
+		t.Fatalf("%+v", st)
+	}
 	// The manager forgets the ask (its lock expired); the engine notices
 	// at expiry, ends the grant and reports Unlock.
 	h.mgr.mu.Lock()
