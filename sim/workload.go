@@ -2,6 +2,8 @@ package sim
 
 import (
 	"math"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -41,15 +43,16 @@ func (w *traceWorkload) next() (jobSpec, bool) {
 // engine types and sizes from weighted mixes, runtimes from a distribution.
 type generator struct {
 	g               *rng
-	end             float64 // ns
-	t               float64 // time of the last candidate, ns
-	base, member    float64 // bursty: start of the last burst, time of its last member
-	peak            float64 // peak rate, jobs per ns
+	end             float64   // ns
+	t               float64   // time of the last candidate, ns
+	base            float64   // bursty: start of the next burst
+	haveNext        bool      // base is drawn and not yet used
+	pending         []float64 // bursty: members of started bursts, in time order
+	peak            float64   // peak rate, jobs per ns
 	amp, phase      float64
 	bursty          bool
 	burstSize       float64
 	burstSpread     float64 // mean gap inside a burst, ns
-	left            int     // jobs left in the current burst
 	users, creators []float64
 	engines, sizes  []float64
 	engineIdx       []int32
@@ -112,25 +115,44 @@ func (gen *generator) accept() bool {
 func (gen *generator) next() (jobSpec, bool) {
 	g := gen.g
 	switch {
-	case gen.bursty && gen.left > 0:
-		// Members of a burst follow its start; the bursts themselves
-		// keep their own clock, so the spread does not slow the rate.
-		gen.t = max(gen.t, gen.member+g.exp(gen.burstSpread))
-		gen.member = gen.t
-		gen.left--
 	case gen.bursty:
-		for {
-			gen.base += g.exp(gen.burstSize / gen.peak)
-			gen.t = gen.base
-			if gen.t >= gen.end || gen.accept() {
-				break
+		// Bursts start as a thinned Poisson process; each brings a
+		// geometric number of jobs spread after its start. Bursts may
+		// overlap: their members wait, in time order, in pending.
+		if !gen.haveNext {
+			for {
+				gen.base += g.exp(gen.burstSize / gen.peak)
+				if gen.base >= gen.end {
+					break
+				}
+				gen.t = gen.base
+				if gen.accept() {
+					break
+				}
 			}
+			gen.haveNext = true
 		}
-		gen.t = max(gen.t, gen.member)
-		gen.member = gen.t
-		// Burst sizes are geometric with the given mean.
-		p := 1 / gen.burstSize
-		gen.left = int(math.Floor(math.Log(1-g.float()) / math.Log(1-min(p, 0.999999))))
+		switch {
+		case len(gen.pending) > 0 && (gen.pending[0] <= gen.base || gen.base >= gen.end):
+			gen.t = gen.pending[0]
+			gen.pending = gen.pending[1:]
+		case gen.base < gen.end:
+			gen.t = gen.base
+			gen.haveNext = false
+			p := 1 / gen.burstSize
+			n := int(math.Floor(math.Log(1-g.float()) / math.Log(1-min(p, 0.999999))))
+			at := gen.base
+			for ; n > 0; n-- {
+				at += g.exp(gen.burstSpread)
+				if at >= gen.end {
+					break
+				}
+				i := sort.SearchFloat64s(gen.pending, at)
+				gen.pending = slices.Insert(gen.pending, i, at)
+			}
+		default:
+			return jobSpec{}, false
+		}
 	default:
 		for {
 			gen.t += g.exp(1 / gen.peak)
