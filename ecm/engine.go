@@ -117,6 +117,10 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 	if err != nil {
 		return err
 	}
+	cred, u, err := runAs(lr.User, m.cfg.AllowRootEngines)
+	if err != nil {
+		return err
+	}
 	if err := os.RemoveAll(e.dir); err != nil {
 		return err
 	}
@@ -126,10 +130,6 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 		}
 	}
 	if err := writeMaterials(e.work, lr.Materials); err != nil {
-		return err
-	}
-	cred, u, err := runAs(lr.User, m.cfg.AllowRootEngines)
-	if err != nil {
 		return err
 	}
 	if cred != nil {
