@@ -118,6 +118,7 @@ func (m *ECM) watchAdopted(e *engine, start uint64) {
 	rec, err := os.ReadFile(filepath.Join(e.work, engineconn.ExitFile))
 	switch {
 	case why != "":
+		retryable = true // as classify: stopped on purpose, not failed
 	case err == nil && strings.HasPrefix(string(rec), engineconn.ExitOK):
 		reason = "exited cleanly (watched after an ECM restart)"
 	case err == nil:

@@ -273,8 +273,9 @@ wait:
 	m.report(e)
 }
 
-// classify says how an engine ended. A stop the ECM was asked for is not a
-// failure. A clean exit is not a failure. A death by signal (OOM killer,
+// classify says how an engine ended. A stop the ECM was asked for (or its
+// own shutdown) is not a failure, and whoever held the engine may ask
+// again. A clean exit is not a failure. A death by signal (OOM killer,
 // kill -9) is a failure a retry may fix; so is a non-zero exit after the
 // engine served; a non-zero exit before it ever served is a start-up
 // failure (bad engine type, bad configuration) that a retry would repeat.
@@ -291,7 +292,8 @@ func classify(ps *os.ProcessState, werr error, why string, wasRunning bool, tail
 	status, _ := ps.Sys().(syscall.WaitStatus)
 	switch {
 	case why != "":
-		return false, false, why + " (" + ps.String() + ")"
+		// Not a failure; an ask that held it may ask again for another.
+		return false, true, why + " (" + ps.String() + ")"
 	case ps.Success():
 		return false, false, "exited cleanly"
 	case status.Signaled():
