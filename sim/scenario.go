@@ -50,7 +50,7 @@ type Scenario struct {
 	Check CheckSpec `json:"check"`
 
 	dir         string       // the scenario file's directory, for the trace path
-	trace       []traceJob   // loaded trace, if any
+	trace       []jobSpec    // loaded trace, if any
 	traceTables *traceTables // its names and sizes
 }
 
@@ -335,20 +335,9 @@ func (sc *Scenario) loadInline() {
 		return
 	}
 	idx := sc.engineIndex()
-	t := &traceTables{}
-	users, creators, sizes := map[string]int32{}, map[string]int32{}, map[resAmount]int32{}
-	intern := func(m map[string]int32, list *[]string, s string) int32 {
-		if i, ok := m[s]; ok {
-			return i
-		}
-		m[s] = int32(len(*list))
-		*list = append(*list, s)
-		return m[s]
-	}
-	sc.trace = make([]traceJob, 0, len(sc.Workload.Inline))
+	in := newInterner()
+	sc.trace = make([]jobSpec, 0, len(sc.Workload.Inline))
 	for _, j := range sc.Workload.Inline {
-		tj := traceJob{submit: int64(j.At), runtime: int64(j.Runtime), engine: int32(idx[j.Engine]), res: -1,
-			user: intern(users, &t.users, j.User), creator: intern(creators, &t.creators, j.Creator)}
 		var a resAmount
 		if j.Memory != "" {
 			a.memory, _ = linkis.ParseMemory(j.Memory)
@@ -356,18 +345,10 @@ func (sc *Scenario) loadInline() {
 		if j.Cores != "" {
 			a.milliCores, _ = linkis.ParseCores(j.Cores)
 		}
-		if a != (resAmount{}) {
-			i, ok := sizes[a]
-			if !ok {
-				i = int32(len(t.resources))
-				sizes[a] = i
-				t.resources = append(t.resources, a)
-			}
-			tj.res = i
-		}
-		sc.trace = append(sc.trace, tj)
+		sc.trace = append(sc.trace, jobSpec{submit: int64(j.At), runtime: int64(j.Runtime), engine: int32(idx[j.Engine]),
+			res: in.size(a), user: in.user(j.User), creator: in.creator(j.Creator)})
 	}
-	sc.traceTables = t
+	sc.traceTables = in.t
 }
 
 func decodeError(data []byte, name string, err error) error {

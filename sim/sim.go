@@ -550,6 +550,9 @@ func (s *Sim) handle(e event) {
 		s.count(e)
 		s.endFault(int(e.ref))
 	case evECMRecover:
+		if s.later(e) {
+			return // its registration reaches the manager late (or the next leader)
+		}
 		s.count(e)
 		s.recoverECM(int32(e.ref))
 	}

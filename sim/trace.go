@@ -52,17 +52,6 @@ func (e *TraceError) Error() string {
 	return s + ": " + e.Msg
 }
 
-// traceJob is one job of a trace, with names interned in the scenario's
-// tables.
-type traceJob struct {
-	submit  int64 // ns since the start
-	runtime int64 // ns
-	user    int32
-	creator int32
-	engine  int32 // index in Scenario.Engines
-	res     int32 // index in the resource table, -1 = engine default
-}
-
 // traceTables are the names and sizes a trace uses.
 type traceTables struct {
 	users, creators []string
@@ -71,6 +60,44 @@ type traceTables struct {
 
 // resAmount is a per-job engine size (0 = the engine's default).
 type resAmount struct{ memory, milliCores int64 }
+
+// interner fills traceTables, giving each distinct name or size an index.
+type interner struct {
+	t               *traceTables
+	users, creators map[string]int32
+	sizes           map[resAmount]int32
+}
+
+func newInterner() *interner {
+	return &interner{t: &traceTables{}, users: map[string]int32{}, creators: map[string]int32{}, sizes: map[resAmount]int32{}}
+}
+
+func internName(m map[string]int32, list *[]string, s string) int32 {
+	if i, ok := m[s]; ok {
+		return i
+	}
+	i := int32(len(*list))
+	m[s] = i
+	*list = append(*list, s)
+	return i
+}
+
+func (in *interner) user(s string) int32    { return internName(in.users, &in.t.users, s) }
+func (in *interner) creator(s string) int32 { return internName(in.creators, &in.t.creators, s) }
+
+// size returns the index of a job size, -1 for the engine's default.
+func (in *interner) size(a resAmount) int32 {
+	if a == (resAmount{}) {
+		return -1
+	}
+	i, ok := in.sizes[a]
+	if !ok {
+		i = int32(len(in.t.resources))
+		in.sizes[a] = i
+		in.t.resources = append(in.t.resources, a)
+	}
+	return i
+}
 
 // maxTraceJobs bounds a trace.
 const maxTraceJobs = MaxJobs
@@ -97,7 +124,7 @@ func (sc *Scenario) engineIndex() map[string]int {
 
 // ParseTrace reads a CSV trace. engines maps the known engine types to
 // their index; a job submitted after horizon (when positive) is an error.
-func ParseTrace(r io.Reader, name string, engines map[string]int, horizon time.Duration) ([]traceJob, *traceTables, error) {
+func ParseTrace(r io.Reader, name string, engines map[string]int, horizon time.Duration) ([]jobSpec, *traceTables, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.Comment = '#'
@@ -130,18 +157,8 @@ func ParseTrace(r io.Reader, name string, engines map[string]int, horizon time.D
 	if len(missing) > 0 {
 		return nil, nil, bad(hline, "", "the header lacks the column(s) %s (want %s)", strings.Join(missing, ", "), strings.Join(traceColumns, ","))
 	}
-	tables := &traceTables{}
-	users, creators, sizes := map[string]int32{}, map[string]int32{}, map[resAmount]int32{}
-	intern := func(m map[string]int32, list *[]string, s string) int32 {
-		if i, ok := m[s]; ok {
-			return i
-		}
-		i := int32(len(*list))
-		m[s] = i
-		*list = append(*list, s)
-		return i
-	}
-	var jobs []traceJob
+	in := newInterner()
+	var jobs []jobSpec
 	var prev int64
 	for {
 		rec, err := cr.Read()
@@ -211,25 +228,15 @@ func ParseTrace(r io.Reader, name string, engines map[string]int, horizon time.D
 		case runtime < 0:
 			return nil, nil, bad(line, "duration", "negative duration %v", runtime)
 		}
-		j := traceJob{
-			submit: int64(submit), runtime: int64(runtime), engine: int32(et), res: -1,
-			user: intern(users, &tables.users, v[1]), creator: intern(creators, &tables.creators, v[2]),
-		}
-		if amt != (resAmount{}) {
-			i, ok := sizes[amt]
-			if !ok {
-				i = int32(len(tables.resources))
-				sizes[amt] = i
-				tables.resources = append(tables.resources, amt)
-			}
-			j.res = i
-		}
-		jobs = append(jobs, j)
+		jobs = append(jobs, jobSpec{
+			submit: int64(submit), runtime: int64(runtime), engine: int32(et), res: in.size(amt),
+			user: in.user(v[1]), creator: in.creator(v[2]),
+		})
 	}
 	if len(jobs) == 0 {
 		return nil, nil, bad(hline, "", "the trace has a header but no jobs")
 	}
-	return jobs, tables, nil
+	return jobs, in.t, nil
 }
 
 func csvError(name string, err error) error {

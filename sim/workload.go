@@ -22,9 +22,9 @@ type workload interface {
 	next() (jobSpec, bool)
 }
 
-// traceWorkload replays a loaded trace.
+// traceWorkload replays a loaded trace (or inline jobs).
 type traceWorkload struct {
-	jobs []traceJob
+	jobs []jobSpec
 	i    int
 }
 
@@ -32,9 +32,8 @@ func (w *traceWorkload) next() (jobSpec, bool) {
 	if w.i >= len(w.jobs) {
 		return jobSpec{}, false
 	}
-	j := w.jobs[w.i]
 	w.i++
-	return jobSpec{submit: j.submit, runtime: j.runtime, user: j.user, creator: j.creator, engine: j.engine, res: j.res}, true
+	return w.jobs[w.i-1], true
 }
 
 // generator draws jobs: arrivals from a Poisson or bursty process whose
