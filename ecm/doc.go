@@ -39,8 +39,9 @@
 // The process's output goes to logs/engineconn.log up to Config.LogCap,
 // then one note says it was truncated and the rest is dropped; the latest
 // 16 KiB stay in memory. When the process ends, what is left of its group
-// is killed, and the end is reported with ECEnded: a kill the ECM was asked
-// for, or a clean exit, is not a failure; a death by signal, exit 137/143,
+// is killed, and the end is reported with ECEnded: a clean exit is not a
+// failure; nor is a stop the ECM was asked for or its own shutdown (but
+// whoever held the engine may ask again: retryable); a death by signal, exit 137/143,
 // or a non-zero exit after the engine served is a failure worth a retry; a
 // non-zero exit before it ever served is a start-up failure not worth one.
 // The reason quotes the last lines of its output. A manager answering
