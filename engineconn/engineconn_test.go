@@ -715,3 +715,28 @@ func TestLockAheadOfTheFirstTask(t *testing.T) {
 		t.Fatalf("page size 0: %v", err)
 	}
 }
+
+func TestLogsOutliveTheTaskRecord(t *testing.T) {
+	cfg := testConfig(t, "shell")
+	cfg.KeepTasks = 1
+	h := start(t, cfg)
+	first := h.run("echo one; echo two >&2")
+	h.run("true")
+	ctx := context.Background()
+	if _, err := h.cli.Status(ctx, first.ID, 0); !errors.Is(err, linkis.ErrUnknownNode) {
+		t.Fatalf("status of a forgotten task: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the log file", func() bool {
+		_, err := os.Stat(filepath.Join(cfg.LogDir, first.ID+".log"))
+		return err == nil
+	})
+	p, err := h.cli.Log(ctx, first.ID, 0, 100)
+	if err != nil || !p.Complete || strings.Join(p.Lines, ",") != "one,two" && strings.Join(p.Lines, ",") != "two,one" {
+		t.Fatalf("log of a forgotten task: %+v %v", p, err)
+	}
+	for _, id := range []string{"t-../../etc/passwd", "t-", "x-1", "t-1x"} {
+		if _, err := h.cli.Log(ctx, id, 0, 10); !errors.Is(err, linkis.ErrUnknownNode) {
+			t.Errorf("log of %q: %v", id, err)
+		}
+	}
+}

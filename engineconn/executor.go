@@ -3,8 +3,11 @@ package engineconn
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golinkis/golinkis/api"
@@ -130,6 +133,7 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	full := e.served >= e.cfg.MaxTasks && e.running == 0
 	e.mu.Unlock()
 	close(t.done) // after the accounting: whoever waited sees the engine as the task left it
+	e.saveLog(t)  // off the caller's path: the answer is out already
 	if full {
 		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks), true)
 	}
@@ -196,18 +200,57 @@ func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) 
 }
 
 // Log returns a page of a task's log.
+// A task the engine no longer keeps in memory is read from its log file.
 func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
-	t, err := e.task(id)
-	if err != nil {
-		return api.TaskLog{}, err
-	}
 	if from < 0 {
 		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
 	}
 	if size < 1 || size > api.MaxLogPageSize {
 		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxLogPageSize, size)
 	}
+	t, err := e.task(id)
+	if err != nil {
+		if lines, ok := e.savedLog(id); ok {
+			start := min(from, len(lines))
+			end := min(start+size, len(lines))
+			trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], truncatedNote)
+			return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, nil
+		}
+		return api.TaskLog{}, err
+	}
 	ended := t.isEnded()
 	lines, next, trunc := t.log.page(from, size)
 	return api.TaskLog{ID: id, From: from, Lines: lines, Next: next, Complete: ended && next == t.log.len(), Truncated: trunc}, nil
+}
+
+// saveLog writes an ended task's log to LOGDIR/ID.log, so that it outlives
+// the task's record (and the engine).
+func (e *EngineConn) saveLog(t *Task) {
+	lines, _ := t.log.all()
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	if err := os.WriteFile(filepath.Join(e.cfg.LogDir, t.ID+".log"), []byte(b.String()), 0o640); err != nil {
+		e.log.Warn("saving a task's log", "task", t.ID, "err", err)
+	}
+}
+
+// savedLog reads the log file of a task by id; ids are "t-N", so no id
+// names a path outside the log directory.
+func (e *EngineConn) savedLog(id string) ([]string, bool) {
+	n, ok := strings.CutPrefix(id, "t-")
+	if !ok || n == "" || len(n) > 19 || strings.Trim(n, "0123456789") != "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(e.cfg.LogDir, id+".log"))
+	if err != nil {
+		return nil, false
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return []string{}, true
+	}
+	return strings.Split(s, "\n"), true
 }
