@@ -5,9 +5,10 @@ PKGS := ./...
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./linkis:FuzzParseLabels ./linkis:FuzzParseResourceStrings ./manager:FuzzDecodeCommand ./manager:FuzzRestore
 FUZZ_TARGETS += ./sim:FuzzParseScenario ./sim:FuzzParseTrace
+FUZZ_TARGETS += ./raftstore:FuzzDecodeEntry ./raftstore:FuzzAPIRequest
 FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL ./ecm:FuzzMaterials
 
-.PHONY: test vet bench fuzz soak demo tidy
+.PHONY: test vet bench fuzz soak demo cluster tidy
 
 test: vet
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
@@ -32,9 +33,14 @@ soak:
 	$(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
 	$(GO) test -count=1 -timeout 60m -run 'TestSimProperty' ./sim/ -args -rapid.checks=20000
 	$(GO) run ./cmd/linkis sim --scenario sim/scenarios/faults.json --policy all
+	LINKIS_SOAK_DURATION=$${LINKIS_SOAK_DURATION:-2m} $(GO) test -tags soak -count=1 -timeout 30m -run Soak -v ./cmd/linkis/
 
 demo:
 	$(GO) run ./cmd/linkis demo
+
+# A local 3-member manager cluster on loopback (Ctrl-C stops it).
+cluster:
+	scripts/cluster.sh
 
 tidy:
 	$(GO) mod tidy

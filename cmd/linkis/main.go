@@ -10,7 +10,8 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions\n  sim    simulate a scenario under virtual time (linkis sim --scenario FILE)"+
 			"\n  ecm          run the host agent that launches engines (--manager URL --data-dir DIR --http-addr HOST:PORT)"+
-			"\n  engineconn   run one engine (started by an ECM, never by hand)")
+			"\n  engineconn   run one engine (started by an ECM, never by hand)"+
+			"\n  manager      run a manager cluster member (--id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT --bootstrap|--join URL)")
 	}
 	flag.Parse()
 	if flag.NArg() < 1 {
@@ -27,6 +28,8 @@ func main() {
 		err = runECM(flag.Args()[1:])
 	case "engineconn":
 		err = runEngineConn(flag.Args()[1:])
+	case "manager":
+		err = runManager(flag.Args()[1:])
 	default:
 		fmt.Fprintf(os.Stderr, "linkis: unknown command %q\n", flag.Arg(0))
 		flag.Usage()

@@ -1,0 +1,136 @@
+package raftstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// runningMember is a RunMember in a goroutine.
+type runningMember struct {
+	cfg    MemberConfig
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startMember(t *testing.T, cfg MemberConfig) *runningMember {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	cfg.Ready = func(*Node) { close(ready) }
+	m := &runningMember{cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- RunMember(ctx, cfg) }()
+	select {
+	case <-ready:
+	case err := <-m.done:
+		t.Fatalf("member %s: %v", cfg.Node.ID, err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("member %s never became ready", cfg.Node.ID)
+	}
+	return m
+}
+
+// stop ends the member as Ctrl-C would and returns what RunMember did.
+func (m *runningMember) stop() error {
+	m.cancel()
+	return <-m.done
+}
+
+func TestRunMemberBootstrapJoinRestart(t *testing.T) {
+	base := testConfig()
+	member := func(i int, dir string) MemberConfig {
+		cfg := MemberConfig{Node: base, Token: testToken}
+		cfg.Node.ID, cfg.Node.DataDir = fmt.Sprintf("m%d", i), dir
+		cfg.Node.RaftAddr, cfg.Node.HTTPAddr = freeAddr(t), freeAddr(t)
+		cfg.Node.ECMs = &FakeECMs{}
+		return cfg
+	}
+	first := member(1, t.TempDir())
+	first.Bootstrap = true
+	ms := []*runningMember{startMember(t, first)}
+	url := "http://" + first.Node.HTTPAddr
+	for i := 2; i <= 3; i++ {
+		cfg := member(i, t.TempDir())
+		cfg.Join = []string{url}
+		ms = append(ms, startMember(t, cfg))
+	}
+	defer func() {
+		for _, m := range ms {
+			if m != nil {
+				m.stop()
+			}
+		}
+	}()
+	cl, err := api.NewClient([]string{url}, testToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMembers := func(want int) api.Status {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, err := cl.Status(context.Background())
+			if err == nil && len(st.Members) == want && st.Leader != "" {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status %+v, %v: want %d members and a leader", st, err, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitMembers(3)
+	// A member stopped as by Ctrl-C shuts down cleanly and, restarted from
+	// its directory with neither flag, rejoins by itself.
+	third := ms[2].cfg
+	if err := ms[2].stop(); err != nil {
+		t.Fatalf("clean shutdown: %v", err)
+	}
+	third.Join = nil
+	ms[2] = startMember(t, third)
+	st := waitMembers(3)
+	for _, m := range st.Members {
+		if m.ID == "m3" && m.HTTPAddr != third.Node.HTTPAddr {
+			t.Errorf("restarted member recorded at %s, want %s", m.HTTPAddr, third.Node.HTTPAddr)
+		}
+	}
+	// It serves writes again (forwarded to the leader).
+	c3, _ := api.NewClient([]string{"http://" + third.Node.HTTPAddr}, testToken, nil)
+	if err := c3.RegisterECM(context.Background(), api.RegisterECMRequest{ID: "ecm-x", Addr: "127.0.0.1:9"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunMemberRefusesBadConfigs(t *testing.T) {
+	good := MemberConfig{Node: testConfig(), Token: testToken}
+	good.Node.ID, good.Node.DataDir, good.Node.RaftAddr, good.Node.HTTPAddr = "m1", t.TempDir(), freeAddr(t), freeAddr(t)
+	for _, c := range []struct {
+		name   string
+		mutate func(*MemberConfig)
+		field  string
+	}{
+		{"no token", func(c *MemberConfig) { c.Token = "" }, "token"},
+		{"both bootstrap and join", func(c *MemberConfig) { c.Bootstrap, c.Join = true, []string{"http://127.0.0.1:1"} }, "join"},
+		{"neither bootstrap nor join", func(c *MemberConfig) {}, "join"},
+		{"no id", func(c *MemberConfig) { c.Node.ID = "" }, "ID"},
+		{"bad raft address", func(c *MemberConfig) { c.Node.RaftAddr = "nowhere" }, "RaftAddr"},
+		{"lease longer than heartbeat", func(c *MemberConfig) { c.Node.LeaderLeaseTimeout = time.Hour }, "LeaderLeaseTimeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := good
+			c.mutate(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := RunMember(ctx, cfg)
+			var le *linkis.Error
+			if !errors.As(err, &le) || le.Field != c.field {
+				t.Fatalf("RunMember: %v, want an error about %s", err, c.field)
+			}
+		})
+	}
+}
