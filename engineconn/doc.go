@@ -69,9 +69,10 @@
 // api.EngineClient.Run), so a short task costs one round trip.
 // Progress is 0..1. Logs are kept per task in memory up to
 // engineconn.task.log.cap bytes, then one line notes the truncation; they
-// are read in pages of lines; when a task ends its log is also written to
-// LOGDIR/t-N.log (off the caller's path), which serves it once the task's
-// record is forgotten and outlives the engine. Result sets are JSON Lines files under the
+// are read in pages of lines; a task's log is written to LOGDIR/t-N.log
+// when its record is forgotten (and, for those still kept, when the engine
+// exits), which serves it from then on and outlives the engine - never on
+// a task's own path. Result sets are JSON Lines files under the
 // result directory (api.ReadResultSet reads them): a header with the
 // columns' names and types, then one array per row; only their paths
 // travel. The last KeepTasks ended tasks are kept for queries.

@@ -308,6 +308,15 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 		e.log.Warn("tasks did not stop within the kill grace")
 		<-done // sessions must return once cancelled; Close would race otherwise
 	}
+	e.mu.Lock()
+	kept := make([]*Task, 0, len(e.tasks))
+	for _, t := range e.tasks {
+		kept = append(kept, t)
+	}
+	e.mu.Unlock()
+	for _, t := range kept {
+		e.saveLog(t)
+	}
 	var result error
 	if e.cfg.Mode == linkis.ModeOnce {
 		st := e.onceTask.status()

@@ -740,3 +740,16 @@ func TestLogsOutliveTheTaskRecord(t *testing.T) {
 		}
 	}
 }
+
+func TestKeptLogsAreSavedAtExit(t *testing.T) {
+	cfg := testConfig(t, "echo")
+	h := start(t, cfg)
+	st := h.run("kept line")
+	h.stop()
+	<-h.done
+	h.done <- nil
+	b, err := os.ReadFile(filepath.Join(cfg.LogDir, st.ID+".log"))
+	if err != nil || string(b) != "kept line\n" {
+		t.Fatalf("saved log %q %v", b, err)
+	}
+}

@@ -124,7 +124,9 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 		e.failed++
 	}
 	e.ended = append(e.ended, t.ID)
+	var forgotten []*Task
 	for len(e.ended) > e.cfg.KeepTasks {
+		forgotten = append(forgotten, e.tasks[e.ended[0]])
 		delete(e.tasks, e.ended[0])
 		e.ended = e.ended[1:]
 	}
@@ -133,7 +135,9 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	full := e.served >= e.cfg.MaxTasks && e.running == 0
 	e.mu.Unlock()
 	close(t.done) // after the accounting: whoever waited sees the engine as the task left it
-	e.saveLog(t)  // off the caller's path: the answer is out already
+	for _, old := range forgotten {
+		e.saveLog(old)
+	}
 	if full {
 		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks), true)
 	}
@@ -224,7 +228,9 @@ func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
 }
 
 // saveLog writes an ended task's log to LOGDIR/ID.log, so that it outlives
-// the task's record (and the engine).
+// the task's record (and the engine). It runs when the record is forgotten
+// and, for the tasks still kept, when the engine exits: never on a task's
+// own path.
 func (e *EngineConn) saveLog(t *Task) {
 	lines, _ := t.log.all()
 	var b strings.Builder
