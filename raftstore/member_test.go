@@ -101,6 +101,14 @@ func TestRunMemberBootstrapJoinRestart(t *testing.T) {
 	}
 	// It serves writes again (forwarded to the leader).
 	c3, _ := api.NewClient([]string{"http://" + third.Node.HTTPAddr}, testToken, nil)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := c3.Status(context.Background()); err == nil && st.LeaderHTTP != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the restarted member never learned the leader")
+		}
+	}
 	if err := c3.RegisterECM(context.Background(), api.RegisterECMRequest{ID: "ecm-x", Addr: "127.0.0.1:9"}); err != nil {
 		t.Fatal(err)
 	}
