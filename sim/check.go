@@ -251,8 +251,6 @@ func (h *history) last() *histEntry {
 // slice returns the part of the recent history that concerns the last
 // event: walking back, an entry is kept when it shares a job, an engine or
 // an ECM with what was kept already (a backward slice), at most 60.
-func (s *Sim) slice() []string { return s.hist.slice(s) }
-
 func (h *history) slice(s *Sim) []string {
 	if h.n == 0 {
 		return nil

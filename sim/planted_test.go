@@ -32,7 +32,7 @@ func TestPlantedBugIsCaught(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPlantedBugIsCaught$", "-test.count=1",
-		"-rapid.checks=2000", "-rapid.seed=1", "-rapid.nofailfile", "-rapid.shrinktime=15s")
+		"-rapid.checks=2000", "-rapid.seed=1", "-rapid.nofailfile", "-rapid.shrinktime=60s")
 	cmd.Env = append(os.Environ(), "SIM_PLANTED_CHILD=1", "TMPDIR="+dir)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError

@@ -143,13 +143,14 @@ func genScenario(t *rapid.T) *Scenario {
 		Manager: ManagerSpec{
 			LockTimeout: Duration(3 * time.Minute), AskWaitTimeout: Duration(4 * time.Minute), IdleTimeout: Duration(5 * time.Minute),
 			ResourceLockTimeout: Duration(4 * time.Minute), ECLostAfter: Duration(5 * time.Minute), ECMLostAfter: Duration(3 * time.Minute),
-			NewECMStandby: &standby, MaxTasksPerEC: rapid.IntRange(1, 5).Draw(t, "maxTasks"),
+			NewECMStandby: &standby, MaxTasksPerEC: rapid.IntRange(1, 5).Draw(t, "maxTasks"), TickInterval: Duration(5 * time.Second),
 			DefaultQuota: &ResourceSpec{Memory: "64g", Cores: "64", Instances: int64(rapid.IntRange(1, 4).Draw(t, "cap"))},
 		},
-		Engines:  engines,
-		Cluster:  ClusterSpec{ECMs: groups, ECMHeartbeat: Duration(30 * time.Second), ECHeartbeat: Duration(45 * time.Second)},
-		Workload: WorkloadSpec{Inline: jobs},
-		Faults:   faults,
+		Engines:     engines,
+		Cluster:     ClusterSpec{ECMs: groups, ECMHeartbeat: Duration(time.Minute), ECHeartbeat: Duration(time.Minute)},
+		SampleEvery: Duration(time.Minute),
+		Workload:    WorkloadSpec{Inline: jobs},
+		Faults:      faults,
 	}
 	if f, m := sc.validate(); f != "" || m != "" {
 		t.Fatalf("generated an invalid scenario: %s: %s", f, m)

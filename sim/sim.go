@@ -152,9 +152,8 @@ type Sim struct {
 
 // engineInfo is what the simulator knows of an engine type.
 type engineInfo struct {
-	spec  *EngineSpec
-	et    linkis.EngineType
-	plain int32 // params index of the default size
+	spec *EngineSpec
+	et   linkis.EngineType
 }
 
 // driver is the reconciler's in-flight bookkeeping: the launches and kills
@@ -223,7 +222,7 @@ func newSim(sc *Scenario, opts Options) (*Sim, error) {
 		}); err != nil {
 			return nil, fmt.Errorf("engines: %w", err)
 		}
-		s.engines = append(s.engines, engineInfo{spec: e, et: et, plain: -1})
+		s.engines = append(s.engines, engineInfo{spec: e, et: et})
 	}
 	st, err := manager.New(cfg, plugins)
 	if err != nil {
@@ -610,7 +609,7 @@ func (s *Sim) scheduleArrival() {
 	j := int32(len(s.jobs))
 	s.jobs = append(s.jobs, job{
 		submit: s.start + js.submit, runtime: js.runtime, combo: s.comboFor(js),
-		params: s.paramsFor(js), nextOnEC: -1,
+		params: js.res, nextOnEC: -1,
 	})
 	s.push(event{at: s.start + js.submit, kind: evArrival, ref: int64(j)})
 }
@@ -894,8 +893,6 @@ func (s *Sim) keyIndex(key string) int32 {
 	s.keyOf[key] = i
 	return i
 }
-
-func (s *Sim) paramsFor(js jobSpec) int32 { return js.res }
 
 // ---- engines ----
 
