@@ -238,7 +238,7 @@ func (e *EngineConn) saveLog(t *Task) {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	if err := os.WriteFile(filepath.Join(e.cfg.LogDir, t.ID+".log"), []byte(b.String()), 0o640); err != nil {
+	if err := writeFileAtomic(filepath.Join(e.cfg.LogDir, t.ID+".log"), []byte(b.String())); err != nil {
 		e.log.Warn("saving a task's log", "task", t.ID, "err", err)
 	}
 }
