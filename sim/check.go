@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -43,11 +44,15 @@ func (v *Violation) Error() string {
 // Unwrap returns the broken invariant.
 func (v *Violation) Unwrap() error { return v.Err }
 
-func (s *Sim) violate(err error) {
+func (s *Sim) violate(err error) { s.violateAbout(err, 0) }
+
+// violateAbout records a violation whose history follows engine id (when
+// not 0) as well as the last event.
+func (s *Sim) violateAbout(err error, id manager.ECID) {
 	if s.violation != nil {
 		return
 	}
-	s.violation = &Violation{Seed: s.opts.Seed, Event: s.events, Time: time.Duration(s.now - s.start), Err: err, History: s.hist.slice(s)}
+	s.violation = &Violation{Seed: s.opts.Seed, Event: s.events, Time: time.Duration(s.now - s.start), Err: err, History: s.hist.slice(s, id)}
 }
 
 func (s *Sim) touchEC(id manager.ECID) {
@@ -138,8 +143,8 @@ func (s *Sim) fullCheck(final bool) {
 		}
 	}
 	if final && s.settling && s.sc.Settle > 0 {
-		if err := s.checkDrift(); err != nil {
-			s.violate(err)
+		if id, err := s.checkDrift(); err != nil {
+			s.violateAbout(err, id)
 		}
 	}
 }
@@ -148,45 +153,45 @@ func (s *Sim) fullCheck(final bool) {
 // settled: every engine the manager knows is a live process on the ECM it
 // names, every live process is known, and each ECM's ledger holds exactly
 // what its live processes hold.
-func (s *Sim) checkDrift() error {
+func (s *Sim) checkDrift() (manager.ECID, error) {
 	known := map[manager.ECID]bool{}
 	held := make([]linkis.Resource, len(s.ecms))
 	for _, e := range s.st.ECs() {
 		known[e.ID] = true
 		rec := s.ec(e.ID)
 		if rec.state != ecRunning && rec.state != ecLaunching {
-			return fmt.Errorf("ledger drift: the manager holds %v for %v on %s, whose process is gone", e.Resource, e.ID, e.ECM)
+			return e.ID, fmt.Errorf("ledger drift: the manager holds %v for %v on %s, whose process is gone", e.Resource, e.ID, e.ECM)
 		}
 		if rec.ecm < 0 || s.ecms[rec.ecm].id != e.ECM {
-			return fmt.Errorf("ledger drift: the manager places %v on %s, the process runs elsewhere", e.ID, e.ECM)
+			return e.ID, fmt.Errorf("ledger drift: the manager places %v on %s, the process runs elsewhere", e.ID, e.ECM)
 		}
 		var err error
 		if held[rec.ecm], err = held[rec.ecm].Add(rec.res); err != nil {
-			return err
+			return e.ID, err
 		}
 	}
 	for _, id := range s.live {
 		if !known[id] {
-			return fmt.Errorf("ledger drift: engine process %v runs on %s but the manager does not know it", id, s.ecms[s.ecs[id].ecm].id)
+			return id, fmt.Errorf("ledger drift: engine process %v runs on %s but the manager does not know it", id, s.ecms[s.ecs[id].ecm].id)
 		}
 	}
 	for i := range s.ecms {
 		info, ok := s.st.ECM(s.ecms[i].id)
 		if !ok {
 			if s.ecms[i].up && s.ecms[i].hbLostUntil <= s.now {
-				return fmt.Errorf("ECM %s is up but not registered", s.ecms[i].id)
+				return 0, fmt.Errorf("ECM %s is up but not registered", s.ecms[i].id)
 			}
 			continue
 		}
 		got, err := info.Ledger.Used.Add(info.Ledger.Locked)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if !got.Equal(held[i]) {
-			return fmt.Errorf("ledger drift: ECM %s records %v held, its live engines hold %v", info.ID, got, held[i])
+			return 0, fmt.Errorf("ledger drift: ECM %s records %v held, its live engines hold %v", info.ID, got, held[i])
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // ---- history ----
@@ -214,6 +219,13 @@ type history struct {
 }
 
 func (h *history) add(e histEntry) {
+	// A tick that changed nothing says nothing: it makes room.
+	if h.n >= 2 {
+		c, ev := &h.ring[(h.n-1)%historyLen], &h.ring[(h.n-2)%historyLen]
+		if c.isCm && c.cmd == manager.CmdTick && c.ec == 0 && c.err == "" && !ev.isCm && ev.kind == evTick && ev.ec == 0 {
+			h.n -= 2
+		}
+	}
 	e.job = -1
 	if e.kind == evArrival || e.kind == evAsk || e.kind == evJobEnd || e.kind == evRenew || e.kind == evRelease {
 		e.job = int32(e.ref)
@@ -251,11 +263,17 @@ func (h *history) last() *histEntry {
 // slice returns the part of the recent history that concerns the last
 // event: walking back, an entry is kept when it shares a job, an engine or
 // an ECM with what was kept already (a backward slice), at most 60.
-func (h *history) slice(s *Sim) []string {
+func (h *history) slice(s *Sim, about manager.ECID) []string {
 	if h.n == 0 {
 		return nil
 	}
 	jobs, ecs, ecms := map[int32]bool{}, map[manager.ECID]bool{}, map[int32]bool{}
+	if about != 0 {
+		ecs[about] = true
+		if uint64(about) < uint64(len(s.ecs)) && s.ecs[about].ecm >= 0 {
+			ecms[s.ecs[about].ecm] = true
+		}
+	}
 	relate := func(e *histEntry) bool {
 		hit := jobs[e.job] && e.job >= 0 || ecs[e.ec] && e.ec != 0
 		var mi int32 = -1
@@ -290,10 +308,25 @@ func (h *history) slice(s *Sim) []string {
 	// The violating event and its commands are kept whole.
 	lastN := h.last().n
 	var kept []*histEntry
+	routine := 0 // heartbeats and renewals that went through: only the latest few say anything
+	skipN, countedN := uint64(math.MaxUint64), uint64(math.MaxUint64)
 	lo := max(0, h.n-historyLen)
 	for i := h.n - 1; i >= lo; i-- {
 		e := &h.ring[i%historyLen]
-		if e.n == lastN || relate(e) || e.kind == evFault || e.kind == evLeaderUp {
+		if e.n == skipN {
+			continue // the rest of a routine event left out
+		}
+		if e.n != lastN && e.isRoutine() && relate(e) {
+			if routine >= 6 {
+				skipN = e.n
+				continue
+			}
+			if e.n != countedN {
+				routine++
+				countedN = e.n
+			}
+		}
+		if e.n == lastN || relate(e) || !e.isCm && (e.kind == evFault || e.kind == evLeaderUp) {
 			mark(e)
 			kept = append(kept, e)
 			if len(kept) >= 60 {
@@ -306,6 +339,15 @@ func (h *history) slice(s *Sim) []string {
 		out = append(out, kept[i].format(s))
 	}
 	return out
+}
+
+// isRoutine reports a heartbeat or renewal (or its command) that went
+// through.
+func (e *histEntry) isRoutine() bool {
+	if e.isCm {
+		return e.err == "" && (e.cmd == manager.CmdECMHeartbeat || e.cmd == manager.CmdECHeartbeat || e.cmd == manager.CmdRenewLock)
+	}
+	return e.kind == evECMHeartbeat || e.kind == evECHeartbeat || e.kind == evRenew
 }
 
 func (e *histEntry) format(s *Sim) string {

@@ -82,3 +82,30 @@ func replayPlanted(t *testing.T, path string) {
 		t.Fatalf("%s without the bug: %v, %+v", path, err, r.Jobs)
 	}
 }
+
+// The drift check is tested with bugZombieEngines: an ECM that neither
+// reports an engine's crash nor stops heartbeating for it. The engine's
+// resources stay held for a process that is gone; the check at the end of
+// the settled run must say so, and the same run without the bug is clean.
+func TestPlantedDriftIsCaught(t *testing.T) {
+	src := `{
+  "name": "zombie", "duration": "10m", "settle": "20m",
+  "manager": {"idle_timeout": "2h"},
+  "engines": [{"type": "spark-3", "memory": "2g", "cores": "1"}],
+  "cluster": {"ecms": [{"count": 1, "memory": "8g", "cores": "4", "instances": 4}]},
+  "workload": {"inline": [
+    {"at": "0s", "user": "alice", "creator": "IDE", "engine": "spark-3", "runtime": "5m"},
+    {"at": "6m", "user": "bob", "creator": "IDE", "engine": "spark-3", "runtime": "1m"}
+  ]},
+  "faults": [{"at": "1m", "kind": "ec_crash", "count": 1}]
+}`
+	_, err := Run(mustParse(t, src), Options{Seed: 1, bug: bugZombieEngines})
+	var v *Violation
+	if !errors.As(err, &v) || !strings.Contains(v.Error(), "ledger drift") {
+		t.Fatalf("zombie engines: want a ledger drift violation, got %v", err)
+	}
+	r, err := Run(mustParse(t, src), Options{Seed: 1})
+	if err != nil || r.Jobs.Unfinished != 0 || r.ECCrashes != 1 {
+		t.Fatalf("without the bug: %v, %+v, %d crashes", err, r.Jobs, r.ECCrashes)
+	}
+}

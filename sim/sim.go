@@ -43,6 +43,10 @@ const (
 	// ran on and runs the next job of that key there without asking the
 	// manager - a wrapper that skips the manager's lock and ledger.
 	bugClientCache
+	// bugZombieEngines: an ECM neither reports an engine whose process
+	// crashed nor stops heartbeating for it, so the manager holds its
+	// resources for ever - the drift the settle check exists for.
+	bugZombieEngines
 )
 
 // t0 is the virtual start: 2026-01-01T00:00:00Z in Unix nanoseconds.
@@ -926,7 +930,11 @@ func (s *Sim) ecDie(id manager.ECID, why string, report bool) {
 	}
 	wasRunning := e.state == ecRunning
 	e.state = ecDead
-	e.inc++
+	if s.opts.bug == bugZombieEngines && report {
+		report = false // the crash goes unreported, and the heartbeats go on
+	} else {
+		e.inc++
+	}
 	if e.liveIdx >= 0 {
 		last := s.live[len(s.live)-1]
 		s.live[e.liveIdx] = last
@@ -1029,7 +1037,8 @@ func (s *Sim) killAllOn(mi int32, why string) {
 func (s *Sim) onECHeartbeat(e event) {
 	id := manager.ECID(e.ref)
 	ec := &s.ecs[id]
-	if ec.state != ecRunning || ec.inc != uint32(e.aux) {
+	zombie := s.opts.bug == bugZombieEngines && ec.state == ecDead
+	if ec.state != ecRunning && !zombie || ec.inc != uint32(e.aux) {
 		return
 	}
 	m := &s.ecms[ec.ecm]
