@@ -83,7 +83,7 @@ func DefaultConfig() Config {
 		TrailingLogs:       10240,
 		RetainSnapshots:    2,
 		MaxBatch:           512,
-		MaxInflight:        8,
+		MaxInflight:        1,
 		ApplyTimeout:       10 * time.Second,
 	}
 }

@@ -1,11 +1,56 @@
-// Package raftstore replicates the manager state machine with
-// github.com/hashicorp/raft (raft-boltdb log and stable store, file
-// snapshots) and runs the leader-only reconciler that executes the effects
-// package manager says are due.
+// Package raftstore is where the manager state lives: the deterministic
+// state machine of package manager replicated with github.com/hashicorp/raft
+// (log and stable store in raft-boltdb, snapshots in files), its HTTP/JSON
+// API, and the leader-only reconciler that carries out the effects the
+// state says are due.
 //
-// It must never take a scheduling decision of its own, and must never keep a
-// timer, retry queue or reservation that lives only in one node's memory:
-// everything that must survive a leader change is a replicated command.
+// It must never take a scheduling decision of its own, and must never keep
+// a timer, retry queue or reservation that lives only in one member's
+// memory: everything that must survive a leader change is a replicated
+// command (Linkis loses resources exactly there, issues #1192 and #1316).
 //
-// The package is filled in by the "Raft HA" issue.
+// # Shape
+//
+//   - store.go: Store, what the API and the reconciler need; Membership.
+//   - node.go: Node, one cluster member. Commands queue in front of Raft
+//     and ride together in one entry (group commit); the member that
+//     proposed an entry hands the outcomes to its callers when it applies
+//     it, and fails the entries of a term it no longer leads ("may or may
+//     not be applied") - it never waits on Raft's apply futures, which Raft
+//     leaves unanswered when it shuts down with committed entries not yet
+//     applied. Consistent reads ride as no-op items in the same batches.
+//   - entry.go: the log entry format (a tagged batch of items: commands,
+//     member records, no-ops; unknown item kinds are skipped).
+//   - fsm.go: the raft.FSM and its snapshot format (members + manager
+//     snapshot; restore checks every invariant).
+//   - replica.go: the state behind a read-write lock, and the callers
+//     waiting for asks to be decided (shared by Node and Memory).
+//   - memory.go: Memory, the state in one process without replication (tests,
+//     the embedded system).
+//   - reconciler.go: the leader-only loop. Its only memory is which ECM
+//     calls it sent recently; a new leader starts empty and sends again
+//     whatever the state still says is due (ECMs launch and kill
+//     idempotently per ticket).
+//   - http.go: the API of package api. Bad input is refused before anything
+//     is proposed wherever the request alone shows it (token, size, JSON,
+//     labels, resources, required labels); a follower forwards writes and
+//     current reads to the leader, once (never twice).
+//   - member.go: RunMember, what `linkis manager` runs.
+//   - metrics.go: Prometheus metrics, in a registry per store.
+//   - testing.go: FakeECMs, an in-memory ECMClient for tests and benchmarks.
+//
+// # Choices
+//
+//   - Raft's error values are mapped at the edge to package linkis's kinds:
+//     ErrNotLeader (certainly not applied: clients may try another member)
+//     and ErrUnavailable (may or may not be applied: asks are idempotent by
+//     id, so asking again with the same id is how to find out).
+//   - A consistent read costs one log entry, shared with whatever else is
+//     in the batch; ReadIndex over hashicorp/raft would need the FSM's
+//     applied index for entries Raft does not hand to the FSM.
+//   - Raft's buffered apply channel (BatchApplyCh) stays off: an Apply that
+//     races Shutdown can land in the buffer and never be answered.
+//   - MaxInflight defaults to 1: with bbolt's two fsyncs per write on each
+//     member, fewer and larger entries beat pipelining smaller ones on the
+//     machines measured (see BENCHMARKS.md).
 package raftstore
