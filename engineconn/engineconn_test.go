@@ -520,7 +520,13 @@ func TestLockExpiryEndsGrantAndUnlocks(t *testing.T) {
 	h.mgr.mu.Lock()
 	delete(h.mgr.grants, "ask-1")
 	h.mgr.mu.Unlock()
-	waitFor(t, 5*time.Second, "Unlock", func() bool { return h.mgr.last() == "Unlock" })
+	waitFor(t, 5*time.Second, "the unlock report", func() bool {
+		h.mgr.mu.Lock()
+		defer h.mgr.mu.Unlock()
+		return len(h.mgr.unlocks) == 1
+	})
+	waitFor(t, 5*time.Second, "Unlock", func() bool { return h.mgr.last() == "Unlock" && h.ec.Info().Locks == 0 })
+	time.Sleep(50 * time.Millisecond)
 	h.mgr.mu.Lock()
 	n := len(h.mgr.unlocks)
 	h.mgr.mu.Unlock()
