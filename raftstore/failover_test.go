@@ -270,3 +270,59 @@ func mustLabels(t testing.TB, kv ...string) linkis.Labels {
 	}
 	return ls
 }
+
+// slowECMs answers a ticket's first launch with Starting (the engine is
+// still coming up) and every later one with Running: only a leader that
+// sends the launch again learns that it started.
+type slowECMs struct {
+	FakeECMs
+	mu    sync.Mutex
+	calls map[string]int
+	first chan string // tickets whose first launch arrived
+}
+
+func (s *slowECMs) Launch(ctx context.Context, addr string, r api.LaunchRequest) (api.LaunchResponse, error) {
+	s.mu.Lock()
+	s.calls[r.Ticket]++
+	n := s.calls[r.Ticket]
+	s.mu.Unlock()
+	if n == 1 {
+		s.first <- r.Ticket
+		return api.LaunchResponse{EC: r.Ticket, State: api.ECStarting}, nil
+	}
+	return s.FakeECMs.Launch(ctx, addr, r)
+}
+
+// TestClusterNewLeaderFinishesLaunch kills the leader while an engine it
+// launched is still starting: the next leader, from the state alone,
+// sends the launch again, learns the engine is up and grants the ask.
+func TestClusterNewLeaderFinishesLaunch(t *testing.T) {
+	slow := &slowECMs{calls: map[string]int{}, first: make(chan string, 1)}
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		cfg.ECMs = slow
+		cfg.Reconciler.Resend = time.Hour // only a new leader sends again
+	})
+	c.registerECM("ecm-1")
+	req := askReq("a1", "alice")
+	req.WaitMs = 0
+	a, err := c.client().Ask(context.Background(), req)
+	if err != nil || a.Status != "Pending" || !a.Created {
+		t.Fatalf("ask: %+v, %v; want Pending while its engine starts", a, err)
+	}
+	select {
+	case <-slow.first:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leader never sent the launch")
+	}
+	c.stop(c.leader())
+	c.leader()
+	got, err := c.client().GetAsk(context.Background(), "a1", 5*time.Second)
+	if err != nil || got.Status != "Granted" || got.EC != a.EC {
+		t.Fatalf("after the failover: %+v, %v; want the ask granted its engine %s", got, err, a.EC)
+	}
+	slow.mu.Lock()
+	defer slow.mu.Unlock()
+	if slow.calls[a.EC] < 2 {
+		t.Errorf("launch of %s sent %d times; the new leader should have sent it again", a.EC, slow.calls[a.EC])
+	}
+}
