@@ -74,6 +74,7 @@ type Config struct {
 	KeepTasks         int           // ended tasks kept for status queries
 	KillGrace         time.Duration // how long a killed task may take to stop
 	LockRecheck       time.Duration // how often an expired grant is re-checked with the manager
+	GrantTTL          time.Duration // a grant verified longer ago is verified again on its next use
 	// ExitLinger is how long an engine that ends by itself after its last
 	// task (max tasks, a once job) keeps answering status and log queries
 	// about it, refusing new work, before it exits.
@@ -95,6 +96,7 @@ func DefaultConfig() Config {
 		KeepTasks:         200, // with TaskLogCap: at most 200 MiB of kept logs
 		KillGrace:         3 * time.Second,
 		LockRecheck:       time.Second,
+		GrantTTL:          30 * time.Second,
 		ExitLinger:        5 * time.Second,
 	}
 }
@@ -134,7 +136,7 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"maxFreeTime", c.MaxFreeTime}, {"heartbeat", c.HeartbeatInterval}, {"killGrace", c.KillGrace}, {"lockRecheck", c.LockRecheck}} {
+	}{{"maxFreeTime", c.MaxFreeTime}, {"heartbeat", c.HeartbeatInterval}, {"killGrace", c.KillGrace}, {"lockRecheck", c.LockRecheck}, {"grantTTL", c.GrantTTL}} {
 		if d.v <= 0 {
 			return linkis.Errorf(linkis.ErrInvalidArgument, d.name, "must be positive, got %v", d.v)
 		}

@@ -39,8 +39,11 @@
 // token (api.AskResult). The caller presents both with every task (or once,
 // ahead of time, with POST /v1/lock). An engine trusts a grant only after
 // asking the manager (GET /v1/asks/{id}: Granted, to this engine, with this
-// token); it then keeps it until the expiry the manager stated, so a warm
-// task costs no manager round trip. A serial engine serves one grant: a
+// token); it then keeps it until the expiry the manager stated, verifying
+// it again on its first use after GrantTTL (30 s), so a warm task rarely
+// costs a manager round trip and a grant released through the manager
+// stops opening the engine within 30 s (at once when released through the
+// engine, see below, or when the manager grants the engine anew). A serial engine serves one grant: a
 // newly verified grant replaces the previous one (the manager only grants
 // a serial engine to one ask at a time, so the old one was released). A
 // wrong token, a released ask, or an ask of another engine is refused with

@@ -88,7 +88,7 @@ func New(cfg Config, reg *Registry, mgr Manager, log *slog.Logger) (*EngineConn,
 		now: time.Now, tasks: map[string]*Task{}, changed: make(chan struct{}, 1), exitCh: make(chan exitReq, 1),
 		status: linkis.StatusStarting,
 	}
-	e.locks = &locks{ec: cfg.Ticket, serial: cfg.Concurrency == 1, mgr: mgr, now: e.now, grants: map[string]grant{}}
+	e.locks = &locks{ec: cfg.Ticket, serial: cfg.Concurrency == 1, mgr: mgr, now: e.now, ttl: cfg.GrantTTL, grants: map[string]grant{}}
 	e.lastActive = e.now()
 	return e, nil
 }

@@ -759,3 +759,22 @@ func TestKeptLogsAreSavedAtExit(t *testing.T) {
 		t.Fatalf("saved log %q %v", b, err)
 	}
 }
+
+func TestReleasedGrantStopsWorkingAfterTTL(t *testing.T) {
+	cfg := testConfig(t, "echo")
+	cfg.GrantTTL = 100 * time.Millisecond
+	h := start(t, cfg)
+	if st := h.run("x"); st.State != api.TaskSuccess {
+		t.Fatalf("%+v", st)
+	}
+	// Released through the manager: the engine still trusts its cache ...
+	h.mgr.mu.Lock()
+	delete(h.mgr.grants, "ask-1")
+	h.mgr.mu.Unlock()
+	ctx := context.Background()
+	// ... until the TTL runs out, then asks again and refuses.
+	time.Sleep(150 * time.Millisecond)
+	if _, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: "x"}); !errors.Is(err, linkis.ErrLockMismatch) {
+		t.Fatalf("a released grant after its TTL: %v", err)
+	}
+}

@@ -26,21 +26,24 @@ var _ Manager = (*api.Client)(nil)
 
 // grant is a lock the manager handed a caller, as this engine verified it.
 type grant struct {
-	askID   string
-	token   string
-	expires time.Time // zero: no expiry known
+	askID    string
+	token    string
+	expires  time.Time // zero: no expiry known
+	verified time.Time // when the manager last confirmed it
 }
 
 // locks holds the grants an engine serves. A grant is learnt from the
 // caller (a task or a lock call carrying askId+token) and verified with the
 // manager (GET /v1/asks/{id}: Granted, to this engine, with this token)
-// before it is trusted; a serial engine serves one grant, so a newly
-// verified grant replaces the others.
+// before it is trusted, and again on its first use after ttl, so that a
+// grant released through the manager stops working within ttl; a serial
+// engine serves one grant, so a newly verified grant replaces the others.
 type locks struct {
 	ec     string
 	serial bool
 	mgr    Manager
 	now    func() time.Time
+	ttl    time.Duration // see Config.GrantTTL
 
 	mu     sync.Mutex
 	grants map[string]grant // by ask id
@@ -53,7 +56,8 @@ func (l *locks) check(ctx context.Context, askID, token string) (bool, error) {
 	l.mu.Lock()
 	g, ok := l.grants[askID]
 	l.mu.Unlock()
-	if ok && g.token == token && (g.expires.IsZero() || l.now().Before(g.expires)) {
+	now := l.now()
+	if ok && g.token == token && (g.expires.IsZero() || now.Before(g.expires)) && now.Sub(g.verified) < l.ttl {
 		return false, nil
 	}
 	v, err := l.verify(ctx, askID, token)
@@ -84,7 +88,7 @@ func (l *locks) verify(ctx context.Context, askID, token string) (grant, error) 
 	case res.Token != token:
 		return grant{}, linkis.ValueError(linkis.ErrLockMismatch, "token", token, "not the lock the manager granted to this ask")
 	}
-	g := grant{askID: askID, token: token}
+	g := grant{askID: askID, token: token, verified: l.now()}
 	if res.Expires > 0 {
 		g.expires = time.Unix(0, res.Expires)
 	}
