@@ -63,10 +63,10 @@
 // engine with room for it.
 //
 // The full check - manager.CheckInvariants plus every running job's grant -
-// is O(size of the state): about 70 ms at 10,000 ECMs and 100,000 asks. It
+// is O(size of the state): tens of milliseconds at 10,000 ECMs. It
 // runs after every event on clusters of up to 64 ECMs (tests, property runs,
 // the small examples) and, on larger ones, about once per virtual hour of
-// the expected run (a day: ~25 full checks) and always at the end; a
+// the expected run (the 10,000-ECM day: 33) and always at the end; a
 // scenario's check.full_every or the CLI's --check-every sets the interval.
 // A run that settles (Scenario.Settle) ends with a drift check: every engine
 // the manager holds is a live process on the ECM it names, every live

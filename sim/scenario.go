@@ -224,7 +224,7 @@ type RandomFaultSpec struct {
 type CheckSpec struct {
 	// FullEvery runs manager.CheckInvariants and the simulator's global
 	// checks after every FullEvery events; 0 chooses: 1 for clusters of up
-	// to 64 ECMs, else about 100 full checks per run.
+	// to 64 ECMs, else about one per virtual hour of the expected run.
 	FullEvery int `json:"full_every"`
 }
 

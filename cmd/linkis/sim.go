@@ -23,7 +23,7 @@ func runSim(stdout, stderr io.Writer, args []string) error {
 	policy := fs.String("policy", "rules", "ECM-choice policy: rules, binpack, spread, two-choices, or all to compare them")
 	asJSON := fs.Bool("json", false, "print the results as JSON (with run_hash) instead of a table")
 	out := fs.String("out", "", "directory for CSV time series and SVG charts (utilisation, queue, engines)")
-	checkEvery := fs.Int("check-every", 0, "run the full O(size) invariant check every N events (default: every event up to 64 ECMs, else ~100 per run); what each command touched is checked after every command regardless")
+	checkEvery := fs.Int("check-every", 0, "run the full O(size) invariant check every N events (default: every event up to 64 ECMs, else about one per virtual hour); what each command touched is checked after every command regardless")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: linkis sim --scenario FILE [--seed N] [--policy P|all] [--json] [--out DIR] [--check-every N]")
 		fs.PrintDefaults()
