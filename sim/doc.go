@@ -21,7 +21,13 @@
 //     replayed from a trace or an inline list.
 //   - world.go: what the simulated hosts, engine processes and jobs know of
 //     themselves.
-//   - sim.go: the event loop, the handlers, the faults and the reconciler.
+//   - sim.go: Run, the event loop, the event kinds and apply (every manager
+//     call goes through it).
+//   - jobs.go: the simulated clients (ask, run, renew, release, retry).
+//   - cluster.go: the simulated hosts and engine processes.
+//   - faults.go: the faults, listed or drawn.
+//   - reconciler.go: EffectsDue → ECMs → commands, and the observer of
+//     status transitions.
 //   - check.go: the invariant checks, violations and their history.
 //   - metrics.go, report.go: the measures, the table, JSON, CSV and SVG.
 //   - heap.go, rng.go: a 4-ary event heap; xoshiro256** streams.
