@@ -45,6 +45,7 @@ const (
 
 var placementNames = [...]string{"rules", "binpack", "spread", "two-choices"}
 
+// String returns the placement's name, as ParsePlacement reads it.
 func (p Placement) String() string {
 	if int(p) < len(placementNames) {
 		return placementNames[p]

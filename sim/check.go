@@ -29,6 +29,7 @@ type Violation struct {
 	History []string // the events that led there, oldest first
 }
 
+// Error returns the violation with its history, one event per line.
 func (v *Violation) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "invariant violated at event %d (t=%v, seed %d): %v", v.Event, v.Time, v.Seed, v.Err)

@@ -247,6 +247,7 @@ type ScenarioError struct {
 	Msg   string
 }
 
+// Error returns "file:line: field: message".
 func (e *ScenarioError) Error() string {
 	var b strings.Builder
 	if e.File != "" {

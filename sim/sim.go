@@ -76,6 +76,7 @@ const (
 var evNames = [...]string{"", "Arrival", "Ask", "JobEnd", "Renew", "Release", "LaunchDone", "KillDone", "ECEndReport",
 	"ECMHeartbeat", "ECHeartbeat", "Tick", "LeaderUp", "Fault", "FaultEnd", "ECMRecover", "Sample"}
 
+// String names the event kind.
 func (k evKind) String() string {
 	if int(k) < len(evNames) {
 		return evNames[k]

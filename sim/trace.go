@@ -38,6 +38,7 @@ type TraceError struct {
 	Msg    string
 }
 
+// Error returns "file:line: column C: message".
 func (e *TraceError) Error() string {
 	s := e.File
 	if s == "" {
