@@ -96,8 +96,7 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	t.state, t.started = api.TaskRunning, e.now()
 	t.mu.Unlock()
 	err := e.runSession(ctx, t)
-	t.stdout.flush()
-	t.stderr.flush()
+	t.flushWriters()
 	t.mu.Lock()
 	switch {
 	case t.killed:

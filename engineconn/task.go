@@ -31,6 +31,7 @@ type Task struct {
 	log       *taskLog
 	stdout    *lineWriter
 	stderr    *lineWriter
+	writers   []*lineWriter // from LogWriter, flushed when the task ends
 	done      chan struct{} // closed when the task has ended
 
 	mu        sync.Mutex
@@ -61,6 +62,29 @@ func (t *Task) Stdout() io.Writer { return t.stdout }
 
 // Stderr is where the task's error output goes: into its log.
 func (t *Task) Stderr() io.Writer { return t.stderr }
+
+// LogWriter returns a new writer into the task's log, with a partial line
+// of its own: an engine that reads several streams at once gives each one
+// its writer, so that their lines never run into each other.
+func (t *Task) LogWriter() io.Writer {
+	w := &lineWriter{log: t.log}
+	t.mu.Lock()
+	t.writers = append(t.writers, w)
+	t.mu.Unlock()
+	return w
+}
+
+// flushWriters writes out every writer's last unterminated line.
+func (t *Task) flushWriters() {
+	t.stdout.flush()
+	t.stderr.flush()
+	t.mu.Lock()
+	ws := t.writers
+	t.mu.Unlock()
+	for _, w := range ws {
+		w.flush()
+	}
+}
 
 // Logf adds one line to the task's log.
 func (t *Task) Logf(format string, args ...any) { t.log.add(fmt.Sprintf(format, args...)) }

@@ -74,11 +74,14 @@ type pySession struct {
 	cur          *interp    // nil after it died and could not be restarted
 }
 
-// sink is where the running task's output goes.
+// sink is where the running task's output goes: Python's own output
+// (frames) and what is written below Python (fd 1 and 2) each have their
+// writers, so their lines never run into each other.
 type sink struct {
-	task     *engineconn.Task
-	out, err io.Writer
-	exc      strings.Builder
+	task           *engineconn.Task
+	out, err       io.Writer // frames
+	rawOut, rawErr io.Writer // fd 1 and 2
+	exc            strings.Builder
 }
 
 // interp is one interpreter process and the goroutines reading from it.
@@ -237,9 +240,9 @@ func (in *interp) readRaw(r *os.File, stderr bool) {
 			return
 		}
 		if stderr {
-			_, _ = sk.err.Write(p)
+			_, _ = sk.rawErr.Write(p)
 		} else {
-			_, _ = sk.out.Write(p)
+			_, _ = sk.rawOut.Write(p)
 		}
 	}
 	for {
@@ -293,7 +296,7 @@ func (s *pySession) Run(ctx context.Context, t *engineconn.Task) error {
 		t.Logf("[python] a new interpreter serves this task: variables from earlier tasks are gone")
 	}
 	out := newTextResult(t)
-	sk := &sink{task: t, out: out, err: t.Stderr()}
+	sk := &sink{task: t, out: out.Stream(), err: t.Stderr(), rawOut: out.Stream(), rawErr: t.LogWriter()}
 	in.mu.Lock()
 	in.sink = sk
 	in.mu.Unlock()

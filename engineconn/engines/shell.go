@@ -63,7 +63,7 @@ func (s *shellSession) Run(ctx context.Context, t *engineconn.Task) error {
 	cmd := exec.Command(s.bash, args...)
 	cmd.Dir = s.work
 	cmd.Env = append(os.Environ(), "LINKIS_TASK_ID="+t.ID)
-	cmd.Stdout = out
+	cmd.Stdout = out.Stream()
 	cmd.Stderr = t.Stderr()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 500 * time.Millisecond // a background child holding the pipes does not hold the task
