@@ -330,38 +330,45 @@ func (s *pySession) Run(ctx context.Context, t *engineconn.Task) error {
 		return fmt.Errorf("python engine: sending the task: %w", err)
 	}
 	var status string
+	ended := false
 	select {
 	case status = <-in.ends:
+		ended = true
 	case <-in.dead:
 		return in.why
 	case <-ctx.Done():
 		_ = in.cmd.Process.Signal(syscall.SIGINT)
 		timer := time.NewTimer(s.grace)
 		select {
-		case <-in.ends:
-			timer.Stop()
+		case status = <-in.ends:
+			ended = true
 		case <-in.dead:
-			timer.Stop()
 		case <-timer.C:
 			t.Logf("[python] the interpreter did not stop within %v; killing it (its variables are lost)", s.grace)
 			in.kill()
 			<-in.dead
 		}
-		return ctx.Err()
+		timer.Stop()
 	}
-	// Output written below Python before the task ended is still in the
-	// pipes: wait for both marks (briefly: the code may have closed them).
-	timer := time.NewTimer(time.Second)
-	for got := 0; got < 2; got++ {
-		select {
-		case <-in.marks:
-			continue
-		case <-timer.C:
-		case <-in.dead:
+	if ended {
+		// Output written below Python before the task ended is still in
+		// the pipes: wait for both marks (briefly: the code may have
+		// closed them), so none of it spills into the next task.
+		timer := time.NewTimer(time.Second)
+		for got := 0; got < 2; got++ {
+			select {
+			case <-in.marks:
+				continue
+			case <-timer.C:
+			case <-in.dead:
+			}
+			break
 		}
-		break
+		timer.Stop()
 	}
-	timer.Stop()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	switch status {
 	case "OK":
 		return out.Close()
