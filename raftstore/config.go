@@ -34,7 +34,8 @@ type Config struct {
 	// same on every member.
 	Plugins *manager.Plugins
 
-	// ECMs, when set, runs the reconciler while this member leads.
+	// ECMs, when set, runs the reconciler while this member leads: it
+	// launches and kills engines through it and proposes the ticks.
 	ECMs       ECMClient
 	Reconciler ReconcilerConfig
 
@@ -62,7 +63,11 @@ type Config struct {
 	// while they are in flight new commands queue up and ride together in
 	// the next entry.
 	MaxInflight int
-	// ApplyTimeout bounds how long a proposal waits to enter the log.
+	// Linger is how long the group commit waits for one more command while
+	// commands keep arriving (0: never waits).
+	Linger time.Duration
+	// ApplyTimeout bounds how long a membership change waits to enter the
+	// log.
 	ApplyTimeout time.Duration
 
 	Logger *slog.Logger
@@ -84,6 +89,7 @@ func DefaultConfig() Config {
 		RetainSnapshots:    2,
 		MaxBatch:           512,
 		MaxInflight:        1,
+		Linger:             0,
 		ApplyTimeout:       10 * time.Second,
 	}
 }
@@ -134,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > 1<<16 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxBatch", "must be from 1 to 65536, got %d", c.MaxBatch)
+	}
+	if c.Linger < 0 || c.Linger > 100*time.Millisecond {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "Linger", "must be from 0 to 100ms, got %v", c.Linger)
 	}
 	if c.MaxInflight < 1 || c.MaxInflight > 1024 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxInflight", "must be from 1 to 1024, got %d", c.MaxInflight)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -248,6 +247,8 @@ func (n *Node) batch() {
 	}()
 	var buf, scratch []byte
 	var seq uint64
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case n.slots <- struct{}{}:
@@ -262,15 +263,7 @@ func (n *Node) batch() {
 			<-n.slots
 			return
 		}
-	drain:
-		for len(props) < n.cfg.MaxBatch {
-			select {
-			case p := <-n.queue:
-				props = append(props, p)
-			default:
-				break drain
-			}
-		}
+		props = n.gather(props, linger)
 		seq++
 		n.pmu.Lock()
 		n.inflight[seq] = &batch{term: n.raft.CurrentTerm(), props: props}
@@ -280,6 +273,33 @@ func (n *Node) batch() {
 		// shutdown. Its future is not waited on (see above).
 		n.raft.Apply(append([]byte(nil), buf...), 0)
 	}
+}
+
+// gather adds what is queued to props, up to MaxBatch. While items keep
+// arriving less than Linger apart it waits for them: callers answered by
+// the last entry are about to send their next command, and one more
+// entry for a few latecomers costs as much as one for all of them.
+func (n *Node) gather(props []*proposal, t *time.Timer) []*proposal {
+	for len(props) < n.cfg.MaxBatch {
+		select {
+		case p := <-n.queue:
+			props = append(props, p)
+			continue
+		default:
+		}
+		if n.cfg.Linger <= 0 {
+			return props
+		}
+		t.Reset(n.cfg.Linger)
+		select {
+		case p := <-n.queue:
+			props = append(props, p)
+			t.Stop()
+		case <-t.C:
+			return props
+		}
+	}
+	return props
 }
 
 // deliver hands an applied entry's outcomes to the callers that proposed
@@ -516,9 +536,15 @@ func (n *Node) lead() {
 
 // leadTerm is what a leader does for as long as it leads.
 func (n *Node) leadTerm(ctx context.Context) {
-	if err := n.Read(ctx, true, func(*manager.State) {}); err != nil {
+	for {
+		err := n.Read(ctx, true, func(*manager.State) {})
+		if err == nil {
+			break
+		}
 		n.log.Warn("new leader could not catch up", "err", err)
-		return // the next leadership check tries again
+		if !sleep(ctx, n.cfg.HeartbeatTimeout/4) {
+			return
+		}
 	}
 	if m, ok := n.fsm.member(n.cfg.ID); !ok || m.HTTPAddr != n.cfg.HTTPAddr || m.RaftAddr != n.cfg.RaftAddr {
 		me := api.Member{ID: n.cfg.ID, RaftAddr: n.cfg.RaftAddr, HTTPAddr: n.cfg.HTTPAddr, Voter: true}
@@ -579,5 +605,3 @@ func trimNewline(p []byte) []byte {
 	}
 	return p
 }
-
-var _ io.Writer = slogWriter{}
