@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -330,6 +331,21 @@ func TestClusterElectsReplicatesAndForwards(t *testing.T) {
 		m.node.rep.read(func(s *manager.State) { _, ok = s.Ask("a1") })
 		if !ok {
 			t.Errorf("%s does not hold the ask", m.id)
+		}
+	}
+	// The leader's metrics say it leads and show its batches.
+	req, _ := http.NewRequest("GET", "http://"+lead.httpAddr+api.PathMetrics, nil)
+	api.SetToken(req, testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"linkis_raft_state 2", "linkis_raft_term ", "linkis_batch_commands_count ", "linkis_apply_seconds_count ",
+		"linkis_commit_seconds_count ", `linkis_ecm_resource{dim="instances",ecm="ecm-1",kind="used"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("leader's metrics lack %q", want)
 		}
 	}
 }
