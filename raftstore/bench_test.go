@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
@@ -155,7 +153,7 @@ func BenchmarkRawRaft(b *testing.B) {
 	hlog := hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: io.Discard})
 	for i := range rafts {
 		dir := b.TempDir()
-		bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+		bolt, err := openBolt(dir, false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
@@ -92,8 +93,7 @@ func Open(cfg Config) (*Node, error) {
 			n.closeStores()
 		}
 	}()
-	n.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db"), NoSync: cfg.NoSync})
-	if err != nil {
+	if n.bolt, err = openBolt(cfg.DataDir, cfg.NoSync); err != nil {
 		return nil, fmt.Errorf("raftstore: opening the log: %w", err)
 	}
 	logs, err := raft.NewLogCache(1024, n.bolt)
@@ -141,6 +141,15 @@ func Open(cfg Config) (*Node, error) {
 	go n.lead()
 	ok = true
 	return n, nil
+}
+
+// openBolt opens the log and stable store. The freelist is not written on
+// every commit (bbolt rebuilds it when it opens the file), so a commit
+// writes and syncs only the log pages and the meta page; Consul and Nomad
+// run raft-boltdb the same way.
+func openBolt(dir string, noSync bool) (*raftboltdb.BoltStore, error) {
+	return raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), NoSync: noSync,
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
 }
 
 // closeStores closes what Open opened before raft took them over.
