@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
@@ -103,14 +105,14 @@ func newReconciler(cfg ReconcilerConfig, t reconcileTarget, ecms ECMClient, log 
 
 // run loops until ctx ends, then waits for its calls in flight.
 func (r *reconciler) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, r.cfg.Concurrency)
+	var calls errgroup.Group
+	calls.SetLimit(r.cfg.Concurrency)
+	defer calls.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		changed := r.target.changes()
-		r.pass(ctx, &wg, slots)
+		r.pass(ctx, &calls)
 		timer.Reset(r.cfg.Interval)
 		select {
 		case <-ctx.Done():
@@ -138,8 +140,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// pass reads what is due and starts what was not sent recently.
-func (r *reconciler) pass(ctx context.Context, wg *sync.WaitGroup, slots chan struct{}) {
+// pass reads what is due and starts what was not sent recently (waiting
+// for a free slot when Concurrency calls are in flight).
+func (r *reconciler) pass(ctx context.Context, calls *errgroup.Group) {
 	now := time.Now()
 	due := r.target.effectsDue(now.UnixNano())
 	live := make(map[sentKey]bool, len(due))
@@ -158,17 +161,13 @@ func (r *reconciler) pass(ctx context.Context, wg *sync.WaitGroup, slots chan st
 		}
 		r.sent[k] = now
 		r.mu.Unlock()
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
+		calls.Go(func() error {
 			r.call(ctx, e)
-		}()
+			return nil
+		})
 	}
 	r.mu.Lock()
 	for k := range r.sent {
