@@ -76,16 +76,26 @@ func RequireToken(token string, h http.Handler) http.Handler {
 	})
 }
 
-// DecodeBody decodes one JSON value of at most limit bytes from r's body
-// into v, like Decode. w may be nil.
-func DecodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+// ReadBody reads at most limit bytes of r's body; a larger body is an
+// ErrInvalidArgument saying so. w may be nil.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes", limit)
+			return nil, linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes", limit)
 		}
-		return linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be read: %v", err)
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be read: %v", err)
+	}
+	return data, nil
+}
+
+// DecodeBody decodes one JSON value of at most limit bytes from r's body
+// into v, like Decode. w may be nil.
+func DecodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	data, err := ReadBody(w, r, limit)
+	if err != nil {
+		return err
 	}
 	return Decode(data, v)
 }

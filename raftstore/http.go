@@ -117,35 +117,23 @@ func decodeAskID(mk func(now int64, id string) manager.Command) func([]byte, int
 	}
 }
 
-// readBody reads at most limit bytes of the request body.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes", limit)
-		}
-		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be read: %v", err)
-	}
-	return b, nil
-}
-
-// write serves a command: forwarded when this replica does not lead,
-// refused with 400 when it does not decode, otherwise applied.
+// write serves a command: refused when it does not decode (by whichever
+// member it reaches), forwarded when this member does not lead, otherwise
+// applied.
 func (h *handler) write(w http.ResponseWriter, r *http.Request, limit int64,
 	conv func([]byte, int64) (manager.Command, error), answer func(http.ResponseWriter, *http.Request, []byte, manager.Result)) {
-	body, err := readBody(w, r, limit)
+	body, err := api.ReadBody(w, r, limit)
 	if err != nil {
 		api.WriteError(w, err)
-		return
-	}
-	if h.forwarded(w, r, body) {
 		return
 	}
 	cmd, err := conv(body, time.Now().UnixNano())
 	if err != nil {
 		api.WriteError(w, err)
 		return
+	}
+	if h.forwarded(w, r, body) {
+		return // the leader decodes it again, with its own clock and nonce
 	}
 	res, err := h.s.Apply(r.Context(), cmd)
 	if err != nil {
@@ -155,7 +143,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, limit int64,
 	answer(w, r, body, res)
 }
 
-// Applied is the answer to a command that returns nothing but the engine
+// applied is the answer to a command that returns nothing but the engine
 // it concerned.
 type applied struct {
 	EC string `json:"ec,omitempty"`
@@ -239,7 +227,7 @@ func (h *handler) members(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) join(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, api.MaxBodyBytes)
+	body, err := api.ReadBody(w, r, api.MaxBodyBytes)
 	if err != nil {
 		api.WriteError(w, err)
 		return
