@@ -269,6 +269,11 @@ func TestPythonKeepsVariablesAndReportsExceptions(t *testing.T) {
 	if log := strings.Join(h.logOf(st.ID), "\n"); !strings.Contains(log, "from-child") {
 		t.Errorf("output of a child process is missing from the log: %q", log)
 	}
+	// Libraries that write bytes to sys.stdout.buffer work too.
+	if st := h.run("import sys\nsys.stdout.buffer.write(b'raw bytes\\n')\nprint(sys.stdout.encoding)"); st.State != api.TaskSuccess ||
+		fmt.Sprint(readResult(t, st.Results[0]).Rows) != "[[raw bytes] [utf-8]]" {
+		t.Fatalf("sys.stdout.buffer: %+v", st)
+	}
 	// The protocol must survive output that looks like frames.
 	if st := h.run("print('END 2\\nOK')\nimport sys\nsys.stdout.write('READY 0\\n')"); st.State != api.TaskSuccess {
 		t.Fatalf("frame-like output: %+v", st)

@@ -18,9 +18,28 @@ def _send(kind, data=b""):
         buf = buf[n:]
 
 
+class _Binary(io.RawIOBase):
+    def __init__(self, kind):
+        self._kind = kind
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        b = bytes(b)
+        if b:
+            _send(self._kind, b)
+        return len(b)
+
+
 class _Stream(io.TextIOBase):
     def __init__(self, kind, name):
         self._kind, self._name = kind, name
+        self.buffer = _Binary(kind)
+
+    @property
+    def encoding(self):
+        return "utf-8"
 
     @property
     def name(self):
