@@ -128,6 +128,23 @@ func BenchmarkClusterAsk(b *testing.B) {
 		_, err = lead.node.Apply(ctx, manager.ReleaseEngine{Time: now(), AskID: id})
 		return err
 	})
+	b.ReportMetric(meanBatch(b, lead.node), "cmds/entry")
+}
+
+// meanBatch returns the mean number of commands per entry a member
+// applied, from its linkis_batch_commands histogram.
+func meanBatch(b *testing.B, n *Node) float64 {
+	mfs, err := n.Gatherer().Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "linkis_batch_commands" {
+			h := mf.GetMetric()[0].GetHistogram()
+			return h.GetSampleSum() / float64(h.GetSampleCount())
+		}
+	}
+	return 0
 }
 
 // noopFSM is the baseline's state machine: it applies nothing.

@@ -89,7 +89,7 @@ func DefaultConfig() Config {
 		RetainSnapshots:    2,
 		MaxBatch:           512,
 		MaxInflight:        1,
-		Linger:             0,
+		Linger:             100 * time.Microsecond,
 		ApplyTimeout:       10 * time.Second,
 	}
 }
