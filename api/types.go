@@ -464,6 +464,13 @@ type LaunchResponse struct {
 	Retryable bool   `json:"retryable,omitempty"`
 }
 
+// Report converts the answer for manager.Effect.Settle.
+func (r LaunchResponse) Report() manager.EngineReport {
+	st := map[string]manager.ReportState{ECStarting: manager.ReportStarting, ECRunning: manager.ReportRunning,
+		ECExited: manager.ReportExited, ECUnknown: manager.ReportUnknown}[r.State]
+	return manager.EngineReport{State: st, Addr: r.Addr, Failed: r.Failed, Reason: r.Reason, Retryable: r.Retryable}
+}
+
 // KillRequest asks an ECM to stop an engine: SIGTERM to its process group,
 // then SIGKILL after Grace.
 type KillRequest struct {

@@ -1,5 +1,7 @@
 package manager
 
+import "unicode/utf8"
+
 // EffectKind says what a driver must do.
 type EffectKind uint8
 
@@ -49,4 +51,58 @@ func (s *State) EffectsDue(now int64) []Effect {
 		out = append(out, Effect{Kind: EffectTick, Due: due})
 	}
 	return out
+}
+
+// ReportState is where an engine stands, as the ECM a driver asked to
+// launch or kill it says.
+type ReportState uint8
+
+// The report states.
+const (
+	ReportStarting ReportState = iota + 1 // its process runs; the engine has not reported in
+	ReportRunning                         // it serves at the report's Addr
+	ReportExited                          // its process is gone: Failed, Reason and Retryable say how
+	ReportUnknown                         // the ECM never had it
+)
+
+// EngineReport is an ECM's answer to a launch or a kill.
+type EngineReport struct {
+	State     ReportState
+	Addr      string
+	Failed    bool
+	Reason    string
+	Retryable bool
+}
+
+// Settle returns the command a driver proposes once the ECM has answered
+// the effect with r, or nil when there is nothing to propose yet (the
+// engine is starting and reports itself; a kill is under way): a launched
+// engine that runs is EngineStarted, one that exited is EngineEnded (with
+// how it failed), a killed engine that is gone or was never there is
+// EngineEnded, and a tick is a Tick. Every driver - the Raft leader's
+// reconciler, the simulator - maps answers here, so they cannot disagree.
+func (e Effect) Settle(now int64, r EngineReport) Command {
+	switch {
+	case e.Kind == EffectTick:
+		return Tick{Time: now}
+	case r.State == ReportRunning && e.Kind == EffectLaunch && r.Addr != "":
+		return EngineStarted{Time: now, EC: e.EC, Addr: r.Addr}
+	case r.State == ReportExited:
+		return EngineEnded{Time: now, EC: e.EC, Failed: r.Failed, Reason: clipReason(r.Reason), Retryable: r.Retryable}
+	case r.State == ReportUnknown && e.Kind == EffectKill:
+		return EngineEnded{Time: now, EC: e.EC, Reason: "killed; its ECM no longer had it"}
+	}
+	return nil
+}
+
+// clipReason cuts a reason to MaxReasonLen bytes on a rune boundary.
+func clipReason(s string) string {
+	if len(s) <= MaxReasonLen {
+		return s
+	}
+	s = s[:MaxReasonLen]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }

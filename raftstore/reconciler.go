@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -208,38 +207,19 @@ func (r *reconciler) retrySoon(e manager.Effect) {
 	r.mu.Unlock()
 }
 
-// settle maps an ECM's answer to the command it settles, or nil when
-// there is nothing to propose yet (the engine is starting and will report
-// itself; the call failed in a way a retry may fix).
+// settle maps an ECM's answer to the command it settles (manager's
+// Effect.Settle), or nil when there is nothing to propose yet. A request
+// the ECM refuses outright (400) fails the engine: sending it again cannot
+// help. Other failures may pass; the call is retried.
 func settle(e manager.Effect, resp api.LaunchResponse, err error, now int64) manager.Command {
-	if err != nil {
-		if api.StatusOf(err) == http.StatusBadRequest {
-			// The ECM refuses the request itself: sending it again cannot help.
-			return manager.EngineEnded{Time: now, EC: e.EC, Failed: true, Retryable: false,
-				Reason: truncate(fmt.Sprintf("the ECM refused the %v: %v", e.Kind, err))}
-		}
-		return nil
+	if err == nil {
+		return e.Settle(now, resp.Report())
 	}
-	switch resp.State {
-	case api.ECRunning:
-		if e.Kind == manager.EffectLaunch && resp.Addr != "" {
-			return manager.EngineStarted{Time: now, EC: e.EC, Addr: resp.Addr}
-		}
-	case api.ECExited:
-		return manager.EngineEnded{Time: now, EC: e.EC, Failed: resp.Failed, Reason: truncate(resp.Reason), Retryable: resp.Retryable}
-	case api.ECUnknown:
-		if e.Kind == manager.EffectKill {
-			return manager.EngineEnded{Time: now, EC: e.EC, Reason: "killed; its ECM no longer had it"}
-		}
+	if api.StatusOf(err) == http.StatusBadRequest {
+		return e.Settle(now, manager.EngineReport{State: manager.ReportExited, Failed: true,
+			Reason: fmt.Sprintf("the ECM refused the %v: %v", e.Kind, err)})
 	}
 	return nil
-}
-
-func truncate(s string) string {
-	if len(s) > manager.MaxReasonLen {
-		s = strings.ToValidUTF8(s[:manager.MaxReasonLen], "")
-	}
-	return s
 }
 
 // propose applies a command the reconciler settled; refusals that only

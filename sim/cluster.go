@@ -92,13 +92,13 @@ func (s *Sim) onLaunchDone(e event) {
 		} else {
 			s.m.launchFailures++
 		}
-		s.apply(effectCommand(eff, ecmReply{Failed: true, Reason: reason, Retryable: true}, s.now))
+		s.apply(eff.Settle(s.now, manager.EngineReport{State: manager.ReportExited, Failed: true, Reason: reason, Retryable: true}))
 		return
 	}
 	if ec.state == ecLaunching {
 		s.setRunning(id)
 	}
-	_, err := s.apply(effectCommand(eff, ecmReply{Addr: ecAddr(id)}, s.now))
+	_, err := s.apply(eff.Settle(s.now, manager.EngineReport{State: manager.ReportRunning, Addr: ecAddr(id)}))
 	switch {
 	case err == nil:
 	case errors.Is(err, linkis.ErrUnknownNode):

@@ -10,33 +10,6 @@ import (
 // The reconciler - what the leader runs for real - and the observer of
 // the manager's status transitions.
 
-// ecmReply is what an ECM answered to a launch or a kill.
-type ecmReply struct {
-	Addr      string
-	Failed    bool
-	Reason    string
-	Retryable bool
-}
-
-// effectCommand maps an effect and the ECM's reply to the command the
-// reconciler proposes: a launch that came up is EngineStarted, one that
-// could not is EngineEnded (failed, with the reason and whether a retry
-// makes sense); a kill is EngineEnded once the engine is gone; a tick is a
-// Tick. It is the one place that mapping lives, so that it can be swapped
-// for the real reconciler's.
-func effectCommand(eff manager.Effect, rep ecmReply, now int64) manager.Command {
-	switch eff.Kind {
-	case manager.EffectLaunch:
-		if rep.Failed {
-			return manager.EngineEnded{Time: now, EC: eff.EC, Failed: true, Reason: rep.Reason, Retryable: rep.Retryable}
-		}
-		return manager.EngineStarted{Time: now, EC: eff.EC, Addr: rep.Addr}
-	case manager.EffectKill:
-		return manager.EngineEnded{Time: now, EC: eff.EC, Reason: rep.Reason}
-	}
-	return manager.Tick{Time: now}
-}
-
 // reconcile is the leader's reconciler: it runs after every event, asks
 // the manager what is due and hands new launches and kills to the ECMs.
 // The O(1) counts let it skip EffectsDue when nothing new can be due.
@@ -63,7 +36,7 @@ func (s *Sim) reconcile() {
 					s.dispatchKill(eff)
 				}
 			case manager.EffectTick:
-				s.apply(effectCommand(eff, ecmReply{}, s.now))
+				s.apply(eff.Settle(s.now, manager.EngineReport{}))
 				s.scheduleTick()
 			}
 		}

@@ -487,7 +487,7 @@ func (s *Sim) handle(e event) {
 		s.count(e)
 		id := manager.ECID(e.ref)
 		s.touchEC(id)
-		s.apply(effectCommand(manager.Effect{Kind: manager.EffectKill, EC: id}, ecmReply{Reason: "killed"}, s.now))
+		s.apply(manager.Effect{Kind: manager.EffectKill, EC: id}.Settle(s.now, manager.EngineReport{State: manager.ReportExited, Reason: "killed"}))
 	case evECEndReport:
 		if s.later(e) {
 			return

@@ -147,23 +147,6 @@ func TestBinPackConcentrates(t *testing.T) {
 	t.Logf("ECMs holding engines, on average: bin-packing %.2f, spreading %.2f", bin, spread)
 }
 
-// The effect→command mapping in one table.
-func TestEffectCommand(t *testing.T) {
-	launch := manager.Effect{Kind: manager.EffectLaunch, EC: 7, ECM: "m"}
-	if c, ok := effectCommand(launch, ecmReply{Addr: "h:1"}, 5).(manager.EngineStarted); !ok || c.EC != 7 || c.Addr != "h:1" || c.Time != 5 {
-		t.Fatalf("launch up: %#v", c)
-	}
-	if c, ok := effectCommand(launch, ecmReply{Failed: true, Reason: "no disk", Retryable: true}, 6).(manager.EngineEnded); !ok || !c.Failed || !c.Retryable || c.Reason != "no disk" || c.EC != 7 {
-		t.Fatalf("launch failed: %#v", c)
-	}
-	if c, ok := effectCommand(manager.Effect{Kind: manager.EffectKill, EC: 8}, ecmReply{Reason: "killed"}, 7).(manager.EngineEnded); !ok || c.Failed || c.EC != 8 {
-		t.Fatalf("kill: %#v", c)
-	}
-	if c, ok := effectCommand(manager.Effect{Kind: manager.EffectTick}, ecmReply{}, 8).(manager.Tick); !ok || c.Time != 8 {
-		t.Fatalf("tick: %#v", c)
-	}
-}
-
 // A leader change in the middle of launches: the new leader's reconciler
 // starts from EffectsDue alone, relaunches what was in flight (the ECMs
 // launch each ticket once) and the run completes.

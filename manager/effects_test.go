@@ -1,0 +1,39 @@
+package manager
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// The effect → command mapping every driver uses, in one table.
+func TestEffectSettle(t *testing.T) {
+	launch := Effect{Kind: EffectLaunch, EC: 7, ECM: "m"}
+	kill := Effect{Kind: EffectKill, EC: 8, ECM: "m"}
+	long := strings.Repeat("é", MaxReasonLen) // 2 bytes a rune: the cut lands inside one
+	for _, c := range []struct {
+		name string
+		e    Effect
+		r    EngineReport
+		want Command
+	}{
+		{"launch running", launch, EngineReport{State: ReportRunning, Addr: "h:1"}, EngineStarted{Time: 5, EC: 7, Addr: "h:1"}},
+		{"launch starting", launch, EngineReport{State: ReportStarting}, nil},
+		{"launch running without an address", launch, EngineReport{State: ReportRunning}, nil},
+		{"launch exited", launch, EngineReport{State: ReportExited, Failed: true, Reason: "no disk", Retryable: true},
+			EngineEnded{Time: 5, EC: 7, Failed: true, Reason: "no disk", Retryable: true}},
+		{"kill exited", kill, EngineReport{State: ReportExited, Reason: "killed"}, EngineEnded{Time: 5, EC: 8, Reason: "killed"}},
+		{"kill still running", kill, EngineReport{State: ReportRunning, Addr: "h:2"}, nil},
+		{"kill unknown", kill, EngineReport{State: ReportUnknown}, EngineEnded{Time: 5, EC: 8, Reason: "killed; its ECM no longer had it"}},
+		{"launch unknown", launch, EngineReport{State: ReportUnknown}, nil},
+		{"tick", Effect{Kind: EffectTick}, EngineReport{}, Tick{Time: 5}},
+	} {
+		if got := c.e.Settle(5, c.r); got != c.want {
+			t.Errorf("%s: %#v, want %#v", c.name, got, c.want)
+		}
+	}
+	got := launch.Settle(5, EngineReport{State: ReportExited, Failed: true, Reason: long}).(EngineEnded)
+	if len(got.Reason) > MaxReasonLen || !utf8.ValidString(got.Reason) || len(got.Reason) < MaxReasonLen-1 {
+		t.Errorf("a long reason is cut to %d bytes (valid UTF-8: %v)", len(got.Reason), utf8.ValidString(got.Reason))
+	}
+}
