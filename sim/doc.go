@@ -37,8 +37,8 @@
 // After every event the simulator runs what the leader runs for real: it
 // asks manager.State.EffectsDue for the launches, kills and ticks due and
 // hands each new one to the simulated ECM, whose reply becomes a command
-// through effectCommand, the one place that maps effects to commands
-// (launch up: EngineStarted; launch failed: EngineEnded{Failed, Reason,
+// through manager.Effect.Settle, the mapping the Raft leader's reconciler
+// uses too (launch up: EngineStarted; launch failed: EngineEnded{Failed, Reason,
 // Retryable}; kill: EngineEnded once gone; tick: Tick). Its only state is the
 // set of launches and kills in flight; a leader change drops it, and the new
 // leader rebuilds its work from EffectsDue alone (ECMs launch a ticket at
