@@ -21,6 +21,11 @@ type metrics struct {
 	batch    prometheus.Histogram   // commands per log entry
 	asks     *prometheus.CounterVec // by outcome and, for refusals, the error kind
 	commands *prometheus.CounterVec // applied commands by type and result
+
+	// The counters every command touches, looked up once: a label lookup
+	// per command cost half as much as applying the command.
+	ok                      map[manager.CommandType]prometheus.Counter
+	reused, created, queued prometheus.Counter
 }
 
 func newMetrics(rep *replica) *metrics {
@@ -45,27 +50,39 @@ func newMetrics(rep *replica) *metrics {
 			Name: "linkis_commands_total", Help: "Commands applied on this replica, by type and result (ok or the error kind).",
 		}, []string{"type", "result"}),
 	}
+	m.ok = map[manager.CommandType]prometheus.Counter{}
+	for t := manager.CmdRegisterECM; t <= manager.CmdConfigure; t++ {
+		m.ok[t] = m.commands.WithLabelValues(t.String(), "ok")
+	}
+	m.reused, m.created, m.queued = m.asks.WithLabelValues("reused", ""), m.asks.WithLabelValues("created", ""), m.asks.WithLabelValues("queued", "")
 	m.reg.MustRegister(m.commit, m.apply, m.batch, m.asks, m.commands, &stateCollector{rep: rep},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 func (m *metrics) applied(cmd manager.Command, o outcome) {
-	result := "ok"
+	typ := cmd.Type()
 	if o.err != nil {
-		result = api.BodyOf(o.err).Kind
+		kind := api.BodyOf(o.err).Kind
+		m.commands.WithLabelValues(typ.String(), kind).Inc()
+		if typ == manager.CmdAskEngine {
+			m.asks.WithLabelValues("refused", kind).Inc()
+		}
+		return
 	}
-	m.commands.WithLabelValues(cmd.Type().String(), result).Inc()
-	if cmd.Type() == manager.CmdAskEngine {
+	if c := m.ok[typ]; c != nil {
+		c.Inc()
+	} else {
+		m.commands.WithLabelValues(typ.String(), "ok").Inc()
+	}
+	if typ == manager.CmdAskEngine {
 		switch a := o.res.Ask; {
-		case o.err != nil:
-			m.asks.WithLabelValues("refused", result).Inc()
 		case a.Status == manager.AskGranted:
-			m.asks.WithLabelValues("reused", "").Inc()
+			m.reused.Inc()
 		case a.Created:
-			m.asks.WithLabelValues("created", "").Inc()
+			m.created.Inc()
 		default:
-			m.asks.WithLabelValues("queued", "").Inc()
+			m.queued.Inc()
 		}
 	}
 	for _, n := range o.res.Notices {
