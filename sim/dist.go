@@ -124,17 +124,4 @@ func (d *Dist) sample(g *rng) int64 {
 	return int64(d.Value)
 }
 
-// mean returns the distribution's mean in nanoseconds.
-func (d *Dist) mean() float64 {
-	switch d.Kind {
-	case "exp":
-		return float64(d.Mean)
-	case "uniform":
-		return float64(d.Min+d.Max) / 2
-	case "lognormal":
-		return float64(d.Median) * math.Exp(d.Sigma*d.Sigma/2)
-	}
-	return float64(d.Value)
-}
-
 func constDist(v time.Duration) Dist { return Dist{Kind: "const", Value: Duration(v)} }

@@ -61,8 +61,6 @@ const (
 	jobFailed
 )
 
-func (s jobState) final() bool { return s == jobSucceeded || s == jobFailed }
-
 // job is one job of the workload.
 type job struct {
 	submit   int64 // absolute ns
