@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/golinkis/golinkis/api"
@@ -67,16 +68,26 @@ func RunMember(ctx context.Context, cfg MemberConfig) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	restarted := n.HasState()
 	err = enter(ctx, n, cfg)
 	if err == nil && cfg.Ready != nil {
 		cfg.Ready(n)
 	}
+	var refreshed sync.WaitGroup
 	if err == nil {
+		if restarted {
+			refreshed.Add(1)
+			go func() {
+				defer refreshed.Done()
+				refreshRecord(ctx, n, cfg)
+			}()
+		}
 		select {
 		case <-ctx.Done():
 		case err = <-served:
 		}
 	}
+	refreshed.Wait()
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(shut); serr != nil && err == nil {
@@ -103,6 +114,28 @@ func enter(ctx context.Context, n *Node, cfg MemberConfig) error {
 		return JoinCluster(ctx, cfg.Join, cfg.Token, api.JoinRequest{ID: cfg.Node.ID, RaftAddr: cfg.Node.RaftAddr, HTTPAddr: cfg.Node.HTTPAddr})
 	}
 	return linkis.Errorf(linkis.ErrInvalidArgument, "join", "a new member must bootstrap a cluster or join one")
+}
+
+// refreshRecord makes the cluster's record of a restarted member match
+// the API address it now serves at (a follower's record is otherwise
+// written only when it joins or leads), by joining again through the
+// leader, which is harmless when nothing changed. It returns once the
+// record matches, or when ctx ends.
+func refreshRecord(ctx context.Context, n *Node, cfg MemberConfig) {
+	me := api.JoinRequest{ID: cfg.Node.ID, RaftAddr: cfg.Node.RaftAddr, HTTPAddr: cfg.Node.HTTPAddr}
+	for {
+		if m, ok := n.fsm.member(me.ID); ok && m.HTTPAddr == me.HTTPAddr && m.RaftAddr == me.RaftAddr {
+			return
+		}
+		if self, leader := n.Leader(); !self && leader != "" && leader != me.HTTPAddr {
+			if err := JoinCluster(ctx, []string{"http://" + leader}, cfg.Token, me); err != nil {
+				cfg.Node.Logger.Warn("updating this member's record", "err", err)
+			}
+		}
+		if !sleep(ctx, cfg.Node.HeartbeatTimeout) {
+			return
+		}
+	}
 }
 
 // JoinCluster asks the cluster whose members serve at urls to add a

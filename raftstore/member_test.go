@@ -92,11 +92,20 @@ func TestRunMemberBootstrapJoinRestart(t *testing.T) {
 		t.Fatalf("clean shutdown: %v", err)
 	}
 	third.Join = nil
+	third.Node.HTTPAddr = freeAddr(t) // its API moves: the cluster must learn where
 	ms[2] = startMember(t, third)
-	st := waitMembers(3)
-	for _, m := range st.Members {
-		if m.ID == "m3" && m.HTTPAddr != third.Node.HTTPAddr {
-			t.Errorf("restarted member recorded at %s, want %s", m.HTTPAddr, third.Node.HTTPAddr)
+	waitMembers(3)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, err := cl.Status(context.Background())
+		moved := false
+		for _, m := range st.Members {
+			moved = moved || (m.ID == "m3" && m.HTTPAddr == third.Node.HTTPAddr)
+		}
+		if err == nil && moved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster never recorded the restarted member's new API address %s: %+v, %v", third.Node.HTTPAddr, st.Members, err)
 		}
 	}
 	// It serves writes again (forwarded to the leader).
