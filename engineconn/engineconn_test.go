@@ -785,3 +785,21 @@ func TestReleasedGrantStopsWorkingAfterTTL(t *testing.T) {
 		t.Fatalf("a released grant after its TTL: %v", err)
 	}
 }
+
+// Output without a newline must not grow the engine's memory without
+// limit: the result row is cut at 64 KiB and says so.
+func TestShellLongLineIsCut(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	st := h.run("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo next")
+	if st.State != api.TaskSuccess || len(st.Results) != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	rs := readResult(t, st.Results[0])
+	if len(rs.Rows) != 2 || rs.Rows[1][0] != "next" {
+		t.Fatalf("%d rows", len(rs.Rows))
+	}
+	row, _ := rs.Rows[0][0].(string)
+	if len(row) > 64<<10+100 || !strings.HasSuffix(row, "[line cut at 65536 bytes]") {
+		t.Fatalf("first row is %d bytes, ends %q", len(row), row[max(0, len(row)-40):])
+	}
+}

@@ -2,7 +2,9 @@ package engines
 
 import (
 	"io"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/engineconn"
@@ -27,6 +29,44 @@ type textStream struct {
 	r    *textResult
 	log  io.Writer
 	part []byte
+	cut  bool // part reached maxRowBytes; the rest of the line is dropped
+}
+
+// maxRowBytes bounds one row of a text result set: output without a
+// newline (head -c 400000000 /dev/zero) must not grow the engine's memory
+// without limit. Past it the line is cut and the row says so.
+const maxRowBytes = 64 << 10
+
+// add appends p to the partial line, keeping at most maxRowBytes.
+func (s *textStream) add(p []byte) {
+	if s.cut {
+		return
+	}
+	if room := maxRowBytes - len(s.part); len(p) > room {
+		s.part = append(s.part, p[:room]...)
+		s.cut = true
+		// Do not end inside a rune (it would become U+FFFD).
+		for i := len(s.part) - 1; i >= 0 && i >= len(s.part)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(s.part[i]) {
+				if !utf8.FullRune(s.part[i:]) {
+					s.part = s.part[:i]
+				}
+				break
+			}
+		}
+		return
+	}
+	s.part = append(s.part, p...)
+}
+
+// line returns the assembled line and starts a new one.
+func (s *textStream) line() string {
+	l := string(s.part)
+	if s.cut {
+		l += " [line cut at " + strconv.Itoa(maxRowBytes) + " bytes]"
+	}
+	s.part, s.cut = s.part[:0], false
+	return l
 }
 
 func newTextResult(t *engineconn.Task) *textResult { return &textResult{t: t} }
@@ -58,12 +98,11 @@ func (s *textStream) Write(p []byte) (int, error) {
 			}
 		}
 		if i < 0 {
-			s.part = append(s.part, p...)
+			s.add(p)
 			break
 		}
-		s.part = append(s.part, p[:i]...)
-		w.row(string(s.part))
-		s.part = s.part[:0]
+		s.add(p[:i])
+		w.row(s.line())
 		p = p[i+1:]
 	}
 	return n, nil
@@ -88,9 +127,8 @@ func (w *textResult) Close() error {
 	}
 	w.closed = true
 	for _, s := range w.streams {
-		if len(s.part) > 0 {
-			w.row(string(s.part))
-			s.part = s.part[:0]
+		if len(s.part) > 0 || s.cut {
+			w.row(s.line())
 		}
 	}
 	if w.rs != nil {
