@@ -550,9 +550,8 @@ func (s *State) noteStarved(k *keyState) {
 }
 
 // retryStarved serves the starved keys, in key order, after something that
-// may have made room: an ECM registered or became usable, a quota or the
-// configuration changed, or a tick passed (engines of other keys may have
-// ended since the last one).
+// may have made room: an engine ended, an ECM registered or became usable,
+// a quota or the configuration changed, or a tick passed.
 func (s *State) retryStarved(t int64, notes *[]AskResult) {
 	if len(s.starved) == 0 {
 		return

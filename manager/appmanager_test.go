@@ -541,8 +541,10 @@ func TestWaitingAsksAreServedWhenRoomAppears(t *testing.T) {
 
 }
 
-// Room freed by another key's engine is found by the next tick.
-func TestWaitingAsksAreServedByTheNextTickAfterRoomFrees(t *testing.T) {
+// Room freed by another key's engine serves a waiting ask at once (see
+// also TestRoomFreedByAnotherKeyServesStarvedAsk), and the next tick does
+// not start a second engine for it.
+func TestWaitingAsksAreServedWhenRoomFrees(t *testing.T) {
 	h := newHarness(t)
 	h.addECM("small", linkis.Resource{Memory: linkis.GiB, MilliCores: 1000, Instances: 2})
 	a := h.ask("a", "alice-IDE", "shell-1")
@@ -556,14 +558,14 @@ func TestWaitingAsksAreServedByTheNextTickAfterRoomFrees(t *testing.T) {
 	h.release("a")
 	h.apply(KillEngine{EC: a.EC})
 	h.apply(EngineEnded{EC: a.EC})
-	if st := h.s.Stats(); st.Starting != 0 {
-		t.Fatalf("another key's end does not retry bob's queue by itself: %+v", st)
+	if st := h.s.Stats(); st.Starting != 1 || h.s.Key("bob-IDE,shell-1").Engines != 2 {
+		t.Fatalf("alice's engine ended: an engine must start for b2 at once: %+v", st)
 	}
 	h.advance(time.Second)
 	h.apply(ECMHeartbeat{ID: "small"})
 	h.apply(Tick{})
 	if st := h.s.Stats(); st.Starting != 1 || h.s.Key("bob-IDE,shell-1").Engines != 2 {
-		t.Fatalf("the tick must start an engine for b2: %+v", st)
+		t.Fatalf("the tick must not start another: %+v", st)
 	}
 }
 

@@ -77,8 +77,8 @@ type EngineReport struct {
 // Settle returns the command a driver proposes once the ECM has answered
 // the effect with r, or nil when there is nothing to propose yet (the
 // engine is starting and reports itself; a kill is under way): a launched
-// engine that runs is EngineStarted, one that exited is EngineEnded (with
-// how it failed), a killed engine that is gone or was never there is
+// engine that runs is EngineStarted, one that exited is EngineEnded and
+// failed (it never reported in), a killed engine that is gone or was never there is
 // EngineEnded, and a tick is a Tick. Every driver - the Raft leader's
 // reconciler, the simulator - maps answers here, so they cannot disagree.
 func (e Effect) Settle(now int64, r EngineReport) Command {
@@ -88,21 +88,26 @@ func (e Effect) Settle(now int64, r EngineReport) Command {
 	case r.State == ReportRunning && e.Kind == EffectLaunch && r.Addr != "":
 		return EngineStarted{Time: now, EC: e.EC, Addr: r.Addr}
 	case r.State == ReportExited:
-		return EngineEnded{Time: now, EC: e.EC, Failed: r.Failed, Reason: clipReason(r.Reason), Retryable: r.Retryable}
+		// An engine that exits before it reports in failed to start, whatever
+		// its exit status: ending it as a success would start another one at
+		// once, and again, without ever failing the asks that wait for it.
+		failed := r.Failed || e.Kind == EffectLaunch
+		return EngineEnded{Time: now, EC: e.EC, Failed: failed, Reason: clipReason(r.Reason), Retryable: r.Retryable}
 	case r.State == ReportUnknown && e.Kind == EffectKill:
 		return EngineEnded{Time: now, EC: e.EC, Reason: "killed; its ECM no longer had it"}
 	}
 	return nil
 }
 
-// clipReason cuts a reason to MaxReasonLen bytes on a rune boundary.
+// clipReason cuts a reason to MaxReasonLen bytes, backing off to a rune
+// boundary.
 func clipReason(s string) string {
 	if len(s) <= MaxReasonLen {
 		return s
 	}
-	s = s[:MaxReasonLen]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
+	cut := MaxReasonLen
+	for i := 0; i < utf8.UTFMax && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
+		cut--
 	}
-	return s
+	return s[:cut]
 }

@@ -22,6 +22,8 @@ func TestEffectSettle(t *testing.T) {
 		{"launch running without an address", launch, EngineReport{State: ReportRunning}, nil},
 		{"launch exited", launch, EngineReport{State: ReportExited, Failed: true, Reason: "no disk", Retryable: true},
 			EngineEnded{Time: 5, EC: 7, Failed: true, Reason: "no disk", Retryable: true}},
+		{"launch exited cleanly before reporting in", launch, EngineReport{State: ReportExited, Reason: "exit status 0"},
+			EngineEnded{Time: 5, EC: 7, Failed: true, Reason: "exit status 0"}},
 		{"kill exited", kill, EngineReport{State: ReportExited, Reason: "killed"}, EngineEnded{Time: 5, EC: 8, Reason: "killed"}},
 		{"kill still running", kill, EngineReport{State: ReportRunning, Addr: "h:2"}, nil},
 		{"kill unknown", kill, EngineReport{State: ReportUnknown}, EngineEnded{Time: 5, EC: 8, Reason: "killed; its ECM no longer had it"}},
@@ -35,5 +37,10 @@ func TestEffectSettle(t *testing.T) {
 	got := launch.Settle(5, EngineReport{State: ReportExited, Failed: true, Reason: long}).(EngineEnded)
 	if len(got.Reason) > MaxReasonLen || !utf8.ValidString(got.Reason) || len(got.Reason) < MaxReasonLen-1 {
 		t.Errorf("a long reason is cut to %d bytes (valid UTF-8: %v)", len(got.Reason), utf8.ValidString(got.Reason))
+	}
+	// An invalid byte early on does not cut the rest away.
+	bad := "\xff" + strings.Repeat("a", 2*MaxReasonLen)
+	if got := launch.Settle(5, EngineReport{State: ReportExited, Reason: bad}).(EngineEnded); len(got.Reason) != MaxReasonLen {
+		t.Errorf("a long reason with an invalid first byte is cut to %d bytes, want %d", len(got.Reason), MaxReasonLen)
 	}
 }

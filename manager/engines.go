@@ -213,6 +213,9 @@ func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool
 		s.removeECM(m)
 	}
 	s.serveKey(t, k, notes)
+	// Its resources are back on the ECM and the key's ledger: keys that
+	// wait for room may now fit.
+	s.retryStarved(t, notes)
 }
 
 // killEngine asks for an engine to be stopped.

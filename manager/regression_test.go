@@ -458,3 +458,35 @@ func TestLaunchErrorOfOneWaiterIsNotAnothers(t *testing.T) {
 		t.Fatalf("a3 should wait for an engine started for it: %+v", a3)
 	}
 }
+
+// Regression, found in review: an engine of another key that ends frees
+// room on its ECM, but nothing retried the keys starved for room until the
+// next tick - which fails late waits before it retries - so an ask whose
+// wait ran out in between failed although it could have been placed.
+func TestRoomFreedByAnotherKeyServesStarvedAsk(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("ecm1", res(64, 32, 2))
+	a := h.ask("a1", "alice-IDE", "shell-1")
+	h.start(a.EC)
+	b1 := h.ask("b1", "bob-IDE", "shell-1")
+	h.start(b1.EC)
+	b2 := h.askCmd("b2", "bob-IDE", "shell-1")
+	b2.WaitTimeout = 900 * time.Millisecond
+	if r := h.apply(b2).Ask; r.Status != AskPending || r.Created {
+		t.Fatalf("b2: %+v, want waiting with no room for an engine", r)
+	}
+	h.advance(100 * time.Millisecond)
+	h.release("a1")
+	h.apply(KillEngine{EC: a.EC})
+	h.apply(EngineEnded{EC: a.EC})
+	w := h.askState("b2")
+	if w.EC == 0 || !w.Created {
+		t.Fatalf("b2 after alice's engine ended: %+v, want an engine starting for it", w)
+	}
+	h.start(w.EC)
+	h.advance(900 * time.Millisecond)
+	h.apply(Tick{})
+	if got := h.askState("b2"); got.Status != AskGranted {
+		t.Fatalf("b2 after the tick: %+v, want granted", got)
+	}
+}
