@@ -294,12 +294,22 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 	e.mu.Unlock()
 	hbStop()
 	hbWG.Wait()
+	// Tasks are cancelled first: the ECM kills the engine's process group
+	// a few seconds after SIGTERM, and a slow manager must not eat that
+	// time. The report goes meanwhile, with a short deadline of its own.
+	e.taskCancel()
+	var sdWG sync.WaitGroup
 	if e.cfg.Mode != linkis.ModeOnce {
 		// (A once engine reports its outcome instead: ShuttingDown would
 		// fail the ask its job belongs to.)
-		e.heartbeat(context.Background(), linkis.StatusShuttingDown)
+		sdWG.Add(1)
+		go func() {
+			defer sdWG.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownReportTimeout)
+			defer cancel()
+			e.heartbeat(sctx, linkis.StatusShuttingDown)
+		}()
 	}
-	e.taskCancel()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {
@@ -308,6 +318,7 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 		e.log.Warn("tasks did not stop within the kill grace")
 		<-done // sessions must return once cancelled; Close would race otherwise
 	}
+	sdWG.Wait()
 	e.mu.Lock()
 	kept := make([]*Task, 0, len(e.tasks))
 	for _, t := range e.tasks {
@@ -408,6 +419,10 @@ func (e *EngineConn) heartbeat(ctx context.Context, s linkis.NodeStatus) {
 		e.log.Warn("heartbeat failed", "status", s, "err", err)
 	}
 }
+
+// shutdownReportTimeout bounds the ShuttingDown report, well inside the
+// ECM's grace between SIGTERM and SIGKILL.
+const shutdownReportTimeout = 2 * time.Second
 
 // housekeeping waits for a reason to exit, meanwhile ending grants whose
 // lock expired and watching the idle time. linger says the engine ended by

@@ -30,6 +30,8 @@ type fakeManager struct {
 	unlocks  []string
 	grants   map[string]api.AskResult
 	lookups  int
+	// slowShutdown makes the ShuttingDown report hang until its deadline.
+	slowShutdown bool
 }
 
 func newFakeManager() *fakeManager { return &fakeManager{grants: map[string]api.AskResult{}} }
@@ -51,7 +53,13 @@ func (m *fakeManager) ECStarted(_ context.Context, r api.ECStartedRequest) error
 	return nil
 }
 
-func (m *fakeManager) ECHeartbeat(_ context.Context, r api.ECHeartbeatRequest) error {
+func (m *fakeManager) ECHeartbeat(ctx context.Context, r api.ECHeartbeatRequest) error {
+	m.mu.Lock()
+	slow := m.slowShutdown && r.Status == "ShuttingDown"
+	m.mu.Unlock()
+	if slow {
+		<-ctx.Done()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.statuses = append(m.statuses, r.Status)
@@ -802,4 +810,44 @@ func TestShellLongLineIsCut(t *testing.T) {
 	if len(row) > 64<<10+100 || !strings.HasSuffix(row, "[line cut at 65536 bytes]") {
 		t.Fatalf("first row is %d bytes, ends %q", len(row), row[max(0, len(row)-40):])
 	}
+}
+
+// A slow manager must not delay the end of running tasks past the ECM's
+// grace: tasks are cancelled before the ShuttingDown report, which has a
+// short deadline of its own.
+func TestSIGTERMCancelsTasksBeforeASlowReport(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	h.mgr.mu.Lock()
+	h.mgr.slowShutdown = true
+	h.mgr.mu.Unlock()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	if _, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token,
+		Code: "sleep 60 & echo $! > " + pidFile + "; wait"}); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	waitFor(t, 5*time.Second, "the task's pid", func() bool {
+		b, _ := os.ReadFile(pidFile)
+		_, err := fmt.Sscan(string(b), &pid)
+		return err == nil
+	})
+	h.stop()
+	waitFor(t, 1500*time.Millisecond, "the task's process to end", func() bool { return !alive(pid) })
+	select {
+	case <-h.done:
+		h.done <- nil
+	case <-time.After(6 * time.Second):
+		t.Fatal("the engine did not stop within the ECM's grace")
+	}
+}
+
+// alive says whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
