@@ -59,6 +59,9 @@ func appendEntry(b, scratch []byte, epoch, seq uint64, props []*proposal) ([]byt
 	return b, scratch
 }
 
+// decodeEntry decodes an entry; when its items cannot be, the epoch and
+// sequence number still come back (if its header could be read), so that
+// the proposer can be told.
 func decodeEntry(b []byte) (epoch, seq uint64, items []item, err error) {
 	if len(b) < 9 || b[0] != entryBatch {
 		return 0, 0, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "not a batch entry")
@@ -72,31 +75,31 @@ func decodeEntry(b []byte) (epoch, seq uint64, items []item, err error) {
 	b = b[k:]
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > maxEntryItems {
-		return 0, 0, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "bad item count")
+		return epoch, seq, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "bad item count")
 	}
 	b = b[k:]
 	items = make([]item, 0, n)
 	for i := uint64(0); i < n; i++ {
 		if len(b) == 0 {
-			return 0, 0, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "item %d missing", i)
+			return epoch, seq, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "item %d missing", i)
 		}
 		kind := b[0]
 		l, k := binary.Uvarint(b[1:])
 		if k <= 0 || l > uint64(len(b)-1-k) {
-			return 0, 0, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "item %d is cut short", i)
+			return epoch, seq, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "item %d is cut short", i)
 		}
 		body := b[1+k : 1+k+int(l)]
 		it := item{kind: kind, body: body}
 		if kind == itemCommand {
 			if it.cmd, err = manager.DecodeCommand(body); err != nil {
-				return 0, 0, nil, err
+				return epoch, seq, nil, err
 			}
 		}
 		items = append(items, it)
 		b = b[1+k+int(l):]
 	}
 	if len(b) != 0 {
-		return 0, 0, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "%d bytes after the last item", len(b))
+		return epoch, seq, nil, linkis.Errorf(linkis.ErrMalformed, "entry", "%d bytes after the last item", len(b))
 	}
 	return epoch, seq, items, nil
 }

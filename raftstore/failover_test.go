@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -324,5 +325,23 @@ func TestClusterNewLeaderFinishesLaunch(t *testing.T) {
 	defer slow.mu.Unlock()
 	if slow.calls[a.EC] < 2 {
 		t.Errorf("launch of %s sent %d times; the new leader should have sent it again", a.EC, slow.calls[a.EC])
+	}
+}
+
+// TestClusterRefusesWhatTheLogCannotCarry: a command with a field over the
+// codec's limit is refused before it is proposed; it used to ride into an
+// entry every replica refused, leaving the leader's only slot taken and
+// every later write hanging.
+func TestClusterRefusesWhatTheLogCannotCarry(t *testing.T) {
+	c := newTestCluster(t, 3, nil)
+	cl := c.client()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	long := api.RegisterECMRequest{ID: strings.Repeat("x", 200), Addr: "127.0.0.1:1"}
+	if err := cl.RegisterECM(ctx, long); !errors.Is(err, linkis.ErrMalformed) && !errors.Is(err, linkis.ErrInvalidArgument) {
+		t.Fatalf("an ECM id of 200 bytes: %v, want it refused as bad input", err)
+	}
+	if err := cl.RegisterECM(ctx, api.RegisterECMRequest{ID: "ecm-1", Addr: "127.0.0.1:1"}); err != nil {
+		t.Fatalf("the next write: %v (the leader is wedged)", err)
 	}
 }

@@ -23,7 +23,7 @@ import (
 type fsm struct {
 	rep     *replica
 	met     *metrics
-	deliver func(epoch, seq uint64, outs []outcome) // to the proposer
+	deliver func(epoch, seq uint64, outs []outcome, err error) // to the proposer
 
 	mu      sync.RWMutex
 	members map[string]api.Member // by id: where each member's API is
@@ -36,9 +36,10 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	epoch, seq, items, err := decodeEntry(l.Data)
 	if err != nil {
-		// Every replica refuses it alike, so the states stay equal; the
-		// proposer cannot be told (its outcomes are lost with the entry)
-		// and its callers time out.
+		// Every replica of this version refuses it alike, so the states
+		// stay equal; the proposer's callers are told (the leader refuses
+		// what it cannot encode, so this is a newer member's entry).
+		f.deliver(epoch, seq, nil, err)
 		return err
 	}
 	start := time.Now()
@@ -74,7 +75,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 			f.mu.Unlock()
 		}
 	}
-	f.deliver(epoch, seq, outs)
+	f.deliver(epoch, seq, outs, nil)
 	return nil
 }
 

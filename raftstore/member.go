@@ -65,7 +65,11 @@ func RunMember(ctx context.Context, cfg MemberConfig) error {
 		n.Close()
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Requests that wait (an ask's outcome) end when the member stops,
+	// rather than holding Shutdown for their whole wait.
+	base, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	restarted := n.HasState()
@@ -74,12 +78,13 @@ func RunMember(ctx context.Context, cfg MemberConfig) error {
 		cfg.Ready(n)
 	}
 	var refreshed sync.WaitGroup
+	rctx, stopRefresh := context.WithCancel(ctx)
 	if err == nil {
 		if restarted {
 			refreshed.Add(1)
 			go func() {
 				defer refreshed.Done()
-				refreshRecord(ctx, n, cfg)
+				refreshRecord(rctx, n, cfg)
 			}()
 		}
 		select {
@@ -87,7 +92,9 @@ func RunMember(ctx context.Context, cfg MemberConfig) error {
 		case err = <-served:
 		}
 	}
+	stopRefresh()
 	refreshed.Wait()
+	cancelBase()
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(shut); serr != nil && err == nil {

@@ -104,6 +104,9 @@ func (m *Memory) Apply(ctx context.Context, cmd manager.Command) (manager.Result
 	if err := ctx.Err(); err != nil {
 		return manager.Result{}, err
 	}
+	if err := checkEncodable(cmd); err != nil { // refused as a replicated store would
+		return manager.Result{}, err
+	}
 	start := time.Now()
 	m.mu.Lock()
 	m.index++

@@ -196,6 +196,9 @@ func (n *Node) Bootstrap() error {
 // Apply implements Store: the command rides in the next log entry with
 // whatever else is waiting (group commit).
 func (n *Node) Apply(ctx context.Context, cmd manager.Command) (manager.Result, error) {
+	if err := checkEncodable(cmd); err != nil {
+		return manager.Result{}, err
+	}
 	start := time.Now()
 	o := n.propose(ctx, &proposal{kind: itemCommand, cmd: cmd})
 	if o.err == nil {
@@ -224,6 +227,10 @@ func (n *Node) propose(ctx context.Context, p *proposal) outcome {
 		return o
 	case <-ctx.Done():
 		return outcome{err: ctx.Err()}
+	case <-n.ctx.Done():
+		// Closing: an item queued after batch's last drain is never
+		// answered otherwise.
+		return outcome{err: errClosed}
 	}
 }
 
@@ -273,9 +280,21 @@ func (n *Node) batch() {
 			return
 		}
 		props = n.gather(props, linger)
+		// Tag the entry with a term this member leads: an entry handed to
+		// a candidate is never appended, and if the candidate then won
+		// that very term nothing would ever answer or fail it.
+		term := n.raft.CurrentTerm()
+		if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+			err := n.notLeader()
+			for _, p := range props {
+				p.done <- outcome{err: err}
+			}
+			<-n.slots
+			continue
+		}
 		seq++
 		n.pmu.Lock()
-		n.inflight[seq] = &batch{term: n.raft.CurrentTerm(), props: props}
+		n.inflight[seq] = &batch{term: term, props: props}
 		n.pmu.Unlock()
 		buf, scratch = appendEntry(buf[:0], scratch, n.epoch, seq, props)
 		// No timeout: Apply returns once Raft holds the entry, or at
@@ -312,8 +331,9 @@ func (n *Node) gather(props []*proposal, t *time.Timer) []*proposal {
 }
 
 // deliver hands an applied entry's outcomes to the callers that proposed
-// it, when this member did.
-func (n *Node) deliver(epoch, seq uint64, outs []outcome) {
+// it, when this member did; err, when set, is every caller's outcome (the
+// entry could not be decoded).
+func (n *Node) deliver(epoch, seq uint64, outs []outcome, err error) {
 	if epoch != n.epoch {
 		return
 	}
@@ -325,9 +345,23 @@ func (n *Node) deliver(epoch, seq uint64, outs []outcome) {
 		return // already failed when its term ended
 	}
 	for i, p := range b.props {
-		p.done <- outs[i]
+		o := outcome{err: err}
+		if err == nil && i < len(outs) {
+			o = outs[i]
+		} else if err == nil {
+			o.err = linkis.Errorf(linkis.ErrMalformed, "entry", "%d outcomes for %d items", len(outs), len(b.props))
+		}
+		p.done <- o
 	}
 	<-n.slots
+}
+
+// checkEncodable refuses a command the log's decoder would refuse (a
+// field over its size limit, say): in an entry it would make every
+// replica refuse the whole entry.
+func checkEncodable(cmd manager.Command) error {
+	_, err := manager.DecodeCommand(manager.AppendCommand(nil, cmd))
+	return err
 }
 
 // failInflight fails the entries in flight that stale reports, telling
@@ -477,7 +511,7 @@ func (n *Node) Join(ctx context.Context, r api.JoinRequest) error {
 	if err := n.wait(ctx, n.raft.AddVoter(raft.ServerID(r.ID), raft.ServerAddress(r.RaftAddr), 0, n.cfg.ApplyTimeout)); err != nil {
 		return err
 	}
-	return n.propose(ctx, &proposal{kind: itemMember, body: memberItem(api.Member{ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Voter: true})}).err
+	return halfDone(n.propose(ctx, &proposal{kind: itemMember, body: memberItem(api.Member{ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Voter: true})}).err)
 }
 
 // Remove implements Membership: a dead member's vote no longer counts.
@@ -499,7 +533,17 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if err := n.propose(ctx, &proposal{kind: itemMemberRemove, body: []byte(id)}).err; err != nil {
 		return err
 	}
-	return n.wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout))
+	return halfDone(n.wait(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout)))
+}
+
+// halfDone reports the failure of a membership change's second step: the
+// first took effect, so it is never "certainly not applied"; asking again
+// is harmless.
+func halfDone(err error) error {
+	if err == nil {
+		return nil
+	}
+	return linkis.Errorf(linkis.ErrUnavailable, "members", "the change is half done (%v); ask again", err)
 }
 
 // lead watches leadership: on gaining it, it waits until every earlier
