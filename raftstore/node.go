@@ -599,10 +599,19 @@ func (n *Node) leadTerm(ctx context.Context) {
 			return
 		}
 	}
-	if m, ok := n.fsm.member(n.cfg.ID); !ok || m.HTTPAddr != n.cfg.HTTPAddr || m.RaftAddr != n.cfg.RaftAddr {
+	// Followers forward to the address recorded here: keep trying until
+	// it is recorded (or leadership ends).
+	for {
+		m, ok := n.fsm.member(n.cfg.ID)
+		if ok && m.HTTPAddr == n.cfg.HTTPAddr && m.RaftAddr == n.cfg.RaftAddr {
+			break
+		}
 		me := api.Member{ID: n.cfg.ID, RaftAddr: n.cfg.RaftAddr, HTTPAddr: n.cfg.HTTPAddr, Voter: true}
 		if err := n.propose(ctx, &proposal{kind: itemMember, body: memberItem(me)}).err; err != nil {
 			n.log.Warn("recording this member's address", "err", err)
+			if !sleep(ctx, n.cfg.HeartbeatTimeout/4) {
+				return
+			}
 		}
 	}
 	n.log.Info("leading")
