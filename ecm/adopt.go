@@ -111,6 +111,7 @@ func (m *ECM) watchAdopted(e *engine, start uint64) {
 		}
 	}
 	_ = syscall.Kill(-e.pid, syscall.SIGKILL) // what is left of its group
+	killSession(e.pid)                        // and of its session (tasks in groups of their own)
 	m.mu.Lock()
 	why := e.killWhy
 	m.mu.Unlock()

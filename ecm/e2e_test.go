@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -323,4 +324,46 @@ func waitExitedCluster(t *testing.T, c *cluster, ec string) api.LaunchResponse {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A task's processes live in a process group of their own; when the
+// engine dies hard (kill -9, the OOM killer) they must not outlive it.
+func TestKill9EngineTakesItsTasksProcessesAlong(t *testing.T) {
+	c := newCluster(t, clusterOpts{})
+	g := c.mustAsk(labels("shell-5"), nil)
+	resp, _ := c.ecm.Engine(g.EC)
+	pidFile := t.TempDir() + "/sleep.pid"
+	cli := api.NewEngineClient(g.Addr, clusterToken, nil)
+	if _, err := cli.Submit(context.Background(), api.TaskRequest{AskID: g.AskID, Token: g.Token,
+		Code: "sleep 120 & echo $! > " + pidFile + "; wait"}); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	for deadline := time.Now().Add(10 * time.Second); child == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not start its child")
+		}
+		b, _ := os.ReadFile(pidFile)
+		_, _ = fmt.Sscan(string(b), &child)
+	}
+	if err := syscall.Kill(resp.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); runningProcess(child); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+			t.Fatalf("the task's child %d outlived its engine", child)
+		}
+	}
+}
+
+// runningProcess says whether pid is a process that is not a zombie.
+func runningProcess(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

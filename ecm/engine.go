@@ -150,7 +150,10 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 	cmd.Dir = e.work
 	cmd.Env = m.env(e, lr, u)
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
+	// A session of its own (and so a process group of its own, with the
+	// same id): what the engine starts in groups of their own stays in its
+	// session and is killed with it (killSession).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
 	err = cmd.Start()
 	pw.Close()
 	if err != nil {
@@ -248,6 +251,7 @@ wait:
 	startBy.Stop()
 	m.checkRunning(e)
 	_ = syscall.Kill(-e.pid, syscall.SIGKILL) // what is left of its group
+	killSession(e.pid)                        // and of its session (tasks in groups of their own)
 	select {
 	case <-pumped:
 	case <-time.After(2 * time.Second): // a child that left the group still holds the pipe
