@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/engineconn"
@@ -362,15 +363,31 @@ func (m *ECM) end(e *engine, failed bool, reason string, retryable bool) {
 	close(e.exited)
 }
 
+// maxReportedReason leaves a margin under manager.MaxReasonLen.
+const maxReportedReason = 4000
+
+// clipReason makes a reason the manager accepts: valid UTF-8 (an invalid
+// byte would travel in JSON as U+FFFD, three bytes, and could push it over
+// the manager's limit) cut on a rune boundary to maxReportedReason bytes.
+func clipReason(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= maxReportedReason {
+		return s
+	}
+	cut := maxReportedReason - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
 // report tells the manager an engine ended, retrying until it is heard,
 // the manager says it already settled that engine, or the ECM stops.
 func (m *ECM) report(e *engine) {
 	m.mu.Lock()
 	req := api.ECEndedRequest{EC: e.ticket, Failed: e.failed, Reason: e.reason, Retryable: e.retryable}
 	m.mu.Unlock()
-	if len(req.Reason) > manager.MaxReasonLen {
-		req.Reason = req.Reason[:manager.MaxReasonLen-3] + "..."
-	}
+	req.Reason = clipReason(req.Reason)
 	backoff := 100 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // LogFile is the name of an engine's output log in its logs directory.
@@ -62,7 +63,11 @@ func (l *cappedLog) lastLines(n int) string {
 	out := strings.Join(lines, "\n")
 	const max = 3000 // the manager bounds a reason at 4096 bytes
 	if len(out) > max {
-		out = "..." + out[len(out)-max:]
+		cut := len(out) - max
+		for cut < len(out) && !utf8.RuneStart(out[cut]) {
+			cut++ // start on a rune boundary
+		}
+		out = "..." + out[cut:]
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package ecm_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/ecm"
@@ -469,5 +471,29 @@ func TestEngineThatNeverStartsIsStopped(t *testing.T) {
 	// Its starting slot is free again.
 	if _, err := m.Launch(bashLaunch("ec-2", "sleep 1")); err != nil {
 		t.Fatalf("the slot of the stopped engine is still taken: %v", err)
+	}
+}
+
+// A failure reason quoting binary or multi-byte output is valid UTF-8 and
+// stays under the manager's limit once in JSON (where each invalid byte
+// would become U+FFFD, three bytes), or the manager refuses the report.
+func TestReasonIsValidUTF8UnderTheLimit(t *testing.T) {
+	m, rec, _ := directECM(t, nil)
+	for i, script := range []string{
+		`printf '\xff%.0s' $(seq 1 3000); exit 3`,
+		`printf '\xc3\xa9%.0s' $(seq 1 3000); echo x; exit 3`,
+	} {
+		ticket := fmt.Sprintf("ec-%d", 20+i)
+		if _, err := m.Launch(bashLaunch(ticket, script)); err != nil {
+			t.Fatal(err)
+		}
+		waitExited(t, m, ticket)
+		e := waitReported(t, rec, ticket)
+		b, _ := json.Marshal(e.Reason)
+		var wire string
+		_ = json.Unmarshal(b, &wire)
+		if !utf8.ValidString(e.Reason) || len(wire) > 4096 {
+			t.Fatalf("%s: reason of %d bytes (%d through JSON), valid UTF-8 %v", ticket, len(e.Reason), len(wire), utf8.ValidString(e.Reason))
+		}
 	}
 }
