@@ -342,6 +342,15 @@ func CheckIndexes(s *State) error {
 	total := 0
 	for _, g := range s.groups {
 		total += g.tree.Len()
+		// byID lists the group's members in id order (placement.go).
+		if len(g.byID) != g.members {
+			return fmt.Errorf("group %q lists %d ECMs by id, has %d", g.tenant, len(g.byID), g.members)
+		}
+		for i, m := range g.byID {
+			if s.ecms[m.id] != m || m.group != g || (i > 0 && g.byID[i-1].id >= m.id) {
+				return fmt.Errorf("group %q: its id order is wrong at ECM %s", g.tenant, m.id)
+			}
+		}
 	}
 	if total != n {
 		return fmt.Errorf("trees hold %d ECMs, %d are eligible", total, n)

@@ -490,3 +490,21 @@ func TestRoomFreedByAnotherKeyServesStarvedAsk(t *testing.T) {
 		t.Fatalf("b2 after the tick: %+v, want granted", got)
 	}
 }
+
+// Regression, found in review: nothing checked the groups' id-ordered
+// lists the two-choices placement draws from, so a corruption there was
+// invisible (two-choices skips what it cannot use and falls back).
+func TestCheckIndexesSeesTheIdOrder(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("b", res(8, 8, 8))
+	h.addECM("a", res(8, 8, 8))
+	if err := CheckIndexes(h.s); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range h.s.groups {
+		g.byID = g.byID[:1]
+	}
+	if err := CheckIndexes(h.s); err == nil {
+		t.Fatal("an ECM missing from its group's id order went unseen")
+	}
+}

@@ -208,14 +208,15 @@ func (r *reconciler) retrySoon(e manager.Effect) {
 }
 
 // settle maps an ECM's answer to the command it settles (manager's
-// Effect.Settle), or nil when there is nothing to propose yet. A request
+// Effect.Settle), or nil when there is nothing to propose yet. A launch
 // the ECM refuses outright (400) fails the engine: sending it again cannot
-// help. Other failures may pass; the call is retried.
+// help. A refused kill settles nothing (the process may still run), and
+// other failures may pass: those calls are retried.
 func settle(e manager.Effect, resp api.LaunchResponse, err error, now int64) manager.Command {
 	if err == nil {
 		return e.Settle(now, resp.Report())
 	}
-	if api.StatusOf(err) == http.StatusBadRequest {
+	if api.StatusOf(err) == http.StatusBadRequest && e.Kind == manager.EffectLaunch {
 		return e.Settle(now, manager.EngineReport{State: manager.ReportExited, Failed: true,
 			Reason: fmt.Sprintf("the ECM refused the %v: %v", e.Kind, err)})
 	}
