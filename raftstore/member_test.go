@@ -151,3 +151,41 @@ func TestRunMemberRefusesBadConfigs(t *testing.T) {
 		})
 	}
 }
+
+// TestRunMemberStopsDespiteALongPoll: a caller waiting for an ask's outcome
+// does not hold the member's shutdown for its whole wait.
+func TestRunMemberStopsDespiteALongPoll(t *testing.T) {
+	cfg := MemberConfig{Node: testConfig(), Token: testToken, Bootstrap: true}
+	cfg.Node.ID, cfg.Node.DataDir, cfg.Node.RaftAddr, cfg.Node.HTTPAddr = "m1", t.TempDir(), freeAddr(t), freeAddr(t)
+	cfg.Node.ECMs = &FakeECMs{Launched: func(r api.LaunchRequest) (api.LaunchResponse, error) {
+		return api.LaunchResponse{EC: r.Ticket, State: api.ECStarting}, nil // never comes up
+	}}
+	m := startMember(t, cfg)
+	cl, _ := api.NewClient([]string{"http://" + cfg.Node.HTTPAddr}, testToken, nil)
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err := cl.RegisterECM(ctx, api.RegisterECMRequest{ID: "ecm-1", Addr: "127.0.0.1:9"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	req := askReq("a1", "alice")
+	req.WaitMs = 0
+	if a, err := cl.Ask(ctx, req); err != nil || a.Status != "Pending" {
+		t.Fatalf("ask: %+v, %v", a, err)
+	}
+	polled := make(chan error, 1)
+	go func() { _, err := cl.GetAsk(ctx, "a1", time.Minute); polled <- err }()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := m.stop(); err != nil {
+		t.Fatalf("RunMember with a long poll open: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v with a long poll open", d)
+	}
+	<-polled
+}
