@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -850,4 +851,53 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// runWithin runs code and fails the test if it does not end within d.
+func (h *harness) runWithin(d time.Duration, code string) api.TaskStatus {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	sub, err := h.cli.Submit(ctx, api.TaskRequest{AskID: "ask-1", Token: token, Code: code})
+	if err != nil {
+		h.t.Fatalf("submit: %v", err)
+	}
+	st, err := h.cli.Wait(ctx, sub.ID)
+	if err != nil {
+		h.t.Fatalf("wait for %q: %v", code, err)
+	}
+	return st
+}
+
+// A process that escaped the interpreter's group holding its pipes (a
+// fork that called setsid) must not make a later crash of the interpreter
+// hang the task, the next one or the engine's end; and what user code
+// starts does not inherit the protocol's pipes at all.
+func TestPythonCrashWithAnEscapedChildHoldingThePipes(t *testing.T) {
+	h := start(t, testConfig(t, "python"))
+	st := h.runWithin(10*time.Second, "import os\nprint(os.readlink('/proc/self/fd/3'), os.readlink('/proc/self/fd/4'))")
+	if st.State != api.TaskSuccess || len(st.Results) != 1 {
+		t.Fatalf("%+v", st)
+	}
+	if rs := readResult(t, st.Results[0]); len(rs.Rows) != 1 || rs.Rows[0][0] != "/dev/null /dev/null" {
+		t.Fatalf("fds 3 and 4 of user code: %v", rs.Rows)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	st = h.runWithin(10*time.Second, "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    time.sleep(60)\n    os._exit(0)\nopen("+
+		fmt.Sprintf("%q", pidFile)+", 'w').write(str(pid))")
+	if st.State != api.TaskSuccess {
+		t.Fatalf("%+v", st)
+	}
+	b, _ := os.ReadFile(pidFile)
+	var child int
+	if _, err := fmt.Sscan(string(b), &child); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
+	if st := h.runWithin(10*time.Second, "import os\nos._exit(1)"); st.State != api.TaskError {
+		t.Fatalf("crash: %+v", st)
+	}
+	if st := h.runWithin(30*time.Second, "print('alive')"); st.State != api.TaskSuccess {
+		t.Fatalf("after the crash: %+v", st)
+	}
 }

@@ -3,10 +3,17 @@
 # Requests arrive on fd 3 ("LENGTH\n" + JSON {"id", "code"}); frames go out on
 # fd 4 ("KIND LENGTH\n" + payload). Tasks may call linkis_progress(p). fd 1 and 2 stay the process's own, so
 # output written below Python (os.write, child processes) is still captured.
-import io, json, os, signal, sys, traceback
+import fcntl, io, json, os, signal, sys, traceback
 
-_req = os.fdopen(3, "rb")
-_resp = os.fdopen(4, "wb", buffering=0)
+# The protocol's pipes move to high fds that are closed on exec, and fds 3
+# and 4 point at /dev/null: a process the user's code starts (os.system,
+# subprocess) neither holds the pipes open nor writes into the protocol.
+_req = os.fdopen(fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, 64), "rb")
+_resp = os.fdopen(fcntl.fcntl(4, fcntl.F_DUPFD_CLOEXEC, 64), "wb", buffering=0)
+_null = os.open(os.devnull, os.O_RDWR)
+os.dup2(_null, 3)
+os.dup2(_null, 4)
+os.close(_null)
 
 
 def _send(kind, data=b""):

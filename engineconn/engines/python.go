@@ -32,7 +32,11 @@ var driverCode string
 // on fd 3 and writes length-prefixed frames (output, error output,
 // exception, progress, end) on fd 4, so nothing the user's code prints can break the
 // protocol; output written below Python (child processes, os.write) is
-// read from fd 1 and 2 and goes to the running task too.
+// read from fd 1 and 2 and goes to the running task too. The driver moves
+// both pipes to high close-on-exec fds at once (fds 3 and 4 become
+// /dev/null), so processes the code starts do not hold them; one that
+// still does (a fork) cannot keep a dead interpreter's session from
+// ending, as the pipes are closed shortly after the interpreter exits.
 //
 // Killing a task interrupts it (SIGINT, a KeyboardInterrupt in the user's
 // code; the namespace survives). If the interpreter does not come back
@@ -141,7 +145,17 @@ func (s *pySession) start(ctx context.Context) (*interp, error) {
 	go func() {
 		werr := cmd.Wait()
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its children go with it
-		in.wg.Wait()
+		drained := make(chan struct{})
+		go func() { in.wg.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(pipeDrainDelay):
+			// A process that left the group (setsid, a fork of the
+			// interpreter) still holds the pipes: stop reading rather than
+			// wait for an EOF that may never come.
+			closeAll(respR, outR, errR)
+			<-drained
+		}
 		in.mu.Lock()
 		if in.why == nil {
 			in.why = fmt.Errorf("python3 exited: %v", werr)
@@ -166,6 +180,10 @@ func (s *pySession) start(ctx context.Context) (*interp, error) {
 	return nil, err
 }
 
+// pipeDrainDelay is how long the pipes of an interpreter that exited are
+// read before they are closed.
+const pipeDrainDelay = time.Second
+
 func closeAll(fs ...*os.File) {
 	for _, f := range fs {
 		f.Close()
@@ -184,7 +202,7 @@ func (in *interp) readFrames(r *os.File) {
 	for {
 		f, err := readFrame(br)
 		if err != nil {
-			if err != io.EOF {
+			if err != io.EOF && !errors.Is(err, os.ErrClosed) {
 				in.mu.Lock()
 				in.why = err
 				in.mu.Unlock()
