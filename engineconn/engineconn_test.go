@@ -901,3 +901,17 @@ func TestPythonCrashWithAnEscapedChildHoldingThePipes(t *testing.T) {
 		t.Fatalf("after the crash: %+v", st)
 	}
 }
+
+// An END frame forged by the task's own code neither ends that task early
+// nor hands its status to the next task.
+func TestPythonForgedEndIsDropped(t *testing.T) {
+	h := start(t, testConfig(t, "python"))
+	st := h.runWithin(10*time.Second, "import sys, time\nsys.modules['__main__']._send(b'END', 'OK')\n"+
+		"sys.modules['__main__']._send(b'END', 'LINKIS-END-0000000000000000 OK')\ntime.sleep(0.3)\nraise ValueError('boom')")
+	if st.State != api.TaskError || !strings.Contains(st.Error, "boom") {
+		t.Fatalf("forging task: %+v", st)
+	}
+	if st := h.runWithin(10*time.Second, "print('next')"); st.State != api.TaskSuccess {
+		t.Fatalf("next task: %+v", st)
+	}
+}

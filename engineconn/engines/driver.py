@@ -83,19 +83,22 @@ while True:
         if not line:
             break
         msg = json.loads(_req.read(int(line)))
+        # EXC and END frames start with the task's sync token, so that the
+        # engine drops any the task's own code forges.
+        tag = msg["sync"] + " "
         status = "OK"
         try:
             exec(compile(msg["code"], "<task %s>" % msg["id"], "exec"), _ns)
         except KeyboardInterrupt:
             status = "CANCEL"
-            _send(b"EXC", "KeyboardInterrupt: the task was killed\n")
+            _send(b"EXC", tag + "KeyboardInterrupt: the task was killed\n")
         except SystemExit as e:
             status = "ERROR"
-            _send(b"EXC", "SystemExit: %r (the interpreter keeps running)\n" % (e.code,))
+            _send(b"EXC", tag + "SystemExit: %r (the interpreter keeps running)\n" % (e.code,))
         except BaseException:
             status = "ERROR"
             et, ev, tb = sys.exc_info()
-            _send(b"EXC", "".join(traceback.format_exception(et, ev, tb.tb_next)))
+            _send(b"EXC", tag + "".join(traceback.format_exception(et, ev, tb.tb_next)))
         # Mark the end of this task's raw output on fd 1 and 2, so the
         # engine knows it has read everything written below Python.
         mark = b"\x00" + msg["sync"].encode() + b"\x00"
@@ -104,6 +107,6 @@ while True:
                 os.write(fd, mark)
             except OSError:
                 pass
-        _send(b"END", status)
+        _send(b"END", tag + status)
     except KeyboardInterrupt:
         continue  # an interrupt that came after its task ended

@@ -10,9 +10,11 @@ import (
 
 // The python driver's framing, driver to engine: a header line
 // "KIND LENGTH\n" then exactly LENGTH bytes of payload. KIND is READY,
-// OUT, ERR, EXC, END or PRG (progress, a float from 0 to 1). Length prefixes (not sentinels) make it immune to
-// whatever the user's code prints. Engine to driver: "LENGTH\n" then a JSON
-// object {"id": ..., "code": ...}.
+// OUT, ERR, EXC, END or PRG (progress, a float from 0 to 1); the payload
+// of EXC and END starts with the task's sync token and a space. Length
+// prefixes (not sentinels) make it immune to whatever the user's code
+// prints. Engine to driver: "LENGTH\n" then a JSON object {"id": ...,
+// "code": ..., "sync": ...}.
 
 const (
 	maxFramePayload = 16 << 20

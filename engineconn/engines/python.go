@@ -30,13 +30,19 @@ var driverCode string
 // Tasks are serialised (one interpreter runs one task at a time). A driver
 // script, given to the interpreter as code, reads length-prefixed requests
 // on fd 3 and writes length-prefixed frames (output, error output,
-// exception, progress, end) on fd 4, so nothing the user's code prints can break the
-// protocol; output written below Python (child processes, os.write) is
-// read from fd 1 and 2 and goes to the running task too. The driver moves
+// exception, progress, end) on fd 4, so nothing the user's code prints (to
+// sys.stdout, sys.stderr or fds 1 and 2) can break the protocol; output
+// written below Python (child processes, os.write) is read from fd 1 and 2
+// and goes to the running task too. The driver moves
 // both pipes to high close-on-exec fds at once (fds 3 and 4 become
 // /dev/null), so processes the code starts do not hold them; one that
 // still does (a fork) cannot keep a dead interpreter's session from
 // ending, as the pipes are closed shortly after the interpreter exits.
+// Exception and end frames carry the task's random sync token, so that a
+// forged one is dropped. Code inside the interpreter is not isolated from
+// the driver, though: it can reach its objects and write to the pipe, and
+// so break the protocol of its own session (the engine then kills the
+// interpreter), never another user's.
 //
 // Killing a task interrupts it (SIGINT, a KeyboardInterrupt in the user's
 // code; the namespace survives). If the interpreter does not come back
@@ -98,6 +104,7 @@ type interp struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	sink  *sink
+	sync  string        // the running task's sync token, which starts its EXC and END frames
 	mark  []byte        // the running task's end-of-output mark on fd 1 and 2
 	marks chan struct{} // one value per mark seen
 	why   error         // why it died
@@ -211,8 +218,17 @@ func (in *interp) readFrames(r *os.File) {
 			return
 		}
 		in.mu.Lock()
-		sk := in.sink
+		sk, syncTok := in.sink, in.sync
 		in.mu.Unlock()
+		if f.kind == "END" || f.kind == "EXC" {
+			// Only the driver knows the running task's token: drop what
+			// the task's code forged, or what a task before it left.
+			tok, rest, ok := bytes.Cut(f.payload, []byte(" "))
+			if !ok || syncTok == "" || string(tok) != syncTok {
+				continue
+			}
+			f.payload = rest
+		}
 		switch f.kind {
 		case "READY":
 			close(in.ready)
@@ -329,13 +345,17 @@ func (s *pySession) Run(ctx context.Context, t *engineconn.Task) error {
 	syncTok := "LINKIS-END-" + hex.EncodeToString(nonce[:])
 	in.mu.Lock()
 	in.mark = []byte("\x00" + syncTok + "\x00")
+	in.sync = syncTok
 	in.mu.Unlock()
 	for len(in.marks) > 0 { // marks of an earlier task that never came back
 		<-in.marks
 	}
+	for len(in.ends) > 0 { // an end an earlier task never took
+		<-in.ends
+	}
 	defer func() {
 		in.mu.Lock()
-		in.mark = nil
+		in.mark, in.sync = nil, ""
 		in.mu.Unlock()
 	}()
 	body, _ := json.Marshal(struct {
