@@ -915,3 +915,19 @@ func TestPythonForgedEndIsDropped(t *testing.T) {
 		t.Fatalf("next task: %+v", st)
 	}
 }
+
+// Printing more than a frame may carry (16 MiB) in one call goes in
+// several frames: the interpreter, and the session's variables, survive.
+func TestPythonHugePrintKeepsTheSession(t *testing.T) {
+	h := start(t, testConfig(t, "python"))
+	if st := h.runWithin(30*time.Second, "y = 5\nprint('x' * (17 << 20))\nraise ValueError('é' * (2 << 20))"); st.State != api.TaskError || !strings.Contains(st.Error, "ééé") {
+		t.Fatalf("huge print: %+v", st)
+	}
+	st := h.runWithin(30*time.Second, "print(y)")
+	if st.State != api.TaskSuccess || len(st.Results) != 1 {
+		t.Fatalf("%+v", st)
+	}
+	if rs := readResult(t, st.Results[0]); len(rs.Rows) != 1 || rs.Rows[0][0] != "5" {
+		t.Fatalf("the session lost its variables: %v", rs.Rows)
+	}
+}

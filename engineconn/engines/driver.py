@@ -3,7 +3,7 @@
 # Requests arrive on fd 3 ("LENGTH\n" + JSON {"id", "code"}); frames go out on
 # fd 4 ("KIND LENGTH\n" + payload). Tasks may call linkis_progress(p). fd 1 and 2 stay the process's own, so
 # output written below Python (os.write, child processes) is still captured.
-import fcntl, io, json, os, signal, sys, traceback
+import fcntl, io, json, os, signal, sys, threading, traceback
 
 # The protocol's pipes move to high fds that are closed on exec, and fds 3
 # and 4 point at /dev/null: a process the user's code starts (os.system,
@@ -16,13 +16,41 @@ os.dup2(_null, 4)
 os.close(_null)
 
 
-def _send(kind, data=b""):
+# A frame carries at most _FRAME bytes of data (the engine refuses frames
+# over 16 MiB and kills the interpreter): longer data goes in several.
+_FRAME = 1 << 20
+_INT = {signal.SIGINT}
+_lock = threading.Lock()
+
+
+def _send(kind, data=b"", tag=b""):
+    """Send data as frames of kind, each payload starting with tag."""
     if isinstance(data, str):
         data = data.encode("utf-8", "replace")
-    buf = memoryview(b"%s %d\n" % (kind, len(data)) + data)
-    while buf:
-        n = _resp.write(buf)
-        buf = buf[n:]
+    if isinstance(tag, str):
+        tag = tag.encode()
+    view = memoryview(data)
+    step = _FRAME - len(tag)
+    while True:
+        _frame(kind, tag + bytes(view[:step]))
+        view = view[step:]
+        if not view:
+            break
+
+
+def _frame(kind, payload):
+    buf = memoryview(b"%s %d\n" % (kind, len(payload)) + payload)
+    # One frame at a time (threads), and no KeyboardInterrupt halfway
+    # through one (the engine could not resynchronise): SIGINT waits until
+    # the frame is written.
+    with _lock:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, _INT)
+        try:
+            while buf:
+                n = _resp.write(buf)
+                buf = buf[n:]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class _Binary(io.RawIOBase):
@@ -85,20 +113,20 @@ while True:
         msg = json.loads(_req.read(int(line)))
         # EXC and END frames start with the task's sync token, so that the
         # engine drops any the task's own code forges.
-        tag = msg["sync"] + " "
+        tag = (msg["sync"] + " ").encode()
         status = "OK"
         try:
             exec(compile(msg["code"], "<task %s>" % msg["id"], "exec"), _ns)
         except KeyboardInterrupt:
             status = "CANCEL"
-            _send(b"EXC", tag + "KeyboardInterrupt: the task was killed\n")
+            _send(b"EXC", "KeyboardInterrupt: the task was killed\n", tag)
         except SystemExit as e:
             status = "ERROR"
-            _send(b"EXC", tag + "SystemExit: %r (the interpreter keeps running)\n" % (e.code,))
+            _send(b"EXC", "SystemExit: %r (the interpreter keeps running)\n" % (e.code,), tag)
         except BaseException:
             status = "ERROR"
             et, ev, tb = sys.exc_info()
-            _send(b"EXC", tag + "".join(traceback.format_exception(et, ev, tb.tb_next)))
+            _send(b"EXC", "".join(traceback.format_exception(et, ev, tb.tb_next)), tag)
         # Mark the end of this task's raw output on fd 1 and 2, so the
         # engine knows it has read everything written below Python.
         mark = b"\x00" + msg["sync"].encode() + b"\x00"
@@ -107,6 +135,6 @@ while True:
                 os.write(fd, mark)
             except OSError:
                 pass
-        _send(b"END", tag + status)
+        _send(b"END", status, tag)
     except KeyboardInterrupt:
         continue  # an interrupt that came after its task ended
