@@ -14,10 +14,19 @@ import (
 // itself dies hard (SIGKILL after the grace, the OOM killer, a start
 // timeout). Everything it started stays in its session, though, unless it
 // called setsid itself. The kernel does not reuse a pid still in use as a
-// session id, so no unrelated process can match. A few rounds catch
+// session id, so while one process is left in the session no unrelated
+// process can match; once none is, the pid may be reused by the leader of
+// another session, which is why a live process with pid sid stops it.
+// sid must be the pid of an engine that has ended. A few rounds catch
 // processes forked while the first ones were being killed.
 func killSession(sid int) {
 	if sid <= 1 {
+		return
+	}
+	if _, ok := procSession(sid); ok {
+		// A live process has the engine's pid: the engine is gone (the
+		// callers saw it end) and its pid was reused, so any session
+		// sid is that process's, not the engine's.
 		return
 	}
 	for round := 0; round < 5; round++ {
