@@ -15,7 +15,9 @@
 //
 // Engines must never outlive their session: every child process they start
 // is in its own process group and killed with it, and Close waits for the
-// goroutines that read from it.
+// goroutines that read from it. Children started with startPinned get
+// SIGKILL from the kernel when the engine dies hard; the ECM kills the
+// rest of the engine's session.
 package engines
 
 import "github.com/golinkis/golinkis/engineconn"

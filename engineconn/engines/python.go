@@ -136,8 +136,7 @@ func (s *pySession) start(ctx context.Context) (*interp, error) {
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "PYTHONIOENCODING=utf-8")
 	cmd.ExtraFiles = []*os.File{reqR, respW}
 	cmd.Stdout, cmd.Stderr = outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	waited, err := startPinned(cmd)
 	closeAll(reqR, respW, outW, errW) // the child's ends
 	if err != nil {
 		closeAll(reqW, respR, outR, errR)
@@ -150,7 +149,7 @@ func (s *pySession) start(ctx context.Context) (*interp, error) {
 	go in.readRaw(outR, false)
 	go in.readRaw(errR, true)
 	go func() {
-		werr := cmd.Wait()
+		werr := <-waited
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its children go with it
 		drained := make(chan struct{})
 		go func() { in.wg.Wait(); close(drained) }()

@@ -65,12 +65,12 @@ func (s *shellSession) Run(ctx context.Context, t *engineconn.Task) error {
 	cmd.Env = append(os.Environ(), "LINKIS_TASK_ID="+t.ID)
 	cmd.Stdout = out.Stream()
 	cmd.Stderr = t.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 500 * time.Millisecond // a background child holding the pipes does not hold the task
-	if err := cmd.Start(); err != nil {
+	waited, err := startPinned(cmd)
+	if err != nil {
 		return err
 	}
-	err := waitGroupKill(ctx, cmd, 2*time.Second)
+	err = waitGroupKill(ctx, cmd, waited, 2*time.Second)
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -86,14 +86,13 @@ func (s *shellSession) Run(ctx context.Context, t *engineconn.Task) error {
 
 func (s *shellSession) Close() error { return nil }
 
-// waitGroupKill waits for cmd; when ctx is cancelled first it sends
-// SIGTERM to cmd's process group, then SIGKILL after grace. Either way the
-// group is killed once the leader exits, so no child outlives the task,
-// and the output pipes are closed at most grace after that.
-func waitGroupKill(ctx context.Context, cmd *exec.Cmd, grace time.Duration) error {
+// waitGroupKill waits for cmd (done receives its Wait's result); when
+// ctx is cancelled first it sends SIGTERM to cmd's process group, then
+// SIGKILL after grace. Either way the group is killed once the leader
+// exits, so no child outlives the task, and the output pipes are closed at
+// most grace after that.
+func waitGroupKill(ctx context.Context, cmd *exec.Cmd, done <-chan error, grace time.Duration) error {
 	pgid := cmd.Process.Pid
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	var err error
 	select {
 	case err = <-done:
