@@ -16,8 +16,11 @@
 // - "linkis" is the ECM's own binary; another program must be one of
 // Config.Commands (--allow-command), else the launch fails - in its own
 // process group, with a minimal environment (PATH, locale, HOME)
-// plus the request's variables plus the ECM's: LINKIS_MANAGER, LINKIS_TOKEN,
-// LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR, LINKIS_EC_HOST. When
+// plus the request's variables plus the ECM's: LINKIS_MANAGER,
+// LINKIS_TOKEN_FD, LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR,
+// LINKIS_EC_HOST. The cluster token is never in the environment (a process
+// of the engine's user could read it from /proc): the engine reads it from
+// an inherited pipe, descriptor 3 (LINKIS_TOKEN_FD). When
 // the ECM runs as root, the process runs as the submitting user and the
 // directories are theirs; a user the host does not know fails the launch
 // (not retryable), as Linkis's `sudo su - user` does, unless

@@ -147,16 +147,38 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 		lf.Close()
 		return err
 	}
+	// The cluster token goes through a pipe (fd 3), not the environment:
+	// a process of the engine's user could read /proc/PID/environ before
+	// the engine hides it. The pipe holds it whole (it is far below the
+	// pipe's buffer), so the write end is closed before the start.
+	tr, tw, err := os.Pipe()
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		lf.Close()
+		return err
+	}
+	_, err = tw.WriteString(m.cfg.Token)
+	tw.Close()
+	if err != nil {
+		tr.Close()
+		pr.Close()
+		pw.Close()
+		lf.Close()
+		return err
+	}
 	cmd := exec.Command(path, lr.Args...)
 	cmd.Dir = e.work
 	cmd.Env = m.env(e, lr, u)
 	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.ExtraFiles = []*os.File{tr}
 	// A session of its own (and so a process group of its own, with the
 	// same id): what the engine starts in groups of their own stays in its
 	// session and is killed with it (killSession).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
 	err = cmd.Start()
 	pw.Close()
+	tr.Close()
 	if err != nil {
 		pr.Close()
 		lf.Close()
@@ -205,7 +227,7 @@ func (m *ECM) env(e *engine, lr *manager.LaunchRequest, u *user.User) []string {
 	}
 	return append(env,
 		engineconn.EnvManager+"="+strings.Join(m.cfg.Managers, ","),
-		engineconn.EnvToken+"="+m.cfg.Token,
+		engineconn.EnvTokenFD+"=3", // cmd.ExtraFiles[0]
 		engineconn.EnvWorkDir+"="+e.work,
 		engineconn.EnvLogDir+"="+e.logs,
 		engineconn.EnvResultDir+"="+e.result,

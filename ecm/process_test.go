@@ -497,3 +497,26 @@ func TestReasonIsValidUTF8UnderTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// The cluster token reaches the engine through an inherited pipe, never
+// its environment: a process of the engine's user can read
+// /proc/PID/environ before the engine could hide it.
+func TestTokenIsNotInTheEngineEnvironment(t *testing.T) {
+	m, _, dir := directECM(t, nil)
+	if _, err := m.Launch(bashLaunch("ec-1", `tr '\0' '\n' < /proc/$$/environ > env; cat <&"$LINKIS_TOKEN_FD" > tok`)); err != nil {
+		t.Fatal(err)
+	}
+	if r := waitExited(t, m, "ec-1"); r.Failed {
+		t.Fatalf("%+v", r)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "ec-1", "work", "env"))
+	if err != nil || len(env) == 0 {
+		t.Fatalf("no environment recorded: %v", err)
+	}
+	if strings.Contains(string(env), clusterToken) || strings.Contains(string(env), "LINKIS_TOKEN=") {
+		t.Fatalf("the token is in the engine's environment:\n%s", env)
+	}
+	if tok, _ := os.ReadFile(filepath.Join(dir, "ec-1", "work", "tok")); string(tok) != clusterToken {
+		t.Fatalf("the engine read %q from its token descriptor", tok)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,9 @@ const (
 	EnvLabels     = "LINKIS_LABELS"
 	EnvMemory     = "LINKIS_MEMORY"
 	EnvMilliCores = "LINKIS_MILLICORES"
-	EnvManager    = "LINKIS_MANAGER" // comma-separated manager base URLs
-	EnvToken      = "LINKIS_TOKEN"   // the cluster token
+	EnvManager    = "LINKIS_MANAGER"  // comma-separated manager base URLs
+	EnvToken      = "LINKIS_TOKEN"    // the cluster token (by hand only; an ECM uses EnvTokenFD)
+	EnvTokenFD    = "LINKIS_TOKEN_FD" // an inherited descriptor to read the cluster token from
 	EnvWorkDir    = "LINKIS_WORK_DIR"
 	EnvLogDir     = "LINKIS_LOG_DIR"
 	EnvResultDir  = "LINKIS_RESULT_DIR"
@@ -220,7 +222,13 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 			}
 		}
 	}
-	c.Token = getenv(EnvToken)
+	if fd := getenv(EnvTokenFD); fd != "" {
+		if c.Token, err = readTokenFD(fd); err != nil {
+			return Config{}, err
+		}
+	} else {
+		c.Token = getenv(EnvToken)
+	}
 	c.WorkDir, c.LogDir, c.ResultDir = getenv(EnvWorkDir), getenv(EnvLogDir), getenv(EnvResultDir)
 	if h := getenv(EnvHost); h != "" {
 		c.Host = h
@@ -256,4 +264,32 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 		c.OnceCode = code
 	}
 	return c, c.Validate()
+}
+
+// maxTokenLen bounds what is read from the token descriptor.
+const maxTokenLen = 4096
+
+// readTokenFD reads the cluster token from the inherited descriptor fd
+// (a pipe the ECM wrote it to and closed) and closes it, so that the
+// engine's children do not inherit it. The token never appears in the
+// environment, which a process of the same user can read from /proc
+// before ProtectSecrets runs.
+func readTokenFD(fd string) (string, error) {
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return "", linkis.ValueError(linkis.ErrInvalidArgument, EnvTokenFD, fd, "must be a descriptor number of at least 3")
+	}
+	f := os.NewFile(uintptr(n), "token")
+	if f == nil {
+		return "", linkis.ValueError(linkis.ErrInvalidArgument, EnvTokenFD, fd, "not an open descriptor")
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenLen+1))
+	if err != nil {
+		return "", linkis.Errorf(linkis.ErrInvalidArgument, EnvTokenFD, "reading the token: %v", err)
+	}
+	if len(b) > maxTokenLen {
+		return "", linkis.Errorf(linkis.ErrInvalidArgument, EnvTokenFD, "the token is longer than %d bytes", maxTokenLen)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

@@ -12,7 +12,9 @@
 // builds its creation context (Config, ParseArgs) from its arguments and the
 // environment its ECM set: LINKIS_TICKET, LINKIS_ENGINE_TYPE, LINKIS_USER,
 // LINKIS_LABELS (engineConnMode and concurrentEngineConn choose the
-// executor), LINKIS_MANAGER, LINKIS_TOKEN, LINKIS_WORK_DIR, LINKIS_LOG_DIR,
+// executor), LINKIS_MANAGER, LINKIS_TOKEN_FD (a descriptor it reads the
+// cluster token from and closes; LINKIS_TOKEN, for a run by hand, when it
+// is not set), LINKIS_WORK_DIR, LINKIS_LOG_DIR,
 // LINKIS_RESULT_DIR, LINKIS_EC_HOST. Run then opens the engine session (the
 // Engine found in the Registry by type), serves the task API on
 // LINKIS_EC_HOST:0, writes its address to WORK/engineconn.addr (the ECM

@@ -12,8 +12,10 @@ import (
 // that a process of the same user can neither read /proc/PID/environ nor
 // attach to it. Call it once the configuration holds the token.
 func ProtectSecrets() error {
-	if err := os.Unsetenv(EnvToken); err != nil {
-		return fmt.Errorf("engineconn: %w", err)
+	for _, k := range []string{EnvToken, EnvTokenFD} {
+		if err := os.Unsetenv(k); err != nil {
+			return fmt.Errorf("engineconn: %w", err)
+		}
 	}
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
 		return fmt.Errorf("engineconn: prctl(PR_SET_DUMPABLE): %w", errno)

@@ -10,8 +10,10 @@ import (
 // ProtectSecrets keeps the cluster token out of the environment that child
 // processes inherit (on Linux it also makes the process non-dumpable).
 func ProtectSecrets() error {
-	if err := os.Unsetenv(EnvToken); err != nil {
-		return fmt.Errorf("engineconn: %w", err)
+	for _, k := range []string{EnvToken, EnvTokenFD} {
+		if err := os.Unsetenv(k); err != nil {
+			return fmt.Errorf("engineconn: %w", err)
+		}
 	}
 	return nil
 }
