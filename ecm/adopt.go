@@ -2,6 +2,7 @@ package ecm
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,16 +42,97 @@ func procStart(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64)
 }
 
-func writePIDFile(dir string, pid int) error {
+func writePIDFile(dir string, pid, uid int) error {
 	start, err := procStart(pid)
 	if err != nil {
 		return err
 	}
 	tmp := filepath.Join(dir, PIDFile+".tmp")
-	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", pid, start), 0o640); err != nil {
+	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d %d\n", pid, start, uid), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, PIDFile))
+}
+
+// maxUserFile bounds what the ECM reads from a file the engine's user
+// controls.
+const maxUserFile = 4096
+
+// readUserFile reads a file the engine's user controls (the address, the
+// exit record) without trusting it: no symbolic link is followed, a FIFO
+// or device cannot block or trigger anything (O_NONBLOCK, and it must be a
+// regular file), and at most maxUserFile bytes are read.
+func readUserFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, maxUserFile))
+}
+
+// readPIDFile reads the ECM's record of an engine's process, trusting it
+// only when neither it nor the directory holding it can have been written
+// by anyone but this ECM's user: a real directory and a regular file, both
+// owned by the ECM's uid, neither writable by group or others.
+func readPIDFile(dir string) (pid int, start uint64, uid int, err error) {
+	me := uint32(os.Geteuid())
+	owned := func(fi os.FileInfo) bool {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		return ok && st.Uid == me && fi.Mode().Perm()&0o022 == 0
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if !fi.IsDir() || !owned(fi) {
+		return 0, 0, 0, fmt.Errorf("%s: not a directory only this ECM can write", dir)
+	}
+	path := filepath.Join(dir, PIDFile)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return 0, 0, 0, err
+	}
+	if !fi.Mode().IsRegular() || !owned(fi) {
+		return 0, 0, 0, fmt.Errorf("%s: not a regular file only this ECM can write", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 256))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if _, err := fmt.Sscanf(string(b), "%d %d %d", &pid, &start, &uid); err != nil || pid <= 1 || uid < 0 {
+		return 0, 0, 0, fmt.Errorf("%s: malformed", path)
+	}
+	return pid, start, uid, nil
+}
+
+// procUID returns the real uid of a process (from /proc/PID/status).
+func procUID(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				return strconv.Atoi(f[0])
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no Uid", pid)
 }
 
 // adopt takes over the engines an earlier run of this ECM left running in
@@ -70,17 +152,17 @@ func (m *ECM) adopt() {
 		}
 		ticket := id.String()
 		dir := filepath.Join(m.cfg.DataDir, ticket)
-		b, err := os.ReadFile(filepath.Join(dir, PIDFile))
+		pid, start, uid, err := readPIDFile(dir)
 		if err != nil {
-			continue
-		}
-		var pid int
-		var start uint64
-		if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err != nil || pid <= 1 {
+			m.log.Warn("not adopting an engine directory", "ec", ticket, "err", err)
 			continue
 		}
 		if now, err := procStart(pid); err != nil || now != start {
 			continue // gone (its end was reported by the old ECM, or it will be by the manager's sweep)
+		}
+		if puid, err := procUID(pid); err != nil || puid != uid {
+			m.log.Warn("not adopting a process that does not run as the engine's user", "ec", ticket, "pid", pid, "uid", puid, "want", uid)
+			continue
 		}
 		e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
 			result: filepath.Join(dir, "results"), pid: pid, launched: make(chan struct{}), exited: make(chan struct{})}
@@ -104,8 +186,21 @@ func (m *ECM) adopt() {
 func (m *ECM) watchAdopted(e *engine, start uint64) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	startBy := time.Now().Add(m.cfg.StartTimeout) // it may have been starting for a while already
+	timedOut := false
 	for range tick.C {
-		m.checkRunning(e)
+		if !m.checkRunning(e) && !timedOut && time.Now().After(startBy) {
+			timedOut = true
+			m.mu.Lock()
+			e.timedOut = true
+			m.mu.Unlock()
+			m.log.Warn("adopted engine did not start in time; stopping it", "ec", e.ticket, "timeout", m.cfg.StartTimeout)
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				m.stop(m.ctx, e, m.cfg.KillGrace, "")
+			}()
+		}
 		if now, err := procStart(e.pid); err != nil || now != start {
 			break
 		}
@@ -116,10 +211,13 @@ func (m *ECM) watchAdopted(e *engine, start uint64) {
 	why := e.killWhy
 	m.mu.Unlock()
 	failed, retryable, reason := false, false, why
-	rec, err := os.ReadFile(filepath.Join(e.work, engineconn.ExitFile))
+	rec, err := readUserFile(filepath.Join(e.work, engineconn.ExitFile))
 	switch {
 	case why != "":
 		retryable = true // as classify: stopped on purpose, not failed
+	case timedOut:
+		failed, retryable = true, true
+		reason = fmt.Sprintf("did not start within %v of the ECM's restart; stopped", m.cfg.StartTimeout)
 	case err == nil && strings.HasPrefix(string(rec), engineconn.ExitOK):
 		reason = "exited cleanly (watched after an ECM restart)"
 	case err == nil:

@@ -60,13 +60,20 @@
 //
 // # Restart
 //
-// The ECM records each engine's pid and start time in DATA/ec-N/engine.pid.
+// The ECM records each engine's pid, start time and uid in
+// DATA/ec-N/engine.pid; DATA/ec-N stays the ECM's (only work, logs and
+// results are the engine user's), so the user cannot rewrite that record.
 // Engines outlive their ECM (own process groups; a write to their broken
 // output pipe fails rather than kills them). An ECM restarted on the same
 // data directory adopts the engines still running there: it answers
 // launches of their tickets with them, kills them on request, polls for
 // their end and reports it from the exit record the engine leaves
-// (WORK/engineconn.exit). A registration refused as a duplicate is taken
+// (WORK/engineconn.exit). It adopts only a process whose record the ECM
+// alone could have written and that still runs as the recorded uid; it
+// reads what the user controls (the address, the exit record) as at most
+// 4 KiB of a regular file, following no link and never blocking on a
+// FIFO; and it stops an adopted engine that has not reported its address
+// within Config.StartTimeout of the restart. A registration refused as a duplicate is taken
 // as its own earlier one: a restarted ECM must keep its id and address.
 //
 // # Lifetime

@@ -125,17 +125,30 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 	if err := os.RemoveAll(e.dir); err != nil {
 		return err
 	}
+	// DATA/ec-N stays the ECM's (its own records, engine.pid, are there and
+	// must not be the user's to replace); only work, logs and results are
+	// the user's.
+	if err := os.Mkdir(e.dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(e.dir, 0o755); err != nil { // whatever the umask
+		return err
+	}
 	for _, d := range []string{e.work, e.logs, e.result} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
+		if err := os.Mkdir(d, 0o750); err != nil {
 			return err
 		}
 	}
 	if err := writeMaterials(e.work, lr.Materials); err != nil {
 		return err
 	}
+	uid := os.Geteuid()
 	if cred != nil {
-		if err := chownTree(e.dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return err
+		uid = int(cred.Uid)
+		for _, d := range []string{e.work, e.logs, e.result} {
+			if err := chownTree(d, int(cred.Uid), int(cred.Gid)); err != nil {
+				return err
+			}
 		}
 	}
 	lf, err := os.OpenFile(filepath.Join(e.logs, LogFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
@@ -184,7 +197,7 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 		lf.Close()
 		return fmt.Errorf("start %s: %w", lr.Command, err)
 	}
-	if err := writePIDFile(e.dir, cmd.Process.Pid); err != nil {
+	if err := writePIDFile(e.dir, cmd.Process.Pid, uid); err != nil {
 		m.log.Warn("recording the engine's pid", "ec", e.ticket, "err", err) // only adoption after a restart needs it
 	}
 	log := &cappedLog{f: lf, cap: m.cfg.LogCap}
@@ -350,7 +363,7 @@ func (m *ECM) checkRunning(e *engine) bool {
 	if st != stateStarting {
 		return true
 	}
-	b, err := os.ReadFile(filepath.Join(work, engineconn.AddrFile))
+	b, err := readUserFile(filepath.Join(work, engineconn.AddrFile))
 	if err != nil {
 		return false
 	}
