@@ -1,6 +1,7 @@
 package ecm
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -79,11 +80,12 @@ func readUserFile(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxUserFile))
 }
 
-// readPIDFile reads the ECM's record of an engine's process, trusting it
-// only when neither it nor the directory holding it can have been written
-// by anyone but this ECM's user: a real directory and a regular file, both
-// owned by the ECM's uid, neither writable by group or others.
-func readPIDFile(dir string) (pid int, start uint64, uid int, err error) {
+// readOwnFile reads a record of the ECM's in an engine's directory,
+// trusting it only when neither it nor the directory holding it can have
+// been written by anyone but this ECM's user: a real directory and a
+// regular file, both owned by the ECM's uid, neither writable by group or
+// others.
+func readOwnFile(dir, name string) ([]byte, error) {
 	me := uint32(os.Geteuid())
 	owned := func(fi os.FileInfo) bool {
 		st, ok := fi.Sys().(*syscall.Stat_t)
@@ -91,32 +93,102 @@ func readPIDFile(dir string) (pid int, start uint64, uid int, err error) {
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
 	if !fi.IsDir() || !owned(fi) {
-		return 0, 0, 0, fmt.Errorf("%s: not a directory only this ECM can write", dir)
+		return nil, fmt.Errorf("%s: not a directory only this ECM can write", dir)
 	}
-	path := filepath.Join(dir, PIDFile)
+	path := filepath.Join(dir, name)
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, 0, 0, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
 	if fi, err = f.Stat(); err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
 	if !fi.Mode().IsRegular() || !owned(fi) {
-		return 0, 0, 0, fmt.Errorf("%s: not a regular file only this ECM can write", path)
+		return nil, fmt.Errorf("%s: not a regular file only this ECM can write", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, 256))
+	return io.ReadAll(io.LimitReader(f, 2*maxReportedReason+maxUserFile))
+}
+
+// readPIDFile reads the ECM's record of an engine's process (readOwnFile).
+func readPIDFile(dir string) (pid int, start uint64, uid int, err error) {
+	b, err := readOwnFile(dir, PIDFile)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	if _, err := fmt.Sscanf(string(b), "%d %d %d", &pid, &start, &uid); err != nil || pid <= 1 || uid < 0 {
-		return 0, 0, 0, fmt.Errorf("%s: malformed", path)
+		return 0, 0, 0, fmt.Errorf("%s: malformed", filepath.Join(dir, PIDFile))
 	}
 	return pid, start, uid, nil
+}
+
+// EndFile is the file in an engine's directory where the ECM records how
+// the engine ended, so that an ECM that restarts still answers a resend of
+// its ticket with that end rather than launching it again.
+const EndFile = "engine.end"
+
+// endRecord is the content of EndFile.
+type endRecord struct {
+	Failed    bool   `json:"failed"`
+	Retryable bool   `json:"retryable"`
+	Reason    string `json:"reason"`
+	EndedAt   int64  `json:"endedAt"` // unix milliseconds
+}
+
+// writeEndFile records how an engine ended in its directory (when the
+// directory is there: a launch may fail before it is made).
+func writeEndFile(dir string, r endRecord) error {
+	if _, err := os.Lstat(dir); err != nil {
+		return nil
+	}
+	r.Reason = clipReason(r.Reason)
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, EndFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, EndFile))
+}
+
+// ended rebuilds the record of an engine that ended before this ECM
+// started (or whose process it would not adopt), so that a resend of its
+// ticket answers Exited instead of launching it a second time. How it
+// ended comes from the ECM's own end record, else from the engine's exit
+// record; it counts as ended now for the retention unless the ECM's
+// record says when.
+func (m *ECM) ended(ticket, dir, why string) *engine {
+	e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
+		result: filepath.Join(dir, "results"), launched: make(chan struct{}), exited: make(chan struct{}),
+		state: stateExited, endedAt: time.Now()}
+	close(e.launched)
+	close(e.exited)
+	var r endRecord
+	if b, err := readOwnFile(dir, EndFile); err == nil && json.Unmarshal(b, &r) == nil {
+		e.failed, e.retryable, e.reason = r.Failed, r.Retryable, r.Reason
+		if t := time.UnixMilli(r.EndedAt); r.EndedAt > 0 && t.Before(e.endedAt) {
+			e.endedAt = t
+		}
+		return e
+	}
+	rec, err := readUserFile(filepath.Join(e.work, engineconn.ExitFile))
+	switch {
+	case err == nil && strings.HasPrefix(string(rec), engineconn.ExitOK):
+		e.reason = "exited cleanly (before the ECM restarted)"
+	case err == nil:
+		e.failed, e.retryable = true, true
+		e.reason = strings.TrimSpace(strings.TrimPrefix(string(rec), engineconn.ExitFailed))
+	default:
+		e.failed, e.retryable = true, true
+		e.reason = "ended while the ECM was down, without an exit record (" + why + ")"
+	}
+	return e
 }
 
 // procUID returns the real uid of a process (from /proc/PID/status).
@@ -152,16 +224,27 @@ func (m *ECM) adopt() {
 		}
 		ticket := id.String()
 		dir := filepath.Join(m.cfg.DataDir, ticket)
+		// A ticket whose directory is here was launched: one not adopted
+		// below is remembered as ended (its end was reported by the old
+		// ECM, or it will be by the manager's sweep), never launched again.
+		gone := func(why string) {
+			m.mu.Lock()
+			m.engines[ticket] = m.ended(ticket, dir, why)
+			m.mu.Unlock()
+		}
 		pid, start, uid, err := readPIDFile(dir)
 		if err != nil {
 			m.log.Warn("not adopting an engine directory", "ec", ticket, "err", err)
+			gone("no trusted pid record")
 			continue
 		}
 		if now, err := procStart(pid); err != nil || now != start {
-			continue // gone (its end was reported by the old ECM, or it will be by the manager's sweep)
+			gone("its process is gone")
+			continue
 		}
 		if puid, err := procUID(pid); err != nil || puid != uid {
 			m.log.Warn("not adopting a process that does not run as the engine's user", "ec", ticket, "pid", pid, "uid", puid, "want", uid)
+			gone("its process does not run as its user")
 			continue
 		}
 		e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),

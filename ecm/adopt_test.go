@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/ecm"
 )
 
@@ -155,5 +156,45 @@ sleep 3`)
 	}
 	if _, ok := m1.Engine("ec-1"); !ok {
 		t.Fatal("the first ECM forgot ec-1")
+	}
+}
+
+// A ticket is launched once, across a restart too: a restarted ECM
+// answers a late resend of a ticket that ended before it started with
+// that end, and neither removes the first run's directory nor runs it
+// again.
+func TestRestartedECMDoesNotLaunchAnEndedTicketAgain(t *testing.T) {
+	m1, _, dir := directECM(t, nil)
+	if _, err := m1.Launch(bashLaunch("ec-1", "touch first; exit 3")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m1.Launch(bashLaunch("ec-2", "touch first")); err != nil {
+		t.Fatal(err)
+	}
+	first := waitExited(t, m1, "ec-1")
+	waitExited(t, m1, "ec-2")
+	// An engine that ended without the ECM's end record (the ECM died
+	// first): known from its directory all the same.
+	if err := os.Remove(filepath.Join(dir, "ec-2", ecm.EndFile)); err != nil {
+		t.Fatal(err)
+	}
+	m2, _, _ := directECM(t, func(c *ecm.Config) { c.DataDir = dir })
+	for _, ec := range []string{"ec-1", "ec-2"} {
+		r, err := m2.Launch(bashLaunch(ec, "touch second"))
+		if err != nil || r.State != api.ECExited {
+			t.Fatalf("a resend of %s after a restart: %+v %v", ec, r, err)
+		}
+		if ec == "ec-1" && (r.Failed != first.Failed || r.Reason != first.Reason || r.Retryable != first.Retryable) {
+			t.Fatalf("ec-1 answered %+v after the restart, %+v before", r, first)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, ec := range []string{"ec-1", "ec-2"} {
+		if _, err := os.Stat(filepath.Join(dir, ec, "work", "first")); err != nil {
+			t.Errorf("%s: the first run's directory is gone: %v", ec, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ec, "work", "second")); err == nil {
+			t.Errorf("%s ran a second time", ec)
+		}
 	}
 }

@@ -73,7 +73,11 @@
 // reads what the user controls (the address, the exit record) as at most
 // 4 KiB of a regular file, following no link and never blocking on a
 // FIFO; and it stops an adopted engine that has not reported its address
-// within Config.StartTimeout of the restart. A registration refused as a duplicate is taken
+// within Config.StartTimeout of the restart. The ECM also records how
+// each engine ended (DATA/ec-N/engine.end); a restarted ECM remembers every
+// ticket whose directory is still there and that it does not adopt as
+// ended (from that record, else the exit record), so a late resend answers
+// Exited and starts nothing, as before the restart. A registration refused as a duplicate is taken
 // as its own earlier one: a restarted ECM must keep its id and address.
 //
 // # Lifetime

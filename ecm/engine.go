@@ -383,11 +383,12 @@ func (m *ECM) checkRunning(e *engine) bool {
 	return true
 }
 
-// end records that an engine is gone.
+// end records that an engine is gone, in memory and in its directory
+// (EndFile, for an ECM that restarts).
 func (m *ECM) end(e *engine, failed bool, reason string, retryable bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if e.state == stateExited {
+		m.mu.Unlock()
 		return
 	}
 	if e.state == stateStarting {
@@ -395,7 +396,14 @@ func (m *ECM) end(e *engine, failed bool, reason string, retryable bool) {
 	}
 	e.state, e.failed, e.reason, e.retryable, e.endedAt = stateExited, failed, reason, retryable, time.Now()
 	m.metrics.exit(failed, e.killWhy != "")
+	r := endRecord{Failed: failed, Retryable: retryable, Reason: reason, EndedAt: e.endedAt.UnixMilli()}
+	m.mu.Unlock()
+	if err := writeEndFile(e.dir, r); err != nil {
+		m.log.Warn("recording the engine's end", "ec", e.ticket, "err", err)
+	}
+	m.mu.Lock()
 	close(e.exited)
+	m.mu.Unlock()
 }
 
 // maxReportedReason leaves a margin under manager.MaxReasonLen.
