@@ -520,3 +520,19 @@ func TestTokenIsNotInTheEngineEnvironment(t *testing.T) {
 		t.Fatalf("the engine read %q from its token descriptor", tok)
 	}
 }
+
+// A token that would not fit the pipe engines receive it through is
+// refused when the ECM is configured, not by a launch that hangs.
+func TestConfigRefusesAnOversizedToken(t *testing.T) {
+	cfg := ecm.DefaultConfig()
+	cfg.Managers = []string{"http://127.0.0.1:1"}
+	cfg.DataDir = t.TempDir()
+	cfg.Token = strings.Repeat("t", 1025)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Fatalf("a 1025-byte token: %v, want refused naming the token", err)
+	}
+	cfg.Token = strings.Repeat("t", 1024)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("a 1024-byte token: %v", err)
+	}
+}
