@@ -184,12 +184,18 @@ func (c *Client) Ask(ctx context.Context, r AskRequest) (AskResult, error) {
 // GetAsk returns an ask's outcome, waiting up to wait while it is Pending.
 func (c *Client) GetAsk(ctx context.Context, id string, wait time.Duration) (AskResult, error) {
 	var out AskResult
-	p := PathAsk + "/" + url.PathEscape(id)
+	err := c.Do(ctx, http.MethodGet, waitPath(PathAsk, id, wait), nil, &out)
+	return out, err
+}
+
+// waitPath is the path of one item under base, asking the server to wait
+// up to wait while it is unsettled.
+func waitPath(base, id string, wait time.Duration) string {
+	p := base + "/" + url.PathEscape(id)
 	if wait > 0 {
 		p += "?waitMs=" + strconv.FormatInt(wait.Milliseconds(), 10)
 	}
-	err := c.Do(ctx, http.MethodGet, p, nil, &out)
-	return out, err
+	return p
 }
 
 // Release returns the engine an ask was given (or cancels a waiting ask).

@@ -58,11 +58,7 @@ func (c *EngineClient) Run(ctx context.Context, r TaskRequest) (TaskStatus, erro
 // ended (0: answer at once).
 func (c *EngineClient) Status(ctx context.Context, id string, wait time.Duration) (TaskStatus, error) {
 	var out TaskStatus
-	p := PathTasks + "/" + url.PathEscape(id)
-	if wait > 0 {
-		p += "?waitMs=" + strconv.FormatInt(wait.Milliseconds(), 10)
-	}
-	err := c.do(ctx, http.MethodGet, p, nil, &out)
+	err := c.do(ctx, http.MethodGet, waitPath(PathTasks, id, wait), nil, &out)
 	return out, err
 }
 

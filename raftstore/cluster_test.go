@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -334,20 +333,8 @@ func TestClusterElectsReplicatesAndForwards(t *testing.T) {
 		}
 	}
 	// The leader's metrics say it leads and show its batches.
-	req, _ := http.NewRequest("GET", "http://"+lead.httpAddr+api.PathMetrics, nil)
-	api.SetToken(req, testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{"linkis_raft_state 2", "linkis_raft_term ", "linkis_batch_commands_count ", "linkis_apply_seconds_count ",
-		"linkis_commit_seconds_count ", `linkis_ecm_resource{dim="instances",ecm="ecm-1",kind="used"} 1`} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("leader's metrics lack %q", want)
-		}
-	}
+	wantMetrics(t, "http://"+lead.httpAddr, "linkis_raft_state 2", "linkis_raft_term ", "linkis_batch_commands_count ",
+		"linkis_apply_seconds_count ", "linkis_commit_seconds_count ", `linkis_ecm_resource{dim="instances",ecm="ecm-1",kind="used"} 1`)
 }
 
 func TestClusterMembership(t *testing.T) {
