@@ -157,6 +157,7 @@ var kinds = []struct {
 	{"permission", linkis.ErrPermission, http.StatusUnauthorized},
 	{"unknown_node", linkis.ErrUnknownNode, http.StatusNotFound},
 	{"unknown_ask", linkis.ErrUnknownAsk, http.StatusNotFound},
+	{"unknown_job", linkis.ErrUnknownJob, http.StatusNotFound},
 	{"duplicate", linkis.ErrDuplicate, http.StatusConflict},
 	{"illegal_transition", linkis.ErrIllegalTransition, http.StatusConflict},
 	{"lock_mismatch", linkis.ErrLockMismatch, http.StatusConflict},

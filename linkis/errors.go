@@ -48,6 +48,9 @@ var (
 	ErrUnknownNode = errors.New("unknown node")
 	// ErrUnknownAsk names an engine ask the manager does not know.
 	ErrUnknownAsk = errors.New("unknown ask")
+	// ErrUnknownJob names a job (task id or exec id) the entrance does not
+	// know.
+	ErrUnknownJob = errors.New("unknown job")
 	// ErrUnknownEngineType is an engine type no plugin is registered for.
 	ErrUnknownEngineType = errors.New("unknown engine type")
 	// ErrDuplicate is a second registration of something that exists.

@@ -60,7 +60,7 @@ func TestSentinelsDistinct(t *testing.T) {
 	all := []error{
 		ErrInvalidArgument, ErrInvalidLabel, ErrMissingLabel, ErrInvalidResource, ErrResourceOverflow,
 		ErrInsufficientResource, ErrQuotaExceeded, ErrNoNodeAvailable, ErrEngineBusy, ErrQueueFull,
-		ErrTimeout, ErrEngineFailed, ErrIllegalTransition, ErrUnknownNode, ErrUnknownAsk,
+		ErrTimeout, ErrEngineFailed, ErrIllegalTransition, ErrUnknownNode, ErrUnknownAsk, ErrUnknownJob,
 		ErrUnknownEngineType, ErrDuplicate, ErrLockMismatch, ErrMalformed, ErrUnknownCommand, ErrPermission,
 	}
 	msgs := map[string]bool{}
@@ -81,7 +81,7 @@ func TestIsRetryable(t *testing.T) {
 	retryable := []error{ErrInsufficientResource, ErrQuotaExceeded, ErrNoNodeAvailable, ErrEngineBusy, ErrQueueFull, ErrTimeout}
 	notRetryable := []error{
 		ErrInvalidArgument, ErrInvalidLabel, ErrMissingLabel, ErrInvalidResource, ErrResourceOverflow,
-		ErrEngineFailed, ErrIllegalTransition, ErrUnknownNode, ErrUnknownAsk, ErrUnknownEngineType,
+		ErrEngineFailed, ErrIllegalTransition, ErrUnknownNode, ErrUnknownAsk, ErrUnknownJob, ErrUnknownEngineType,
 		ErrDuplicate, ErrLockMismatch, ErrMalformed, ErrUnknownCommand, ErrPermission,
 	}
 	forms := func(kind error) map[string]error {
