@@ -1,0 +1,245 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/engineconn"
+	"github.com/golinkis/golinkis/engineconn/engines"
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+	"github.com/golinkis/golinkis/raftstore"
+)
+
+// Config configures an embedded system. The zero Config works: a temporary
+// data directory, the manager in memory, one ECM offering the host's
+// memory and cores, engines run by this program's own executable.
+type Config struct {
+	// DataDir holds the manager's Raft log (Durable), the ECM's engine
+	// directories and the entrance's job history and results. Empty: a
+	// temporary directory that Close removes.
+	DataDir string
+	// Durable keeps the manager's state in a single-node Raft log in
+	// DataDir, so a restarted system knows its engines and reservations;
+	// false keeps it in memory.
+	Durable bool
+	// EngineBinary is the program the ECM starts engines with, as
+	// `EngineBinary engineconn --ticket ...` (default: this process's own
+	// executable, whose main must call ServeEngine first; the linkis binary
+	// does).
+	EngineBinary string
+	// Capacity is what the ECM offers (nil: the host's memory and cores,
+	// 50 engines).
+	Capacity *linkis.Resource
+
+	// Manager, Plugins and Reconciler configure the manager (nil: defaults
+	// suited to one host: ticks every second, no standby engines).
+	Manager    *manager.Config
+	Plugins    *manager.Plugins
+	Reconciler *raftstore.ReconcilerConfig
+	// ECM adjusts the ECM's configuration after the system has filled it
+	// in (nil: leave it).
+	ECM func(*ecm.Config)
+
+	Logger *slog.Logger // nil: warnings and errors to stderr
+}
+
+// System is a manager, an ECM and the entrance with its orchestrator in one
+// process; engines are real child processes. Close stops everything.
+type System struct {
+	cfg     Config
+	dir     string
+	tempDir bool
+	token   string
+	log     *slog.Logger
+
+	mgr      managerStore
+	mgrURL   string
+	stopMgr  func()
+	client   *api.Client
+	ecm      *ecm.ECM
+	stopECM  context.CancelFunc
+	ecmDone  chan error
+	closers  []func() error
+	closeErr error
+}
+
+// Start starts a system. Engines start on demand when jobs need them.
+func Start(cfg Config) (s *System, err error) {
+	s = &System{cfg: cfg, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
+	if s.dir = cfg.DataDir; s.dir == "" {
+		if cfg.Durable {
+			return nil, linkis.Errorf(linkis.ErrInvalidArgument, "DataDir", "a durable system needs a data directory")
+		}
+		if s.dir, err = os.MkdirTemp("", "linkis-embedded-"); err != nil {
+			return nil, err
+		}
+		s.tempDir = true
+	}
+	for _, d := range []string{"manager", "ecm", "entrance"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+	}
+	if s.token, err = secret(cfg.Durable, s.dir); err != nil {
+		return nil, fmt.Errorf("embedded: cluster token: %w", err)
+	}
+	if err := s.startManager(); err != nil {
+		return nil, err
+	}
+	if err := s.startECM(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *System) startManager() error {
+	mc := manager.DefaultConfig()
+	mc.TickInterval = time.Second
+	mc.NewECMStandby = 0
+	if s.cfg.Manager != nil {
+		mc = *s.cfg.Manager
+	}
+	rc := raftstore.DefaultReconcilerConfig()
+	if s.cfg.Reconciler != nil {
+		rc = *s.cfg.Reconciler
+	}
+	ln, err := listen(s.cfg.Durable, s.dir, "manager")
+	if err != nil {
+		return err
+	}
+	m, err := openManager(s.cfg.Durable, mc, s.cfg.Plugins, rc, filepath.Join(s.dir, "manager"), s.token, s.log.With("part", "manager"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.mgr = m
+	h, err := raftstore.NewHandler(m, raftstore.HandlerConfig{Token: s.token, Logger: s.log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	s.mgrURL = "http://" + ln.Addr().String()
+	s.stopMgr = serve(ln, h, s.log)
+	s.client, err = api.NewClient([]string{s.mgrURL}, s.token, nil)
+	return err
+}
+
+func (s *System) startECM() error {
+	ln, err := listen(s.cfg.Durable, s.dir, "ecm")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the ECM listens itself; in a durable system the port is kept for the next run
+	ec := ecm.DefaultConfig()
+	ec.ID = "ecm-embedded"
+	ec.HTTPAddr = addr
+	ec.Managers = []string{s.mgrURL}
+	ec.Token = s.token
+	ec.DataDir = filepath.Join(s.dir, "ecm")
+	ec.Binary = s.cfg.EngineBinary
+	ec.HeartbeatInterval = 2 * time.Second
+	ec.KillGrace = 2 * time.Second
+	ec.Capacity = s.cfg.Capacity
+	ec.AllowRootEngines = true // one host, one operator: engines run as this process's user
+	if s.cfg.ECM != nil {
+		s.cfg.ECM(&ec)
+	}
+	m, err := ecm.New(ec, s.client, s.log.With("part", "ecm"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.ecm, s.stopECM, s.ecmDone = m, cancel, make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { s.ecmDone <- m.Run(ctx, ready) }()
+	select {
+	case <-ready:
+		return nil
+	case err := <-s.ecmDone:
+		s.ecmDone <- err
+		return fmt.Errorf("embedded: the ECM stopped: %w", err)
+	case <-time.After(30 * time.Second):
+		return errors.New("embedded: the ECM did not register in 30 s")
+	}
+}
+
+// Manager returns a client of the system's manager API (loopback HTTP).
+func (s *System) Manager() *api.Client { return s.client }
+
+// Token returns the cluster token the manager, the ECM and the engines
+// share.
+func (s *System) Token() string { return s.token }
+
+// DataDir returns the system's data directory.
+func (s *System) DataDir() string { return s.dir }
+
+// Close stops the entrance, the ECM (its engines are stopped with it) and
+// the manager, and removes a temporary data directory. It is safe to call
+// more than once.
+func (s *System) Close() error {
+	if s == nil {
+		return nil
+	}
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
+	}
+	s.closers = nil
+	if s.stopECM != nil {
+		s.stopECM()
+		if err := <-s.ecmDone; err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
+		s.stopECM = nil
+	}
+	if s.stopMgr != nil {
+		s.stopMgr()
+		s.stopMgr = nil
+	}
+	if s.mgr != nil {
+		if err := s.mgr.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = err
+		}
+		s.mgr = nil
+	}
+	if s.tempDir {
+		os.RemoveAll(s.dir)
+		s.tempDir = false
+	}
+	return s.closeErr
+}
+
+// ServeEngine makes this program its own engine binary: when an ECM of an
+// embedded system started it (`PROGRAM engineconn ...` with a ticket in
+// its environment) it runs the engine and exits; otherwise it returns at
+// once. Call it first thing in main (or TestMain) of a program that starts
+// a System without setting Config.EngineBinary.
+func ServeEngine() {
+	if len(os.Args) < 2 || os.Args[1] != "engineconn" || os.Getenv(engineconn.EnvTicket) == "" {
+		return
+	}
+	if err := engines.Main(os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "engineconn:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
