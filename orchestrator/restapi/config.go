@@ -1,0 +1,105 @@
+package restapi
+
+import (
+	"log/slog"
+	"sort"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// Prefix is where every path of the API starts, as in Linkis.
+const Prefix = "/api/rest_j/v1"
+
+// Linkis's token headers: every request carries both.
+const (
+	HeaderTokenUser = "Token-User"
+	HeaderTokenCode = "Token-Code"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultMaxResultRows = 1_000_000
+	DefaultInstance      = "golinkis-entrance"
+	// MaxTokenBytes bounds a configured token code.
+	MaxTokenBytes = 1 << 10
+)
+
+// Config configures the handler. The zero value is not usable: Users
+// must name at least one user with a token code.
+type Config struct {
+	// Users maps each user to its token code (Linkis's Token-User and
+	// Token-Code headers). Empty codes are refused: a user without a
+	// code is a configuration error, not an open door.
+	Users map[string]string
+	// MaxBodyBytes bounds a request body; a larger one is refused
+	// (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxResultRows bounds the rows of a result-set file openFile reads
+	// (default 1,000,000); a larger file is refused with a message.
+	MaxResultRows int
+	// Instance is the entrance's name reported as "instance" in the job
+	// history (default "golinkis-entrance").
+	Instance string
+	// Logger receives a debug line per request and the details of
+	// internal errors (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults, with no users.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:  DefaultMaxBodyBytes,
+		MaxResultRows: DefaultMaxResultRows,
+		Instance:      DefaultInstance,
+	}
+}
+
+// withDefaults fills the zero fields.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxResultRows == 0 {
+		c.MaxResultRows = d.MaxResultRows
+	}
+	if c.Instance == "" {
+		c.Instance = d.Instance
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate refuses a configuration without users, with an empty or
+// over-long user name or token code, or with negative limits.
+func (c Config) Validate() error {
+	if len(c.Users) == 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "Users", "no user is configured; every request must present a user's token")
+	}
+	names := make([]string, 0, len(c.Users))
+	for u := range c.Users {
+		names = append(names, u)
+	}
+	sort.Strings(names)
+	for _, u := range names {
+		code := c.Users[u]
+		switch {
+		case u == "" || len(u) > 128:
+			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "a user name must be 1-128 bytes")
+		case code == "":
+			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "empty token code")
+		case len(code) > MaxTokenBytes:
+			return linkis.Errorf(linkis.ErrInvalidArgument, "Users", "the token code of %q is longer than %d bytes", u, MaxTokenBytes)
+		}
+	}
+	if c.MaxBodyBytes < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxBodyBytes", "must not be negative, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxResultRows < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxResultRows", "must not be negative, got %d", c.MaxResultRows)
+	}
+	return nil
+}
