@@ -1,0 +1,474 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// result is how a node of the physical tree ended.
+type result struct {
+	results   []string // result-set paths, on success
+	ec        string   // the engine that answered (or the last tried)
+	err       error    // nil on success
+	retryable bool     // err may go away when tried again
+	cancelled bool     // ctx was done: the node stopped without an answer
+}
+
+func (r result) ok() bool { return r.err == nil && !r.cancelled }
+
+// run is one execution of a physical tree.
+type run struct {
+	o        *Orchestrator
+	spec     *Spec
+	n        *notifier
+	attempts atomic.Int32 // exec leaves started
+}
+
+// execute runs a physical tree: its stages in order, each to its end.
+func (o *Orchestrator) execute(ctx context.Context, spec *Spec, root *JobNode, l Listener) Outcome {
+	r := &run{o: o, spec: spec, n: &notifier{l: l}}
+	var out Outcome
+	for _, st := range root.Stages {
+		res := r.node(ctx, st, 1)
+		if res.ec != "" {
+			out.EC = res.ec
+		}
+		switch {
+		case res.cancelled || ctx.Err() != nil:
+			r.info("job " + spec.ExecID + " was cancelled")
+			return Outcome{State: Cancelled, Err: cancelCause(ctx), EC: out.EC}
+		case res.err != nil:
+			r.info("job " + spec.ExecID + " failed: " + res.err.Error())
+			return Outcome{State: Failed, Err: res.err, EC: out.EC}
+		}
+		out.Results = append(out.Results, res.results...)
+	}
+	out.State = Succeed
+	return out
+}
+
+func cancelCause(ctx context.Context) error {
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return context.Canceled
+}
+
+// node runs one node of the tree; round is the retry round it runs in
+// (part of every ask id below it).
+func (r *run) node(ctx context.Context, n Node, round int) result {
+	switch n := n.(type) {
+	case *StageNode:
+		return r.node(ctx, n.Child, round)
+	case *RetryNode:
+		return r.retry(ctx, n)
+	case *FailoverNode:
+		return r.failover(ctx, n, round)
+	case *MultiActiveNode:
+		return r.multiActive(ctx, n, round)
+	case *ExecNode:
+		return r.exec(ctx, n, round)
+	}
+	return result{err: linkis.Errorf(linkis.ErrInvalidArgument, "tree", "a physical tree holds an unknown node %T", n)}
+}
+
+// reheat is the reheater: after a node ended, it decides whether the tree
+// goes on with it: another try of a retry node (after its wait), the next
+// route of a failover node. It reports whether the node is tried again.
+func reheat(res result, tried, limit int) bool {
+	return !res.ok() && !res.cancelled && res.retryable && tried <= limit
+}
+
+// retry runs its child; a retryable failure gets another round after the
+// wait, up to Max more.
+func (r *run) retry(ctx context.Context, n *RetryNode) result {
+	for round := 1; ; round++ {
+		res := r.node(ctx, n.Child, round)
+		if !reheat(res, round, n.Max) {
+			if !res.ok() && !res.cancelled && res.retryable && round > 1 {
+				res.err = wrapf(res.err, "after "+strconv.Itoa(round)+" attempts")
+			}
+			return res
+		}
+		r.info("attempt " + strconv.Itoa(round) + " failed (" + res.err.Error() + "); retrying in " + n.Wait.String())
+		r.n.retrying(round, n.Wait, res.err)
+		if !sleep(ctx, n.Wait) {
+			return result{cancelled: true, ec: res.ec}
+		}
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// failover runs the primary route and, on a retryable failure, each backup
+// in turn.
+func (r *run) failover(ctx context.Context, n *FailoverNode, round int) result {
+	var errs []error
+	var res result
+	for i, c := range n.Routes {
+		res = r.node(ctx, c, round)
+		if res.ok() || res.cancelled {
+			return res
+		}
+		errs = append(errs, branchErr("route", c, res.err))
+		if !reheat(res, i+1, len(n.Routes)-1) {
+			break
+		}
+		next := c
+		if i+1 < len(n.Routes) {
+			next = n.Routes[i+1]
+		}
+		r.info("route " + routeOf(c) + " failed (" + res.err.Error() + "); failing over to " + routeOf(next))
+		r.n.retrying(int(r.attempts.Load()), 0, res.err)
+	}
+	if len(errs) == 1 {
+		return res
+	}
+	return result{ec: res.ec, err: joinErrs("every route failed", errs), retryable: res.retryable}
+}
+
+// multiActive runs every branch at once: the first success wins and the
+// others are cancelled (each kills its task and releases its engine before
+// this returns). It fails when every branch failed.
+func (r *run) multiActive(ctx context.Context, n *MultiActiveNode, round int) result {
+	type answer struct {
+		i   int
+		res result
+	}
+	cancels := make([]context.CancelFunc, len(n.Branches))
+	answers := make(chan answer, len(n.Branches))
+	var wg sync.WaitGroup
+	for i, c := range n.Branches {
+		bctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers <- answer{i, r.node(bctx, c, round)}
+		}()
+	}
+	defer func() {
+		for _, cancel := range cancels {
+			cancel()
+		}
+		wg.Wait() // every loser has killed its task and released its engine
+	}()
+	errs := make([]error, len(n.Branches))
+	var win *result
+	retryable := true
+	var last result
+	for range n.Branches {
+		a := <-answers
+		last = a.res
+		switch {
+		case a.res.ok() && win == nil:
+			res := a.res
+			win = &res
+			r.info("branch " + routeOf(n.Branches[a.i]) + " answered first on " + res.ec + "; cancelling the others")
+			for j, cancel := range cancels {
+				if j != a.i {
+					cancel()
+				}
+			}
+		case win == nil && !a.res.cancelled:
+			errs[a.i] = branchErr("branch", n.Branches[a.i], a.res.err)
+			retryable = retryable && a.res.retryable
+		}
+	}
+	switch {
+	case win != nil:
+		return *win
+	case ctx.Err() != nil:
+		return result{cancelled: true, ec: last.ec}
+	}
+	var failed []error
+	for _, e := range errs {
+		if e != nil {
+			failed = append(failed, e)
+		}
+	}
+	return result{ec: last.ec, err: joinErrs("every branch failed", failed), retryable: retryable}
+}
+
+// askID names the ask of an exec leaf in a round: a retry, a backup route
+// or another branch never reuses an ask id, and a re-run of the same job
+// (after a restart) asks with the same ids, so the manager hands back
+// what the first run still held.
+func askID(execID string, round, branch int) string {
+	return execID + "-" + strconv.Itoa(round) + "." + strconv.Itoa(branch)
+}
+
+// exec is the leaf: ask for an engine, run the unit on it, release it -
+// on every path out.
+func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
+	cfg := &r.o.cfg
+	attempt := int(r.attempts.Add(1))
+	id := askID(r.spec.ExecID, round, n.Branch)
+	r.n.scheduled(attempt)
+	r.info("asking for an engine " + n.Labels[linkis.LabelEngineType] + routeSuffix(n) + " (attempt " + strconv.Itoa(attempt) + ")")
+	g, err := r.o.asker.Ask(ctx, api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
+		LockTimeoutMs: cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: cfg.AskWaitTimeout.Milliseconds()})
+	defer r.release(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return result{cancelled: true}
+		}
+		return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err)}
+	}
+	tc := r.o.tasks(g.Addr)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)
+	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: id, Token: g.Token, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: n.Unit.Params}, cfg.SubmitWait)
+	cancel()
+	if err != nil {
+		gone := engineGone(err)
+		retry := gone || linkis.IsRetryable(err) || errors.Is(err, linkis.ErrLockMismatch)
+		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry}
+	}
+	r.n.running(g.EC)
+	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
+	return r.follow(ctx, tc, g.EC, sub)
+}
+
+// follow passes a submitted task's progress and log lines on until it
+// ends, killing it when ctx is done.
+func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.TaskSubmitted) result {
+	st := api.TaskStatus{ID: sub.ID, State: sub.State}
+	if sub.Status != nil {
+		st = *sub.Status
+	}
+	logNext, progress := 0, 0.0
+	for {
+		if st.Progress > progress {
+			progress = st.Progress
+			r.n.l.Progress(progress, st.State)
+		}
+		ended := api.TaskEnded(st.State)
+		if st.LogLines > logNext {
+			logNext = r.logs(ctx, tc, sub.ID, logNext, st.LogLines)
+		}
+		if ended {
+			break
+		}
+		if ctx.Err() != nil {
+			r.kill(ctx, tc, sub.ID)
+			return result{cancelled: true, ec: ec}
+		}
+		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait)
+		if err != nil {
+			if ctx.Err() != nil {
+				r.kill(ctx, tc, sub.ID)
+				return result{cancelled: true, ec: ec}
+			}
+			gone := engineGone(err)
+			return result{ec: ec, err: engineErr(ec, "lost task "+sub.ID, err, gone, gone), retryable: gone}
+		}
+		st = next
+	}
+	switch st.State {
+	case api.TaskSuccess:
+		return result{ec: ec, results: st.Results}
+	case api.TaskCancel:
+		// Not our kill: the engine ended the task (it is shutting down).
+		return result{ec: ec, retryable: true, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "engine", Value: ec,
+			Reason: "the engine cancelled task " + st.ID + ": " + st.Error, Retry: ptr(true)}}
+	default:
+		return result{ec: ec, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "task", Value: st.ID,
+			Reason: "the code failed on " + ec + ": " + clip(st.Error), Retry: ptr(false)}}
+	}
+}
+
+// logs passes on a task's log lines from line from up to at least until,
+// and returns where the next page starts.
+func (r *run) logs(ctx context.Context, tc TaskClient, id string, from, until int) int {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
+	defer cancel()
+	for from < until {
+		page, err := tc.Log(lctx, id, from, r.o.cfg.LogPageSize)
+		if err != nil {
+			r.o.log.Warn("reading a task log", "exec", r.spec.ExecID, "task", id, "err", err)
+			return from
+		}
+		if len(page.Lines) > 0 {
+			r.n.l.Log(page.Lines)
+		}
+		if page.Next <= from || page.Complete {
+			return max(page.Next, from)
+		}
+		from = page.Next
+	}
+	return from
+}
+
+// kill stops a task whose job was cancelled and gives it KillWait to end,
+// so that its engine is free when it is released.
+func (r *run) kill(ctx context.Context, tc TaskClient, id string) {
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
+	defer cancel()
+	st, err := tc.Kill(kctx, id)
+	if err != nil {
+		r.o.log.Warn("killing a task", "exec", r.spec.ExecID, "task", id, "err", err)
+		return
+	}
+	if !api.TaskEnded(st.State) && r.o.cfg.KillWait > 0 {
+		_, _ = tc.Status(kctx, id, r.o.cfg.KillWait)
+	}
+	r.info("task " + id + " was killed")
+}
+
+// release gives back what an ask holds (or withdraws it while it waits),
+// whatever happened to the job: the call outlives ctx.
+func (r *run) release(ctx context.Context, id string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
+	defer cancel()
+	if err := r.o.asker.Release(rctx, id); err != nil && !errors.Is(err, linkis.ErrUnknownAsk) {
+		r.o.log.Warn("releasing an engine", "exec", r.spec.ExecID, "ask", id, "err", err)
+	}
+}
+
+// info passes one of the orchestrator's own lines to the job's log.
+func (r *run) info(msg string) {
+	r.n.l.Log([]string{time.Now().Format("2006-01-02 15:04:05.000") + " INFO " + msg})
+}
+
+// notifier passes the job's moves to its Listener in a legal order: one
+// Scheduled and one Running per try (under multi-active, for the first
+// branch to get there), Retrying between tries.
+type notifier struct {
+	l     Listener
+	mu    sync.Mutex
+	phase uint8 // 0 queued, 1 scheduled, 2 running
+}
+
+func (n *notifier) scheduled(attempt int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.phase == 0 {
+		n.phase = 1
+		n.l.Scheduled(attempt)
+	}
+}
+
+func (n *notifier) running(ec string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.phase != 2 {
+		n.phase = 2
+		n.l.Running(ec)
+	}
+}
+
+func (n *notifier) retrying(attempt int, wait time.Duration, reason error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.phase = 0
+	n.l.Retrying(attempt, wait, reason)
+}
+
+// engineErr is an engine's refusal or loss as a typed error: a kind the
+// engine answered with is kept; a lost engine is ErrEngineFailed.
+func engineErr(ec, what string, err error, retry, gone bool) error {
+	if !gone {
+		if le := (*linkis.Error)(nil); errors.As(err, &le) {
+			cp := *le
+			cp.Reason = "engine " + ec + " " + what + ": " + cp.Reason
+			cp.Retry = ptr(retry)
+			return &cp
+		}
+	}
+	reason := "engine " + ec + " " + what + ": " + err.Error()
+	if gone {
+		reason = "engine " + ec + " died or became unreachable (" + what + "): " + err.Error()
+	}
+	return &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "engine", Value: ec, Reason: reason, Retry: ptr(retry)}
+}
+
+// wrapf adds context to err, keeping it a *linkis.Error of the same kind.
+func wrapf(err error, context string) error {
+	if le := (*linkis.Error)(nil); errors.As(err, &le) {
+		cp := *le
+		cp.Reason = context + ": " + cp.Reason
+		return &cp
+	}
+	return &linkis.Error{Kind: linkis.ErrUnavailable, Field: "engine", Reason: context + ": " + err.Error(), Retry: ptr(linkis.IsRetryable(err))}
+}
+
+// joinErrs is one error naming every branch's failure: of their kind
+// when they share one, else ErrEngineFailed; retryable when all are.
+func joinErrs(what string, errs []error) error {
+	var kind error
+	retry := true
+	parts := make([]string, 0, len(errs))
+	for _, err := range errs {
+		parts = append(parts, err.Error())
+		retry = retry && linkis.IsRetryable(err)
+		var le *linkis.Error
+		k := linkis.ErrEngineFailed
+		if errors.As(err, &le) {
+			k = le.Kind
+		}
+		switch {
+		case kind == nil:
+			kind = k
+		case kind != k:
+			kind = linkis.ErrEngineFailed
+		}
+	}
+	if kind == nil {
+		kind = linkis.ErrEngineFailed
+	}
+	return &linkis.Error{Kind: kind, Field: "strategy", Reason: what + ": " + strings.Join(parts, "; "), Retry: ptr(retry)}
+}
+
+// branchErr names the route or branch an error came from.
+func branchErr(what string, n Node, err error) error {
+	return wrapf(err, what+" "+routeOf(n))
+}
+
+// routeOf names a strategy child: its route, or its branch number.
+func routeOf(n Node) string {
+	if e, ok := n.(*ExecNode); ok {
+		if e.Route != "" {
+			return e.Route
+		}
+		return "#" + strconv.Itoa(e.Branch)
+	}
+	return n.Describe()
+}
+
+func routeSuffix(n *ExecNode) string {
+	if n.Route == "" {
+		return ""
+	}
+	return " on route " + n.Route
+}
+
+// clip bounds an engine's words for an error message.
+func clip(s string) string {
+	if len(s) > 2000 {
+		s = s[:2000] + "..."
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,231 @@
+package orchestrator
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// Date variables, as Linkis users write them. They are computed from the
+// job's submission time (Spec.Submitted, in its location), so a re-run
+// substitutes the same dates. run_date is the day before submission, as in
+// Linkis; a user variable named run_date (yyyyMMdd) moves every date
+// variable with it.
+const (
+	VarRunDate          = "run_date"              // yyyyMMdd, the day before submission
+	VarRunDateStd       = "run_date_std"          // yyyy-MM-dd
+	VarRunToday         = "run_today"             // run_date + 1 day, yyyyMMdd
+	VarRunTodayStd      = "run_today_std"         // yyyy-MM-dd
+	VarRunMon           = "run_mon"               // run_date's month, yyyyMM
+	VarRunMonStd        = "run_mon_std"           // yyyy-MM
+	VarRunMonthBegin    = "run_month_begin"       // first day of run_date's month, yyyyMMdd
+	VarRunMonthBeginStd = "run_month_begin_std"   // yyyy-MM-dd
+	VarRunMonthEnd      = "run_month_end"         // last day of run_date's month, yyyyMMdd
+	VarRunMonthEndStd   = "run_month_end_std"     // yyyy-MM-dd
+	maxVariableName     = 128                     // longest ${name} accepted
+	maxVariableOffset   = 100000                  // |n| in ${name+n}
+	dateLayout          = "20060102"              // yyyyMMdd
+	dateStdLayout       = "2006-01-02"            // yyyy-MM-dd
+	monLayout, monStd   = "200601", "2006-01"     // yyyyMM, yyyy-MM
+	varOpen             = "${"                    // opens a variable
+	varEscape           = "$${"                   // a literal "${"
+	varField            = "variable"              // the field of errors about a variable
+	codeField           = "executionContent.code" // the field of errors about the code
+)
+
+// dateVar describes one date variable: how it prints a date, and whether
+// its arithmetic counts months (run_mon*, run_month_*) or days.
+type dateVar struct {
+	layout string
+	months bool
+	shift  func(runDate time.Time) time.Time // from run_date to the variable's date
+	end    bool                              // month arithmetic lands on the month's last day
+}
+
+func same(d time.Time) time.Time    { return d }
+func nextDay(d time.Time) time.Time { return d.AddDate(0, 0, 1) }
+func monthBegin(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, d.Location())
+}
+func monthEnd(d time.Time) time.Time { return monthBegin(d).AddDate(0, 1, -1) }
+func addMonths(d time.Time, n int) time.Time {
+	// Month arithmetic from the first of the month never overflows into
+	// the next month (Jan 31 + 1 month is in February).
+	return monthBegin(d).AddDate(0, n, 0)
+}
+
+var dateVars = map[string]dateVar{
+	VarRunDate:          {layout: dateLayout, shift: same},
+	VarRunDateStd:       {layout: dateStdLayout, shift: same},
+	VarRunToday:         {layout: dateLayout, shift: nextDay},
+	VarRunTodayStd:      {layout: dateStdLayout, shift: nextDay},
+	VarRunMon:           {layout: monLayout, months: true, shift: monthBegin},
+	VarRunMonStd:        {layout: monStd, months: true, shift: monthBegin},
+	VarRunMonthBegin:    {layout: dateLayout, months: true, shift: monthBegin},
+	VarRunMonthBeginStd: {layout: dateStdLayout, months: true, shift: monthBegin},
+	VarRunMonthEnd:      {layout: dateLayout, months: true, shift: monthBegin, end: true},
+	VarRunMonthEndStd:   {layout: dateStdLayout, months: true, shift: monthBegin, end: true},
+}
+
+// value prints the variable for run date d shifted by n days or months.
+func (v dateVar) value(d time.Time, n int) string {
+	t := v.shift(d)
+	switch {
+	case v.months:
+		t = addMonths(t, n)
+		if v.end {
+			t = monthEnd(t)
+		}
+	default:
+		t = t.AddDate(0, 0, n)
+	}
+	return t.Format(v.layout)
+}
+
+// Variables holds what ${name} may refer to in one job: the user's
+// variables and the date variables of its run date.
+type Variables struct {
+	user    Values
+	runDate time.Time // midnight, in the submission's location
+}
+
+// NewVariables returns the variables of a job submitted at submitted with
+// the user's variables. A user variable run_date must be yyyyMMdd; it
+// replaces the default (the day before submission) for every date
+// variable.
+func NewVariables(user Values, submitted time.Time) (Variables, error) {
+	loc := submitted.Location()
+	y, m, d := submitted.Date()
+	v := Variables{user: user, runDate: time.Date(y, m, d, 0, 0, 0, 0, loc).AddDate(0, 0, -1)}
+	if s, ok := user[VarRunDate]; ok {
+		t, err := time.ParseInLocation(dateLayout, s, loc)
+		if err != nil || t.Format(dateLayout) != s {
+			return Variables{}, linkis.ValueError(linkis.ErrInvalidArgument, "params.variable.run_date", s, "must be a date as yyyyMMdd, e.g. 20240131")
+		}
+		v.runDate = t
+	}
+	for name := range user {
+		if !validVarName(name) {
+			return Variables{}, linkis.ValueError(linkis.ErrInvalidArgument, "params.variable", name, "a variable name is 1-128 letters, digits or '_'")
+		}
+	}
+	return v, nil
+}
+
+// Lookup returns the value of ${name}, or of ${name+n} / ${name-n} when
+// n is not 0 (date variables only: days, or months for run_mon and
+// run_month_*). A user variable shadows a date variable of the same name,
+// except run_date, which moves all of them.
+func (v Variables) Lookup(name string, n int) (string, error) {
+	if s, ok := v.user[name]; ok && name != VarRunDate {
+		if n != 0 {
+			return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "arithmetic works on the date variables only (run_date, run_today, run_mon, run_month_begin, run_month_end and their _std forms)")
+		}
+		return s, nil
+	}
+	dv, ok := dateVars[name]
+	if !ok {
+		return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "unknown variable: define it in params.variable")
+	}
+	return dv.value(v.runDate, n), nil
+}
+
+// Substitute replaces every ${name} (and ${name+n}, ${name-n}) in code
+// with its value in one pass: values are not substituted again. "$${"
+// writes a literal "${". An unknown variable, a malformed "${" or
+// arithmetic on a non-date variable is an error naming it.
+func (v Variables) Substitute(code string) (string, error) {
+	i := strings.Index(code, varOpen)
+	if i < 0 {
+		return code, nil // the common case: nothing to do, nothing allocated
+	}
+	var b strings.Builder
+	b.Grow(len(code) + 16)
+	for i >= 0 {
+		if i > 0 && code[i-1] == '$' {
+			// "$${": a literal "${"; the first '$' is dropped.
+			b.WriteString(code[:i-1])
+			b.WriteString(varOpen)
+			code = code[i+len(varOpen):]
+			i = strings.Index(code, varOpen)
+			continue
+		}
+		b.WriteString(code[:i])
+		rest := code[i+len(varOpen):]
+		end := strings.IndexByte(rest, '}')
+		if end < 0 {
+			return "", linkis.ValueError(linkis.ErrInvalidArgument, codeField, preview(code[i:]), "a \"${\" without its closing \"}\" (write \"$${\" for a literal \"${\")")
+		}
+		name, n, err := parseRef(rest[:end])
+		if err != nil {
+			return "", err
+		}
+		val, err := v.Lookup(name, n)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(val)
+		code = rest[end+1:]
+		i = strings.Index(code, varOpen)
+	}
+	b.WriteString(code)
+	return b.String(), nil
+}
+
+// Substitute replaces the variables in code for a job submitted at
+// submitted with the user's variables (see Variables.Substitute).
+func Substitute(code string, user Values, submitted time.Time) (string, error) {
+	v, err := NewVariables(user, submitted)
+	if err != nil {
+		return "", err
+	}
+	return v.Substitute(code)
+}
+
+// parseRef reads "name", "name+n" or "name-n" (spaces allowed around the
+// sign and the number).
+func parseRef(ref string) (string, int, error) {
+	s := strings.TrimSpace(ref)
+	cut := strings.IndexAny(s, "+-")
+	name, num := s, ""
+	if cut >= 0 {
+		name, num = strings.TrimSpace(s[:cut]), strings.TrimSpace(s[cut+1:])
+	}
+	if !validVarName(name) {
+		return "", 0, linkis.ValueError(linkis.ErrInvalidArgument, varField, ref, "a variable is ${name}, ${name+n} or ${name-n}; a name is 1-128 letters, digits or '_' (write \"$${\" for a literal \"${\")")
+	}
+	if cut < 0 {
+		return name, 0, nil
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || num == "" || num[0] < '0' || num[0] > '9' || n > maxVariableOffset {
+		return "", 0, linkis.ValueError(linkis.ErrInvalidArgument, varField, ref, "the offset must be a whole number from 0 to 100000")
+	}
+	if s[cut] == '-' {
+		n = -n
+	}
+	return name, n, nil
+}
+
+func validVarName(s string) bool {
+	if s == "" || len(s) > maxVariableName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// preview is the start of s, for an error message.
+func preview(s string) string {
+	if len(s) > 32 {
+		return s[:32]
+	}
+	return s
+}
