@@ -127,7 +127,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		data = d
 	case rep.status != 0:
 		env.Status, code, env.Message = rep.status, rep.code, rep.msg
-		data = ErrorData{ErrorKind: "permission"}
+		data = ErrorData{ErrorKind: "permission", Field: "token", Reason: rep.msg}
 	}
 	b, err := json.Marshal(data)
 	if err != nil {

@@ -1,0 +1,230 @@
+package restapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/orchestrator"
+)
+
+// MaxAnswerBytes bounds an answer the Client reads (an openFile page can
+// be large).
+const MaxAnswerBytes = 256 << 20
+
+// Client talks to the REST API as one user. Its methods decode the
+// envelope and turn a status other than 0 into an error carrying the
+// server's message: a *linkis.Error of the server's kind when the answer
+// names one (errors.Is(err, linkis.ErrUnknownJob) and linkis.ErrPermission
+// work across the wire), a *RemoteError otherwise. A Client is safe for
+// concurrent use; set the Poll fields before the first Wait.
+type Client struct {
+	base       string
+	user, code string
+	hc         *http.Client
+	// PollMin and PollMax bound Wait's polling interval: it starts at
+	// PollMin after a change and doubles up to PollMax while nothing
+	// changes (defaults 100 ms and 2 s).
+	PollMin, PollMax time.Duration
+}
+
+// NewClient returns a client of the API at baseURL (scheme and host, e.g.
+// http://127.0.0.1:8088; Prefix is added) for user with its token code.
+// A nil hc means http.DefaultClient.
+func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, linkis.ValueError(linkis.ErrInvalidArgument, "server", baseURL, "want http://HOST:PORT or https://HOST:PORT")
+	}
+	if user == "" || tokenCode == "" {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "token", "a user and its token code are required")
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: strings.TrimSuffix(baseURL, "/"), user: user, code: tokenCode, hc: hc,
+		PollMin: 100 * time.Millisecond, PollMax: 2 * time.Second}, nil
+}
+
+// do sends one request and decodes the answer's data into out.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be encoded: %v", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base + Prefix + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "request", "%v", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set(HeaderTokenUser, c.user)
+	req.Header.Set(HeaderTokenCode, c.code)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return linkis.Errorf(linkis.ErrUnavailable, "server", "%v", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
+	if err != nil {
+		return linkis.Errorf(linkis.ErrUnavailable, "server", "reading the answer: %v", err)
+	}
+	if len(data) > MaxAnswerBytes {
+		return linkis.Errorf(linkis.ErrMalformed, "answer", "larger than %d bytes", MaxAnswerBytes)
+	}
+	var env Envelope
+	if err := json.Unmarshal(data, &env); err != nil || env.Method == "" && env.Message == "" && env.Data == nil {
+		return &RemoteError{HTTPStatus: resp.StatusCode, Status: StatusError,
+			Message: fmt.Sprintf("the server at %s answered HTTP %d without a Linkis envelope", c.base, resp.StatusCode)}
+	}
+	if env.Status != StatusOK {
+		return errorFromEnvelope(resp.StatusCode, env)
+	}
+	if out == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(env.Data))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return linkis.Errorf(linkis.ErrMalformed, "data", "of %s: %v", path, err)
+	}
+	return nil
+}
+
+func entrancePath(execID, what string) string {
+	return "/entrance/" + url.PathEscape(execID) + "/" + what
+}
+
+// Submit submits a job; its execID and taskID come back.
+func (c *Client) Submit(ctx context.Context, req orchestrator.JobRequest) (SubmitData, error) {
+	var d SubmitData
+	err := c.do(ctx, http.MethodPost, PathSubmit, nil, req, &d)
+	return d, err
+}
+
+// Status returns a job's state.
+func (c *Client) Status(ctx context.Context, execID string) (StatusData, error) {
+	var d StatusData
+	err := c.do(ctx, http.MethodGet, entrancePath(execID, "status"), nil, nil, &d)
+	return d, err
+}
+
+// Progress returns a job's progress.
+func (c *Client) Progress(ctx context.Context, execID string) (ProgressData, error) {
+	var d ProgressData
+	err := c.do(ctx, http.MethodGet, entrancePath(execID, "progress"), nil, nil, &d)
+	return d, err
+}
+
+// Log returns up to size lines (≤ 0: the server's default) of a job's
+// log from line from (0 is the first).
+func (c *Client) Log(ctx context.Context, execID string, from, size int) (orchestrator.LogPage, error) {
+	q := url.Values{"fromLine": {strconv.Itoa(from)}}
+	if size > 0 {
+		q.Set("size", strconv.Itoa(size))
+	}
+	var d LogData
+	if err := c.do(ctx, http.MethodGet, entrancePath(execID, "log"), q, nil, &d); err != nil {
+		return orchestrator.LogPage{}, err
+	}
+	p := orchestrator.LogPage{From: from, Next: d.FromLine, Complete: d.Complete}
+	if all := d.Log[LogAll]; all != "" {
+		p.Lines = strings.Split(strings.TrimSuffix(all, "\n"), "\n")
+	}
+	return p, nil
+}
+
+// Kill cancels a job; the state after the kill comes back.
+func (c *Client) Kill(ctx context.Context, execID string) (StatusData, error) {
+	var d StatusData
+	err := c.do(ctx, http.MethodGet, entrancePath(execID, "kill"), nil, nil, &d)
+	return d, err
+}
+
+// Job returns a job's history record.
+func (c *Client) Job(ctx context.Context, taskID int64) (Task, error) {
+	var d TaskData
+	err := c.do(ctx, http.MethodGet, "/jobhistory/"+strconv.FormatInt(taskID, 10)+"/get", nil, nil, &d)
+	return d.Task, err
+}
+
+// List returns a page of the user's jobs, newest first, and how many
+// match in all. Zero fields of q select everything; Page and PageSize
+// default to the server's (1 and 20).
+func (c *Client) List(ctx context.Context, q orchestrator.ListQuery) ([]Task, int, error) {
+	v := url.Values{}
+	if q.State != 0 {
+		v.Set("status", q.State.String())
+	}
+	if q.Creator != "" {
+		v.Set("creator", q.Creator)
+	}
+	if q.EngineType != "" {
+		v.Set("engineType", q.EngineType)
+	}
+	if !q.Since.IsZero() {
+		v.Set("startDate", strconv.FormatInt(q.Since.UnixMilli(), 10))
+	}
+	if !q.Until.IsZero() {
+		v.Set("endDate", strconv.FormatInt(q.Until.UnixMilli(), 10))
+	}
+	if q.Page > 0 {
+		v.Set("pageNow", strconv.Itoa(q.Page))
+	}
+	if q.PageSize > 0 {
+		v.Set("pageSize", strconv.Itoa(q.PageSize))
+	}
+	var d ListData
+	err := c.do(ctx, http.MethodGet, PathHistory, v, nil, &d)
+	return d.Tasks, d.TotalPage, err
+}
+
+// OpenFile returns page (from 1) of pageSize rows (≤ 0: the server's
+// default) of one of the user's result-set files. Numbers in the rows
+// are json.Number, as api.ReadResultSet gives them.
+func (c *Client) OpenFile(ctx context.Context, path string, page, pageSize int) (FileData, error) {
+	q := url.Values{"path": {path}}
+	if page > 0 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if pageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(pageSize))
+	}
+	var d FileData
+	err := c.do(ctx, http.MethodGet, PathOpenFile, q, nil, &d)
+	return d, err
+}
+
+// ResultSet returns the page as a result set (the rows of this page
+// only), for WriteTable.
+func (d FileData) ResultSet() api.ResultSet {
+	rs := api.ResultSet{ResultSetHeader: api.ResultSetHeader{Type: "table"}, Rows: d.FileContent}
+	if d.Type == FileTypeText {
+		rs.Type = "text"
+	}
+	for _, c := range d.Metadata {
+		rs.Columns = append(rs.Columns, api.ResultColumn{Name: c.ColumnName, Type: c.DataType})
+	}
+	return rs
+}
