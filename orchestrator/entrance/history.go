@@ -1,0 +1,630 @@
+package entrance
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/orchestrator"
+)
+
+// History is where the entrance keeps its jobs: their records, their logs
+// and the indexes it reads them by. BoltHistory is the embedded default; a
+// database can take its place.
+//
+// Insert is synchronous and durable. Update and AppendLog are written
+// behind: they must be visible to Get and Log at once (from memory), and
+// reach the disk shortly after, in batches; a crash may lose the last
+// moments of them, which the entrance settles at its next Open.
+type History interface {
+	// Insert assigns job.TaskID (monotonic, never reused) and job.ExecID
+	// (unique), stores the job durably and returns once it is on disk.
+	// Concurrent inserts share commits. On error nothing is stored.
+	Insert(job *orchestrator.Job) error
+	// Update records the job's latest snapshot (the job must have been
+	// inserted). Several updates of one job between two commits are written
+	// once.
+	Update(job orchestrator.Job)
+	// AppendLog appends lines to the job's log, within its caps.
+	AppendLog(taskID int64, lines []string)
+	// Get returns a job by task id (linkis.ErrUnknownJob if none).
+	Get(taskID int64) (orchestrator.Job, error)
+	// TaskIDOf resolves an exec id (linkis.ErrUnknownJob if none).
+	TaskIDOf(execID string) (int64, error)
+	// List returns a user's jobs selected by q, newest first, one page of
+	// them and the number of all that match. q is already validated.
+	List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error)
+	// Log returns up to size lines of the job's log from line from, the
+	// number of lines stored, and whether lines are still waiting to be
+	// written.
+	Log(taskID int64, from, size int) (lines []string, total int, pending bool, err error)
+	// Unfinished calls fn with every job not in a final state, in TaskID
+	// order.
+	Unfinished(fn func(orchestrator.Job) error) error
+	// Count returns the number of jobs stored.
+	Count() (int, error)
+	// Flush returns once everything given before it is on disk.
+	Flush() error
+	// Close flushes and closes the history.
+	Close() error
+}
+
+// Buckets of the bbolt history.
+var (
+	bucketJobs    = []byte("jobs")    // taskID → JSON Job
+	bucketExec    = []byte("exec")    // execID → taskID
+	bucketUser    = []byte("user")    // user \x00 taskID → summary (state, created, creator \x00 engineType)
+	bucketLive    = []byte("live")    // taskID → state, for jobs not yet final
+	bucketLogs    = []byte("logs")    // taskID, line number → line
+	bucketLogMeta = []byte("logmeta") // taskID → lines, bytes, truncated
+)
+
+// LogTruncated is the last line of a log that reached its cap.
+const LogTruncated = "WARN log truncated: the job's log reached its size cap; later lines are dropped"
+
+// BoltOptions tune a BoltHistory.
+type BoltOptions struct {
+	// NoSync skips fsync: faster, not durable. For tests and benchmarks.
+	NoSync bool
+	// LogMaxLines and LogMaxBytes cap each job's log; past either, one
+	// LogTruncated line ends it.
+	LogMaxLines int
+	LogMaxBytes int
+	// Log receives write errors.
+	Log *slog.Logger
+}
+
+// BoltHistory is the History on a bbolt file. One writer goroutine commits
+// everything: each commit takes all the inserts, updates and log lines
+// pending at that moment, so concurrent submits share one fsync and
+// repeated updates of a job collapse into one write.
+type BoltHistory struct {
+	db   *bolt.DB
+	opts BoltOptions
+	log  *slog.Logger
+
+	mu         sync.Mutex
+	inserts    []*insertOp
+	dirty      map[int64]*orchestrator.Job // latest snapshots not yet committing
+	committing map[int64]*orchestrator.Job // snapshots in the commit under way
+	logs       map[int64][]string          // lines not yet committing
+	logsCommit map[int64][]string          // lines in the commit under way
+	closed     bool
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+	// abort makes the writer stop without a last commit (tests: a crash).
+	abort chan struct{}
+}
+
+type insertOp struct {
+	job  *orchestrator.Job // nil: a flush barrier
+	err  error
+	done chan struct{}
+}
+
+// OpenBolt opens (or creates) the history in file path.
+func OpenBolt(path string, opts BoltOptions) (*BoltHistory, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("entrance: open history %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketJobs, bucketExec, bucketUser, bucketLive, bucketLogs, bucketLogMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("entrance: init history %s: %w", path, err)
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &BoltHistory{
+		db: db, opts: opts, log: opts.Log,
+		dirty: map[int64]*orchestrator.Job{}, logs: map[int64][]string{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), abort: make(chan struct{}),
+	}
+	go h.writer()
+	return h, nil
+}
+
+func key64(id int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(id))
+	return b[:]
+}
+
+func userKey(user string, id int64) []byte {
+	b := make([]byte, 0, len(user)+9)
+	b = append(b, user...)
+	b = append(b, 0)
+	return binary.BigEndian.AppendUint64(b, uint64(id))
+}
+
+func summary(j *orchestrator.Job) []byte {
+	b := make([]byte, 0, 10+len(j.Creator)+len(j.EngineType))
+	b = append(b, byte(j.State))
+	b = binary.BigEndian.AppendUint64(b, uint64(j.Created.UnixNano()))
+	b = append(b, j.Creator...)
+	b = append(b, 0)
+	return append(b, j.EngineType...)
+}
+
+func (h *BoltHistory) signal() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Insert implements History.
+func (h *BoltHistory) Insert(job *orchestrator.Job) error {
+	op := &insertOp{job: job, done: make(chan struct{})}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return linkis.Errorf(linkis.ErrUnavailable, "history", "closed")
+	}
+	h.inserts = append(h.inserts, op)
+	h.mu.Unlock()
+	h.signal()
+	<-op.done
+	return op.err
+}
+
+// Update implements History.
+func (h *BoltHistory) Update(job orchestrator.Job) {
+	h.mu.Lock()
+	h.dirty[job.TaskID] = &job
+	h.mu.Unlock()
+	h.signal()
+}
+
+// AppendLog implements History.
+func (h *BoltHistory) AppendLog(taskID int64, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	h.mu.Lock()
+	pending := h.logs[taskID]
+	// Bound what waits in memory by the cap (plus one line that says so).
+	if room := h.opts.LogMaxLines + 1 - len(pending); room > 0 {
+		if len(lines) > room {
+			lines = lines[:room]
+		}
+		h.logs[taskID] = append(pending, lines...)
+	}
+	h.mu.Unlock()
+	h.signal()
+}
+
+// Flush implements History.
+func (h *BoltHistory) Flush() error {
+	op := &insertOp{done: make(chan struct{})}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.inserts = append(h.inserts, op)
+	h.mu.Unlock()
+	h.signal()
+	<-op.done
+	return op.err
+}
+
+// Close implements History: a last commit of everything pending, then the
+// file is closed.
+func (h *BoltHistory) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	h.mu.Unlock()
+	close(h.stop)
+	<-h.done
+	return h.db.Close()
+}
+
+func (h *BoltHistory) writer() {
+	defer close(h.done)
+	backoff := time.Duration(0)
+	for {
+		select {
+		case <-h.abort:
+			h.failInserts(linkis.Errorf(linkis.ErrUnavailable, "history", "closed"))
+			return
+		case <-h.stop:
+			if err := h.commit(); err != nil {
+				h.log.Error("entrance history: last commit failed", "err", err)
+			}
+			return
+		case <-h.kick:
+		}
+		if err := h.commit(); err != nil {
+			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
+			h.log.Error("entrance history: commit failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-h.stop:
+			case <-h.abort:
+			}
+			h.signal()
+		} else {
+			backoff = 0
+		}
+	}
+}
+
+func (h *BoltHistory) failInserts(err error) {
+	h.mu.Lock()
+	ops := h.inserts
+	h.inserts = nil
+	h.mu.Unlock()
+	for _, op := range ops {
+		op.err = err
+		close(op.done)
+	}
+}
+
+// commit writes one batch. Inserts that fail get the error; updates and
+// log lines that fail go back to wait for the next commit.
+func (h *BoltHistory) commit() error {
+	h.mu.Lock()
+	ops := h.inserts
+	h.inserts = nil
+	h.committing, h.dirty = h.dirty, make(map[int64]*orchestrator.Job, len(h.dirty))
+	h.logsCommit, h.logs = h.logs, make(map[int64][]string, len(h.logs))
+	updates, logs := h.committing, h.logsCommit
+	h.mu.Unlock()
+	if len(ops) == 0 && len(updates) == 0 && len(logs) == 0 {
+		h.mu.Lock()
+		h.committing, h.logsCommit = nil, nil
+		h.mu.Unlock()
+		return nil
+	}
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		jobs, exec, users, live := tx.Bucket(bucketJobs), tx.Bucket(bucketExec), tx.Bucket(bucketUser), tx.Bucket(bucketLive)
+		for _, op := range ops {
+			if op.job == nil {
+				continue
+			}
+			seq, err := jobs.NextSequence()
+			if err != nil {
+				return err
+			}
+			j := op.job
+			j.TaskID = int64(seq)
+			j.ExecID = newExecID(j.TaskID)
+			v, err := json.Marshal(j)
+			if err != nil {
+				return err
+			}
+			k := key64(j.TaskID)
+			if err := jobs.Put(k, v); err != nil {
+				return err
+			}
+			if err := exec.Put([]byte(j.ExecID), k); err != nil {
+				return err
+			}
+			if err := users.Put(userKey(j.User, j.TaskID), summary(j)); err != nil {
+				return err
+			}
+			if err := live.Put(k, []byte{byte(j.State)}); err != nil {
+				return err
+			}
+		}
+		for id, j := range updates {
+			v, err := json.Marshal(j)
+			if err != nil {
+				return err
+			}
+			k := key64(id)
+			if err := jobs.Put(k, v); err != nil {
+				return err
+			}
+			if err := users.Put(userKey(j.User, id), summary(j)); err != nil {
+				return err
+			}
+			if j.State.Final() {
+				err = live.Delete(k)
+			} else {
+				err = live.Put(k, []byte{byte(j.State)})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		for id, lines := range logs {
+			if err := h.appendLogTx(tx, id, lines); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	h.mu.Lock()
+	if err != nil {
+		// Put back what a later commit must still write, unless newer.
+		for id, j := range updates {
+			if _, newer := h.dirty[id]; !newer {
+				h.dirty[id] = j
+			}
+		}
+		for id, lines := range logs {
+			h.logs[id] = append(lines, h.logs[id]...)
+		}
+	}
+	h.committing, h.logsCommit = nil, nil
+	h.mu.Unlock()
+	for _, op := range ops {
+		if err != nil {
+			op.err = fmt.Errorf("entrance: persist job: %w", err)
+			if op.job != nil {
+				op.job.TaskID, op.job.ExecID = 0, ""
+			}
+		}
+		close(op.done)
+	}
+	return err
+}
+
+func (h *BoltHistory) appendLogTx(tx *bolt.Tx, id int64, lines []string) error {
+	meta, logs := tx.Bucket(bucketLogMeta), tx.Bucket(bucketLogs)
+	k := key64(id)
+	var n, size uint32
+	var truncated bool
+	if m := meta.Get(k); len(m) == 9 {
+		n, size, truncated = binary.BigEndian.Uint32(m), binary.BigEndian.Uint32(m[4:]), m[8] == 1
+	}
+	if truncated {
+		return nil
+	}
+	lk := make([]byte, 12)
+	copy(lk, k)
+	for _, line := range lines {
+		if int(n) >= h.opts.LogMaxLines || int(size)+len(line) > h.opts.LogMaxBytes {
+			line, truncated = LogTruncated, true
+		}
+		binary.BigEndian.PutUint32(lk[8:], n)
+		if err := logs.Put(lk, []byte(line)); err != nil {
+			return err
+		}
+		n++
+		size += uint32(len(line))
+		if truncated {
+			break
+		}
+	}
+	m := make([]byte, 9)
+	binary.BigEndian.PutUint32(m, n)
+	binary.BigEndian.PutUint32(m[4:], size)
+	if truncated {
+		m[8] = 1
+	}
+	return meta.Put(k, m)
+}
+
+func newExecID(taskID int64) string {
+	var r [4]byte
+	rand.Read(r[:])
+	return "exec_" + strconv.FormatInt(taskID, 10) + "_" + hex.EncodeToString(r[:])
+}
+
+// memo returns the newest snapshot still in memory, if any.
+func (h *BoltHistory) memo(taskID int64) (orchestrator.Job, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if j, ok := h.dirty[taskID]; ok {
+		return *j, true
+	}
+	if j, ok := h.committing[taskID]; ok {
+		return *j, true
+	}
+	return orchestrator.Job{}, false
+}
+
+// Get implements History.
+func (h *BoltHistory) Get(taskID int64) (orchestrator.Job, error) {
+	if j, ok := h.memo(taskID); ok {
+		return j, nil
+	}
+	var j orchestrator.Job
+	found := false
+	err := h.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketJobs).Get(key64(taskID))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &j)
+	})
+	if err != nil {
+		return j, fmt.Errorf("entrance: read job %d: %w", taskID, err)
+	}
+	if !found {
+		// A snapshot may have moved from memory to disk meanwhile.
+		if j, ok := h.memo(taskID); ok {
+			return j, nil
+		}
+		return j, linkis.ValueError(linkis.ErrUnknownJob, "taskID", strconv.FormatInt(taskID, 10), "no such job")
+	}
+	// The commit that wrote j may have raced a newer snapshot into memory.
+	if m, ok := h.memo(taskID); ok {
+		return m, nil
+	}
+	return j, nil
+}
+
+// TaskIDOf implements History.
+func (h *BoltHistory) TaskIDOf(execID string) (int64, error) {
+	var id int64 = -1
+	err := h.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketExec).Get([]byte(execID)); len(v) == 8 {
+			id = int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("entrance: read exec id: %w", err)
+	}
+	if id < 0 {
+		return 0, linkis.ValueError(linkis.ErrUnknownJob, "execID", execID, "no such job")
+	}
+	return id, nil
+}
+
+func matches(q *orchestrator.ListQuery, v []byte) bool {
+	if len(v) < 10 {
+		return false
+	}
+	if q.State != 0 && orchestrator.State(v[0]) != q.State {
+		return false
+	}
+	created := int64(binary.BigEndian.Uint64(v[1:9]))
+	if !q.Since.IsZero() && created < q.Since.UnixNano() {
+		return false
+	}
+	if !q.Until.IsZero() && created >= q.Until.UnixNano() {
+		return false
+	}
+	creator, engine, _ := bytes.Cut(v[9:], []byte{0})
+	if q.Creator != "" && string(creator) != q.Creator {
+		return false
+	}
+	if q.EngineType != "" && string(engine) != q.EngineType {
+		typ, _, _ := bytes.Cut(engine, []byte{'-'})
+		if string(typ) != q.EngineType {
+			return false
+		}
+	}
+	return true
+}
+
+// List implements History. It scans the user's index entries (small
+// summaries, not records) and reads the records of the page only. The
+// state filter sees the state last committed: a job that changed in the
+// last moments may be filtered by its previous state.
+func (h *BoltHistory) List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
+	skip := (q.Page - 1) * q.PageSize
+	var ids []int64
+	total := 0
+	err := h.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketUser).Cursor()
+		prefix := append([]byte(user), 0)
+		end := append([]byte(user), 1)
+		k, v := c.Seek(end)
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Prev() {
+			if !matches(&q, v) {
+				continue
+			}
+			if total >= skip && len(ids) < q.PageSize {
+				ids = append(ids, int64(binary.BigEndian.Uint64(k[len(prefix):])))
+			}
+			total++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("entrance: list jobs: %w", err)
+	}
+	jobs := make([]orchestrator.Job, 0, len(ids))
+	for _, id := range ids {
+		j, err := h.Get(id)
+		if err != nil {
+			return nil, 0, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, total, nil
+}
+
+// Log implements History.
+func (h *BoltHistory) Log(taskID int64, from, size int) ([]string, int, bool, error) {
+	h.mu.Lock()
+	pending := len(h.logs[taskID]) > 0 || len(h.logsCommit[taskID]) > 0
+	h.mu.Unlock()
+	var lines []string
+	total := 0
+	err := h.db.View(func(tx *bolt.Tx) error {
+		k := key64(taskID)
+		if m := tx.Bucket(bucketLogMeta).Get(k); len(m) == 9 {
+			total = int(binary.BigEndian.Uint32(m))
+		}
+		if from >= total {
+			return nil
+		}
+		lk := make([]byte, 12)
+		copy(lk, k)
+		binary.BigEndian.PutUint32(lk[8:], uint32(from))
+		c := tx.Bucket(bucketLogs).Cursor()
+		for k2, v := c.Seek(lk); k2 != nil && bytes.HasPrefix(k2, k) && len(lines) < size; k2, v = c.Next() {
+			lines = append(lines, string(v))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("entrance: read log: %w", err)
+	}
+	return lines, total, pending, nil
+}
+
+// Unfinished implements History.
+func (h *BoltHistory) Unfinished(fn func(orchestrator.Job) error) error {
+	var ids []int64
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLive).ForEach(func(k, _ []byte) error {
+			ids = append(ids, int64(binary.BigEndian.Uint64(k)))
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("entrance: read unfinished jobs: %w", err)
+	}
+	for _, id := range ids {
+		j, err := h.Get(id)
+		if errors.Is(err, linkis.ErrUnknownJob) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Count implements History.
+func (h *BoltHistory) Count() (int, error) {
+	n := 0
+	err := h.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketJobs).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
