@@ -11,7 +11,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:\n  demo   run a small manager scenario and print its decisions\n  sim    simulate a scenario under virtual time (linkis sim --scenario FILE)"+
 			"\n  ecm          run the host agent that launches engines (--manager URL --data-dir DIR --http-addr HOST:PORT)"+
 			"\n  engineconn   run one engine (started by an ECM, never by hand)"+
-			"\n  manager      run a manager cluster member (--id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT --bootstrap|--join URL)")
+			"\n  manager      run a manager cluster member (--id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT --bootstrap|--join URL)"+
+			jobsUsage)
 	}
 	flag.Parse()
 	if flag.NArg() < 1 {
@@ -30,6 +31,8 @@ func main() {
 		err = runEngineConn(flag.Args()[1:])
 	case "manager":
 		err = runManager(flag.Args()[1:])
+	case "submit", "status", "log", "result", "kill", "list":
+		err = runJobs(flag.Arg(0), os.Stdout, flag.Args()[1:])
 	default:
 		fmt.Fprintf(os.Stderr, "linkis: unknown command %q\n", flag.Arg(0))
 		flag.Usage()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,9 +18,9 @@ import (
 	"github.com/golinkis/golinkis/orchestrator"
 )
 
-func newTestServer(t *testing.T) (*fakeJobs, *httptest.Server) {
+func newTestServer(t *testing.T) (*restapitest.Jobs, *httptest.Server) {
 	t.Helper()
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	srv := httptest.NewServer(newTestHandler(t, f))
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -54,8 +55,8 @@ func TestClientRoundTrip(t *testing.T) {
 	if err != nil || sub.ExecID != "exec_1" || sub.TaskID != 1 {
 		t.Fatalf("submit %+v %v", sub, err)
 	}
-	f.set(sub.ExecID, func(j *orchestrator.Job) { j.State, j.Progress, j.ProgressInfo = orchestrator.Running, 0.5, "half" })
-	f.addLog(sub.ExecID, "INFO a", "", "ERROR c")
+	f.Set(sub.ExecID, func(j *orchestrator.Job) { j.State, j.Progress, j.ProgressInfo = orchestrator.Running, 0.5, "half" })
+	f.AddLog(sub.ExecID, "INFO a", "", "ERROR c")
 	st, err := c.Status(ctx, sub.ExecID)
 	if err != nil || st.Status != "Running" || st.TaskID != 1 {
 		t.Fatalf("status %+v %v", st, err)
@@ -73,7 +74,7 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatalf("empty log page %+v %v", lp, err)
 	}
 	p := writeTableResult(t, f, sub.ExecID, t.TempDir())
-	f.set(sub.ExecID, func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
+	f.Set(sub.ExecID, func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
 	task, err := c.Job(ctx, sub.TaskID)
 	if err != nil || task.Status != "Succeed" || len(task.ResultLocations) != 1 || task.ResultLocations[0] != p ||
 		task.ResultLocation != filepath.Dir(p) {
@@ -133,7 +134,7 @@ func TestClientErrors(t *testing.T) {
 	_, _, err = wrong.List(ctx, orchestrator.ListQuery{})
 	check("wrong token", err, linkis.ErrPermission, "auth failed")
 
-	f.failWith = errors.New("disk on fire at /var/x")
+	f.FailWith = errors.New("disk on fire at /var/x")
 	_, _, err = alice.List(ctx, orchestrator.ListQuery{})
 	var re *RemoteError
 	if !errors.As(err, &re) || re.HTTPStatus != 500 || strings.Contains(err.Error(), "/var/x") {
@@ -180,13 +181,13 @@ func TestWait(t *testing.T) {
 		defer wg.Done()
 		for i := 1; i <= 5; i++ {
 			time.Sleep(3 * time.Millisecond)
-			f.set(sub.ExecID, func(j *orchestrator.Job) { j.State, j.Progress = orchestrator.Running, float64(i)/5 })
-			f.addLog(sub.ExecID, "line "+string(rune('0'+i)))
+			f.Set(sub.ExecID, func(j *orchestrator.Job) { j.State, j.Progress = orchestrator.Running, float64(i)/5 })
+			f.AddLog(sub.ExecID, "line "+string(rune('0'+i)))
 		}
 		for i := 0; i < 2*MaxLogSize; i++ { // more than one page at the end
-			f.addLog(sub.ExecID, "tail")
+			f.AddLog(sub.ExecID, "tail")
 		}
-		f.set(sub.ExecID, func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
+		f.Set(sub.ExecID, func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
 	}()
 	var lines []string
 	var ups []Update
@@ -260,7 +261,7 @@ func TestWriteTable(t *testing.T) {
 	if err := WriteTable(&b, rs); err != nil {
 		t.Fatal(err)
 	}
-	want := "id   name\n---  ----------\n  1  one\n200  two\\nlines\n  3  NULL\n(3 rows)\n"
+	want := " id  name\n---  ----------\n  1  one\n200  two\\nlines\n  3  NULL\n(3 rows)\n"
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}

@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"encoding/json"
+	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -24,7 +25,7 @@ func FuzzHandler(f *testing.F) {
 	} {
 		f.Add(s.method, s.path, s.body, s.user, s.code)
 	}
-	jobs := newFakeJobs()
+	jobs := restapitest.NewJobs()
 	h := newTestHandler(f, jobs)
 	f.Fuzz(func(t *testing.T, method, path, body, user, code string) {
 		u, err := url.ParseRequestURI(path)
@@ -35,7 +36,7 @@ func FuzzHandler(f *testing.F) {
 		r.Method, r.URL, r.RequestURI = method, u, path
 		r.Header[HeaderTokenUser] = []string{user}
 		r.Header[HeaderTokenCode] = []string{code}
-		before := jobs.count()
+		before := jobs.Count()
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		var env Envelope
@@ -54,7 +55,7 @@ func FuzzHandler(f *testing.F) {
 			if env.Status != StatusNotLoggedIn && env.Status != StatusAuthFailed {
 				t.Fatalf("a wrong token got %+v", env)
 			}
-			if jobs.count() != before {
+			if jobs.Count() != before {
 				t.Fatal("a wrong token submitted a job")
 			}
 		}

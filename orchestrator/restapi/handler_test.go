@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,9 +18,12 @@ import (
 	"github.com/golinkis/golinkis/orchestrator"
 )
 
+// The fake must keep satisfying the interface the Entrance satisfies.
+var _ Jobs = (*restapitest.Jobs)(nil)
+
 var testUsers = map[string]string{"alice": "alice-code", "bob": "bob-code"}
 
-func newTestHandler(t testing.TB, f *fakeJobs, mut ...func(*Config)) http.Handler {
+func newTestHandler(t testing.TB, f *restapitest.Jobs, mut ...func(*Config)) http.Handler {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Users = testUsers
@@ -84,7 +88,7 @@ func submitShell(t *testing.T, h http.Handler) SubmitData {
 // or partial pair is "auth failed" (3, 403) without saying which half
 // was wrong; the right pair passes, and reaches Jobs as that user.
 func TestAuthentication(t *testing.T) {
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	h := newTestHandler(t, f)
 	path := Prefix + PathHistory
 	for _, tc := range []struct {
@@ -141,7 +145,7 @@ func TestConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, linkis.ErrInvalidArgument) {
 			t.Errorf("%s: %v, want an invalid argument about %q", tc.name, err, tc.want)
 		}
-		if _, err := NewHandler(newFakeJobs(), tc.cfg); err == nil {
+		if _, err := NewHandler(restapitest.NewJobs(), tc.cfg); err == nil {
 			t.Errorf("%s: NewHandler accepted it", tc.name)
 		}
 	}
@@ -153,7 +157,7 @@ func TestConfigValidate(t *testing.T) {
 // A job's life through every entrance path, with the data shapes Linkis
 // clients read.
 func TestJobLifecycle(t *testing.T) {
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	h := newTestHandler(t, f)
 	sub := submitShell(t, h)
 	base := Prefix + "/entrance/" + sub.ExecID
@@ -165,7 +169,7 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 
-	f.set(sub.ExecID, func(j *orchestrator.Job) {
+	f.Set(sub.ExecID, func(j *orchestrator.Job) {
 		j.State, j.Progress, j.ProgressInfo, j.EC = orchestrator.Running, 0.4, "2 of 5 statements", "ec-1"
 	})
 	var pr ProgressData
@@ -176,7 +180,7 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatalf("progress %+v", pr)
 	}
 
-	f.addLog(sub.ExecID, "INFO starting", "hello", "WARN slow disk", "ERROR boom", "bye")
+	f.AddLog(sub.ExecID, "INFO starting", "hello", "WARN slow disk", "ERROR boom", "bye")
 	var lg LogData
 	_, env = call(t, h, "GET", base+"/log?fromLine=1&size=3", "", "alice")
 	mustData(t, env, &lg)
@@ -213,7 +217,7 @@ func TestJobLifecycle(t *testing.T) {
 	if task.TaskID != sub.TaskID || task.ExecID != sub.ExecID || task.UmUser != "alice" || task.Status != "Cancelled" ||
 		task.ExecutionCode != "echo ${x}" || task.EngineType != "shell-1" || task.ExecuteApplicationName != "shell" ||
 		task.RequestApplicationName != "IDE" || task.RunType != "sh" || task.EngineInstance != "ec-1" ||
-		task.Instance != DefaultInstance || task.CreatedTime != f.now.UnixMilli() || task.ErrDesc != "killed by alice" ||
+		task.Instance != DefaultInstance || task.CreatedTime != f.Now.UnixMilli() || task.ErrDesc != "killed by alice" ||
 		!strings.Contains(task.ParamsJSON, `"x":"hi"`) || strings.Join(task.Labels, ",") != "engineType:shell-1,userCreator:alice-IDE" {
 		t.Fatalf("task %+v", task)
 	}
@@ -228,12 +232,12 @@ func TestJobLifecycle(t *testing.T) {
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestList(t *testing.T) {
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	h := newTestHandler(t, f)
 	for i := 0; i < 5; i++ {
 		submitShell(t, h)
 	}
-	f.set("exec_2", func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
+	f.Set("exec_2", func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
 	var ld ListData
 	_, env := call(t, h, "GET", Prefix+PathHistory+"?pageNow=2&pageSize=2", "", "alice")
 	mustData(t, env, &ld)
@@ -253,18 +257,20 @@ func TestList(t *testing.T) {
 	}
 }
 
-func writeTableResult(t testing.TB, f *fakeJobs, execID, dir string) string {
+func writeTableResult(t testing.TB, f *restapitest.Jobs, execID, dir string) string {
 	p := filepath.Join(dir, "_0.jsonl")
-	f.addResult(execID, p, `{"type":"table","columns":[{"name":"id","type":"INTEGER"},{"name":"name","type":"TEXT"}]}
+	if err := f.AddResult(execID, p, `{"type":"table","columns":[{"name":"id","type":"INTEGER"},{"name":"name","type":"TEXT"}]}
 [1,"one"]
 [2,"two"]
 [3,null]
-`)
+`); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
 func TestOpenFile(t *testing.T) {
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	h := newTestHandler(t, f)
 	sub := submitShell(t, h)
 	dir := t.TempDir()
@@ -288,7 +294,9 @@ func TestOpenFile(t *testing.T) {
 	}
 
 	tp := filepath.Join(dir, "_1.jsonl")
-	f.addResult(sub.ExecID, tp, `{"type":"text","columns":[{"name":"line","type":"TEXT"}]}`+"\n[\"hello\"]\n")
+	if err := f.AddResult(sub.ExecID, tp, `{"type":"text","columns":[{"name":"line","type":"TEXT"}]}`+"\n[\"hello\"]\n"); err != nil {
+		t.Fatal(err)
+	}
 	_, env = call(t, h, "GET", Prefix+PathOpenFile+"?path="+tp, "", "alice")
 	mustData(t, env, &fd)
 	if fd.Type != FileTypeText || fd.TotalLine != 1 || fd.FileContent[0][0] != "hello" {
@@ -297,7 +305,9 @@ func TestOpenFile(t *testing.T) {
 
 	// A malformed file is an error without the file's path.
 	bad := filepath.Join(dir, "_2.jsonl")
-	f.addResult(sub.ExecID, bad, "{\"type\":\"table\",\"columns\":[{\"name\":\"a\",\"type\":\"TEXT\"}]}\n[1,2]\n")
+	if err := f.AddResult(sub.ExecID, bad, "{\"type\":\"table\",\"columns\":[{\"name\":\"a\",\"type\":\"TEXT\"}]}\n[1,2]\n"); err != nil {
+		t.Fatal(err)
+	}
 	code, env := call(t, h, "GET", Prefix+PathOpenFile+"?path="+bad, "", "alice")
 	if env.Status != StatusError || code != 500 || strings.Contains(env.Message, dir) || !strings.Contains(env.Message, "row 1") {
 		t.Fatalf("malformed: HTTP %d %+v", code, env)
@@ -308,7 +318,7 @@ func TestOpenFile(t *testing.T) {
 // an envelope status and an HTTP status; none of them changes anything
 // and no message shows a path the user did not send.
 func TestBadInput(t *testing.T) {
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	h := newTestHandler(t, f)
 	sub := submitShell(t, h)
 	dir := t.TempDir()
@@ -362,7 +372,7 @@ func TestBadInput(t *testing.T) {
 			if strings.HasPrefix(path, "/entrance") || strings.HasPrefix(path, "/jobhistory") || strings.HasPrefix(path, "/filesystem") {
 				path = Prefix + path
 			}
-			before := f.count()
+			before := f.Count()
 			code, env := call(t, h, tc.method, path, tc.body, tc.user)
 			if env.Status != tc.status || code != tc.http {
 				t.Fatalf("status %d HTTP %d (%q), want %d HTTP %d", env.Status, code, env.Message, tc.status, tc.http)
@@ -375,8 +385,8 @@ func TestBadInput(t *testing.T) {
 			if strings.Contains(env.Message, dir) && !strings.Contains(tc.path, dir) {
 				t.Errorf("message shows a directory the user did not send: %q", env.Message)
 			}
-			if f.count() != before {
-				t.Errorf("jobs changed: %d -> %d", before, f.count())
+			if f.Count() != before {
+				t.Errorf("jobs changed: %d -> %d", before, f.Count())
 			}
 			var d ErrorData
 			if err := json.Unmarshal(env.Data, &d); err != nil || d.ErrorKind == "" {
@@ -396,10 +406,10 @@ func TestBadInput(t *testing.T) {
 // "internal error": its text, which may hold paths and Go internals,
 // goes only to the log.
 func TestInternalErrorHidden(t *testing.T) {
-	f := newFakeJobs()
+	f := restapitest.NewJobs()
 	var logged bytes.Buffer
 	h := newTestHandler(t, f, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logged, nil)) })
-	f.failWith = &os.PathError{Op: "open", Path: "/var/lib/secret/history.db", Err: os.ErrNotExist}
+	f.FailWith = &os.PathError{Op: "open", Path: "/var/lib/secret/history.db", Err: os.ErrNotExist}
 	code, env := call(t, h, "GET", Prefix+PathHistory, "", "alice")
 	if code != 500 || env.Status != StatusError || strings.Contains(env.Message, "/var/lib") || !strings.Contains(env.Message, "internal error") {
 		t.Fatalf("HTTP %d %+v", code, env)
@@ -407,7 +417,7 @@ func TestInternalErrorHidden(t *testing.T) {
 	if !strings.Contains(logged.String(), "/var/lib/secret") {
 		t.Errorf("the log lacks the detail: %s", logged.String())
 	}
-	f.failWith = linkis.Errorf(linkis.ErrQueueFull, "group", "IDE_alice_shell-1 holds 1000 jobs")
+	f.FailWith = linkis.Errorf(linkis.ErrQueueFull, "group", "IDE_alice_shell-1 holds 1000 jobs")
 	r := httptest.NewRequest("POST", Prefix+PathSubmit, strings.NewReader(shellJob))
 	r.Header.Set(HeaderTokenUser, "alice")
 	r.Header.Set(HeaderTokenCode, "alice-code")

@@ -13,8 +13,9 @@ import (
 
 // WriteTable prints a result set for people: a text result as its lines;
 // a table with a header, a rule and one line per row, each column as wide
-// as its widest value (numbers right-aligned, NULL for null). Control
-// characters in values are escaped so that a row stays one line.
+// as its widest value (numbers and their headers right-aligned, NULL for
+// null), and the row count. Control characters in values are escaped so
+// that a row stays one line and cannot drive the terminal.
 func WriteTable(w io.Writer, rs api.ResultSet) error {
 	bw := bufio.NewWriter(w)
 	if rs.Type == "text" {
@@ -64,7 +65,7 @@ func WriteTable(w io.Writer, rs api.ResultSet) error {
 		}
 		bw.WriteByte('\n')
 	}
-	line(head, func(i int, s string) string { return padTo(s, width[i], false) })
+	line(head, func(i int, s string) string { return padTo(s, width[i], right[i]) })
 	rule := make([]string, n)
 	for i := range rule {
 		rule[i] = strings.Repeat("-", width[i])

@@ -1,4 +1,13 @@
-package restapi
+// Package restapitest provides Jobs, an in-memory stand-in for the
+// Entrance behind restapi's handler, so that the handler, its Client and
+// the command line can be tested without engines. It validates a request
+// the way the Entrance does in outline (labels, engine types shell, python
+// and sql, ${var} references), enforces that a user sees only their own
+// jobs and result files, and lets a test move jobs along by hand.
+//
+// It is test support: it keeps everything in memory, never runs a job and
+// must never be used to serve real users.
+package restapitest
 
 import (
 	"context"
@@ -14,35 +23,40 @@ import (
 	"github.com/golinkis/golinkis/orchestrator"
 )
 
-// fakeJobs is an in-memory Entrance: it enforces ownership, validates
-// like the real one would (labels, engine types, variables) and lets a
-// test move jobs along.
-type fakeJobs struct {
+// Jobs is an in-memory Entrance; it satisfies restapi.Jobs. The zero
+// value is not usable: call NewJobs. It is safe for concurrent use.
+type Jobs struct {
 	mu      sync.Mutex
 	next    int64
 	jobs    map[string]*orchestrator.Job // by exec id
 	logs    map[string][]string
 	results map[string]string // result path -> owner
-	now     time.Time
-	// failWith, when set, is returned by every call (to test internal
-	// errors).
-	failWith error
+	// Now is the time jobs are created at.
+	Now time.Time
+	// FailWith, when set, is returned by every call but Set, AddLog and
+	// AddResult (to test how errors are answered). Set it before the
+	// calls it should fail.
+	FailWith error
 }
 
-func newFakeJobs() *fakeJobs {
-	return &fakeJobs{jobs: map[string]*orchestrator.Job{}, logs: map[string][]string{}, results: map[string]string{},
-		now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+// NewJobs returns an empty Jobs whose jobs are created at 2026-11-21
+// 12:00 UTC; exec ids are exec_1, exec_2, ... and task ids 1, 2, ...
+func NewJobs() *Jobs {
+	return &Jobs{jobs: map[string]*orchestrator.Job{}, logs: map[string][]string{}, results: map[string]string{},
+		Now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 }
-
-var _ Jobs = (*fakeJobs)(nil)
 
 var varRef = regexp.MustCompile(`\$\{([^}]*)\}`)
 
-func (f *fakeJobs) Submit(ctx context.Context, user string, req orchestrator.JobRequest) (orchestrator.Job, error) {
+// Submit accepts a job in state Inited, or refuses it: a missing
+// engineType or userCreator label, an engine type other than shell,
+// python and sql, a userCreator naming another user, a ${name} without
+// its variable (run_date is known).
+func (f *Jobs) Submit(ctx context.Context, user string, req orchestrator.JobRequest) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failWith != nil {
-		return orchestrator.Job{}, f.failWith
+	if f.FailWith != nil {
+		return orchestrator.Job{}, f.FailWith
 	}
 	et, ok := req.Labels[linkis.LabelEngineType]
 	if !ok {
@@ -73,14 +87,14 @@ func (f *fakeJobs) Submit(ctx context.Context, user string, req orchestrator.Job
 	}
 	f.next++
 	j := &orchestrator.Job{TaskID: f.next, ExecID: fmt.Sprintf("exec_%d", f.next), User: user, Creator: uc.Creator,
-		EngineType: et, Request: req, State: orchestrator.Inited, Created: f.now, Updated: f.now}
+		EngineType: et, Request: req, State: orchestrator.Inited, Created: f.Now, Updated: f.Now}
 	f.jobs[j.ExecID] = j
 	return *j, nil
 }
 
-func (f *fakeJobs) get(user, execID string) (*orchestrator.Job, error) {
-	if f.failWith != nil {
-		return nil, f.failWith
+func (f *Jobs) get(user, execID string) (*orchestrator.Job, error) {
+	if f.FailWith != nil {
+		return nil, f.FailWith
 	}
 	j, ok := f.jobs[execID]
 	if !ok {
@@ -92,7 +106,8 @@ func (f *fakeJobs) get(user, execID string) (*orchestrator.Job, error) {
 	return j, nil
 }
 
-func (f *fakeJobs) Job(user string, taskID int64) (orchestrator.Job, error) {
+// Job returns the record of a task id.
+func (f *Jobs) Job(user string, taskID int64) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, j := range f.jobs {
@@ -107,7 +122,8 @@ func (f *fakeJobs) Job(user string, taskID int64) (orchestrator.Job, error) {
 	return orchestrator.Job{}, linkis.ValueError(linkis.ErrUnknownJob, "taskID", fmt.Sprint(taskID), "no such job")
 }
 
-func (f *fakeJobs) JobByExecID(user, execID string) (orchestrator.Job, error) {
+// JobByExecID returns the record of an exec id.
+func (f *Jobs) JobByExecID(user, execID string) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.get(user, execID)
@@ -117,7 +133,8 @@ func (f *fakeJobs) JobByExecID(user, execID string) (orchestrator.Job, error) {
 	return *j, nil
 }
 
-func (f *fakeJobs) Log(user, execID string, from, size int) (orchestrator.LogPage, error) {
+// Log returns a page of the lines AddLog added.
+func (f *Jobs) Log(user, execID string, from, size int) (orchestrator.LogPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.get(user, execID)
@@ -131,7 +148,8 @@ func (f *fakeJobs) Log(user, execID string, from, size int) (orchestrator.LogPag
 		Complete: j.State.Final() && hi == len(lines)}, nil
 }
 
-func (f *fakeJobs) Kill(user, execID string) (orchestrator.Job, error) {
+// Kill moves a job that has not ended to Cancelled.
+func (f *Jobs) Kill(user, execID string) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.get(user, execID)
@@ -141,16 +159,17 @@ func (f *fakeJobs) Kill(user, execID string) (orchestrator.Job, error) {
 	if !j.State.Final() {
 		j.State = orchestrator.Cancelled
 		j.Reason = "killed by " + user
-		j.Ended = f.now
+		j.Ended = f.Now
 	}
 	return *j, nil
 }
 
-func (f *fakeJobs) List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
+// List filters by state, creator and engine-type prefix, newest first.
+func (f *Jobs) List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failWith != nil {
-		return nil, 0, f.failWith
+	if f.FailWith != nil {
+		return nil, 0, f.FailWith
 	}
 	var all []orchestrator.Job
 	for _, j := range f.jobs {
@@ -166,11 +185,12 @@ func (f *fakeJobs) List(user string, q orchestrator.ListQuery) ([]orchestrator.J
 	return all[lo:hi], len(all), nil
 }
 
-func (f *fakeJobs) OpenResult(user, path string) (*os.File, string, error) {
+// OpenResult opens a file AddResult recorded for user.
+func (f *Jobs) OpenResult(user, path string) (*os.File, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failWith != nil {
-		return nil, "", f.failWith
+	if f.FailWith != nil {
+		return nil, "", f.FailWith
 	}
 	if owner, ok := f.results[path]; !ok || owner != user {
 		return nil, "", linkis.ValueError(linkis.ErrPermission, "path", path, "not a result of "+user)
@@ -179,32 +199,36 @@ func (f *fakeJobs) OpenResult(user, path string) (*os.File, string, error) {
 	return fh, path, err
 }
 
-// set changes a job the way the entrance would while it runs.
-func (f *fakeJobs) set(execID string, fn func(j *orchestrator.Job)) {
+// Set changes a job the way the Entrance would while it runs.
+func (f *Jobs) Set(execID string, fn func(j *orchestrator.Job)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f.jobs[execID])
 }
 
-func (f *fakeJobs) addLog(execID string, lines ...string) {
+// AddLog appends lines to a job's log.
+func (f *Jobs) AddLog(execID string, lines ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.logs[execID] = append(f.logs[execID], lines...)
 }
 
-// addResult writes a result-set file of user's job and records it.
-func (f *fakeJobs) addResult(execID, path, content string) {
+// AddResult writes a result-set file with content at path and records
+// it as a result of the job.
+func (f *Jobs) AddResult(execID, path, content string) error {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		panic(err)
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j := f.jobs[execID]
 	j.Results = append(j.Results, path)
 	f.results[path] = j.User
+	return nil
 }
 
-func (f *fakeJobs) count() int {
+// Count returns how many jobs were accepted.
+func (f *Jobs) Count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.jobs)
