@@ -19,6 +19,7 @@ type result struct {
 	ec        string   // the engine that answered (or the last tried)
 	err       error    // nil on success
 	retryable bool     // err may go away when tried again
+	noRoute   bool     // the ask failed because the route has no engine (its ECM is gone)
 	cancelled bool     // ctx was done: the node stopped without an answer
 }
 
@@ -82,9 +83,11 @@ func (r *run) node(ctx context.Context, n Node, round int) result {
 
 // reheat is the reheater: after a node ended, it decides whether the tree
 // goes on with it: another try of a retry node (after its wait), the next
-// route of a failover node. It reports whether the node is tried again.
-func reheat(res result, tried, limit int) bool {
-	return !res.ok() && !res.cancelled && res.retryable && tried <= limit
+// route of a failover node (failover also moves on when the route has no
+// engine at all, e.g. it pins an ECM the manager no longer knows). It
+// reports whether the node is tried again.
+func reheat(res result, tried, limit int, failover bool) bool {
+	return !res.ok() && !res.cancelled && (res.retryable || failover && res.noRoute) && tried <= limit
 }
 
 // retry runs its child; a retryable failure gets another round after the
@@ -92,7 +95,7 @@ func reheat(res result, tried, limit int) bool {
 func (r *run) retry(ctx context.Context, n *RetryNode) result {
 	for round := 1; ; round++ {
 		res := r.node(ctx, n.Child, round)
-		if !reheat(res, round, n.Max) {
+		if !reheat(res, round, n.Max, false) {
 			if !res.ok() && !res.cancelled && res.retryable && round > 1 {
 				res.err = wrapf(res.err, "after "+strconv.Itoa(round)+" attempts")
 			}
@@ -132,7 +135,7 @@ func (r *run) failover(ctx context.Context, n *FailoverNode, round int) result {
 			return res
 		}
 		errs = append(errs, branchErr("route", c, res.err))
-		if !reheat(res, i+1, len(n.Routes)-1) {
+		if !reheat(res, i+1, len(n.Routes)-1, true) {
 			break
 		}
 		next := c
@@ -234,7 +237,8 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 		if ctx.Err() != nil {
 			return result{cancelled: true}
 		}
-		return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err)}
+		return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err),
+			noRoute: errors.Is(err, linkis.ErrUnknownNode) || errors.Is(err, linkis.ErrNoNodeAvailable)}
 	}
 	tc := r.o.tasks(g.Addr)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)

@@ -94,6 +94,30 @@ func TestFailoverWhenPrimaryHasNoEngine(t *testing.T) {
 	rec.legal(t)
 }
 
+// The primary route pins an ECM the manager does not know (it stopped and
+// deregistered): not retryable, yet the backup runs the job.
+func TestFailoverWhenPrimaryECMIsUnknown(t *testing.T) {
+	m := newFakeManager()
+	m.refuse = func(r api.AskRequest) error {
+		if r.Labels[linkis.LabelEMInstance] == "a" {
+			return linkis.ValueError(linkis.ErrUnknownNode, "emInstance", "a", "no such ECM")
+		}
+		return nil
+	}
+	o := testOrchestrator(t, m, nil)
+	out := o.Run(context.Background(), spec("shell-1", "echo done", LabelExecuteStrategy, "activeBackup", LabelExecuteRoutes, "emInstance=a;emInstance=b"), newRecorder())
+	if out.State != Succeed || out.EC != "ec-b" {
+		t.Fatalf("outcome %+v", out)
+	}
+	// The retry strategy does not retry it: the ECM will not come back by
+	// waiting.
+	out = o.Run(context.Background(), spec("shell-1", "echo done", LabelExecuteRoutes, "emInstance=a"), newRecorder())
+	if out.State != Failed || !errors.Is(out.Err, linkis.ErrUnknownNode) || len(m.askIDs()) != 3 {
+		t.Fatalf("outcome %+v, asks %v", out, m.askIDs())
+	}
+	m.books(t)
+}
+
 // The primary engine dies mid-task: the backup runs it.
 func TestFailoverWhenPrimaryEngineDies(t *testing.T) {
 	m := newFakeManager()
