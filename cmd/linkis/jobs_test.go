@@ -208,3 +208,20 @@ func TestJobCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// On a terminal the follower keeps one progress line under the log: it
+// clears it before printing lines and draws it again after, and leaves
+// nothing behind at the end.
+func TestFollowerOnTerminal(t *testing.T) {
+	var b bytes.Buffer
+	f := &follower{out: &b, tty: true, showLogs: true}
+	st := restapi.StatusData{Status: "Running", ExecID: "exec_12"}
+	f.update(restapi.Update{Status: st, Progress: 0.4})
+	f.update(restapi.Update{Status: st, Progress: 0.5, Lines: []string{"hello"}})
+	st.Status = "Succeed"
+	f.update(restapi.Update{Status: st, Progress: 1, Final: true})
+	want := "[####      ]  40% Running exec_12" + "\r\033[K" + "hello\n[#####     ]  50% Running exec_12" + "\r\033[K"
+	if b.String() != want || f.drawn {
+		t.Fatalf("%q\nwant %q", b.String(), want)
+	}
+}

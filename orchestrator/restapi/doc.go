@@ -5,7 +5,8 @@
 // the Token-User/Token-Code authentication; a typed Go Client for it; and
 // the small pieces the command line shares with the embedded system (the
 // engine-name mapping EngineLabel, the result-table printer WriteTable,
-// the progress line ProgressLine).
+// the progress line ProgressLine). Sub-package restapitest holds an
+// in-memory Jobs for tests.
 //
 // The handler is a translator and a gate. It authenticates the request,
 // decodes and checks the parameters, calls the Jobs interface it declares
