@@ -384,3 +384,33 @@ func TestE2EFailoverPrimaryECMStopped(t *testing.T) {
 	}
 	c.noAsksHeld(s.ExecID+"-1.1", s.ExecID+"-1.2")
 }
+
+// Multi-active over two ECMs with real engines: the engine on ecm-slow
+// sleeps, the one on ecm-fast answers; its answer wins, the slow task is
+// killed and both engines are released (the slow one serves the next job).
+func TestE2EMultiActiveSlowEngineLoses(t *testing.T) {
+	c := newCluster(t, "ecm-slow", "ecm-fast")
+	o := newOrchestrator(t, orchestrator.NewStoreAsker(c.mem, nil))
+	s := job("shell-1", `if [ "$LINKIS_ECM" = ecm-slow ]; then sleep 60; fi; echo "$LINKIS_ECM"`,
+		orchestrator.LabelExecuteStrategy, "multiActive", orchestrator.LabelExecuteRoutes, "emInstance=ecm-slow;emInstance=ecm-fast")
+	l := newListener()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := o.Run(ctx, s, l)
+	if got := rows(t, out); got != "[[ecm-fast]]" {
+		t.Fatalf("rows %s", got)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("the job took %v: the slow branch was waited for", d)
+	}
+	if !strings.Contains(l.log(), "answered first") {
+		t.Fatalf("log:\n%s", l.log())
+	}
+	c.noAsksHeld(s.ExecID+"-1.1", s.ExecID+"-1.2")
+	next := job("shell-1", `echo "$LINKIS_ECM"`, orchestrator.LabelExecuteRoutes, "emInstance=ecm-slow")
+	if got := rows(t, run(t, o, next)); got != "[[ecm-slow]]" {
+		t.Fatalf("the next job on ecm-slow: %s", got)
+	}
+	c.noAsksHeld(next.ExecID + "-1.0")
+}
