@@ -502,9 +502,21 @@ func (e *Entrance) timeouts() {
 	}
 }
 
+// resolve finds a job's task id by exec id and checks it belongs to user.
+func (e *Entrance) resolve(user, execID string) (int64, error) {
+	id, owner, err := e.hist.Resolve(execID)
+	if err != nil {
+		return 0, err
+	}
+	if owner != user {
+		return 0, linkis.ValueError(linkis.ErrPermission, "execID", execID, fmt.Sprintf("the job is not %q's", user))
+	}
+	return id, nil
+}
+
 // lookup reads a job by exec id and checks it belongs to user.
 func (e *Entrance) lookup(user, execID string) (orchestrator.Job, error) {
-	id, err := e.hist.TaskIDOf(execID)
+	id, err := e.resolve(user, execID)
 	if err != nil {
 		return orchestrator.Job{}, err
 	}
@@ -592,29 +604,29 @@ func (e *Entrance) Kill(user, execID string) (orchestrator.Job, error) {
 // (with the job as it stands and ctx's error), or when the entrance closes
 // (linkis.ErrUnavailable). It is woken by the job's end, not by polling.
 func (e *Entrance) Wait(ctx context.Context, user, execID string) (orchestrator.Job, error) {
-	j, err := e.lookup(user, execID)
+	id, err := e.resolve(user, execID)
 	if err != nil {
-		return j, err
+		return orchestrator.Job{}, err
 	}
 	e.mu.Lock()
-	if _, live := e.live[j.TaskID]; !live {
+	if _, live := e.live[id]; !live {
 		e.mu.Unlock()
-		return e.hist.Get(j.TaskID)
+		return e.hist.Get(id)
 	}
-	ch := e.waiters[j.TaskID]
+	ch := e.waiters[id]
 	if ch == nil {
 		ch = make(chan struct{})
-		e.waiters[j.TaskID] = ch
+		e.waiters[id] = ch
 	}
 	e.mu.Unlock()
 	select {
 	case <-ch:
-		return e.hist.Get(j.TaskID)
+		return e.hist.Get(id)
 	case <-ctx.Done():
-		j, _ = e.hist.Get(j.TaskID)
+		j, _ := e.hist.Get(id)
 		return j, ctx.Err()
 	case <-e.closedCh:
-		j, _ = e.hist.Get(j.TaskID)
+		j, _ := e.hist.Get(id)
 		return j, linkis.Errorf(linkis.ErrUnavailable, "entrance", "closed while waiting for job %s", execID)
 	}
 }

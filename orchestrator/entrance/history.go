@@ -40,8 +40,9 @@ type History interface {
 	AppendLog(taskID int64, lines []string)
 	// Get returns a job by task id (linkis.ErrUnknownJob if none).
 	Get(taskID int64) (orchestrator.Job, error)
-	// TaskIDOf resolves an exec id (linkis.ErrUnknownJob if none).
-	TaskIDOf(execID string) (int64, error)
+	// Resolve returns the task id and the user of the job with an exec id
+	// (linkis.ErrUnknownJob if none), without reading its record.
+	Resolve(execID string) (taskID int64, user string, err error)
 	// List returns a user's jobs selected by q, newest first, one page of
 	// them and the number of all that match. q is already validated.
 	List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error)
@@ -63,7 +64,7 @@ type History interface {
 // Buckets of the bbolt history.
 var (
 	bucketJobs    = []byte("jobs")    // taskID → JSON Job
-	bucketExec    = []byte("exec")    // execID → taskID
+	bucketExec    = []byte("exec")    // execID → taskID, user
 	bucketUser    = []byte("user")    // user \x00 taskID → summary (state, created, creator \x00 engineType)
 	bucketLive    = []byte("live")    // taskID → state, for jobs not yet final
 	bucketLogs    = []byte("logs")    // taskID, line number → line
@@ -78,7 +79,7 @@ type BoltOptions struct {
 	// NoSync skips fsync: faster, not durable. For tests and benchmarks.
 	NoSync bool
 	// LogMaxLines and LogMaxBytes cap each job's log; past either, one
-	// LogTruncated line ends it.
+	// LogTruncated line ends it. 0: 10,000 lines, 1 MiB.
 	LogMaxLines int
 	LogMaxBytes int
 	// Log receives write errors.
@@ -100,6 +101,7 @@ type BoltHistory struct {
 	committing map[int64]*orchestrator.Job // snapshots in the commit under way
 	logs       map[int64][]string          // lines not yet committing
 	logsCommit map[int64][]string          // lines in the commit under way
+	logBytes   map[int64]int               // bytes of logs, per job
 	closed     bool
 
 	kick chan struct{}
@@ -136,9 +138,15 @@ func OpenBolt(path string, opts BoltOptions) (*BoltHistory, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.LogMaxLines <= 0 {
+		opts.LogMaxLines = 10000
+	}
+	if opts.LogMaxBytes <= 0 {
+		opts.LogMaxBytes = 1 << 20
+	}
 	h := &BoltHistory{
 		db: db, opts: opts, log: opts.Log,
-		dirty: map[int64]*orchestrator.Job{}, logs: map[int64][]string{},
+		dirty: map[int64]*orchestrator.Job{}, logs: map[int64][]string{}, logBytes: map[int64]int{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), abort: make(chan struct{}),
 	}
 	go h.writer()
@@ -203,14 +211,21 @@ func (h *BoltHistory) AppendLog(taskID int64, lines []string) {
 		return
 	}
 	h.mu.Lock()
-	pending := h.logs[taskID]
-	// Bound what waits in memory by the cap (plus one line that says so).
-	if room := h.opts.LogMaxLines + 1 - len(pending); room > 0 {
-		if len(lines) > room {
-			lines = lines[:room]
+	// Bound what waits in memory by the caps: lines are taken until a cap
+	// is passed by one line (the commit then ends the log with
+	// LogTruncated), and a single line beyond LogMaxBytes is cut.
+	pending, size := h.logs[taskID], h.logBytes[taskID]
+	for _, l := range lines {
+		if len(pending) > h.opts.LogMaxLines || size > h.opts.LogMaxBytes {
+			break
 		}
-		h.logs[taskID] = append(pending, lines...)
+		if len(l) > h.opts.LogMaxBytes {
+			l = l[:h.opts.LogMaxBytes+1]
+		}
+		pending = append(pending, l)
+		size += len(l)
 	}
+	h.logs[taskID], h.logBytes[taskID] = pending, size
 	h.mu.Unlock()
 	h.signal()
 }
@@ -294,6 +309,7 @@ func (h *BoltHistory) commit() error {
 	h.inserts = nil
 	h.committing, h.dirty = h.dirty, make(map[int64]*orchestrator.Job, len(h.dirty))
 	h.logsCommit, h.logs = h.logs, make(map[int64][]string, len(h.logs))
+	clear(h.logBytes)
 	updates, logs := h.committing, h.logsCommit
 	h.mu.Unlock()
 	if len(ops) == 0 && len(updates) == 0 && len(logs) == 0 {
@@ -323,7 +339,7 @@ func (h *BoltHistory) commit() error {
 			if err := jobs.Put(k, v); err != nil {
 				return err
 			}
-			if err := exec.Put([]byte(j.ExecID), k); err != nil {
+			if err := exec.Put([]byte(j.ExecID), append(k[:8:8], j.User...)); err != nil {
 				return err
 			}
 			if err := users.Put(userKey(j.User, j.TaskID), summary(j)); err != nil {
@@ -474,22 +490,23 @@ func (h *BoltHistory) Get(taskID int64) (orchestrator.Job, error) {
 	return j, nil
 }
 
-// TaskIDOf implements History.
-func (h *BoltHistory) TaskIDOf(execID string) (int64, error) {
+// Resolve implements History.
+func (h *BoltHistory) Resolve(execID string) (int64, string, error) {
 	var id int64 = -1
+	var user string
 	err := h.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketExec).Get([]byte(execID)); len(v) == 8 {
-			id = int64(binary.BigEndian.Uint64(v))
+		if v := tx.Bucket(bucketExec).Get([]byte(execID)); len(v) >= 8 {
+			id, user = int64(binary.BigEndian.Uint64(v)), string(v[8:])
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("entrance: read exec id: %w", err)
+		return 0, "", fmt.Errorf("entrance: read exec id: %w", err)
 	}
 	if id < 0 {
-		return 0, linkis.ValueError(linkis.ErrUnknownJob, "execID", execID, "no such job")
+		return 0, "", linkis.ValueError(linkis.ErrUnknownJob, "execID", execID, "no such job")
 	}
-	return id, nil
+	return id, user, nil
 }
 
 func matches(q *orchestrator.ListQuery, v []byte) bool {
