@@ -20,14 +20,20 @@
 // # Status codes
 //
 // The envelope's status is Linkis's: 0 ok, 1 error, 2 validation failed,
-// 3 auth failed (wrong token, or a job or file of another user), -1 not
-// logged in (no token headers). The HTTP status follows Linkis's own
-// mapping (0→200, -1→401, 3→403) and is more specific for the rest, so
-// that plain HTTP tools see failures: 2→400 (413 for a body over the
-// limit), 1→404 for an unknown job or path, 409 for an illegal state
-// change, 429 when a queue is full, 503 when unavailable (both with
-// Retry-After), 500 for an internal error and 400 otherwise. Linkis
-// clients read the envelope, which is always present; on an error its
-// data carries the error's kind ({"errorKind", "field", "value",
-// "reason", "retryable"}) so that Client can rebuild a *linkis.Error.
+// 3 auth failed, -1 not logged in (no token headers). Auth failed covers
+// a wrong token and also another user's job or result file (Jobs answers
+// linkis.ErrPermission; the message never says whose it is); an unknown
+// job is 1 with "unknown job". Bad input (malformed JSON, a missing label,
+// an unknown engine type or variable, a bad parameter) is 2.
+//
+// The HTTP status follows Linkis's own mapping for 0→200, -1→401 and
+// 3→403, and is more specific for the rest so that plain HTTP tools see
+// failures: 2→400 (413 for a body over the limit, 405 for a wrong
+// method); 1→404 for an unknown job or path, 409 for an illegal state
+// change, 429 when a queue or quota is full and 503 when unavailable
+// (both with Retry-After), 504 for a timeout, 500 for an internal error,
+// 400 otherwise. Linkis clients read the envelope, which every answer
+// carries; on an error its data holds the error's kind ({"errorKind",
+// "field", "value", "reason", "retryable"}) so that Client can rebuild a
+// *linkis.Error.
 package restapi

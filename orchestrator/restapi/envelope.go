@@ -124,6 +124,7 @@ type RemoteError struct {
 	Message    string // the envelope's message
 }
 
+// Error returns the server's message.
 func (e *RemoteError) Error() string {
 	if e.Message == "" {
 		return "server answered HTTP " + http.StatusText(e.HTTPStatus)

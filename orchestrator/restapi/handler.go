@@ -97,6 +97,8 @@ type reply struct {
 	msg          string
 }
 
+// ServeHTTP authenticates, routes and answers one request, always with
+// an envelope.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	method := r.URL.Path
