@@ -305,12 +305,12 @@ func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.Task
 // logs passes on a task's log lines from line from up to at least until,
 // and returns where the next page starts.
 func (r *run) logs(ctx context.Context, tc TaskClient, id string, from, until int) int {
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
-	defer cancel()
 	for from < until {
-		page, err := tc.Log(lctx, id, from, r.o.cfg.LogPageSize)
+		page, err := tc.Log(ctx, id, from, r.o.cfg.LogPageSize)
 		if err != nil {
-			r.o.log.Warn("reading a task log", "exec", r.spec.ExecID, "task", id, "err", err)
+			if ctx.Err() == nil {
+				r.o.log.Warn("reading a task log", "exec", r.spec.ExecID, "task", id, "err", err)
+			}
 			return from
 		}
 		if len(page.Lines) > 0 {

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,12 +207,18 @@ func (o *Orchestrator) validate(j *astJob) error {
 	return o.validateStrategy(j)
 }
 
-// parseEngineLabels checks labels as the manager will.
+// parseEngineLabels checks labels as the manager will (what
+// linkis.ParseLabels then linkis.ParseEngineRequest check, with one sort
+// and no map).
 func parseEngineLabels(m map[string]string) (linkis.EngineRequest, error) {
-	ls, err := linkis.ParseLabels(m)
-	if err != nil {
-		return linkis.EngineRequest{}, withField("labels", err)
+	if len(m) > linkis.MaxLabels {
+		return linkis.EngineRequest{}, linkis.Errorf(linkis.ErrInvalidLabel, "labels", "%d labels, at most %d allowed", len(m), linkis.MaxLabels)
 	}
+	ls := make(linkis.Labels, 0, len(m))
+	for k, v := range m {
+		ls = append(ls, linkis.Label{Key: k, Value: v})
+	}
+	slices.SortFunc(ls, func(a, b linkis.Label) int { return strings.Compare(a.Key, b.Key) })
 	req, err := linkis.ParseEngineRequest(ls)
 	if err != nil {
 		return req, withField("labels", err)
