@@ -36,7 +36,8 @@ type Config struct {
 	// (default 1 MiB).
 	MaxBodyBytes int64
 	// MaxResultRows bounds the rows of a result-set file openFile reads
-	// (default 1,000,000); a larger file is refused with a message.
+	// (default 1,000,000); a larger file is refused with a message. Only
+	// the requested page is held in memory; the other rows are counted.
 	MaxResultRows int
 	// Instance is the entrance's name reported as "instance" in the job
 	// history (default "golinkis-entrance").

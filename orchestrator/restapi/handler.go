@@ -492,34 +492,12 @@ func (h *handler) openFile(r *http.Request, user string) *reply {
 		return &reply{err: err}
 	}
 	defer f.Close()
-	rs, err := api.ReadResultSet(f, h.cfg.MaxResultRows)
+	d, err := readPage(f, page, pageSize, h.cfg.MaxResultRows)
 	if err != nil {
 		if errors.Is(err, linkis.ErrMalformed) {
 			return &reply{err: err}
 		}
 		return &reply{err: fmt.Errorf("read result set %s: %w", name, err)}
 	}
-	return &reply{data: filePage(rs, page, pageSize)}
-}
-
-// filePage cuts page (from 1) of pageSize rows out of rs.
-func filePage(rs api.ResultSet, page, pageSize int) FileData {
-	d := FileData{Type: FileTypeTable, TotalLine: len(rs.Rows), Page: page, Metadata: make([]Column, 0, len(rs.Columns))}
-	if rs.Type == "text" {
-		d.Type = FileTypeText
-	}
-	for _, c := range rs.Columns {
-		d.Metadata = append(d.Metadata, Column{ColumnName: c.Name, DataType: c.Type})
-	}
-	d.TotalPage = max(1, (len(rs.Rows)+pageSize-1)/pageSize)
-	lo := min(len(rs.Rows), (page-1)*pageSize)
-	if page-1 > len(rs.Rows)/pageSize { // overflow-safe: past the end
-		lo = len(rs.Rows)
-	}
-	hi := min(len(rs.Rows), lo+pageSize)
-	d.FileContent = rs.Rows[lo:hi:hi]
-	if d.FileContent == nil {
-		d.FileContent = [][]any{}
-	}
-	return d
+	return &reply{data: d}
 }
