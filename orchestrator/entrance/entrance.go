@@ -504,6 +504,9 @@ func (e *Entrance) timeouts() {
 
 // resolve finds a job's task id by exec id and checks it belongs to user.
 func (e *Entrance) resolve(user, execID string) (int64, error) {
+	if err := e.closedErr(); err != nil {
+		return 0, err
+	}
 	id, owner, err := e.hist.Resolve(execID)
 	if err != nil {
 		return 0, err
@@ -512,6 +515,16 @@ func (e *Entrance) resolve(user, execID string) (int64, error) {
 		return 0, linkis.ValueError(linkis.ErrPermission, "execID", execID, fmt.Sprintf("the job is not %q's", user))
 	}
 	return id, nil
+}
+
+// closedErr is ErrUnavailable once Close has begun.
+func (e *Entrance) closedErr() error {
+	select {
+	case <-e.closedCh:
+		return linkis.Errorf(linkis.ErrUnavailable, "entrance", "closed")
+	default:
+		return nil
+	}
 }
 
 // lookup reads a job by exec id and checks it belongs to user.
@@ -526,6 +539,9 @@ func (e *Entrance) lookup(user, execID string) (orchestrator.Job, error) {
 // Job returns a job of user's by task id: linkis.ErrUnknownJob if there is
 // none, linkis.ErrPermission if it is another user's.
 func (e *Entrance) Job(user string, taskID int64) (orchestrator.Job, error) {
+	if err := e.closedErr(); err != nil {
+		return orchestrator.Job{}, err
+	}
 	j, err := e.hist.Get(taskID)
 	if err != nil {
 		return orchestrator.Job{}, err
@@ -621,7 +637,13 @@ func (e *Entrance) Wait(ctx context.Context, user, execID string) (orchestrator.
 	e.mu.Unlock()
 	select {
 	case <-ch:
-		return e.hist.Get(id)
+		j, err := e.hist.Get(id)
+		if err == nil && !j.State.Final() {
+			// The job left the entrance unfinished (it is closing, or the
+			// job could not be read at dispatch).
+			err = linkis.Errorf(linkis.ErrUnavailable, "entrance", "job %s left the entrance unfinished (%v)", execID, j.State)
+		}
+		return j, err
 	case <-ctx.Done():
 		j, _ := e.hist.Get(id)
 		return j, ctx.Err()
@@ -648,6 +670,9 @@ func (e *Entrance) List(user string, q orchestrator.ListQuery) ([]orchestrator.J
 		return nil, 0, linkis.ValueError(linkis.ErrInvalidArgument, "pageSize", strconv.Itoa(q.PageSize), "must be 1 to 500")
 	case q.State > orchestrator.Timeout:
 		return nil, 0, linkis.ValueError(linkis.ErrInvalidArgument, "state", q.State.String(), "not a job state")
+	}
+	if err := e.closedErr(); err != nil {
+		return nil, 0, err
 	}
 	if !validUser(user) {
 		return []orchestrator.Job{}, 0, nil

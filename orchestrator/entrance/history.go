@@ -63,7 +63,8 @@ type History interface {
 
 // Buckets of the bbolt history.
 var (
-	bucketJobs    = []byte("jobs")    // taskID → JSON Job
+	bucketJobs    = []byte("jobs")    // taskID → JSON Job without its request
+	bucketReqs    = []byte("reqs")    // taskID → JSON JobRequest
 	bucketExec    = []byte("exec")    // execID → taskID, user
 	bucketUser    = []byte("user")    // user \x00 taskID → summary (state, created, creator \x00 engineType)
 	bucketLive    = []byte("live")    // taskID → state, for jobs not yet final
@@ -103,6 +104,7 @@ type BoltHistory struct {
 	logsCommit map[int64][]string          // lines in the commit under way
 	logBytes   map[int64]int               // bytes of logs, per job
 	closed     bool
+	seq        int64 // the last task id given (the writer's)
 
 	kick chan struct{}
 	stop chan struct{}
@@ -123,8 +125,14 @@ func OpenBolt(path string, opts BoltOptions) (*BoltHistory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("entrance: open history %s: %w", path, err)
 	}
+	var seq int64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketJobs, bucketExec, bucketUser, bucketLive, bucketLogs, bucketLogMeta} {
+		defer func() {
+			if b := tx.Bucket(bucketJobs); b != nil {
+				seq = int64(b.Sequence())
+			}
+		}()
+		for _, b := range [][]byte{bucketJobs, bucketReqs, bucketExec, bucketUser, bucketLive, bucketLogs, bucketLogMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -145,7 +153,7 @@ func OpenBolt(path string, opts BoltOptions) (*BoltHistory, error) {
 		opts.LogMaxBytes = 1 << 20
 	}
 	h := &BoltHistory{
-		db: db, opts: opts, log: opts.Log,
+		db: db, opts: opts, log: opts.Log, seq: seq,
 		dirty: map[int64]*orchestrator.Job{}, logs: map[int64][]string{}, logBytes: map[int64]int{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), abort: make(chan struct{}),
 	}
@@ -301,8 +309,33 @@ func (h *BoltHistory) failInserts(err error) {
 	}
 }
 
-// commit writes one batch. Inserts that fail get the error; updates and
-// log lines that fail go back to wait for the next commit.
+type encoded struct {
+	id       int64
+	user     string
+	execID   string
+	job, req []byte
+	summary  []byte
+	final    bool
+	state    orchestrator.State
+}
+
+// encode marshals a job's record without its request (written once, at
+// insert, so that state updates do not rewrite the code).
+func encode(j *orchestrator.Job) (encoded, error) {
+	rec := *j
+	rec.Request = orchestrator.JobRequest{}
+	b, err := json.Marshal(&rec)
+	if err != nil {
+		return encoded{}, err
+	}
+	return encoded{id: j.TaskID, user: j.User, execID: j.ExecID, job: b, summary: summary(j), final: j.State.Final(), state: j.State}, nil
+}
+
+// commit writes one batch. Records are encoded before the transaction: a
+// record that cannot be encoded fails its insert (or, for an update, is
+// logged and dropped) without failing the others. Inserts that fail get
+// the error; updates and log lines that fail go back to wait for the next
+// commit.
 func (h *BoltHistory) commit() error {
 	h.mu.Lock()
 	ops := h.inserts
@@ -318,55 +351,73 @@ func (h *BoltHistory) commit() error {
 		h.mu.Unlock()
 		return nil
 	}
+
+	var ins, ups []encoded
+	var insOps []*insertOp
+	for _, op := range ops {
+		if op.job == nil {
+			continue
+		}
+		j := op.job
+		h.seq++
+		j.TaskID = h.seq
+		j.ExecID = newExecID(j.TaskID)
+		enc, err := encode(j)
+		if err == nil {
+			enc.req, err = json.Marshal(&j.Request)
+		}
+		if err != nil {
+			op.err = linkis.Errorf(linkis.ErrInvalidArgument, "request", "cannot be stored: %v", err)
+			j.TaskID, j.ExecID = 0, ""
+			continue
+		}
+		ins = append(ins, enc)
+		insOps = append(insOps, op)
+	}
+	for _, j := range updates {
+		enc, err := encode(j)
+		if err != nil {
+			h.log.Error("entrance history: bug: cannot encode a job; update dropped", "taskID", j.TaskID, "err", err)
+			continue
+		}
+		ups = append(ups, enc)
+	}
+
 	err := h.db.Update(func(tx *bolt.Tx) error {
-		jobs, exec, users, live := tx.Bucket(bucketJobs), tx.Bucket(bucketExec), tx.Bucket(bucketUser), tx.Bucket(bucketLive)
-		for _, op := range ops {
-			if op.job == nil {
-				continue
-			}
-			seq, err := jobs.NextSequence()
-			if err != nil {
+		jobs, reqs, exec, users, live := tx.Bucket(bucketJobs), tx.Bucket(bucketReqs), tx.Bucket(bucketExec), tx.Bucket(bucketUser), tx.Bucket(bucketLive)
+		put := func(r *encoded) error {
+			k := key64(r.id)
+			if err := jobs.Put(k, r.job); err != nil {
 				return err
 			}
-			j := op.job
-			j.TaskID = int64(seq)
-			j.ExecID = newExecID(j.TaskID)
-			v, err := json.Marshal(j)
-			if err != nil {
+			if err := users.Put(userKey(r.user, r.id), r.summary); err != nil {
 				return err
 			}
-			k := key64(j.TaskID)
-			if err := jobs.Put(k, v); err != nil {
+			if r.final {
+				return live.Delete(k)
+			}
+			return live.Put(k, []byte{byte(r.state)})
+		}
+		for i := range ins {
+			r := &ins[i]
+			k := key64(r.id)
+			if err := reqs.Put(k, r.req); err != nil {
 				return err
 			}
-			if err := exec.Put([]byte(j.ExecID), append(k[:8:8], j.User...)); err != nil {
+			if err := exec.Put([]byte(r.execID), append(k, r.user...)); err != nil {
 				return err
 			}
-			if err := users.Put(userKey(j.User, j.TaskID), summary(j)); err != nil {
-				return err
-			}
-			if err := live.Put(k, []byte{byte(j.State)}); err != nil {
+			if err := put(r); err != nil {
 				return err
 			}
 		}
-		for id, j := range updates {
-			v, err := json.Marshal(j)
-			if err != nil {
+		if len(ins) > 0 {
+			if err := jobs.SetSequence(uint64(h.seq)); err != nil {
 				return err
 			}
-			k := key64(id)
-			if err := jobs.Put(k, v); err != nil {
-				return err
-			}
-			if err := users.Put(userKey(j.User, id), summary(j)); err != nil {
-				return err
-			}
-			if j.State.Final() {
-				err = live.Delete(k)
-			} else {
-				err = live.Put(k, []byte{byte(j.State)})
-			}
-			if err != nil {
+		}
+		for i := range ups {
+			if err := put(&ups[i]); err != nil {
 				return err
 			}
 		}
@@ -391,13 +442,13 @@ func (h *BoltHistory) commit() error {
 	}
 	h.committing, h.logsCommit = nil, nil
 	h.mu.Unlock()
-	for _, op := range ops {
-		if err != nil {
+	if err != nil {
+		for _, op := range insOps {
 			op.err = fmt.Errorf("entrance: persist job: %w", err)
-			if op.job != nil {
-				op.job.TaskID, op.job.ExecID = 0, ""
-			}
+			op.job.TaskID, op.job.ExecID = 0, ""
 		}
+	}
+	for _, op := range ops {
 		close(op.done)
 	}
 	return err
@@ -466,12 +517,19 @@ func (h *BoltHistory) Get(taskID int64) (orchestrator.Job, error) {
 	var j orchestrator.Job
 	found := false
 	err := h.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketJobs).Get(key64(taskID))
+		k := key64(taskID)
+		v := tx.Bucket(bucketJobs).Get(k)
 		if v == nil {
 			return nil
 		}
 		found = true
-		return json.Unmarshal(v, &j)
+		if err := json.Unmarshal(v, &j); err != nil {
+			return err
+		}
+		if r := tx.Bucket(bucketReqs).Get(k); r != nil {
+			return json.Unmarshal(r, &j.Request)
+		}
+		return nil
 	})
 	if err != nil {
 		return j, fmt.Errorf("entrance: read job %d: %w", taskID, err)
