@@ -167,7 +167,7 @@ func runSubmit(ctx context.Context, out io.Writer, args []string) error {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
 	var cn conn
 	cn.register(fs)
-	engine := fs.String("engine", "", "the engine: "+restapi.EngineNames)
+	engine := fs.String("engine", "", "the engine: "+orchestrator.EngineNames)
 	code := fs.String("code", "", "the code to run")
 	file := fs.String("file", "", "a file holding the code to run")
 	creator := fs.String("creator", "IDE", "the creator of the userCreator label")
@@ -193,7 +193,7 @@ func runSubmit(ctx context.Context, out io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	req, err := restapi.NewRequest(restapi.RequestSpec{Engine: *engine, Code: *code, User: cn.user, Creator: *creator,
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *engine, Code: *code, User: cn.user, Creator: *creator,
 		Vars: vars, Labels: labels, Source: src})
 	if err != nil {
 		return err

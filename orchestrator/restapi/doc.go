@@ -4,8 +4,8 @@
 // filesystem/openFile), the {method, status, message, data} envelope and
 // the Token-User/Token-Code authentication; a typed Go Client for it; and
 // the small pieces the command line shares with the embedded system (the
-// engine-name mapping EngineLabel, the result-table printer WriteTable,
-// the progress line ProgressLine). Sub-package restapitest holds an
+// result-table printer WriteTable, the progress line ProgressLine; the
+// engine-name mapping is orchestrator.EngineLabel). Sub-package restapitest holds an
 // in-memory Jobs for tests.
 //
 // The handler is a translator and a gate. It authenticates the request,

@@ -72,7 +72,7 @@ func TestOverEntrance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	req, err := restapi.NewRequest(restapi.RequestSpec{Engine: "shell", Code: "echo hi", User: "alice"})
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{Engine: "shell", Code: "echo hi", User: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
-package restapi
+package orchestrator
 
 import (
 	"strings"
 
 	"github.com/golinkis/golinkis/linkis"
-	"github.com/golinkis/golinkis/orchestrator"
 )
 
 // engineLabels maps the built-in engines' short names to their
@@ -48,32 +47,32 @@ type RequestSpec struct {
 }
 
 // NewRequest builds a Linkis job request from a command line's words.
-func NewRequest(s RequestSpec) (orchestrator.JobRequest, error) {
+func NewRequest(s RequestSpec) (JobRequest, error) {
 	et, err := EngineLabel(s.Engine)
 	if err != nil {
-		return orchestrator.JobRequest{}, err
+		return JobRequest{}, err
 	}
 	if s.Code == "" {
-		return orchestrator.JobRequest{}, linkis.Errorf(linkis.ErrInvalidArgument, "code", "empty: give the code to run")
+		return JobRequest{}, linkis.Errorf(linkis.ErrInvalidArgument, "code", "empty: give the code to run")
 	}
 	if s.Creator == "" {
 		s.Creator = "IDE"
 	}
-	req := orchestrator.JobRequest{
-		ExecutionContent: orchestrator.ExecutionContent{Code: s.Code},
+	req := JobRequest{
+		ExecutionContent: ExecutionContent{Code: s.Code},
 		Labels:           map[string]string{linkis.LabelEngineType: et, linkis.LabelUserCreator: s.User + "-" + s.Creator},
 	}
 	for k, v := range s.Labels {
 		req.Labels[k] = v
 	}
 	if len(s.Vars) > 0 {
-		req.Params.Variable = orchestrator.Values{}
+		req.Params.Variable = Values{}
 		for k, v := range s.Vars {
 			req.Params.Variable[k] = v
 		}
 	}
 	if s.Source != "" {
-		req.Source = orchestrator.Values{"scriptPath": s.Source}
+		req.Source = Values{"scriptPath": s.Source}
 	}
 	return req, nil
 }
