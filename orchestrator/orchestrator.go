@@ -147,6 +147,9 @@ func (o *Orchestrator) Check(spec Spec) error {
 // Plan runs every stage up to the optimizer and returns the physical tree
 // Run would execute (Describe prints it).
 func (o *Orchestrator) Plan(spec Spec) (*JobNode, error) {
+	if err := validateExecID(spec.ExecID); err != nil {
+		return nil, err
+	}
 	return o.plan(&spec)
 }
 
@@ -154,7 +157,7 @@ func (o *Orchestrator) Plan(spec Spec) (*JobNode, error) {
 // when the job has ended or ctx is done (then Cancelled, with ctx's cause
 // as Err, after its tasks were killed and its engines released).
 func (o *Orchestrator) Run(ctx context.Context, spec Spec, l Listener) Outcome {
-	root, err := o.plan(&spec)
+	root, err := o.Plan(spec)
 	if err != nil {
 		return Outcome{State: Failed, Err: err}
 	}

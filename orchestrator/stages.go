@@ -177,8 +177,11 @@ func parse(j *astJob) {
 // empty, at most api.MaxCodeBytes after substitution), the run type, the
 // task params, and the strategy labels.
 func (o *Orchestrator) validate(j *astJob) error {
-	if err := validateExecID(j.spec.ExecID); err != nil {
-		return err
+	// The entrance checks a job before it has ids; Plan and Run require one.
+	if j.spec.ExecID != "" {
+		if err := validateExecID(j.spec.ExecID); err != nil {
+			return err
+		}
 	}
 	engine := make(map[string]string, len(j.labels))
 	for k, v := range j.labels {

@@ -42,7 +42,6 @@ func TestValidationErrorsNameTheirField(t *testing.T) {
 				s.Request.Params.Configuration.Runtime[strings.Repeat("k", i+1)] = "v"
 			}
 		}, linkis.ErrInvalidArgument, "params.configuration.runtime"},
-		{"no exec id", func(s *Spec) { s.ExecID = "" }, linkis.ErrInvalidArgument, "execID"},
 		{"exec id with a space", func(s *Spec) { s.ExecID = "a b" }, linkis.ErrInvalidArgument, "execID"},
 		{"bad strategy", func(s *Spec) { s.Request.Labels[LabelExecuteStrategy] = "dualWrite" }, linkis.ErrInvalidLabel, "labels.executeStrategy"},
 		{"bad route key", func(s *Spec) { s.Request.Labels[LabelExecuteRoutes] = "host=a" }, linkis.ErrInvalidLabel, "labels.executeRoutes"},
@@ -81,6 +80,16 @@ func TestValidationErrorsNameTheirField(t *testing.T) {
 		if _, perr := o.Plan(s); perr == nil || perr.Error() != err.Error() {
 			t.Errorf("%s: Plan = %v, want %v", c.name, perr, err)
 		}
+	}
+	// The entrance checks a job before it has ids: Check accepts a spec
+	// without an exec id, Plan (and so Run) does not.
+	noID := spec("shell-1", "echo ok")
+	noID.ExecID = ""
+	if err := o.Check(noID); err != nil {
+		t.Errorf("Check without an exec id = %v", err)
+	}
+	if _, err := o.Plan(noID); !errors.Is(err, linkis.ErrInvalidArgument) || fieldOf(err) != "execID" {
+		t.Errorf("Plan without an exec id = %v, want an execID error", err)
 	}
 	if err := o.Check(spec("shell-1", "echo ok")); err != nil {
 		t.Fatalf("a good job: %v", err)

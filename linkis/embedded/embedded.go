@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/ecm"
@@ -15,6 +19,9 @@ import (
 	"github.com/golinkis/golinkis/engineconn/engines"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
+	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/entrance"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
 )
 
@@ -47,6 +54,10 @@ type Config struct {
 	// ECM adjusts the ECM's configuration after the system has filled it
 	// in (nil: leave it).
 	ECM func(*ecm.Config)
+	// Entrance and Orchestrator configure the job side (nil: defaults;
+	// the entrance's DataDir is always DataDir/entrance).
+	Entrance     *entrance.Config
+	Orchestrator *orchestrator.Config
 
 	Logger *slog.Logger // nil: warnings and errors to stderr
 }
@@ -67,7 +78,7 @@ type System struct {
 	ecm      *ecm.ECM
 	stopECM  context.CancelFunc
 	ecmDone  chan error
-	closers  []func() error
+	ent      *entrance.Entrance
 	closeErr error
 }
 
@@ -104,6 +115,9 @@ func Start(cfg Config) (s *System, err error) {
 		return nil, err
 	}
 	if err := s.startECM(); err != nil {
+		return nil, err
+	}
+	if err := s.startEntrance(); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -181,6 +195,66 @@ func (s *System) startECM() error {
 	}
 }
 
+func (s *System) startEntrance() error {
+	oc := orchestrator.DefaultConfig()
+	if s.cfg.Orchestrator != nil {
+		oc = *s.cfg.Orchestrator
+	}
+	if oc.Logger == nil {
+		oc.Logger = s.log.With("part", "orchestrator")
+	}
+	orch, err := orchestrator.New(oc, orchestrator.NewStoreAsker(s.mgr, nil), orchestrator.NewHTTPTaskClients(s.token, nil).Client)
+	if err != nil {
+		return err
+	}
+	ec := entrance.DefaultConfig()
+	if s.cfg.Entrance != nil {
+		ec = *s.cfg.Entrance
+	}
+	ec.DataDir = filepath.Join(s.dir, "entrance")
+	s.ent, err = entrance.Open(ec, orch, s.log.With("part", "entrance"))
+	return err
+}
+
+// Submit accepts a job of user's: once it returns, the job is persisted
+// and queued. See entrance.Entrance.Submit.
+func (s *System) Submit(ctx context.Context, user string, req orchestrator.JobRequest) (orchestrator.Job, error) {
+	return s.ent.Submit(ctx, user, req)
+}
+
+// Wait waits for a job of user's to end and returns its record.
+func (s *System) Wait(ctx context.Context, user, execID string) (orchestrator.Job, error) {
+	return s.ent.Wait(ctx, user, execID)
+}
+
+// Jobs returns the entrance: status, logs, kill, history, result files.
+func (s *System) Jobs() *entrance.Entrance { return s.ent }
+
+// ReadResult reads one of user's result-set files (a path of
+// Job.Results), with at most maxRows rows (≤ 0: all).
+func (s *System) ReadResult(user, path string, maxRows int) (api.ResultSet, error) {
+	f, _, err := s.ent.OpenResult(user, path)
+	if err != nil {
+		return api.ResultSet{}, err
+	}
+	defer f.Close()
+	return api.ReadResultSet(f, maxRows)
+}
+
+// Handler serves the Linkis REST API (restapi) for the users of cfg, and
+// the Prometheus metrics of the entrance and the manager at /metrics.
+func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
+	rest, err := restapi.NewHandler(s.ent, cfg)
+	if err != nil {
+		return nil, err
+	}
+	gather := prometheus.Gatherers{s.ent.Registry(), s.mgr.Gatherer()}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
+	mux.Handle("/", rest)
+	return mux, nil
+}
+
 // Manager returns a client of the system's manager API (loopback HTTP).
 func (s *System) Manager() *api.Client { return s.client }
 
@@ -198,12 +272,12 @@ func (s *System) Close() error {
 	if s == nil {
 		return nil
 	}
-	for i := len(s.closers) - 1; i >= 0; i-- {
-		if err := s.closers[i](); err != nil && s.closeErr == nil {
+	if s.ent != nil {
+		if err := s.ent.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}
+		s.ent = nil
 	}
-	s.closers = nil
 	if s.stopECM != nil {
 		s.stopECM()
 		if err := <-s.ecmDone; err != nil && s.closeErr == nil {
