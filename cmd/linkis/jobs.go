@@ -161,40 +161,56 @@ func follow(ctx context.Context, c *restapi.Client, out io.Writer, execID string
 	return st, err
 }
 
+// jobFlags are the flags that describe a job (submit and run).
+type jobFlags struct {
+	engine, code, file, creator *string
+	vars, labels                kvFlag
+}
+
+func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
+	j.engine = fs.String("engine", "", "the engine: "+orchestrator.EngineNames)
+	j.code = fs.String("code", "", "the code to run")
+	j.file = fs.String("file", "", "a file holding the code to run")
+	j.creator = fs.String("creator", creator, "the creator of the userCreator label")
+	j.vars, j.labels = kvFlag{}, kvFlag{}
+	fs.Var(j.vars, "var", "a ${name} substitution, k=v (repeatable)")
+	fs.Var(j.labels, "label", "a further label, k=v (repeatable)")
+}
+
+// request builds the job request of user's the flags describe.
+func (j *jobFlags) request(cmd, user string) (orchestrator.JobRequest, error) {
+	if (*j.code == "") == (*j.file == "") {
+		return orchestrator.JobRequest{}, fmt.Errorf("%s: give the code with exactly one of --code and --file", cmd)
+	}
+	code, src := *j.code, ""
+	if *j.file != "" {
+		b, err := os.ReadFile(*j.file)
+		if err != nil {
+			return orchestrator.JobRequest{}, fmt.Errorf("%s: %w", cmd, err)
+		}
+		code, src = string(b), *j.file
+	}
+	return orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *j.engine, Code: code, User: user, Creator: *j.creator,
+		Vars: j.vars, Labels: j.labels, Source: src})
+}
+
 // runSubmit is `linkis submit --engine E (--code C | --file F) [--creator
 // IDE] [--var k=v]... [--label k=v]... [--wait]`.
 func runSubmit(ctx context.Context, out io.Writer, args []string) error {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
 	var cn conn
 	cn.register(fs)
-	engine := fs.String("engine", "", "the engine: "+orchestrator.EngineNames)
-	code := fs.String("code", "", "the code to run")
-	file := fs.String("file", "", "a file holding the code to run")
-	creator := fs.String("creator", "IDE", "the creator of the userCreator label")
-	vars, labels := kvFlag{}, kvFlag{}
-	fs.Var(vars, "var", "a ${name} substitution, k=v (repeatable)")
-	fs.Var(labels, "label", "a further label, k=v (repeatable)")
+	var jf jobFlags
+	jf.register(fs, "IDE")
 	wait := fs.Bool("wait", false, "wait for the job to end, showing its log and progress")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if (*code == "") == (*file == "") {
-		return errors.New("submit: give the code with exactly one of --code and --file")
-	}
-	src := ""
-	if *file != "" {
-		b, err := os.ReadFile(*file)
-		if err != nil {
-			return fmt.Errorf("submit: %w", err)
-		}
-		*code, src = string(b), *file
-	}
-	c, err := cn.client()
+	req, err := jf.request("submit", cn.user)
 	if err != nil {
 		return err
 	}
-	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *engine, Code: *code, User: cn.user, Creator: *creator,
-		Vars: vars, Labels: labels, Source: src})
+	c, err := cn.client()
 	if err != nil {
 		return err
 	}
@@ -319,6 +335,11 @@ func runResult(ctx context.Context, out io.Writer, args []string) error {
 		}
 		taskID = st.TaskID
 	}
+	return printResults(ctx, c, out, taskID, *page, *pageSize)
+}
+
+// printResults prints a job's result sets as tables, one page of each.
+func printResults(ctx context.Context, c *restapi.Client, out io.Writer, taskID int64, page, pageSize int) error {
 	task, err := c.Job(ctx, taskID)
 	if err != nil {
 		return err
@@ -337,7 +358,7 @@ func runResult(ctx context.Context, out io.Writer, args []string) error {
 			}
 			fmt.Fprintf(out, "== result %d of %d ==\n", i+1, len(task.ResultLocations))
 		}
-		fd, err := c.OpenFile(ctx, p, *page, *pageSize)
+		fd, err := c.OpenFile(ctx, p, page, pageSize)
 		if err != nil {
 			return err
 		}

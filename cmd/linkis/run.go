@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
+)
+
+// runUser is the user `linkis run` runs jobs as.
+func runUser() string {
+	if u := os.Getenv("USER"); u != "" && len(u) <= 64 {
+		return u
+	}
+	return "linkis"
+}
+
+// runRun is `linkis run --engine shell|python|sql (--code C | --file F)
+// [--var k=v]... [--label k=v]... [--data-dir D]`: one job on a system
+// started for it (manager in memory, one ECM, the entrance), its log as it
+// runs and its result tables at the end. It exits non-zero when the job
+// does not succeed.
+func runRun(out io.Writer, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var jf jobFlags
+	jf.register(fs, "LINKISCLI")
+	dataDir := fs.String("data-dir", "", "keep the system's files here (default: a temporary directory, removed at exit)")
+	verbose := fs.Bool("v", false, "log the system's warnings to stderr")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	user := runUser()
+	req, err := jf.request("run", user)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	level := slog.LevelError + 1
+	if *verbose {
+		level = slog.LevelWarn
+	}
+	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	// The job goes through the REST API on loopback, as `linkis submit
+	// --wait` would: one path for logs, progress and result tables.
+	token := make([]byte, 16)
+	rand.Read(token)
+	code := hex.EncodeToString(token)
+	c, shutdown, err := serveLoopback(sys, map[string]string{user: code})
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	cl, err := restapi.NewClient(c, user, code, nil)
+	if err != nil {
+		return err
+	}
+	sub, err := cl.Submit(ctx, req)
+	if err != nil {
+		return err
+	}
+	st, err := follow(ctx, cl, out, sub.ExecID, 0, true)
+	if err != nil {
+		return err
+	}
+	if err := ended(ctx, cl, out, st); err != nil {
+		return err
+	}
+	return printResults(ctx, cl, out, sub.TaskID, 1, restapi.DefaultFilePageSize)
+}
+
+// serveLoopback serves a system's REST API on a loopback port for users;
+// it returns the base URL and a function that stops the server.
+func serveLoopback(sys *embedded.System, users map[string]string) (string, func(), error) {
+	rc := restDefaults()
+	rc.Users = users
+	h, err := sys.Handler(rc)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
+}
+
+// restDefaults is the REST API configuration of run and server.
+func restDefaults() restapi.Config { return restapi.DefaultConfig() }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
+)
+
+func TestMain(m *testing.M) {
+	embedded.ServeEngine() // `linkis run` and `server` start engines as this test binary
+	os.Exit(m.Run())
+}
+
+func TestRunPrintsLogAndResults(t *testing.T) {
+	for _, c := range []struct {
+		engine, code string
+		want         []string
+	}{
+		{"shell", "echo to-the-log >&2; echo ${greeting} world", []string{"to-the-log", "Succeed", "hello world"}},
+		{"sql", "select 6*7 as answer", []string{"Succeed", "answer", "42", "(1 row)"}},
+	} {
+		var out bytes.Buffer
+		if err := runRun(&out, []string{"--engine", c.engine, "--code", c.code, "--var", "greeting=hello"}); err != nil {
+			t.Fatalf("%s: %v\n%s", c.engine, err, out.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%s: output lacks %q:\n%s", c.engine, w, out.String())
+			}
+		}
+	}
+}
+
+func TestRunFailsWithTheJobsReason(t *testing.T) {
+	var out bytes.Buffer
+	err := runRun(&out, []string{"--engine", "shell", "--code", "echo bad >&2; exit 3"})
+	if err == nil || !strings.Contains(err.Error(), "Failed") {
+		t.Fatalf("run of a failing job = %v, want an error saying it Failed\n%s", err, out.String())
+	}
+	for _, bad := range [][]string{
+		{"--engine", "cobol", "--code", "x"},
+		{"--engine", "shell"},
+		{"--engine", "shell", "--code", "echo ${nope}"},
+		{"--engine", "shell", "--code", "x", "extra"},
+	} {
+		if err := runRun(&out, bad); err == nil {
+			t.Errorf("run %q: no error", bad)
+		}
+	}
+}
+
+func TestServerServesJobsToItsUsers(t *testing.T) {
+	if _, err := loadUsers("", ""); err == nil {
+		t.Error("a server without users started")
+	}
+	for _, spec := range []string{"alice", "alice:", ":code", "alice:a,alice:b"} {
+		if _, err := loadUsers("", spec); err == nil {
+			t.Errorf("users %q accepted", spec)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(file, []byte("# team\nalice code-a\nbob:code-b\n"), 0o600)
+	users, err := loadUsers(file, "ignored:x")
+	if err != nil || len(users) != 2 || users["alice"] != "code-a" || users["bob"] != "code-b" {
+		t.Fatalf("loadUsers = %v, %v", users, err)
+	}
+
+	sys, err := embedded.Start(embedded.Config{DataDir: t.TempDir(), Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	base, stop, err := serveLoopback(sys, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	t.Setenv("LINKIS_SERVER", base)
+	t.Setenv("LINKIS_USER", "alice")
+	t.Setenv("LINKIS_TOKEN_CODE", "code-a")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := runJobCommand(ctx, "submit", &out, []string{"--engine", "python", "--code", "print(6*7)", "--wait"}); err != nil {
+		t.Fatalf("submit --wait: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Succeed") {
+		t.Fatalf("submit --wait printed:\n%s", out.String())
+	}
+	execID := strings.Fields(out.String())[1]
+	out.Reset()
+	if err := runJobCommand(ctx, "result", &out, []string{execID}); err != nil || !strings.Contains(out.String(), "42") {
+		t.Fatalf("result %s = %v:\n%s", execID, err, out.String())
+	}
+	// bob may not read alice's job.
+	bob, err := restapi.NewClient(base, "bob", "code-b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Status(ctx, execID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("bob reading alice's job: %v, want a permission error", err)
+	}
+}
