@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,7 @@ type Entrance struct {
 	dl       deadlines
 	waiters  map[int64]chan struct{}
 	running  int
+	hot      *orchestrator.Job // the job Submit is queueing, if any
 
 	wake    chan struct{} // the earliest queuing deadline changed
 	wg      sync.WaitGroup
@@ -325,8 +327,20 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 	q := &qjob{taskID: job.TaskID, state: orchestrator.Inited, queuedAt: now.UnixNano(), heapIdx: -1}
 	q.deadline = e.deadline(&req, now)
 	e.enqueueLocked(g, q)
+	e.hot = &job
 	e.dispatchLocked()
+	e.hot = nil
 	return job, nil
+}
+
+// cloneRequest copies a request's maps.
+func cloneRequest(r orchestrator.JobRequest) orchestrator.JobRequest {
+	r.Source = maps.Clone(r.Source)
+	r.Labels = maps.Clone(r.Labels)
+	r.Params.Variable = maps.Clone(r.Params.Variable)
+	r.Params.Configuration.Startup = maps.Clone(r.Params.Configuration.Startup)
+	r.Params.Configuration.Runtime = maps.Clone(r.Params.Configuration.Runtime)
+	return r
 }
 
 // groupLocked finds or makes a consumer group.
@@ -402,6 +416,13 @@ func (e *Entrance) dispatchLocked() {
 			e.ring.del(g)
 		}
 		r := &run{e: e, q: q, dispatched: time.Now()}
+		if e.hot != nil && e.hot.TaskID == q.taskID {
+			// Dispatched by its own Submit: spare the run reading back
+			// what is at hand (a copy: the caller may change the maps).
+			hot := *e.hot
+			hot.Request = cloneRequest(hot.Request)
+			r.preload = &hot
+		}
 		r.ctx, r.cancel = context.WithCancelCause(e.ctx)
 		q.run = r
 		e.m.queueWait.Observe(float64(r.dispatched.UnixNano()-q.queuedAt) / 1e9)

@@ -149,14 +149,21 @@ func TestRunnerFailures(t *testing.T) {
 
 func TestFIFOWithinGroup(t *testing.T) {
 	gate := make(chan struct{})
+	var mu sync.Mutex
+	var codes []string
 	r := &fakeRunner{fn: func(ctx context.Context, spec orchestrator.Spec, l orchestrator.Listener) orchestrator.Outcome {
+		mu.Lock()
+		codes = append(codes, spec.Request.ExecutionContent.Code)
+		mu.Unlock()
 		<-gate
 		return orchestrator.Outcome{State: orchestrator.Succeed}
 	}}
 	e, _ := open(t, t.TempDir(), r, func(c *Config) { c.MaxRunningPerGroup = 1 })
 	var jobs []orchestrator.Job
+	var wantCodes []string
 	for i := 0; i < 30; i++ {
 		jobs = append(jobs, submit(t, e, "alice", request("alice-IDE", "shell-1", fmt.Sprint(i))))
+		wantCodes = append(wantCodes, fmt.Sprint(i))
 	}
 	close(gate)
 	var want []int64
@@ -166,6 +173,13 @@ func TestFIFOWithinGroup(t *testing.T) {
 	}
 	if got := r.startedIDs(); !slices.Equal(got, want) {
 		t.Fatalf("run order %v, want %v", got, want)
+	}
+	// The first ran from Submit's hand, the others read back from the
+	// history: both carry the request.
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(codes, wantCodes) {
+		t.Fatalf("codes %v", codes)
 	}
 }
 

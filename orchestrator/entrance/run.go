@@ -26,6 +26,9 @@ type run struct {
 	cancel     context.CancelCauseFunc
 	dispatched time.Time // left the queue
 	called     time.Time // runner.Run was called
+	// preload may bring the record, when Submit dispatched the job at once;
+	// otherwise the run reads it from the history.
+	preload *orchestrator.Job
 
 	mu    sync.Mutex
 	job   orchestrator.Job // the latest snapshot
@@ -142,7 +145,13 @@ func (e *Entrance) runTimeout(req *orchestrator.JobRequest) time.Duration {
 // runJob is the goroutine of a dispatched job.
 func (e *Entrance) runJob(r *run) {
 	defer e.wg.Done()
-	job, err := e.hist.Get(r.q.taskID)
+	var job orchestrator.Job
+	var err error
+	if r.preload != nil {
+		job, r.preload = *r.preload, nil
+	} else {
+		job, err = e.hist.Get(r.q.taskID)
+	}
 	if err != nil {
 		// The record stays as it is; the next Open queues it again.
 		e.log.Error("entrance: cannot read a dispatched job", "taskID", r.q.taskID, "err", err)
