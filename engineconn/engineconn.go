@@ -376,16 +376,38 @@ func (e *EngineConn) reportStarted(ctx context.Context, addr string) error {
 // heartbeats sends a heartbeat on every status change and periodically,
 // until ctx is done. It is the only sender while the engine runs, so
 // reports arrive in order.
+// busyReportDelay is how long a serial engine holding a grant waits
+// before it reports going Busy or back to Idle: the manager already knows
+// the engine is held (it granted it), so these two only inform, and a
+// stream of short tasks would otherwise cost two reports per task. A task
+// that runs longer is reported Busy after this delay.
+const busyReportDelay = 250 * time.Millisecond
+
+// quietChange reports whether a status change need not be reported at
+// once (see busyReportDelay).
+func (e *EngineConn) quietChange(from, to linkis.NodeStatus) bool {
+	held := func(s linkis.NodeStatus) bool { return s == linkis.StatusIdle || s == linkis.StatusBusy }
+	return e.cfg.Mode == linkis.ModeComputation && e.cfg.Concurrency == 1 && held(from) && held(to)
+}
+
 func (e *EngineConn) heartbeats(ctx context.Context) {
 	tick := time.NewTicker(e.cfg.HeartbeatInterval)
 	defer tick.Stop()
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	pending := false // delay runs
+	var reported linkis.NodeStatus
 	for first := true; ; first = false {
+		periodic, due := first, false
 		if !first {
 			select {
 			case <-ctx.Done():
 				return
 			case <-e.changed:
+			case <-delay.C:
+				pending, due = false, true
 			case <-tick.C:
+				periodic = true
 			}
 		}
 		e.mu.Lock()
@@ -394,7 +416,20 @@ func (e *EngineConn) heartbeats(ctx context.Context) {
 		if s == linkis.StatusShuttingDown {
 			return
 		}
+		if !periodic {
+			if s == reported {
+				continue // it changed and changed back before it was reported
+			}
+			if !due && e.quietChange(reported, s) {
+				if !pending {
+					delay.Reset(busyReportDelay) // report it if it lasts
+					pending = true
+				}
+				continue
+			}
+		}
 		e.heartbeat(ctx, s)
+		reported = s
 	}
 }
 

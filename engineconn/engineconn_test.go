@@ -931,3 +931,45 @@ func TestPythonHugePrintKeepsTheSession(t *testing.T) {
 		t.Fatalf("the session lost its variables: %v", rs.Rows)
 	}
 }
+
+// A serial engine held by one grant reports neither Busy nor Idle for
+// short tasks (the manager knows it is held), but a task that lasts is
+// reported Busy, and the end of the grant is reported at once.
+func TestShortTasksUnderAGrantCostNoHeartbeats(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	st := h.run("true") // the grant is verified and the engine reports Idle
+	if st.State != api.TaskSuccess {
+		t.Fatalf("first task: %+v", st)
+	}
+	waitFor(t, 5*time.Second, "Idle", func() bool { return h.mgr.last() == "Idle" })
+	h.mgr.mu.Lock()
+	before := len(h.mgr.statuses)
+	h.mgr.mu.Unlock()
+	for range 20 {
+		if st := h.run("true"); st.State != api.TaskSuccess {
+			t.Fatalf("task: %+v", st)
+		}
+	}
+	time.Sleep(2 * engineconn.BusyReportDelay)
+	h.mgr.mu.Lock()
+	after := h.mgr.statuses[before:]
+	h.mgr.mu.Unlock()
+	if len(after) > 0 {
+		t.Errorf("20 short tasks under one grant sent heartbeats %v, want none", after)
+	}
+	code, release := gate(t)
+	sub, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: "ask-1", Token: token, Code: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a long task reported Busy", func() bool { return h.mgr.last() == "Busy" })
+	release()
+	if _, err := h.cli.Wait(context.Background(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "Idle after it", func() bool { return h.mgr.last() == "Idle" })
+	if _, err := h.cli.Unlock(context.Background(), api.LockRequest{AskID: "ask-1", Token: token}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "Unlock at once", func() bool { return h.mgr.last() == "Unlock" })
+}

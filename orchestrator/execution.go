@@ -21,6 +21,10 @@ type result struct {
 	retryable bool     // err may go away when tried again
 	noRoute   bool     // the ask failed because the route has no engine (its ECM is gone)
 	cancelled bool     // ctx was done: the node stopped without an answer
+	// reusable: the task ended on its own (succeeded, or failed in the
+	// user's code) and its engine is fit for the next task.
+	reusable bool
+	refused  bool // the engine refused the task: it never ran
 }
 
 func (r result) ok() bool { return r.err == nil && !r.cancelled }
@@ -230,24 +234,42 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 	id := askID(r.spec.ExecID, round, n.Branch)
 	r.n.scheduled(attempt)
 	r.info("asking for an engine " + n.Labels[linkis.LabelEngineType] + routeSuffix(n) + " (attempt " + strconv.Itoa(attempt) + ")")
-	g, err := r.o.asker.Ask(ctx, api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
-		LockTimeoutMs: cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: cfg.AskWaitTimeout.Milliseconds()})
-	defer r.release(ctx, id)
-	if err != nil {
-		if ctx.Err() != nil {
-			return result{cancelled: true}
+	for {
+		g, err := r.o.asker.Ask(ctx, api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
+			LockTimeoutMs: cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: cfg.AskWaitTimeout.Milliseconds()})
+		if err != nil {
+			r.release(ctx, id) // withdraws an ask still waiting
+			if ctx.Err() != nil {
+				return result{cancelled: true}
+			}
+			return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err),
+				noRoute: errors.Is(err, linkis.ErrUnknownNode) || errors.Is(err, linkis.ErrNoNodeAvailable)}
 		}
-		return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err),
-			noRoute: errors.Is(err, linkis.ErrUnknownNode) || errors.Is(err, linkis.ErrNoNodeAvailable)}
+		res := r.runOn(ctx, n, g)
+		r.giveBack(ctx, g, res.reusable)
+		if g.AskID != id && res.refused && ctx.Err() == nil {
+			// A kept engine (EnginePool) that no longer serves its grant
+			// (it expired, the engine died): it is released; try the next
+			// kept one or the manager at once rather than as a retry.
+			r.o.log.Debug("a kept engine refused a task; asking again", "exec", r.spec.ExecID, "ec", g.EC, "err", res.err)
+			continue
+		}
+		return res
 	}
+}
+
+// runOn runs the leaf's unit on granted engine g (whose grant may come
+// from an earlier ask, see EnginePool).
+func (r *run) runOn(ctx context.Context, n *ExecNode, g api.AskResult) result {
+	cfg := &r.o.cfg
 	tc := r.o.tasks(g.Addr)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)
-	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: id, Token: g.Token, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: n.Unit.Params}, cfg.SubmitWait)
+	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: n.Unit.Params}, cfg.SubmitWait)
 	cancel()
 	if err != nil {
 		gone := engineGone(err)
 		retry := gone || linkis.IsRetryable(err) || errors.Is(err, linkis.ErrLockMismatch)
-		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry}
+		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true}
 	}
 	r.n.running(g.EC)
 	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
@@ -291,13 +313,13 @@ func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.Task
 	}
 	switch st.State {
 	case api.TaskSuccess:
-		return result{ec: ec, results: st.Results}
+		return result{ec: ec, results: st.Results, reusable: true}
 	case api.TaskCancel:
 		// Not our kill: the engine ended the task (it is shutting down).
 		return result{ec: ec, retryable: true, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "engine", Value: ec,
 			Reason: "the engine cancelled task " + st.ID + ": " + st.Error, Retry: ptr(true)}}
 	default:
-		return result{ec: ec, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "task", Value: st.ID,
+		return result{ec: ec, reusable: true, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "task", Value: st.ID,
 			Reason: "the code failed on " + ec + ": " + clip(st.Error), Retry: ptr(false)}}
 	}
 }
@@ -348,6 +370,20 @@ func (r *run) release(ctx context.Context, id string) {
 	if err := r.o.asker.Release(rctx, id); err != nil && !errors.Is(err, linkis.ErrUnknownAsk) {
 		r.o.log.Warn("releasing an engine", "exec", r.spec.ExecID, "ask", id, "err", err)
 	}
+}
+
+// giveBack returns a granted engine: kept for the next task when the
+// asker is an EnginePool and the engine is fit for it, released otherwise.
+func (r *run) giveBack(ctx context.Context, g api.AskResult, reusable bool) {
+	if p, ok := r.o.asker.(*EnginePool); ok && reusable {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
+		defer cancel()
+		if err := p.Keep(rctx, g); err != nil && !errors.Is(err, linkis.ErrUnknownAsk) {
+			r.o.log.Warn("releasing an engine", "exec", r.spec.ExecID, "ask", g.AskID, "err", err)
+		}
+		return
+	}
+	r.release(ctx, g.AskID)
 }
 
 // info passes one of the orchestrator's own lines to the job's log.

@@ -58,6 +58,11 @@ type Config struct {
 	// the entrance's DataDir is always DataDir/entrance).
 	Entrance     *entrance.Config
 	Orchestrator *orchestrator.Config
+	// KeepEngines is how long the orchestrator keeps the engine of a job
+	// that ended cleanly for the next job with the same labels, without
+	// asking the manager (orchestrator.EnginePool). Default 200 ms;
+	// negative: every job asks and releases.
+	KeepEngines time.Duration
 
 	Logger *slog.Logger // nil: warnings and errors to stderr
 }
@@ -79,6 +84,7 @@ type System struct {
 	stopECM  context.CancelFunc
 	ecmDone  chan error
 	ent      *entrance.Entrance
+	pool     *orchestrator.EnginePool
 	closeErr error
 }
 
@@ -203,7 +209,15 @@ func (s *System) startEntrance() error {
 	if oc.Logger == nil {
 		oc.Logger = s.log.With("part", "orchestrator")
 	}
-	orch, err := orchestrator.New(oc, orchestrator.NewStoreAsker(s.mgr, nil), orchestrator.NewHTTPTaskClients(s.token, nil).Client)
+	var asker orchestrator.EngineAsker = orchestrator.NewStoreAsker(s.mgr, nil)
+	if keep := s.cfg.KeepEngines; keep >= 0 {
+		if keep == 0 {
+			keep = 200 * time.Millisecond
+		}
+		s.pool = orchestrator.NewEnginePool(asker, keep)
+		asker = s.pool
+	}
+	orch, err := orchestrator.New(oc, asker, orchestrator.NewHTTPTaskClients(s.token, nil).Client)
 	if err != nil {
 		return err
 	}
@@ -277,6 +291,10 @@ func (s *System) Close() error {
 			s.closeErr = err
 		}
 		s.ent = nil
+	}
+	if s.pool != nil {
+		s.pool.Close() // after the entrance: no job gives an engine back any more
+		s.pool = nil
 	}
 	if s.stopECM != nil {
 		s.stopECM()

@@ -1,0 +1,4 @@
+package engineconn
+
+// BusyReportDelay is busyReportDelay, for the tests.
+const BusyReportDelay = busyReportDelay

@@ -1,0 +1,83 @@
+package embedded_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/entrance"
+)
+
+// BenchmarkJobsThroughput pushes b.N trivial shell jobs (`true`) of one
+// user through the whole system - entrance (persisted, queued), the
+// orchestrator, the manager (an ask and a release each), a warm pool of
+// shell engines (real processes, HTTP) - and reports jobs/s end to end:
+// from the first Submit to the last job's end. Run it with -benchtime
+// 10000x for the issue's figure.
+func BenchmarkJobsThroughput(b *testing.B) {
+	for _, pool := range []int{4, 8} {
+		b.Run(fmt.Sprintf("pool=%d", pool), func(b *testing.B) { benchThroughput(b, pool) })
+	}
+}
+
+func benchThroughput(b *testing.B, pool int) {
+	ec := entrance.DefaultConfig()
+	ec.MaxRunningPerGroup = pool
+	ec.QueueCapacity = max(b.N, 1000)
+	capacity := linkis.Resource{Memory: 64 * linkis.GiB, MilliCores: 64_000, Instances: 64}
+	sys, err := embedded.Start(embedded.Config{Entrance: &ec, Capacity: &capacity})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sys.Close()
+	ctx := context.Background()
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: "alice", Engine: "shell", Code: "true"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A warm pool: engines that do not retire after Linkis's 50 tasks.
+	req.Params.Configuration.Startup = orchestrator.Values{"engineconn.max.task.num": "1000000"}
+	run := func(n int) []time.Duration {
+		lat := make([]time.Duration, n)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+					start := time.Now()
+					job, err := sys.Submit(ctx, "alice", req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if job, err = sys.Wait(ctx, "alice", job.ExecID); err != nil || job.State != orchestrator.Succeed {
+						b.Errorf("job %s: %v %s", job.ExecID, err, job.Reason)
+						return
+					}
+					lat[i] = time.Since(start)
+				}
+			}()
+		}
+		wg.Wait()
+		return lat
+	}
+	run(4 * pool) // warm the pool
+	b.ResetTimer()
+	start := time.Now()
+	lat := run(b.N)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
