@@ -16,18 +16,45 @@ import (
 // Shell runs each task's code with bash, in the engine's work directory
 // and in a process group of its own. Standard output becomes the task's
 // log and a text result set; standard error goes to the log. A non-zero
-// exit makes the task ERROR. Tasks are independent processes, so a
-// concurrent engine runs them side by side.
+// exit makes the task ERROR. Tasks are isolated from each other: what one
+// changes (its directory, variables, options, functions) the next one does
+// not see. A concurrent engine runs tasks side by side.
+//
+// In session mode (the default) each task runs as a subshell of a bash
+// that lives as long as the engine (see bashSession): a fork instead of a
+// new bash process, several times cheaper. In process mode each task is a
+// bash process of its own. Code over 64 KiB runs as a process of its own,
+// from a script file, in both modes.
 type Shell struct {
 	// Bash is the interpreter; empty means "bash" on PATH.
 	Bash string
+	// Mode is ShellSession or ShellProcess; empty means ShellSession. The
+	// engine parameter shell.mode (ParamShellMode), when set, wins.
+	Mode string
 }
 
-// Open implements engineconn.Engine.
-func (s Shell) Open(_ context.Context, c *engineconn.Context) (engineconn.Session, error) {
+// The shell engine's modes, and the engine parameter that picks one.
+const (
+	ShellSession   = "session" // tasks are subshells of one long-lived bash per concurrent task
+	ShellProcess   = "process" // each task is a bash process of its own
+	ParamShellMode = "shell.mode"
+)
+
+// Open implements engineconn.Engine. In session mode it starts the first
+// bash and waits until it is ready.
+func (s Shell) Open(ctx context.Context, c *engineconn.Context) (engineconn.Session, error) {
 	bash := s.Bash
 	if bash == "" {
 		bash = "bash"
+	}
+	mode := s.Mode
+	if m, ok := c.Params[ParamShellMode]; ok {
+		mode = m
+	}
+	switch mode {
+	case "", ShellSession, ShellProcess:
+	default:
+		return nil, fmt.Errorf("shell engine: %s=%q: want %q or %q", ParamShellMode, mode, ShellSession, ShellProcess)
 	}
 	path, err := exec.LookPath(bash)
 	if err != nil {
@@ -37,7 +64,11 @@ func (s Shell) Open(_ context.Context, c *engineconn.Context) (engineconn.Sessio
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("shell engine: %w", err)
 	}
-	return &shellSession{bash: path, work: c.WorkDir, scripts: dir}, nil
+	proc := &shellSession{bash: path, work: c.WorkDir, scripts: dir}
+	if mode == ShellProcess {
+		return proc, nil
+	}
+	return openBashSession(ctx, proc)
 }
 
 const maxInlineScript = 64 << 10
