@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func linkisBinary(t *testing.T) string {
+func linkisBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real EngineConn processes: not in -short")
@@ -67,7 +67,7 @@ var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: 
 // reconciler calling ECMs over HTTP) and real ECMs launching real
 // EngineConn processes.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	mem    *raftstore.Memory
 	srv    *httptest.Server
 	client *api.Client
@@ -80,7 +80,7 @@ type ecmProc struct {
 	once sync.Once
 }
 
-func newCluster(t *testing.T, ecmIDs ...string) *cluster {
+func newCluster(t testing.TB, ecmIDs ...string) *cluster {
 	t.Helper()
 	path := linkisBinary(t)
 	mcfg := raftstore.DefaultMemoryConfig()
@@ -209,7 +209,10 @@ func (l *listener) move(s string) {
 func (l *listener) Scheduled(attempt int) { l.move(fmt.Sprint("scheduled ", attempt)) }
 func (l *listener) Running(ec string) {
 	l.move("running")
-	l.running <- ec
+	select {
+	case l.running <- ec:
+	default: // nobody waits for it (a benchmark's many jobs)
+	}
 }
 func (l *listener) Progress(float64, string) {}
 func (l *listener) Log(lines []string) {
@@ -226,7 +229,7 @@ func (l *listener) log() string {
 	return strings.Join(l.lines, "\n")
 }
 
-func newOrchestrator(t *testing.T, asker orchestrator.EngineAsker) *orchestrator.Orchestrator {
+func newOrchestrator(t testing.TB, asker orchestrator.EngineAsker) *orchestrator.Orchestrator {
 	t.Helper()
 	cfg := orchestrator.DefaultConfig()
 	cfg.RetryWait = 10 * time.Millisecond
@@ -257,7 +260,7 @@ func job(engineType, code string, kv ...string) orchestrator.Spec {
 		Request:   orchestrator.JobRequest{ExecutionContent: orchestrator.ExecutionContent{Code: code}, Labels: ls}}
 }
 
-func run(t *testing.T, o *orchestrator.Orchestrator, s orchestrator.Spec) orchestrator.Outcome {
+func run(t testing.TB, o *orchestrator.Orchestrator, s orchestrator.Spec) orchestrator.Outcome {
 	t.Helper()
 	if err := o.Check(s); err != nil {
 		t.Fatal(err)
@@ -267,7 +270,7 @@ func run(t *testing.T, o *orchestrator.Orchestrator, s orchestrator.Spec) orches
 	return o.Run(ctx, s, newListener())
 }
 
-func rows(t *testing.T, out orchestrator.Outcome) string {
+func rows(t testing.TB, out orchestrator.Outcome) string {
 	t.Helper()
 	if out.State != orchestrator.Succeed || len(out.Results) == 0 {
 		t.Fatalf("outcome %+v", out)
@@ -413,4 +416,30 @@ func TestE2EMultiActiveSlowEngineLoses(t *testing.T) {
 		t.Fatalf("the next job on ecm-slow: %s", got)
 	}
 	c.noAsksHeld(next.ExecID + "-1.0")
+}
+
+// BenchmarkE2ETrivialShellJob runs trivial shell jobs one after another
+// through the in-process store and a warm real shell engine: what one job
+// costs end to end when nothing runs in parallel (ask, one HTTP round trip
+// to the engine, its grant check with the manager, release).
+func BenchmarkE2ETrivialShellJob(b *testing.B) {
+	c := newCluster(b, "ecm-1")
+	o := newOrchestrator(b, orchestrator.NewStoreAsker(c.mem, nil))
+	if out := run(b, o, job("shell-1", "true")); out.State != orchestrator.Succeed {
+		b.Fatal(out)
+	}
+	l := newListener()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s := job("shell-1", "true")
+		if out := o.Run(ctx, s, l); out.State != orchestrator.Succeed {
+			b.Fatal(out)
+		}
+		if i%256 == 0 {
+			l.mu.Lock()
+			l.lines, l.moves = l.lines[:0], l.moves[:0]
+			l.mu.Unlock()
+		}
+	}
 }
