@@ -47,10 +47,12 @@ func (o *Orchestrator) execute(ctx context.Context, spec *Spec, root *JobNode, l
 			out.EC = res.ec
 		}
 		switch {
+		case res.ok():
+			// An answer that arrived as the job was cancelled still counts.
 		case res.cancelled || ctx.Err() != nil:
 			r.info("job " + spec.ExecID + " was cancelled")
 			return Outcome{State: Cancelled, Err: cancelCause(ctx), EC: out.EC}
-		case res.err != nil:
+		default:
 			r.info("job " + spec.ExecID + " failed: " + res.err.Error())
 			return Outcome{State: Failed, Err: res.err, EC: out.EC}
 		}
@@ -106,7 +108,7 @@ func (r *run) retry(ctx context.Context, n *RetryNode) result {
 			return res
 		}
 		r.info("attempt " + strconv.Itoa(round) + " failed (" + res.err.Error() + "); retrying in " + n.Wait.String())
-		r.n.retrying(round, n.Wait, res.err)
+		r.n.retrying(int(r.attempts.Load()), n.Wait, res.err)
 		if !sleep(ctx, n.Wait) {
 			return result{cancelled: true, ec: res.ec}
 		}
