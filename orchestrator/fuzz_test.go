@@ -41,3 +41,46 @@ func FuzzSubstitute(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheck: Check never panics on any labels or code; what it accepts
+// Plan accepts too, and every refusal is a *linkis.Error naming a field.
+func FuzzCheck(f *testing.F) {
+	f.Add("shell-1", "alice-IDE", "echo ${run_date}", "retry", "", "2", "30s")
+	f.Add("python-3", "alice-IDE", "print(1)", "activeBackup", "emInstance=a;emInstance=b", "0", "1")
+	f.Add("sql-3", "bob-x", "select 1", "multiActive", "tenant=t,yarnCluster=c;emInstance=z", "x", "-1s")
+	m := newFakeManager()
+	o := testOrchestrator(f, m, nil)
+	f.Fuzz(func(t *testing.T, engineType, userCreator, code, strategy, routes, retries, wait string) {
+		ls := map[string]string{}
+		for k, v := range map[string]string{linkis.LabelEngineType: engineType, linkis.LabelUserCreator: userCreator,
+			LabelExecuteStrategy: strategy, LabelExecuteRoutes: routes, linkis.LabelJobRetryCount: retries, linkis.LabelJobRetryTimeout: wait} {
+			if v != "" {
+				ls[k] = v
+			}
+		}
+		s := Spec{ExecID: "exec_f", User: "alice", Submitted: time.Unix(0, 0),
+			Request: JobRequest{ExecutionContent: ExecutionContent{Code: code}, Labels: ls}}
+		err := o.Check(s)
+		if err != nil {
+			var le *linkis.Error
+			if !errors.As(err, &le) || le.Field == "" {
+				t.Fatalf("Check: %v is not a *linkis.Error naming a field", err)
+			}
+			return
+		}
+		root, err := o.Plan(s)
+		if err != nil {
+			t.Fatalf("Check passed, Plan refused: %v", err)
+		}
+		for _, e := range leaves(root) {
+			if _, err := parseEngineLabels(e.Labels); err != nil {
+				t.Fatalf("a leaf asks with bad labels %v: %v", e.Labels, err)
+			}
+			for k := range e.Labels {
+				if ownLabels[k] {
+					t.Fatalf("a leaf asks with the orchestrator's label %s", k)
+				}
+			}
+		}
+	})
+}
