@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +76,7 @@ type cluster struct {
 }
 
 type ecmProc struct {
+	ecm  *ecm.ECM
 	stop context.CancelFunc
 	done chan error
 	once sync.Once
@@ -130,7 +132,7 @@ func (c *cluster) startECM(id, path string) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &ecmProc{stop: cancel, done: make(chan error, 1)}
+	p := &ecmProc{ecm: m, stop: cancel, done: make(chan error, 1)}
 	ready := make(chan struct{})
 	go func() { p.done <- m.Run(ctx, ready) }()
 	select {
@@ -355,6 +357,46 @@ func TestE2EStoreAskerErrorAndCancel(t *testing.T) {
 		t.Fatalf("the next job %+v, want it on the freed engine %s", out, ec)
 	}
 	c.noAsksHeld(bad.ExecID+"-1.0", long.ExecID+"-1.0", next.ExecID+"-1.0")
+}
+
+// The engine is killed (kill -9) while the job's task runs: the failure is
+// retryable, and the retry runs the job on a fresh engine.
+func TestE2ERetryWhenEngineIsKilled(t *testing.T) {
+	c := newCluster(t, "ecm-1")
+	cfg := orchestrator.DefaultConfig()
+	cfg.RetryWait = 300 * time.Millisecond // time for the ECM to report the death
+	cfg.RetryCount = 5
+	cfg.Logger = quiet
+	o, err := orchestrator.New(cfg, orchestrator.NewStoreAsker(c.mem, nil), orchestrator.NewHTTPTaskClients(clusterToken, nil).Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "first")
+	s := job("shell-1", "if [ -e "+marker+" ]; then echo second try; else touch "+marker+"; sleep 60; fi")
+	l := newListener()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan orchestrator.Outcome)
+	go func() { done <- o.Run(ctx, s, l) }()
+	ec := <-l.running
+	resp, ok := c.ecms["ecm-1"].ecm.Engine(ec)
+	if !ok || resp.PID == 0 {
+		t.Fatalf("the ECM does not know %s: %+v", ec, resp)
+	}
+	if err := syscall.Kill(resp.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	out := <-done
+	if got := rows(t, out); got != "[[second try]]" || out.EC == ec {
+		t.Fatalf("rows %s on %s (the killed engine was %s)", got, out.EC, ec)
+	}
+	l.mu.Lock()
+	moves := fmt.Sprint(l.moves)
+	l.mu.Unlock()
+	if !strings.Contains(moves, "retrying 1") {
+		t.Fatalf("moves %s", moves)
+	}
+	c.noAsksHeld()
 }
 
 // Active-backup over two ECMs: the primary ECM is stopped, so its route has
