@@ -65,7 +65,9 @@
 // call (Config.SubmitWait), so a short task costs one round trip; a longer
 // one is followed with waiting status calls, its progress and log lines
 // passed to the Listener. On every path out the ask is released at the
-// manager (a serial engine is free again for the next grant at once). On
+// manager (a serial engine is free again for the next grant at once) - or,
+// when the asker is an EnginePool and the task ended on its own, the
+// engine is kept for the next job with the same labels. On
 // cancel the task is killed and given Config.KillWait to end before the
 // release. The Listener hears legal moves only: one Scheduled and one
 // Running per try, Retrying between tries (also before a failover).
