@@ -60,6 +60,8 @@ type EngineConn struct {
 	status     linkis.NodeStatus
 	lastActive time.Time
 	onceTask   *Task
+
+	saved logSegments // ended tasks' logs
 }
 
 // New checks cfg and finds the engine of its type in reg; mgr is the
@@ -86,7 +88,7 @@ func New(cfg Config, reg *Registry, mgr Manager, log *slog.Logger) (*EngineConn,
 	e := &EngineConn{
 		cfg: cfg, eng: eng, mgr: mgr, log: log.With("ec", cfg.Ticket, "engine", cfg.EngineType.String()),
 		now: time.Now, tasks: map[string]*Task{}, changed: make(chan struct{}, 1), exitCh: make(chan exitReq, 1),
-		status: linkis.StatusStarting,
+		status: linkis.StatusStarting, saved: logSegments{dir: cfg.LogDir},
 	}
 	e.locks = &locks{ec: cfg.Ticket, serial: cfg.Concurrency == 1, mgr: mgr, now: e.now, ttl: cfg.GrantTTL, grants: map[string]grant{}}
 	e.lastActive = e.now()
@@ -328,6 +330,7 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 	for _, t := range kept {
 		e.saveLog(t)
 	}
+	e.saved.close()
 	var result error
 	if e.cfg.Mode == linkis.ModeOnce {
 		st := e.onceTask.status()

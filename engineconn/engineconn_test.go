@@ -748,9 +748,9 @@ func TestLogsOutliveTheTaskRecord(t *testing.T) {
 	if _, err := h.cli.Status(ctx, first.ID, 0); !errors.Is(err, linkis.ErrUnknownNode) {
 		t.Fatalf("status of a forgotten task: %v", err)
 	}
-	waitFor(t, 5*time.Second, "the log file", func() bool {
-		_, err := os.Stat(filepath.Join(cfg.LogDir, first.ID+".log"))
-		return err == nil
+	waitFor(t, 5*time.Second, "the saved log", func() bool {
+		_, ok := engineconn.ReadSavedLog(cfg.LogDir, first.ID)
+		return ok
 	})
 	p, err := h.cli.Log(ctx, first.ID, 0, 100)
 	if err != nil || !p.Complete || strings.Join(p.Lines, ",") != "one,two" && strings.Join(p.Lines, ",") != "two,one" {
@@ -770,9 +770,9 @@ func TestKeptLogsAreSavedAtExit(t *testing.T) {
 	h.stop()
 	<-h.done
 	h.done <- nil
-	b, err := os.ReadFile(filepath.Join(cfg.LogDir, st.ID+".log"))
-	if err != nil || string(b) != "kept line\n" {
-		t.Fatalf("saved log %q %v", b, err)
+	lines, ok := engineconn.ReadSavedLog(cfg.LogDir, st.ID)
+	if !ok || strings.Join(lines, "|") != "kept line" {
+		t.Fatalf("saved log %q %v", lines, ok)
 	}
 }
 

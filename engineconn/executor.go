@@ -3,8 +3,6 @@ package engineconn
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -226,36 +224,16 @@ func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
 	return api.TaskLog{ID: id, From: from, Lines: lines, Next: next, Complete: ended && next == t.log.len(), Truncated: trunc}, nil
 }
 
-// saveLog writes an ended task's log to LOGDIR/ID.log, so that it outlives
-// the task's record (and the engine). It runs when the record is forgotten
-// and, for the tasks still kept, when the engine exits: never on a task's
-// own path.
+// saveLog appends an ended task's log to the engine's saved logs (see
+// logSegments), so that it outlives the task's record (and the engine). It
+// runs when the record is forgotten and, for the tasks still kept, when the
+// engine exits: never on a task's own path.
 func (e *EngineConn) saveLog(t *Task) {
 	lines, _ := t.log.all()
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l)
-		b.WriteByte('\n')
-	}
-	if err := writeFileAtomic(filepath.Join(e.cfg.LogDir, t.ID+".log"), []byte(b.String())); err != nil {
+	if err := e.saved.save(t.ID, lines); err != nil {
 		e.log.Warn("saving a task's log", "task", t.ID, "err", err)
 	}
 }
 
-// savedLog reads the log file of a task by id; ids are "t-N", so no id
-// names a path outside the log directory.
-func (e *EngineConn) savedLog(id string) ([]string, bool) {
-	n, ok := strings.CutPrefix(id, "t-")
-	if !ok || n == "" || len(n) > 19 || strings.Trim(n, "0123456789") != "" {
-		return nil, false
-	}
-	b, err := os.ReadFile(filepath.Join(e.cfg.LogDir, id+".log"))
-	if err != nil {
-		return nil, false
-	}
-	s := strings.TrimSuffix(string(b), "\n")
-	if s == "" {
-		return []string{}, true
-	}
-	return strings.Split(s, "\n"), true
-}
+// savedLog reads a saved task log by id.
+func (e *EngineConn) savedLog(id string) ([]string, bool) { return ReadSavedLog(e.cfg.LogDir, id) }
