@@ -65,9 +65,11 @@ import (
 // child, so if the engine dies hard it is the ECM's session kill that ends
 // it, as it does for the children of a task in process mode.
 //
-// What differs from process mode, as in any subshell: $$ and $PPID are
-// those of the long-lived bash and of the engine (use $BASHPID for the
-// task's own pid), and a syntax error is reported by "eval", not "-c". An
+// What differs from process mode, as in any subshell: $$ is the pid of
+// the long-lived bash, not the task's (use $BASHPID; a script that names
+// files after $$ shares those names with the other tasks of its bash;
+// $PPID is the engine's in both modes), and a syntax error is reported by
+// "eval", not "-c". An
 // exit status over 128 reads as death by signal (128+N), as bash reports
 // both the same way. A process that leaves the task's process group
 // (setsid, a daemon) and keeps bash's stdout or stderr may write into the
@@ -216,8 +218,14 @@ func (p *bashProc) reason() error {
 	return p.why
 }
 
-// kill ends bash and the task it runs.
+// kill ends bash and the task it runs. Once bash exited (and was waited
+// for) its pid may be another process's: the waiter killed the task.
 func (p *bashProc) kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
 	p.mu.Lock()
 	pid := p.pid
 	p.broken = true
@@ -479,11 +487,24 @@ wait:
 			<-p.dead
 			return ctx.Err()
 		case <-p.exited:
-			<-p.dead // the task's output up to here is its own
-			if ctx.Err() != nil {
-				return ctx.Err()
+			<-p.dead // the task's output up to here is its own, and so are bash's last reports
+			ended := false
+			for len(p.msgs) > 0 {
+				if m := <-p.msgs; m.kind == 'P' {
+					pid = m.n
+				} else {
+					status, ended = m.n, true
+				}
 			}
-			if pid == 0 {
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case ended:
+				if err := out.Close(); err != nil {
+					return err
+				}
+				return exitError(status)
+			case pid == 0: // the subshell reports before the code runs: it did not
 				return errNotStarted
 			}
 			return fmt.Errorf("bash: the shell session ended during the task (%v); the next task gets a new one", p.reason())
