@@ -247,6 +247,12 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 			return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err),
 				noRoute: errors.Is(err, linkis.ErrUnknownNode) || errors.Is(err, linkis.ErrNoNodeAvailable)}
 		}
+		if ctx.Err() != nil {
+			// Cancelled as the grant arrived: the job's code must not run;
+			// the engine never ran it, so it is fit for the next task.
+			r.giveBack(ctx, g, true)
+			return result{cancelled: true, ec: g.EC}
+		}
 		res := r.runOn(ctx, n, g)
 		r.giveBack(ctx, g, res.reusable)
 		if g.AskID != id && res.refused && ctx.Err() == nil {

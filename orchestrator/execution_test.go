@@ -311,3 +311,23 @@ func (nopListener) Running(string)                     {}
 func (nopListener) Progress(float64, string)           {}
 func (nopListener) Log([]string)                       {}
 func (nopListener) Retrying(int, time.Duration, error) {}
+
+// A job cancelled while its ask is being granted never runs its code: the
+// engine is given back untouched.
+func TestCancelAsTheGrantArrivesSubmitsNothing(t *testing.T) {
+	m := newFakeManager()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.refuse = func(api.AskRequest) error { cancel(); return nil }
+	o := testOrchestrator(t, m, nil)
+	rec := newRecorder()
+	out := o.Run(ctx, spec("shell-1", "echo side-effect"), rec)
+	if out.State != Cancelled {
+		t.Fatalf("outcome %+v", out)
+	}
+	if n := m.engines.engine("engine-default").submits; n != 0 {
+		t.Fatalf("%d submissions of a cancelled job's code", n)
+	}
+	m.books(t)
+	rec.legal(t)
+}
