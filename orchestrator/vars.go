@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 )
 
@@ -135,7 +136,8 @@ func (v Variables) Lookup(name string, n int) (string, error) {
 // Substitute replaces every ${name} (and ${name+n}, ${name-n}) in code
 // with its value in one pass: values are not substituted again. "$${"
 // writes a literal "${". An unknown variable, a malformed "${" or
-// arithmetic on a non-date variable is an error naming it.
+// arithmetic on a non-date variable is an error naming it, and so is code
+// that grows past api.MaxCodeBytes.
 func (v Variables) Substitute(code string) (string, error) {
 	i := strings.Index(code, varOpen)
 	if i < 0 {
@@ -165,6 +167,10 @@ func (v Variables) Substitute(code string) (string, error) {
 		val, err := v.Lookup(name, n)
 		if err != nil {
 			return "", err
+		}
+		if b.Len()+len(val) > api.MaxCodeBytes {
+			// Stop before a few bytes of references make a huge string.
+			return "", linkis.Errorf(linkis.ErrInvalidArgument, codeField, "more than %d bytes after substitution", api.MaxCodeBytes)
 		}
 		b.WriteString(val)
 		code = rest[end+1:]

@@ -147,3 +147,14 @@ func BenchmarkSubstitute(b *testing.B) {
 		}
 	}
 }
+
+// Substitution stops as soon as the code outgrows the limit: a small
+// request cannot make the orchestrator build a huge string.
+func TestSubstituteBoundsTheExpansion(t *testing.T) {
+	vars := Values{"x": strings.Repeat("y", 64<<10)}
+	code := strings.Repeat("${x}", 100000) // 6.4 GB if expanded
+	_, err := Substitute(code, vars, day(2024, 3, 1))
+	if !errors.Is(err, linkis.ErrInvalidArgument) || fieldOf(err) != codeField {
+		t.Fatalf("err %v", err)
+	}
+}
