@@ -1,13 +1,16 @@
 package orchestrator
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
 )
 
 // The stages that turn a Spec into a physical tree, in the order they run:
@@ -175,7 +178,7 @@ func parse(j *astJob) {
 // (userCreator and engineType required and well-formed, the user the
 // submitter, the engine type one this orchestrator knows), the code (not
 // empty, at most api.MaxCodeBytes after substitution), the run type, the
-// task params, and the strategy labels.
+// task params, the startup params, and the strategy labels.
 func (o *Orchestrator) validate(j *astJob) error {
 	// The entrance checks a job before it has ids; Plan and Run require one.
 	if j.spec.ExecID != "" {
@@ -267,6 +270,26 @@ func validateUnit(u CodeUnit) error {
 	}
 	if len(u.Params) > api.MaxTaskParams {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "params.configuration.runtime", "%d settings, at most %d allowed", len(u.Params), api.MaxTaskParams)
+	}
+	return validateStartup(u.Startup)
+}
+
+// validateStartup checks the startup configuration as the manager checks
+// an ask's params, so that a job the manager would refuse is never
+// accepted.
+func validateStartup(p map[string]string) error {
+	const field = "params.configuration.startup"
+	if len(p) > manager.MaxParams {
+		return linkis.Errorf(linkis.ErrInvalidArgument, field, "%d settings, at most %d allowed", len(p), manager.MaxParams)
+	}
+	for _, k := range slices.Sorted(maps.Keys(p)) { // the same error every time, as the manager
+		v := p[k]
+		if k == "" || len(k) > manager.MaxParamKeyLen || !utf8.ValidString(k) {
+			return linkis.ValueError(linkis.ErrInvalidArgument, field, k, "names must be 1-128 bytes of UTF-8")
+		}
+		if len(v) > manager.MaxParamValueLen || !utf8.ValidString(v) {
+			return linkis.ValueError(linkis.ErrInvalidArgument, field+"."+k, v, "values must be at most 4096 bytes of UTF-8")
+		}
 	}
 	return nil
 }

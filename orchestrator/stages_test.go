@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,29 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(DefaultConfig(), nil, nil); fieldOf(err) != "asker" {
 		t.Errorf("New without an asker: %v", err)
+	}
+}
+
+// Startup configuration goes to the manager with the ask: what the manager
+// refuses is refused by Check, naming the field, before the job is accepted.
+func TestCheckRefusesStartupParamsTheManagerRefuses(t *testing.T) {
+	o := testOrchestrator(t, newFakeManager(), nil)
+	many := Values{}
+	for i := range 65 {
+		many["k"+strconv.Itoa(i)] = "v"
+	}
+	for name, startup := range map[string]Values{
+		"too many":   many,
+		"long value": {"k": strings.Repeat("v", 4097)},
+		"long key":   {strings.Repeat("k", 129): "v"},
+		"empty key":  {"": "v"},
+		"bad utf8":   {"k": "\xff"},
+	} {
+		s := spec("shell-1", "echo x")
+		s.Request.Params.Configuration.Startup = startup
+		err := o.Check(s)
+		if !errors.Is(err, linkis.ErrInvalidArgument) || !strings.HasPrefix(fieldOf(err), "params.configuration.startup") {
+			t.Errorf("%s: err %v (field %q)", name, err, fieldOf(err))
+		}
 	}
 }
