@@ -2,13 +2,20 @@ package embedded_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/entrance"
 )
 
 func TestMain(m *testing.M) {
@@ -62,5 +69,137 @@ func TestDurableSystemRestartsOnItsDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("a durable system's data dir must stay: %v", err)
+	}
+}
+
+func shellJob(t *testing.T, user, code string) orchestrator.JobRequest {
+	t.Helper()
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: user, Engine: "shell", Code: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// waitState polls a job until it reaches want.
+func waitState(t *testing.T, sys *embedded.System, user, execID string, want orchestrator.State) orchestrator.Job {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := sys.Jobs().JobByExecID(user, execID)
+		if err == nil && j.State == want {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v %v, want %v", execID, j.State, err, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Cancel while queued and while running, through real engines: the
+// running task's processes go, the engine serves the next job.
+func TestKillQueuedAndRunningJobs(t *testing.T) {
+	ec := entrance.DefaultConfig()
+	ec.MaxRunningPerGroup = 1
+	sys, err := embedded.Start(embedded.Config{Entrance: &ec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	marker := filepath.Join(t.TempDir(), "child")
+	running, err := sys.Submit(ctx, "alice", shellJob(t, "alice", "sleep 300 & echo $! > "+marker+"; wait"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, err := sys.Submit(ctx, "alice", shellJob(t, "alice", "echo never"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, sys, "alice", running.ExecID, orchestrator.Running)
+	if j, err := sys.Jobs().Kill("alice", queued.ExecID); err != nil || j.State != orchestrator.Cancelled {
+		t.Fatalf("kill queued: %+v %v", j.State, err)
+	}
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(marker)
+		fmt.Sscan(string(b), &pid)
+		if time.Now().After(deadline) {
+			t.Fatal("the running job's child never started")
+		}
+	}
+	if _, err := sys.Jobs().Kill("bob", running.ExecID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("bob killing alice's job: %v", err)
+	}
+	if _, err := sys.Jobs().Kill("alice", running.ExecID); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := sys.Wait(ctx, "alice", running.ExecID); err != nil || j.State != orchestrator.Cancelled {
+		t.Fatalf("killed running job: %v %v", j.State, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed job's child %d is still alive", pid)
+		}
+	}
+	next, err := sys.Submit(ctx, "alice", shellJob(t, "alice", "echo after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err := sys.Wait(ctx, "alice", next.ExecID); err != nil || j.State != orchestrator.Succeed || j.EC != running.EC && running.EC != "" {
+		t.Fatalf("the job after the kills: %+v %v", j, err)
+	}
+}
+
+// A durable system stopped with a running job and queued ones: after the
+// restart every accepted job is accounted for - the queued ones run, the
+// running one is failed with the reason.
+func TestRestartAccountsForEveryJob(t *testing.T) {
+	dir := t.TempDir()
+	ec := entrance.DefaultConfig()
+	ec.MaxRunningPerGroup = 1
+	cfg := embedded.Config{DataDir: dir, Durable: true, Entrance: &ec}
+	sys, err := embedded.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	long, err := sys.Submit(ctx, "alice", shellJob(t, "alice", "sleep 300"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued []string
+	for i := range 3 {
+		j, err := sys.Submit(ctx, "alice", shellJob(t, "alice", fmt.Sprintf("echo queued %d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued = append(queued, j.ExecID)
+	}
+	waitState(t, sys, "alice", long.ExecID, orchestrator.Running)
+	if err := sys.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	sys, err = embedded.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	j, err := sys.Wait(ctx, "alice", long.ExecID)
+	if err != nil || j.State != orchestrator.Failed || !strings.Contains(j.Reason, "restarted") {
+		t.Errorf("the job running at the stop: %v %q %v", j.State, j.Reason, err)
+	}
+	for _, id := range queued {
+		if j, err := sys.Wait(ctx, "alice", id); err != nil || j.State != orchestrator.Succeed {
+			t.Errorf("queued job %s after the restart: %v %q %v", id, j.State, j.Reason, err)
+		}
+	}
+	jobs, total, err := sys.Jobs().List("alice", orchestrator.ListQuery{PageSize: 100})
+	if err != nil || total != 4 || len(jobs) != 4 {
+		t.Errorf("history after the restart: %d of %d jobs, %v", len(jobs), total, err)
 	}
 }
