@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,8 @@ const (
 	MaxListPageSize     = 500
 	DefaultFilePageSize = 5000 // openFile rows per page, as in Linkis
 	MaxFilePageSize     = 50000
-	maxIDBytes          = 256 // exec ids and paths in the URL
+	MaxPageBytes        = 64 << 20 // the rows of one openFile page, as stored
+	maxIDBytes          = 256      // exec ids and paths in the URL
 	maxPathBytes        = 4096
 )
 
@@ -107,7 +109,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	user, rep := h.authenticate(r)
 	if rep == nil {
-		rep = h.serve(w, r, user)
+		rep = h.serveSafely(w, r, user)
 	}
 	env := Envelope{Method: method, Status: StatusOK, Message: "OK"}
 	code := http.StatusOK
@@ -164,6 +166,21 @@ func (h *handler) authenticate(r *http.Request) (string, *reply) {
 			msg: "auth failed: wrong " + HeaderTokenUser + " or " + HeaderTokenCode}
 	}
 	return user, nil
+}
+
+// serveSafely is serve with a panic turned into an internal error, so
+// that even then the answer is an envelope (http.ErrAbortHandler is
+// re-raised: it means abort).
+func (h *handler) serveSafely(w http.ResponseWriter, r *http.Request, user string) (rep *reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			rep = &reply{err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+		}
+	}()
+	return h.serve(w, r, user)
 }
 
 // serve routes an authenticated request.
@@ -492,7 +509,7 @@ func (h *handler) openFile(r *http.Request, user string) *reply {
 		return &reply{err: err}
 	}
 	defer f.Close()
-	d, err := readPage(f, page, pageSize, h.cfg.MaxResultRows)
+	d, err := readPage(f, page, pageSize, h.cfg.MaxResultRows, MaxPageBytes)
 	if err != nil {
 		if errors.Is(err, linkis.ErrMalformed) {
 			return &reply{err: err}

@@ -15,8 +15,10 @@ import (
 // decoded. The header and the page's rows are checked by
 // api.ReadResultSet (a bad row is reported by its number within the
 // page). A file of more than maxRows rows is refused (maxRows ≤ 0: no
-// limit).
-func readPage(r io.Reader, page, pageSize, maxRows int) (FileData, error) {
+// limit), and so is a page whose rows hold more than maxBytes (a row can
+// be up to api.MaxResultLine long: pageSize rows of them must not all be
+// held).
+func readPage(r io.Reader, page, pageSize, maxRows, maxBytes int) (FileData, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf bytes.Buffer
 	header, err := nextLine(br, &buf)
@@ -43,6 +45,9 @@ func readPage(r io.Reader, page, pageSize, maxRows int) (FileData, error) {
 		}
 		if err != nil {
 			return FileData{}, err
+		}
+		if keep && buf.Len() > maxBytes {
+			return FileData{}, linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "page %d is larger than %d bytes; ask for fewer rows per page", page, maxBytes)
 		}
 		if n == 0 && !keep {
 			return FileData{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d is empty", total+1)

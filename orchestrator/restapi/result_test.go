@@ -23,7 +23,7 @@ func TestReadPage(t *testing.T) {
 		{1, 3, "1,2,3", 3}, {2, 3, "4,5,6", 3}, {3, 3, "7", 3}, {4, 3, "", 3},
 		{1, 7, "1,2,3,4,5,6,7", 1}, {1, 100, "1,2,3,4,5,6,7", 1}, {math.MaxInt, MaxFilePageSize, "", 1},
 	} {
-		d, err := readPage(strings.NewReader(file), tc.page, tc.size, 0)
+		d, err := readPage(strings.NewReader(file), tc.page, tc.size, 0, MaxPageBytes)
 		if err != nil {
 			t.Fatalf("page %d of %d: %v", tc.page, tc.size, err)
 		}
@@ -46,7 +46,7 @@ func TestReadPage(t *testing.T) {
 		{"blank row off the page", header + "\n[1]\n\n[3]\n", 3, "row 2 is empty"},
 		{"too many rows", header + "\n[1]\n[2]\n[3]\n[4]\n", 1, "more than 3 rows"},
 	} {
-		_, err := readPage(strings.NewReader(tc.file), tc.page, 1, 3)
+		_, err := readPage(strings.NewReader(tc.file), tc.page, 1, 3, MaxPageBytes)
 		if !errors.Is(err, linkis.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}

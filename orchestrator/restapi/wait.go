@@ -17,8 +17,15 @@ type Update struct {
 	Final    bool     // the job has ended; this is the last update
 }
 
-// maxDrainPages bounds the log pages Wait reads in one round.
+// maxDrainPages bounds the log pages Wait reads in one round while the
+// job runs; once it has ended, the log is read to its end.
 const maxDrainPages = 100
+
+// endGrace is how long Follow keeps reading the log of an ended job
+// whose server has not yet said the log is complete (its last lines may
+// still be on their way to the history; a server that never says
+// "complete", as Linkis's, costs this much at the end).
+const endGrace = 2 * time.Second
 
 // Wait follows a job from log line 0 until it ends; see Follow.
 func (c *Client) Wait(ctx context.Context, execID string, onUpdate func(Update)) (StatusData, error) {
@@ -27,22 +34,34 @@ func (c *Client) Wait(ctx context.Context, execID string, onUpdate func(Update))
 
 // Follow polls a job's status, progress and log (from line from) until
 // the job ends, calling onUpdate (if not nil) whenever one of them
-// changed and once at the end, with the whole remaining log. The poll
+// changed and once at the end, with the whole remaining log (Final set on
+// that update only). The job's end is when its state is final and the
+// server says its log is complete, or endGrace after the state became
+// final. The poll
 // interval starts at PollMin and doubles up to PollMax while nothing
 // changes. A retryable error (the server unavailable, say) is retried;
 // any other error, or ctx ending, stops it.
 func (c *Client) Follow(ctx context.Context, execID string, from int, onUpdate func(Update)) (StatusData, error) {
 	interval := max(c.PollMin, time.Millisecond)
 	var last Update
+	var ended time.Time // when the job was first seen ended with its log incomplete
 	first := true
 	for {
-		u, final, err := c.poll(ctx, execID, &from)
+		u, final, complete, err := c.poll(ctx, execID, &from)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return last.Status, ctx.Err()
 		case err != nil && !linkis.IsRetryable(err):
 			return last.Status, err
 		case err == nil:
+			if final && !complete {
+				if ended.IsZero() {
+					ended = time.Now()
+				}
+				if time.Since(ended) < endGrace {
+					final, u.Final = false, false
+				}
+			}
 			changed := first || final || len(u.Lines) > 0 || u.Status != last.Status || u.Progress != last.Progress || u.Info != last.Info
 			first = false
 			last = u
@@ -52,7 +71,7 @@ func (c *Client) Follow(ctx context.Context, execID string, from int, onUpdate f
 			if final {
 				return u.Status, nil
 			}
-			if changed {
+			if changed || !ended.IsZero() {
 				interval = max(c.PollMin, time.Millisecond)
 			} else {
 				interval = min(2*interval, max(c.PollMax, c.PollMin))
@@ -69,33 +88,38 @@ func (c *Client) Follow(ctx context.Context, execID string, from int, onUpdate f
 }
 
 // poll reads status, progress and the new log lines once; once the job
-// has ended it reads the log to its end.
-func (c *Client) poll(ctx context.Context, execID string, from *int) (Update, bool, error) {
+// has ended it reads the log as far as the server has it, and complete
+// says the server called it complete. *from moves only when poll
+// succeeds: after an error the same lines are read again, none is lost.
+func (c *Client) poll(ctx context.Context, execID string, from *int) (u Update, final, complete bool, err error) {
 	st, err := c.Status(ctx, execID)
 	if err != nil {
-		return Update{}, false, err
+		return Update{}, false, false, err
 	}
 	state, _ := orchestrator.ParseState(st.Status)
-	final := state.Final()
+	final = state.Final()
 	pr, err := c.Progress(ctx, execID)
 	if err != nil {
-		return Update{}, false, err
+		return Update{}, false, false, err
 	}
-	u := Update{Status: st, Progress: pr.Progress, Final: final}
+	u = Update{Status: st, Progress: pr.Progress, Final: final}
 	if len(pr.ProgressInfo) > 0 {
 		u.Info = pr.ProgressInfo[0].Info
 	}
-	for range maxDrainPages {
-		page, err := c.Log(ctx, execID, *from, 0)
+	next := *from
+	for i := 0; final || i < maxDrainPages; i++ {
+		page, err := c.Log(ctx, execID, next, 0)
 		if err != nil {
-			return Update{}, false, err
+			return Update{}, false, false, err
 		}
 		u.Lines = append(u.Lines, page.Lines...)
-		progressed := page.Next > *from
-		*from = max(*from, page.Next)
+		complete = page.Complete
+		progressed := page.Next > next
+		next = max(next, page.Next)
 		if page.Complete || !progressed || (!final && len(u.Lines) >= MaxLogSize) {
 			break
 		}
 	}
-	return u, final, nil
+	*from = next
+	return u, final, complete, nil
 }
