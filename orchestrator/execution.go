@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,8 +163,9 @@ func (r *run) failover(ctx context.Context, n *FailoverNode, round int) result {
 // this returns). It fails when every branch failed.
 func (r *run) multiActive(ctx context.Context, n *MultiActiveNode, round int) result {
 	type answer struct {
-		i   int
-		res result
+		i     int
+		res   result
+		panic any // what the branch panicked with
 	}
 	cancels := make([]context.CancelFunc, len(n.Branches))
 	answers := make(chan answer, len(n.Branches))
@@ -174,7 +176,16 @@ func (r *run) multiActive(ctx context.Context, n *MultiActiveNode, round int) re
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			answers <- answer{i, r.node(bctx, c, round)}
+			a := answer{i: i}
+			defer func() {
+				// A panic here would end the process: it goes on from
+				// the goroutine running the job instead.
+				if a.panic = recover(); a.panic != nil {
+					r.o.log.Error("a multi-active branch panicked", "exec", r.spec.ExecID, "panic", a.panic, "stack", string(debug.Stack()))
+				}
+				answers <- a
+			}()
+			a.res = r.node(bctx, c, round)
 		}()
 	}
 	defer func() {
@@ -187,10 +198,18 @@ func (r *run) multiActive(ctx context.Context, n *MultiActiveNode, round int) re
 	var win *result
 	retryable := true
 	var last result
+	var panicked any
 	for range n.Branches {
 		a := <-answers
 		last = a.res
 		switch {
+		case a.panic != nil:
+			if panicked == nil {
+				panicked = a.panic
+				for _, cancel := range cancels {
+					cancel()
+				}
+			}
 		case a.res.ok() && win == nil:
 			res := a.res
 			win = &res
@@ -206,6 +225,8 @@ func (r *run) multiActive(ctx context.Context, n *MultiActiveNode, round int) re
 		}
 	}
 	switch {
+	case panicked != nil:
+		panic(panicked)
 	case win != nil:
 		return *win
 	case ctx.Err() != nil:
@@ -253,8 +274,7 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 			r.giveBack(ctx, g, true)
 			return result{cancelled: true, ec: g.EC}
 		}
-		res := r.runOn(ctx, n, g)
-		r.giveBack(ctx, g, res.reusable)
+		res := r.use(ctx, n, g)
 		if g.AskID != id && res.refused && ctx.Err() == nil {
 			// A kept engine (EnginePool) that no longer serves its grant
 			// (it expired, the engine died): it is released; try the next
@@ -264,6 +284,22 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 		}
 		return res
 	}
+}
+
+// use runs the leaf's unit on granted engine g and gives g back on every
+// path out: kept or released as the task ended, released when runOn
+// panics (the panic goes on to Run's caller).
+func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult) result {
+	given := false
+	defer func() {
+		if !given {
+			r.release(ctx, g.AskID)
+		}
+	}()
+	res := r.runOn(ctx, n, g)
+	given = true
+	r.giveBack(ctx, g, res.reusable)
+	return res
 }
 
 // runOn runs the leaf's unit on granted engine g (whose grant may come

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
@@ -243,4 +244,54 @@ func TestMultiActiveCancel(t *testing.T) {
 	}
 	m.books(t)
 	rec.legal(t)
+}
+
+// panicky is a TaskClient that panics on Submit (a faulty embedder's
+// client, a bug).
+type panicky struct{ TaskClient }
+
+func (panicky) Submit(context.Context, api.TaskRequest, time.Duration) (api.TaskSubmitted, error) {
+	panic("task client bug")
+}
+
+// runPanicking runs s with engine-a's task client panicking and returns
+// what Run panicked with.
+func runPanicking(t *testing.T, m *fakeManager, s Spec) (p any) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.RetryCount, cfg.SubmitWait, cfg.PollWait = 0, 50*time.Millisecond, 50*time.Millisecond
+	o, err := New(cfg, m, func(addr string) TaskClient {
+		if addr == "engine-a" {
+			return panicky{m.engines.client(addr)}
+		}
+		return m.engines.client(addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p = recover() }()
+	o.Run(context.Background(), s, newRecorder())
+	return nil
+}
+
+// A panic while a task is submitted goes on to Run's caller (the entrance
+// recovers it), but the engine is released first.
+func TestPanicReleasesTheEngine(t *testing.T) {
+	m := newFakeManager()
+	if p := runPanicking(t, m, spec("shell-1", "echo x", LabelExecuteRoutes, "emInstance=a")); p == nil {
+		t.Fatal("Run did not panic")
+	}
+	m.books(t)
+}
+
+// A panic in a multi-active branch does not kill the process from a
+// goroutine nobody can recover: it reaches Run's caller after the other
+// branches were cancelled and every engine released.
+func TestPanicInAMultiActiveBranch(t *testing.T) {
+	m := newFakeManager()
+	s := spec("shell-1", "block", LabelExecuteStrategy, "multiActive", LabelExecuteRoutes, "emInstance=a;emInstance=b")
+	if p := runPanicking(t, m, s); p == nil {
+		t.Fatal("Run did not panic")
+	}
+	m.books(t)
 }
