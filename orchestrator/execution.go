@@ -351,6 +351,11 @@ func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.Task
 				return result{cancelled: true, ec: ec}
 			}
 			gone := engineGone(err)
+			if !gone {
+				// The engine still answers: the task may still run on
+				// it, and its engine is about to be released.
+				r.kill(ctx, tc, sub.ID)
+			}
 			return result{ec: ec, err: engineErr(ec, "lost task "+sub.ID, err, gone, gone), retryable: gone}
 		}
 		st = next

@@ -331,3 +331,32 @@ func TestCancelAsTheGrantArrivesSubmitsNothing(t *testing.T) {
 	m.books(t)
 	rec.legal(t)
 }
+
+// statusFails is a TaskClient whose Status answers an error that is not
+// the engine's death (an HTTP 500, a bad answer).
+type statusFails struct{ TaskClient }
+
+func (statusFails) Status(context.Context, string, time.Duration) (api.TaskStatus, error) {
+	return api.TaskStatus{}, errors.New("orchestrator: status: HTTP 500: internal error")
+}
+
+// A task whose status cannot be read while its engine still answers is
+// killed before the engine is released: the failed job leaves nothing
+// running.
+func TestLostTaskIsKilled(t *testing.T) {
+	m := newFakeManager()
+	cfg := DefaultConfig()
+	cfg.RetryCount, cfg.SubmitWait, cfg.PollWait, cfg.KillWait = 0, 10*time.Millisecond, 10*time.Millisecond, time.Second
+	o, err := New(cfg, m, func(addr string) TaskClient { return statusFails{m.engines.client(addr)} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := o.Run(context.Background(), spec("shell-1", "block"), newRecorder())
+	if out.State != Failed || !strings.Contains(out.Err.Error(), "HTTP 500") {
+		t.Fatalf("outcome %+v", out)
+	}
+	if k := m.engines.engine("engine-default").kills(); len(k) != 1 {
+		t.Fatalf("kills %v, want the task killed", k)
+	}
+	m.books(t)
+}
