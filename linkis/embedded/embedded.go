@@ -89,15 +89,16 @@ type System struct {
 }
 
 // Start starts a system. Engines start on demand when jobs need them.
-func Start(cfg Config) (s *System, err error) {
-	s = &System{cfg: cfg, log: cfg.Logger}
+func Start(cfg Config) (_ *System, err error) {
+	s := &System{cfg: cfg, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	// s, not the result: every failing return sets the result to nil
+	// before this runs.
 	defer func() {
 		if err != nil {
 			s.Close()
-			s = nil
 		}
 	}()
 	if s.dir = cfg.DataDir; s.dir == "" {

@@ -1,0 +1,57 @@
+package embedded_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/linkis/embedded"
+)
+
+// A durable Start that fails half-way (the ECM's sticky port is taken)
+// stops what it had started: the next Start gets the manager's port back.
+func TestFailedStartReleasesTheManager(t *testing.T) {
+	dir := t.TempDir()
+	sys, err := embedded.Start(embedded.Config{DataDir: dir, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "ecm.addr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys, err := embedded.Start(embedded.Config{DataDir: dir, Durable: true}); err == nil || sys != nil {
+		t.Fatalf("start with the ECM's port taken: %v %v", sys, err)
+	}
+	ln.Close()
+	sys, err = embedded.Start(embedded.Config{DataDir: dir, Durable: true})
+	if err != nil {
+		t.Fatalf("start after a failed start: %v", err)
+	}
+	if err := sys.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Start that fails removes the temporary data directory it made.
+func TestFailedStartRemovesItsTempDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	_, err := embedded.Start(embedded.Config{ECM: func(c *ecm.Config) { c.ID = "" }})
+	if err == nil {
+		t.Fatal("an ECM without an id started")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in the temporary directory: %v", left)
+	}
+}
