@@ -22,7 +22,7 @@ import (
 //
 // In session mode (the default) each task runs as a subshell of a bash
 // that lives as long as the engine (see bashSession): a fork instead of a
-// new bash process, several times cheaper. In process mode each task is a
+// new bash process, about half the CPU. In process mode each task is a
 // bash process of its own. Code over 64 KiB runs as a process of its own,
 // from a script file, in both modes.
 type Shell struct {
