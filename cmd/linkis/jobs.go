@@ -404,6 +404,9 @@ func runList(ctx context.Context, out io.Writer, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
+	if *page < 1 || *pageSize < 1 {
+		return fmt.Errorf("list: --page and --page-size must be at least 1")
+	}
 	q := orchestrator.ListQuery{Page: *page, PageSize: *pageSize}
 	if *status != "" {
 		s, err := orchestrator.ParseState(*status)

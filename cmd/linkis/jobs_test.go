@@ -225,3 +225,14 @@ func TestFollowerOnTerminal(t *testing.T) {
 		t.Fatalf("%q\nwant %q", b.String(), want)
 	}
 }
+
+// list refuses a page or page size below 1 rather than printing "page 0
+// of N" over the server's default page.
+func TestListPageFlags(t *testing.T) {
+	_, conn := jobServer(t)
+	for _, bad := range [][]string{{"--page", "0"}, {"--page-size", "0"}, {"--page", "-2"}} {
+		if out, err := runCmd(t, "list", append(bad, conn...)...); err == nil {
+			t.Errorf("list %v: %q, no error", bad, out)
+		}
+	}
+}
