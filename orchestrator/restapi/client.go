@@ -43,7 +43,11 @@ type Client struct {
 func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, linkis.ValueError(linkis.ErrInvalidArgument, "server", baseURL, "want http://HOST:PORT or https://HOST:PORT")
+		shown := "(not shown)" // a URL that does not parse may hold a password
+		if err == nil {
+			shown = u.Redacted()
+		}
+		return nil, linkis.ValueError(linkis.ErrInvalidArgument, "server", shown, "want http://HOST:PORT or https://HOST:PORT")
 	}
 	if user == "" || tokenCode == "" {
 		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "token", "a user and its token code are required")

@@ -181,3 +181,13 @@ func TestFollowWaitsForCompleteLog(t *testing.T) {
 		t.Fatalf("lines %q, %d final updates", lines, finals)
 	}
 }
+
+// A server URL refused by NewClient is not echoed with its password.
+func TestNewClientHidesURLPassword(t *testing.T) {
+	for _, u := range []string{"ftp://u:s3cret@h", "http://u:s3cret@[::1"} {
+		_, err := NewClient(u, "alice", "code", nil)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
