@@ -18,6 +18,19 @@ import (
 	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
 )
 
+// handlerOver is the handler of the test users over jobs.
+func handlerOver(t *testing.T, jobs Jobs) http.Handler {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Users = testUsers
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := NewHandler(jobs, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // panicky is a Jobs whose JobByExecID panics.
 type panicky struct{ *restapitest.Jobs }
 
@@ -26,13 +39,7 @@ func (panicky) JobByExecID(string, string) (orchestrator.Job, error) { panic("bo
 // A panic in the Jobs behind the handler is answered with the envelope
 // (status 1, HTTP 500, no detail), not a dropped connection.
 func TestPanicAnsweredWithEnvelope(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Users = testUsers
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := NewHandler(panicky{restapitest.NewJobs()}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := handlerOver(t, panicky{restapitest.NewJobs()})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+Prefix+"/entrance/exec_1/status", nil)
@@ -148,14 +155,7 @@ func (p *pendingLog) Log(user, execID string, from, size int) (orchestrator.LogP
 // is followed until the server calls its log complete.
 func TestFollowWaitsForCompleteLog(t *testing.T) {
 	f := &pendingLog{Jobs: restapitest.NewJobs()}
-	cfg := DefaultConfig()
-	cfg.Users = testUsers
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := NewHandler(f, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewServer(handlerOver(t, f))
 	defer srv.Close()
 	c := newTestClient(t, srv, "alice")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
