@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -116,15 +117,20 @@ func NewVariables(user Values, submitted time.Time) (Variables, error) {
 }
 
 // Lookup returns the value of ${name}, or of ${name+n} / ${name-n} when
-// n is not 0 (date variables only: days, or months for run_mon and
-// run_month_*). A user variable shadows a date variable of the same name,
-// except run_date, which moves all of them.
+// n is not 0: days, or months for run_mon and run_month_*, on the date
+// variables; plain addition on a user variable whose value is a number
+// (as Linkis: {"f": "20.1"} makes ${f-1} 19.1). A user variable shadows a
+// date variable of the same name, except run_date, which moves all of
+// them.
 func (v Variables) Lookup(name string, n int) (string, error) {
 	if s, ok := v.user[name]; ok && name != VarRunDate {
-		if n != 0 {
-			return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "arithmetic works on the date variables only (run_date, run_today, run_mon, run_month_begin, run_month_end and their _std forms)")
+		if n == 0 {
+			return s, nil
 		}
-		return s, nil
+		if sum, ok := addNumber(s, n); ok {
+			return sum, nil
+		}
+		return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "arithmetic works on the date variables (run_date, run_today, run_mon, run_month_begin, run_month_end and their _std forms) and on variables whose value is a number")
 	}
 	dv, ok := dateVars[name]
 	if !ok {
@@ -133,10 +139,26 @@ func (v Variables) Lookup(name string, n int) (string, error) {
 	return dv.value(v.runDate, n), nil
 }
 
+// addNumber adds n to s when s is a number: exactly when s is a whole
+// number (and the sum fits), else as Linkis does, in floating point,
+// written without a trailing ".0".
+func addNumber(s string, n int) (string, bool) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if sum := i + int64(n); (n > 0) == (sum > i) {
+			return strconv.FormatInt(sum, 10), true
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", false
+	}
+	return strconv.FormatFloat(f+float64(n), 'f', -1, 64), true
+}
+
 // Substitute replaces every ${name} (and ${name+n}, ${name-n}) in code
 // with its value in one pass: values are not substituted again. "$${"
 // writes a literal "${". An unknown variable, a malformed "${" or
-// arithmetic on a non-date variable is an error naming it, and so is code
+// arithmetic on a variable neither a date nor a number is an error naming it, and so is code
 // that grows past api.MaxCodeBytes.
 func (v Variables) Substitute(code string) (string, error) {
 	i := strings.Index(code, varOpen)

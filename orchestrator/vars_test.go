@@ -115,7 +115,8 @@ func TestVariableErrors(t *testing.T) {
 	}{
 		{"echo ${nope}", nil, "variable", "nope"},
 		{"echo ${run_dates}", nil, "variable", "run_dates"},
-		{"echo ${a-1}", Values{"a": "1"}, "variable", "arithmetic"},
+		{"echo ${a-1}", Values{"a": "x1"}, "variable", "arithmetic"},
+		{"echo ${a+1}", Values{"a": "NaN"}, "variable", "arithmetic"},
 		{"echo ${run_date", nil, codeField, "closing"},
 		{"echo ${}", nil, "variable", "a name is"},
 		{"echo ${a b}", nil, "variable", "a b"},
@@ -156,5 +157,16 @@ func TestSubstituteBoundsTheExpansion(t *testing.T) {
 	_, err := Substitute(code, vars, day(2024, 3, 1))
 	if !errors.Is(err, linkis.ErrInvalidArgument) || fieldOf(err) != codeField {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// Arithmetic on a user variable whose value is a number, as Linkis does it
+// (its documented request: {"f": "20.1"} with code ${f-1}).
+func TestNumericUserVariableArithmetic(t *testing.T) {
+	vars := Values{"f": "20.1", "n": "5", "big": "9223372036854775807", "neg": "-3", "e": "1e3"}
+	got, err := Substitute("${f-1} ${n+2} ${n-10} ${neg+3} ${big-1} ${e+1}", vars, day(2024, 5, 15))
+	want := "19.1 7 -5 0 9223372036854775806 1001"
+	if err != nil || got != want {
+		t.Fatalf("got %q %v, want %q", got, err, want)
 	}
 }
