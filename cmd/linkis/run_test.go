@@ -110,3 +110,14 @@ func TestServerServesJobsToItsUsers(t *testing.T) {
 		t.Errorf("bob reading alice's job: %v, want a permission error", err)
 	}
 }
+
+// A users file's token code may hold ':' or a blank: the user ends at the
+// first of them.
+func TestLoadUsersCodeWithSeparators(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(file, []byte("alice s3:cr3t\nbob:b c\ncarol\tx:y\n"), 0o600)
+	users, err := loadUsers(file, "")
+	if err != nil || len(users) != 3 || users["alice"] != "s3:cr3t" || users["bob"] != "b c" || users["carol"] != "x:y" {
+		t.Fatalf("loadUsers = %q, %v", users, err)
+	}
+}

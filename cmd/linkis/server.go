@@ -85,11 +85,14 @@ func loadUsers(file, spec string) (map[string]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			return nil
 		}
-		u, c, ok := strings.Cut(line, ":")
-		if !ok {
-			u, c, ok = strings.Cut(line, " ")
+		// The user ends at the first ':' or blank, whichever comes first:
+		// the code may hold either.
+		i := strings.IndexFunc(line, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' })
+		ok := i > 0
+		var u, c string
+		if ok {
+			u, c = line[:i], strings.TrimSpace(line[i+1:])
 		}
-		u, c = strings.TrimSpace(u), strings.TrimSpace(c)
 		if !ok || u == "" || c == "" {
 			return fmt.Errorf("server: %s: want 'user token-code', got %q", where, line)
 		}
