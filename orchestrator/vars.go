@@ -158,8 +158,8 @@ func addNumber(s string, n int) (string, bool) {
 // Substitute replaces every ${name} (and ${name+n}, ${name-n}) in code
 // with its value in one pass: values are not substituted again. "$${"
 // writes a literal "${". An unknown variable, a malformed "${" or
-// arithmetic on a variable neither a date nor a number is an error naming it, and so is code
-// that grows past api.MaxCodeBytes.
+// arithmetic on a variable neither a date nor a number is an error naming
+// it, and so is code that grows past api.MaxCodeBytes.
 func (v Variables) Substitute(code string) (string, error) {
 	i := strings.Index(code, varOpen)
 	if i < 0 {
