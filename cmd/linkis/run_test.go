@@ -121,3 +121,12 @@ func TestLoadUsersCodeWithSeparators(t *testing.T) {
 		t.Fatalf("loadUsers = %q, %v", users, err)
 	}
 }
+
+// A malformed users entry is reported without echoing a token code.
+func TestLoadUsersErrorHidesCode(t *testing.T) {
+	for _, spec := range []string{":s3cret", "alice:a, :s3cret"} {
+		if _, err := loadUsers("", spec); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: %v", spec, err)
+		}
+	}
+}

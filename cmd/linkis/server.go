@@ -94,7 +94,7 @@ func loadUsers(file, spec string) (map[string]string, error) {
 			u, c = line[:i], strings.TrimSpace(line[i+1:])
 		}
 		if !ok || u == "" || c == "" {
-			return fmt.Errorf("server: %s: want 'user token-code', got %q", where, line)
+			return fmt.Errorf("server: %s: want 'user token-code' (the line is not shown: it may hold a code)", where)
 		}
 		if _, dup := users[u]; dup {
 			return fmt.Errorf("server: %s: user %q is listed twice", where, u)
@@ -118,8 +118,8 @@ func loadUsers(file, spec string) (map[string]string, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	} else {
-		for _, p := range strings.Split(spec, ",") {
-			if err := add("$LINKIS_USERS", p); err != nil {
+		for i, p := range strings.Split(spec, ",") {
+			if err := add(fmt.Sprintf("$LINKIS_USERS entry %d", i+1), p); err != nil {
 				return nil, err
 			}
 		}
