@@ -145,6 +145,11 @@ func secret(durable bool, dir string) (string, error) {
 	file := filepath.Join(dir, "token")
 	if durable {
 		if b, err := os.ReadFile(file); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+			// Only this user may read it, whoever loosened it (WriteFile
+			// below keeps the mode of a file that exists, too).
+			if err := os.Chmod(file, 0o600); err != nil {
+				return "", err
+			}
 			return strings.TrimSpace(string(b)), nil
 		}
 	}
@@ -155,6 +160,9 @@ func secret(durable bool, dir string) (string, error) {
 	t := hex.EncodeToString(b)
 	if durable {
 		if err := os.WriteFile(file, []byte(t+"\n"), 0o600); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(file, 0o600); err != nil {
 			return "", err
 		}
 	}

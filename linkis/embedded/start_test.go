@@ -55,3 +55,28 @@ func TestFailedStartRemovesItsTempDir(t *testing.T) {
 		t.Errorf("left in the temporary directory: %v", left)
 	}
 }
+
+// A durable system's token file is readable by its user only, even when
+// it was found with a looser mode.
+func TestDurableTokenFileIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "token")
+	for _, start := range []string{"loose", "short and loose"} {
+		content := strings.Repeat("ab", 24) + "\n"
+		if start == "short and loose" {
+			content = "x\n"
+		}
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(file, 0o644)
+		sys, err := embedded.Start(embedded.Config{DataDir: dir, Durable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys.Close()
+		if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: token file mode %v %v", start, fi.Mode(), err)
+		}
+	}
+}
