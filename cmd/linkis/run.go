@@ -11,19 +11,29 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
-// runUser is the user `linkis run` runs jobs as.
+// runUser is the user `linkis run` runs jobs as: $USER with each
+// character a Linkis user name does not allow (a '-', say) made '_', or
+// "linkis".
 func runUser() string {
-	if u := os.Getenv("USER"); u != "" && len(u) <= 64 {
-		return u
+	u := os.Getenv("USER")
+	if u == "" || len(u) > 64 || strings.Trim(u, ".") == "" {
+		return "linkis"
 	}
-	return "linkis"
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '@') {
+			return r
+		}
+		return '_'
+	}, u)
 }
 
 // runRun is `linkis run --engine shell|python|sql (--code C | --file F)

@@ -130,3 +130,20 @@ func TestLoadUsersErrorHidesCode(t *testing.T) {
 		}
 	}
 }
+
+// linkis run works for a login whose name Linkis's userCreator label does
+// not allow (a '-', say): the job runs under a name that it allows.
+func TestRunUserWithDash(t *testing.T) {
+	for _, login := range []string{"john-doe", "ü", "...", strings.Repeat("a", 80)} {
+		t.Setenv("USER", login)
+		u := runUser()
+		if _, err := linkis.ParseUserCreator(u + "-LINKISCLI"); err != nil || strings.Trim(u, ".") == "" {
+			t.Errorf("USER=%q: run user %q: %v", login, u, err)
+		}
+	}
+	t.Setenv("USER", "john-doe")
+	var out bytes.Buffer
+	if err := runRun(&out, []string{"--engine", "shell", "--code", "echo hi"}); err != nil {
+		t.Fatalf("run as john-doe: %v\n%s", err, out.String())
+	}
+}
