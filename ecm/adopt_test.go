@@ -151,7 +151,12 @@ sleep 3`)
 	if !r.Failed || !r.Retryable || !strings.Contains(r.Reason, "did not start") {
 		t.Fatalf("an adopted engine that never reported: %+v", r)
 	}
-	if e, ok := rec2.endedOf("ec-1"); !ok || strings.Contains(e.Reason, "TOP-SECRET") {
+	// The report to the manager follows the local exit: wait for it.
+	e, ok := rec2.endedOf("ec-1")
+	for deadline := time.Now().Add(10 * time.Second); !ok && time.Now().Before(deadline); e, ok = rec2.endedOf("ec-1") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !ok || strings.Contains(e.Reason, "TOP-SECRET") {
 		t.Fatalf("reported: %+v %v", e, ok)
 	}
 	if _, ok := m1.Engine("ec-1"); !ok {
