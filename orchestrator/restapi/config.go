@@ -3,6 +3,7 @@ package restapi
 import (
 	"log/slog"
 	"sort"
+	"strings"
 
 	"github.com/golinkis/golinkis/linkis"
 )
@@ -88,8 +89,8 @@ func (c Config) Validate() error {
 	for _, u := range names {
 		code := c.Users[u]
 		switch {
-		case u == "" || len(u) > 128:
-			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "a user name must be 1-128 bytes")
+		case !validUser(u):
+			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "a user name must be 1-64 letters, digits, '_', '.' or '@', not dots only (the user of Linkis's userCreator label)")
 		case code == "":
 			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "empty token code")
 		case len(code) > MaxTokenBytes:
@@ -103,4 +104,11 @@ func (c Config) Validate() error {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxResultRows", "must not be negative, got %d", c.MaxResultRows)
 	}
 	return nil
+}
+
+// validUser reports whether u can be the user of a userCreator label, as
+// the entrance requires of every job's user.
+func validUser(u string) bool {
+	_, err := linkis.ParseUserCreator(u + "-x")
+	return err == nil && strings.Trim(u, ".") != ""
 }

@@ -138,6 +138,10 @@ func TestConfigValidate(t *testing.T) {
 		{"no users", Config{}, "no user"},
 		{"empty code", Config{Users: map[string]string{"alice": ""}}, "empty token code"},
 		{"empty user", Config{Users: map[string]string{"": "x"}}, "user name"},
+		// Users the entrance would refuse every job of.
+		{"dash in user", Config{Users: map[string]string{"john-doe": "x"}}, "user name"},
+		{"dots user", Config{Users: map[string]string{"..": "x"}}, "user name"},
+		{"long user", Config{Users: map[string]string{strings.Repeat("u", 65): "x"}}, "user name"},
 		{"long code", Config{Users: map[string]string{"a": strings.Repeat("x", MaxTokenBytes+1)}}, "longer than"},
 		{"negative body", Config{Users: testUsers, MaxBodyBytes: -1}, "MaxBodyBytes"},
 	} {
