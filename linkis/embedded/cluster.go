@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,16 +119,18 @@ func listen(durable bool, dir, name string) (net.Listener, error) {
 		return net.Listen("tcp", "127.0.0.1:0")
 	}
 	file := filepath.Join(dir, name+".addr")
-	if b, err := os.ReadFile(file); err == nil {
+	if b, err := os.ReadFile(file); err == nil && loopbackPort(strings.TrimSpace(string(b))) {
 		addr := strings.TrimSpace(string(b))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("embedded: the %s must listen on %s again (engines and the manager remember it): %w", name, addr, err)
 		}
 		return ln, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	// No file, or one that does not name a loopback port (cut short by a
+	// crash, say: "" would listen on every interface): a new port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -137,6 +140,13 @@ func listen(durable bool, dir, name string) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// loopbackPort reports whether addr is a loopback IP and a port other
+// than 0.
+func loopbackPort(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	return err == nil && ap.Addr().IsLoopback() && ap.Port() != 0
 }
 
 // secret returns the cluster token, kept in dir/token for a durable system

@@ -80,3 +80,23 @@ func TestDurableTokenFileIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// A port file cut short (or naming no loopback port) is replaced by a new
+// loopback port rather than followed: "" would listen on every interface.
+func TestDurableBadPortFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "manager.addr"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "ecm.addr"), []byte("0.0.0.0:0\n"), 0o600)
+	sys, err := embedded.Start(embedded.Config{DataDir: dir, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	for _, f := range []string{"manager.addr", "ecm.addr"} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		host, port, err := net.SplitHostPort(strings.TrimSpace(string(b)))
+		if err != nil || host != "127.0.0.1" || port == "0" {
+			t.Errorf("%s holds %q", f, b)
+		}
+	}
+}
