@@ -108,7 +108,7 @@ func serveLoopback(sys *embedded.System, users map[string]string) (string, func(
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newAPIServer(h)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -120,6 +120,15 @@ func serveLoopback(sys *embedded.System, users map[string]string) (string, func(
 		srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// newAPIServer is the HTTP server of the REST API (run and server). Every
+// wait is bounded: a connection that sends nothing, sends its request
+// slowly or idles between requests is closed, so connections cannot be
+// piled up by someone without a token.
+func newAPIServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 }
 
 // restDefaults is the REST API configuration of run and server.

@@ -147,3 +147,13 @@ func TestRunUserWithDash(t *testing.T) {
 		t.Fatalf("run as john-doe: %v\n%s", err, out.String())
 	}
 }
+
+// The API server bounds every wait, idle keep-alive connections
+// included: without IdleTimeout (or ReadTimeout) net/http keeps them
+// open for ever.
+func TestAPIServerTimeouts(t *testing.T) {
+	srv := newAPIServer(nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Errorf("timeouts: header %v, read %v, idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
+	}
+}
