@@ -191,3 +191,18 @@ func TestNewClientHidesURLPassword(t *testing.T) {
 		}
 	}
 }
+
+// A 405 says which methods the path takes, as HTTP requires.
+func TestMethodNotAllowedSaysAllow(t *testing.T) {
+	h := newTestHandler(t, restapitest.NewJobs())
+	for path, want := range map[string]string{PathSubmit: "POST", "/entrance/exec_1/kill": "GET, POST", PathHistory: "GET"} {
+		r := httptest.NewRequest("DELETE", Prefix+path, nil)
+		r.Header.Set(HeaderTokenUser, "alice")
+		r.Header.Set(HeaderTokenCode, testUsers["alice"])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != want {
+			t.Errorf("DELETE %s: HTTP %d, Allow %q, want %q", path, w.Code, w.Header().Get("Allow"), want)
+		}
+	}
+}

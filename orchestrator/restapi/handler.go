@@ -97,6 +97,7 @@ type reply struct {
 	// status and code override the classification of err.
 	status, code int
 	msg          string
+	allow        string // the Allow header of a 405
 }
 
 // ServeHTTP authenticates, routes and answers one request, always with
@@ -142,6 +143,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	env.Data = b
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	if rep.allow != "" {
+		w.Header().Set("Allow", rep.allow)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -259,7 +263,7 @@ func allow(r *http.Request, methods ...string) *reply {
 		}
 	}
 	return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "method", clip(r.Method), "use "+strings.Join(methods, " or ")),
-		status: StatusValidation, code: http.StatusMethodNotAllowed}
+		status: StatusValidation, code: http.StatusMethodNotAllowed, allow: strings.Join(methods, ", ")}
 }
 
 // clip shortens a value echoed in a message.
