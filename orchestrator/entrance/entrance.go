@@ -42,6 +42,7 @@ type Entrance struct {
 	log        *slog.Logger
 	hist       History
 	resultsDir string
+	dataDir    string // DataDir with its links resolved
 	m          *metrics
 
 	ctx    context.Context // cancelled by Close (cause errClosing)
@@ -91,6 +92,11 @@ func Open(cfg Config, runner orchestrator.Runner, log *slog.Logger) (*Entrance, 
 	if err := os.MkdirAll(e.resultsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("entrance: results dir: %w", err)
 	}
+	dd, err := filepath.EvalSymlinks(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("entrance: data dir: %w", err)
+	}
+	e.dataDir = dd
 	if e.hist == nil {
 		h, err := OpenBolt(filepath.Join(cfg.DataDir, "jobs.db"), BoltOptions{
 			NoSync: cfg.NoSync, LogMaxLines: cfg.LogMaxLines, LogMaxBytes: cfg.LogMaxBytes, Log: log,

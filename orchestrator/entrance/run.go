@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -286,20 +288,27 @@ func (e *Entrance) finish(r *run, ctx context.Context, out orchestrator.Outcome)
 
 // keepResults moves a job's result files into
 // DataDir/results/<user>/<taskID>/<n><ext> and returns their new paths.
+// The paths come from an engine, so each must name a regular file of its
+// own (no symbolic link, no other hard link) outside the entrance's data
+// directory once its directories' links are resolved; the result
+// directory is made without following links planted in it.
 func (e *Entrance) keepResults(user string, taskID int64, paths []string) ([]string, error) {
-	dir := filepath.Join(e.resultsDir, user, strconv.FormatInt(taskID, 10))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := mkdirNoLinks(e.resultsDir, user, strconv.FormatInt(taskID, 10))
+	if err != nil {
 		return nil, fmt.Errorf("keep results: %w", err)
 	}
 	out := make([]string, 0, len(paths))
 	for i, p := range paths {
-		p = strings.TrimPrefix(p, "file://")
-		ext := filepath.Ext(p)
+		src, err := e.resultSource(p)
+		if err != nil {
+			return nil, fmt.Errorf("keep result %d: %w", i, err)
+		}
+		ext := filepath.Ext(src)
 		if len(ext) > 16 {
 			ext = ""
 		}
 		dst := filepath.Join(dir, strconv.Itoa(i)+ext)
-		if err := moveFile(p, dst); err != nil {
+		if err := moveFile(src, dst); err != nil {
 			return nil, fmt.Errorf("keep result %d: %w", i, err)
 		}
 		out = append(out, dst)
@@ -307,13 +316,59 @@ func (e *Entrance) keepResults(user string, taskID int64, paths []string) ([]str
 	return out, nil
 }
 
+// resultSource checks a result path an engine gave and returns it with
+// the links of its directories resolved.
+func (e *Entrance) resultSource(p string) (string, error) {
+	p = filepath.Clean(strings.TrimPrefix(p, "file://"))
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("%q is not an absolute path", p)
+	}
+	d, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(d, filepath.Base(p))
+	if rel, err := filepath.Rel(e.dataDir, src); err == nil && (rel == "." || filepath.IsLocal(rel)) {
+		return "", fmt.Errorf("%s lies in the entrance's data directory", p)
+	}
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", p)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		return "", fmt.Errorf("%s has other hard links", p)
+	}
+	return src, nil
+}
+
+// mkdirNoLinks makes base/elems... one directory at a time, refusing any
+// that exists as something other than a directory (a symbolic link).
+func mkdirNoLinks(base string, elems ...string) (string, error) {
+	dir := base
+	for _, el := range elems {
+		dir = filepath.Join(dir, el)
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+		if fi, err := os.Lstat(dir); err != nil {
+			return "", err
+		} else if !fi.IsDir() {
+			return "", fmt.Errorf("%s is not a directory", dir)
+		}
+	}
+	return dir, nil
+}
+
 // moveFile renames src to dst, or copies it (another file system) and
-// removes src.
+// removes src. Neither end is followed if it is a symbolic link.
 func moveFile(src, dst string) error {
 	if err := os.Rename(src, dst); err == nil {
 		return nil
 	}
-	in, err := os.Open(src)
+	in, err := os.OpenFile(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
@@ -323,7 +378,10 @@ func moveFile(src, dst string) error {
 	} else if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", src)
 	}
-	o, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	o, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
