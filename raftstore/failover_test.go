@@ -128,7 +128,7 @@ func TestClusterFollowerCatchesUpBySnapshot(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < 300; i++ {
 		id := fmt.Sprintf("a%d", i)
-		if a, err := cl.Ask(ctx, askReq(id, fmt.Sprintf("u%d", i%7))); err != nil || a.Status != "Granted" {
+		if a, err := askRetrying(ctx, cl, askReq(id, fmt.Sprintf("u%d", i%7))); err != nil || a.Status != "Granted" {
 			t.Fatalf("ask %d: %+v, %v", i, a, err)
 		}
 		if i%10 != 0 { // keep one in ten: 30 held, at most 5 per user, within the default quota of 10
@@ -172,7 +172,7 @@ func TestClusterRestartRecoversFromDisk(t *testing.T) {
 	cl := c.client()
 	ctx := context.Background()
 	for i := 0; i < 120; i++ { // 40 users, 3 engines each: within the default quota
-		if a, err := cl.Ask(ctx, askReq(fmt.Sprintf("a%d", i), fmt.Sprintf("u%d", i%40))); err != nil || a.Status != "Granted" {
+		if a, err := askRetrying(ctx, cl, askReq(fmt.Sprintf("a%d", i), fmt.Sprintf("u%d", i%40))); err != nil || a.Status != "Granted" {
 			t.Fatalf("ask %d: %+v, %v", i, a, err)
 		}
 	}
@@ -343,5 +343,19 @@ func TestClusterRefusesWhatTheLogCannotCarry(t *testing.T) {
 	}
 	if err := cl.RegisterECM(ctx, api.RegisterECMRequest{ID: "ecm-1", Addr: "127.0.0.1:1"}); err != nil {
 		t.Fatalf("the next write: %v (the leader is wedged)", err)
+	}
+}
+
+// askRetrying asks with the same id until the cluster answers something
+// other than a retryable error (a leader lost to a loaded machine's
+// missed heartbeats), for up to 10 s: asks are idempotent by id.
+func askRetrying(ctx context.Context, cl *api.Client, req api.AskRequest) (api.AskResult, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a, err := cl.Ask(ctx, req)
+		if err == nil || !linkis.IsRetryable(err) || time.Now().After(deadline) {
+			return a, err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
