@@ -148,8 +148,8 @@ func (e *Entrance) settle() error {
 				j.Ended = now
 				j.Reason = "the entrance restarted " + what + "; its outcome is unknown"
 			}
-			e.hist.Update(j)
 			e.hist.AppendLog(j.TaskID, []string{"WARN " + j.Reason})
+			e.hist.Update(j)
 			if !again {
 				failed++
 				e.m.ended.WithLabelValues(j.State.String()).Inc()
@@ -478,8 +478,8 @@ func (e *Entrance) endQueued(q *qjob, to orchestrator.State, reason string) {
 		} else {
 			now := time.Now()
 			job.State, job.Reason, job.Updated, job.Ended = to, reason, now, now
-			e.hist.Update(job)
 			e.hist.AppendLog(q.taskID, []string{"INFO job " + job.ExecID + " ended " + to.String() + ": " + reason})
+			e.hist.Update(job)
 			e.moved(q.state, to)
 			e.m.total.Observe(now.Sub(job.Created).Seconds())
 		}
@@ -587,7 +587,8 @@ func (e *Entrance) JobByExecID(user, execID string) (orchestrator.Job, error) {
 
 // Log returns lines from, from+1, ... (at most size; 0: 1000; at most
 // 10,000) of a job's log. Complete is set when the job has ended and the
-// page reaches its last line.
+// page reaches its last line; once the job has ended, the log is read
+// whole (lines still being written are waited for).
 func (e *Entrance) Log(user, execID string, from, size int) (orchestrator.LogPage, error) {
 	if from < 0 {
 		return orchestrator.LogPage{}, linkis.ValueError(linkis.ErrInvalidArgument, "fromLine", strconv.Itoa(from), "must be ≥ 0")
@@ -603,6 +604,14 @@ func (e *Entrance) Log(user, execID string, from, size int) (orchestrator.LogPag
 		return orchestrator.LogPage{}, err
 	}
 	lines, total, pending, err := e.hist.Log(j.TaskID, from, size)
+	if err == nil && pending && j.State.Final() {
+		// The job has ended but its last lines are still being written
+		// behind: wait for them, so that a log read once Wait has
+		// returned is complete.
+		if err = e.hist.Flush(); err == nil {
+			lines, total, pending, err = e.hist.Log(j.TaskID, from, size)
+		}
+	}
 	if err != nil {
 		return orchestrator.LogPage{}, err
 	}

@@ -269,12 +269,14 @@ func (e *Entrance) finish(r *run, ctx context.Context, out orchestrator.Outcome)
 	if to == orchestrator.Succeed {
 		r.job.Progress = 1
 	}
-	r.saveLocked()
+	// The log's last line goes first: a reader that sees the final state
+	// finds it in the log.
 	line := "INFO job " + r.job.ExecID + " ended " + to.String()
 	if reason != "" {
 		line += ": " + reason
 	}
 	e.hist.AppendLog(r.q.taskID, []string{line})
+	r.saveLocked()
 	created := r.job.Created
 	r.mu.Unlock()
 
