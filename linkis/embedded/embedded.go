@@ -263,11 +263,17 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	gather := prometheus.Gatherers{s.ent.Registry(), s.mgr.Gatherer()}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
-	mux.Handle("/", rest)
-	return mux, nil
+	metrics := promhttp.HandlerFor(prometheus.Gatherers{s.ent.Registry(), s.mgr.Gatherer()}, promhttp.HandlerOpts{})
+	// Not an http.ServeMux: it would answer an unclean path ("//", "..")
+	// with a bare redirect, and every path but /metrics is the API's, whose
+	// answers are all envelopes.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	}), nil
 }
 
 // Manager returns a client of the system's manager API (loopback HTTP).

@@ -1,7 +1,9 @@
 package embedded_test
 
 import (
+	"encoding/json"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/golinkis/golinkis/ecm"
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
 // A durable Start that fails half-way (the ECM's sticky port is taken)
@@ -98,5 +101,38 @@ func TestDurableBadPortFiles(t *testing.T) {
 		if err != nil || host != "127.0.0.1" || port == "0" {
 			t.Errorf("%s holds %q", f, b)
 		}
+	}
+}
+
+// Every path but /metrics gets the API's envelope, an unclean one too
+// (http.ServeMux would answer it with a bare redirect).
+func TestHandlerEnvelopeOnUncleanPaths(t *testing.T) {
+	sys, err := embedded.Start(embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	cfg := restapi.DefaultConfig()
+	cfg.Users = map[string]string{"alice": "a"}
+	h, err := sys.Handler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/api/rest_j/v1//entrance/submit", "/api/rest_j/v1/entrance/x/../submit", "/nowhere"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "http://h/", strings.NewReader("{}"))
+		r.URL.Path = p
+		r.Header.Set(restapi.HeaderTokenUser, "alice")
+		r.Header.Set(restapi.HeaderTokenCode, "a")
+		h.ServeHTTP(w, r)
+		var env restapi.Envelope
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Method != p {
+			t.Errorf("%s: HTTP %d %q: not an envelope", p, w.Code, w.Body.String())
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "linkis_") {
+		t.Errorf("/metrics: HTTP %d", w.Code)
 	}
 }
