@@ -61,7 +61,7 @@ type Entrance struct {
 
 	wake    chan struct{} // the earliest queuing deadline changed
 	wg      sync.WaitGroup
-	submits sync.WaitGroup
+	submits sync.WaitGroup // Submits persisting and Kills ending a queued job
 
 	states [orchestrator.Timeout + 1]atomic.Int64 // live jobs by state
 }
@@ -640,10 +640,16 @@ func (e *Entrance) Kill(user, execID string) (orchestrator.Job, error) {
 	switch {
 	case q == nil || q.ending:
 		e.mu.Unlock()
+	case e.closed:
+		// Close may be closing the history: the job stays queued.
+		e.mu.Unlock()
+		return orchestrator.Job{}, linkis.Errorf(linkis.ErrUnavailable, "entrance", "closed")
 	case q.run == nil:
 		e.unqueueLocked(q)
+		e.submits.Add(1) // Close waits for the end to be recorded
 		e.mu.Unlock()
 		e.endQueued(q, orchestrator.Cancelled, "killed by "+user+" while queued")
+		e.submits.Done()
 	default:
 		r := q.run
 		e.mu.Unlock()
