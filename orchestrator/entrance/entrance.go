@@ -51,7 +51,7 @@ type Entrance struct {
 	mu       sync.Mutex
 	closed   bool
 	closedCh chan struct{}
-	groups   map[string]*group
+	groups   map[groupKey]*group
 	ring     ring
 	live     map[int64]*qjob // every job accepted and not yet final
 	dl       deadlines
@@ -83,7 +83,7 @@ func Open(cfg Config, runner orchestrator.Runner, log *slog.Logger) (*Entrance, 
 	e := &Entrance{
 		cfg: cfg, runner: runner, log: log, hist: cfg.History,
 		closedCh: make(chan struct{}),
-		groups:   map[string]*group{},
+		groups:   map[groupKey]*group{},
 		live:     map[int64]*qjob{},
 		waiters:  map[int64]chan struct{}{},
 		wake:     make(chan struct{}, 1),
@@ -351,14 +351,15 @@ func cloneRequest(r orchestrator.JobRequest) orchestrator.JobRequest {
 
 // groupLocked finds or makes a consumer group.
 func (e *Entrance) groupLocked(creator, user, engineType string) *group {
-	name := orchestrator.GroupName(creator, user, engineType)
-	g := e.groups[name]
+	k := groupKey{creator, user, engineType}
+	g := e.groups[k]
 	if g == nil {
+		name := orchestrator.GroupName(creator, user, engineType)
 		g = &group{
-			name: name, creator: creator, user: user, engineType: engineType,
+			key: k, name: name,
 			maxRunning: e.cfg.maxRunning(name, creator), capacity: e.cfg.QueueCapacity,
 		}
-		e.groups[name] = g
+		e.groups[k] = g
 	}
 	return g
 }
@@ -366,8 +367,8 @@ func (e *Entrance) groupLocked(creator, user, engineType string) *group {
 func (e *Entrance) forgetIfIdleLocked(g *group) {
 	if g.idle() {
 		e.ring.del(g)
-		if e.groups[g.name] == g {
-			delete(e.groups, g.name)
+		if e.groups[g.key] == g {
+			delete(e.groups, g.key)
 		}
 	}
 }

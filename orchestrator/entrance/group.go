@@ -26,8 +26,8 @@ type qjob struct {
 // running ones. A group lives while it has queued, reserved or running
 // jobs; the entrance forgets it when it has none.
 type group struct {
-	name                      string
-	creator, user, engineType string
+	key  groupKey
+	name string // Creator_User_EngineType: ambiguous when names hold '_'
 
 	head, tail *qjob
 	queued     int // jobs in the queue
@@ -41,6 +41,10 @@ type group struct {
 	inRing           bool
 	ringPrev, ringNx *group
 }
+
+// groupKey identifies a consumer group (its name cannot: "A_B" + "c" and
+// "A" + "B_c" make the same).
+type groupKey struct{ creator, user, engineType string }
 
 func (g *group) push(q *qjob) {
 	q.g = g

@@ -69,7 +69,15 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	m.e.mu.Lock()
 	groups := make([]gs, 0, len(m.e.groups))
+	at := make(map[string]int, len(m.e.groups))
 	for _, g := range m.e.groups {
+		// Groups whose names coincide share one series.
+		if i, ok := at[g.name]; ok {
+			groups[i].queued += g.queued
+			groups[i].running += g.running
+			continue
+		}
+		at[g.name] = len(groups)
 		groups = append(groups, gs{g.name, g.queued, g.running})
 	}
 	m.e.mu.Unlock()
