@@ -37,51 +37,71 @@ const (
 	codeField           = "executionContent.code" // the field of errors about the code
 )
 
-// dateVar describes one date variable: how it prints a date, and whether
-// its arithmetic counts months (run_mon*, run_month_*) or days.
+// dateVar describes one date variable: how it prints a date, and what
+// its arithmetic counts: days, or periods of months (run_mon*, run_month_*:
+// months; run_quarter_*: quarters; run_half_year_*: half years;
+// run_year_*: years).
 type dateVar struct {
 	layout string
-	months bool
-	shift  func(runDate time.Time) time.Time // from run_date to the variable's date
-	end    bool                              // month arithmetic lands on the month's last day
+	months int                               // months a period; 0: the variable counts days
+	shift  func(runDate time.Time) time.Time // from run_date to the variable's date (the first of its period)
+	end    bool                              // the last day of the period rather than its first
 }
 
 func same(d time.Time) time.Time    { return d }
 func nextDay(d time.Time) time.Time { return d.AddDate(0, 0, 1) }
-func monthBegin(d time.Time) time.Time {
-	return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, d.Location())
+
+// periodBegin returns the first day of the period of months (1, 3, 6, 12,
+// counted from January) d is in.
+func periodBegin(d time.Time, months int) time.Time {
+	m := (int(d.Month())-1)/months*months + 1
+	return time.Date(d.Year(), time.Month(m), 1, 0, 0, 0, 0, d.Location())
 }
-func monthEnd(d time.Time) time.Time { return monthBegin(d).AddDate(0, 1, -1) }
-func addMonths(d time.Time, n int) time.Time {
-	// Month arithmetic from the first of the month never overflows into
-	// the next month (Jan 31 + 1 month is in February).
-	return monthBegin(d).AddDate(0, n, 0)
-}
+func monthBegin(d time.Time) time.Time    { return periodBegin(d, 1) }
+func quarterBegin(d time.Time) time.Time  { return periodBegin(d, 3) }
+func halfYearBegin(d time.Time) time.Time { return periodBegin(d, 6) }
+func yearBegin(d time.Time) time.Time     { return periodBegin(d, 12) }
+func lastMonth(d time.Time) time.Time     { return monthBegin(d).AddDate(0, -1, 0) }
 
 var dateVars = map[string]dateVar{
 	VarRunDate:          {layout: dateLayout, shift: same},
 	VarRunDateStd:       {layout: dateStdLayout, shift: same},
 	VarRunToday:         {layout: dateLayout, shift: nextDay},
 	VarRunTodayStd:      {layout: dateStdLayout, shift: nextDay},
-	VarRunMon:           {layout: monLayout, months: true, shift: monthBegin},
-	VarRunMonStd:        {layout: monStd, months: true, shift: monthBegin},
-	VarRunMonthBegin:    {layout: dateLayout, months: true, shift: monthBegin},
-	VarRunMonthBeginStd: {layout: dateStdLayout, months: true, shift: monthBegin},
-	VarRunMonthEnd:      {layout: dateLayout, months: true, shift: monthBegin, end: true},
-	VarRunMonthEndStd:   {layout: dateStdLayout, months: true, shift: monthBegin, end: true},
+	VarRunMon:           {layout: monLayout, months: 1, shift: monthBegin},
+	VarRunMonStd:        {layout: monStd, months: 1, shift: monthBegin},
+	VarRunMonthBegin:    {layout: dateLayout, months: 1, shift: monthBegin},
+	VarRunMonthBeginStd: {layout: dateStdLayout, months: 1, shift: monthBegin},
+	VarRunMonthEnd:      {layout: dateLayout, months: 1, shift: monthBegin, end: true},
+	VarRunMonthEndStd:   {layout: dateStdLayout, months: 1, shift: monthBegin, end: true},
+	// The longer periods and last month, as Linkis has them.
+	"run_last_mon_now":        {layout: monLayout, months: 1, shift: lastMonth},
+	"run_last_mon_now_std":    {layout: monStd, months: 1, shift: lastMonth},
+	"run_quarter_begin":       {layout: dateLayout, months: 3, shift: quarterBegin},
+	"run_quarter_begin_std":   {layout: dateStdLayout, months: 3, shift: quarterBegin},
+	"run_quarter_end":         {layout: dateLayout, months: 3, shift: quarterBegin, end: true},
+	"run_quarter_end_std":     {layout: dateStdLayout, months: 3, shift: quarterBegin, end: true},
+	"run_half_year_begin":     {layout: dateLayout, months: 6, shift: halfYearBegin},
+	"run_half_year_begin_std": {layout: dateStdLayout, months: 6, shift: halfYearBegin},
+	"run_half_year_end":       {layout: dateLayout, months: 6, shift: halfYearBegin, end: true},
+	"run_half_year_end_std":   {layout: dateStdLayout, months: 6, shift: halfYearBegin, end: true},
+	"run_year_begin":          {layout: dateLayout, months: 12, shift: yearBegin},
+	"run_year_begin_std":      {layout: dateStdLayout, months: 12, shift: yearBegin},
+	"run_year_end":            {layout: dateLayout, months: 12, shift: yearBegin, end: true},
+	"run_year_end_std":        {layout: dateStdLayout, months: 12, shift: yearBegin, end: true},
 }
 
-// value prints the variable for run date d shifted by n days or months.
+// value prints the variable for run date d shifted by n days or periods.
+// Period arithmetic starts from the first of the period, so it never
+// overflows into the next one (Jan 31 + 1 month is in February).
 func (v dateVar) value(d time.Time, n int) string {
 	t := v.shift(d)
-	switch {
-	case v.months:
-		t = addMonths(t, n)
-		if v.end {
-			t = monthEnd(t)
-		}
-	default:
-		t = t.AddDate(0, 0, n)
+	if v.months == 0 {
+		return t.AddDate(0, 0, n).Format(v.layout)
+	}
+	t = t.AddDate(0, n*v.months, 0)
+	if v.end {
+		t = t.AddDate(0, v.months, -1)
 	}
 	return t.Format(v.layout)
 }
@@ -117,8 +137,8 @@ func NewVariables(user Values, submitted time.Time) (Variables, error) {
 }
 
 // Lookup returns the value of ${name}, or of ${name+n} / ${name-n} when
-// n is not 0: days, or months for run_mon and run_month_*, on the date
-// variables; plain addition on a user variable whose value is a number
+// n is not 0: days, or periods for run_mon, run_month_*, run_quarter_*,
+// run_half_year_* and run_year_*, on the date variables; plain addition on a user variable whose value is a number
 // (as Linkis: {"f": "20.1"} makes ${f-1} 19.1). A user variable shadows a
 // date variable of the same name, except run_date, which moves all of
 // them.
@@ -130,7 +150,7 @@ func (v Variables) Lookup(name string, n int) (string, error) {
 		if sum, ok := addNumber(s, n); ok {
 			return sum, nil
 		}
-		return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "arithmetic works on the date variables (run_date, run_today, run_mon, run_month_begin, run_month_end and their _std forms) and on variables whose value is a number")
+		return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "arithmetic works on the date variables (run_date, run_today, run_mon, run_month_begin, run_month_end, run_quarter_*, run_half_year_*, run_year_* and their _std forms) and on variables whose value is a number")
 	}
 	dv, ok := dateVars[name]
 	if !ok {

@@ -170,3 +170,32 @@ func TestNumericUserVariableArithmetic(t *testing.T) {
 		t.Fatalf("got %q %v, want %q", got, err, want)
 	}
 }
+
+// The quarter, half-year and year variables and last month, as Linkis has
+// them; their arithmetic counts their own periods.
+func TestPeriodVariables(t *testing.T) {
+	at := day(2024, 5, 16) // run_date 2024-05-15
+	cases := map[string]string{
+		"${run_quarter_begin} ${run_quarter_end}":                 "20240401 20240630",
+		"${run_quarter_begin_std} ${run_quarter_end_std}":         "2024-04-01 2024-06-30",
+		"${run_quarter_begin-1} ${run_quarter_end-2}":             "20240101 20231231",
+		"${run_quarter_end+3}":                                    "20250331",
+		"${run_half_year_begin} ${run_half_year_end}":             "20240101 20240630",
+		"${run_half_year_begin_std+1} ${run_half_year_end_std+1}": "2024-07-01 2024-12-31",
+		"${run_year_begin} ${run_year_end}":                       "20240101 20241231",
+		"${run_year_begin_std-1} ${run_year_end_std+1}":           "2023-01-01 2025-12-31",
+		"${run_last_mon_now} ${run_last_mon_now_std}":             "202404 2024-04",
+		"${run_last_mon_now-4}":                                   "202312",
+	}
+	for in, want := range cases {
+		got, err := Substitute(in, nil, at)
+		if err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", in, got, err, want)
+		}
+	}
+	// From New Year's Day, run_date is in last year's last quarter and half.
+	got, err := Substitute("${run_quarter_end} ${run_half_year_end}", nil, day(2024, 1, 1)) // run_date 2023-12-31
+	if err != nil || got != "20231231 20231231" {
+		t.Fatalf("got %q %v", got, err)
+	}
+}
