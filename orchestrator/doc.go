@@ -11,8 +11,10 @@
 //
 //   - converter: ${name} variables are substituted in the code (the user's
 //     params.variable and the date variables run_date, run_today, run_mon,
-//     run_month_begin, run_month_end and their _std forms, with ${run_date-1}
-//     arithmetic; see vars.go), the run type is filled from the engine type
+//     run_month_begin, run_month_end, run_quarter_*, run_half_year_*,
+//     run_year_* and their _std forms, with ${run_date-1} arithmetic, also
+//     on numeric user variables; see vars.go), the run type is filled from
+//     the engine type
 //     (shell→sh, python→py, sql→sql), and the configuration splits into the
 //     engine's startup params (the ask) and the task's runtime params;
 //   - parser: the job becomes stages of code units (one of one for now);
