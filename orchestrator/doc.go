@@ -14,9 +14,9 @@
 //     run_month_begin, run_month_end, run_quarter_*, run_half_year_*,
 //     run_year_* and their _std forms, with ${run_date-1} arithmetic, also
 //     on numeric user variables; see vars.go), the run type is filled from
-//     the engine type
-//     (shell→sh, python→py, sql→sql), and the configuration splits into the
-//     engine's startup params (the ask) and the task's runtime params;
+//     the engine type (shell→sh, python→py, sql→sql), and the configuration
+//     splits into the engine's startup params (the ask) and the task's
+//     runtime params;
 //   - parser: the job becomes stages of code units (one of one for now);
 //   - validator: userCreator and engineType are required and parsed, the
 //     user is the submitter, the engine type is known, the code is not
