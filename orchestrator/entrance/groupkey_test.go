@@ -3,7 +3,6 @@ package entrance
 import (
 	"context"
 	"testing"
-
 )
 
 // Creator_User_EngineType is ambiguous when names hold '_': user "x" with

@@ -121,7 +121,11 @@ type insertOp struct {
 
 // OpenBolt opens (or creates) the history in file path.
 func OpenBolt(path string, opts BoltOptions) (*BoltHistory, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	// NoFreelistSync: commits do not write the free list (it is rebuilt by
+	// a scan at open), as etcd, Consul and Nomad run bbolt; measured on
+	// BenchmarkEntranceOverhead, 10 alternating runs: fsync 97.0 → 89.7
+	// µs/job, nosync 60.8 → 57.7, queued-fsync even.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("entrance: open history %s: %w", path, err)
 	}
