@@ -11,36 +11,50 @@ import (
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
 )
 
 // BenchmarkJobsThroughput pushes b.N trivial shell jobs (`true`) of one
 // user through the whole system - entrance (persisted, queued), the
-// orchestrator, the manager (an ask and a release each), a warm pool of
-// shell engines (real processes, HTTP) - and reports jobs/s end to end:
-// from the first Submit to the last job's end. Run it with -benchtime
-// 10000x for the issue's figure.
+// orchestrator, the manager, a warm pool of shell engines (real processes,
+// HTTP; engines kept between jobs by the EnginePool) - and reports jobs/s
+// end to end: from the first Submit to the last job's end. Run it with
+// -benchtime 10000x for the issue's figure. engine=echo runs the same jobs
+// on the echo engine (an engine process without a child: everything but
+// bash).
 func BenchmarkJobsThroughput(b *testing.B) {
-	for _, pool := range []int{4, 8} {
-		b.Run(fmt.Sprintf("pool=%d", pool), func(b *testing.B) { benchThroughput(b, pool) })
+	for _, engine := range []string{"shell", "echo"} {
+		for _, pool := range []int{4, 8} {
+			b.Run(fmt.Sprintf("engine=%s/pool=%d", engine, pool), func(b *testing.B) { benchThroughput(b, engine, pool) })
+		}
 	}
 }
 
-func benchThroughput(b *testing.B, pool int) {
+func benchThroughput(b *testing.B, engine string, pool int) {
 	ec := entrance.DefaultConfig()
 	ec.MaxRunningPerGroup = pool
 	ec.QueueCapacity = max(b.N, 1000)
 	capacity := linkis.Resource{Memory: 64 * linkis.GiB, MilliCores: 64_000, Instances: 64}
-	sys, err := embedded.Start(embedded.Config{Entrance: &ec, Capacity: &capacity})
+	plugins := manager.DefaultPlugins()
+	if err := plugins.Register(manager.Plugin{Type: "echo", Version: "*", Concurrency: 1,
+		Resources: manager.StandardResources{Memory: 64 * linkis.MiB, MilliCores: 100}, Launcher: manager.StandardLauncher{}}); err != nil {
+		b.Fatal(err)
+	}
+	sys, err := embedded.Start(embedded.Config{Entrance: &ec, Capacity: &capacity, Plugins: plugins})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sys.Close()
 	ctx := context.Background()
-	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: "alice", Engine: "shell", Code: "true"})
+	label := map[string]string{"shell": "shell", "echo": "echo-1"}[engine]
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: "alice", Engine: label, Code: "true"})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if engine == "echo" {
+		req.ExecutionContent.RunType = "log" // the echo engine's log-only mode: no result file
 	}
 	// A warm pool: engines that do not retire after Linkis's 50 tasks.
 	req.Params.Configuration.Startup = orchestrator.Values{"engineconn.max.task.num": "1000000"}
