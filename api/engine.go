@@ -16,8 +16,9 @@ import (
 const (
 	// PathTasks: POST submits a task (TaskRequest → TaskSubmitted);
 	// with ?waitMs=N it also waits up to N ms for the task to end and
-	// answers its status in the same call (one round trip for short tasks).
-	// GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
+	// answers its status in the same call (one round trip for short tasks),
+	// and with &logSize=S also the first S lines of the log of a task that
+	// ended. GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
 	// the task has not ended. GET PathTasks/{id}/log?from=L&size=S →
 	// TaskLog. POST PathTasks/{id}/kill → TaskStatus.
 	PathTasks = "/v1/tasks"
@@ -86,11 +87,14 @@ func (r TaskRequest) Validate() error {
 
 // TaskSubmitted answers a submission: at once, before the task runs; or,
 // when the submission asked to wait, with Status once the task ended or
-// the wait ran out.
+// the wait ran out. Log is the first page of the log of a task that ended
+// within the wait, when the submission asked for it (?logSize=S): a short
+// task then costs one round trip, its log included.
 type TaskSubmitted struct {
 	ID     string      `json:"id"`
 	State  string      `json:"state"`
 	Status *TaskStatus `json:"status,omitempty"`
+	Log    *TaskLog    `json:"log,omitempty"`
 }
 
 // TaskStatus is where a task stands.

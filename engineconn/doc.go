@@ -71,7 +71,8 @@
 // Submit returns the task id at once (PENDING); the task runs (RUNNING) and
 // ends SUCCESS, ERROR or CANCEL (killed on request or at shutdown). A
 // submission may also wait for the end (POST /v1/tasks?waitMs=N,
-// api.EngineClient.Run), so a short task costs one round trip.
+// api.EngineClient.Run), so a short task costs one round trip; with
+// &logSize=S the answer also carries the first page of an ended task's log.
 // Progress is 0..1. Logs are kept per task in memory up to
 // engineconn.task.log.cap bytes, then one line notes the truncation; they
 // are read in pages of lines; a task's log is appended to a segment file,

@@ -2,6 +2,7 @@ package engineconn_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -972,4 +973,49 @@ func TestShortTasksUnderAGrantCostNoHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Second, "Unlock at once", func() bool { return h.mgr.last() == "Unlock" })
+}
+
+// A waiting submission that asks for the log (?logSize) gets the first
+// page of an ended task's log in the same answer, as a log call gives it.
+func TestSubmitWaitCarriesTheLog(t *testing.T) {
+	h := start(t, testConfig(t, "shell"))
+	post := func(query string) (*http.Response, api.TaskSubmitted) {
+		t.Helper()
+		body := strings.NewReader(`{"askId":"ask-1","token":"` + token + `","code":"echo one; echo two; echo three"}`)
+		req, err := http.NewRequest(http.MethodPost, "http://"+h.ec.Addr()+api.PathTasks+query, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api.SetToken(req, h.cfg.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out api.TaskSubmitted
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp, out
+	}
+	if resp, _ := post("?waitMs=100&logSize=" + fmt.Sprint(api.MaxLogPageSize+1)); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("logSize over the page limit: HTTP %d", resp.StatusCode)
+	}
+	resp, out := post("?waitMs=" + fmt.Sprint(api.MaxWait.Milliseconds()) + "&logSize=2")
+	if resp.StatusCode != http.StatusOK || out.Status == nil || out.Status.State != api.TaskSuccess || out.Log == nil {
+		t.Fatalf("waiting submission: HTTP %d %+v", resp.StatusCode, out)
+	}
+	want, err := h.cli.Log(context.Background(), out.ID, 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(*out.Log) != fmt.Sprint(want) || len(want.Lines) != 2 || want.Complete {
+		t.Fatalf("inline log %+v, log call %+v", *out.Log, want)
+	}
+	// Without logSize (or without a wait) no log travels.
+	if _, out := post("?waitMs=" + fmt.Sprint(api.MaxWait.Milliseconds())); out.Log != nil || out.Status == nil {
+		t.Fatalf("submission without logSize: %+v", out)
+	}
 }

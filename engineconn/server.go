@@ -24,11 +24,21 @@ func (e *EngineConn) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
+		logSize, err := queryInt(r, "logSize", 0, api.MaxLogPageSize)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
 		out, err := e.Submit(r.Context(), req)
 		if err == nil && wait > 0 {
 			st, serr := e.Status(r.Context(), out.ID, time.Duration(wait)*time.Millisecond)
 			if serr == nil {
 				out.State, out.Status = st.State, &st
+				if logSize > 0 && api.TaskEnded(st.State) {
+					if lg, lerr := e.Log(out.ID, 0, int(logSize)); lerr == nil {
+						out.Log = &lg
+					}
+				}
 			}
 		}
 		reply(w, out, err)

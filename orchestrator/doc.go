@@ -64,7 +64,8 @@
 // reuses an ask id, and a re-run of the same job after a restart asks with
 // the same ids, so the manager hands back what the first run still held.
 // It submits the task with the grant, waiting at the engine in the same
-// call (Config.SubmitWait), so a short task costs one round trip; a longer
+// call (Config.SubmitWait), so a short task costs one round trip (the
+// first page of its log comes with the answer); a longer
 // one is followed with waiting status calls, its progress and log lines
 // passed to the Listener. On every path out the ask is released at the
 // manager (a serial engine is free again for the next grant at once) - or,

@@ -192,7 +192,7 @@ func (h *HTTPTaskClients) Client(addr string) TaskClient {
 			clear(h.clients)
 		}
 		c = &httpTaskClient{EngineClient: api.NewEngineClient(addr, h.token, h.hc),
-			submitURL: "http://" + addr + api.PathTasks + "?waitMs=", token: h.token, hc: h.hc}
+			submitURL: "http://" + addr + api.PathTasks + "?logSize=" + strconv.Itoa(inlineLogLines) + "&waitMs=", token: h.token, hc: h.hc}
 		h.clients[addr] = c
 	}
 	return c
@@ -207,8 +207,12 @@ type httpTaskClient struct {
 	hc        *http.Client
 }
 
-// Submit posts the task with ?waitMs, so that a short task costs one round
-// trip.
+// inlineLogLines is how many log lines a submission asks the engine to
+// send with the status of a task that ended within the wait.
+const inlineLogLines = 1000
+
+// Submit posts the task with ?waitMs and ?logSize, so that a short task
+// costs one round trip, its log included.
 func (c *httpTaskClient) Submit(ctx context.Context, r api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error) {
 	var out api.TaskSubmitted
 	body, err := json.Marshal(r)

@@ -328,12 +328,22 @@ func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.Task
 		st = *sub.Status
 	}
 	logNext, progress := 0, 0.0
+	inline := sub.Log // the first page, when the task ended within the submission's wait
 	for {
 		if st.Progress > progress {
 			progress = st.Progress
 			r.n.l.Progress(progress, st.State)
 		}
 		ended := api.TaskEnded(st.State)
+		if inline != nil {
+			if inline.From == 0 {
+				if len(inline.Lines) > 0 {
+					r.n.l.Log(inline.Lines)
+				}
+				logNext = max(inline.Next, 0)
+			}
+			inline = nil
+		}
 		if st.LogLines > logNext {
 			logNext = r.logs(ctx, tc, sub.ID, logNext, st.LogLines)
 		}
