@@ -336,6 +336,9 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 	e.hot = &job
 	e.dispatchLocked()
 	e.hot = nil
+	if q.run == nil && !q.ending {
+		q.rec = copyQueued(&job)
+	}
 	return job, nil
 }
 
@@ -403,6 +406,7 @@ func (e *Entrance) unqueueLocked(q *qjob) {
 	g.remove(q)
 	e.dl.drop(q)
 	q.ending = true
+	q.rec = nil
 	e.fixRingLocked(g)
 }
 
@@ -429,7 +433,11 @@ func (e *Entrance) dispatchLocked() {
 			hot := *e.hot
 			hot.Request = cloneRequest(hot.Request)
 			r.preload = &hot
+		} else if q.rec != nil {
+			job := q.rec.job(q.taskID, g.key.user, g.key.engineType)
+			r.preload = &job
 		}
+		q.rec = nil
 		r.ctx, r.cancel = context.WithCancelCause(e.ctx)
 		q.run = r
 		e.m.queueWait.Observe(float64(r.dispatched.UnixNano()-q.queuedAt) / 1e9)

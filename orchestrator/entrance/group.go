@@ -20,6 +20,9 @@ type qjob struct {
 	state    orchestrator.State
 	ending   bool // taken out of its queue to be ended
 	run      *run // set at dispatch
+	// rec is the record as Submit queued it, when small: its dispatch
+	// then need not read it back.
+	rec *queuedCopy
 }
 
 // group is a consumer group: a FIFO queue of jobs and the count of its
