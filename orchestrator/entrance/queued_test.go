@@ -57,7 +57,7 @@ func TestQueuedCopyIsTheRecord(t *testing.T) {
 		if !got.Created.Equal(want.Created) || !got.Updated.Equal(want.Updated) {
 			t.Fatalf("%s: times %v %v, want %v %v", c.name, got.Created, got.Updated, want.Created, want.Updated)
 		}
-		got.Created, got.Updated, want.Created, want.Updated = want.Created, want.Updated, want.Created, want.Updated
+		got.Created, got.Updated = want.Created, want.Updated
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: copy\n%#v\nrecord\n%#v", c.name, got, want)
 		}
