@@ -33,6 +33,15 @@ type EngineAsker interface {
 	Release(ctx context.Context, askID string) error
 }
 
+// LockRenewer is an EngineAsker that can extend the lock of a granted ask
+// (the manager's LockTimeout, Linkis: 5 min). The orchestrator renews the
+// lock of a task that runs past half of it, so a long job keeps its engine
+// in the manager's books; with an asker that cannot renew, the lock of a
+// long task expires and the manager may hand its engine to another ask.
+type LockRenewer interface {
+	Renew(ctx context.Context, askID string) (api.AskResult, error)
+}
+
 // TaskClient is what the orchestrator needs of one engine's task API.
 type TaskClient interface {
 	// Submit submits a task and waits up to wait for it to end, in one
@@ -85,6 +94,11 @@ func (a *ClientAsker) Ask(ctx context.Context, r api.AskRequest) (api.AskResult,
 func (a *ClientAsker) Release(ctx context.Context, askID string) error {
 	_, err := a.c.Release(ctx, askID)
 	return err
+}
+
+// Renew extends the ask's lock at the manager.
+func (a *ClientAsker) Renew(ctx context.Context, askID string) (api.AskResult, error) {
+	return a.c.Renew(ctx, askID)
 }
 
 // askOutcome turns a decided ask into nil (Granted) or its failure.
@@ -152,6 +166,15 @@ func (a *StoreAsker) Ask(ctx context.Context, r api.AskRequest) (api.AskResult, 
 func (a *StoreAsker) Release(ctx context.Context, askID string) error {
 	_, err := a.s.Apply(ctx, manager.ReleaseEngine{Time: a.now().UnixNano(), AskID: askID})
 	return err
+}
+
+// Renew applies a RenewLock.
+func (a *StoreAsker) Renew(ctx context.Context, askID string) (api.AskResult, error) {
+	out, err := a.s.Apply(ctx, manager.RenewLock{Time: a.now().UnixNano(), AskID: askID})
+	if err != nil {
+		return api.AskResult{}, err
+	}
+	return api.FromAskResult(out.Ask), nil
 }
 
 // maxCachedEngines bounds the engine clients kept by address; beyond it

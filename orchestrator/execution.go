@@ -296,7 +296,7 @@ func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult) result {
 			r.release(ctx, g.AskID)
 		}
 	}()
-	res := r.runOn(ctx, n, g)
+	res := r.runOn(ctx, n, &g)
 	given = true
 	r.giveBack(ctx, g, res.reusable)
 	return res
@@ -304,7 +304,7 @@ func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult) result {
 
 // runOn runs the leaf's unit on granted engine g (whose grant may come
 // from an earlier ask, see EnginePool).
-func (r *run) runOn(ctx context.Context, n *ExecNode, g api.AskResult) result {
+func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult) result {
 	cfg := &r.o.cfg
 	tc := r.o.tasks(g.Addr)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)
@@ -317,12 +317,14 @@ func (r *run) runOn(ctx context.Context, n *ExecNode, g api.AskResult) result {
 	}
 	r.n.running(g.EC)
 	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
-	return r.follow(ctx, tc, g.EC, sub)
+	return r.follow(ctx, tc, g, sub)
 }
 
 // follow passes a submitted task's progress and log lines on until it
 // ends, killing it when ctx is done.
-func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.TaskSubmitted) result {
+func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub api.TaskSubmitted) result {
+	ec := g.EC
+	renewAt := renewTime(time.Now(), g.Expires)
 	st := api.TaskStatus{ID: sub.ID, State: sub.State}
 	if sub.Status != nil {
 		st = *sub.Status
@@ -353,6 +355,9 @@ func (r *run) follow(ctx context.Context, tc TaskClient, ec string, sub api.Task
 		if ctx.Err() != nil {
 			r.kill(ctx, tc, sub.ID)
 			return result{cancelled: true, ec: ec}
+		}
+		if now := time.Now(); !renewAt.IsZero() && now.After(renewAt) {
+			renewAt = r.renew(ctx, g, now)
 		}
 		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait)
 		if err != nil {
@@ -403,6 +408,37 @@ func (r *run) logs(ctx context.Context, tc TaskClient, id string, from, until in
 		from = page.Next
 	}
 	return from
+}
+
+// renewTime is when a lock expiring at expires (Unix ns; 0: never) is
+// renewed: half-way from now.
+func renewTime(now time.Time, expires int64) time.Time {
+	if expires <= 0 {
+		return time.Time{}
+	}
+	return now.Add(time.Unix(0, expires).Sub(now) / 2)
+}
+
+// renew extends the lock of the grant a running task holds and returns
+// when to renew it next (zero: not again). A failed renewal is logged; the
+// task runs on.
+func (r *run) renew(ctx context.Context, g *api.AskResult, now time.Time) time.Time {
+	lr, ok := r.o.asker.(LockRenewer)
+	if !ok {
+		return time.Time{}
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.o.cfg.CallTimeout)
+	defer cancel()
+	res, err := lr.Renew(rctx, g.AskID)
+	if err != nil || res.Expires <= 0 {
+		r.o.log.Warn("renewing an engine lock", "exec", r.spec.ExecID, "ask", g.AskID, "err", err)
+		if rem := time.Unix(0, g.Expires).Sub(now); rem > 0 {
+			return now.Add(min(5*time.Second, rem/2)) // try again while the lock lasts
+		}
+		return time.Time{}
+	}
+	g.Expires = res.Expires
+	return renewTime(now, res.Expires)
 }
 
 // kill stops a task whose job was cancelled and gives it KillWait to end,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
 )
 
 // EnginePool is an EngineAsker that keeps the engines of tasks that ended
@@ -145,6 +146,15 @@ func (p *EnginePool) Release(ctx context.Context, askID string) error {
 	delete(p.keys, askID)
 	p.mu.Unlock()
 	return p.asker.Release(ctx, askID)
+}
+
+// Renew extends an ask's lock through the wrapped asker, when it can.
+func (p *EnginePool) Renew(ctx context.Context, askID string) (api.AskResult, error) {
+	r, ok := p.asker.(LockRenewer)
+	if !ok {
+		return api.AskResult{}, linkis.Errorf(linkis.ErrUnavailable, "asker", "the engine asker cannot renew locks")
+	}
+	return r.Renew(ctx, askID)
 }
 
 // Kept returns how many engines the pool holds unused.

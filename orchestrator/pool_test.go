@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,4 +127,50 @@ func TestPoolDropsAKeptEngineThatNoLongerServes(t *testing.T) {
 	if p.Kept() != 0 {
 		t.Errorf("a dead engine is kept")
 	}
+}
+
+// renewing grants locks that expire in lock and counts renewals.
+type renewing struct {
+	*fakeManager
+	lock   time.Duration
+	renews atomic.Int32
+}
+
+func (r *renewing) Ask(ctx context.Context, req api.AskRequest) (api.AskResult, error) {
+	g, err := r.fakeManager.Ask(ctx, req)
+	g.Expires = time.Now().Add(r.lock).UnixNano()
+	return g, err
+}
+
+func (r *renewing) Renew(_ context.Context, askID string) (api.AskResult, error) {
+	r.renews.Add(1)
+	return api.AskResult{AskID: askID, Status: "Granted", Expires: time.Now().Add(r.lock).UnixNano()}, nil
+}
+
+// A task that runs past half of its engine lock renews it, through the
+// pool too.
+func TestLongTaskRenewsItsLock(t *testing.T) {
+	m := &renewing{fakeManager: newFakeManager(), lock: 200 * time.Millisecond}
+	p := NewEnginePool(m, time.Hour)
+	defer p.Close()
+	cfg := DefaultConfig()
+	cfg.SubmitWait, cfg.PollWait = time.Millisecond, 10*time.Millisecond
+	o, err := New(cfg, p, m.engines.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	done := make(chan Outcome)
+	go func() { done <- o.Run(context.Background(), spec("shell-1", "block"), rec) }()
+	<-rec.running
+	time.Sleep(500 * time.Millisecond) // 2.5 locks
+	close(m.engines.engine("engine-default").gate)
+	if out := <-done; out.State != Succeed {
+		t.Fatalf("%+v", out)
+	}
+	if n := m.renews.Load(); n < 2 {
+		t.Errorf("a task that ran 2.5 times its lock renewed it %d times", n)
+	}
+	p.Close()
+	m.books(t)
 }
