@@ -67,7 +67,8 @@
 // call (Config.SubmitWait), so a short task costs one round trip (the
 // first page of its log comes with the answer); a longer
 // one is followed with waiting status calls, its progress and log lines
-// passed to the Listener. On every path out the ask is released at the
+// passed to the Listener, and its engine lock renewed half-way to its
+// expiry (LockRenewer) so a long job keeps its engine. On every path out the ask is released at the
 // manager (a serial engine is free again for the next grant at once) - or,
 // when the asker is an EnginePool and the task ended on its own, the
 // engine is kept for the next job with the same labels. On
