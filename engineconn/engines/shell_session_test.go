@@ -359,6 +359,17 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
 
+// dies reports whether pid is gone within 5 s: SIGKILL takes effect at
+// once, but a process on a loaded machine takes a moment to end.
+func dies(pid int) bool {
+	for deadline := time.Now().Add(5 * time.Second); alive(pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 func readPids(t *testing.T, file string, n int) []int {
 	t.Helper()
 	var pids []int
@@ -397,13 +408,8 @@ while :; do sleep 0.01; done`)
 			if err != nil || st.State != api.TaskCancel {
 				t.Fatalf("kill: %+v %v", st, err)
 			}
-			// SIGKILL takes effect at once but a process takes a moment
-			// to end.
 			for _, p := range pids {
-				for deadline := time.Now().Add(time.Second); alive(p) && time.Now().Before(deadline); {
-					time.Sleep(time.Millisecond)
-				}
-				if alive(p) {
+				if !dies(p) {
 					t.Errorf("pid %d of the killed task runs on (pids %v)", p, pids)
 					_ = syscall.Kill(p, syscall.SIGKILL)
 				}
@@ -440,7 +446,7 @@ func TestShellSessionBashDies(t *testing.T) {
 		!reflect.DeepEqual(h.rows(st), []string{"before"}) {
 		t.Fatalf("%+v %q", st, h.rows(st))
 	}
-	if pid := readPids(t, pidFile, 1)[0]; alive(pid) {
+	if pid := readPids(t, pidFile, 1)[0]; !dies(pid) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("the task's child %d outlived its bash", pid)
 	}
