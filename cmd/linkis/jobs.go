@@ -243,24 +243,31 @@ func ended(ctx context.Context, c *restapi.Client, out io.Writer, st restapi.Sta
 	return fmt.Errorf("job %s ended %s%s", st.ExecID, st.Status, reason)
 }
 
-// runStatus is `linkis status EXECID`.
-func runStatus(ctx context.Context, out io.Writer, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+// execCommand parses a job command that takes the server flags and one
+// EXECID, and returns the server's client and the id.
+func execCommand(name string, args []string) (*restapi.Client, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var cn conn
 	cn.register(fs)
 	pos, err := parseArgs(fs, args, 1, "EXECID")
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	c, err := cn.client()
+	return c, pos[0], err
+}
+
+// runStatus is `linkis status EXECID`.
+func runStatus(ctx context.Context, out io.Writer, args []string) error {
+	c, execID, err := execCommand("status", args)
 	if err != nil {
 		return err
 	}
-	st, err := c.Status(ctx, pos[0])
+	st, err := c.Status(ctx, execID)
 	if err != nil {
 		return err
 	}
-	pr, err := c.Progress(ctx, pos[0])
+	pr, err := c.Progress(ctx, execID)
 	if err != nil {
 		return err
 	}
@@ -374,18 +381,11 @@ func printResults(ctx context.Context, c *restapi.Client, out io.Writer, taskID 
 
 // runKill is `linkis kill EXECID`.
 func runKill(ctx context.Context, out io.Writer, args []string) error {
-	fs := flag.NewFlagSet("kill", flag.ContinueOnError)
-	var cn conn
-	cn.register(fs)
-	pos, err := parseArgs(fs, args, 1, "EXECID")
+	c, execID, err := execCommand("kill", args)
 	if err != nil {
 		return err
 	}
-	c, err := cn.client()
-	if err != nil {
-		return err
-	}
-	st, err := c.Kill(ctx, pos[0])
+	st, err := c.Kill(ctx, execID)
 	if err != nil {
 		return err
 	}
