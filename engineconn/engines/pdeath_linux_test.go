@@ -41,8 +41,16 @@ func TestPdeathHelper(t *testing.T) {
 // A child an engine started (a task's bash, the python interpreter) dies
 // when the engine is killed hard, and not before.
 func TestChildDiesWithItsEngine(t *testing.T) {
-	helper := exec.Command(os.Args[0], "-test.run=^TestPdeathHelper$")
-	helper.Env = append(os.Environ(), "ENGINES_PDEATH_HELPER=1")
+	diesWithHelper(t, "TestPdeathHelper", "ENGINES_PDEATH_HELPER", "the child")
+}
+
+// diesWithHelper runs the test helper (a stand-in engine, started with
+// env=1), reads the pid of the child it printed, checks that the child
+// lives while the helper does and dies when the helper is killed hard.
+func diesWithHelper(t *testing.T, helperTest, env, what string) {
+	t.Helper()
+	helper := exec.Command(os.Args[0], "-test.run=^"+helperTest+"$")
+	helper.Env = append(os.Environ(), env+"=1")
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -62,12 +70,12 @@ func TestChildDiesWithItsEngine(t *testing.T) {
 	defer func() { _ = syscall.Kill(child, syscall.SIGKILL) }()
 	time.Sleep(100 * time.Millisecond)
 	if !running(child) {
-		t.Fatal("the child died while its engine runs (its thread ended)")
+		t.Fatalf("%s died while its engine runs", what)
 	}
 	_ = helper.Process.Kill()
 	for deadline := time.Now().Add(3 * time.Second); running(child); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("child %d outlived its engine", child)
+			t.Fatalf("%s (%d) outlived its engine", what, child)
 		}
 	}
 }

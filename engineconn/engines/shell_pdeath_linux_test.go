@@ -1,14 +1,9 @@
 package engines
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,33 +29,5 @@ func TestShellSessionPdeathHelper(t *testing.T) {
 // The session's bash dies when its engine is killed hard (the
 // parent-death signal; its request pipe also ends), and not before.
 func TestShellSessionBashDiesWithItsEngine(t *testing.T) {
-	helper := exec.Command(os.Args[0], "-test.run=^TestShellSessionPdeathHelper$")
-	helper.Env = append(os.Environ(), "ENGINES_SHELL_PDEATH_HELPER=1")
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = helper.Process.Kill(); _ = helper.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	bash, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		t.Fatalf("helper said %q", line)
-	}
-	defer func() { _ = syscall.Kill(bash, syscall.SIGKILL) }()
-	time.Sleep(100 * time.Millisecond)
-	if !running(bash) {
-		t.Fatal("the session's bash died while its engine runs")
-	}
-	_ = helper.Process.Kill()
-	for deadline := time.Now().Add(3 * time.Second); running(bash); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("bash %d outlived its engine", bash)
-		}
-	}
+	diesWithHelper(t, "TestShellSessionPdeathHelper", "ENGINES_SHELL_PDEATH_HELPER", "the session's bash")
 }
