@@ -259,6 +259,9 @@ func (s *System) ReadResult(user, path string, maxRows int) (api.ResultSet, erro
 // Handler serves the Linkis REST API (restapi) for the users of cfg, and
 // the Prometheus metrics of the entrance and the manager at /metrics.
 func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
+	if s.mgr == nil {
+		return nil, linkis.Errorf(linkis.ErrUnavailable, "system", "closed")
+	}
 	rest, err := restapi.NewHandler(s.ent, cfg)
 	if err != nil {
 		return nil, err
@@ -294,10 +297,11 @@ func (s *System) Close() error {
 		return nil
 	}
 	if s.ent != nil {
+		// Kept after Close: a closed entrance refuses every call with
+		// ErrUnavailable, where a nil one would panic.
 		if err := s.ent.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}
-		s.ent = nil
 	}
 	if s.pool != nil {
 		s.pool.Close() // after the entrance: no job gives an engine back any more

@@ -16,6 +16,7 @@ import (
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
 func TestMain(m *testing.M) {
@@ -201,5 +202,28 @@ func TestRestartAccountsForEveryJob(t *testing.T) {
 	jobs, total, err := sys.Jobs().List("alice", orchestrator.ListQuery{PageSize: 100})
 	if err != nil || total != 4 || len(jobs) != 4 {
 		t.Errorf("history after the restart: %d of %d jobs, %v", len(jobs), total, err)
+	}
+}
+
+// A closed system refuses calls with a clear error instead of panicking.
+func TestClosedSystemRefusesCalls(t *testing.T) {
+	sys, err := embedded.Start(embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := sys.Submit(context.Background(), "alice", shellJob(t, "alice", "true")); !errors.Is(err, linkis.ErrUnavailable) {
+		t.Errorf("Submit after Close: %v", err)
+	}
+	if _, err := sys.Wait(context.Background(), "alice", "exec_1_00000000"); !errors.Is(err, linkis.ErrUnavailable) {
+		t.Errorf("Wait after Close: %v", err)
+	}
+	if _, err := sys.Handler(restapi.DefaultConfig()); !errors.Is(err, linkis.ErrUnavailable) {
+		t.Errorf("Handler after Close: %v", err)
 	}
 }
