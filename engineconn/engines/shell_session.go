@@ -496,6 +496,10 @@ wait:
 					status, ended = m.n, true
 				}
 			}
+			// The waiter killed the task's group only if this loop had
+			// taken its P report; a task that killed bash at once may not
+			// have been: its group dies here.
+			signal(syscall.SIGKILL)
 			switch {
 			case ctx.Err() != nil:
 				return ctx.Err()
