@@ -436,6 +436,11 @@ func (h *handler) list(r *http.Request, user string) *reply {
 	}
 	lq.Creator = q.Get("creator")
 	lq.EngineType = q.Get("engineType")
+	if lq.EngineType == "" {
+		// Linkis's own clients (the console, the SDK) name the engine
+		// type filter executeApplicationName.
+		lq.EngineType = q.Get("executeApplicationName")
+	}
 	if len(lq.Creator) > maxIDBytes || len(lq.EngineType) > maxIDBytes {
 		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "creator", "creator and engineType must be at most %d bytes", maxIDBytes)}
 	}

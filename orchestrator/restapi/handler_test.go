@@ -253,6 +253,14 @@ func TestList(t *testing.T) {
 	if ld.TotalPage != 1 || ld.Tasks[0].ExecID != "exec_2" {
 		t.Fatalf("filtered: %+v", ld)
 	}
+	// Linkis's clients name the engine type filter executeApplicationName.
+	for app, want := range map[string]int{"shell": 1, "python": 0} {
+		_, env = call(t, h, "GET", Prefix+PathHistory+"?status=Succeed&executeApplicationName="+app, "", "alice")
+		mustData(t, env, &ld)
+		if ld.TotalPage != want {
+			t.Errorf("executeApplicationName=%s: %d tasks, want %d", app, ld.TotalPage, want)
+		}
+	}
 	// Another user sees none of them.
 	_, env = call(t, h, "GET", Prefix+PathHistory, "", "bob")
 	mustData(t, env, &ld)
