@@ -274,15 +274,7 @@ func (m *ECM) watchAdopted(e *engine, start uint64) {
 	for range tick.C {
 		if !m.checkRunning(e) && !timedOut && time.Now().After(startBy) {
 			timedOut = true
-			m.mu.Lock()
-			e.timedOut = true
-			m.mu.Unlock()
-			m.log.Warn("adopted engine did not start in time; stopping it", "ec", e.ticket, "timeout", m.cfg.StartTimeout)
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				m.stop(m.ctx, e, m.cfg.KillGrace, "")
-			}()
+			m.stopLate(e, "adopted engine")
 		}
 		if now, err := procStart(e.pid); err != nil || now != start {
 			break

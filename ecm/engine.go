@@ -272,15 +272,7 @@ wait:
 			if m.checkRunning(e) {
 				continue
 			}
-			m.mu.Lock()
-			e.timedOut = true
-			m.mu.Unlock()
-			m.log.Warn("engine did not start in time; stopping it", "ec", e.ticket, "timeout", m.cfg.StartTimeout)
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				m.stop(m.ctx, e, m.cfg.KillGrace, "")
-			}()
+			m.stopLate(e, "engine")
 		}
 	}
 	tick.Stop()
@@ -352,6 +344,20 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// stopLate stops an engine (what: "engine", "adopted engine") that did
+// not start within StartTimeout; it ends failed and retryable.
+func (m *ECM) stopLate(e *engine, what string) {
+	m.mu.Lock()
+	e.timedOut = true
+	m.mu.Unlock()
+	m.log.Warn(what+" did not start in time; stopping it", "ec", e.ticket, "timeout", m.cfg.StartTimeout)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.stop(m.ctx, e, m.cfg.KillGrace, "")
+	}()
 }
 
 // checkRunning moves a starting engine to Running once it wrote its
