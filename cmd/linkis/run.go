@@ -98,7 +98,7 @@ func runRun(out io.Writer, args []string) error {
 // serveLoopback serves a system's REST API on a loopback port for users;
 // it returns the base URL and a function that stops the server.
 func serveLoopback(sys *embedded.System, users map[string]string) (string, func(), error) {
-	rc := restDefaults()
+	rc := restapi.DefaultConfig()
 	rc.Users = users
 	h, err := sys.Handler(rc)
 	if err != nil {
@@ -130,6 +130,3 @@ func newAPIServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 }
-
-// restDefaults is the REST API configuration of run and server.
-func restDefaults() restapi.Config { return restapi.DefaultConfig() }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
@@ -46,7 +47,7 @@ func runServer(out io.Writer, args []string) error {
 		return err
 	}
 	defer sys.Close()
-	rc := restDefaults()
+	rc := restapi.DefaultConfig()
 	rc.Users = users
 	rc.Logger = log
 	h, err := sys.Handler(rc)
