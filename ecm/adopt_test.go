@@ -180,7 +180,14 @@ func TestRestartedECMDoesNotLaunchAnEndedTicketAgain(t *testing.T) {
 	waitExited(t, m1, "ec-2")
 	// An engine that ended without the ECM's end record (the ECM died
 	// first): known from its directory all the same.
-	if err := os.Remove(filepath.Join(dir, "ec-2", ecm.EndFile)); err != nil {
+	// (The record is written just after the engine shows as exited.)
+	end := filepath.Join(dir, "ec-2", ecm.EndFile)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(end); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err := os.Remove(end); err != nil {
 		t.Fatal(err)
 	}
 	m2, _, _ := directECM(t, func(c *ecm.Config) { c.DataDir = dir })
