@@ -99,7 +99,9 @@ func AppendCommand(b []byte, c Command) []byte {
 	case Configure:
 		encodeConfig(&e, c.Config)
 	default:
-		panic("manager: cannot encode command " + c.Type().String())
+		if !appendJobCommand(&e, c) {
+			panic("manager: cannot encode command " + c.Type().String())
+		}
 	}
 	return e.b
 }
@@ -156,6 +158,8 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = SetPluginParams{Time: t, EngineType: d.str("engineType", 128), Params: d.params()}
 	case CmdConfigure:
 		c = Configure{Time: t, Config: decodeConfig(&d)}
+	default:
+		c = decodeJobCommand(&d, typ, t)
 	}
 	if d.err != nil {
 		return nil, d.err

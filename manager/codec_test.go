@@ -107,6 +107,21 @@ func sampleCommands(t testing.TB) []Command {
 		SetPluginParams{Time: codecT0 + 13, EngineType: "python-3",
 			Params: map[string]string{ParamMemory: "1g", "python.version": "python3", "": "empty key sorts first"}},
 		Configure{Time: codecT0 + 14, Config: codecFullConfig()},
+		SubmitJob{Time: codecT0 + 15, Key: math.MaxUint64, Nonce: math.MaxUint32, User: "alice", Creator: "IDE", EngineType: "shell-1",
+			Request: []byte(`{"executionContent":{"code":"echo ☃"}}`), QueueTimeout: time.Minute, RunTimeout: time.Hour},
+		UpdateJob{Time: codecT0 + 16, TaskID: math.MaxInt64, State: linkis.JobRunning, Reason: "why", Progress: 0.25, ProgressInfo: "1 of 4",
+			Attempts: 3, Round: 2, EC: "ec-7", Results: []string{"ecm-a/ec-7/_0.jsonl"}, Log: []string{"INFO a", ""}, Tail: []string{"out"},
+			Task: JobTask{Key: "exec_1_00000000-1.0", AskID: "exec_1_00000000-1.0", EC: "ec-7", ECM: "ecm-a", Addr: "10.0.0.2:20007", TaskID: "t-1"},
+			TaskEnded: "exec_1_00000000-0.0", TaskLines: 12, Cleaned: true},
+		KillJob{Time: codecT0 + 17, TaskID: 12, By: "alice"},
+		ConfigureJobs{Time: codecT0 + 18, Config: JobConfig{QueueCapacity: 10, GroupMaxRunning: 2, MaxRunning: 7, Retain: 9, LogLines: 5, TailLines: 4,
+			CreatorMaxRunning: map[string]int{"IDE": 3, "nightly": 0}, GroupOverrides: map[string]int{"IDE_alice_shell-1": 1},
+			QueueTimeout: time.Second, RunTimeout: time.Minute, RetainFor: time.Hour}},
+		ImportJob{Time: codecT0 + 19, Job: JobView{TaskID: 5, ExecID: "exec_5_x", User: "bob", Creator: "IDE", EngineType: "sql-1",
+			Request: []byte("{}"), State: linkis.JobSucceed, Progress: 1, ProgressInfo: "done", Attempts: 1, Round: 1, EC: "ec-2",
+			Reason: "r", KilledBy: "k", Results: []string{"a", "b"}, Tasks: []JobTask{{Key: "k", TaskID: "1"}},
+			Log: []JobLogPart{{Lines: []string{"x"}}, {Task: "k", Count: 3}}, Tail: []string{"t"},
+			Created: 1, Updated: 2, Started: 3, Ended: 4, QueueTimeout: 5, RunTimeout: 6, Cleanup: true}},
 	}
 }
 
@@ -147,8 +162,52 @@ func normalizeCommand(c Command) Command {
 	case Configure:
 		c.Config.DefaultECMResource, c.Config.DefaultQuota = res(c.Config.DefaultECMResource), res(c.Config.DefaultQuota)
 		return c
+	case SubmitJob:
+		c.Request = bytesOrNil(c.Request)
+		return c
+	case UpdateJob:
+		c.Results, c.Log, c.Tail = strsOrNil(c.Results), strsOrNil(c.Log), strsOrNil(c.Tail)
+		return c
+	case ConfigureJobs:
+		c.Config.CreatorMaxRunning, c.Config.GroupOverrides = capsOrNil(c.Config.CreatorMaxRunning), capsOrNil(c.Config.GroupOverrides)
+		return c
+	case ImportJob:
+		v := &c.Job
+		v.Request, v.Results, v.Tail = bytesOrNil(v.Request), strsOrNil(v.Results), strsOrNil(v.Tail)
+		if len(v.Tasks) == 0 {
+			v.Tasks = nil
+		}
+		if len(v.Log) == 0 {
+			v.Log = nil
+		}
+		for i := range v.Log {
+			v.Log[i].Lines = strsOrNil(v.Log[i].Lines)
+		}
+		v.Group, v.Position = "", 0 // derived: not encoded
+		return c
 	}
 	return c
+}
+
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func strsOrNil(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func capsOrNil(m map[string]int) map[string]int {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // checkRoundTrip encodes c, decodes it, and requires the decoded command to
@@ -184,8 +243,8 @@ func TestCodecRoundTripEveryType(t *testing.T) {
 			t.Errorf("sampleCommands has no %v", typ)
 		}
 	}
-	if len(allCommandTypes()) != 15 {
-		t.Errorf("commands.go defines %d command types; this test was written for 15", len(allCommandTypes()))
+	if len(allCommandTypes()) != 20 {
+		t.Errorf("commands.go and jobcmds.go define %d command types; this test was written for 20", len(allCommandTypes()))
 	}
 }
 
@@ -244,6 +303,16 @@ func zeroCommand(typ CommandType) Command {
 		return SetPluginParams{}
 	case CmdConfigure:
 		return Configure{}
+	case CmdSubmitJob:
+		return SubmitJob{}
+	case CmdUpdateJob:
+		return UpdateJob{}
+	case CmdKillJob:
+		return KillJob{}
+	case CmdConfigureJobs:
+		return ConfigureJobs{}
+	case CmdImportJob:
+		return ImportJob{Job: JobView{State: linkis.JobInited}} // a record always has a state
 	}
 	panic("unknown command type " + typ.String())
 }
@@ -403,6 +472,31 @@ func genCommand() *rapid.Generator[Command] {
 			return SetPluginParams{Time: at, EngineType: str("et", 128), Params: genParams(t, "params")}
 		case CmdConfigure:
 			return Configure{Time: at, Config: genConfig(t)}
+		case CmdSubmitJob:
+			return SubmitJob{Time: at, Key: rapid.Uint64().Draw(t, "key"), Nonce: rapid.Uint32().Draw(t, "nonce"),
+				User: str("user", maxJobName), Creator: str("creator", maxJobName), EngineType: str("et", maxJobName),
+				Request: []byte(str("request", 4096)), QueueTimeout: genDur(t, "qt"), RunTimeout: genDur(t, "rt")}
+		case CmdUpdateJob:
+			strs := func(label string) []string {
+				return rapid.SliceOfN(rapid.Custom(func(t *rapid.T) string { return genBytesString(t, label, 64) }), 0, 4).Draw(t, label)
+			}
+			return UpdateJob{Time: at, TaskID: rapid.Int64().Draw(t, "task"), State: linkis.JobState(rapid.Byte().Draw(t, "state")),
+				Reason: str("reason", MaxReasonLen), Progress: rapid.Float64().Draw(t, "progress"), ProgressInfo: str("info", 64),
+				Attempts: rapid.IntRange(-3, 1000).Draw(t, "attempts"), Round: rapid.IntRange(-3, 1000).Draw(t, "round"), EC: str("ec", maxJobName),
+				Results: strs("results"), Log: strs("log"), Tail: strs("tail"),
+				Task:      JobTask{Key: str("key", MaxAskIDLen), AskID: str("ask", MaxAskIDLen), TaskID: str("tid", 32), Addr: str("addr", 64)},
+				TaskEnded: str("ended", MaxAskIDLen), TaskLines: rapid.IntRange(-1, 1<<20).Draw(t, "lines"), Cleaned: rapid.Bool().Draw(t, "cleaned")}
+		case CmdKillJob:
+			return KillJob{Time: at, TaskID: rapid.Int64().Draw(t, "task"), By: str("by", maxJobName)}
+		case CmdConfigureJobs:
+			return ConfigureJobs{Time: at, Config: JobConfig{QueueCapacity: rapid.IntRange(-5, 1<<20).Draw(t, "cap"),
+				GroupMaxRunning: rapid.IntRange(-5, 100).Draw(t, "gmr"), MaxRunning: rapid.IntRange(-5, 1000).Draw(t, "mr"),
+				CreatorMaxRunning: rapid.MapOfN(rapid.StringN(1, 8, 8), rapid.IntRange(-1, 9), 0, 3).Draw(t, "cmr"),
+				QueueTimeout:      genDur(t, "qt"), RetainFor: genDur(t, "rf")}}
+		case CmdImportJob:
+			return ImportJob{Time: at, Job: JobView{TaskID: rapid.Int64().Draw(t, "task"), ExecID: str("exec", maxJobName),
+				User: str("user", maxJobName), State: linkis.JobState(rapid.IntRange(1, 8).Draw(t, "state")),
+				Log: []JobLogPart{{Lines: []string{str("line", 64)}, Count: rapid.IntRange(-1, 9).Draw(t, "count")}}}}
 		}
 		t.Fatalf("no generator for %v", typ)
 		return nil

@@ -36,6 +36,17 @@
 //   - plugin.go: engine plugins (resource factory + launch builder).
 //   - snapshot.go: Snapshot and Restore.
 //   - invariants.go: the invariants, exported for tests and the simulator.
+//   - jobs.go, jobcmds.go, jobviews.go, jobcodec.go, jobcheck.go: the
+//     Entrance's state - job records and the consumer groups' queues
+//     (FIFO per Creator_User_EngineType, per-group and global running
+//     caps, round robin between groups, queue capacity, queuing and running
+//     timeouts, a bounded history). It lives in the same state as the
+//     manager so that one Raft log orders both: which job runs next is
+//     decided inside Apply and every replica agrees. A job's request is
+//     opaque bytes here (the orchestrator's encoding): the core never sees
+//     Linkis's wire shapes. Bulky data (task logs, result sets) is not
+//     here: a record keeps where it lives, the orchestrator's own lines and
+//     a capped tail of engine output.
 //
 // # Where we differ from Linkis, and why
 //

@@ -140,6 +140,21 @@ func withTime(c Command, t int64) Command {
 	case Configure:
 		c.Time = t
 		return c
+	case SubmitJob:
+		c.Time = t
+		return c
+	case UpdateJob:
+		c.Time = t
+		return c
+	case KillJob:
+		c.Time = t
+		return c
+	case ConfigureJobs:
+		c.Time = t
+		return c
+	case ImportJob:
+		c.Time = t
+		return c
 	}
 	return c
 }

@@ -11,12 +11,13 @@ import (
 // fixed order - configuration, clocks and counters, quotas, plugin params,
 // ECMs by id, the distinct label sets of engines and asks (which they refer
 // to by index: a key's hundred engines share one), engines by id, asks in
-// the order of asksInOrder. Everything derivable (ledger
+// the order of asksInOrder; from version 2, the entrance's job records and
+// queues (jobcodec.go). Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
 const (
 	snapshotMagic   = "GLKS"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 // Snapshot returns the state's binary form. Two states that applied the
@@ -134,6 +135,7 @@ func (s *State) Snapshot() []byte {
 		e.bool(a.inQueue)
 		e.u(a.seq)
 	}
+	s.snapshotJobs(&e)
 	return e.b
 }
 
@@ -190,8 +192,11 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	if len(data) < len(snapshotMagic)+1 || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "not a manager snapshot")
 	}
-	if v := data[len(snapshotMagic)]; v != snapshotVersion {
-		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads %d", v, snapshotVersion)
+	// Version 1 (before the job queues joined the state) reads as a state
+	// without jobs.
+	version := data[len(snapshotMagic)]
+	if version != 1 && version != snapshotVersion {
+		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads 1 and %d", version, snapshotVersion)
 	}
 	d := &dec{b: data[len(snapshotMagic)+1:]}
 	cfg := decodeConfig(d)
@@ -209,6 +214,11 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	r.labelSets()
 	r.ecs()
 	r.asks()
+	if version >= 2 && r.ok() {
+		if err := s.restoreJobs(d); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.finish(); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ type State struct {
 	observer     Observer
 	ecObserver   ECObserver // observer, when it takes engine ids (simsupport.go)
 	placement    Placement  // ECM-choice policy: code, not state (placement.go)
+	jobs         jobs       // the entrance: job records and consumer groups (jobs.go)
 	scratch      []byte     // reused to look keys up without allocating; not state
 }
 
@@ -67,6 +68,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		pluginParams: map[string]map[string]string{},
 		starting:     map[ECID]*ec{},
 		killing:      map[ECID]*ec{},
+		jobs:         newJobs(),
 	}, nil
 }
 
@@ -93,6 +95,11 @@ type Result struct {
 	// Ask itself: asks granted an engine that started or was released, and
 	// asks that failed because their engine died or their wait ran out.
 	Notices []AskResult
+	// Job is the job a job command concerned, as it stands after it.
+	Job JobView
+	// Jobs lists the jobs whose state this command changed (submitted,
+	// dispatched, ended, cleaned up), in the order it changed them.
+	Jobs []JobNotice
 }
 
 // AskStatus is where an ask stands.
@@ -174,6 +181,16 @@ func (s *State) Apply(cmd Command) (Result, error) {
 		err = s.setPluginParams(c)
 	case Configure:
 		r, err = s.configure(t, c)
+	case SubmitJob:
+		r, err = s.submitJob(t, c)
+	case UpdateJob:
+		r, err = s.updateJob(t, c)
+	case KillJob:
+		r, err = s.killJob(t, c)
+	case ConfigureJobs:
+		r, err = s.configureJobs(t, c)
+	case ImportJob:
+		r, err = s.importJob(t, c)
 	default:
 		err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
 	}

@@ -21,7 +21,9 @@ import (
 //     past their deadline fail with ErrTimeout;
 //  4. engines unused for IdleTimeout are reclaimed (killed);
 //  5. keys whose waiting asks need an engine no ECM could take are tried
-//     again: engines of other keys may have ended since.
+//     again: engines of other keys may have ended since;
+//  6. jobs past their queuing or running deadline end in Timeout, and the
+//     job history drops what it no longer keeps.
 //
 // Candidates come from the due tables (due.go), so a tick costs what is due
 // rather than what exists.
@@ -90,6 +92,7 @@ func (s *State) tick(t int64) (Result, error) {
 		s.stopEC(t, e, "idle for "+s.cfg.IdleTimeout.String(), true, &r.Notices)
 	}
 	s.retryStarved(t, &r.Notices)
+	s.tickJobs(t, &r.Jobs)
 	return r, nil
 }
 
