@@ -111,7 +111,7 @@ func sampleCommands(t testing.TB) []Command {
 			Request: []byte(`{"executionContent":{"code":"echo ☃"}}`), QueueTimeout: time.Minute, RunTimeout: time.Hour},
 		UpdateJob{Time: codecT0 + 16, TaskID: math.MaxInt64, State: linkis.JobRunning, Reason: "why", Progress: 0.25, ProgressInfo: "1 of 4",
 			Attempts: 3, Round: 2, EC: "ec-7", Results: []string{"ecm-a/ec-7/_0.jsonl"}, Log: []string{"INFO a", ""}, Tail: []string{"out"},
-			Task: JobTask{Key: "exec_1_00000000-1.0", AskID: "exec_1_00000000-1.0", EC: "ec-7", ECM: "ecm-a", Addr: "10.0.0.2:20007", TaskID: "t-1"},
+			Task:      JobTask{Key: "exec_1_00000000-1.0", AskID: "exec_1_00000000-1.0", EC: "ec-7", ECM: "ecm-a", Addr: "10.0.0.2:20007", TaskID: "t-1"},
 			TaskEnded: "exec_1_00000000-0.0", TaskLines: 12, Cleaned: true},
 		KillJob{Time: codecT0 + 17, TaskID: 12, By: "alice"},
 		ConfigureJobs{Time: codecT0 + 18, Config: JobConfig{QueueCapacity: 10, GroupMaxRunning: 2, MaxRunning: 7, Retain: 9, LogLines: 5, TailLines: 4,

@@ -205,24 +205,24 @@ func (g *jobGroup) name() string {
 
 // jobs is the part of State that holds the entrance.
 type jobs struct {
-	cfg      JobConfig
-	nextID   int64
-	endSeq   uint64
-	byID     map[int64]*job
-	byExec   map[string]*job
-	byKey    map[uint64]*job
-	byUser   map[string]*btree.BTreeG[*job]
-	all      *btree.BTreeG[*job]
-	groups   map[jobGroupKey]*jobGroup
-	ring     *jobGroup // the group served last: the next turn is its successor's
-	running  int
-	ended    *btree.BTreeG[*job] // by endSeq: the history's eviction order
-	live     map[int64]*job      // active jobs and those awaiting cleanup (for the dispatcher)
-	jobDues  dueTable[*job]
+	cfg     JobConfig
+	nextID  int64
+	endSeq  uint64
+	byID    map[int64]*job
+	byExec  map[string]*job
+	byKey   map[uint64]*job
+	byUser  map[string]*btree.BTreeG[*job]
+	all     *btree.BTreeG[*job]
+	groups  map[jobGroupKey]*jobGroup
+	ring    *jobGroup // the group served last: the next turn is its successor's
+	running int
+	ended   *btree.BTreeG[*job] // by endSeq: the history's eviction order
+	live    map[int64]*job      // active jobs and those awaiting cleanup (for the dispatcher)
+	jobDues dueTable[*job]
 }
 
-func jobLess(a, b *job) bool    { return a.id < b.id }
-func endedLess(a, b *job) bool  { return a.endSeq < b.endSeq }
+func jobLess(a, b *job) bool          { return a.id < b.id }
+func endedLess(a, b *job) bool        { return a.endSeq < b.endSeq }
 func newJobTree() *btree.BTreeG[*job] { return btree.NewG(16, jobLess) }
 
 func newJobs() jobs {
