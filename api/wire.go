@@ -30,6 +30,14 @@ const (
 	PathStatus        = "/v1/status"
 	PathMembers       = "/v1/members" // GET: list; POST: join; DELETE /v1/members/{id}: remove
 	PathMetrics       = "/metrics"
+	// PathCommands: POST an encoded manager command (manager.EncodeCommand)
+	// → CommandAnswer; only the leader applies it (members use it to pass
+	// the commands their callers give them to the leader).
+	PathCommands = "/v1/commands"
+	// PathReadIndex: GET → ReadIndex, after a consistent read at the
+	// leader: a member that has applied Index serves reads as current as
+	// the leader's were when it answered (ReadIndex).
+	PathReadIndex = "/v1/readindex"
 )
 
 // ECM API paths (served by every ECM).

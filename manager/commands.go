@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,16 @@ var commandNames = map[CommandType]string{
 	CmdEngineEnded: "EngineEnded", CmdReleaseEngine: "ReleaseEngine", CmdKillEngine: "KillEngine",
 	CmdRenewLock: "RenewLock", CmdUnlockEngine: "UnlockEngine", CmdTick: "Tick", CmdSetQuota: "SetQuota",
 	CmdSetPluginParams: "SetPluginParams", CmdConfigure: "Configure",
+}
+
+// CommandTypes lists every command type this manager knows, in order.
+func CommandTypes() []CommandType {
+	ts := make([]CommandType, 0, len(commandNames))
+	for t := range commandNames {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	return ts
 }
 
 func (t CommandType) String() string {

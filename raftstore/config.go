@@ -22,6 +22,11 @@ type Config struct {
 	// HTTPAddr is the host:port of this member's API, which peers forward
 	// requests to when it leads.
 	HTTPAddr string
+	// Token is the cluster token. With it, a member that does not lead
+	// passes the commands it is given to the leader and serves current
+	// reads itself (Apply and Read work on every member); without it,
+	// they answer NotLeader.
+	Token string
 
 	// Stream, when set, carries Raft's traffic instead of plain TCP on
 	// RaftAddr (TLS, or a network a test can cut).

@@ -71,6 +71,8 @@ func NewHandler(s Store, cfg HandlerConfig) (http.Handler, error) {
 	write(api.PathRelease, api.MaxBodyBytes, decodeAskID(func(now int64, id string) manager.Command { return manager.ReleaseEngine{Time: now, AskID: id} }), h.askResult)
 	write(api.PathRenew, api.MaxBodyBytes, decodeAskID(func(now int64, id string) manager.Command { return manager.RenewLock{Time: now, AskID: id} }), h.askResult)
 	h.mux.HandleFunc("GET "+api.PathAsk+"/{id}", h.getAsk)
+	h.mux.HandleFunc("POST "+api.PathCommands, h.commands)
+	h.mux.HandleFunc("GET "+api.PathReadIndex, h.readIndex)
 	h.mux.HandleFunc("GET "+api.PathStatus, h.status)
 	h.mux.HandleFunc("GET "+api.PathMembers, h.members)
 	h.mux.HandleFunc("POST "+api.PathMembers, h.join)

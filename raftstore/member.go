@@ -50,6 +50,9 @@ func RunMember(ctx context.Context, cfg MemberConfig) error {
 	if cfg.Node.ECMs == nil {
 		cfg.Node.ECMs = api.NewECMClient(cfg.Token, nil)
 	}
+	if cfg.Node.Token == "" {
+		cfg.Node.Token = cfg.Token
+	}
 	ln, err := net.Listen("tcp", cfg.Node.HTTPAddr)
 	if err != nil {
 		return err

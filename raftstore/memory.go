@@ -58,8 +58,9 @@ type Memory struct {
 	mu    sync.Mutex // orders applies
 	index uint64
 
-	stop context.CancelFunc
-	done chan struct{}
+	stop     context.CancelFunc
+	done     chan struct{}
+	services services // always leading: they run from Open to Close
 }
 
 // OpenMemory starts a Memory store (and its reconciler when cfg.ECMs is
@@ -80,6 +81,7 @@ func OpenMemory(cfg MemoryConfig) (*Memory, error) {
 	m.rep.obs = m.met
 	ctx, stop := context.WithCancel(context.Background())
 	m.stop = stop
+	m.services.startTerm(ctx)
 	if cfg.ECMs == nil {
 		close(m.done)
 		return m, nil
@@ -92,12 +94,23 @@ func OpenMemory(cfg MemoryConfig) (*Memory, error) {
 	return m, nil
 }
 
-// Close stops the reconciler and waits for it.
+// Close stops the reconciler and the functions run by Lead, and waits
+// for them.
 func (m *Memory) Close() error {
 	m.stop()
 	<-m.done
+	m.services.stopTerm()
 	return nil
 }
+
+// Lead implements Store: a Memory store leads from Open to Close.
+func (m *Memory) Lead(fn func(context.Context)) (stop func()) { return m.services.register(fn) }
+
+// ObserveJobs implements Store.
+func (m *Memory) ObserveJobs(o JobObserver) { m.rep.setJobObserver(o) }
+
+// AppliedIndex implements Store.
+func (m *Memory) AppliedIndex() uint64 { return m.rep.appliedIndex() }
 
 // Apply implements Store.
 func (m *Memory) Apply(ctx context.Context, cmd manager.Command) (manager.Result, error) {

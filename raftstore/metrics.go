@@ -51,7 +51,7 @@ func newMetrics(rep *replica) *metrics {
 		}, []string{"type", "result"}),
 	}
 	m.ok = map[manager.CommandType]prometheus.Counter{}
-	for t := manager.CmdRegisterECM; t <= manager.CmdConfigure; t++ {
+	for _, t := range manager.CommandTypes() {
 		m.ok[t] = m.commands.WithLabelValues(t.String(), "ok")
 	}
 	m.reused, m.created, m.queued = m.asks.WithLabelValues("reused", ""), m.asks.WithLabelValues("created", ""), m.asks.WithLabelValues("queued", "")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,6 +47,9 @@ type Node struct {
 	ctx    context.Context // ends when the node closes
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	services services    // run while this member leads (Lead)
+	fwd      *http.Client // carries commands and reads to the leader
 }
 
 // proposal is one item waiting for its entry to be applied.
@@ -77,7 +81,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("member", cfg.ID), queue: make(chan *proposal, 4*cfg.MaxBatch),
-		epoch: Nonce(), slots: make(chan struct{}, cfg.MaxInflight), inflight: map[uint64]*batch{}}
+		epoch: Nonce(), slots: make(chan struct{}, cfg.MaxInflight), inflight: map[uint64]*batch{}, fwd: newForwardClient()}
 	var err error
 	if n.rep, err = newReplica(cfg.Manager, cfg.Plugins, nil); err != nil {
 		return nil, err
@@ -198,6 +202,9 @@ func (n *Node) Bootstrap() error {
 func (n *Node) Apply(ctx context.Context, cmd manager.Command) (manager.Result, error) {
 	if err := checkEncodable(cmd); err != nil {
 		return manager.Result{}, err
+	}
+	if n.raft.State() != raft.Leader && n.cfg.Token != "" && passable(cmd) {
+		return n.forwardApply(ctx, cmd)
 	}
 	start := time.Now()
 	o := n.propose(ctx, &proposal{kind: itemCommand, cmd: cmd})
@@ -429,7 +436,13 @@ func (n *Node) Leader() (bool, string) {
 // rides in the next entry, which a quorum commits in this member's term
 // (proving it still leads) and which is applied here before fn runs.
 func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State)) error {
-	if consistent {
+	switch {
+	case !consistent:
+	case n.raft.State() != raft.Leader && n.cfg.Token != "":
+		if err := n.readIndexAt(ctx); err != nil {
+			return err
+		}
+	default:
 		if o := n.propose(ctx, &proposal{kind: itemNoop}); o.err != nil {
 			return o.err
 		}
@@ -615,10 +628,22 @@ func (n *Node) leadTerm(ctx context.Context) {
 		}
 	}
 	n.log.Info("leading")
+	n.services.startTerm(ctx)
+	defer n.services.stopTerm()
 	if n.cfg.ECMs != nil {
 		newReconciler(n.cfg.Reconciler, n, n.cfg.ECMs, n.log).run(ctx)
 	}
+	<-ctx.Done()
 }
+
+// Lead implements Store.
+func (n *Node) Lead(fn func(context.Context)) (stop func()) { return n.services.register(fn) }
+
+// ObserveJobs implements Store.
+func (n *Node) ObserveJobs(o JobObserver) { n.rep.setJobObserver(o) }
+
+// AppliedIndex implements Store.
+func (n *Node) AppliedIndex() uint64 { return n.rep.appliedIndex() }
 
 func (n *Node) effectsDue(now int64) []manager.Effect {
 	var out []manager.Effect

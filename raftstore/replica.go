@@ -38,7 +38,17 @@ type replica struct {
 	changed chan struct{} // closed (and replaced) after every applied entry
 
 	obs applyObserver // may be nil
+
+	jmu    sync.Mutex
+	jobObs JobObserver // may be nil
 }
+
+// JobObserver is told, in log order, what every applied entry did to jobs
+// (see manager.Result.Jobs); resync means the state was replaced (a
+// snapshot was restored) and anything may have changed. It is called on
+// the goroutine that applies entries, so it must return quickly and must
+// not call back into the store.
+type JobObserver func(notices []manager.JobNotice, resync bool)
 
 // applyObserver is told what every applied command gave (metrics).
 type applyObserver interface {
@@ -92,7 +102,34 @@ func (r *replica) apply(index uint64, cmds []manager.Command) []outcome {
 	r.changed = make(chan struct{})
 	r.wmu.Unlock()
 	r.mu.Unlock()
+	r.tellJobs(outs)
 	return outs
+}
+
+// tellJobs hands the job notices of an applied entry to the observer.
+// Entries are applied one at a time, so the observer hears them in order.
+func (r *replica) tellJobs(outs []outcome) {
+	r.jmu.Lock()
+	obs := r.jobObs
+	r.jmu.Unlock()
+	if obs == nil {
+		return
+	}
+	var ns []manager.JobNotice
+	for _, o := range outs {
+		if o.err == nil {
+			ns = append(ns, o.res.Jobs...)
+		}
+	}
+	if len(ns) > 0 {
+		obs(ns, false)
+	}
+}
+
+func (r *replica) setJobObserver(o JobObserver) {
+	r.jmu.Lock()
+	r.jobObs = o
+	r.jmu.Unlock()
 }
 
 // decided records a decided outcome and hands it to the ask's waiters.
@@ -126,10 +163,8 @@ func (r *replica) restore(data []byte) error {
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.st = st
 	r.wmu.Lock()
-	defer r.wmu.Unlock()
 	for id := range r.waiters {
 		if a, ok := st.Ask(id); ok {
 			r.decided(a)
@@ -137,6 +172,14 @@ func (r *replica) restore(data []byte) error {
 	}
 	close(r.changed)
 	r.changed = make(chan struct{})
+	r.wmu.Unlock()
+	r.mu.Unlock()
+	r.jmu.Lock()
+	obs := r.jobObs
+	r.jmu.Unlock()
+	if obs != nil {
+		obs(nil, true)
+	}
 	return nil
 }
 

@@ -30,6 +30,16 @@ type Store interface {
 	// Leader reports whether this replica leads, and the leader's API
 	// address when one is known.
 	Leader() (self bool, httpAddr string)
+	// Lead runs fn whenever this replica leads, in a goroutine of its own,
+	// with a context that ends when leadership ends (fn must then return
+	// promptly: the next leader starts its own run once this one has
+	// given up). stop unregisters fn and waits for a run in progress.
+	Lead(fn func(ctx context.Context)) (stop func())
+	// ObserveJobs installs the observer of what applied entries do to
+	// jobs (nil removes it).
+	ObserveJobs(o JobObserver)
+	// AppliedIndex is the index of the last entry this replica applied.
+	AppliedIndex() uint64
 }
 
 // Membership is what a replicated store offers on top of Store.
