@@ -48,7 +48,7 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	services services    // run while this member leads (Lead)
+	services services     // run while this member leads (Lead)
 	fwd      *http.Client // carries commands and reads to the leader
 }
 
