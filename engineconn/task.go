@@ -26,6 +26,7 @@ type Task struct {
 	Params  map[string]string
 
 	askID     string
+	key       string // the submission's idempotency key ("" for none)
 	resultDir string
 	maxResult int64
 	log       *taskLog
@@ -48,7 +49,7 @@ type Task struct {
 }
 
 func newTask(id string, req api.TaskRequest, resultDir string, logCap int, maxResult int64, now time.Time) *Task {
-	t := &Task{ID: id, Code: req.Code, RunType: req.RunType, Params: req.Params, askID: req.AskID,
+	t := &Task{ID: id, Code: req.Code, RunType: req.RunType, Params: req.Params, askID: req.AskID, key: req.Key,
 		resultDir: resultDir, maxResult: maxResult, log: &taskLog{cap: logCap},
 		done: make(chan struct{}), state: api.TaskPending, submitted: now}
 	t.stdout = &lineWriter{log: t.log}
