@@ -221,16 +221,11 @@ func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
 		}
 		return ResultSet{}, err
 	}
-	var rs ResultSet
-	if err := strictJSON(line, &rs.ResultSetHeader); err != nil {
-		return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.header", "%v", err)
+	hdr, err := DecodeResultHeader(line)
+	if err != nil {
+		return ResultSet{}, err
 	}
-	if rs.Type != "table" && rs.Type != "text" {
-		return ResultSet{}, linkis.ValueError(linkis.ErrMalformed, "resultSet.type", rs.Type, "must be table or text")
-	}
-	if len(rs.Columns) == 0 || len(rs.Columns) > MaxResultColumns {
-		return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.columns", "must list 1 to %d columns, got %d", MaxResultColumns, len(rs.Columns))
-	}
+	rs := ResultSet{ResultSetHeader: hdr}
 	for n := 1; ; n++ {
 		line, err := readLine(br)
 		if err == io.EOF {
@@ -242,12 +237,9 @@ func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
 		if maxRows > 0 && len(rs.Rows) >= maxRows {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
 		}
-		var row []any
-		if err := strictJSON(line, &row); err != nil {
+		row, err := DecodeResultRow(line, len(rs.Columns))
+		if err != nil {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", n, err)
-		}
-		if len(row) != len(rs.Columns) {
-			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d has %d values for %d columns", n, len(row), len(rs.Columns))
 		}
 		rs.Rows = append(rs.Rows, row)
 	}

@@ -105,7 +105,8 @@ func ReadSavedLog(dir, id string) ([]string, bool) {
 
 // SavedLogPage returns lines [from, from+size) of the saved log of task id
 // in an engine's log directory, as the engine's task API would (Complete
-// when the page reaches its end: a saved log is final), and whether the
+// when the page reaches its end: a saved log is final; cut short past
+// api.MaxLogPageBytes), and whether the
 // log is saved there. The directory is the engine user's: the segment is
 // opened with OpenUserFile, so an error may say it was refused.
 func SavedLogPage(dir, id string, from, size int) (api.TaskLog, bool, error) {
@@ -114,7 +115,7 @@ func SavedLogPage(dir, id string, from, size int) (api.TaskLog, bool, error) {
 		return api.TaskLog{}, false, err
 	}
 	start := min(max(from, 0), len(lines))
-	end := min(start+max(size, 0), len(lines))
+	end := start + len(pageLines(lines[start:min(start+max(size, 0), len(lines))]))
 	trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], truncatedNote)
 	return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, true, nil
 }
@@ -171,6 +172,12 @@ func readSaved(dir, id string) ([]string, bool, error) {
 			return nil, false, nil
 		}
 	}
+}
+
+// IsTaskID reports whether id is a task id an engine gives ("t-N").
+func IsTaskID(id string) bool {
+	_, ok := taskNumber(id)
+	return ok
 }
 
 // skipLine reads past the next newline.

@@ -274,8 +274,21 @@ func (l *taskLog) page(from, size int) ([]string, int, bool) {
 	if from > len(l.lines) {
 		from = len(l.lines)
 	}
-	end := min(from+size, len(l.lines))
-	return append([]string(nil), l.lines[from:end]...), end, l.truncated
+	page := pageLines(l.lines[from:min(from+size, len(l.lines))])
+	return append([]string(nil), page...), from + len(page), l.truncated
+}
+
+// pageLines cuts a page of log lines after the line that reaches
+// api.MaxLogPageBytes (one line at least), so that a page of long lines
+// stays within what a client reads; the page's Next says where to go on.
+func pageLines(lines []string) []string {
+	n := 0
+	for i, l := range lines {
+		if n += len(l) + 1; n >= api.MaxLogPageBytes {
+			return lines[:i+1]
+		}
+	}
+	return lines
 }
 
 // lineWriter splits a byte stream into log lines.
