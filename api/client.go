@@ -95,8 +95,14 @@ func (e *netError) Unwrap() error { return e.err }
 // Retryable: a member that could not be reached may be reachable later.
 func (e *netError) Retryable() bool { return true }
 
-// call sends one request to one server.
+// call sends one request to one server, reading at most MaxLaunchBytes of
+// the answer.
 func call(ctx context.Context, hc *http.Client, token, base, method, path string, body []byte, out any) error {
+	return callLimit(ctx, hc, token, base, method, path, body, out, MaxLaunchBytes)
+}
+
+// callLimit is call reading at most limit bytes of the answer.
+func callLimit(ctx context.Context, hc *http.Client, token, base, method, path string, body []byte, out any, limit int64) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -114,7 +120,7 @@ func call(ctx context.Context, hc *http.Client, token, base, method, path string
 		return &netError{err: fmt.Errorf("api: %s %s: %w", method, base+path, err)}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxLaunchBytes))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	if err != nil {
 		return &netError{err: fmt.Errorf("api: %s %s: reading the answer: %w", method, base+path, err)}
 	}
@@ -222,16 +228,20 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // ECMClient calls ECMs, each at its own address. It is safe for concurrent
 // use.
 type ECMClient struct {
-	token string
-	http  *http.Client
+	token  string
+	http   *http.Client
+	stream *http.Client // hc's transport without its timeout: exports last as long as their ctx
 }
 
-// NewECMClient returns a client of ECMs; hc may be nil for a 30 s timeout.
+// NewECMClient returns a client of ECMs; hc may be nil for a 30 s timeout
+// per call (streams, OpenResult, are bounded by their context only).
 func NewECMClient(token string, hc *http.Client) *ECMClient {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &ECMClient{token: token, http: hc}
+	stream := *hc
+	stream.Timeout = 0
+	return &ECMClient{token: token, http: hc, stream: &stream}
 }
 
 // Launch asks the ECM at addr (host:port) to start an engine.

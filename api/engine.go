@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/golinkis/golinkis/linkis"
 )
@@ -49,17 +51,28 @@ func TaskEnded(state string) bool {
 
 // Limits on what one task request may carry.
 const (
-	MaxCodeBytes   = 512 << 10
-	MaxTaskParams  = 64
-	MaxLogPageSize = 10000
+	MaxCodeBytes    = 512 << 10
+	MaxTaskParams   = 64
+	MaxLogPageSize  = 10000
+	MaxTaskKeyBytes = 128
 )
 
 // TaskRequest submits code to an engine. AskID and Token are the grant the
 // manager handed the caller; an engine refuses a task whose grant is not
 // the one (or, for a concurrent engine, one of those) it currently serves.
+//
+// Key, when set, makes the submission idempotent: an engine that already
+// has a task submitted with that key (running, ended, or ended and
+// forgotten but still remembered by key) starts nothing and answers with
+// that task (TaskSubmitted.Existing), whatever grant the request carries;
+// the same key with other code is refused (ErrDuplicate). A caller that
+// cannot know whether its first submission arrived (it died, or the answer
+// was lost) submits again with the same key. Use one key per attempt of a
+// job, e.g. "exec_12_ab12cd34-1.0".
 type TaskRequest struct {
 	AskID   string            `json:"askId"`
 	Token   string            `json:"token"`
+	Key     string            `json:"key,omitempty"`
 	Code    string            `json:"code"`
 	RunType string            `json:"runType,omitempty"` // e.g. "sh", "py", "sql"; engines may read it (echo: "log")
 	Params  map[string]string `json:"params,omitempty"`
@@ -71,6 +84,9 @@ func (r TaskRequest) Validate() error {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "askId", "a task needs the id of the ask that holds the engine (1-128 bytes)")
 	}
 	if _, err := ParseToken(r.Token); err != nil {
+		return err
+	}
+	if err := validKey(r.Key); err != nil {
 		return err
 	}
 	if strings.TrimSpace(r.Code) == "" {
@@ -85,16 +101,31 @@ func (r TaskRequest) Validate() error {
 	return nil
 }
 
+// validKey checks a task key: at most MaxTaskKeyBytes of printable UTF-8
+// ("" is no key).
+func validKey(k string) error {
+	if len(k) > MaxTaskKeyBytes {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "key", "%d bytes, at most %d allowed", len(k), MaxTaskKeyBytes)
+	}
+	if !utf8.ValidString(k) || strings.IndexFunc(k, unicode.IsControl) >= 0 {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "key", k, "must be printable UTF-8")
+	}
+	return nil
+}
+
 // TaskSubmitted answers a submission: at once, before the task runs; or,
 // when the submission asked to wait, with Status once the task ended or
 // the wait ran out. Log is the first page of the log of a task that ended
 // within the wait, when the submission asked for it (?logSize=S): a short
-// task then costs one round trip, its log included.
+// task then costs one round trip, its log included. Existing says the
+// request's Key named a task the engine already had: ID is that task's and
+// nothing new started.
 type TaskSubmitted struct {
-	ID     string      `json:"id"`
-	State  string      `json:"state"`
-	Status *TaskStatus `json:"status,omitempty"`
-	Log    *TaskLog    `json:"log,omitempty"`
+	ID       string      `json:"id"`
+	State    string      `json:"state"`
+	Existing bool        `json:"existing,omitempty"`
+	Status   *TaskStatus `json:"status,omitempty"`
+	Log      *TaskLog    `json:"log,omitempty"`
 }
 
 // TaskStatus is where a task stands.
@@ -190,16 +221,11 @@ func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
 		}
 		return ResultSet{}, err
 	}
-	var rs ResultSet
-	if err := strictJSON(line, &rs.ResultSetHeader); err != nil {
-		return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.header", "%v", err)
+	hdr, err := DecodeResultHeader(line)
+	if err != nil {
+		return ResultSet{}, err
 	}
-	if rs.Type != "table" && rs.Type != "text" {
-		return ResultSet{}, linkis.ValueError(linkis.ErrMalformed, "resultSet.type", rs.Type, "must be table or text")
-	}
-	if len(rs.Columns) == 0 || len(rs.Columns) > MaxResultColumns {
-		return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.columns", "must list 1 to %d columns, got %d", MaxResultColumns, len(rs.Columns))
-	}
+	rs := ResultSet{ResultSetHeader: hdr}
 	for n := 1; ; n++ {
 		line, err := readLine(br)
 		if err == io.EOF {
@@ -211,12 +237,9 @@ func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
 		if maxRows > 0 && len(rs.Rows) >= maxRows {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
 		}
-		var row []any
-		if err := strictJSON(line, &row); err != nil {
+		row, err := DecodeResultRow(line, len(rs.Columns))
+		if err != nil {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", n, err)
-		}
-		if len(row) != len(rs.Columns) {
-			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d has %d values for %d columns", n, len(row), len(rs.Columns))
 		}
 		rs.Rows = append(rs.Rows, row)
 	}

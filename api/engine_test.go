@@ -36,11 +36,19 @@ func TestTaskRequestValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	keyed := ok
+	keyed.Key = "exec_12_ab12cd34-1.0" + strings.Repeat("é", (MaxTaskKeyBytes-20)/2)
+	if err := keyed.Validate(); err != nil {
+		t.Fatalf("a key of %d bytes: %v", len(keyed.Key), err)
+	}
 	for name, r := range map[string]TaskRequest{
 		"no ask":    {Token: ok.Token, Code: "x"},
 		"bad token": {AskID: "a", Token: "zz", Code: "x"},
 		"no code":   {AskID: "a", Token: ok.Token, Code: "  "},
 		"huge code": {AskID: "a", Token: ok.Token, Code: strings.Repeat("x", MaxCodeBytes+1)},
+		"long key":  {AskID: "a", Token: ok.Token, Code: "x", Key: strings.Repeat("k", MaxTaskKeyBytes+1)},
+		"bad utf-8": {AskID: "a", Token: ok.Token, Code: "x", Key: "k\xff"},
+		"control":   {AskID: "a", Token: ok.Token, Code: "x", Key: "k\tk"},
 	} {
 		if err := r.Validate(); !errors.Is(err, linkis.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)

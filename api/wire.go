@@ -44,6 +44,9 @@ const (
 const (
 	PathLaunch = "/v1/launch"
 	PathKill   = "/v1/kill"
+	// PathECMEngines is the root of the host-data API: an ECM's engines'
+	// task logs and result files (see hostdata.go).
+	PathECMEngines = "/v1/ecm/engines"
 )
 
 // HeaderToken carries the shared cluster token, as "Bearer TOKEN" in the

@@ -51,8 +51,14 @@ type Config struct {
 	MaxStarting       int           // launches that may be starting at once
 	LogCap            int64         // bytes of an engine's output kept in its log file
 	TailLines         int           // log lines quoted when an engine fails
-	Retention         time.Duration // how long an ended engine's directory is kept
-	CleanInterval     time.Duration // how often old directories are removed
+	// Retention is how long an ended engine's directory - its task logs
+	// and result files, served to the cluster (api.PathECMEngines), and
+	// its ticket, so a late launch of it starts nothing - is kept after
+	// the engine ended; then the API answers it is gone and the directory
+	// is removed (within CleanInterval). Default: 7 days, for a job
+	// history.
+	Retention     time.Duration
+	CleanInterval time.Duration // how often old directories are removed
 }
 
 // DefaultConfig returns working defaults; Managers, Token and DataDir must
@@ -68,7 +74,7 @@ func DefaultConfig() Config {
 		MaxStarting:       16,
 		LogCap:            16 << 20,
 		TailLines:         20,
-		Retention:         24 * time.Hour,
+		Retention:         7 * 24 * time.Hour,
 		CleanInterval:     10 * time.Minute,
 	}
 }

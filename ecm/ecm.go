@@ -41,6 +41,7 @@ type ECM struct {
 	capacity linkis.Resource
 
 	metrics *metrics
+	data    *hostData // serves the engines' logs and results
 
 	ctx    context.Context // the ECM's lifetime: watchers and reporters stop with it
 	cancel context.CancelFunc
@@ -88,7 +89,7 @@ func New(cfg Config, mgr Manager, log *slog.Logger) (*ECM, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &ECM{cfg: cfg, mgr: mgr, log: log.With("ecm", cfg.ID), binary: bin, capacity: capacity,
-		ctx: ctx, cancel: cancel, engines: map[string]*engine{}}
+		ctx: ctx, cancel: cancel, engines: map[string]*engine{}, data: newHostData()}
 	m.metrics = newMetrics(m)
 	return m, nil
 }
@@ -104,8 +105,8 @@ func (m *ECM) Addr() string {
 	return m.addr
 }
 
-// Handler returns the ECM API (launch, kill and metrics) behind the
-// cluster token.
+// Handler returns the ECM API (launch, kill, its engines' logs and
+// results, and metrics) behind the cluster token.
 func (m *ECM) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathLaunch, func(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +135,7 @@ func (m *ECM) Handler() http.Handler {
 		}
 		api.WriteJSON(w, http.StatusOK, out)
 	})
+	m.hostDataRoutes(mux)
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
 	return api.RequireToken(m.cfg.Token, mux)
 }

@@ -74,9 +74,15 @@ type Config struct {
 	TaskLogCap        int           // log bytes kept per task
 	MaxResultBytes    int64         // bytes per result-set file
 	KeepTasks         int           // ended tasks kept for status queries
-	KillGrace         time.Duration // how long a killed task may take to stop
-	LockRecheck       time.Duration // how often an expired grant is re-checked with the manager
-	GrantTTL          time.Duration // a grant verified longer ago is verified again on its next use
+	// KeepKeys is how many keyed tasks (api.TaskRequest.Key) are still
+	// remembered by key, with their final status, after their record is
+	// forgotten (past KeepTasks): a resubmission of such a key answers with
+	// the task instead of running it again. Tasks still kept are always
+	// remembered by key.
+	KeepKeys    int
+	KillGrace   time.Duration // how long a killed task may take to stop
+	LockRecheck time.Duration // how often an expired grant is re-checked with the manager
+	GrantTTL    time.Duration // a grant verified longer ago is verified again on its next use
 	// ExitLinger is how long an engine that ends by itself after its last
 	// task (max tasks, a once job) keeps answering status and log queries
 	// about it, refusing new work, before it exits.
@@ -96,6 +102,7 @@ func DefaultConfig() Config {
 		TaskLogCap:        1 << 20,
 		MaxResultBytes:    1 << 30,
 		KeepTasks:         200, // with TaskLogCap: at most 200 MiB of kept logs
+		KeepKeys:          1000,
 		KillGrace:         3 * time.Second,
 		LockRecheck:       time.Second,
 		GrantTTL:          30 * time.Second,
@@ -148,6 +155,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTasks < 1 || c.KeepTasks < 1 || c.TaskLogCap < 1 || c.MaxResultBytes < 1 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "limits", "maxTasks, keepTasks, taskLogCap and maxResultBytes must be positive")
+	}
+	if c.KeepKeys < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "keepKeys", "must not be negative, got %d", c.KeepKeys)
 	}
 	return nil
 }

@@ -70,6 +70,13 @@
 //
 // Submit returns the task id at once (PENDING); the task runs (RUNNING) and
 // ends SUCCESS, ERROR or CANCEL (killed on request or at shutdown). A
+// submission may carry a key (the job's attempt id): a key the engine has
+// seen answers with that task (same id, Existing) and starts nothing,
+// whatever grant it carries, so a caller that cannot know whether its
+// submission arrived - a new manager leader after the old one died -
+// submits again without running the job twice. Keys of kept tasks are
+// always remembered, and a forgotten keyed task's final status stays with
+// its key for the last Config.KeepKeys such tasks (see keys.go). A
 // submission may also wait for the end (POST /v1/tasks?waitMs=N,
 // api.EngineClient.Run), so a short task costs one round trip; with
 // &logSize=S the answer also carries the first page of an ended task's log.
@@ -79,7 +86,11 @@
 // LOGDIR/tasks-S.jsonl for 1,000 tasks (ReadSavedLog), when its record is
 // forgotten (and, for those still kept, when the engine exits), which
 // serves it from then on and outlives the engine - never on a task's own
-// path. (A file per task cost an inode allocation per task: a third of a
+// path; a record is dropped only once its log is saved, so a log is always
+// in one place or the other. SavedLogPage reads a page of a saved log for
+// the engine and for its ECM, which serves it after the engine is gone;
+// OpenUserFile is how anyone but the engine's user opens a file the
+// engine left (one regular file of the directory, no link, no FIFO). (A file per task cost an inode allocation per task: a third of a
 // busy shell engine's CPU on ext4.) Result sets are JSON Lines files under the
 // result directory (api.ReadResultSet reads them): a header with the
 // columns' names and types, then one array per row; only their paths

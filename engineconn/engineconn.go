@@ -60,6 +60,9 @@ type EngineConn struct {
 	status     linkis.NodeStatus
 	lastActive time.Time
 	onceTask   *Task
+	keys       map[string]keyed    // task keys: the task submitted with each (see Submit)
+	gone       map[string]goneTask // forgotten keyed tasks, by id
+	goneQ      []string            // their ids, oldest first; at most cfg.KeepKeys
 
 	saved logSegments // ended tasks' logs
 }
@@ -87,7 +90,7 @@ func New(cfg Config, reg *Registry, mgr Manager, log *slog.Logger) (*EngineConn,
 	}
 	e := &EngineConn{
 		cfg: cfg, eng: eng, mgr: mgr, log: log.With("ec", cfg.Ticket, "engine", cfg.EngineType.String()),
-		now: time.Now, tasks: map[string]*Task{}, changed: make(chan struct{}, 1), exitCh: make(chan exitReq, 1),
+		now: time.Now, tasks: map[string]*Task{}, keys: map[string]keyed{}, gone: map[string]goneTask{}, changed: make(chan struct{}, 1), exitCh: make(chan exitReq, 1),
 		status: linkis.StatusStarting, saved: logSegments{dir: cfg.LogDir},
 	}
 	e.locks = &locks{ec: cfg.Ticket, serial: cfg.Concurrency == 1, mgr: mgr, now: e.now, ttl: cfg.GrantTTL, grants: map[string]grant{}}

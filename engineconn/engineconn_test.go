@@ -746,13 +746,15 @@ func TestLogsOutliveTheTaskRecord(t *testing.T) {
 	first := h.run("echo one; echo two >&2")
 	h.run("true")
 	ctx := context.Background()
-	if _, err := h.cli.Status(ctx, first.ID, 0); !errors.Is(err, linkis.ErrUnknownNode) {
-		t.Fatalf("status of a forgotten task: %v", err)
-	}
-	waitFor(t, 5*time.Second, "the saved log", func() bool {
-		_, ok := engineconn.ReadSavedLog(cfg.LogDir, first.ID)
-		return ok
+	// The record goes once the log is saved (a moment after the next task
+	// ended): the log is always in memory or on disk.
+	waitFor(t, 5*time.Second, "the first task's record to be forgotten", func() bool {
+		_, err := h.cli.Status(ctx, first.ID, 0)
+		return errors.Is(err, linkis.ErrUnknownNode)
 	})
+	if _, ok := engineconn.ReadSavedLog(cfg.LogDir, first.ID); !ok {
+		t.Fatal("the record was forgotten before the log was saved")
+	}
 	p, err := h.cli.Log(ctx, first.ID, 0, 100)
 	if err != nil || !p.Complete || strings.Join(p.Lines, ",") != "one,two" && strings.Join(p.Lines, ",") != "two,one" {
 		t.Fatalf("log of a forgotten task: %+v %v", p, err)

@@ -2,10 +2,10 @@ package engineconn
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/golinkis/golinkis/api"
@@ -16,7 +16,9 @@ import (
 // The request must carry a grant this engine serves (verified with the
 // manager the first time it is seen); a serial engine that is running a
 // task, or a concurrent one running its limit, refuses with a retryable
-// ErrEngineBusy. Nothing changes when it refuses.
+// ErrEngineBusy. Nothing changes when it refuses. A request whose Key
+// names a task the engine already has answers with that task (Existing)
+// and starts nothing, whatever grant it carries (see keys.go).
 func (e *EngineConn) Submit(ctx context.Context, req api.TaskRequest) (api.TaskSubmitted, error) {
 	if err := req.Validate(); err != nil {
 		return api.TaskSubmitted{}, err
@@ -24,6 +26,26 @@ func (e *EngineConn) Submit(ctx context.Context, req api.TaskRequest) (api.TaskS
 	if e.cfg.Mode == linkis.ModeOnce {
 		return api.TaskSubmitted{}, linkis.Errorf(linkis.ErrIllegalTransition, e.cfg.Ticket, "a once engine runs only the job it was started with")
 	}
+	var sum [sha256.Size]byte
+	if req.Key != "" {
+		sum = sha256.Sum256([]byte(req.Code))
+		if out, found, err := e.byKey(req, sum); found {
+			return out, err
+		}
+	}
+	out, err := e.submit(ctx, req, sum)
+	if err != nil && req.Key != "" {
+		// A submission of the same key admitted meanwhile made this one
+		// busy (or raced its lock check): its task is the answer.
+		if out, found, kerr := e.byKey(req, sum); found {
+			return out, kerr
+		}
+	}
+	return out, err
+}
+
+// submit checks the engine can take the task and its grant, and admits it.
+func (e *EngineConn) submit(ctx context.Context, req api.TaskRequest, sum [sha256.Size]byte) (api.TaskSubmitted, error) {
 	if err := e.admissible(); err != nil {
 		return api.TaskSubmitted{}, err
 	}
@@ -34,11 +56,7 @@ func (e *EngineConn) Submit(ctx context.Context, req api.TaskRequest) (api.TaskS
 	if changed {
 		e.touch()
 	}
-	t, err := e.admit(req)
-	if err != nil {
-		return api.TaskSubmitted{}, err
-	}
-	return api.TaskSubmitted{ID: t.ID, State: api.TaskPending}, nil
+	return e.admit(req, sum)
 }
 
 // admissible says why no task can be admitted now, if so.
@@ -63,12 +81,19 @@ func (e *EngineConn) admissibleLocked() error {
 	return nil
 }
 
-// admit registers and starts a task.
-func (e *EngineConn) admit(req api.TaskRequest) (*Task, error) {
+// admit registers and starts a task; a task submitted meanwhile with the
+// same key wins, and is the answer.
+func (e *EngineConn) admit(req api.TaskRequest, sum [sha256.Size]byte) (api.TaskSubmitted, error) {
 	e.mu.Lock()
+	if req.Key != "" {
+		if out, found, err := e.byKeyLocked(req, sum); found {
+			e.mu.Unlock()
+			return out, err
+		}
+	}
 	if err := e.admissibleLocked(); err != nil {
 		e.mu.Unlock()
-		return nil, err
+		return api.TaskSubmitted{}, err
 	}
 	e.seq++
 	id := "t-" + strconv.Itoa(e.seq)
@@ -76,6 +101,9 @@ func (e *EngineConn) admit(req api.TaskRequest) (*Task, error) {
 	ctx, cancel := context.WithCancel(e.taskCtx)
 	t.cancel = cancel
 	e.tasks[id] = t
+	if req.Key != "" {
+		e.keys[req.Key] = keyed{id: id, sum: sum}
+	}
 	e.running++
 	e.served++
 	e.lastActive = e.now()
@@ -83,7 +111,7 @@ func (e *EngineConn) admit(req api.TaskRequest) (*Task, error) {
 	e.wg.Add(1)
 	e.mu.Unlock()
 	go e.run(ctx, t)
-	return t, nil
+	return api.TaskSubmitted{ID: id, State: api.TaskPending}, nil
 }
 
 // run executes a task on the session and records how it ended.
@@ -121,10 +149,9 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 		e.failed++
 	}
 	e.ended = append(e.ended, t.ID)
-	var forgotten []*Task
+	var forgotten []*Task // kept until their logs are saved: a log is always in one place or the other
 	for len(e.ended) > e.cfg.KeepTasks {
 		forgotten = append(forgotten, e.tasks[e.ended[0]])
-		delete(e.tasks, e.ended[0])
 		e.ended = e.ended[1:]
 	}
 	e.lastActive = e.now()
@@ -132,8 +159,11 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	full := e.served >= e.cfg.MaxTasks && e.running == 0
 	e.mu.Unlock()
 	close(t.done) // after the accounting: whoever waited sees the engine as the task left it
-	for _, old := range forgotten {
-		e.saveLog(old)
+	if len(forgotten) > 0 {
+		for _, old := range forgotten {
+			e.saveLog(old)
+		}
+		e.forget(forgotten)
 	}
 	if full {
 		e.exit(fmt.Sprintf("served its maximum of %d tasks", e.cfg.MaxTasks), true)
@@ -155,6 +185,9 @@ func (e *EngineConn) runSession(ctx context.Context, t *Task) (err error) {
 func (e *EngineConn) Kill(ctx context.Context, id string) (api.TaskStatus, error) {
 	t, err := e.task(id)
 	if err != nil {
+		if st, ok := e.goneStatus(id); ok {
+			return st, nil
+		}
 		return api.TaskStatus{}, err
 	}
 	t.mu.Lock()
@@ -183,9 +216,13 @@ func (e *EngineConn) task(id string) (*Task, error) {
 }
 
 // Status returns where a task stands, waiting up to wait while it runs.
+// A forgotten keyed task answers its final status.
 func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error) {
 	t, err := e.task(id)
 	if err != nil {
+		if st, ok := e.goneStatus(id); ok {
+			return st, nil
+		}
 		return api.TaskStatus{}, err
 	}
 	if wait > 0 {
@@ -211,11 +248,10 @@ func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
 	}
 	t, err := e.task(id)
 	if err != nil {
-		if lines, ok := e.savedLog(id); ok {
-			start := min(from, len(lines))
-			end := min(start+size, len(lines))
-			trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], truncatedNote)
-			return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, nil
+		if lg, ok, serr := SavedLogPage(e.cfg.LogDir, id, from, size); ok {
+			return lg, nil
+		} else if serr != nil {
+			e.log.Warn("reading a saved task log", "task", id, "err", serr)
 		}
 		return api.TaskLog{}, err
 	}
@@ -234,6 +270,3 @@ func (e *EngineConn) saveLog(t *Task) {
 		e.log.Warn("saving a task's log", "task", t.ID, "err", err)
 	}
 }
-
-// savedLog reads a saved task log by id.
-func (e *EngineConn) savedLog(id string) ([]string, bool) { return ReadSavedLog(e.cfg.LogDir, id) }

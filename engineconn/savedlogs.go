@@ -1,13 +1,19 @@
 package engineconn
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/golinkis/golinkis/api"
 )
 
 // Saved task logs. An ended task's log outlives its record (KeepTasks) and
@@ -93,26 +99,93 @@ func (s *logSegments) close() {
 // ReadSavedLog returns the saved log of task id from an engine's log
 // directory, and whether it was found.
 func ReadSavedLog(dir, id string) ([]string, bool) {
+	lines, ok, err := readSaved(dir, id)
+	return lines, ok && err == nil
+}
+
+// SavedLogPage returns lines [from, from+size) of the saved log of task id
+// in an engine's log directory, as the engine's task API would (Complete
+// when the page reaches its end: a saved log is final; cut short past
+// api.MaxLogPageBytes), and whether the
+// log is saved there. The directory is the engine user's: the segment is
+// opened with OpenUserFile, so an error may say it was refused.
+func SavedLogPage(dir, id string, from, size int) (api.TaskLog, bool, error) {
+	lines, ok, err := readSaved(dir, id)
+	if !ok || err != nil {
+		return api.TaskLog{}, false, err
+	}
+	start := min(max(from, 0), len(lines))
+	end := start + len(pageLines(lines[start:min(start+max(size, 0), len(lines))]))
+	trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], truncatedNote)
+	return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, true, nil
+}
+
+// readSaved finds task id's record in its segment. Records are scanned by
+// their prefix ({"id":"t-N",), so only the one sought is decoded; a torn
+// last record (a crash mid-write) is not saved. A segment that is missing
+// is not an error; one that cannot be opened safely or read is.
+func readSaved(dir, id string) ([]string, bool, error) {
 	n, ok := taskNumber(id)
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
-	f, err := os.Open(segmentPath(dir, n/tasksPerSegment))
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, false
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("engineconn: saved logs: %w", err)
+	}
+	defer root.Close()
+	f, _, err := OpenUserFile(root, filepath.Base(segmentPath(dir, n/tasksPerSegment)))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("engineconn: saved logs: %w", err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
+	prefix := []byte(`{"id":` + strconv.Quote(id) + `,`)
+	br := bufio.NewReaderSize(f, 64<<10)
 	for {
-		var r savedRecord
-		if err := dec.Decode(&r); err != nil {
-			return nil, false // the end, or a torn last record (a crash): not saved
+		// Only a line's start decides; the rest of a record of another
+		// task is skipped a buffer at a time, never held.
+		head, err := br.Peek(len(prefix))
+		if err != nil {
+			return nil, false, nil // the end (a short torn record included)
 		}
-		if r.ID == id {
+		if bytes.Equal(head, prefix) {
+			line, err := br.ReadBytes('\n')
+			if err != nil {
+				return nil, false, nil // torn
+			}
+			var r savedRecord
+			if json.Unmarshal(line, &r) != nil || r.ID != id {
+				return nil, false, nil
+			}
 			if r.Lines == nil {
 				r.Lines = []string{}
 			}
-			return r.Lines, true
+			return r.Lines, true, nil
+		}
+		if err := skipLine(br); err != nil {
+			return nil, false, nil
+		}
+	}
+}
+
+// IsTaskID reports whether id is a task id an engine gives ("t-N").
+func IsTaskID(id string) bool {
+	_, ok := taskNumber(id)
+	return ok
+}
+
+// skipLine reads past the next newline.
+func skipLine(br *bufio.Reader) error {
+	for {
+		_, err := br.ReadSlice('\n')
+		if err != bufio.ErrBufferFull {
+			return err
 		}
 	}
 }

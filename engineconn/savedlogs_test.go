@@ -1,11 +1,15 @@
 package engineconn
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/golinkis/golinkis/linkis"
 )
 
 func TestSavedLogsShareSegmentFiles(t *testing.T) {
@@ -49,5 +53,54 @@ func TestSavedLogsShareSegmentFiles(t *testing.T) {
 	}
 	if lines, ok := ReadSavedLog(dir, "t-2498"); !ok || len(lines) != 1 || lines[0] != "line of 2498" {
 		t.Errorf("t-2498 after a torn record: %q %v", lines, ok)
+	}
+}
+
+// Whoever reads saved logs for someone else (the ECM, maybe as root)
+// reads only a regular file of the log directory: a symbolic link, a
+// hard link or a FIFO planted by the engine's user in place of a segment
+// is refused, without blocking.
+func TestSavedLogPageRefusesPlantedFiles(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret")
+	if err := os.WriteFile(secret, []byte(`{"id":"t-1","lines":["secret"]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, plant := range map[string]func(seg string) error{
+		"symlink out":    func(seg string) error { return os.Symlink(secret, seg) },
+		"symlink inside": func(seg string) error { return os.Symlink("other", seg) },
+		"hard link":      func(seg string) error { return os.Link(secret, seg) },
+		"fifo":           func(seg string) error { return syscall.Mkfifo(seg, 0o600) },
+		"directory":      func(seg string) error { return os.Mkdir(seg, 0o700) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "other"), []byte(`{"id":"t-1","lines":["other"]}`+"\n"), 0o600)
+			if err := plant(segmentPath(dir, 0)); err != nil {
+				t.Fatal(err)
+			}
+			lg, ok, err := SavedLogPage(dir, "t-1", 0, 10)
+			if ok || !errors.Is(err, linkis.ErrPermission) {
+				t.Fatalf("%+v %v %v, want refused", lg, ok, err)
+			}
+		})
+	}
+	dir := t.TempDir()
+	s := &logSegments{dir: dir}
+	lines := []string{"a", "b", "c", "[log truncated: the task wrote more than the log cap of 10 bytes; the rest is dropped]"}
+	if err := s.save("t-3", lines); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	p, ok, err := SavedLogPage(dir, "t-3", 1, 2)
+	if !ok || err != nil || strings.Join(p.Lines, ",") != "b,c" || p.Next != 3 || p.Complete || !p.Truncated {
+		t.Fatalf("page 1+2: %+v %v %v", p, ok, err)
+	}
+	p, ok, err = SavedLogPage(dir, "t-3", 3, 10)
+	if !ok || err != nil || len(p.Lines) != 1 || p.Next != 4 || !p.Complete {
+		t.Fatalf("last page: %+v %v %v", p, ok, err)
+	}
+	if _, ok, err := SavedLogPage(filepath.Join(dir, "missing"), "t-3", 0, 1); ok || err != nil {
+		t.Fatalf("a missing directory: %v %v", ok, err)
 	}
 }

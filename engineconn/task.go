@@ -26,6 +26,7 @@ type Task struct {
 	Params  map[string]string
 
 	askID     string
+	key       string // the submission's idempotency key ("" for none)
 	resultDir string
 	maxResult int64
 	log       *taskLog
@@ -48,7 +49,7 @@ type Task struct {
 }
 
 func newTask(id string, req api.TaskRequest, resultDir string, logCap int, maxResult int64, now time.Time) *Task {
-	t := &Task{ID: id, Code: req.Code, RunType: req.RunType, Params: req.Params, askID: req.AskID,
+	t := &Task{ID: id, Code: req.Code, RunType: req.RunType, Params: req.Params, askID: req.AskID, key: req.Key,
 		resultDir: resultDir, maxResult: maxResult, log: &taskLog{cap: logCap},
 		done: make(chan struct{}), state: api.TaskPending, submitted: now}
 	t.stdout = &lineWriter{log: t.log}
@@ -273,8 +274,21 @@ func (l *taskLog) page(from, size int) ([]string, int, bool) {
 	if from > len(l.lines) {
 		from = len(l.lines)
 	}
-	end := min(from+size, len(l.lines))
-	return append([]string(nil), l.lines[from:end]...), end, l.truncated
+	page := pageLines(l.lines[from:min(from+size, len(l.lines))])
+	return append([]string(nil), page...), from + len(page), l.truncated
+}
+
+// pageLines cuts a page of log lines after the line that reaches
+// api.MaxLogPageBytes (one line at least), so that a page of long lines
+// stays within what a client reads; the page's Next says where to go on.
+func pageLines(lines []string) []string {
+	n := 0
+	for i, l := range lines {
+		if n += len(l) + 1; n >= api.MaxLogPageBytes {
+			return lines[:i+1]
+		}
+	}
+	return lines
 }
 
 // lineWriter splits a byte stream into log lines.

@@ -49,7 +49,7 @@ func runECM(args []string) error {
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat", cfg.HeartbeatInterval, "heartbeat interval")
 	fs.DurationVar(&cfg.StartTimeout, "start-timeout", cfg.StartTimeout, "stop an engine that has not started by then")
 	fs.DurationVar(&cfg.KillGrace, "kill-grace", cfg.KillGrace, "SIGTERM to SIGKILL when a kill names none")
-	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long an ended engine's directory is kept")
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "how long an ended engine's task logs and result files are kept and served")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -1,0 +1,70 @@
+package engineconn
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// OpenUserFile opens name, one plain file of root (an engine's log or
+// result directory), for reading on behalf of someone other than the
+// engine's user - its ECM, which may run as root and serves the file to
+// the cluster. The directory is the user's, so nothing in it is trusted:
+// name must be a single path element, and the file a regular file with
+// one link (no symbolic link, even one staying inside root; no hard link
+// to a file elsewhere; no FIFO or device, which could block or act on
+// open). A file replaced between the check and the open is refused too.
+// A name that is not there is fs.ErrNotExist; the others are
+// linkis.ErrPermission.
+func OpenUserFile(root *os.Root, name string) (*os.File, os.FileInfo, error) {
+	deny := func(why string) (*os.File, os.FileInfo, error) {
+		return nil, nil, linkis.ValueError(linkis.ErrPermission, "name", name, why)
+	}
+	if !plainName(name) {
+		return deny("not a plain file name")
+	}
+	before, err := root.Lstat(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !oneLinkRegular(before) {
+		return deny("not a regular file with a single link")
+	}
+	// O_NONBLOCK: a FIFO swapped in after the check must not block the
+	// open (regular files ignore the flag).
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("engineconn: %w", err)
+	}
+	if !oneLinkRegular(fi) || !os.SameFile(before, fi) {
+		f.Close()
+		return deny("replaced while it was opened")
+	}
+	return f, fi, nil
+}
+
+// plainName reports whether name is one path element naming a file: not
+// empty, ".", "..", nor holding a slash or a NUL.
+func plainName(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > 255 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' || name[i] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func oneLinkRegular(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return fi.Mode().IsRegular() && ok && st.Nlink == 1
+}
