@@ -120,7 +120,7 @@ func sampleCommands(t testing.TB) []Command {
 		ImportJob{Time: codecT0 + 19, Job: JobView{TaskID: 5, ExecID: "exec_5_x", User: "bob", Creator: "IDE", EngineType: "sql-1",
 			Request: []byte("{}"), State: linkis.JobSucceed, Progress: 1, ProgressInfo: "done", Attempts: 1, Round: 1, EC: "ec-2",
 			Reason: "r", KilledBy: "k", Results: []string{"a", "b"}, Tasks: []JobTask{{Key: "k", TaskID: "1"}},
-			Log: []JobLogPart{{Lines: []string{"x"}}, {Task: "k", Count: 3}}, Tail: []string{"t"},
+			Log: []JobLogPart{{Lines: []string{"x"}}, {Task: JobTask{Key: "k", EC: "ec-2"}, Count: 3}}, Tail: []string{"t"},
 			Created: 1, Updated: 2, Started: 3, Ended: 4, QueueTimeout: 5, RunTimeout: 6, Cleanup: true}},
 	}
 }

@@ -179,15 +179,7 @@ func (s *State) updateJob(t int64, c UpdateJob) (Result, error) {
 		j.ecName = c.EC
 	}
 	for _, l := range c.Log {
-		if j.logLines >= js.cfg.LogLines {
-			break
-		}
-		if n := len(j.log); n == 0 || j.log[n-1].Task != "" {
-			j.log = append(j.log, JobLogPart{})
-		}
-		p := &j.log[len(j.log)-1]
-		p.Lines = append(p.Lines, clip(l))
-		j.logLines++
+		j.addLine(js.cfg.LogLines, l)
 	}
 	if c.Task.Key != "" {
 		s.attachTask(j, c.Task)
@@ -198,10 +190,8 @@ func (s *State) updateJob(t int64, c UpdateJob) (Result, error) {
 	}
 	if c.TaskEnded != "" {
 		j.tasks = deleteTask(j.tasks, c.TaskEnded)
-		for i := range j.log {
-			if j.log[i].Task == c.TaskEnded && j.log[i].Count < 0 {
-				j.log[i].Count = c.TaskLines
-			}
+		if i := j.logPart(c.TaskEnded); i >= 0 && j.log[i].Count < 0 {
+			j.log[i].Count = c.TaskLines
 		}
 	}
 	if len(c.Tail) > 0 && js.cfg.TailLines > 0 {
@@ -251,7 +241,11 @@ func (s *State) checkUpdate(j *job, c UpdateJob) error {
 		case c.State == linkis.JobScheduled || !c.State.Valid():
 			return linkis.ValueError(linkis.ErrIllegalTransition, "state", c.State.String(), "an update may move a job to Running, WaitForRetry or a final state")
 		case c.State != j.state:
-			if err := linkis.CheckJobMove(j.state, c.State); err != nil {
+			from := j.state
+			if from == linkis.JobWaitForRetry && c.State == linkis.JobRunning {
+				from = linkis.JobScheduled // the next attempt's task started: through Scheduled
+			}
+			if err := linkis.CheckJobMove(from, c.State); err != nil {
 				return err
 			}
 		}
@@ -295,22 +289,50 @@ func deleteTask(ts []JobTask, key string) []JobTask {
 	return append(append(out, ts[:i]...), ts[i+1:]...)
 }
 
-// attachTask records a task (or updates it) and, the first time, opens
-// its part of the log.
+// attachTask records a task (or updates it) and its part of the log.
 func (s *State) attachTask(j *job, t JobTask) {
 	if i := taskIndex(j.tasks, t.Key); i >= 0 {
 		ts := append([]JobTask(nil), j.tasks...)
 		ts[i] = t
 		j.tasks = ts
+	} else {
+		j.tasks = append(append(make([]JobTask, 0, len(j.tasks)+1), j.tasks...), t)
+	}
+	if i := j.logPart(t.Key); i >= 0 {
+		j.log[i].Task = t
+	} else {
+		j.log = append(j.log, JobLogPart{Task: t, Count: -1})
+	}
+}
+
+// addLine appends one of the orchestrator's own lines to the job's log,
+// while it holds fewer than max.
+func (j *job) addLine(max int, l string) {
+	if j.logLines >= max {
 		return
 	}
-	j.tasks = append(append(make([]JobTask, 0, len(j.tasks)+1), j.tasks...), t)
-	for _, p := range j.log {
-		if p.Task == t.Key {
-			return
+	if n := len(j.log); n == 0 || j.log[n-1].Task.Key != "" {
+		j.log = append(j.log, JobLogPart{})
+	}
+	p := &j.log[len(j.log)-1]
+	p.Lines = append(p.Lines, clip(l))
+	j.logLines++
+}
+
+// logLine is a line the state itself writes to a job's log, stamped with
+// the command's time (UTC: the same on every replica).
+func logLine(t int64, level, msg string) string {
+	return time.Unix(0, t).UTC().Format("2006-01-02 15:04:05.000") + " " + level + " " + msg
+}
+
+// logPart is the index of task key's part of the log, -1 when it has none.
+func (j *job) logPart(key string) int {
+	for i := range j.log {
+		if j.log[i].Task.Key == key {
+			return i
 		}
 	}
-	j.log = append(j.log, JobLogPart{Task: t.Key, Count: -1})
+	return -1
 }
 
 func (s *State) killJob(t int64, c KillJob) (Result, error) {
@@ -328,7 +350,9 @@ func (s *State) killJob(t int64, c KillJob) (Result, error) {
 			where = "while " + j.state.String()
 		}
 		j.killedBy = c.By
-		s.endJob(t, j, linkis.JobCancelled, "killed by "+c.By+" "+where, j.active, &r.Jobs)
+		reason := "killed by " + c.By + " " + where
+		j.addLine(s.jobs.cfg.LogLines, logLine(t, "INFO", "job "+j.execID+" ended Cancelled: "+reason))
+		s.endJob(t, j, linkis.JobCancelled, reason, j.active, &r.Jobs)
 	}
 	r.Job = j.view()
 	return r, nil
@@ -384,17 +408,11 @@ func (s *State) importJob(t int64, c ImportJob) (Result, error) {
 		j.tail = j.tail[n-js.cfg.TailLines:]
 	}
 	for _, p := range v.Log {
-		if p.Task != "" {
+		if p.Task.Key != "" {
 			continue // an import brings no task logs
 		}
 		for _, l := range p.Lines {
-			if j.logLines < js.cfg.LogLines {
-				if len(j.log) == 0 {
-					j.log = append(j.log, JobLogPart{})
-				}
-				j.log[0].Lines = append(j.log[0].Lines, clip(l))
-				j.logLines++
-			}
+			j.addLine(js.cfg.LogLines, l)
 		}
 	}
 	js.insert(j)
@@ -420,14 +438,17 @@ func (s *State) tickJobs(t int64, notices *[]JobNotice) {
 	due := js.jobDues.dueBy(t, js.jobDue)
 	sortJobs(due)
 	for _, j := range due {
+		var reason string
 		switch {
 		case j.queued:
-			d := time.Duration(js.timeout(j.queueTimeout, js.cfg.QueueTimeout))
-			s.endJob(t, j, linkis.JobTimeout, "waited in its queue longer than its queuing timeout of "+d.String(), false, notices)
+			reason = "waited in its queue longer than its queuing timeout of " + time.Duration(js.timeout(j.queueTimeout, js.cfg.QueueTimeout)).String()
 		case j.active:
-			d := time.Duration(js.timeout(j.runTimeout, js.cfg.RunTimeout))
-			s.endJob(t, j, linkis.JobTimeout, "ran longer than its running timeout of "+d.String(), true, notices)
+			reason = "ran longer than its running timeout of " + time.Duration(js.timeout(j.runTimeout, js.cfg.RunTimeout)).String()
+		default:
+			continue
 		}
+		j.addLine(js.cfg.LogLines, logLine(t, "INFO", "job "+j.execID+" ended Timeout: "+reason))
+		s.endJob(t, j, linkis.JobTimeout, reason, j.active, notices)
 	}
 	s.evictJobs(t)
 }

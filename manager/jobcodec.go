@@ -210,7 +210,7 @@ func (e *enc) jobView(v *JobView) {
 	e.u(uint64(len(v.Log)))
 	for _, p := range v.Log {
 		e.strs(p.Lines)
-		e.str(p.Task)
+		e.task(p.Task)
 		e.i(int64(p.Count))
 	}
 	e.strs(v.Tail)
@@ -237,10 +237,10 @@ func (d *dec) jobView() JobView {
 			v.Tasks[i] = d.task()
 		}
 	}
-	if n := d.count("log", maxJobParts, 3); n > 0 {
+	if n := d.count("log", maxJobParts, 8); n > 0 {
 		v.Log = make([]JobLogPart, n)
 		for i := range v.Log {
-			v.Log[i] = JobLogPart{Lines: d.strs("log.lines", maxJobLines, MaxJobLineBytes), Task: d.str("log.task", MaxAskIDLen), Count: int(d.i())}
+			v.Log[i] = JobLogPart{Lines: d.strs("log.lines", maxJobLines, MaxJobLineBytes), Task: d.task(), Count: int(d.i())}
 		}
 	}
 	v.Tail = d.strs("tail", maxJobLines, MaxJobLineBytes)

@@ -131,12 +131,14 @@ type JobTask struct {
 }
 
 // JobLogPart is a piece of a job's log: the orchestrator's own lines, kept
-// in the record, or the log of one of its tasks, kept by the engine's ECM.
+// in the record, or the log of one of its tasks, kept by the engine (while
+// it runs) and its ECM (after).
 type JobLogPart struct {
 	Lines []string
-	// Task is the Key of a task whose log this part is; Count is its
-	// number of lines once it ended, -1 while it runs.
-	Task  string
+	// Task is the task whose log this part is (Task.Key is empty for the
+	// orchestrator's lines); Count is its number of lines once it ended,
+	// -1 until then.
+	Task  JobTask
 	Count int
 }
 

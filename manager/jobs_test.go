@@ -157,7 +157,7 @@ func TestJobsUpdatesFollowTheLegalMoves(t *testing.T) {
 	h.apply(UpdateJob{TaskID: j.TaskID, State: linkis.JobRunning, Progress: 0.5, ProgressInfo: "half", Attempts: 1,
 		Log: []string{"INFO running on ec-1"}, Task: task, Tail: []string{"out 1"}})
 	v := h.job(j.TaskID)
-	if v.State != linkis.JobRunning || v.Progress != 0.5 || len(v.Tasks) != 1 || v.Tasks[0] != task || len(v.Log) != 2 || v.Log[1].Task != task.Key || v.Log[1].Count != -1 {
+	if v.State != linkis.JobRunning || v.Progress != 0.5 || len(v.Tasks) != 1 || v.Tasks[0] != task || len(v.Log) != 2 || v.Log[1].Task != task || v.Log[1].Count != -1 {
 		t.Fatalf("running job: %+v", v)
 	}
 	h.apply(UpdateJob{TaskID: j.TaskID, TaskEnded: task.Key, TaskLines: 12, Progress: -1})

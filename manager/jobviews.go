@@ -185,10 +185,13 @@ func (s *State) JobGroups() []JobGroupInfo {
 	return out
 }
 
-// JobStats counts jobs by state among those the history holds.
-func (s *State) JobStats() (byState [linkis.JobTimeout + 1]int) {
-	for _, j := range s.jobs.byID {
-		byState[j.state]++
+// LiveJobStates counts the dispatched jobs by state (queued jobs are
+// counted by JobGroups).
+func (s *State) LiveJobStates() (byState [linkis.JobTimeout + 1]int) {
+	for _, j := range s.jobs.live {
+		if !j.state.Final() {
+			byState[j.state]++
+		}
 	}
 	return byState
 }

@@ -209,10 +209,10 @@ func (l *listener) move(s string) {
 	l.mu.Unlock()
 }
 func (l *listener) Scheduled(attempt int) { l.move(fmt.Sprint("scheduled ", attempt)) }
-func (l *listener) Running(ec string) {
+func (l *listener) Running(t orchestrator.Task) {
 	l.move("running")
 	select {
-	case l.running <- ec:
+	case l.running <- t.EC:
 	default: // nobody waits for it (a benchmark's many jobs)
 	}
 }
@@ -222,7 +222,9 @@ func (l *listener) Log(lines []string) {
 	l.lines = append(l.lines, lines...)
 	l.mu.Unlock()
 }
-func (l *listener) Retrying(attempt int, wait time.Duration, reason error) {
+func (l *listener) Output(key string, lines []string) { l.Log(lines) }
+func (l *listener) TaskEnded(string, int)             {}
+func (l *listener) Retrying(attempt, round int, wait time.Duration, reason error) {
 	l.move(fmt.Sprint("retrying ", attempt))
 }
 func (l *listener) log() string {
@@ -372,7 +374,7 @@ func TestE2ERetryWhenEngineIsKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(t.TempDir(), "first")
-	s := job("shell-1", "if [ -e "+marker+" ]; then echo second try; else touch "+marker+"; sleep 60; fi")
+	s := job("shell-1", "if [ -e "+marker+" ]; then echo second try; else touch "+marker+"; sleep 60; fi", linkis.LabelJobRetryCount, "5")
 	l := newListener()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

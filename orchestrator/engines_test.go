@@ -342,9 +342,9 @@ func (r *recorder) add(ev string) {
 }
 
 func (r *recorder) Scheduled(attempt int) { r.add(fmt.Sprintf("scheduled %d", attempt)) }
-func (r *recorder) Running(ec string) {
-	r.add("running " + ec)
-	r.running <- ec
+func (r *recorder) Running(t Task) {
+	r.add("running " + t.EC)
+	r.running <- t.EC
 }
 func (r *recorder) Progress(p float64, info string) {}
 func (r *recorder) Log(lines []string) {
@@ -352,7 +352,9 @@ func (r *recorder) Log(lines []string) {
 	r.lines = append(r.lines, lines...)
 	r.mu.Unlock()
 }
-func (r *recorder) Retrying(attempt int, wait time.Duration, reason error) {
+func (r *recorder) Output(key string, lines []string) { r.Log(lines) }
+func (r *recorder) TaskEnded(key string, lines int)   {}
+func (r *recorder) Retrying(attempt, round int, wait time.Duration, reason error) {
 	r.mu.Lock()
 	r.waits = append(r.waits, wait)
 	r.mu.Unlock()
@@ -386,7 +388,7 @@ func (r *recorder) legal(t *testing.T) {
 		case "retrying":
 			next = WaitForRetry
 		}
-		if !CanMove(cur, next) {
+		if next != cur && !CanMove(cur, next) {
 			t.Errorf("listener heard %q in state %v: %v", ev, cur, r.Events())
 		}
 		cur = next

@@ -22,10 +22,12 @@ type result struct {
 	retryable bool     // err may go away when tried again
 	noRoute   bool     // the ask failed because the route has no engine (its ECM is gone)
 	cancelled bool     // ctx was done: the node stopped without an answer
+	detached  bool     // cancelled with ErrDetached: tasks left running, engines held
 	// reusable: the task ended on its own (succeeded, or failed in the
 	// user's code) and its engine is fit for the next task.
 	reusable bool
 	refused  bool // the engine refused the task: it never ran
+	ran      bool // the task was running when it failed: its code may have run in part
 }
 
 func (r result) ok() bool { return r.err == nil && !r.cancelled }
@@ -41,6 +43,9 @@ type run struct {
 // execute runs a physical tree: its stages in order, each to its end.
 func (o *Orchestrator) execute(ctx context.Context, spec *Spec, root *JobNode, l Listener) Outcome {
 	r := &run{o: o, spec: spec, n: &notifier{l: l}}
+	if spec.Resume != nil {
+		r.attempts.Store(int32(spec.Resume.Attempts))
+	}
 	var out Outcome
 	for _, st := range root.Stages {
 		res := r.node(ctx, st, 1)
@@ -50,6 +55,8 @@ func (o *Orchestrator) execute(ctx context.Context, spec *Spec, root *JobNode, l
 		switch {
 		case res.ok():
 			// An answer that arrived as the job was cancelled still counts.
+		case res.detached || detached(ctx):
+			return Outcome{State: Cancelled, Err: ErrDetached, EC: out.EC}
 		case res.cancelled || ctx.Err() != nil:
 			r.info("job " + spec.ExecID + " was cancelled")
 			return Outcome{State: Cancelled, Err: cancelCause(ctx), EC: out.EC}
@@ -61,6 +68,11 @@ func (o *Orchestrator) execute(ctx context.Context, spec *Spec, root *JobNode, l
 	}
 	out.State = Succeed
 	return out
+}
+
+// detached reports whether ctx was cancelled with ErrDetached.
+func detached(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrDetached)
 }
 
 func cancelCause(ctx context.Context) error {
@@ -100,8 +112,16 @@ func reheat(res result, tried, limit int, failover bool) bool {
 // retry runs its child; a retryable failure gets another round after the
 // wait, up to Max more.
 func (r *run) retry(ctx context.Context, n *RetryNode) result {
-	for round := 1; ; round++ {
+	first := 1
+	if rs := r.spec.Resume; rs != nil && rs.Round > 1 {
+		first = rs.Round
+	}
+	for round := first; ; round++ {
 		res := r.node(ctx, n.Child, round)
+		if res.ran && !n.Rerun && !res.ok() && !res.cancelled && res.retryable {
+			res.err = wrapf(res.err, "not run again: its code may have run in part (a jobRetryCount label allows re-runs)")
+			return res
+		}
 		if !reheat(res, round, n.Max, false) {
 			if !res.ok() && !res.cancelled && res.retryable && round > 1 {
 				res.err = wrapf(res.err, "after "+strconv.Itoa(round)+" attempts")
@@ -109,7 +129,7 @@ func (r *run) retry(ctx context.Context, n *RetryNode) result {
 			return res
 		}
 		r.info("attempt " + strconv.Itoa(round) + " failed (" + res.err.Error() + "); retrying in " + n.Wait.String())
-		r.n.retrying(int(r.attempts.Load()), n.Wait, res.err)
+		r.n.retrying(int(r.attempts.Load()), round+1, n.Wait, res.err)
 		if !sleep(ctx, n.Wait) {
 			return result{cancelled: true, ec: res.ec}
 		}
@@ -150,7 +170,7 @@ func (r *run) failover(ctx context.Context, n *FailoverNode, round int) result {
 			next = n.Routes[i+1]
 		}
 		r.info("route " + routeOf(c) + " failed (" + res.err.Error() + "); failing over to " + routeOf(next))
-		r.n.retrying(int(r.attempts.Load()), 0, res.err)
+		r.n.retrying(int(r.attempts.Load()), round, 0, res.err)
 	}
 	if len(errs) == 1 {
 		return res
@@ -253,14 +273,20 @@ func askID(execID string, round, branch int) string {
 // on every path out.
 func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 	cfg := &r.o.cfg
-	attempt := int(r.attempts.Add(1))
 	id := askID(r.spec.ExecID, round, n.Branch)
+	if t, ok := r.resumed(id); ok {
+		return r.attach(ctx, t)
+	}
+	attempt := int(r.attempts.Add(1))
 	r.n.scheduled(attempt)
 	r.info("asking for an engine " + n.Labels[linkis.LabelEngineType] + routeSuffix(n) + " (attempt " + strconv.Itoa(attempt) + ")")
 	for {
 		g, err := r.o.asker.Ask(ctx, api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
 			LockTimeoutMs: cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: cfg.AskWaitTimeout.Milliseconds()})
 		if err != nil {
+			if detached(ctx) {
+				return result{cancelled: true, detached: true} // the next run asks again with the same id
+			}
 			r.release(ctx, id) // withdraws an ask still waiting
 			if ctx.Err() != nil {
 				return result{cancelled: true}
@@ -268,13 +294,16 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 			return result{err: wrapf(err, "no engine"+routeSuffix(n)), retryable: linkis.IsRetryable(err),
 				noRoute: errors.Is(err, linkis.ErrUnknownNode) || errors.Is(err, linkis.ErrNoNodeAvailable)}
 		}
+		if detached(ctx) {
+			return result{cancelled: true, detached: true, ec: g.EC}
+		}
 		if ctx.Err() != nil {
 			// Cancelled as the grant arrived: the job's code must not run;
 			// the engine never ran it, so it is fit for the next task.
 			r.giveBack(ctx, g, true)
 			return result{cancelled: true, ec: g.EC}
 		}
-		res := r.use(ctx, n, g)
+		res := r.use(ctx, n, g, id)
 		if g.AskID != id && res.refused && ctx.Err() == nil {
 			// A kept engine (EnginePool) that no longer serves its grant
 			// (it expired, the engine died): it is released; try the next
@@ -286,43 +315,96 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 	}
 }
 
-// use runs the leaf's unit on granted engine g and gives g back on every
-// path out: kept or released as the task ended, released when runOn
-// panics (the panic goes on to Run's caller).
-func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult) result {
+// use runs the leaf's unit (attempt key) on granted engine g and gives g
+// back on every path out: kept or released as the task ended, released
+// when runOn panics (the panic goes on to Run's caller) - unless the run
+// was detached, which leaves the task running and the engine held.
+func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult, key string) result {
 	given := false
 	defer func() {
 		if !given {
 			r.release(ctx, g.AskID)
 		}
 	}()
-	res := r.runOn(ctx, n, &g)
+	res := r.runOn(ctx, n, &g, key)
 	given = true
-	r.giveBack(ctx, g, res.reusable)
+	if !res.detached {
+		r.giveBack(ctx, g, res.reusable)
+	}
 	return res
 }
 
 // runOn runs the leaf's unit on granted engine g (whose grant may come
-// from an earlier ask, see EnginePool).
-func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult) result {
+// from an earlier ask, see EnginePool). The submission carries the
+// attempt's key: an engine that already has a task of that key (an
+// earlier run submitted it and died before recording it) answers with it
+// instead of running the code again.
+func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key string) result {
 	cfg := &r.o.cfg
 	tc := r.o.tasks(g.Addr)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)
-	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: n.Unit.Params}, cfg.SubmitWait)
+	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Key: key, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: n.Unit.Params}, cfg.SubmitWait)
 	cancel()
 	if err != nil {
 		gone := engineGone(err)
 		retry := gone || linkis.IsRetryable(err) || errors.Is(err, linkis.ErrLockMismatch)
 		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true}
 	}
-	r.n.running(g.EC)
+	r.n.running(Task{Key: key, AskID: g.AskID, EC: g.EC, ECM: g.ECM, Addr: g.Addr, ID: sub.ID})
 	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
-	return r.follow(ctx, tc, g, sub)
+	return r.follow(ctx, tc, g, sub, key)
+}
+
+// resumed finds the task an earlier run of the job had running for the
+// attempt key.
+func (r *run) resumed(key string) (Task, bool) {
+	if r.spec.Resume == nil {
+		return Task{}, false
+	}
+	for _, t := range r.spec.Resume.Tasks {
+		if t.Key == key && t.ID != "" {
+			return t, true
+		}
+	}
+	return Task{}, false
+}
+
+// attach follows a task an earlier run of the job left running (its
+// leader died): the task is not submitted again. An engine that is gone
+// fails the attempt retryably, so the job's retry labels decide whether
+// it runs again.
+func (r *run) attach(ctx context.Context, t Task) result {
+	tc := r.o.tasks(t.Addr)
+	g := api.AskResult{AskID: t.AskID, EC: t.EC, ECM: t.ECM, Addr: t.Addr}
+	st, err := tc.Status(ctx, t.ID, 0)
+	if err != nil {
+		if detached(ctx) {
+			return result{cancelled: true, detached: true, ec: t.EC}
+		}
+		gone := engineGone(err) || errors.Is(err, linkis.ErrUnknownJob)
+		r.release(ctx, t.AskID)
+		return result{ec: t.EC, err: engineErr(t.EC, "lost task "+t.ID+" while the job changed leader", err, gone, gone), retryable: gone, ran: true}
+	}
+	r.info("re-attached to task " + t.ID + " on engine " + t.EC + " at " + t.Addr)
+	r.n.running(t)
+	if lr, ok := r.o.asker.(LockRenewer); ok { // the lock's expiry is not in the record
+		rctx, cancel := context.WithTimeout(ctx, r.o.cfg.CallTimeout)
+		if res, err := lr.Renew(rctx, t.AskID); err == nil {
+			g.Expires = res.Expires
+		}
+		cancel()
+	}
+	res := r.follow(ctx, tc, &g, api.TaskSubmitted{ID: t.ID, State: st.State, Status: &st}, t.Key)
+	if !res.detached {
+		r.giveBack(ctx, g, res.reusable)
+	}
+	return res
 }
 
 // follow passes a submitted task's progress and log lines on until it
-// ends, killing it when ctx is done.
-func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub api.TaskSubmitted) result {
+// ends, killing it when ctx is done (but for ErrDetached, which leaves it
+// running).
+func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub api.TaskSubmitted, key string) result {
 	ec := g.EC
 	renewAt := renewTime(time.Now(), g.Expires)
 	st := api.TaskStatus{ID: sub.ID, State: sub.State}
@@ -340,20 +422,25 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 		if inline != nil {
 			if inline.From == 0 {
 				if len(inline.Lines) > 0 {
-					r.n.l.Log(inline.Lines)
+					r.n.l.Output(key, inline.Lines)
 				}
 				logNext = max(inline.Next, 0)
 			}
 			inline = nil
 		}
 		if st.LogLines > logNext {
-			logNext = r.logs(ctx, tc, sub.ID, logNext, st.LogLines)
+			logNext = r.logs(ctx, tc, sub.ID, key, logNext, st.LogLines)
 		}
 		if ended {
+			r.n.l.TaskEnded(key, max(logNext, st.LogLines))
 			break
+		}
+		if detached(ctx) {
+			return result{cancelled: true, detached: true, ec: ec}
 		}
 		if ctx.Err() != nil {
 			r.kill(ctx, tc, sub.ID)
+			r.n.l.TaskEnded(key, st.LogLines)
 			return result{cancelled: true, ec: ec}
 		}
 		if now := time.Now(); !renewAt.IsZero() && now.After(renewAt) {
@@ -361,8 +448,12 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 		}
 		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait)
 		if err != nil {
+			if detached(ctx) {
+				return result{cancelled: true, detached: true, ec: ec}
+			}
 			if ctx.Err() != nil {
 				r.kill(ctx, tc, sub.ID)
+				r.n.l.TaskEnded(key, st.LogLines)
 				return result{cancelled: true, ec: ec}
 			}
 			gone := engineGone(err)
@@ -371,7 +462,8 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 				// it, and its engine is about to be released.
 				r.kill(ctx, tc, sub.ID)
 			}
-			return result{ec: ec, err: engineErr(ec, "lost task "+sub.ID, err, gone, gone), retryable: gone}
+			r.n.l.TaskEnded(key, logNext)
+			return result{ec: ec, err: engineErr(ec, "lost task "+sub.ID, err, gone, gone), retryable: gone, ran: true}
 		}
 		st = next
 	}
@@ -380,7 +472,7 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 		return result{ec: ec, results: st.Results, reusable: true}
 	case api.TaskCancel:
 		// Not our kill: the engine ended the task (it is shutting down).
-		return result{ec: ec, retryable: true, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "engine", Value: ec,
+		return result{ec: ec, retryable: true, ran: true, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "engine", Value: ec,
 			Reason: "the engine cancelled task " + st.ID + ": " + st.Error, Retry: ptr(true)}}
 	default:
 		return result{ec: ec, reusable: true, err: &linkis.Error{Kind: linkis.ErrEngineFailed, Field: "task", Value: st.ID,
@@ -390,7 +482,7 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 
 // logs passes on a task's log lines from line from up to at least until,
 // and returns where the next page starts.
-func (r *run) logs(ctx context.Context, tc TaskClient, id string, from, until int) int {
+func (r *run) logs(ctx context.Context, tc TaskClient, id, key string, from, until int) int {
 	for from < until {
 		page, err := tc.Log(ctx, id, from, r.o.cfg.LogPageSize)
 		if err != nil {
@@ -400,7 +492,7 @@ func (r *run) logs(ctx context.Context, tc TaskClient, id string, from, until in
 			return from
 		}
 		if len(page.Lines) > 0 {
-			r.n.l.Log(page.Lines)
+			r.n.l.Output(key, page.Lines)
 		}
 		if page.Next <= from || page.Complete {
 			return max(page.Next, from)
@@ -487,8 +579,8 @@ func (r *run) info(msg string) {
 }
 
 // notifier passes the job's moves to its Listener in a legal order: one
-// Scheduled and one Running per try (under multi-active, for the first
-// branch to get there), Retrying between tries.
+// Scheduled per try (under multi-active, for the first branch to get
+// there), Running for each task, Retrying between tries.
 type notifier struct {
 	l     Listener
 	mu    sync.Mutex
@@ -504,20 +596,21 @@ func (n *notifier) scheduled(attempt int) {
 	}
 }
 
-func (n *notifier) running(ec string) {
+// running passes every task on (each has its own part of the log and may
+// have to be re-attached to or stopped); the first of a try moves the job
+// to Running.
+func (n *notifier) running(t Task) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.phase != 2 {
-		n.phase = 2
-		n.l.Running(ec)
-	}
+	n.phase = 2
+	n.l.Running(t)
 }
 
-func (n *notifier) retrying(attempt int, wait time.Duration, reason error) {
+func (n *notifier) retrying(attempt, round int, wait time.Duration, reason error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.phase = 0
-	n.l.Retrying(attempt, wait, reason)
+	n.l.Retrying(attempt, round, wait, reason)
 }
 
 // engineErr is an engine's refusal or loss as a typed error: a kind the
@@ -607,3 +700,28 @@ func clip(s string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Stop kills tasks of a job that ended while they ran, when no run of the
+// job is at hand (the leader that ran it died), and releases the engines
+// they held; it returns the log length of each task it reached, by key.
+// It implements entrance.TaskStopper.
+func (o *Orchestrator) Stop(ctx context.Context, tasks []Task) map[string]int {
+	lines := map[string]int{}
+	for _, t := range tasks {
+		tc := o.tasks(t.Addr)
+		if st, err := tc.Kill(ctx, t.ID); err == nil {
+			if !api.TaskEnded(st.State) && o.cfg.KillWait > 0 {
+				if end, err := tc.Status(ctx, t.ID, o.cfg.KillWait); err == nil {
+					st = end
+				}
+			}
+			lines[t.Key] = st.LogLines
+		} else if !engineGone(err) {
+			o.log.Warn("stopping a task of an ended job", "task", t.ID, "ec", t.EC, "err", err)
+		}
+		if err := o.asker.Release(ctx, t.AskID); err != nil && !errors.Is(err, linkis.ErrUnknownAsk) {
+			o.log.Warn("releasing the engine of an ended job", "ask", t.AskID, "err", err)
+		}
+	}
+	return lines
+}

@@ -94,14 +94,15 @@ func TestRetryCapFromLabels(t *testing.T) {
 	rec.legal(t)
 }
 
-// The engine died mid-task: retried on a fresh ask.
+// The engine died mid-task: retried on a fresh ask, as the job's
+// jobRetryCount label allows.
 func TestRetryWhenEngineDiesMidTask(t *testing.T) {
 	m := newFakeManager()
 	var n atomic.Int32
 	// the first ask lands on an engine that crashes, the next on a good one
 	m.refuse = func(r api.AskRequest) error { return nil }
 	o := testOrchestrator(t, m, nil)
-	s := spec("shell-1", "crash", LabelExecuteRoutes, "emInstance=a")
+	s := spec("shell-1", "crash", LabelExecuteRoutes, "emInstance=a", linkis.LabelJobRetryCount, "2")
 	// route to a dying engine first; the retry goes to the same route but
 	// the fake engine stays dead, so make the second attempt's code work
 	// by reviving the engine between attempts.
@@ -136,9 +137,26 @@ type reviver struct {
 	revive func()
 }
 
-func (r *reviver) Retrying(attempt int, wait time.Duration, reason error) {
+func (r *reviver) Retrying(attempt, round int, wait time.Duration, reason error) {
 	r.revive()
-	r.recorder.Retrying(attempt, wait, reason)
+	r.recorder.Retrying(attempt, round, wait, reason)
+}
+
+// Without a jobRetryCount label, a task whose engine died mid-task is not
+// run again (its code may have run in part): the job fails, saying why.
+func TestNoRerunOfARunningTaskWithoutTheLabel(t *testing.T) {
+	m := newFakeManager()
+	o := testOrchestrator(t, m, nil)
+	rec := newRecorder()
+	out := o.Run(context.Background(), spec("shell-1", "crash", LabelExecuteRoutes, "emInstance=a"), rec)
+	if out.State != Failed || !strings.Contains(out.Err.Error(), "not run again") {
+		t.Fatalf("outcome %+v", out)
+	}
+	if got := len(m.askIDs()); got != 1 {
+		t.Fatalf("%d asks, want 1: the task was not to run again", got)
+	}
+	m.books(t)
+	rec.legal(t)
 }
 
 // A task that failed because of the user's code is not retried.
@@ -306,11 +324,13 @@ func BenchmarkOrchestratorOverhead(b *testing.B) {
 
 type nopListener struct{}
 
-func (nopListener) Scheduled(int)                      {}
-func (nopListener) Running(string)                     {}
-func (nopListener) Progress(float64, string)           {}
-func (nopListener) Log([]string)                       {}
-func (nopListener) Retrying(int, time.Duration, error) {}
+func (nopListener) Scheduled(int)                           {}
+func (nopListener) Running(Task)                            {}
+func (nopListener) Progress(float64, string)                {}
+func (nopListener) Log([]string)                            {}
+func (nopListener) Output(string, []string)                 {}
+func (nopListener) TaskEnded(string, int)                   {}
+func (nopListener) Retrying(int, int, time.Duration, error) {}
 
 // A job cancelled while its ask is being granted never runs its code: the
 // engine is given back untouched.

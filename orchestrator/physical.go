@@ -34,8 +34,13 @@ type StageNode struct {
 // RetryNode runs its child again after Wait when it failed retryably, up
 // to Max more times.
 type RetryNode struct {
-	Max   int
-	Wait  time.Duration
+	Max  int
+	Wait time.Duration
+	// Rerun allows another round after a failure that came once the task
+	// was running (its engine died or was lost, or cancelled it): its code
+	// may have run in part, and runs again whole. Only a job's own
+	// jobRetryCount label allows it; otherwise such a failure ends the job.
+	Rerun bool
 	Child Node
 }
 

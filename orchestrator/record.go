@@ -1,6 +1,9 @@
 package orchestrator
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Job is a job's history record: what was asked, by whom, where it stands
 // and what it produced. The entrance persists it before a job's id is
@@ -29,6 +32,9 @@ type Job struct {
 	Updated time.Time `json:"updated"`
 	Started time.Time `json:"started,omitzero"` // first left the queue
 	Ended   time.Time `json:"ended,omitzero"`
+	// Position is the job's place in its group's queue (1: next); 0 when
+	// it is not queued.
+	Position int `json:"position,omitempty"`
 }
 
 // Group is the consumer group of a job: Creator_User_EngineType, as Linkis
@@ -59,4 +65,19 @@ type ListQuery struct {
 	Until      time.Time // created before; zero: no bound
 	Page       int       // from 1
 	PageSize   int       // default 20, at most 500
+}
+
+type staleKey struct{}
+
+// AllowStale marks ctx so that the reads made with it may be served from
+// the answering member's state without checking it is current: faster,
+// and possibly behind the leader by the last few commands.
+func AllowStale(ctx context.Context) context.Context {
+	return context.WithValue(ctx, staleKey{}, true)
+}
+
+// StaleAllowed reports whether ctx allows stale reads (AllowStale).
+func StaleAllowed(ctx context.Context) bool {
+	v, _ := ctx.Value(staleKey{}).(bool)
+	return v
 }

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -15,7 +16,37 @@ type Spec struct {
 	User      string // the authenticated submitter; userCreator names the same user
 	Request   JobRequest
 	Submitted time.Time
+	// Resume, when set, takes the job up where an earlier run of it
+	// stopped (another leader's, before it died): the retry round it was
+	// in and the tasks it had running, which are followed rather than
+	// submitted again.
+	Resume *Resume
 }
+
+// Resume is where an earlier run of a job stood.
+type Resume struct {
+	Round    int    // the retry round to run (0 or 1: the first)
+	Attempts int    // engine attempts started so far
+	Tasks    []Task // tasks that were running
+}
+
+// Task is a task of a job on an engine, as the job's record keeps it.
+type Task struct {
+	// Key names the attempt (the exec leaf's ask id); the engine answers
+	// a resubmission with the same key with the task it already has.
+	Key   string
+	AskID string // the grant it runs under
+	EC    string
+	ECM   string
+	Addr  string
+	ID    string // the engine's task id
+}
+
+// ErrDetached is the cause with which a run is cancelled when whoever
+// drives it stops without ending the job (its leader lost leadership, the
+// process is shutting down): the run returns at once and leaves its tasks
+// running and its engines held, for the next run to take up (Resume).
+var ErrDetached = errors.New("the run was detached: its job goes on under the next leader")
 
 // Listener receives what happens to a job while the orchestrator runs it.
 // Calls come from the goroutine running the job (and, under multi-active,
@@ -24,16 +55,23 @@ type Spec struct {
 type Listener interface {
 	// Scheduled: an engine is being asked for (attempt counts from 1).
 	Scheduled(attempt int)
-	// Running: a task of the job was submitted to engine ec.
-	Running(ec string)
+	// Running: a task of the job was submitted to an engine (or, resuming,
+	// found running there).
+	Running(t Task)
 	// Progress: 0..1, with the engine's words for it.
 	Progress(progress float64, info string)
-	// Log: lines of the job's log, in order (engine output, and the
-	// orchestrator's own lines prefixed as Linkis does: "INFO ...").
+	// Log: the orchestrator's own lines of the job's log, prefixed as
+	// Linkis does ("... INFO ...").
 	Log(lines []string)
-	// Retrying: the attempt failed retryably and the next starts after
-	// wait (the entrance shows WaitForRetry meanwhile).
-	Retrying(attempt int, wait time.Duration, reason error)
+	// Output: lines of the log of task key, as its engine wrote them. The
+	// whole log stays with the engine's ECM; these are for a live view.
+	Output(key string, lines []string)
+	// TaskEnded: task key ended with its log lines lines long.
+	TaskEnded(key string, lines int)
+	// Retrying: the attempt failed retryably; the next attempt runs in
+	// retry round round, after wait (the entrance shows WaitForRetry
+	// meanwhile).
+	Retrying(attempt, round int, wait time.Duration, reason error)
 }
 
 // Outcome is how a job's run ended.

@@ -104,6 +104,7 @@ type astJob struct {
 	routes       []map[string]string
 	retries      int
 	retryWait    time.Duration
+	rerun        bool // the job's labels ask for retries
 }
 
 // astStage is one stage: code units run in order.
@@ -125,6 +126,7 @@ type logicalStage struct {
 	routes    []map[string]string
 	retries   int
 	retryWait time.Duration
+	rerun     bool
 }
 
 // check runs the converter, parser and validator.
@@ -343,7 +345,7 @@ func (o *Orchestrator) validateStrategy(j *astJob) error {
 		if err != nil || n < 0 || n > o.cfg.MaxRetryCount {
 			return linkis.ValueError(linkis.ErrInvalidLabel, "labels."+linkis.LabelJobRetryCount, s, "must be a whole number from 0 to "+strconv.Itoa(o.cfg.MaxRetryCount))
 		}
-		j.retries = n
+		j.retries, j.rerun = n, true
 	}
 	if s, ok := j.labels[linkis.LabelJobRetryTimeout]; ok {
 		d, err := parseWait(s)
@@ -423,7 +425,7 @@ func planJob(j *astJob) *logicalJob {
 	for _, st := range j.stages {
 		for _, u := range st.units {
 			lj.stages = append(lj.stages, logicalStage{unit: u, strategy: j.strategy, labels: j.engineLabels,
-				routes: j.routes, retries: j.retries, retryWait: j.retryWait})
+				routes: j.routes, retries: j.retries, retryWait: j.retryWait, rerun: j.rerun})
 		}
 	}
 	return lj
@@ -453,7 +455,7 @@ func optimize(lj *logicalJob) *JobNode {
 			body = &ExecNode{Route: route, Labels: ls, Unit: st.unit}
 		}
 		if st.retries > 0 {
-			body = &RetryNode{Max: st.retries, Wait: st.retryWait, Child: body}
+			body = &RetryNode{Max: st.retries, Wait: st.retryWait, Rerun: st.rerun, Child: body}
 		}
 		root.Stages = append(root.Stages, &StageNode{Index: i, Child: body})
 	}

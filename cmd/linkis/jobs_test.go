@@ -54,7 +54,7 @@ func TestJobCommands(t *testing.T) {
 	if err != nil || out != "submitted exec_1 (taskID 1)\n" {
 		t.Fatalf("submit: %q %v", out, err)
 	}
-	j, _ := jobs.JobByExecID("alice", "exec_1")
+	j, _ := jobs.JobByExecID(context.Background(), "alice", "exec_1")
 	if j.EngineType != "python-3" || j.Request.Labels["userCreator"] != "alice-cli" || j.Request.Labels["tenant"] != "t1" ||
 		j.Request.Params.Variable["n"] != "1" || j.Request.ExecutionContent.Code != "print(${n})" {
 		t.Fatalf("submitted %+v", j)
@@ -66,7 +66,7 @@ func TestJobCommands(t *testing.T) {
 	if _, err := runCmd(t, "submit", append([]string{"--engine", "sql", "--file", file}, conn...)...); err != nil {
 		t.Fatal(err)
 	}
-	j, _ = jobs.JobByExecID("alice", "exec_2")
+	j, _ = jobs.JobByExecID(context.Background(), "alice", "exec_2")
 	if j.EngineType != "sql-1" || j.Request.ExecutionContent.Code != "select 1" || j.Request.Source["scriptPath"] != file {
 		t.Fatalf("from a file: %+v", j)
 	}

@@ -34,8 +34,9 @@ func BenchmarkJobsThroughput(b *testing.B) {
 
 func benchThroughput(b *testing.B, engine string, pool int) {
 	ec := entrance.DefaultConfig()
-	ec.MaxRunningPerGroup = pool
-	ec.QueueCapacity = max(b.N, 1000)
+	jc := manager.DefaultJobConfig()
+	jc.GroupMaxRunning, jc.QueueCapacity = pool, max(b.N, 1000)
+	ec.Jobs = &jc
 	capacity := linkis.Resource{Memory: 64 * linkis.GiB, MilliCores: 64_000, Instances: 64}
 	plugins := manager.DefaultPlugins()
 	if err := plugins.Register(manager.Plugin{Type: "echo", Version: "*", Concurrency: 1,

@@ -55,7 +55,8 @@ type Config struct {
 	// in (nil: leave it).
 	ECM func(*ecm.Config)
 	// Entrance and Orchestrator configure the job side (nil: defaults;
-	// the entrance's DataDir is always DataDir/entrance).
+	// the entrance's DataDir - where an older version kept its job
+	// history, imported once - is always DataDir/entrance).
 	Entrance     *entrance.Config
 	Orchestrator *orchestrator.Config
 	// KeepEngines is how long the orchestrator keeps the engine of a job
@@ -227,11 +228,11 @@ func (s *System) startEntrance() error {
 		ec = *s.cfg.Entrance
 	}
 	ec.DataDir = filepath.Join(s.dir, "entrance")
-	s.ent, err = entrance.Open(ec, orch, s.log.With("part", "entrance"))
+	s.ent, err = entrance.Open(ec, s.mgr, orch, api.NewECMClient(s.token, nil), s.log.With("part", "entrance"))
 	return err
 }
 
-// Submit accepts a job of user's: once it returns, the job is persisted
+// Submit accepts a job of user's: once it returns, the job is committed
 // and queued. See entrance.Entrance.Submit.
 func (s *System) Submit(ctx context.Context, user string, req orchestrator.JobRequest) (orchestrator.Job, error) {
 	return s.ent.Submit(ctx, user, req)
@@ -247,8 +248,8 @@ func (s *System) Jobs() *entrance.Entrance { return s.ent }
 
 // ReadResult reads one of user's result-set files (a path of
 // Job.Results), with at most maxRows rows (≤ 0: all).
-func (s *System) ReadResult(user, path string, maxRows int) (api.ResultSet, error) {
-	f, _, err := s.ent.OpenResult(user, path)
+func (s *System) ReadResult(ctx context.Context, user, path string, maxRows int) (api.ResultSet, error) {
+	f, _, err := s.ent.OpenResult(ctx, user, path)
 	if err != nil {
 		return api.ResultSet{}, err
 	}

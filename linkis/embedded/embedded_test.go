@@ -14,6 +14,7 @@ import (
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
@@ -87,7 +88,7 @@ func waitState(t *testing.T, sys *embedded.System, user, execID string, want orc
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		j, err := sys.Jobs().JobByExecID(user, execID)
+		j, err := sys.Jobs().JobByExecID(context.Background(), user, execID)
 		if err == nil && j.State == want {
 			return j
 		}
@@ -101,9 +102,8 @@ func waitState(t *testing.T, sys *embedded.System, user, execID string, want orc
 // Cancel while queued and while running, through real engines: the
 // running task's processes go, the engine serves the next job.
 func TestKillQueuedAndRunningJobs(t *testing.T) {
-	ec := entrance.DefaultConfig()
-	ec.MaxRunningPerGroup = 1
-	sys, err := embedded.Start(embedded.Config{Entrance: &ec})
+	ec := oneAtATime()
+	sys, err := embedded.Start(embedded.Config{Entrance: ec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestKillQueuedAndRunningJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, sys, "alice", running.ExecID, orchestrator.Running)
-	if j, err := sys.Jobs().Kill("alice", queued.ExecID); err != nil || j.State != orchestrator.Cancelled {
+	if j, err := sys.Jobs().Kill(ctx, "alice", queued.ExecID); err != nil || j.State != orchestrator.Cancelled {
 		t.Fatalf("kill queued: %+v %v", j.State, err)
 	}
 	var pid int
@@ -131,10 +131,10 @@ func TestKillQueuedAndRunningJobs(t *testing.T) {
 			t.Fatal("the running job's child never started")
 		}
 	}
-	if _, err := sys.Jobs().Kill("bob", running.ExecID); !errors.Is(err, linkis.ErrPermission) {
+	if _, err := sys.Jobs().Kill(ctx, "bob", running.ExecID); !errors.Is(err, linkis.ErrPermission) {
 		t.Errorf("bob killing alice's job: %v", err)
 	}
-	if _, err := sys.Jobs().Kill("alice", running.ExecID); err != nil {
+	if _, err := sys.Jobs().Kill(ctx, "alice", running.ExecID); err != nil {
 		t.Fatal(err)
 	}
 	if j, err := sys.Wait(ctx, "alice", running.ExecID); err != nil || j.State != orchestrator.Cancelled {
@@ -159,9 +159,8 @@ func TestKillQueuedAndRunningJobs(t *testing.T) {
 // running one is failed with the reason.
 func TestRestartAccountsForEveryJob(t *testing.T) {
 	dir := t.TempDir()
-	ec := entrance.DefaultConfig()
-	ec.MaxRunningPerGroup = 1
-	cfg := embedded.Config{DataDir: dir, Durable: true, Entrance: &ec}
+	ec := oneAtATime()
+	cfg := embedded.Config{DataDir: dir, Durable: true, Entrance: ec}
 	sys, err := embedded.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +190,7 @@ func TestRestartAccountsForEveryJob(t *testing.T) {
 	}
 	defer sys.Close()
 	j, err := sys.Wait(ctx, "alice", long.ExecID)
-	if err != nil || j.State != orchestrator.Failed || !strings.Contains(j.Reason, "restarted") {
+	if err != nil || j.State != orchestrator.Failed || !strings.Contains(j.Reason, "not run again") {
 		t.Errorf("the job running at the stop: %v %q %v", j.State, j.Reason, err)
 	}
 	for _, id := range queued {
@@ -199,7 +198,7 @@ func TestRestartAccountsForEveryJob(t *testing.T) {
 			t.Errorf("queued job %s after the restart: %v %q %v", id, j.State, j.Reason, err)
 		}
 	}
-	jobs, total, err := sys.Jobs().List("alice", orchestrator.ListQuery{PageSize: 100})
+	jobs, total, err := sys.Jobs().List(ctx, "alice", orchestrator.ListQuery{PageSize: 100})
 	if err != nil || total != 4 || len(jobs) != 4 {
 		t.Errorf("history after the restart: %d of %d jobs, %v", len(jobs), total, err)
 	}
@@ -226,4 +225,13 @@ func TestClosedSystemRefusesCalls(t *testing.T) {
 	if _, err := sys.Handler(restapi.DefaultConfig()); !errors.Is(err, linkis.ErrUnavailable) {
 		t.Errorf("Handler after Close: %v", err)
 	}
+}
+
+// oneAtATime is an entrance that runs one job of a group at a time.
+func oneAtATime() *entrance.Config {
+	ec := entrance.DefaultConfig()
+	jc := manager.DefaultJobConfig()
+	jc.GroupMaxRunning = 1
+	ec.Jobs = &jc
+	return &ec
 }

@@ -25,7 +25,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	job, _ = sys.Wait(ctx, "alice", job.ExecID)
-	rs, _ := sys.ReadResult("alice", job.Results[0], 0)
+	rs, _ := sys.ReadResult(ctx, "alice", job.Results[0], 0)
 	fmt.Println(job.State, rs.Columns[0].Name, rs.Rows)
 	// Output: Succeed answer [[42]]
 }

@@ -1,46 +1,65 @@
-// Package entrance is the Entrance of the job pipeline: it accepts jobs,
-// persists them, queues them fairly per consumer group, hands each to an
-// orchestrator.Runner, records everything that happens to them and, after a
-// restart, settles the jobs the previous run left unfinished.
+// Package entrance is the Entrance of the job pipeline, as one part of a
+// replicated system: it accepts jobs into the replicated state, serves
+// their records, logs and results from any member, and - on the member
+// that leads - dispatches them to an orchestrator.Runner.
 //
-// # Lifecycle
+// # Where a job lives
 //
-// Submit validates the request (the submitting user, the userCreator and
-// engineType labels, then Runner.Check), reserves a place in the job's
-// consumer group (Creator_User_EngineType; its queue has a capacity),
-// persists the job in state Inited - durably: Submit returns after the
-// fsync, and concurrent submits share one commit - and queues it. A
-// scheduler dispatches jobs round-robin across the groups that have queued
-// jobs and a free running slot (per-group cap, and a global cap shared
-// fairly), so a flood in one group delays another group's job by at most
-// one job's run time. A dispatched job reads its request back from the
-// history (queued jobs hold about 100 bytes of memory each) and runs in its
-// own goroutine: Runner.Run reports Scheduled, Running, Progress, Log and
-// Retrying events, which become state changes (checked with
-// orchestrator.CheckMove), progress and log lines; the Outcome becomes the
-// final state, and result files move into DataDir/results/<user>/<taskID>/.
+// A job's record and the consumer groups' queues are part of the manager's
+// replicated state (package manager, jobs.go): Submit proposes a SubmitJob
+// command and returns once a quorum committed it; which job runs next
+// (FIFO per Creator_User_EngineType group, per-group and global running
+// caps, round robin between groups, queue capacity, queuing and running
+// timeouts) is decided inside Apply, so every replica agrees and a new
+// leader needs nothing but the state. The request is stored as the
+// orchestrator's JSON, opaque to the manager. Bulky data stays where it is
+// made: a task's log and result sets stay on the host of the ECM that ran
+// it (served by that ECM, see HostData); the record keeps where they are,
+// the orchestrator's own log lines and a capped tail of engine output.
 //
-// Timeouts: a queuing timeout (Config.QueueTimeout, label
-// jobQueuingTimeout) ends a queued job with Timeout; a running timeout
-// (Config.RunTimeout, label jobRunningTimeout) cancels the run's context
-// with a cause and ends it with Timeout. Label values are whole seconds or
-// Go durations (see ParseTimeout). Kill cancels at any stage.
+// # Any member
 //
-// # History
+// Reads are linearizable by default (the store reads through the leader's
+// index); orchestrator.AllowStale, or Config.StaleReads, serves them from
+// the member's own state. Writes from a member that does not lead are
+// passed to the leader by the store. Wait is woken by the job's end as
+// the member applies it (Store.ObserveJobs), on every member.
 //
-// History is an interface; BoltHistory, on bbolt in DataDir/jobs.db, is
-// the default. Inserts are synchronous; later updates and log lines are
-// written behind by one writer goroutine in batches (several updates of a
-// job between two commits are written once), and served from memory until
-// then. A crash may lose the last moments of updates: the job's record is
-// then older than the truth, and Open settles it like any job the previous
-// run left unfinished (Config.RequeueScheduled, Config.RequeueRunning).
+// # The dispatcher
+//
+// While its member leads (Store.Lead), the dispatcher runs every
+// dispatched job through the Runner, one goroutine each, and turns what
+// the Runner reports into UpdateJob commands: a new task or a state
+// change at once, progress and lines at least every Config.Checkpoint.
+// Like the reconciler it keeps nothing the state does not hold: when a
+// member starts leading, it takes up every live job from its record. A
+// job whose record names a running task is re-attached to it
+// (orchestrator.Resume): the task is followed, not submitted again, and a
+// submission the old leader made but never recorded is answered by the
+// engine with the task it already has (the submission's key). An engine
+// that is gone fails the attempt retryably: the job's retry strategy
+// (labels jobRetryCount/jobRetryTimeout, else the orchestrator's default,
+// as Linkis retries twice) decides whether it runs again. When the term
+// ends, runs are detached (orchestrator.ErrDetached): tasks run on,
+// engines stay held, and the next leader takes them up.
+//
+// Kill and the running timeout end a job in the state at once; its tasks
+// are then stopped by the dispatcher - the run cancels them, or, when no
+// run of the job is at hand (its leader died), the Runner's Stop
+// (TaskStopper) does - and the record says so (Cleaned).
+//
+// # Migration
+//
+// A data directory of the version whose entrance kept its own bbolt
+// history is imported once at Open (Migrate): its jobs keep their ids,
+// logs and results; a history that cannot be read is refused with the
+// reason and nothing is imported.
 //
 // # What it must never do
 //
-// The entrance never decides placement, never asks the manager for engines
-// and never talks to an engine: all of that is the Runner's. It never
-// keeps a queued job's request in memory, never lets one user read,
-// list, wait for or kill another user's jobs or open their result files,
-// and never changes anything on a request it refuses.
+// The entrance never decides placement, never touches the resource
+// ledger, never lets one user read, list, wait for or kill another user's
+// jobs or open their result files, and never changes anything on a request
+// it refuses. It keeps no job state of its own: a member's entrance can
+// stop at any moment and another's takes over.
 package entrance

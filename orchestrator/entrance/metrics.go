@@ -1,8 +1,11 @@
 package entrance
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
 )
 
@@ -17,7 +20,6 @@ type metrics struct {
 	queueWait prometheus.Histogram
 	runTime   prometheus.Histogram
 	total     prometheus.Histogram
-	dispatch  prometheus.Histogram
 
 	depthDesc, runningDesc, liveDesc *prometheus.Desc
 }
@@ -27,13 +29,13 @@ func newMetrics(e *Entrance) *metrics {
 	return &metrics{
 		e: e,
 		submitted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "linkis_entrance_jobs_submitted_total", Help: "Jobs accepted (persisted and queued).",
+			Name: "linkis_entrance_jobs_submitted_total", Help: "Jobs accepted through this member (committed and queued).",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkis_entrance_jobs_rejected_total", Help: "Submissions refused, by reason (queue_full, permission, labels, invalid, unavailable).",
 		}, []string{"reason"}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "linkis_entrance_jobs_ended_total", Help: "Jobs that reached a final state, by state.",
+			Name: "linkis_entrance_jobs_ended_total", Help: "Jobs this member's dispatcher ran to a final state, by state.",
 		}, []string{"state"}),
 		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "linkis_entrance_queue_wait_seconds", Help: "Time jobs waited in their queue before dispatch.", Buckets: lat,
@@ -43,10 +45,6 @@ func newMetrics(e *Entrance) *metrics {
 		}),
 		total: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "linkis_entrance_job_seconds", Help: "Time from submission to a job's final state.", Buckets: lat,
-		}),
-		dispatch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "linkis_entrance_dispatch_seconds", Help: "Entrance overhead: from leaving the queue to the runner being called.",
-			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10), // 1 µs .. ~0.26 s
 		}),
 		depthDesc:   prometheus.NewDesc("linkis_entrance_queue_depth", "Jobs waiting in a consumer group's queue.", []string{"group"}, nil),
 		runningDesc: prometheus.NewDesc("linkis_entrance_running", "Jobs of a consumer group holding a running slot.", []string{"group"}, nil),
@@ -61,32 +59,36 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.liveDesc
 }
 
-// Collect implements prometheus.Collector for the scrape-time gauges.
+// Collect implements prometheus.Collector for the scrape-time gauges,
+// read from this member's state.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	type gs struct {
-		name            string
-		queued, running int
-	}
-	m.e.mu.Lock()
-	groups := make([]gs, 0, len(m.e.groups))
-	at := make(map[string]int, len(m.e.groups))
-	for _, g := range m.e.groups {
-		// Groups whose names coincide share one series.
-		if i, ok := at[g.name]; ok {
-			groups[i].queued += g.queued
-			groups[i].running += g.running
-			continue
-		}
-		at[g.name] = len(groups)
-		groups = append(groups, gs{g.name, g.queued, g.running})
-	}
-	m.e.mu.Unlock()
+	var groups []manager.JobGroupInfo
+	var live [orchestrator.Timeout + 1]int
+	_ = m.e.store.Read(context.Background(), false, func(s *manager.State) {
+		groups = s.JobGroups()
+		live = s.LiveJobStates()
+	})
+	type gs struct{ queued, running int }
+	byName := make(map[string]*gs, len(groups))
+	var names []string
 	for _, g := range groups {
-		ch <- prometheus.MustNewConstMetric(m.depthDesc, prometheus.GaugeValue, float64(g.queued), g.name)
-		ch <- prometheus.MustNewConstMetric(m.runningDesc, prometheus.GaugeValue, float64(g.running), g.name)
+		// Groups whose names coincide share one series.
+		x := byName[g.Name]
+		if x == nil {
+			x = &gs{}
+			byName[g.Name] = x
+			names = append(names, g.Name)
+		}
+		x.queued += g.Queued
+		x.running += g.Running
+		live[orchestrator.Inited] += g.Queued
+	}
+	for _, n := range names {
+		ch <- prometheus.MustNewConstMetric(m.depthDesc, prometheus.GaugeValue, float64(byName[n].queued), n)
+		ch <- prometheus.MustNewConstMetric(m.runningDesc, prometheus.GaugeValue, float64(byName[n].running), n)
 	}
 	for s := orchestrator.Inited; s <= orchestrator.Running; s++ {
-		ch <- prometheus.MustNewConstMetric(m.liveDesc, prometheus.GaugeValue, float64(m.e.states[s].Load()), s.String())
+		ch <- prometheus.MustNewConstMetric(m.liveDesc, prometheus.GaugeValue, float64(live[s]), s.String())
 	}
 }
 
@@ -95,12 +97,13 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 // linkis_entrance_queue_depth{group}, linkis_entrance_running{group},
 // linkis_entrance_jobs{state} (live states), linkis_entrance_jobs_ended_total{state},
 // linkis_entrance_jobs_submitted_total, linkis_entrance_jobs_rejected_total{reason},
-// and the histograms linkis_entrance_queue_wait_seconds, _run_seconds,
-// _job_seconds (submission to end) and _dispatch_seconds (entrance
-// overhead).
+// and the histograms linkis_entrance_queue_wait_seconds, _run_seconds and
+// _job_seconds (submission to end). The gauges are this member's view of
+// the replicated queues; the histograms and the ended counter count the
+// jobs this member's dispatcher ran (the leader's, for its terms).
 func (e *Entrance) Collectors() []prometheus.Collector {
 	m := e.m
-	return []prometheus.Collector{m, m.submitted, m.rejected, m.ended, m.queueWait, m.runTime, m.total, m.dispatch}
+	return []prometheus.Collector{m, m.submitted, m.rejected, m.ended, m.queueWait, m.runTime, m.total}
 }
 
 // Registry returns a new registry holding Collectors().

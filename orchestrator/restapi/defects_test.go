@@ -34,7 +34,9 @@ func handlerOver(t *testing.T, jobs Jobs) http.Handler {
 // panicky is a Jobs whose JobByExecID panics.
 type panicky struct{ *restapitest.Jobs }
 
-func (panicky) JobByExecID(string, string) (orchestrator.Job, error) { panic("boom: secret detail") }
+func (panicky) JobByExecID(context.Context, string, string) (orchestrator.Job, error) {
+	panic("boom: secret detail")
+}
 
 // A panic in the Jobs behind the handler is answered with the envelope
 // (status 1, HTTP 500, no detail), not a dropped connection.
@@ -144,11 +146,11 @@ type pendingLog struct {
 	flushed atomic.Bool
 }
 
-func (p *pendingLog) Log(user, execID string, from, size int) (orchestrator.LogPage, error) {
+func (p *pendingLog) Log(ctx context.Context, user, execID string, from, size int) (orchestrator.LogPage, error) {
 	if !p.flushed.Load() {
 		return orchestrator.LogPage{From: from, Next: from}, nil
 	}
-	return p.Jobs.Log(user, execID, from, size)
+	return p.Jobs.Log(ctx, user, execID, from, size)
 }
 
 // A job that has ended while its last log lines are still being written

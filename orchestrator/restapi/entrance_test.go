@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,44 +14,20 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
+	"github.com/golinkis/golinkis/orchestrator/entrance/entrancetest"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
 // The real Entrance satisfies Jobs with exactly its signatures.
 var _ restapi.Jobs = (*entrance.Entrance)(nil)
 
-// echoRunner runs a job without an engine: it logs the code and writes it
-// as a one-row table result.
-type echoRunner struct{ dir string }
-
-func (echoRunner) Check(orchestrator.Spec) error { return nil }
-
-func (r echoRunner) Run(ctx context.Context, spec orchestrator.Spec, l orchestrator.Listener) orchestrator.Outcome {
-	l.Scheduled(1)
-	l.Running("ec-test")
-	l.Progress(0.5, "halfway")
-	l.Log([]string{"INFO running " + spec.ExecID, "WARN nothing to do"})
-	if strings.Contains(spec.Request.ExecutionContent.Code, "sleep") {
-		<-ctx.Done()
-		return orchestrator.Outcome{State: orchestrator.Cancelled, Err: ctx.Err()}
-	}
-	p := filepath.Join(r.dir, spec.ExecID+".jsonl")
-	body := `{"type":"table","columns":[{"name":"code","type":"TEXT"}]}` + "\n" + `["` + spec.Request.ExecutionContent.Code + `"]` + "\n"
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		return orchestrator.Outcome{State: orchestrator.Failed, Err: err}
-	}
-	return orchestrator.Outcome{State: orchestrator.Succeed, Results: []string{p}, EC: "ec-test"}
-}
-
 // The handler and the Client over the real Entrance: a job submitted,
 // followed to its end, its result read; another user can neither see nor
 // open it; a path out of the user's results is refused; a running job is
 // killed.
 func TestOverEntrance(t *testing.T) {
-	cfg := entrance.DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.NoSync = true
-	e, err := entrance.Open(cfg, echoRunner{dir: t.TempDir()}, nil)
+	eng := entrancetest.NewEngine(t.TempDir())
+	e, err := entrance.Open(entrance.DefaultConfig(), entrancetest.NewStore(t), eng, eng, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,11 +60,11 @@ func TestOverEntrance(t *testing.T) {
 	if err != nil || st.Status != "Succeed" {
 		t.Fatalf("wait: %+v %v", st, err)
 	}
-	if strings.Join(lines, "|") == "" || !strings.Contains(strings.Join(lines, "|"), "WARN nothing to do") {
+	if got := strings.Join(lines, "|"); !strings.Contains(got, "INFO running "+sub.ExecID) || !strings.Contains(got, "|echo hi|") || !strings.Contains(got, "ended Succeed") {
 		t.Errorf("log %q", lines)
 	}
 	task, err := alice.Job(ctx, sub.TaskID)
-	if err != nil || len(task.ResultLocations) != 1 || task.EngineInstance != "ec-test" || task.UmUser != "alice" {
+	if err != nil || len(task.ResultLocations) != 1 || task.EngineInstance != "ec-1" || task.UmUser != "alice" {
 		t.Fatalf("task %+v %v", task, err)
 	}
 	fd, err := alice.OpenFile(ctx, task.ResultLocations[0], 1, 0)
@@ -103,8 +78,9 @@ func TestOverEntrance(t *testing.T) {
 	if _, err := bob.OpenFile(ctx, task.ResultLocations[0], 1, 0); !errors.Is(err, linkis.ErrPermission) {
 		t.Errorf("bob opens alice's result: %v", err)
 	}
-	for _, p := range []string{"../bob/1/0.jsonl", filepath.Join(cfg.DataDir, "jobs.db"), "/etc/passwd"} {
-		if _, err := alice.OpenFile(ctx, p, 1, 0); !errors.Is(err, linkis.ErrPermission) || strings.Contains(err.Error(), cfg.DataDir) && !strings.Contains(p, cfg.DataDir) {
+	for _, p := range []string{"../bob/1/0.jsonl", filepath.Join(eng.Dir, "ec-1", "results"), "/etc/passwd",
+		"linkis:///results/bob/1/_0.jsonl", "linkis:///results/alice/1/_1.jsonl", "linkis:///results/alice/1/_00.jsonl", "linkis:///results/alice/99/_0.jsonl"} {
+		if _, err := alice.OpenFile(ctx, p, 1, 0); !errors.Is(err, linkis.ErrPermission) || strings.Contains(err.Error(), eng.Dir) && !strings.Contains(p, eng.Dir) {
 			t.Errorf("alice opens %s: %v", p, err)
 		}
 	}

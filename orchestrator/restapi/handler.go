@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -30,20 +29,21 @@ type Jobs interface {
 	// returns.
 	Submit(ctx context.Context, user string, req orchestrator.JobRequest) (orchestrator.Job, error)
 	// Job returns the record of a task id.
-	Job(user string, taskID int64) (orchestrator.Job, error)
+	Job(ctx context.Context, user string, taskID int64) (orchestrator.Job, error)
 	// JobByExecID returns the record of an exec id.
-	JobByExecID(user, execID string) (orchestrator.Job, error)
+	JobByExecID(ctx context.Context, user, execID string) (orchestrator.Job, error)
 	// Log returns up to size lines of a job's log from line from.
-	Log(user, execID string, from, size int) (orchestrator.LogPage, error)
+	Log(ctx context.Context, user, execID string, from, size int) (orchestrator.LogPage, error)
 	// Kill cancels a job at any stage and returns its record after.
-	Kill(user, execID string) (orchestrator.Job, error)
+	Kill(ctx context.Context, user, execID string) (orchestrator.Job, error)
 	// List returns a page of the user's jobs, newest first, and how many
 	// match in all.
-	List(user string, q orchestrator.ListQuery) (jobs []orchestrator.Job, total int, err error)
-	// OpenResult opens one of the user's result-set files; anything else
-	// is linkis.ErrPermission. The string is a name for the file the
-	// handler may log; it never shows it.
-	OpenResult(user, path string) (*os.File, string, error)
+	List(ctx context.Context, user string, q orchestrator.ListQuery) (jobs []orchestrator.Job, total int, err error)
+	// OpenResult opens one of the user's result-set files (where it is
+	// kept: on another host, read through its ECM); anything else is
+	// linkis.ErrPermission. The string is a name for the file the handler
+	// may log; it never shows it.
+	OpenResult(ctx context.Context, user, path string) (io.ReadCloser, string, error)
 }
 
 // Limits of query parameters.
@@ -229,13 +229,13 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user string) *re
 		}
 		switch seg[2] {
 		case "status":
-			return h.status(user, execID)
+			return h.status(r, user, execID)
 		case "progress":
-			return h.progress(user, execID)
+			return h.progress(r, user, execID)
 		case "log":
 			return h.log(r, user, execID)
 		default:
-			return h.kill(user, execID)
+			return h.kill(r, user, execID)
 		}
 	case len(seg) == 3 && seg[0] == "jobhistory" && seg[2] == "get":
 		if rep := allow(r, http.MethodGet); rep != nil {
@@ -245,9 +245,19 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user string) *re
 		if err != nil || id <= 0 {
 			return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "taskID", clip(seg[1]), "must be a positive integer")}
 		}
-		return h.history(user, id)
+		return h.history(r, user, id)
 	}
 	return notFound(r)
+}
+
+// readCtx is a read's context: it may be served stale when the request
+// says stale=true (faster; may lag the cluster's leader by a few
+// commands). Reads are current (linearizable) otherwise.
+func readCtx(r *http.Request) context.Context {
+	if r.URL.Query().Get("stale") == "true" {
+		return orchestrator.AllowStale(r.Context())
+	}
+	return r.Context()
 }
 
 func notFound(r *http.Request) *reply {
@@ -307,16 +317,16 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, user string) *r
 	return &reply{data: SubmitData{ExecID: job.ExecID, TaskID: job.TaskID}}
 }
 
-func (h *handler) status(user, execID string) *reply {
-	job, err := h.jobs.JobByExecID(user, execID)
+func (h *handler) status(r *http.Request, user, execID string) *reply {
+	job, err := h.jobs.JobByExecID(readCtx(r), user, execID)
 	if err != nil {
 		return &reply{err: err}
 	}
 	return &reply{data: StatusData{Status: stateName(job.State), ExecID: job.ExecID, TaskID: job.TaskID}}
 }
 
-func (h *handler) progress(user, execID string) *reply {
-	job, err := h.jobs.JobByExecID(user, execID)
+func (h *handler) progress(r *http.Request, user, execID string) *reply {
+	job, err := h.jobs.JobByExecID(readCtx(r), user, execID)
 	if err != nil {
 		return &reply{err: err}
 	}
@@ -362,7 +372,7 @@ func (h *handler) log(r *http.Request, user, execID string) *reply {
 		size = DefaultLogSize
 	}
 	size = min(size, MaxLogSize)
-	page, err := h.jobs.Log(user, execID, from, size)
+	page, err := h.jobs.Log(readCtx(r), user, execID, from, size)
 	if err != nil {
 		return &reply{err: err}
 	}
@@ -388,16 +398,16 @@ func SplitLog(lines []string) [4]string {
 	return [4]string{b[0].String(), b[1].String(), b[2].String(), b[3].String()}
 }
 
-func (h *handler) kill(user, execID string) *reply {
-	job, err := h.jobs.Kill(user, execID)
+func (h *handler) kill(r *http.Request, user, execID string) *reply {
+	job, err := h.jobs.Kill(r.Context(), user, execID)
 	if err != nil {
 		return &reply{err: err}
 	}
 	return &reply{data: StatusData{Status: stateName(job.State), ExecID: job.ExecID, TaskID: job.TaskID}}
 }
 
-func (h *handler) history(user string, taskID int64) *reply {
-	job, err := h.jobs.Job(user, taskID)
+func (h *handler) history(r *http.Request, user string, taskID int64) *reply {
+	job, err := h.jobs.Job(readCtx(r), user, taskID)
 	if err != nil {
 		return &reply{err: err}
 	}
@@ -459,7 +469,7 @@ func (h *handler) list(r *http.Request, user string) *reply {
 	if lq.PageSize > MaxListPageSize {
 		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "at most %d, got %d", MaxListPageSize, lq.PageSize)}
 	}
-	jobs, total, err := h.jobs.List(user, lq)
+	jobs, total, err := h.jobs.List(readCtx(r), user, lq)
 	if err != nil {
 		return &reply{err: err}
 	}
@@ -505,7 +515,7 @@ func (h *handler) openFile(r *http.Request, user string) *reply {
 	if pageSize > MaxFilePageSize {
 		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "at most %d, got %d", MaxFilePageSize, pageSize)}
 	}
-	f, name, err := h.jobs.OpenResult(user, p)
+	f, name, err := h.jobs.OpenResult(readCtx(r), user, p)
 	if err != nil {
 		switch {
 		case errors.Is(err, linkis.ErrPermission):

@@ -42,7 +42,7 @@ func TestReadPage(t *testing.T) {
 	}{
 		{"empty", "", 1, "empty"},
 		{"bad header", `{"type":"chart","columns":[]}` + "\n", 1, "table or text"},
-		{"bad row on the page", header + "\n[1]\n[\"x\",2]\n", 2, "has 2 values for 1 columns"},
+		{"bad row on the page", header + "\n[1]\n[\"x\",2]\n", 2, "2 values for 1 columns"},
 		{"blank row off the page", header + "\n[1]\n\n[3]\n", 3, "row 2 is empty"},
 		{"too many rows", header + "\n[1]\n[2]\n[3]\n[4]\n", 1, "more than 3 rows"},
 	} {

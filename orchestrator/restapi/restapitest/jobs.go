@@ -12,6 +12,7 @@ package restapitest
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -107,7 +108,7 @@ func (f *Jobs) get(user, execID string) (*orchestrator.Job, error) {
 }
 
 // Job returns the record of a task id.
-func (f *Jobs) Job(user string, taskID int64) (orchestrator.Job, error) {
+func (f *Jobs) Job(_ context.Context, user string, taskID int64) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, j := range f.jobs {
@@ -123,7 +124,7 @@ func (f *Jobs) Job(user string, taskID int64) (orchestrator.Job, error) {
 }
 
 // JobByExecID returns the record of an exec id.
-func (f *Jobs) JobByExecID(user, execID string) (orchestrator.Job, error) {
+func (f *Jobs) JobByExecID(_ context.Context, user, execID string) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.get(user, execID)
@@ -134,7 +135,7 @@ func (f *Jobs) JobByExecID(user, execID string) (orchestrator.Job, error) {
 }
 
 // Log returns a page of the lines AddLog added.
-func (f *Jobs) Log(user, execID string, from, size int) (orchestrator.LogPage, error) {
+func (f *Jobs) Log(_ context.Context, user, execID string, from, size int) (orchestrator.LogPage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.get(user, execID)
@@ -149,7 +150,7 @@ func (f *Jobs) Log(user, execID string, from, size int) (orchestrator.LogPage, e
 }
 
 // Kill moves a job that has not ended to Cancelled.
-func (f *Jobs) Kill(user, execID string) (orchestrator.Job, error) {
+func (f *Jobs) Kill(_ context.Context, user, execID string) (orchestrator.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.get(user, execID)
@@ -165,7 +166,7 @@ func (f *Jobs) Kill(user, execID string) (orchestrator.Job, error) {
 }
 
 // List filters by state, creator and engine-type prefix, newest first.
-func (f *Jobs) List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
+func (f *Jobs) List(_ context.Context, user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.FailWith != nil {
@@ -186,7 +187,7 @@ func (f *Jobs) List(user string, q orchestrator.ListQuery) ([]orchestrator.Job, 
 }
 
 // OpenResult opens a file AddResult recorded for user.
-func (f *Jobs) OpenResult(user, path string) (*os.File, string, error) {
+func (f *Jobs) OpenResult(_ context.Context, user, path string) (io.ReadCloser, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.FailWith != nil {
