@@ -350,8 +350,8 @@ func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key stri
 		retry := gone || linkis.IsRetryable(err) || errors.Is(err, linkis.ErrLockMismatch)
 		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true}
 	}
-	r.n.running(Task{Key: key, AskID: g.AskID, EC: g.EC, ECM: g.ECM, Addr: g.Addr, ID: sub.ID})
 	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
+	r.n.running(Task{Key: key, AskID: g.AskID, EC: g.EC, ECM: g.ECM, Addr: g.Addr, ID: sub.ID})
 	return r.follow(ctx, tc, g, sub, key)
 }
 

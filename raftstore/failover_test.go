@@ -132,7 +132,7 @@ func TestClusterFollowerCatchesUpBySnapshot(t *testing.T) {
 			t.Fatalf("ask %d: %+v, %v", i, a, err)
 		}
 		if i%10 != 0 { // keep one in ten: 30 held, at most 5 per user, within the default quota of 10
-			if _, err := cl.Release(ctx, id); err != nil {
+			if _, err := releaseRetrying(ctx, cl, id); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -350,9 +350,20 @@ func TestClusterRefusesWhatTheLogCannotCarry(t *testing.T) {
 // other than a retryable error (a leader lost to a loaded machine's
 // missed heartbeats), for up to 10 s: asks are idempotent by id.
 func askRetrying(ctx context.Context, cl *api.Client, req api.AskRequest) (api.AskResult, error) {
+	return retrying(func() (api.AskResult, error) { return cl.Ask(ctx, req) })
+}
+
+// releaseRetrying releases an ask, asking again while the answer is
+// retryable (a loaded machine can cost the leader its lease; a release is
+// idempotent by ask id).
+func releaseRetrying(ctx context.Context, cl *api.Client, id string) (api.AskResult, error) {
+	return retrying(func() (api.AskResult, error) { return cl.Release(ctx, id) })
+}
+
+func retrying(call func() (api.AskResult, error)) (api.AskResult, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		a, err := cl.Ask(ctx, req)
+		a, err := call()
 		if err == nil || !linkis.IsRetryable(err) || time.Now().After(deadline) {
 			return a, err
 		}

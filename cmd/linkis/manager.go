@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/golinkis/golinkis/raftstore"
@@ -32,11 +31,7 @@ func runManager(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, u := range strings.Split(*join, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			cfg.Join = append(cfg.Join, u)
-		}
-	}
+	cfg.Join = splitList(*join)
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug

@@ -18,19 +18,32 @@ import (
 
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
+	"github.com/golinkis/golinkis/raftstore"
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
 // [--users FILE]`: a manager, an ECM and the entrance in one process for a
 // team, serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
-// the job history, the queues and the engines' books.
+// the job history, the queues and the engines' books. With --id,
+// --raft-addr and --bootstrap or --join URL it is one member of a cluster
+// of servers instead: state replicated among them, every API on every
+// member at --http-addr, an ECM for its own host unless --no-ecm.
 func runServer(out io.Writer, args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
-	addr := fs.String("http-addr", "127.0.0.1:8088", "where the REST API listens")
+	addr := fs.String("http-addr", "127.0.0.1:8088", "where the REST API listens (a cluster member: every API, as peers, ECMs and clients reach it)")
 	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
 	inMemory := fs.Bool("in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
+	var m embedded.Member
+	fs.StringVar(&m.ID, "id", "", "cluster member id (with --raft-addr and --bootstrap or --join: run as one member of a cluster)")
+	fs.StringVar(&m.RaftAddr, "raft-addr", "", "a cluster member's host:port for Raft traffic")
+	fs.BoolVar(&m.Bootstrap, "bootstrap", false, "start a new cluster with this member")
+	join := fs.String("join", "", "API URLs of members of the cluster to join, comma-separated")
+	fs.BoolVar(&m.NoECM, "no-ecm", false, "a cluster member that runs no ECM (engines run on ECM hosts that join)")
+	fs.StringVar(&m.ECMAddr, "ecm-addr", "", "where a cluster member's ECM listens (default: --http-addr's host, a port kept in the data directory)")
+	fs.StringVar(&m.Token, "token", os.Getenv("LINKIS_TOKEN"), "a cluster member's cluster token (default $LINKIS_TOKEN)")
+	heartbeat := fs.Duration("heartbeat-timeout", 0, "a cluster member's Raft heartbeat and election timeout (default 1s)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -42,7 +55,17 @@ func runServer(out io.Writer, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log})
+	cfg := embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log}
+	if m.ID != "" {
+		m.HTTPAddr, m.Join = *addr, splitList(*join)
+		if d := *heartbeat; d > 0 {
+			m.Raft = func(c *raftstore.Config) {
+				c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = d, d, d/2
+			}
+		}
+		cfg.Member = &m
+	}
+	sys, err := embedded.Start(cfg)
 	if err != nil {
 		return err
 	}
@@ -54,12 +77,18 @@ func runServer(out io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if cfg.Member != nil {
+		// The member serves every API itself.
+		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (REST under /api/rest_j/v1), %d users, data in %s\n", m.ID, m.HTTPAddr, len(users), *dataDir)
+		<-ctx.Done()
+		return nil
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -129,4 +158,15 @@ func loadUsers(file, spec string) (map[string]string, error) {
 		return nil, errors.New("server: no users: give --users FILE or $LINKIS_USERS=user:code,...")
 	}
 	return users, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

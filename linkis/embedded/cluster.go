@@ -118,8 +118,15 @@ func listen(durable bool, dir, name string) (net.Listener, error) {
 	if !durable {
 		return net.Listen("tcp", "127.0.0.1:0")
 	}
+	return listenKept(dir, name, "127.0.0.1")
+}
+
+// listenKept listens on host at the port kept in dir/name.addr, or on a new
+// port it keeps there. A kept address for another host - or cut short by a
+// crash ("" would listen on every interface) - is replaced.
+func listenKept(dir, name, host string) (net.Listener, error) {
 	file := filepath.Join(dir, name+".addr")
-	if b, err := os.ReadFile(file); err == nil && loopbackPort(strings.TrimSpace(string(b))) {
+	if b, err := os.ReadFile(file); err == nil && keptFor(strings.TrimSpace(string(b)), host) {
 		addr := strings.TrimSpace(string(b))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -129,9 +136,7 @@ func listen(durable bool, dir, name string) (net.Listener, error) {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	// No file, or one that does not name a loopback port (cut short by a
-	// crash, say: "" would listen on every interface): a new port.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}
@@ -142,11 +147,17 @@ func listen(durable bool, dir, name string) (net.Listener, error) {
 	return ln, nil
 }
 
-// loopbackPort reports whether addr is a loopback IP and a port other
-// than 0.
-func loopbackPort(addr string) bool {
+// keptFor reports whether addr is host with a port other than 0 (a
+// loopback address for the loopback host).
+func keptFor(addr, host string) bool {
 	ap, err := netip.ParseAddrPort(addr)
-	return err == nil && ap.Addr().IsLoopback() && ap.Port() != 0
+	if err != nil || ap.Port() == 0 {
+		return false
+	}
+	if h, err := netip.ParseAddr(host); err == nil && h.IsLoopback() {
+		return ap.Addr().IsLoopback()
+	}
+	return ap.Addr().String() == host
 }
 
 // secret returns the cluster token, kept in dir/token for a durable system

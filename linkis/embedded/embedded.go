@@ -59,6 +59,11 @@ type Config struct {
 	// history, imported once - is always DataDir/entrance).
 	Entrance     *entrance.Config
 	Orchestrator *orchestrator.Config
+	// Member, when set, makes the system one member of a cluster of
+	// servers (Raft over TCP among them) rather than a single-node
+	// system: see Member. Durable is then implied.
+	Member *Member
+
 	// KeepEngines is how long the orchestrator keeps the engine of a job
 	// that ended cleanly for the next job with the same labels, without
 	// asking the manager (orchestrator.EnginePool). Default 200 ms;
@@ -77,16 +82,19 @@ type System struct {
 	token   string
 	log     *slog.Logger
 
-	mgr      managerStore
-	mgrURL   string
-	stopMgr  func()
-	client   *api.Client
-	ecm      *ecm.ECM
-	stopECM  context.CancelFunc
-	ecmDone  chan error
-	ent      *entrance.Entrance
-	pool     *orchestrator.EnginePool
-	closeErr error
+	mgr         managerStore
+	mgrURL      string
+	stopMgr     func()
+	node        *raftstore.Node // a cluster member's (Config.Member)
+	api         *memberAPI      // what a cluster member serves
+	stopRefresh func()
+	client      *api.Client
+	ecm         *ecm.ECM
+	stopECM     context.CancelFunc
+	ecmDone     chan error
+	ent         *entrance.Entrance
+	pool        *orchestrator.EnginePool
+	closeErr    error
 }
 
 // Start starts a system. Engines start on demand when jobs need them.
@@ -102,8 +110,14 @@ func Start(cfg Config) (_ *System, err error) {
 			s.Close()
 		}
 	}()
+	if cfg.Member != nil {
+		if err := cfg.Member.validate(); err != nil {
+			return nil, err
+		}
+		s.cfg.Durable = true
+	}
 	if s.dir = cfg.DataDir; s.dir == "" {
-		if cfg.Durable {
+		if s.cfg.Durable {
 			return nil, linkis.Errorf(linkis.ErrInvalidArgument, "DataDir", "a durable system needs a data directory")
 		}
 		if s.dir, err = os.MkdirTemp("", "linkis-embedded-"); err != nil {
@@ -116,14 +130,18 @@ func Start(cfg Config) (_ *System, err error) {
 			return nil, fmt.Errorf("embedded: %w", err)
 		}
 	}
-	if s.token, err = secret(cfg.Durable, s.dir); err != nil {
+	if cfg.Member != nil {
+		s.token = cfg.Member.Token
+	} else if s.token, err = secret(cfg.Durable, s.dir); err != nil {
 		return nil, fmt.Errorf("embedded: cluster token: %w", err)
 	}
 	if err := s.startManager(); err != nil {
 		return nil, err
 	}
-	if err := s.startECM(); err != nil {
-		return nil, err
+	if cfg.Member == nil || !cfg.Member.NoECM {
+		if err := s.startECM(); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.startEntrance(); err != nil {
 		return nil, err
@@ -137,6 +155,9 @@ func (s *System) startManager() error {
 	mc.NewECMStandby = 0
 	if s.cfg.Manager != nil {
 		mc = *s.cfg.Manager
+	}
+	if s.cfg.Member != nil {
+		return s.startMember(mc)
 	}
 	rc := raftstore.DefaultReconcilerConfig()
 	if s.cfg.Reconciler != nil {
@@ -164,14 +185,23 @@ func (s *System) startManager() error {
 }
 
 func (s *System) startECM() error {
-	ln, err := listen(s.cfg.Durable, s.dir, "ecm")
-	if err != nil {
-		return err
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the ECM listens itself; in a durable system the port is kept for the next run
+	var addr string
 	ec := ecm.DefaultConfig()
 	ec.ID = "ecm-embedded"
+	if s.cfg.Member != nil {
+		a, err := s.memberECMAddr()
+		if err != nil {
+			return err
+		}
+		addr, ec.ID = a, "ecm-"+s.cfg.Member.ID
+	} else {
+		ln, err := listen(s.cfg.Durable, s.dir, "ecm")
+		if err != nil {
+			return err
+		}
+		addr = ln.Addr().String()
+		ln.Close() // the ECM listens itself; in a durable system the port is kept for the next run
+	}
 	ec.HTTPAddr = addr
 	ec.Managers = []string{s.mgrURL}
 	ec.Token = s.token
@@ -258,7 +288,9 @@ func (s *System) ReadResult(ctx context.Context, user, path string, maxRows int)
 }
 
 // Handler serves the Linkis REST API (restapi) for the users of cfg, and
-// the Prometheus metrics of the entrance and the manager at /metrics.
+// the Prometheus metrics of the entrance and the manager at /metrics. A
+// cluster member (Config.Member) serves them itself from then on, on its
+// address beside the manager's API; the handler returned serves all three.
 func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if s.mgr == nil {
 		return nil, linkis.Errorf(linkis.ErrUnavailable, "system", "closed")
@@ -267,7 +299,13 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	metrics := promhttp.HandlerFor(prometheus.Gatherers{s.ent.Registry(), s.mgr.Gatherer()}, promhttp.HandlerOpts{})
+	var metrics http.Handler = promhttp.HandlerFor(prometheus.Gatherers{s.ent.Registry(), s.mgr.Gatherer()}, promhttp.HandlerOpts{})
+	if s.api != nil {
+		// A cluster member serves them itself, beside the manager's API.
+		s.api.rest.Store(&rest)
+		s.api.metrics.Store(&metrics)
+		return s.api, nil
+	}
 	// Not an http.ServeMux: it would answer an unclean path ("//", "..")
 	// with a bare redirect, and every path but /metrics is the API's, whose
 	// answers are all envelopes.
@@ -314,6 +352,10 @@ func (s *System) Close() error {
 			s.closeErr = err
 		}
 		s.stopECM = nil
+	}
+	if s.stopRefresh != nil {
+		s.stopRefresh()
+		s.stopRefresh = nil
 	}
 	if s.stopMgr != nil {
 		s.stopMgr()
