@@ -59,10 +59,12 @@ type UpdateJob struct {
 	Round        int    // the retry round the next attempt runs in
 	EC           string // the engine whose answer counts
 	Results      []string
-	// Log appends the orchestrator's own lines; Tail appends engine output
-	// to the kept tail.
-	Log  []string
-	Tail []string
+	// Log appends the orchestrator's own lines (before Task's part of the
+	// log, when both are set), LogAfter more of them after Task and
+	// TaskEnded; Tail appends engine output to the kept tail.
+	Log      []string
+	LogAfter []string
+	Tail     []string
 	// Task attaches a task (or updates the one with its Key): the job's
 	// log continues with the task's.
 	Task JobTask
@@ -194,6 +196,9 @@ func (s *State) updateJob(t int64, c UpdateJob) (Result, error) {
 			j.log[i].Count = c.TaskLines
 		}
 	}
+	for _, l := range c.LogAfter {
+		j.addLine(js.cfg.LogLines, l)
+	}
 	if len(c.Tail) > 0 && js.cfg.TailLines > 0 {
 		tail := append(j.tail, c.Tail...)
 		if len(tail) > js.cfg.TailLines {
@@ -242,8 +247,8 @@ func (s *State) checkUpdate(j *job, c UpdateJob) error {
 			return linkis.ValueError(linkis.ErrIllegalTransition, "state", c.State.String(), "an update may move a job to Running, WaitForRetry or a final state")
 		case c.State != j.state:
 			from := j.state
-			if from == linkis.JobWaitForRetry && c.State == linkis.JobRunning {
-				from = linkis.JobScheduled // the next attempt's task started: through Scheduled
+			if from == linkis.JobWaitForRetry && (c.State == linkis.JobRunning || c.State.Final()) {
+				from = linkis.JobScheduled // the next attempt started (and maybe ended): through Scheduled
 			}
 			if err := linkis.CheckJobMove(from, c.State); err != nil {
 				return err

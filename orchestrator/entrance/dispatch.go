@@ -210,7 +210,7 @@ func (d *dispatcher) start(v *manager.JobView) {
 		}
 	}
 	r := &jobRun{d: d, id: v.TaskID, execID: v.ExecID, user: v.User, done: make(chan struct{}),
-		kick: make(chan struct{}, 1), ecms: map[string]string{}, dispatched: unixTime(v.Started)}
+		kick: make(chan struct{}, 1), soon: make(chan struct{}, 1), ecms: map[string]string{}, dispatched: unixTime(v.Started)}
 	for _, t := range v.Tasks {
 		r.ecms[t.EC] = t.ECM
 	}
@@ -339,33 +339,59 @@ type jobRun struct {
 	mu      sync.Mutex
 	pending []manager.UpdateJob
 	ecms    map[string]string // engine → its ECM, of the tasks it ran
-	kick    chan struct{}
+	kick    chan struct{} // write now
+	soon    chan struct{} // write within runningDelay
 }
 
 var _ orchestrator.Listener = (*jobRun)(nil)
 
 func noChange(id int64) manager.UpdateJob { return manager.UpdateJob{TaskID: id, Progress: -1} }
 
+// How soon a queued update is written.
+type urgency uint8
+
+const (
+	atCheckpoint urgency = iota // progress, lines: at the next checkpoint
+	soon                        // a task started: within runningDelay
+	now                         // a state change the user waits to see
+)
+
+// runningDelay is how long a new task's record may wait: a task that
+// ends within it is recorded with the job's end in one command. Its
+// submission carried its key, so a leader that dies meanwhile loses
+// nothing: the next one's resubmission finds the task.
+const runningDelay = 50 * time.Millisecond
+
 // add queues an update, merged into the last one when nothing of either
 // would be lost or reordered.
-func (r *jobRun) add(u manager.UpdateJob, now bool) {
+func (r *jobRun) add(u manager.UpdateJob, when urgency) {
 	r.mu.Lock()
 	if n := len(r.pending); n == 0 || !mergeUpdate(&r.pending[n-1], u) {
 		r.pending = append(r.pending, u)
 	}
 	r.mu.Unlock()
-	if now {
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
+	var ch chan struct{}
+	switch when {
+	case now:
+		ch = r.kick
+	case soon:
+		ch = r.soon
+	default:
+		return
+	}
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
-// mergeUpdate folds b into a when the result means the same as a then b.
+// mergeUpdate folds b into a when the result means the same as a then b:
+// within one update the manager applies Log, Task, TaskEnded, LogAfter in
+// that order, so lines that follow a task go to LogAfter.
 func mergeUpdate(a *manager.UpdateJob, b manager.UpdateJob) bool {
-	if a.State != 0 && b.State != 0 || a.Task.Key != "" && b.Task.Key != "" || a.TaskEnded != "" && b.TaskEnded != "" ||
-		a.Task.Key != "" && (len(b.Log) > 0 || b.TaskEnded != "") || a.TaskEnded != "" && b.Task.Key != "" || a.Cleaned || b.Cleaned {
+	aTask := a.Task.Key != "" || a.TaskEnded != "" || len(a.LogAfter) > 0
+	if a.State != 0 && b.State != 0 && !(a.State == orchestrator.Running && b.State.Final()) || a.Task.Key != "" && b.Task.Key != "" || a.TaskEnded != "" && b.TaskEnded != "" ||
+		aTask && (b.Task.Key != "" || len(b.LogAfter) > 0 && len(b.Log) > 0) || a.Cleaned || b.Cleaned {
 		return false
 	}
 	if b.State != 0 {
@@ -378,7 +404,12 @@ func mergeUpdate(a *manager.UpdateJob, b manager.UpdateJob) bool {
 	if b.EC != "" {
 		a.EC = b.EC
 	}
-	a.Log = append(a.Log, b.Log...)
+	if aTask {
+		a.LogAfter = append(append(a.LogAfter, b.Log...), b.LogAfter...)
+	} else {
+		a.Log = append(a.Log, b.Log...)
+		a.LogAfter = append(a.LogAfter, b.LogAfter...)
+	}
 	a.Tail = append(a.Tail, b.Tail...)
 	if b.Task.Key != "" {
 		a.Task = b.Task
@@ -408,14 +439,22 @@ func (r *jobRun) flush() {
 	}
 }
 
-// flusher writes the run's updates until stop is closed, then once more.
+// flusher writes the run's updates until stop is closed (main writes
+// what is left with the job's end).
 func (r *jobRun) flusher(stop <-chan struct{}) {
 	t := time.NewTicker(r.d.e.cfg.Checkpoint)
 	defer t.Stop()
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	defer delay.Stop()
 	for {
 		select {
 		case <-r.kick:
 		case <-t.C:
+		case <-r.soon:
+			delay.Reset(runningDelay)
+			continue
+		case <-delay.C:
 		case <-stop:
 			return
 		}
@@ -528,7 +567,7 @@ func stamp(level, msg string) string {
 func (r *jobRun) Scheduled(attempt int) {
 	u := noChange(r.id)
 	u.Attempts = attempt
-	r.add(u, false)
+	r.add(u, atCheckpoint)
 }
 
 // Running implements orchestrator.Listener.
@@ -538,7 +577,7 @@ func (r *jobRun) Running(t orchestrator.Task) {
 	r.mu.Unlock()
 	u := noChange(r.id)
 	u.State, u.Task, u.EC = orchestrator.Running, toJobTask(t), t.EC
-	r.add(u, true)
+	r.add(u, soon)
 }
 
 // Progress implements orchestrator.Listener.
@@ -548,14 +587,14 @@ func (r *jobRun) Progress(progress float64, info string) {
 	}
 	u := noChange(r.id)
 	u.Progress, u.ProgressInfo = min(max(progress, 0), 1), info
-	r.add(u, false)
+	r.add(u, atCheckpoint)
 }
 
 // Log implements orchestrator.Listener.
 func (r *jobRun) Log(lines []string) {
 	u := noChange(r.id)
 	u.Log = append([]string(nil), lines...)
-	r.add(u, false)
+	r.add(u, atCheckpoint)
 }
 
 // Output implements orchestrator.Listener: engine lines feed the tail kept
@@ -563,14 +602,14 @@ func (r *jobRun) Log(lines []string) {
 func (r *jobRun) Output(key string, lines []string) {
 	u := noChange(r.id)
 	u.Tail = append([]string(nil), lines...)
-	r.add(u, false)
+	r.add(u, atCheckpoint)
 }
 
 // TaskEnded implements orchestrator.Listener.
 func (r *jobRun) TaskEnded(key string, lines int) {
 	u := noChange(r.id)
 	u.TaskEnded, u.TaskLines = key, lines
-	r.add(u, false)
+	r.add(u, atCheckpoint)
 }
 
 // Retrying implements orchestrator.Listener.
@@ -580,5 +619,5 @@ func (r *jobRun) Retrying(attempt, round int, wait time.Duration, reason error) 
 	u.State, u.Attempts, u.Round = orchestrator.WaitForRetry, attempt, round
 	u.Progress, u.ProgressInfo = 0, msg
 	u.Log = []string{stamp("WARN", msg)}
-	r.add(u, true)
+	r.add(u, now)
 }
