@@ -339,8 +339,8 @@ type jobRun struct {
 	mu      sync.Mutex
 	pending []manager.UpdateJob
 	ecms    map[string]string // engine → its ECM, of the tasks it ran
-	kick    chan struct{} // write now
-	soon    chan struct{} // write within runningDelay
+	kick    chan struct{}     // write now
+	soon    chan struct{}     // write within runningDelay
 }
 
 var _ orchestrator.Listener = (*jobRun)(nil)
