@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Starts a local 3-member manager cluster on loopback and waits; Ctrl-C
-# stops every member cleanly. Data stays in $DATA (default
-# /tmp/linkis-cluster), so running the script again restarts the same
-# cluster from disk.
+# Starts the whole system on loopback as it runs on three hosts: three
+# `linkis server` members (the replicated manager and job queues; every
+# API on each) and two ECM hosts that join them; Ctrl-C stops everything
+# cleanly. Data stays in $DATA (default /tmp/linkis-cluster), so running the
+# script again restarts the same cluster from disk.
 #
 #   scripts/cluster.sh            # or: make cluster
-#   LINKIS_TOKEN=... DATA=/var/tmp/lk scripts/cluster.sh
+#   LINKIS_TOKEN=... LINKIS_USERS=alice:code DATA=/var/tmp/lk scripts/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-/tmp/linkis-cluster}
-export LINKIS_TOKEN=${LINKIS_TOKEN:-local-dev-token}
+export LINKIS_TOKEN=${LINKIS_TOKEN:-local-dev-cluster-token}
+export LINKIS_USERS=${LINKIS_USERS:-alice:alice-dev-code}
 BIN=$DATA/bin/linkis
 mkdir -p "$DATA/bin"
 go build -o "$BIN" ./cmd/linkis
@@ -21,18 +23,26 @@ stop() {
 }
 trap stop INT TERM
 
+members=http://127.0.0.1:8101,http://127.0.0.1:8102,http://127.0.0.1:8103
 for i in 1 2 3; do
-	args=(manager --id "m$i" --data-dir "$DATA/m$i" --raft-addr "127.0.0.1:710$i" --http-addr "127.0.0.1:810$i")
-	if [ ! -e "$DATA/m$i/raft.db" ]; then
-		if [ "$i" = 1 ]; then args+=(--bootstrap); else args+=(--join "http://127.0.0.1:8101"); fi
-	fi
-	"$BIN" "${args[@]}" 2>>"$DATA/m$i.log" &
+	# A member with state on disk rejoins by itself; the flags matter the
+	# first time only.
+	enter=(--join http://127.0.0.1:8101)
+	[ "$i" = 1 ] && enter=(--bootstrap)
+	"$BIN" server --id "s$i" --data-dir "$DATA/s$i" --raft-addr "127.0.0.1:710$i" --http-addr "127.0.0.1:810$i" \
+		--no-ecm "${enter[@]}" 2>>"$DATA/s$i.log" &
 	pids+=($!)
 	# The first member must lead before the others ask it to let them in.
 	[ "$i" = 1 ] && sleep 2
 done
+for i in 1 2; do
+	"$BIN" ecm --id "ecm-$i" --manager "$members" --data-dir "$DATA/ecm-$i" --http-addr "127.0.0.1:910$i" \
+		--memory 4g --cores 2 --instances 8 2>>"$DATA/ecm-$i.log" &
+	pids+=($!)
+done
 
-echo "manager cluster: http://127.0.0.1:8101 http://127.0.0.1:8102 http://127.0.0.1:8103"
-echo "token: $LINKIS_TOKEN   logs: $DATA/m*.log   status:"
+echo "servers: $members (REST under /api/rest_j/v1; user ${LINKIS_USERS%%:*})"
+echo "ECMs: http://127.0.0.1:9101 http://127.0.0.1:9102   logs: $DATA/*.log"
+echo "  LINKIS_SERVER=$members LINKIS_USER=alice LINKIS_TOKEN_CODE=alice-dev-code $BIN submit --engine shell --code 'echo hi' --wait"
 echo "  curl -H 'Authorization: Bearer $LINKIS_TOKEN' http://127.0.0.1:8101/v1/status"
 wait
