@@ -124,6 +124,19 @@ func DecodeResultRow(line []byte, ncol int) ([]any, error) {
 	return row, nil
 }
 
+// CheckResultRow checks one row line of a result-set file without
+// decoding its values: a JSON array of ncol values.
+func CheckResultRow(line []byte, ncol int) error {
+	var row []json.RawMessage
+	if err := json.Unmarshal(line, &row); err != nil {
+		return err
+	}
+	if len(row) != ncol {
+		return fmt.Errorf("%d values for %d columns", len(row), ncol)
+	}
+	return nil
+}
+
 // ValidResultName checks the name of a result file as the host-data API
 // takes it: one plain file name of 1 to 255 bytes of letters, digits,
 // '.', '_' and '-', not starting with '.' (engines name them
