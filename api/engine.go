@@ -22,7 +22,8 @@ const (
 	// and with &logSize=S also the first S lines of the log of a task that
 	// ended. GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
 	// the task has not ended. GET PathTasks/{id}/log?from=L&size=S →
-	// TaskLog. POST PathTasks/{id}/kill → TaskStatus.
+	// TaskLog (at most S lines, fewer past MaxLogPageBytes). POST
+	// PathTasks/{id}/kill → TaskStatus.
 	PathTasks = "/v1/tasks"
 	// PathEngineLock: POST LockRequest → LockResponse. Presents a grant
 	// to the engine ahead of the first task (optional: a task carrying an
@@ -55,6 +56,10 @@ const (
 	MaxTaskParams   = 64
 	MaxLogPageSize  = 10000
 	MaxTaskKeyBytes = 128
+	// MaxLogPageBytes bounds the lines of one log page (a page stops after
+	// the line that reaches it; Next says where to go on): JSON escapes
+	// may grow them up to six times, within what a client reads.
+	MaxLogPageBytes = 2 << 20
 )
 
 // TaskRequest submits code to an engine. AskID and Token are the grant the

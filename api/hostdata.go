@@ -39,10 +39,6 @@ const (
 	MaxResultPageBytes = 8 << 20 // a page stops after the row that reaches it (one row at least)
 	MaxResultFiles     = 10000   // listed per engine
 	MaxResultHeader    = 1 << 20 // bytes of a header line the ECM serves
-	// MaxLogPageBytes bounds the lines of one log page the ECM serves (a
-	// page stops after the line that reaches it): JSON escapes may grow
-	// them up to six times, within what a client reads.
-	MaxLogPageBytes    = 2 << 20
 	maxResultNameBytes = 255
 )
 
@@ -256,6 +252,6 @@ func (c *ECMClient) OpenResult(ctx context.Context, addr, ec, name string) (io.R
 // maxPageAnswer bounds the result page a client reads: its rows (the
 // last of which may pass MaxResultPageBytes by up to a line), its header
 // (re-encoded: escapes may grow it) and the envelope. Other answers are
-// bounded by MaxLaunchBytes (log pages by MaxLogPageBytes on the ECM's
-// side).
+// bounded by MaxLaunchBytes (log pages by MaxLogPageBytes on the
+// server's side).
 const maxPageAnswer = MaxResultPageBytes + MaxResultLine + 6*MaxResultHeader + 1<<20

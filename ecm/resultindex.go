@@ -29,7 +29,8 @@ import (
 // markEvery is the distance in bytes between two marks of an index.
 const markEvery = 64 << 10
 
-// maxIndexes bounds the indexes an ECM keeps (least recently used go).
+// maxIndexes bounds the indexes an ECM keeps (least recently used go):
+// each is 16 bytes per markEvery of its file (256 KiB for a 1 GiB file).
 const maxIndexes = 256
 
 type mark struct{ row, off int }
