@@ -106,6 +106,18 @@ func (r TaskRequest) Validate() error {
 	return nil
 }
 
+// CheckPage checks the bounds of a page request: from ≥ 0 and size from 1
+// to max (MaxLogPageSize for logs, MaxResultPageRows for results).
+func CheckPage(from, size, max int) error {
+	if from < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
+	}
+	if size < 1 || size > max {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", max, size)
+	}
+	return nil
+}
+
 // validKey checks a task key: at most MaxTaskKeyBytes of printable UTF-8
 // ("" is no key).
 func validKey(k string) error {

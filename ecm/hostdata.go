@@ -83,11 +83,8 @@ func (m *ECM) TaskLog(ctx context.Context, ec, task string, from, size int) (api
 	if !engineconn.IsTaskID(task) {
 		return api.TaskLog{}, linkis.ValueError(linkis.ErrInvalidArgument, "task", task, "must be a task id t-N")
 	}
-	if from < 0 {
-		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
-	}
-	if size < 1 || size > api.MaxLogPageSize {
-		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxLogPageSize, size)
+	if err := api.CheckPage(from, size, api.MaxLogPageSize); err != nil {
+		return api.TaskLog{}, err
 	}
 	h, err := m.hosted(ec)
 	if err != nil {
@@ -192,11 +189,8 @@ func (m *ECM) ResultFiles(ec string) (api.ResultFiles, error) {
 // ResultPage returns rows [from, from+size) of result file name of
 // engine ec (see api.ResultPage), through the file's row index.
 func (m *ECM) ResultPage(ec, name string, from, size int) (api.ResultPage, error) {
-	if from < 0 {
-		return api.ResultPage{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
-	}
-	if size < 1 || size > api.MaxResultPageRows {
-		return api.ResultPage{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxResultPageRows, size)
+	if err := api.CheckPage(from, size, api.MaxResultPageRows); err != nil {
+		return api.ResultPage{}, err
 	}
 	h, err := m.hosted(ec)
 	if err != nil {
