@@ -61,7 +61,10 @@
 // ResultFiles, ResultPage, OpenResult). A task's log page comes from the
 // engine while it serves (it answers from memory, or from what it saved)
 // and from the saved file once it exited or cannot be reached: the caller
-// asks the same way either time. A result page (header and rows [from,
+// asks the same way either time. (An engine adopted after a restart is
+// not asked: its address comes from a file its user could have rewritten,
+// and the ECM would send it the cluster token; its logs are served once
+// saved.) A result page (header and rows [from,
 // from+n), with the file's row count) goes through a row index built in
 // one streaming pass on the first request and extended as the file grows
 // (resultindex.go): a page reads about its own size, whatever the row

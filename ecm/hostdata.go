@@ -35,7 +35,7 @@ func newHostData() *hostData {
 type hostedEngine struct {
 	ec            string
 	logs, results string
-	addr          string // while it serves
+	addr          string // while it serves, if the ECM may call it
 	exited        bool
 	reason        string // how it ended
 }
@@ -61,7 +61,11 @@ func (m *ECM) hosted(ec string) (hostedEngine, error) {
 	m.checkRunning(e)
 	m.mu.Lock()
 	h := hostedEngine{ec: ticket, logs: e.logs, results: e.result, exited: e.isExited(), reason: e.reason}
-	if e.state == stateRunning {
+	if e.state == stateRunning && !e.since.IsZero() {
+		// Only the address of an engine this run launched: it was read
+		// before any task ran. An adopted engine's comes from a file its
+		// user's code could have rewritten since, and the ECM would send
+		// it the cluster token; its logs are served once saved.
 		h.addr = e.addr
 	}
 	endedAt := e.endedAt
