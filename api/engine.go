@@ -254,9 +254,12 @@ func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
 		if maxRows > 0 && len(rs.Rows) >= maxRows {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
 		}
-		row, err := DecodeResultRow(line, len(rs.Columns))
-		if err != nil {
+		var row []any
+		if err := strictJSON(line, &row); err != nil {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", n, err)
+		}
+		if len(row) != len(rs.Columns) {
+			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d has %d values for %d columns", n, len(row), len(rs.Columns))
 		}
 		rs.Rows = append(rs.Rows, row)
 	}
