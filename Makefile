@@ -7,6 +7,7 @@ FUZZ_TARGETS := ./linkis:FuzzParseLabels ./linkis:FuzzParseResourceStrings ./man
 FUZZ_TARGETS += ./sim:FuzzParseScenario ./sim:FuzzParseTrace
 FUZZ_TARGETS += ./raftstore:FuzzDecodeEntry ./raftstore:FuzzAPIRequest
 FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL ./ecm:FuzzMaterials
+FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
 
 .PHONY: test vet bench fuzz soak demo cluster tidy

@@ -22,7 +22,8 @@ const (
 	// and with &logSize=S also the first S lines of the log of a task that
 	// ended. GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
 	// the task has not ended. GET PathTasks/{id}/log?from=L&size=S →
-	// TaskLog. POST PathTasks/{id}/kill → TaskStatus.
+	// TaskLog (at most S lines, fewer past MaxLogPageBytes). POST
+	// PathTasks/{id}/kill → TaskStatus.
 	PathTasks = "/v1/tasks"
 	// PathEngineLock: POST LockRequest → LockResponse. Presents a grant
 	// to the engine ahead of the first task (optional: a task carrying an
@@ -55,6 +56,10 @@ const (
 	MaxTaskParams   = 64
 	MaxLogPageSize  = 10000
 	MaxTaskKeyBytes = 128
+	// MaxLogPageBytes bounds the lines of one log page (a page stops after
+	// the line that reaches it; Next says where to go on): JSON escapes
+	// may grow them up to six times, within what a client reads.
+	MaxLogPageBytes = 2 << 20
 )
 
 // TaskRequest submits code to an engine. AskID and Token are the grant the
@@ -97,6 +102,18 @@ func (r TaskRequest) Validate() error {
 	}
 	if len(r.Params) > MaxTaskParams {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(r.Params), MaxTaskParams)
+	}
+	return nil
+}
+
+// CheckPage checks the bounds of a page request: from ≥ 0 and size from 1
+// to max (MaxLogPageSize for logs, MaxResultPageRows for results).
+func CheckPage(from, size, max int) error {
+	if from < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
+	}
+	if size < 1 || size > max {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", max, size)
 	}
 	return nil
 }
@@ -237,9 +254,12 @@ func ReadResultSet(r io.Reader, maxRows int) (ResultSet, error) {
 		if maxRows > 0 && len(rs.Rows) >= maxRows {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
 		}
-		row, err := DecodeResultRow(line, len(rs.Columns))
-		if err != nil {
+		var row []any
+		if err := strictJSON(line, &row); err != nil {
 			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", n, err)
+		}
+		if len(row) != len(rs.Columns) {
+			return ResultSet{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d has %d values for %d columns", n, len(row), len(rs.Columns))
 		}
 		rs.Rows = append(rs.Rows, row)
 	}

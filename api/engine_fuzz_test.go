@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,31 @@ func FuzzReadResultSet(f *testing.F) {
 			if len(r) != len(rs.Columns) {
 				t.Fatalf("row %d has %d values for %d columns", i, len(r), len(rs.Columns))
 			}
+		}
+	})
+}
+
+// FuzzResultRefOf: a path an engine reports is turned into a reference
+// only when it lies directly in that engine's results directory, under a
+// result name; whatever the path, the name never climbs out.
+func FuzzResultRefOf(f *testing.F) {
+	for _, p := range []string{
+		"/data/ec-3/results/t-1-1.jsonl", "file:///data/ec-3/results/t-1-1.jsonl", "/data/ec-3/results/../../ec-4/results/t-1-1.jsonl",
+		"/data/ec-4/results/t-1-1.jsonl", "data/ec-3/results/t-1-1.jsonl", "/data/ec-3/results/", "/data/ec-3/results//t-1-1.jsonl",
+		"/data/ec-3/results/t-1-1.jsonl\x00", "/data/ec-3/results/.hidden", "/ec-3/results/a", "/results/a",
+	} {
+		f.Add("ec-3", p)
+	}
+	f.Fuzz(func(t *testing.T, ec, p string) {
+		ref, err := ResultRefOf("ecm-a", ec, p)
+		if err != nil {
+			return
+		}
+		if ValidResultName(ref.Name) != nil || ref.ECM != "ecm-a" {
+			t.Fatalf("%q %q: %+v", ec, p, ref)
+		}
+		if !strings.HasSuffix(p, "/"+ref.EC+"/results/"+ref.Name) || strings.Contains(p, "/../") || strings.Contains(p, "/./") || strings.Contains(p, "//"+ref.EC) {
+			t.Fatalf("%q %q accepted as %+v", ec, p, ref)
 		}
 	})
 }

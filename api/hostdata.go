@@ -39,10 +39,6 @@ const (
 	MaxResultPageBytes = 8 << 20 // a page stops after the row that reaches it (one row at least)
 	MaxResultFiles     = 10000   // listed per engine
 	MaxResultHeader    = 1 << 20 // bytes of a header line the ECM serves
-	// MaxLogPageBytes bounds the lines of one log page the ECM serves (a
-	// page stops after the line that reaches it): JSON escapes may grow
-	// them up to six times, within what a client reads.
-	MaxLogPageBytes    = 2 << 20
 	maxResultNameBytes = 255
 )
 
@@ -122,6 +118,19 @@ func DecodeResultRow(line []byte, ncol int) ([]any, error) {
 		return nil, fmt.Errorf("%d values for %d columns", len(row), ncol)
 	}
 	return row, nil
+}
+
+// CheckResultRow checks one row line of a result-set file without
+// decoding its values: a JSON array of ncol values.
+func CheckResultRow(line []byte, ncol int) error {
+	var row []json.RawMessage
+	if err := json.Unmarshal(line, &row); err != nil {
+		return err
+	}
+	if len(row) != ncol {
+		return fmt.Errorf("%d values for %d columns", len(row), ncol)
+	}
+	return nil
 }
 
 // ValidResultName checks the name of a result file as the host-data API
@@ -243,6 +252,6 @@ func (c *ECMClient) OpenResult(ctx context.Context, addr, ec, name string) (io.R
 // maxPageAnswer bounds the result page a client reads: its rows (the
 // last of which may pass MaxResultPageBytes by up to a line), its header
 // (re-encoded: escapes may grow it) and the envelope. Other answers are
-// bounded by MaxLaunchBytes (log pages by MaxLogPageBytes on the ECM's
-// side).
+// bounded by MaxLaunchBytes (log pages by MaxLogPageBytes on the
+// server's side).
 const maxPageAnswer = MaxResultPageBytes + MaxResultLine + 6*MaxResultHeader + 1<<20

@@ -52,6 +52,38 @@
 // SIGTERM to the group, SIGKILL after the grace, and answers once the
 // process is gone.
 //
+// # Host data: task logs and result files
+//
+// What an engine leaves on the host - the logs of its tasks, saved in
+// DATA/ec-N/logs/tasks-S.jsonl, and its result-set files in
+// DATA/ec-N/results - stays there and is served by the ECM to any member
+// of the cluster, behind the cluster token (api.PathECMEngines; api.ECMClient's TaskLog,
+// ResultFiles, ResultPage, OpenResult). A task's log page comes from the
+// engine while it serves (it answers from memory, or from what it saved)
+// and from the saved file once it exited or cannot be reached: the caller
+// asks the same way either time. (An engine adopted after a restart is
+// not asked: its address comes from a file its user could have rewritten,
+// and the ECM would send it the cluster token; its logs are served once
+// saved.) A result page (header and rows [from,
+// from+n), with the file's row count) goes through a row index built in
+// one streaming pass on the first request and extended as the file grows
+// (resultindex.go): a page reads about its own size, whatever the row
+// number; pages stop at api.MaxResultPageBytes. A file is served whole,
+// streamed, for an export. Every file is opened through an os.Root of that
+// engine's own directory, as engineconn.OpenUserFile does: the directory
+// is the engine user's, so a name must be a plain result name (no "/",
+// "..", NUL) and the file a regular file with one link - a symbolic link
+// (even one inside the directory), a hard link, a FIFO or a directory
+// planted there is refused, and neither another engine's files nor the
+// ECM's own can be reached. The listing shows only files that would be
+// served. api.ResultRefOf turns a path an engine reported into (ECM,
+// engine, name).
+//
+// The data lives for Config.Retention (--retention, default 7 days) after
+// the engine ended: past it every host-data request answers unknown_node
+// ("ec": it is gone) even before the cleaner's next pass removes the
+// directory; an engine this ECM never had answers the same.
+//
 // # Metrics
 //
 // GET /metrics (behind the token) serves the ECM's own registry: engines

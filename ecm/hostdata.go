@@ -35,7 +35,7 @@ func newHostData() *hostData {
 type hostedEngine struct {
 	ec            string
 	logs, results string
-	addr          string // while it serves
+	addr          string // while it serves, if the ECM may call it
 	exited        bool
 	reason        string // how it ended
 }
@@ -61,7 +61,11 @@ func (m *ECM) hosted(ec string) (hostedEngine, error) {
 	m.checkRunning(e)
 	m.mu.Lock()
 	h := hostedEngine{ec: ticket, logs: e.logs, results: e.result, exited: e.isExited(), reason: e.reason}
-	if e.state == stateRunning {
+	if e.state == stateRunning && !e.since.IsZero() {
+		// Only the address of an engine this run launched: it was read
+		// before any task ran. An adopted engine's comes from a file its
+		// user's code could have rewritten since, and the ECM would send
+		// it the cluster token; its logs are served once saved.
 		h.addr = e.addr
 	}
 	endedAt := e.endedAt
@@ -75,43 +79,38 @@ func (m *ECM) hosted(ec string) (hostedEngine, error) {
 }
 
 // TaskLog returns lines [from, from+size) of the log of task id of engine
-// ec: what the engine saved in its log directory, or, while the engine
-// serves and the log is not saved yet, the engine's own answer. A task
-// of which neither has a log is ErrUnknownNode (field "task").
+// ec: while the engine serves, its own answer (from memory, or from what
+// it saved); else - it exited, or cannot be reached - what it saved in
+// its log directory. A task of which neither has a log is ErrUnknownNode
+// (field "task").
 func (m *ECM) TaskLog(ctx context.Context, ec, task string, from, size int) (api.TaskLog, error) {
 	if !engineconn.IsTaskID(task) {
 		return api.TaskLog{}, linkis.ValueError(linkis.ErrInvalidArgument, "task", task, "must be a task id t-N")
 	}
-	if from < 0 {
-		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
-	}
-	if size < 1 || size > api.MaxLogPageSize {
-		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxLogPageSize, size)
+	if err := api.CheckPage(from, size, api.MaxLogPageSize); err != nil {
+		return api.TaskLog{}, err
 	}
 	h, err := m.hosted(ec)
 	if err != nil {
 		return api.TaskLog{}, err
 	}
-	saved := func() (api.TaskLog, bool, error) { return engineconn.SavedLogPage(h.logs, task, from, size) }
-	if lg, ok, err := saved(); ok || err != nil {
-		return lg, err
-	}
+	var live error // why the engine did not answer
 	if h.addr != "" {
 		lg, err := api.NewEngineClient(h.addr, m.cfg.Token, m.data.engines).Log(ctx, task, from, size)
 		if err == nil {
 			return lg, nil
 		}
-		// Saved meanwhile (its record forgotten, or the engine exited)?
-		if lg, ok, serr := saved(); ok || serr != nil {
-			return lg, serr
-		}
-		if !errors.Is(err, linkis.ErrUnknownNode) {
-			if h, herr := m.hosted(ec); herr == nil && !h.exited {
-				return api.TaskLog{}, linkis.Errorf(linkis.ErrUnavailable, "ec", "%s serves but could not be asked for the log of %s: %v", h.ec, task, err)
-			}
+		live = err
+	}
+	if lg, ok, err := engineconn.SavedLogPage(h.logs, task, from, size); ok || err != nil {
+		return lg, err
+	}
+	if live != nil && !errors.Is(live, linkis.ErrUnknownNode) {
+		if h, err := m.hosted(ec); err == nil && !h.exited {
+			return api.TaskLog{}, linkis.Errorf(linkis.ErrUnavailable, "ec", "%s serves but could not be asked for the log of %s: %v", h.ec, task, live)
 		}
 	}
-	why := "it was never submitted there"
+	why := "never submitted there"
 	if h.exited {
 		why = "never submitted there, or the engine ended without saving it (" + firstLine(h.reason) + ")"
 	}
@@ -141,8 +140,9 @@ func (m *ECM) openResult(h hostedEngine, name string) (*os.File, os.FileInfo, er
 	return f, fi, err
 }
 
-// ResultFiles lists the result files of engine ec: the regular files of
-// its results directory whose names are result names, by name.
+// ResultFiles lists the result files of engine ec: the files of its
+// results directory that ResultPage and OpenResult serve (regular, one
+// link, a result name), by name.
 func (m *ECM) ResultFiles(ec string) (api.ResultFiles, error) {
 	h, err := m.hosted(ec)
 	if err != nil {
@@ -173,8 +173,8 @@ func (m *ECM) ResultFiles(ec string) (api.ResultFiles, error) {
 				break
 			}
 			fi, err := d.Info()
-			if err != nil {
-				continue // removed meanwhile
+			if err != nil || !engineconn.PlainFile(fi) {
+				continue // removed meanwhile, or not served
 			}
 			f := api.ResultFile{Name: d.Name(), Size: fi.Size(), Modified: fi.ModTime().UnixMilli()}
 			if x, ok := m.data.idx.cached(filepath.Join(h.results, d.Name()), fi); ok {
@@ -193,11 +193,8 @@ func (m *ECM) ResultFiles(ec string) (api.ResultFiles, error) {
 // ResultPage returns rows [from, from+size) of result file name of
 // engine ec (see api.ResultPage), through the file's row index.
 func (m *ECM) ResultPage(ec, name string, from, size int) (api.ResultPage, error) {
-	if from < 0 {
-		return api.ResultPage{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
-	}
-	if size < 1 || size > api.MaxResultPageRows {
-		return api.ResultPage{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxResultPageRows, size)
+	if err := api.CheckPage(from, size, api.MaxResultPageRows); err != nil {
+		return api.ResultPage{}, err
 	}
 	h, err := m.hosted(ec)
 	if err != nil {

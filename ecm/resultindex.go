@@ -29,7 +29,8 @@ import (
 // markEvery is the distance in bytes between two marks of an index.
 const markEvery = 64 << 10
 
-// maxIndexes bounds the indexes an ECM keeps (least recently used go).
+// maxIndexes bounds the indexes an ECM keeps (least recently used go):
+// each is 16 bytes per markEvery of its file (256 KiB for a 1 GiB file).
 const maxIndexes = 256
 
 type mark struct{ row, off int }
@@ -131,15 +132,14 @@ func buildIndex(f *os.File, size int) (*rowIndex, error) {
 	n := 0
 	for {
 		chunk, err := br.ReadSlice('\n')
-		n += len(chunk)
+		if n += len(chunk); n > api.MaxResultHeader+1 {
+			return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet.header", "longer than %d bytes", api.MaxResultHeader)
+		}
 		if err == nil {
 			break
 		}
 		if err != bufio.ErrBufferFull {
 			return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet", "no complete header line (yet)")
-		}
-		if n > api.MaxResultHeader {
-			return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet.header", "longer than %d bytes", api.MaxResultHeader)
 		}
 	}
 	x := &rowIndex{first: n, end: n, marks: []mark{{0, n}}}
@@ -215,7 +215,7 @@ func (x *rowIndex) page(f *os.File, from, size int) (api.ResultSetHeader, []json
 		if err != nil {
 			return hdr, nil, 0, err
 		}
-		if _, err := api.DecodeResultRow(line, len(hdr.Columns)); err != nil {
+		if err := api.CheckResultRow(line, len(hdr.Columns)); err != nil {
 			return hdr, nil, 0, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", next+1, err)
 		}
 		rows = append(rows, line)

@@ -240,11 +240,8 @@ func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) 
 // Log returns a page of a task's log.
 // A task the engine no longer keeps in memory is read from its log file.
 func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
-	if from < 0 {
-		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "from", "must not be negative, got %d", from)
-	}
-	if size < 1 || size > api.MaxLogPageSize {
-		return api.TaskLog{}, linkis.Errorf(linkis.ErrInvalidArgument, "size", "must be from 1 to %d, got %d", api.MaxLogPageSize, size)
+	if err := api.CheckPage(from, size, api.MaxLogPageSize); err != nil {
+		return api.TaskLog{}, err
 	}
 	t, err := e.task(id)
 	if err != nil {

@@ -29,7 +29,7 @@ func OpenUserFile(root *os.Root, name string) (*os.File, os.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !oneLinkRegular(before) {
+	if !PlainFile(before) {
 		return deny("not a regular file with a single link")
 	}
 	// O_NONBLOCK: a FIFO swapped in after the check must not block the
@@ -43,7 +43,7 @@ func OpenUserFile(root *os.Root, name string) (*os.File, os.FileInfo, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("engineconn: %w", err)
 	}
-	if !oneLinkRegular(fi) || !os.SameFile(before, fi) {
+	if !PlainFile(fi) || !os.SameFile(before, fi) {
 		f.Close()
 		return deny("replaced while it was opened")
 	}
@@ -64,7 +64,9 @@ func plainName(name string) bool {
 	return true
 }
 
-func oneLinkRegular(fi os.FileInfo) bool {
+// PlainFile reports whether fi (from Lstat) is what OpenUserFile opens: a
+// regular file with a single link.
+func PlainFile(fi os.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return fi.Mode().IsRegular() && ok && st.Nlink == 1
 }

@@ -106,9 +106,9 @@ func ReadSavedLog(dir, id string) ([]string, bool) {
 // SavedLogPage returns lines [from, from+size) of the saved log of task id
 // in an engine's log directory, as the engine's task API would (Complete
 // when the page reaches its end: a saved log is final; cut short past
-// api.MaxLogPageBytes), and whether the
-// log is saved there. The directory is the engine user's: the segment is
-// opened with OpenUserFile, so an error may say it was refused.
+// api.MaxLogPageBytes), and whether the log is saved there. The directory
+// is the engine user's: the segment is opened with OpenUserFile, so an
+// error may say it was refused.
 func SavedLogPage(dir, id string, from, size int) (api.TaskLog, bool, error) {
 	lines, ok, err := readSaved(dir, id)
 	if !ok || err != nil {

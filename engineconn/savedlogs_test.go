@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 )
 
@@ -102,5 +103,34 @@ func TestSavedLogPageRefusesPlantedFiles(t *testing.T) {
 	}
 	if _, ok, err := SavedLogPage(filepath.Join(dir, "missing"), "t-3", 0, 1); ok || err != nil {
 		t.Fatalf("a missing directory: %v %v", ok, err)
+	}
+}
+
+// A page of long lines stops at api.MaxLogPageBytes, saved or live.
+func TestLogPagesStopAtTheByteBound(t *testing.T) {
+	long := strings.Repeat("x", 64<<10)
+	var lines []string
+	l := &taskLog{}
+	for range 100 {
+		lines = append(lines, long)
+		l.add(long)
+	}
+	dir := t.TempDir()
+	s := &logSegments{dir: dir}
+	if err := s.save("t-1", lines); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	want := api.MaxLogPageBytes/(len(long)+1) + 1
+	p, ok, err := SavedLogPage(dir, "t-1", 10, 100)
+	if !ok || err != nil || len(p.Lines) != want || p.Next != 10+want || p.Complete {
+		t.Fatalf("saved: %d lines, next %d, complete %v (%v %v); want %d lines", len(p.Lines), p.Next, p.Complete, ok, err, want)
+	}
+	page, next, _ := l.page(10, 100)
+	if len(page) != want || next != 10+want {
+		t.Fatalf("live: %d lines, next %d; want %d", len(page), next, want)
+	}
+	if page, next, _ := l.page(99, 100); len(page) != 1 || next != 100 {
+		t.Fatalf("last line: %d lines, next %d", len(page), next)
 	}
 }
