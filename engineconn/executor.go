@@ -182,16 +182,26 @@ func (e *EngineConn) task(id string) (*Task, error) {
 	return nil, linkis.ValueError(linkis.ErrUnknownNode, "task", id, "no such task on "+e.cfg.Ticket+" (never submitted, or forgotten)")
 }
 
-// Status returns where a task stands, waiting up to wait while it runs.
-func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error) {
+// Status returns where a task stands, waiting up to wait while it runs
+// and, unless logLines is negative, while its log has at most logLines
+// lines: a caller that has read that many learns of the next line when it
+// is printed, not when the wait runs out.
+func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
 	t, err := e.task(id)
 	if err != nil {
 		return api.TaskStatus{}, err
 	}
 	if wait > 0 {
+		var grew <-chan struct{}
+		if logLines >= 0 {
+			if grew = t.log.beyond(logLines); grew == nil {
+				return t.status(), nil
+			}
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-t.done:
+		case <-grew:
 		case <-timer.C:
 		case <-ctx.Done():
 		}

@@ -31,7 +31,7 @@ func (e *EngineConn) Handler() http.Handler {
 		}
 		out, err := e.Submit(r.Context(), req)
 		if err == nil && wait > 0 {
-			st, serr := e.Status(r.Context(), out.ID, time.Duration(wait)*time.Millisecond)
+			st, serr := e.Status(r.Context(), out.ID, time.Duration(wait)*time.Millisecond, -1)
 			if serr == nil {
 				out.State, out.Status = st.State, &st
 				if logSize > 0 && api.TaskEnded(st.State) {
@@ -49,7 +49,14 @@ func (e *EngineConn) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
-		out, err := e.Status(r.Context(), r.PathValue("id"), time.Duration(wait)*time.Millisecond)
+		logLines := int64(-1)
+		if r.URL.Query().Has("logLines") {
+			if logLines, err = queryInt(r, "logLines", 0, 1<<31-1); err != nil {
+				api.WriteError(w, err)
+				return
+			}
+		}
+		out, err := e.Status(r.Context(), r.PathValue("id"), time.Duration(wait)*time.Millisecond, int(logLines))
 		reply(w, out, err)
 	})
 	mux.HandleFunc("GET "+api.PathTasks+"/{id}/log", func(w http.ResponseWriter, r *http.Request) {

@@ -224,6 +224,7 @@ type taskLog struct {
 	cap       int
 	truncated bool
 	dropped   int64
+	grew      chan struct{} // closed when a line is added; nil while nobody waits
 }
 
 const maxLineBytes = 64 << 10
@@ -234,10 +235,28 @@ func (l *taskLog) add(line string) {
 	l.addLocked(line)
 }
 
+// beyond returns nil when the log has more than n lines, else a channel
+// closed when the next line is added.
+func (l *taskLog) beyond(n int) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) > n {
+		return nil
+	}
+	if l.grew == nil {
+		l.grew = make(chan struct{})
+	}
+	return l.grew
+}
+
 func (l *taskLog) addLocked(line string) {
 	if l.truncated {
 		l.dropped += int64(len(line)) + 1
 		return
+	}
+	if l.grew != nil {
+		close(l.grew)
+		l.grew = nil
 	}
 	if len(line) > maxLineBytes {
 		line = line[:maxLineBytes] + " [line cut at " + strconv.Itoa(maxLineBytes) + " bytes]"

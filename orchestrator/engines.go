@@ -48,8 +48,9 @@ type TaskClient interface {
 	// round trip: the answer carries the status when it ended in time.
 	Submit(ctx context.Context, r api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error)
 	// Status returns where a task stands, waiting up to wait while it has
-	// not ended.
-	Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error)
+	// not ended and, unless logLines is negative, while its log has at
+	// most logLines lines (the caller's next line ends the wait).
+	Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error)
 	// Log returns up to size lines of a task's log from line from.
 	Log(ctx context.Context, id string, from, size int) (api.TaskLog, error)
 	// Kill stops a task that has not ended.
@@ -228,6 +229,11 @@ type httpTaskClient struct {
 	submitURL string
 	token     string
 	hc        *http.Client
+}
+
+// Status implements TaskClient.
+func (c *httpTaskClient) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
+	return c.StatusAfter(ctx, id, wait, logLines)
 }
 
 // inlineLogLines is how many log lines a submission asks the engine to

@@ -330,6 +330,7 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 		st = *sub.Status
 	}
 	logNext, progress := 0, 0.0
+	var lastCall time.Time
 	inline := sub.Log // the first page, when the task ended within the submission's wait
 	for {
 		if st.Progress > progress {
@@ -353,23 +354,34 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 			break
 		}
 		if ctx.Err() != nil {
-			r.kill(ctx, tc, sub.ID)
+			r.kill(ctx, tc, sub.ID, logNext)
 			return result{cancelled: true, ec: ec}
 		}
 		if now := time.Now(); !renewAt.IsZero() && now.After(renewAt) {
 			renewAt = r.renew(ctx, g, now)
 		}
-		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait)
+		// The status call returns as soon as the log has a line we have
+		// not read; a task that prints all the time is read in batches
+		// at most every minLogInterval rather than in a tight loop.
+		if wait := time.Until(lastCall.Add(minLogInterval)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				continue
+			case <-time.After(wait):
+			}
+		}
+		lastCall = time.Now()
+		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait, logNext)
 		if err != nil {
 			if ctx.Err() != nil {
-				r.kill(ctx, tc, sub.ID)
+				r.kill(ctx, tc, sub.ID, logNext)
 				return result{cancelled: true, ec: ec}
 			}
 			gone := engineGone(err)
 			if !gone {
 				// The engine still answers: the task may still run on
 				// it, and its engine is about to be released.
-				r.kill(ctx, tc, sub.ID)
+				r.kill(ctx, tc, sub.ID, logNext)
 			}
 			return result{ec: ec, err: engineErr(ec, "lost task "+sub.ID, err, gone, gone), retryable: gone}
 		}
@@ -442,8 +454,10 @@ func (r *run) renew(ctx context.Context, g *api.AskResult, now time.Time) time.T
 }
 
 // kill stops a task whose job was cancelled and gives it KillWait to end,
-// so that its engine is free when it is released.
-func (r *run) kill(ctx context.Context, tc TaskClient, id string) {
+// so that its engine is free when it is released; then it passes on the
+// log lines from line logNext the task printed before it ended, which
+// would otherwise be lost with the engine's memory of the task.
+func (r *run) kill(ctx context.Context, tc TaskClient, id string, logNext int) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
 	defer cancel()
 	st, err := tc.Kill(kctx, id)
@@ -452,10 +466,18 @@ func (r *run) kill(ctx context.Context, tc TaskClient, id string) {
 		return
 	}
 	if !api.TaskEnded(st.State) && r.o.cfg.KillWait > 0 {
-		_, _ = tc.Status(kctx, id, r.o.cfg.KillWait)
+		st, _ = tc.Status(kctx, id, r.o.cfg.KillWait, -1)
+	}
+	if st.LogLines > logNext {
+		r.logs(kctx, tc, id, logNext, st.LogLines)
 	}
 	r.info("task " + id + " was killed")
 }
+
+// minLogInterval is the shortest time between two status calls of a
+// running task, each of which may bring new log lines: a line waits at
+// most this long (plus a round trip) for the one before it.
+const minLogInterval = 20 * time.Millisecond
 
 // release gives back what an ask holds (or withdraws it while it waits),
 // whatever happened to the job: the call outlives ctx.
