@@ -16,54 +16,94 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
-// [--users FILE]`: a manager, an ECM and the entrance in one process for a
-// team, serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
+// [--users FILE] [--memory M --cores C --instances N] [--engine-idle-time
+// D]`: a manager, an ECM and the entrance in one process for a team,
+// serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
 // the job history, the queues and the engines' books.
 func runServer(out io.Writer, args []string) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
-	addr := fs.String("http-addr", "127.0.0.1:8088", "where the REST API listens")
-	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
-	inMemory := fs.Bool("in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
-	if _, err := parseArgs(fs, args, 0, ""); err != nil {
-		return err
-	}
-	if *dataDir == "" {
-		return errors.New("server: --data-dir is required")
-	}
-	users, err := loadUsers(*usersFile, os.Getenv("LINKIS_USERS"))
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer sys.Close()
-	rc := restapi.DefaultConfig()
-	rc.Users = users
-	rc.Logger = log
-	h, err := sys.Handler(rc)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *addr)
+	s, err := parseServer(args)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	return s.serve(ctx, out, nil)
+}
+
+// server is what `linkis server`'s flags say.
+type server struct {
+	dataDir, addr string
+	users         map[string]string
+	inMemory      bool
+	capacity      linkis.Resource
+	idle          time.Duration
+}
+
+func parseServer(args []string) (*server, error) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	s := &server{}
+	fs.StringVar(&s.dataDir, "data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
+	fs.StringVar(&s.addr, "http-addr", "127.0.0.1:8088", "where the REST API listens")
+	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
+	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
+	capf := capacityFlags(fs)
+	fs.DurationVar(&s.idle, "engine-idle-time", defaultServerEngineIdle, "engines exit after this long without work, giving their room back (a job's engineconn.max.free.time wins)")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return nil, err
+	}
+	if s.dataDir == "" {
+		return nil, errors.New("server needs --data-dir DIR (linkis help server shows every flag with an example)")
+	}
+	if s.idle <= 0 {
+		return nil, fmt.Errorf("server: --engine-idle-time must be positive, got %v", s.idle)
+	}
+	var err error
+	if s.capacity, err = capf.resource(); err != nil {
+		return nil, err
+	}
+	if s.users, err = loadUsers(*usersFile, os.Getenv("LINKIS_USERS")); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// serve runs the server until ctx ends; ready, if not nil, is called with
+// the REST API's address once it serves.
+func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr string)) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sys, err := embedded.Start(embedded.Config{DataDir: s.dataDir, Durable: !s.inMemory, Logger: log, Capacity: &s.capacity,
+		ECM: func(c *ecm.Config) { c.EngineMaxFreeTime = s.idle }})
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	rc := restapi.DefaultConfig()
+	rc.Users = s.users
+	rc.Logger = log
+	h, err := sys.Handler(rc)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return err
+	}
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, data in %s\n", ln.Addr(), len(users), *dataDir)
+	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, data in %s\n"+
+		"engines get %s; an engine without work for %v exits\n", ln.Addr(), len(s.users), s.dataDir, s.capacity, s.idle)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-served:
@@ -76,6 +116,12 @@ func runServer(out io.Writer, args []string) error {
 	}
 	return err
 }
+
+// defaultServerEngineIdle is how long a server's engines wait for work
+// before they exit: long enough for the next job of a working session to
+// reuse its engine, short enough that a small host's cores come back
+// within minutes (an engine's own default, as Linkis's, is an hour).
+const defaultServerEngineIdle = 10 * time.Minute
 
 // loadUsers reads users and their token codes from a file of "user code"
 // (or "user:code") lines, or else from spec ("user:code,user:code").
