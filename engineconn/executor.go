@@ -185,7 +185,9 @@ func (e *EngineConn) task(id string) (*Task, error) {
 // Status returns where a task stands, waiting up to wait while it runs
 // and, unless logLines is negative, while its log has at most logLines
 // lines: a caller that has read that many learns of the next line when it
-// is printed, not when the wait runs out.
+// is printed, not when the wait runs out. After a new line it waits up
+// to logLinger more for the task's end, so that a short task that prints
+// still costs one call and a chatty one is read in batches.
 func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
 	t, err := e.task(id)
 	if err != nil {
@@ -202,6 +204,14 @@ func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration, 
 		select {
 		case <-t.done:
 		case <-grew:
+			linger := time.NewTimer(logLinger)
+			select {
+			case <-t.done:
+			case <-linger.C:
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+			linger.Stop()
 		case <-timer.C:
 		case <-ctx.Done():
 		}
@@ -209,6 +219,10 @@ func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration, 
 	}
 	return t.status(), nil
 }
+
+// logLinger is how long a status wait that a new log line ended goes on
+// waiting for the task's end.
+const logLinger = 10 * time.Millisecond
 
 // Log returns a page of a task's log.
 // A task the engine no longer keeps in memory is read from its log file.
@@ -224,7 +238,7 @@ func (e *EngineConn) Log(id string, from, size int) (api.TaskLog, error) {
 		if lines, ok := e.savedLog(id); ok {
 			start := min(from, len(lines))
 			end := min(start+size, len(lines))
-			trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], truncatedNote)
+			trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], LogTruncatedNote)
 			return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, nil
 		}
 		return api.TaskLog{}, err

@@ -264,15 +264,16 @@ func (l *taskLog) addLocked(line string) {
 	if l.cap > 0 && l.bytes+len(line)+1 > l.cap {
 		l.truncated = true
 		l.dropped = int64(len(line)) + 1
-		l.lines = append(l.lines, fmt.Sprintf("%s: the task wrote more than the log cap of %d bytes; the rest is dropped]", truncatedNote, l.cap))
+		l.lines = append(l.lines, fmt.Sprintf("%s: the task wrote more than the log cap of %d bytes; the rest is dropped]", LogTruncatedNote, l.cap))
 		return
 	}
 	l.bytes += len(line) + 1
 	l.lines = append(l.lines, line)
 }
 
-// truncatedNote starts the line that says a task's log was cut.
-const truncatedNote = "[log truncated"
+// LogTruncatedNote starts the line that says a task's log was cut (the
+// rest of its output is in its text result set, not in its log).
+const LogTruncatedNote = "[log truncated"
 
 func (l *taskLog) all() ([]string, bool) {
 	l.mu.Lock()

@@ -45,7 +45,9 @@ type LockRenewer interface {
 // TaskClient is what the orchestrator needs of one engine's task API.
 type TaskClient interface {
 	// Submit submits a task and waits up to wait for it to end, in one
-	// round trip: the answer carries the status when it ended in time.
+	// round trip: the answer carries the status when it ended in time. The
+	// wait may end early, at the task's first log line, so that the line
+	// is not held for the whole wait.
 	Submit(ctx context.Context, r api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error)
 	// Status returns where a task stands, waiting up to wait while it has
 	// not ended and, unless logLines is negative, while its log has at
@@ -216,7 +218,7 @@ func (h *HTTPTaskClients) Client(addr string) TaskClient {
 			clear(h.clients)
 		}
 		c = &httpTaskClient{EngineClient: api.NewEngineClient(addr, h.token, h.hc),
-			submitURL: "http://" + addr + api.PathTasks + "?logSize=" + strconv.Itoa(inlineLogLines) + "&waitMs=", token: h.token, hc: h.hc}
+			submitURL: "http://" + addr + api.PathTasks + "?logLines=0&logSize=" + strconv.Itoa(inlineLogLines) + "&waitMs=", token: h.token, hc: h.hc}
 		h.clients[addr] = c
 	}
 	return c
@@ -241,7 +243,8 @@ func (c *httpTaskClient) Status(ctx context.Context, id string, wait time.Durati
 const inlineLogLines = 1000
 
 // Submit posts the task with ?waitMs and ?logSize, so that a short task
-// costs one round trip, its log included.
+// costs one round trip, its log included, and with ?logLines=0, so that
+// the wait ends (soon after) the task's first line.
 func (c *httpTaskClient) Submit(ctx context.Context, r api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error) {
 	var out api.TaskSubmitted
 	body, err := json.Marshal(r)

@@ -39,9 +39,10 @@ func (grantAll) GetAsk(_ context.Context, id string, _ time.Duration) (api.AskRe
 }
 
 type shellEC struct {
-	t   testing.TB
-	cli *api.EngineClient
-	cfg engineconn.Config
+	t    testing.TB
+	cli  *api.EngineClient
+	cfg  engineconn.Config
+	addr string
 }
 
 // startShell runs an EngineConn of the shell engine in mode (set through
@@ -94,7 +95,7 @@ func startEngine(t testing.TB, typ string, params map[string]string, concurrency
 			t.Error("the engine did not stop")
 		}
 	})
-	return &shellEC{t: t, cli: api.NewEngineClient(ec.Addr(), cfg.Token, nil), cfg: cfg}
+	return &shellEC{t: t, cli: api.NewEngineClient(ec.Addr(), cfg.Token, nil), cfg: cfg, addr: ec.Addr()}
 }
 
 func (h *shellEC) submit(code string) string {

@@ -1,7 +1,10 @@
 package engines_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -112,6 +115,26 @@ func TestStatusWaitEndsWithTheNextLine(t *testing.T) {
 		t.Fatalf("%+v %v after %v", st, err, time.Since(start))
 	}
 	if _, err := h.cli.Kill(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+
+	// A submission that waits may end at the task's first line too
+	// (&logLines=0), rather than hold it for its whole wait.
+	body, _ := json.Marshal(api.TaskRequest{AskID: shAsk, Token: shToken, Code: "echo first; sleep 30"})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+h.addr+api.PathTasks+"?waitMs=20000&logLines=0", bytes.NewReader(body))
+	api.SetToken(req, h.cfg.Token)
+	start = time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sub api.TaskSubmitted
+	if err := json.NewDecoder(resp.Body).Decode(&sub); err != nil || sub.Status == nil || sub.Status.State != api.TaskRunning ||
+		sub.Status.LogLines != 1 || time.Since(start) > 10*time.Second {
+		t.Fatalf("%+v %v after %v", sub, err, time.Since(start))
+	}
+	if _, err := h.cli.Kill(ctx, sub.ID); err != nil {
 		t.Fatal(err)
 	}
 }
