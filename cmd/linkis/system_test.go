@@ -12,9 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
@@ -106,6 +109,62 @@ func TestShellLineVisibleWhileItRunsAndKeptAfterKill(t *testing.T) {
 	log := logLines(t, c, sub.ExecID)
 	if !slices.Contains(log, "start") || slices.Contains(log, "end") {
 		t.Fatalf("log after the kill: %q", log)
+	}
+}
+
+// What a task printed reaches the job's log while it runs and stays there
+// when its engine dies (kill -9); before, the shell engine held the line
+// back and it died with the engine.
+func TestLinesKeptWhenTheEngineDies(t *testing.T) {
+	sys, err := embedded.Start(embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	base, stop, err := serveLoopback(sys, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	c := aliceClient(t, base)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{Engine: "shell", User: "alice", Code: "echo before-the-crash; sleep 60",
+		Labels: map[string]string{linkis.LabelJobRetryCount: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.Submit(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pidFile string
+	waitFor(t, "the engine's pid file", func() bool {
+		m, _ := filepath.Glob(filepath.Join(sys.DataDir(), "ecm", "ec-*", ecm.PIDFile))
+		if len(m) == 1 {
+			pidFile = m[0]
+		}
+		return pidFile != ""
+	})
+	// Before, the line never left the engine: this wait failed.
+	waitFor(t, "the line in the job's log", func() bool { return slices.Contains(logLines(t, c, sub.ExecID), "before-the-crash") })
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Follow(ctx, sub.ExecID, 0, nil)
+	if err != nil || st.Status != "Failed" {
+		t.Fatalf("the job whose engine died: %+v %v", st, err)
+	}
+	if log := logLines(t, c, sub.ExecID); !slices.Contains(log, "before-the-crash") {
+		t.Fatalf("the line printed before the crash is gone: %q", log)
 	}
 }
 
