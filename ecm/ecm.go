@@ -210,8 +210,7 @@ func (m *ECM) register(ctx context.Context) error {
 			}
 			return nil
 		case errors.Is(err, linkis.ErrDuplicate) && errors.As(err, &le) && le.Field == "addr":
-			return fmt.Errorf("ecm: another ECM is registered as %q at %s: give this one its own --id, or --replace to take the id over if that one is gone (its engines end): %w",
-				m.cfg.ID, le.Value, err)
+			return fmt.Errorf("ecm: register: %w (--id names this one, --replace takes the id over)", err)
 		case errors.Is(err, linkis.ErrDuplicate):
 			// Registered at this address already: this ECM restarted (or
 			// the manager applied a call whose answer was lost).

@@ -45,8 +45,8 @@ func (s *State) checkRegistration(t int64, c RegisterECM) error {
 			return linkis.ValueError(linkis.ErrDuplicate, "id", c.ID, "this ECM is registered already, at this address")
 		case !c.Replace:
 			heard := time.Duration(max(t-m.lastSeen, 0)).Round(time.Second)
-			return linkis.ValueError(linkis.ErrDuplicate, "addr", m.addr, "ECM "+c.ID+" is registered at this address (last heard from "+
-				heard.String()+" ago); give this one another id, or let it replace that one if that one is gone")
+			return linkis.ValueError(linkis.ErrDuplicate, "addr", m.addr, "another ECM is registered as "+c.ID+" at this address (last heard from "+
+				heard.String()+" ago): give this one another id, or let it replace that one if that one is gone (its engines end)")
 		}
 	}
 	if err := c.Labels.Validate(); err != nil {
