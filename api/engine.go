@@ -20,10 +20,12 @@ const (
 	// with ?waitMs=N it also waits up to N ms for the task to end and
 	// answers its status in the same call (one round trip for short tasks),
 	// and with &logSize=S also the first S lines of the log of a task that
-	// ended. GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
-	// the task has not ended. GET PathTasks/{id}/log?from=L&size=S →
-	// TaskLog (at most S lines, fewer past MaxLogPageBytes). POST
-	// PathTasks/{id}/kill → TaskStatus.
+	// ended; &logLines=0 ends the wait at the task's first log line too.
+	// GET PathTasks/{id}?waitMs=N → TaskStatus, blocking up to N ms while
+	// the task has not ended (&logLines=K: and while its log has at most K
+	// lines, so a caller that read K lines hears of the next one at once).
+	// GET PathTasks/{id}/log?from=L&size=S → TaskLog (at most S lines,
+	// fewer past MaxLogPageBytes). POST PathTasks/{id}/kill → TaskStatus.
 	PathTasks = "/v1/tasks"
 	// PathEngineLock: POST LockRequest → LockResponse. Presents a grant
 	// to the engine ahead of the first task (optional: a task carrying an

@@ -57,8 +57,18 @@ func (c *EngineClient) Run(ctx context.Context, r TaskRequest) (TaskStatus, erro
 // Status returns where a task stands, waiting up to wait while it has not
 // ended (0: answer at once).
 func (c *EngineClient) Status(ctx context.Context, id string, wait time.Duration) (TaskStatus, error) {
+	return c.StatusAfter(ctx, id, wait, -1)
+}
+
+// StatusAfter is Status that also stops waiting as soon as the task's log
+// has more than logLines lines (negative: only the task's end does).
+func (c *EngineClient) StatusAfter(ctx context.Context, id string, wait time.Duration, logLines int) (TaskStatus, error) {
 	var out TaskStatus
-	err := c.do(ctx, http.MethodGet, waitPath(PathTasks, id, wait), nil, &out)
+	p := waitPath(PathTasks, id, wait)
+	if wait > 0 && logLines >= 0 {
+		p += "&logLines=" + strconv.Itoa(logLines)
+	}
+	err := c.do(ctx, http.MethodGet, p, nil, &out)
 	return out, err
 }
 

@@ -78,12 +78,14 @@ func health(s string) (linkis.NodeHealth, error) {
 }
 
 // RegisterECMRequest registers an ECM. A missing Max takes the manager's
-// default capacity.
+// default capacity. An id registered at another address is refused
+// (duplicate, field "addr") unless Replace (see manager.RegisterECM).
 type RegisterECMRequest struct {
-	ID     string            `json:"id"`
-	Addr   string            `json:"addr"` // host:port of its API
-	Labels map[string]string `json:"labels,omitempty"`
-	Max    *Resource         `json:"max,omitempty"`
+	ID      string            `json:"id"`
+	Addr    string            `json:"addr"` // host:port of its API
+	Labels  map[string]string `json:"labels,omitempty"`
+	Max     *Resource         `json:"max,omitempty"`
+	Replace bool              `json:"replace,omitempty"`
 }
 
 // Command converts the request into the command it proposes.
@@ -92,7 +94,7 @@ func (r RegisterECMRequest) Command(now int64) (manager.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := manager.RegisterECM{Time: now, ID: r.ID, Addr: r.Addr, Labels: ls}
+	c := manager.RegisterECM{Time: now, ID: r.ID, Addr: r.Addr, Labels: ls, Replace: r.Replace}
 	if r.Max != nil {
 		if c.Max, err = r.Max.Resource(); err != nil {
 			return nil, err
@@ -101,11 +103,14 @@ func (r RegisterECMRequest) Command(now int64) (manager.Command, error) {
 	return c, nil
 }
 
-// ECMHeartbeatRequest reports an ECM alive.
+// ECMHeartbeatRequest reports an ECM alive. A non-empty Addr (the ECM's
+// API address) must be the registered one's: an ECM that was replaced
+// hears unknown_node.
 type ECMHeartbeatRequest struct {
 	ID     string `json:"id"`
 	Health string `json:"health,omitempty"` // default Healthy
 	Load   Load   `json:"load"`
+	Addr   string `json:"addr,omitempty"`
 }
 
 // Command converts the request into the command it proposes.
@@ -118,18 +123,20 @@ func (r ECMHeartbeatRequest) Command(now int64) (manager.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return manager.ECMHeartbeat{Time: now, ID: r.ID, Health: h, Load: l}, nil
+	return manager.ECMHeartbeat{Time: now, ID: r.ID, Health: h, Load: l, Addr: r.Addr}, nil
 }
 
 // DeregisterECMRequest removes an ECM (gracefully unless Force).
+// A non-empty Addr must be the registered ECM's.
 type DeregisterECMRequest struct {
 	ID    string `json:"id"`
 	Force bool   `json:"force,omitempty"`
+	Addr  string `json:"addr,omitempty"`
 }
 
 // Command converts the request into the command it proposes.
 func (r DeregisterECMRequest) Command(now int64) (manager.Command, error) {
-	return manager.DeregisterECM{Time: now, ID: r.ID, Force: r.Force}, nil
+	return manager.DeregisterECM{Time: now, ID: r.ID, Force: r.Force, Addr: r.Addr}, nil
 }
 
 // ECStartedRequest reports an engine up and serving at Addr.

@@ -40,6 +40,19 @@ type Config struct {
 	// not retryable. Empty: only "linkis". The cluster token lets a caller
 	// launch; this list bounds what it can launch.
 	Commands []string
+	// Replace registers this ECM even when another one, at another
+	// address, is registered with its ID: that one's registration and
+	// engines end. Without it such a registration fails.
+	Replace bool
+	// RegisterWait bounds how long start-up waits for a manager to accept
+	// the registration (none answers yet, no leader).
+	RegisterWait time.Duration
+	// EngineMaxFreeTime is how long the engines this ECM starts stay
+	// without work before they exit (engineconn.max.free.time), unless an
+	// ask's startup parameters say otherwise; 0 keeps the engine's own
+	// default (1 h).
+	EngineMaxFreeTime time.Duration
+
 	// AllowRootEngines lets an ECM that runs as root start an engine as
 	// root when its submitting user does not exist on the host. Off, such
 	// a launch fails (not retryable), as Linkis's `sudo su - user` does.
@@ -69,6 +82,7 @@ func DefaultConfig() Config {
 		ID:                "ecm-" + host,
 		HTTPAddr:          "127.0.0.1:0",
 		StartTimeout:      5 * time.Minute,
+		RegisterWait:      2 * time.Minute,
 		HeartbeatInterval: 10 * time.Second,
 		KillGrace:         5 * time.Second,
 		MaxStarting:       16,
@@ -124,10 +138,13 @@ func (c Config) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"start-timeout", c.StartTimeout}, {"heartbeat", c.HeartbeatInterval}, {"kill-grace", c.KillGrace}, {"retention", c.Retention}, {"clean-interval", c.CleanInterval}} {
+	}{{"start-timeout", c.StartTimeout}, {"manager-wait", c.RegisterWait}, {"heartbeat", c.HeartbeatInterval}, {"kill-grace", c.KillGrace}, {"retention", c.Retention}, {"clean-interval", c.CleanInterval}} {
 		if d.v <= 0 {
 			return linkis.Errorf(linkis.ErrInvalidArgument, d.name, "must be positive, got %v", d.v)
 		}
+	}
+	if c.EngineMaxFreeTime < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "engine-idle-time", "must not be negative, got %v", c.EngineMaxFreeTime)
 	}
 	if c.MaxStarting < 1 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "max-starting", "must be at least 1, got %d", c.MaxStarting)

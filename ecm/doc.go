@@ -109,14 +109,20 @@
 // each engine ended (DATA/ec-N/engine.end); a restarted ECM remembers every
 // ticket whose directory is still there and that it does not adopt as
 // ended (from that record, else the exit record), so a late resend answers
-// Exited and starts nothing, as before the restart. A registration refused as a duplicate is taken
-// as its own earlier one: a restarted ECM must keep its id and address.
+// Exited and starts nothing, as before the restart. A registration refused because the id is
+// registered at this very address is taken as its own earlier one: a restarted ECM must keep
+// its id and address. The id registered at another address belongs to another ECM: the
+// registration fails, naming it, unless Config.Replace takes the id over (the other's
+// engines end). Heartbeats and the deregistration carry the ECM's address, so a replaced ECM
+// that still runs neither keeps its successor's registration alive nor removes it.
 //
 // # Lifetime
 //
-// Run registers (retrying while the manager is unreachable), heartbeats
-// every Config.HeartbeatInterval (registering again if the manager forgot
-// the ECM) and removes directories of engines that ended longer than the
+// Run registers - while no manager answers (none is up yet, no leader) it
+// tries again, 100 ms backing off to 5 s and logging each try, for up to
+// Config.RegisterWait, then returns the error - heartbeats every
+// Config.HeartbeatInterval (registering again if the manager forgot the
+// ECM) and removes directories of engines that ended longer than the
 // retention ago. When its context ends it stops every engine it runs,
 // reports them, deregisters and returns; every goroutine it started has
 // ended by then.

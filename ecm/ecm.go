@@ -189,28 +189,44 @@ func advertised(a *net.TCPAddr) string {
 	return a.String()
 }
 
-// register registers the ECM, retrying while the manager cannot be reached.
+// register registers the ECM. While no manager answers (none is up yet,
+// or there is no leader) it tries again, backing off from 100 ms to 5 s,
+// for up to RegisterWait, saying so each time; then it gives up with the
+// last error. An id another ECM holds is an error naming that ECM, unless
+// Replace; the id registered at this very address means this ECM
+// restarted (or a retried call went through): it carries on.
 func (m *ECM) register(ctx context.Context) error {
 	cap := api.FromResource(m.capacity)
-	req := api.RegisterECMRequest{ID: m.cfg.ID, Addr: m.Addr(), Labels: m.cfg.Labels, Max: &cap}
+	req := api.RegisterECMRequest{ID: m.cfg.ID, Addr: m.Addr(), Labels: m.cfg.Labels, Max: &cap, Replace: m.cfg.Replace}
 	backoff := 100 * time.Millisecond
-	for {
+	deadline := time.Now().Add(m.cfg.RegisterWait)
+	for attempt := 1; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := m.mgr.RegisterECM(cctx, req)
 		cancel()
-		if err == nil {
+		var le *linkis.Error
+		switch {
+		case err == nil:
+			if m.cfg.Replace {
+				m.log.Warn("registered, replacing any ECM registered as "+m.cfg.ID+" at another address", "addr", req.Addr)
+			}
 			return nil
-		}
-		if errors.Is(err, linkis.ErrDuplicate) {
-			// Registered already: this ECM restarted. It keeps its id and
-			// must keep its address (the manager has no way to change it).
-			m.log.Warn("already registered; carrying on (a restart?)", "err", err)
+		case errors.Is(err, linkis.ErrDuplicate) && errors.As(err, &le) && le.Field == "addr":
+			return fmt.Errorf("ecm: register: %w (--id names this one, --replace takes the id over)", err)
+		case errors.Is(err, linkis.ErrDuplicate):
+			// Registered at this address already: this ECM restarted (or
+			// the manager applied a call whose answer was lost).
+			m.log.Info("already registered at this address; carrying on (a restart?)")
 			return nil
-		}
-		if !linkis.IsRetryable(err) {
+		case !retryable(err):
 			return fmt.Errorf("ecm: register: %w", err)
+		case ctx.Err() != nil:
+			return fmt.Errorf("ecm: register: %w", ctx.Err())
+		case time.Now().Add(backoff).After(deadline):
+			return fmt.Errorf("ecm: no manager at %s accepted the registration within %v (%d tries): %w",
+				strings.Join(m.cfg.Managers, ", "), m.cfg.RegisterWait, attempt, err)
 		}
-		m.log.Warn("register failed; retrying", "err", err)
+		m.log.Warn("no manager answers yet; trying again", "in", backoff, "until", deadline.Format(time.TimeOnly), "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("ecm: register: %w", ctx.Err())
@@ -218,6 +234,14 @@ func (m *ECM) register(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// retryable reports whether a call to the manager may succeed later: a
+// retryable error kind, or a manager that could not be reached (the API
+// client's transport errors say so with a Retryable method).
+func retryable(err error) bool {
+	var r interface{ Retryable() bool }
+	return linkis.IsRetryable(err) || errors.As(err, &r) && r.Retryable()
 }
 
 // loop heartbeats and cleans until ctx is done.
@@ -251,7 +275,7 @@ func (m *ECM) heartbeat(ctx context.Context) {
 	load, health := hostLoad(live)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := m.mgr.ECMHeartbeat(cctx, api.ECMHeartbeatRequest{ID: m.cfg.ID, Health: health.String(), Load: load})
+	err := m.mgr.ECMHeartbeat(cctx, api.ECMHeartbeatRequest{ID: m.cfg.ID, Health: health.String(), Load: load, Addr: m.Addr()})
 	switch {
 	case err == nil:
 	case errors.Is(err, linkis.ErrUnknownNode):
@@ -292,7 +316,7 @@ func (m *ECM) shutdown(srv *http.Server) {
 	m.wg.Wait()
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := m.mgr.DeregisterECM(dctx, api.DeregisterECMRequest{ID: m.cfg.ID}); err != nil && !errors.Is(err, linkis.ErrUnknownNode) {
+	if err := m.mgr.DeregisterECM(dctx, api.DeregisterECMRequest{ID: m.cfg.ID, Addr: m.Addr()}); err != nil && !errors.Is(err, linkis.ErrUnknownNode) {
 		m.log.Warn("deregister failed", "err", err)
 	}
 }

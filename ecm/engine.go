@@ -238,6 +238,9 @@ func (m *ECM) env(e *engine, lr *manager.LaunchRequest, u *user.User) []string {
 			host = "127.0.0.1"
 		}
 	}
+	if d := m.cfg.EngineMaxFreeTime; d > 0 {
+		env = append(env, engineconn.EnvMaxFreeTime+"="+d.String())
+	}
 	return append(env,
 		engineconn.EnvManager+"="+strings.Join(m.cfg.Managers, ","),
 		engineconn.EnvTokenFD+"=3", // cmd.ExtraFiles[0]

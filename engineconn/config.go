@@ -1,6 +1,7 @@
 package engineconn
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ const (
 	EnvLogDir     = "LINKIS_LOG_DIR"
 	EnvResultDir  = "LINKIS_RESULT_DIR"
 	EnvHost       = "LINKIS_EC_HOST" // the host the task API binds to
+	// EnvMaxFreeTime is the ECM's default for ParamMaxFreeTime.
+	EnvMaxFreeTime = "LINKIS_MAX_FREE_TIME"
 )
 
 // Startup parameters an EngineConn reads (from --param k=v).
@@ -162,18 +165,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ParseArgs builds the creation context from the command line
-// (`--ticket ec-N --engine TYPE-VERSION --param k=v ...`) and the
-// environment the ECM set (getenv), over DefaultConfig. It checks
-// everything and returns a clear error naming what is wrong.
-func ParseArgs(args []string, getenv func(string) string) (Config, error) {
-	c := DefaultConfig()
-	fs := flag.NewFlagSet("engineconn", flag.ContinueOnError)
+// argFlags is the command line of an engine.
+func argFlags(getenv func(string) string) (fs *flag.FlagSet, ticket, engine *string, params map[string]string) {
+	fs = flag.NewFlagSet("engineconn", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	ticket := fs.String("ticket", getenv(EnvTicket), "the engine's ticket, ec-N")
-	engine := fs.String("engine", getenv(EnvEngineType), "engine type, TYPE-VERSION")
-	params := map[string]string{}
-	fs.Func("param", "startup parameter k=v (repeatable)", func(s string) error {
+	ticket = fs.String("ticket", getenv(EnvTicket), "the engine's ticket, ec-N (default $"+EnvTicket+")")
+	engine = fs.String("engine", getenv(EnvEngineType), "engine type, TYPE-VERSION (default $"+EnvEngineType+")")
+	params = map[string]string{}
+	fs.Func("param", "startup parameter k=v, e.g. "+ParamMaxFreeTime+"=30m (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("must be k=v, got %q", s)
@@ -181,7 +180,31 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 		params[k] = v
 		return nil
 	})
+	return fs, ticket, engine, params
+}
+
+// PrintFlags writes the flags of an engine's command line to w, as
+// flag.PrintDefaults does.
+func PrintFlags(w io.Writer) {
+	fs, _, _, _ := argFlags(func(string) string { return "" })
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// ParseArgs builds the creation context from the command line
+// (`--ticket ec-N --engine TYPE-VERSION --param k=v ...`) and the
+// environment the ECM set (getenv), over DefaultConfig. It checks
+// everything and returns a clear error naming what is wrong.
+//
+// -h or --help gives an error that is flag.ErrHelp (PrintFlags prints
+// the flags).
+func ParseArgs(args []string, getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	fs, ticket, engine, params := argFlags(getenv)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, err
+		}
 		return Config{}, linkis.Errorf(linkis.ErrInvalidArgument, "args", "%v", err)
 	}
 	if fs.NArg() > 0 {
@@ -242,6 +265,11 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 	c.WorkDir, c.LogDir, c.ResultDir = getenv(EnvWorkDir), getenv(EnvLogDir), getenv(EnvResultDir)
 	if h := getenv(EnvHost); h != "" {
 		c.Host = h
+	}
+	if v := getenv(EnvMaxFreeTime); v != "" { // the ECM's default; a startup parameter wins
+		if c.MaxFreeTime, err = time.ParseDuration(v); err != nil || c.MaxFreeTime <= 0 {
+			return Config{}, linkis.ValueError(linkis.ErrInvalidArgument, EnvMaxFreeTime, v, "must be a positive duration like 30s or 5m")
+		}
 	}
 	for _, d := range []struct {
 		key string

@@ -80,6 +80,17 @@
 // submission may also wait for the end (POST /v1/tasks?waitMs=N,
 // api.EngineClient.Run), so a short task costs one round trip; with
 // &logSize=S the answer also carries the first page of an ended task's log.
+// A status call may wait too (GET /v1/tasks/{id}?waitMs=N): for the end,
+// and with &logLines=K also for the task's log to pass K lines, so that a
+// caller that has read K lines hears of the next one as it is printed
+// (a submission's wait takes &logLines=0 the same way). After a new line
+// such a wait goes on 10 ms for the task's end: a short task that prints
+// still costs one call, and a chatty one is read in batches.
+// Engines hand output to the log as it comes (a line is never held back
+// waiting for more), so a line printed is a line visible. A program the
+// shell runs may itself buffer its output when it is not a terminal (C
+// stdio, python3 without -u): its lines come when it flushes them
+// (`stdbuf -oL prog`, `python3 -u`).
 // Progress is 0..1. Logs are kept per task in memory up to
 // engineconn.task.log.cap bytes, then one line notes the truncation; they
 // are read in pages of lines; a task's log is appended to a segment file,

@@ -215,9 +215,14 @@ func (e *EngineConn) task(id string) (*Task, error) {
 	return nil, linkis.ValueError(linkis.ErrUnknownNode, "task", id, "no such task on "+e.cfg.Ticket+" (never submitted, or forgotten)")
 }
 
-// Status returns where a task stands, waiting up to wait while it runs.
-// A forgotten keyed task answers its final status.
-func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error) {
+// Status returns where a task stands, waiting up to wait while it runs
+// and, unless logLines is negative, while its log has at most logLines
+// lines: a caller that has read that many learns of the next line when it
+// is printed, not when the wait runs out. After a new line it waits up
+// to logLinger more for the task's end, so that a short task that prints
+// still costs one call and a chatty one is read in batches. A forgotten
+// keyed task answers its final status.
+func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
 	t, err := e.task(id)
 	if err != nil {
 		if st, ok := e.goneStatus(id); ok {
@@ -226,9 +231,24 @@ func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) 
 		return api.TaskStatus{}, err
 	}
 	if wait > 0 {
+		var grew <-chan struct{}
+		if logLines >= 0 {
+			if grew = t.log.beyond(logLines); grew == nil {
+				return t.status(), nil
+			}
+		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-t.done:
+		case <-grew:
+			linger := time.NewTimer(logLinger)
+			select {
+			case <-t.done:
+			case <-linger.C:
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+			linger.Stop()
 		case <-timer.C:
 		case <-ctx.Done():
 		}
@@ -236,6 +256,10 @@ func (e *EngineConn) Status(ctx context.Context, id string, wait time.Duration) 
 	}
 	return t.status(), nil
 }
+
+// logLinger is how long a status wait that a new log line ended goes on
+// waiting for the task's end.
+const logLinger = 10 * time.Millisecond
 
 // Log returns a page of a task's log.
 // A task the engine no longer keeps in memory is read from its log file.

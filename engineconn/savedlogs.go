@@ -116,7 +116,7 @@ func SavedLogPage(dir, id string, from, size int) (api.TaskLog, bool, error) {
 	}
 	start := min(max(from, 0), len(lines))
 	end := start + len(pageLines(lines[start:min(start+max(size, 0), len(lines))]))
-	trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], truncatedNote)
+	trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], LogTruncatedNote)
 	return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, true, nil
 }
 

@@ -29,9 +29,14 @@ func (e *EngineConn) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
+		logLines, err := logLinesParam(r)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
 		out, err := e.Submit(r.Context(), req)
 		if err == nil && wait > 0 {
-			st, serr := e.Status(r.Context(), out.ID, time.Duration(wait)*time.Millisecond)
+			st, serr := e.Status(r.Context(), out.ID, time.Duration(wait)*time.Millisecond, logLines)
 			if serr == nil {
 				out.State, out.Status = st.State, &st
 				if logSize > 0 && api.TaskEnded(st.State) {
@@ -49,7 +54,12 @@ func (e *EngineConn) Handler() http.Handler {
 			api.WriteError(w, err)
 			return
 		}
-		out, err := e.Status(r.Context(), r.PathValue("id"), time.Duration(wait)*time.Millisecond)
+		logLines, err := logLinesParam(r)
+		if err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		out, err := e.Status(r.Context(), r.PathValue("id"), time.Duration(wait)*time.Millisecond, logLines)
 		reply(w, out, err)
 	})
 	mux.HandleFunc("GET "+api.PathTasks+"/{id}/log", func(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +110,13 @@ func reply(w http.ResponseWriter, v any, err error) {
 		return
 	}
 	api.WriteJSON(w, http.StatusOK, v)
+}
+
+// logLinesParam is the logLines a waiting call names (-1 when it names
+// none: only the task's end ends the wait).
+func logLinesParam(r *http.Request) (int, error) {
+	n, err := queryInt(r, "logLines", -1, 1<<31-1)
+	return int(n), err
 }
 
 func queryInt(r *http.Request, name string, def, max int64) (int64, error) {

@@ -225,6 +225,7 @@ type taskLog struct {
 	cap       int
 	truncated bool
 	dropped   int64
+	grew      chan struct{} // closed when a line is added; nil while nobody waits
 }
 
 const maxLineBytes = 64 << 10
@@ -235,10 +236,28 @@ func (l *taskLog) add(line string) {
 	l.addLocked(line)
 }
 
+// beyond returns nil when the log has more than n lines, else a channel
+// closed when the next line is added.
+func (l *taskLog) beyond(n int) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) > n {
+		return nil
+	}
+	if l.grew == nil {
+		l.grew = make(chan struct{})
+	}
+	return l.grew
+}
+
 func (l *taskLog) addLocked(line string) {
 	if l.truncated {
 		l.dropped += int64(len(line)) + 1
 		return
+	}
+	if l.grew != nil {
+		close(l.grew)
+		l.grew = nil
 	}
 	if len(line) > maxLineBytes {
 		line = line[:maxLineBytes] + " [line cut at " + strconv.Itoa(maxLineBytes) + " bytes]"
@@ -246,15 +265,16 @@ func (l *taskLog) addLocked(line string) {
 	if l.cap > 0 && l.bytes+len(line)+1 > l.cap {
 		l.truncated = true
 		l.dropped = int64(len(line)) + 1
-		l.lines = append(l.lines, fmt.Sprintf("%s: the task wrote more than the log cap of %d bytes; the rest is dropped]", truncatedNote, l.cap))
+		l.lines = append(l.lines, fmt.Sprintf("%s: the task wrote more than the log cap of %d bytes; the rest is dropped]", LogTruncatedNote, l.cap))
 		return
 	}
 	l.bytes += len(line) + 1
 	l.lines = append(l.lines, line)
 }
 
-// truncatedNote starts the line that says a task's log was cut.
-const truncatedNote = "[log truncated"
+// LogTruncatedNote starts the line that says a task's log was cut (the
+// rest of its output is in its text result set, not in its log).
+const LogTruncatedNote = "[log truncated"
 
 func (l *taskLog) all() ([]string, bool) {
 	l.mu.Lock()

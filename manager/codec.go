@@ -23,6 +23,18 @@ const (
 	MaxCommandSize = 1 << 20
 )
 
+// commandVersion is the body version a command type is encoded with.
+// Version 2 of RegisterECM, DeregisterECM and ECMHeartbeat adds Replace,
+// Addr and Addr; their version 1 (written before) still decodes, with those
+// fields zero. Every other type is at version 1.
+func commandVersion(t CommandType) byte {
+	switch t {
+	case CmdRegisterECM, CmdDeregisterECM, CmdECMHeartbeat:
+		return 2
+	}
+	return bodyVersion
+}
+
 // Ignored is what DecodeCommand returns for a command it does not know but
 // that was marked IgnoreIfUnknown. Applying it changes nothing.
 type Ignored struct {
@@ -43,7 +55,7 @@ func EncodeCommand(c Command) []byte { return AppendCommand(nil, c) }
 func AppendCommand(b []byte, c Command) []byte {
 	e := enc{b: b}
 	e.byte(byte(c.Type()))
-	e.byte(bodyVersion)
+	e.byte(commandVersion(c.Type()))
 	e.i(c.At())
 	switch c := c.(type) {
 	case RegisterECM:
@@ -51,13 +63,16 @@ func AppendCommand(b []byte, c Command) []byte {
 		e.str(c.Addr)
 		e.labels(c.Labels)
 		e.res(c.Max)
+		e.bool(c.Replace) // version 2
 	case DeregisterECM:
 		e.str(c.ID)
 		e.bool(c.Force)
+		e.str(c.Addr) // version 2
 	case ECMHeartbeat:
 		e.str(c.ID)
 		e.byte(byte(c.Health))
 		e.load(c.Load)
+		e.str(c.Addr) // version 2
 	case ECHeartbeat:
 		e.u(uint64(c.EC))
 		e.byte(byte(c.Status))
@@ -118,7 +133,7 @@ func DecodeCommand(b []byte) (Command, error) {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "command", "%d bytes is shorter than the 2-byte header", len(b))
 	}
 	typ, ignorable, version := CommandType(b[0]&^IgnoreIfUnknown), b[0]&IgnoreIfUnknown != 0, b[1]
-	if _, known := commandNames[typ]; !known || version != bodyVersion {
+	if _, known := commandNames[typ]; !known || version != commandVersion(typ) && version != bodyVersion {
 		if ignorable {
 			return Ignored{Kind: typ, Version: version}, nil
 		}
@@ -129,11 +144,23 @@ func DecodeCommand(b []byte) (Command, error) {
 	var c Command
 	switch typ {
 	case CmdRegisterECM:
-		c = RegisterECM{Time: t, ID: d.str("id", 128), Addr: d.str("addr", linkis.MaxAddressLen), Labels: d.labels(), Max: d.res()}
+		r := RegisterECM{Time: t, ID: d.str("id", 128), Addr: d.str("addr", linkis.MaxAddressLen), Labels: d.labels(), Max: d.res()}
+		if version > 1 {
+			r.Replace = d.bool()
+		}
+		c = r
 	case CmdDeregisterECM:
-		c = DeregisterECM{Time: t, ID: d.str("id", 128), Force: d.bool()}
+		r := DeregisterECM{Time: t, ID: d.str("id", 128), Force: d.bool()}
+		if version > 1 {
+			r.Addr = d.str("addr", linkis.MaxAddressLen)
+		}
+		c = r
 	case CmdECMHeartbeat:
-		c = ECMHeartbeat{Time: t, ID: d.str("id", 128), Health: linkis.NodeHealth(d.byte()), Load: d.load()}
+		r := ECMHeartbeat{Time: t, ID: d.str("id", 128), Health: linkis.NodeHealth(d.byte()), Load: d.load()}
+		if version > 1 {
+			r.Addr = d.str("addr", linkis.MaxAddressLen)
+		}
+		c = r
 	case CmdECHeartbeat:
 		c = ECHeartbeat{Time: t, EC: ECID(d.u()), Status: linkis.NodeStatus(d.byte()), Health: linkis.NodeHealth(d.byte()), Load: d.load()}
 	case CmdAskEngine:

@@ -85,9 +85,9 @@ func sampleCommands(t testing.TB) []Command {
 		RegisterECM{Time: codecT0, ID: "ecm-host-01.example", Addr: "10.0.0.1:9101",
 			Labels: codecLabels(t, "tenant", "acme", "yarnCluster", "c1", "route", "fast"),
 			Max: linkis.Resource{Memory: 64 * linkis.GiB, MilliCores: 32_000, Instances: 20,
-				Extra: []linkis.Quantity{{Name: "gpu", Value: 4}, {Name: "yarn.memory", Value: 1 << 40}}}},
-		DeregisterECM{Time: codecT0 + 1, ID: "ecm-host-01.example", Force: true},
-		ECMHeartbeat{Time: codecT0 + 2, ID: "ecm-host-02", Health: linkis.HealthWarn, Load: codecFullLoad()},
+				Extra: []linkis.Quantity{{Name: "gpu", Value: 4}, {Name: "yarn.memory", Value: 1 << 40}}}, Replace: true},
+		DeregisterECM{Time: codecT0 + 1, ID: "ecm-host-01.example", Force: true, Addr: "10.0.0.1:9101"},
+		ECMHeartbeat{Time: codecT0 + 2, ID: "ecm-host-02", Health: linkis.HealthWarn, Load: codecFullLoad(), Addr: "10.0.0.2:9101"},
 		ECHeartbeat{Time: codecT0 + 3, EC: 42, Status: linkis.StatusBusy, Health: linkis.HealthStockUnavailable, Load: codecFullLoad()},
 		AskEngine{Time: codecT0 + 4, ID: "job-000123/ask-1", Nonce: 0xdeadbeefcafebabe,
 			Labels: codecLabels(t, "userCreator", "alice-IDE", "engineType", "python-3", "tenant", "acme",
@@ -225,8 +225,8 @@ func checkRoundTrip(t testing.TB, c Command) []byte {
 	if again := EncodeCommand(got); !bytes.Equal(again, b) {
 		t.Fatalf("%v: re-encoding the decoded command gave other bytes\n got: %x\nwant: %x", c.Type(), again, b)
 	}
-	if b[0] != byte(c.Type()) || b[1] != bodyVersion {
-		t.Fatalf("%v: header %x, want type %d version %d", c.Type(), b[:2], c.Type(), bodyVersion)
+	if b[0] != byte(c.Type()) || b[1] != commandVersion(c.Type()) {
+		t.Fatalf("%v: header %x, want type %d version %d", c.Type(), b[:2], c.Type(), commandVersion(c.Type()))
 	}
 	return b
 }
@@ -439,11 +439,13 @@ func genCommand() *rapid.Generator[Command] {
 		ecid := func() ECID { return ECID(rapid.Uint64().Draw(t, "ec")) }
 		switch typ {
 		case CmdRegisterECM:
-			return RegisterECM{Time: at, ID: str("id", 128), Addr: str("addr", 300), Labels: genLabels(t, "labels"), Max: genResource(t, "max")}
+			return RegisterECM{Time: at, ID: str("id", 128), Addr: str("addr", 300), Labels: genLabels(t, "labels"), Max: genResource(t, "max"),
+				Replace: rapid.Bool().Draw(t, "replace")}
 		case CmdDeregisterECM:
-			return DeregisterECM{Time: at, ID: str("id", 128), Force: rapid.Bool().Draw(t, "force")}
+			return DeregisterECM{Time: at, ID: str("id", 128), Force: rapid.Bool().Draw(t, "force"), Addr: str("addr", 300)}
 		case CmdECMHeartbeat:
-			return ECMHeartbeat{Time: at, ID: str("id", 128), Health: linkis.NodeHealth(rapid.Byte().Draw(t, "health")), Load: genLoad(t)}
+			return ECMHeartbeat{Time: at, ID: str("id", 128), Health: linkis.NodeHealth(rapid.Byte().Draw(t, "health")), Load: genLoad(t),
+				Addr: str("addr", 300)}
 		case CmdECHeartbeat:
 			return ECHeartbeat{Time: at, EC: ecid(), Status: linkis.NodeStatus(rapid.Byte().Draw(t, "status")),
 				Health: linkis.NodeHealth(rapid.Byte().Draw(t, "health")), Load: genLoad(t)}

@@ -94,30 +94,41 @@ func (t LockToken) String() string {
 }
 
 // RegisterECM adds an EngineConnManager. A zero Max takes the configured
-// default capacity.
+// default capacity. An id that is registered is refused (ErrDuplicate):
+// with field "id" when it is registered at this Addr (the same ECM,
+// restarted or asking again), with field "addr" naming the address it is
+// registered at otherwise - another ECM holds the id, and until it is
+// declared lost only Replace takes the id over, ending the engines the
+// other one held.
 type RegisterECM struct {
-	Time   int64
-	ID     string        // unique name of the ECM, e.g. its host
-	Addr   string        // host:port of its API
-	Labels linkis.Labels // non-core labels rank it; tenant isolates it
-	Max    linkis.Resource
+	Time    int64
+	ID      string        // unique name of the ECM, e.g. its host
+	Addr    string        // host:port of its API
+	Labels  linkis.Labels // non-core labels rank it; tenant isolates it
+	Max     linkis.Resource
+	Replace bool // take the id over from the ECM registered at another address
 }
 
 // DeregisterECM removes an ECM. Without Force it shuts down gracefully: no
 // new engines, its engines are killed, and it is gone when the last ends.
-// With Force everything it held is released at once.
+// With Force everything it held is released at once. A non-empty Addr must
+// be the ECM's: an ECM that was replaced cannot remove its successor.
 type DeregisterECM struct {
 	Time  int64
 	ID    string
 	Force bool
+	Addr  string
 }
 
-// ECMHeartbeat reports an ECM alive, with its health and load.
+// ECMHeartbeat reports an ECM alive, with its health and load. A
+// non-empty Addr must be the ECM's: one that was replaced hears
+// ErrUnknownNode rather than keeping its successor's registration alive.
 type ECMHeartbeat struct {
 	Time   int64
 	ID     string
 	Health linkis.NodeHealth
 	Load   linkis.NodeLoad
+	Addr   string
 }
 
 // ECHeartbeat reports an engine alive, with its status (Busy, Idle,

@@ -2,15 +2,21 @@ package manager
 
 import (
 	"strings"
+	"time"
 
 	"github.com/golinkis/golinkis/linkis"
 )
 
 // registerECM adds an ECM in status Running: an ECM registers when it is
-// ready to launch engines.
+// ready to launch engines. One that replaces another (RegisterECM.Replace)
+// ends the other's engines first.
 func (s *State) registerECM(t int64, c RegisterECM) (Result, error) {
-	if err := s.checkRegistration(c); err != nil {
+	if err := s.checkRegistration(t, c); err != nil {
 		return Result{}, err
+	}
+	var r Result
+	if old := s.ecms[c.ID]; old != nil { // checked: c replaces it
+		s.dropECM(t, old, "ECM "+old.id+" at "+old.addr+" was replaced by the one at "+c.Addr, &r.Notices)
 	}
 	max := c.Max
 	if max.IsZero() {
@@ -22,20 +28,26 @@ func (s *State) registerECM(t int64, c RegisterECM) (Result, error) {
 	}
 	s.setECMStatus(m, linkis.StatusRunning)
 	s.addECM(m)
-	var r Result
 	s.retryStarved(t, &r.Notices)
 	return r, nil
 }
 
-func (s *State) checkRegistration(c RegisterECM) error {
+func (s *State) checkRegistration(t int64, c RegisterECM) error {
 	if !validNodeID(c.ID) {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "id", c.ID, "ECM ids are 1-128 letters, digits, '_', '.', ':' or '-'")
 	}
-	if s.ecms[c.ID] != nil {
-		return linkis.ValueError(linkis.ErrDuplicate, "id", c.ID, "an ECM with this id is registered; deregister it first")
-	}
 	if err := linkis.ValidateAddress("addr", c.Addr); err != nil {
 		return err
+	}
+	if m := s.ecms[c.ID]; m != nil {
+		switch {
+		case m.addr == c.Addr:
+			return linkis.ValueError(linkis.ErrDuplicate, "id", c.ID, "this ECM is registered already, at this address")
+		case !c.Replace:
+			heard := time.Duration(max(t-m.lastSeen, 0)).Round(time.Second)
+			return linkis.ValueError(linkis.ErrDuplicate, "addr", m.addr, "another ECM is registered as "+c.ID+" at this address (last heard from "+
+				heard.String()+" ago): give this one another id, or let it replace that one if that one is gone (its engines end)")
+		}
 	}
 	if err := c.Labels.Validate(); err != nil {
 		return err
@@ -78,9 +90,19 @@ func (s *State) ecmByID(id string) (*ecm, error) {
 	return nil, linkis.ValueError(linkis.ErrUnknownNode, "ecm", id, "no such ECM")
 }
 
+// ecmAt returns the ECM registered as id, at addr unless addr is empty:
+// an ECM that another one replaced is not known any more.
+func (s *State) ecmAt(id, addr string) (*ecm, error) {
+	m, err := s.ecmByID(id)
+	if err == nil && addr != "" && m.addr != addr {
+		return nil, linkis.ValueError(linkis.ErrUnknownNode, "ecm", id, "the ECM registered as "+id+" is at "+m.addr+", not "+addr+" (this one was replaced)")
+	}
+	return m, err
+}
+
 // deregisterECM removes an ECM gracefully or at once.
 func (s *State) deregisterECM(t int64, c DeregisterECM) (Result, error) {
-	m, err := s.ecmByID(c.ID)
+	m, err := s.ecmAt(c.ID, c.Addr)
 	if err != nil {
 		return Result{}, err
 	}
@@ -130,7 +152,7 @@ func (s *State) drainECM(t int64, m *ecm, reason string, notes *[]AskResult) {
 
 // ecmHeartbeat records an ECM's health and load.
 func (s *State) ecmHeartbeat(t int64, c ECMHeartbeat) (Result, error) {
-	m, err := s.ecmByID(c.ID)
+	m, err := s.ecmAt(c.ID, c.Addr)
 	if err != nil {
 		return Result{}, err
 	}

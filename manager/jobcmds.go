@@ -310,11 +310,19 @@ func (s *State) attachTask(j *job, t JobTask) {
 	}
 }
 
+// JobLogTruncated is the last of a job's own log lines once they reached
+// JobConfig.LogLines; later ones are dropped.
+const JobLogTruncated = "WARN log truncated: the job's own log lines reached their cap; later ones are dropped"
+
 // addLine appends one of the orchestrator's own lines to the job's log,
-// while it holds fewer than max.
+// while it holds fewer than max (the last one kept says the rest is
+// dropped).
 func (j *job) addLine(max int, l string) {
-	if j.logLines >= max {
+	switch {
+	case j.logLines >= max:
 		return
+	case j.logLines == max-1:
+		l = JobLogTruncated
 	}
 	if n := len(j.log); n == 0 || j.log[n-1].Task.Key != "" {
 		j.log = append(j.log, JobLogPart{})

@@ -67,13 +67,15 @@
 // call (Config.SubmitWait), so a short task costs one round trip (the
 // first page of its log comes with the answer); a longer
 // one is followed with waiting status calls, its progress and log lines
-// passed to the Listener, and its engine lock renewed half-way to its
+// passed to the Listener (each call, the submission's included, names the
+// lines already read, so it returns with the next line as it is printed;
+// calls are at least 20 ms apart, so a chatty task is read in batches), and its engine lock renewed half-way to its
 // expiry (LockRenewer) so a long job keeps its engine. On every path out the ask is released at the
 // manager (a serial engine is free again for the next grant at once) - or,
 // when the asker is an EnginePool and the task ended on its own, the
 // engine is kept for the next job with the same labels. On
 // cancel the task is killed and given Config.KillWait to end before the
-// release. The Listener hears legal moves only: one Scheduled and one
+// release, and the log lines it printed up to its end are passed on. The Listener hears legal moves only: one Scheduled and one
 // Running per try, Retrying between tries (also before a failover).
 //
 // # Must never

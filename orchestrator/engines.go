@@ -45,11 +45,14 @@ type LockRenewer interface {
 // TaskClient is what the orchestrator needs of one engine's task API.
 type TaskClient interface {
 	// Submit submits a task and waits up to wait for it to end, in one
-	// round trip: the answer carries the status when it ended in time.
+	// round trip: the answer carries the status when it ended in time. The
+	// wait may end early, at the task's first log line, so that the line
+	// is not held for the whole wait.
 	Submit(ctx context.Context, r api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error)
 	// Status returns where a task stands, waiting up to wait while it has
-	// not ended.
-	Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error)
+	// not ended and, unless logLines is negative, while its log has at
+	// most logLines lines (the caller's next line ends the wait).
+	Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error)
 	// Log returns up to size lines of a task's log from line from.
 	Log(ctx context.Context, id string, from, size int) (api.TaskLog, error)
 	// Kill stops a task that has not ended.
@@ -215,7 +218,7 @@ func (h *HTTPTaskClients) Client(addr string) TaskClient {
 			clear(h.clients)
 		}
 		c = &httpTaskClient{EngineClient: api.NewEngineClient(addr, h.token, h.hc),
-			submitURL: "http://" + addr + api.PathTasks + "?logSize=" + strconv.Itoa(inlineLogLines) + "&waitMs=", token: h.token, hc: h.hc}
+			submitURL: "http://" + addr + api.PathTasks + "?logLines=0&logSize=" + strconv.Itoa(inlineLogLines) + "&waitMs=", token: h.token, hc: h.hc}
 		h.clients[addr] = c
 	}
 	return c
@@ -230,12 +233,18 @@ type httpTaskClient struct {
 	hc        *http.Client
 }
 
+// Status implements TaskClient.
+func (c *httpTaskClient) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
+	return c.StatusAfter(ctx, id, wait, logLines)
+}
+
 // inlineLogLines is how many log lines a submission asks the engine to
 // send with the status of a task that ended within the wait.
 const inlineLogLines = 1000
 
 // Submit posts the task with ?waitMs and ?logSize, so that a short task
-// costs one round trip, its log included.
+// costs one round trip, its log included, and with ?logLines=0, so that
+// the wait ends (soon after) the task's first line.
 func (c *httpTaskClient) Submit(ctx context.Context, r api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error) {
 	var out api.TaskSubmitted
 	body, err := json.Marshal(r)

@@ -247,7 +247,7 @@ func (e *fakeEngine) Submit(ctx context.Context, r api.TaskRequest, wait time.Du
 	e.mu.Unlock()
 	out := api.TaskSubmitted{ID: id, State: api.TaskRunning}
 	if wait > 0 {
-		st, err := e.Status(ctx, id, wait)
+		st, err := e.Status(ctx, id, wait, -1)
 		if err != nil {
 			return out, nil
 		}
@@ -273,9 +273,9 @@ func (e *fakeEngine) status(id string) (api.TaskStatus, *fakeTask, error) {
 	return st, t, nil
 }
 
-func (e *fakeEngine) Status(ctx context.Context, id string, wait time.Duration) (api.TaskStatus, error) {
+func (e *fakeEngine) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
 	st, t, err := e.status(id)
-	if err != nil || api.TaskEnded(st.State) || wait <= 0 {
+	if err != nil || api.TaskEnded(st.State) || wait <= 0 || logLines >= 0 && st.LogLines > logLines {
 		return st, err
 	}
 	tm := time.NewTimer(wait)
@@ -472,7 +472,7 @@ func TestHTTPTaskClientsCachePerAddress(t *testing.T) {
 	if !engineGone(err) {
 		t.Fatalf("submit to a closed port: %v, want the engine gone", err)
 	}
-	_, err = h.Client("127.0.0.1:1").Status(context.Background(), "t-1", 0)
+	_, err = h.Client("127.0.0.1:1").Status(context.Background(), "t-1", 0, -1)
 	if !engineGone(err) {
 		t.Fatalf("status from a closed port: %v, want the engine gone", err)
 	}

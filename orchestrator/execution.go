@@ -376,7 +376,7 @@ func (r *run) resumed(key string) (Task, bool) {
 func (r *run) attach(ctx context.Context, t Task) result {
 	tc := r.o.tasks(t.Addr)
 	g := api.AskResult{AskID: t.AskID, EC: t.EC, ECM: t.ECM, Addr: t.Addr}
-	st, err := tc.Status(ctx, t.ID, 0)
+	st, err := tc.Status(ctx, t.ID, 0, -1)
 	if err != nil {
 		if detached(ctx) {
 			return result{cancelled: true, detached: true, ec: t.EC}
@@ -412,6 +412,7 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 		st = *sub.Status
 	}
 	logNext, progress := 0, 0.0
+	var lastCall time.Time
 	inline := sub.Log // the first page, when the task ended within the submission's wait
 	for {
 		if st.Progress > progress {
@@ -439,30 +440,40 @@ func (r *run) follow(ctx context.Context, tc TaskClient, g *api.AskResult, sub a
 			return result{cancelled: true, detached: true, ec: ec}
 		}
 		if ctx.Err() != nil {
-			r.kill(ctx, tc, sub.ID)
-			r.n.l.TaskEnded(key, st.LogLines)
+			r.kill(ctx, tc, sub.ID, key, logNext)
 			return result{cancelled: true, ec: ec}
 		}
 		if now := time.Now(); !renewAt.IsZero() && now.After(renewAt) {
 			renewAt = r.renew(ctx, g, now)
 		}
-		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait)
+		// The status call returns as soon as the log has a line we have
+		// not read; a task that prints all the time is read in batches
+		// at most every minLogInterval rather than in a tight loop.
+		if wait := time.Until(lastCall.Add(minLogInterval)); wait > 0 {
+			select {
+			case <-ctx.Done():
+				continue
+			case <-time.After(wait):
+			}
+		}
+		lastCall = time.Now()
+		next, err := tc.Status(ctx, sub.ID, r.o.cfg.PollWait, logNext)
 		if err != nil {
 			if detached(ctx) {
 				return result{cancelled: true, detached: true, ec: ec}
 			}
 			if ctx.Err() != nil {
-				r.kill(ctx, tc, sub.ID)
-				r.n.l.TaskEnded(key, st.LogLines)
+				r.kill(ctx, tc, sub.ID, key, logNext)
 				return result{cancelled: true, ec: ec}
 			}
 			gone := engineGone(err)
-			if !gone {
+			if gone {
+				r.n.l.TaskEnded(key, logNext)
+			} else {
 				// The engine still answers: the task may still run on
 				// it, and its engine is about to be released.
-				r.kill(ctx, tc, sub.ID)
+				r.kill(ctx, tc, sub.ID, key, logNext)
 			}
-			r.n.l.TaskEnded(key, logNext)
 			return result{ec: ec, err: engineErr(ec, "lost task "+sub.ID, err, gone, gone), retryable: gone, ran: true}
 		}
 		st = next
@@ -534,20 +545,32 @@ func (r *run) renew(ctx context.Context, g *api.AskResult, now time.Time) time.T
 }
 
 // kill stops a task whose job was cancelled and gives it KillWait to end,
-// so that its engine is free when it is released.
-func (r *run) kill(ctx context.Context, tc TaskClient, id string) {
+// so that its engine is free when it is released; then it passes on the
+// log lines from line logNext the task printed before it ended, which
+// would otherwise be lost with the engine's memory of the task.
+func (r *run) kill(ctx context.Context, tc TaskClient, id, key string, logNext int) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
 	defer cancel()
 	st, err := tc.Kill(kctx, id)
 	if err != nil {
 		r.o.log.Warn("killing a task", "exec", r.spec.ExecID, "task", id, "err", err)
+		r.n.l.TaskEnded(key, logNext)
 		return
 	}
 	if !api.TaskEnded(st.State) && r.o.cfg.KillWait > 0 {
-		_, _ = tc.Status(kctx, id, r.o.cfg.KillWait)
+		st, _ = tc.Status(kctx, id, r.o.cfg.KillWait, -1)
 	}
+	if st.LogLines > logNext {
+		logNext = r.logs(kctx, tc, id, key, logNext, st.LogLines)
+	}
+	r.n.l.TaskEnded(key, max(logNext, st.LogLines))
 	r.info("task " + id + " was killed")
 }
+
+// minLogInterval is the shortest time between two status calls of a
+// running task, each of which may bring new log lines: a line waits at
+// most this long (plus a round trip) for the one before it.
+const minLogInterval = 20 * time.Millisecond
 
 // release gives back what an ask holds (or withdraws it while it waits),
 // whatever happened to the job: the call outlives ctx.
@@ -711,7 +734,7 @@ func (o *Orchestrator) Stop(ctx context.Context, tasks []Task) map[string]int {
 		tc := o.tasks(t.Addr)
 		if st, err := tc.Kill(ctx, t.ID); err == nil {
 			if !api.TaskEnded(st.State) && o.cfg.KillWait > 0 {
-				if end, err := tc.Status(ctx, t.ID, o.cfg.KillWait); err == nil {
+				if end, err := tc.Status(ctx, t.ID, o.cfg.KillWait, -1); err == nil {
 					st = end
 				}
 			}

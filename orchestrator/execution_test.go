@@ -356,7 +356,7 @@ func TestCancelAsTheGrantArrivesSubmitsNothing(t *testing.T) {
 // the engine's death (an HTTP 500, a bad answer).
 type statusFails struct{ TaskClient }
 
-func (statusFails) Status(context.Context, string, time.Duration) (api.TaskStatus, error) {
+func (statusFails) Status(context.Context, string, time.Duration, int) (api.TaskStatus, error) {
 	return api.TaskStatus{}, errors.New("orchestrator: status: HTTP 500: internal error")
 }
 

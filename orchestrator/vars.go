@@ -154,7 +154,7 @@ func (v Variables) Lookup(name string, n int) (string, error) {
 	}
 	dv, ok := dateVars[name]
 	if !ok {
-		return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "unknown variable: define it in params.variable")
+		return "", linkis.ValueError(linkis.ErrInvalidArgument, varField, name, "unknown variable: give it a value (--var "+name+"=VALUE on the command line, params.variable in a request), or write $${"+name+"} for a literal ${"+name+"}")
 	}
 	return dv.value(v.runDate, n), nil
 }

@@ -114,6 +114,7 @@ func TestVariableErrors(t *testing.T) {
 		names string
 	}{
 		{"echo ${nope}", nil, "variable", "nope"},
+		{"echo ${nope}", nil, "variable", "--var nope=VALUE"}, // what to do about it, on the command line
 		{"echo ${run_dates}", nil, "variable", "run_dates"},
 		{"echo ${a-1}", Values{"a": "x1"}, "variable", "arithmetic"},
 		{"echo ${a+1}", Values{"a": "NaN"}, "variable", "arithmetic"},

@@ -16,7 +16,7 @@ import (
 func runDemo(w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	asks := fs.Int("asks", 12, "asks in the burst for one key")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
 	cfg := manager.DefaultConfig()

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"sort"
@@ -15,8 +16,10 @@ import (
 	"time"
 
 	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/engineconn"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/entrance"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
@@ -24,32 +27,23 @@ import (
 // --server nor $LINKIS_SERVER says.
 const defaultServer = "http://127.0.0.1:8088"
 
-// jobsUsage lists the job commands for the main usage text.
-const jobsUsage = "\n  submit       submit a job to a server: --engine shell|python|sql (--code CODE | --file F) [--creator IDE] [--var k=v]... [--label k=v]... [--wait]" +
-	"\n  status       show a job's state and progress (linkis status EXECID)" +
-	"\n  log          print a job's log (linkis log EXECID [--from N] [--follow])" +
-	"\n  result       print a job's result sets (linkis result TASKID|EXECID [--page N])" +
-	"\n  kill         cancel a job (linkis kill EXECID)" +
-	"\n  list         list your jobs, newest first (linkis list [--status S] [--page N])" +
-	"\n               the job commands take --server URL (default $LINKIS_SERVER, else " + defaultServer + ")," +
-	"\n               --user and --token (default $LINKIS_USER and $LINKIS_TOKEN_CODE)"
-
 // runJobs runs a job command until it ends or SIGINT/SIGTERM.
 func runJobs(name string, out io.Writer, args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return runJobCommand(ctx, name, out, args)
+	return runJobCommand(ctx, name, out, os.Stderr, args)
 }
 
-// runJobCommand dispatches a job command.
-func runJobCommand(ctx context.Context, name string, out io.Writer, args []string) error {
+// runJobCommand dispatches a job command; diag hears what is not the
+// command's output (a server that stops answering, say).
+func runJobCommand(ctx context.Context, name string, out, diag io.Writer, args []string) error {
 	switch name {
 	case "submit":
-		return runSubmit(ctx, out, args)
+		return runSubmit(ctx, out, diag, args)
 	case "status":
 		return runStatus(ctx, out, args)
 	case "log":
-		return runLog(ctx, out, args)
+		return runLog(ctx, out, diag, args)
 	case "result":
 		return runResult(ctx, out, args)
 	case "kill":
@@ -68,26 +62,43 @@ func (c *conn) register(fs *flag.FlagSet) {
 	if server == "" {
 		server = defaultServer
 	}
-	fs.StringVar(&c.server, "server", server, "the server's URL (default $LINKIS_SERVER, else "+defaultServer+")")
-	fs.StringVar(&c.user, "user", os.Getenv("LINKIS_USER"), "your user (default $LINKIS_USER)")
-	fs.StringVar(&c.token, "token", os.Getenv("LINKIS_TOKEN_CODE"), "your token code (default $LINKIS_TOKEN_CODE)")
+	fs.StringVar(&c.server, "server", server, "the server, http://HOST:PORT or HOST:PORT ($LINKIS_SERVER when set)")
+	fs.StringVar(&c.user, "user", os.Getenv("LINKIS_USER"), "your user ($LINKIS_USER when set)")
+	// Not the default: help would print it.
+	fs.StringVar(&c.token, "token", "", "your token code (default $LINKIS_TOKEN_CODE)")
 }
 
 func (c *conn) client() (*restapi.Client, error) {
+	if c.token == "" {
+		c.token = os.Getenv("LINKIS_TOKEN_CODE")
+	}
 	if c.user == "" || c.token == "" {
 		return nil, errors.New("a user and token code are required: --user and --token, or $LINKIS_USER and $LINKIS_TOKEN_CODE")
 	}
-	return restapi.NewClient(c.server, c.user, c.token, nil)
+	return restapi.NewClient(serverURL(c.server), c.user, c.token, nil)
+}
+
+// serverURL accepts a server given as HOST:PORT, as people type it, for
+// http://HOST:PORT.
+func serverURL(s string) string {
+	if s != "" && !strings.Contains(s, "://") {
+		return "http://" + s
+	}
+	return s
 }
 
 // parseArgs parses flags placed before or after the positional
-// arguments, and checks there are exactly want positional ones.
+// arguments, and checks there are exactly want positional ones. Asked for
+// help (-h, --help), it returns a *helpRequest.
 func parseArgs(fs *flag.FlagSet, args []string, want int, what string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, newHelpRequest(fs)
+			}
+			return nil, fmt.Errorf("%s: %w (linkis help %s lists its flags)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -127,22 +138,45 @@ func (f kvFlag) Set(s string) error {
 }
 
 // follower prints a job's new log lines and, on a terminal (isTerminal,
-// in sim.go), keeps one progress line updated under them.
+// in sim.go), keeps one progress line updated under them. It says on
+// diag when the server stops answering and when it answers again.
 type follower struct {
-	out      io.Writer
-	tty      bool
-	showLogs bool
-	drawn    bool
+	out       io.Writer
+	diag      io.Writer
+	server    string
+	tty       bool
+	showLogs  bool
+	drawn     bool
+	lost      bool
+	truncated bool // a line said the log was cut at its cap
 }
 
-func (f *follower) update(u restapi.Update) {
+func (f *follower) clear() {
 	if f.tty && f.drawn {
 		fmt.Fprint(f.out, "\r\033[K")
 		f.drawn = false
 	}
+}
+
+// connection is the client's OnConnection.
+func (f *follower) connection(err error, retryIn time.Duration) {
+	f.clear()
+	switch {
+	case err != nil:
+		fmt.Fprintf(f.diag, "linkis: no answer from the server at %s (%v); trying again in %v\n", f.server, err, retryIn.Round(time.Millisecond))
+		f.lost = true
+	case f.lost:
+		fmt.Fprintf(f.diag, "linkis: the server at %s answers again; following on\n", f.server)
+		f.lost = false
+	}
+}
+
+func (f *follower) update(u restapi.Update) {
+	f.clear()
 	if f.showLogs {
 		for _, l := range u.Lines {
 			fmt.Fprintln(f.out, l)
+			f.truncated = f.truncated || l == entrance.LogTruncated || strings.HasPrefix(l, engineconn.LogTruncatedNote)
 		}
 	}
 	if f.tty && !u.Final {
@@ -151,20 +185,25 @@ func (f *follower) update(u restapi.Update) {
 	}
 }
 
-// follow waits for a job, showing logs and progress as it goes.
-func follow(ctx context.Context, c *restapi.Client, out io.Writer, execID string, from int, showLogs bool) (restapi.StatusData, error) {
-	f := &follower{out: out, tty: isTerminal(out), showLogs: showLogs}
+// follow waits for a job, showing logs and progress on out as it goes,
+// and on diag when the server stops answering and answers again. A server
+// that does not come back within c.Reconnect is an error saying the job
+// may still run.
+func follow(ctx context.Context, c *restapi.Client, out, diag io.Writer, server, execID string, from int, showLogs bool) (restapi.StatusData, *follower, error) {
+	f := &follower{out: out, diag: diag, server: server, tty: isTerminal(out), showLogs: showLogs}
+	c.OnConnection = f.connection
 	st, err := c.Follow(ctx, execID, from, f.update)
-	if f.drawn {
-		fmt.Fprint(out, "\r\033[K")
+	f.clear()
+	if errors.Is(err, linkis.ErrUnavailable) {
+		err = fmt.Errorf("%w; job %s may still run: linkis status %s", err, execID, execID)
 	}
-	return st, err
+	return st, f, err
 }
 
 // jobFlags are the flags that describe a job (submit and run).
 type jobFlags struct {
 	engine, code, file, creator *string
-	vars, labels                kvFlag
+	vars, labels, params        kvFlag
 }
 
 func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
@@ -172,9 +211,10 @@ func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
 	j.code = fs.String("code", "", "the code to run")
 	j.file = fs.String("file", "", "a file holding the code to run")
 	j.creator = fs.String("creator", creator, "the creator of the userCreator label")
-	j.vars, j.labels = kvFlag{}, kvFlag{}
+	j.vars, j.labels, j.params = kvFlag{}, kvFlag{}, kvFlag{}
 	fs.Var(j.vars, "var", "a ${name} substitution, k=v (repeatable)")
-	fs.Var(j.labels, "label", "a further label, k=v (repeatable)")
+	fs.Var(j.labels, "label", "a further label, k=v, e.g. tenant=t1 or jobRetryCount=0 (repeatable)")
+	fs.Var(j.params, "param", "an engine startup parameter, k=v, e.g. engineconn.max.free.time=15s (repeatable)")
 }
 
 // request builds the job request of user's the flags describe.
@@ -190,13 +230,25 @@ func (j *jobFlags) request(cmd, user string) (orchestrator.JobRequest, error) {
 		}
 		code, src = string(b), *j.file
 	}
-	return orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *j.engine, Code: code, User: user, Creator: *j.creator,
+	for k := range j.labels {
+		// Linkis's labels are words (engineType, tenant, jobRetryCount);
+		// a dotted key is a setting, which a label would carry nowhere.
+		if strings.Contains(k, ".") {
+			return orchestrator.JobRequest{}, fmt.Errorf("%s: --label %s: not a label (labels are like tenant or jobRetryCount); an engine startup parameter goes with --param %s=%s",
+				cmd, k, k, j.labels[k])
+		}
+	}
+	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *j.engine, Code: code, User: user, Creator: *j.creator,
 		Vars: j.vars, Labels: j.labels, Source: src})
+	if err == nil && len(j.params) > 0 {
+		req.Params.Configuration.Startup = orchestrator.Values(maps.Clone(j.params))
+	}
+	return req, err
 }
 
 // runSubmit is `linkis submit --engine E (--code C | --file F) [--creator
 // IDE] [--var k=v]... [--label k=v]... [--wait]`.
-func runSubmit(ctx context.Context, out io.Writer, args []string) error {
+func runSubmit(ctx context.Context, out, diag io.Writer, args []string) error {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
 	var cn conn
 	cn.register(fs)
@@ -222,7 +274,7 @@ func runSubmit(ctx context.Context, out io.Writer, args []string) error {
 	if !*wait {
 		return nil
 	}
-	st, err := follow(ctx, c, out, sub.ExecID, 0, true)
+	st, _, err := follow(ctx, c, out, diag, serverURL(cn.server), sub.ExecID, 0, true)
 	if err != nil {
 		return err
 	}
@@ -236,11 +288,7 @@ func ended(ctx context.Context, c *restapi.Client, out io.Writer, st restapi.Sta
 	if st.Status == orchestrator.Succeed.String() {
 		return nil
 	}
-	reason := ""
-	if t, err := c.Job(ctx, st.TaskID); err == nil && t.ErrDesc != "" {
-		reason = ": " + t.ErrDesc
-	}
-	return fmt.Errorf("job %s ended %s%s", st.ExecID, st.Status, reason)
+	return fmt.Errorf("job %s ended %s%s", st.ExecID, st.Status, endReason(ctx, c, st))
 }
 
 // execCommand parses a job command that takes the server flags and one
@@ -267,6 +315,12 @@ func runStatus(ctx context.Context, out io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	if state, _ := orchestrator.ParseState(st.Status); state.Final() {
+		// The progress of an ended job may still carry what it said
+		// while it ran ("retrying in 30s"): say how it ended instead.
+		fmt.Fprintf(out, "%s taskID %d: %s%s\n", st.ExecID, st.TaskID, st.Status, endReason(ctx, c, st))
+		return nil
+	}
 	pr, err := c.Progress(ctx, execID)
 	if err != nil {
 		return err
@@ -279,8 +333,20 @@ func runStatus(ctx context.Context, out io.Writer, args []string) error {
 	return nil
 }
 
+// endReason is ": why" for a job that ended other than Succeed, from its
+// history record ("" when it succeeded or the record says nothing).
+func endReason(ctx context.Context, c *restapi.Client, st restapi.StatusData) string {
+	if st.Status == orchestrator.Succeed.String() {
+		return ""
+	}
+	if t, err := c.Job(ctx, st.TaskID); err == nil && t.ErrDesc != "" {
+		return ": " + t.ErrDesc
+	}
+	return ""
+}
+
 // runLog is `linkis log EXECID [--from N] [--follow]`.
-func runLog(ctx context.Context, out io.Writer, args []string) error {
+func runLog(ctx context.Context, out, diag io.Writer, args []string) error {
 	fs := flag.NewFlagSet("log", flag.ContinueOnError)
 	var cn conn
 	cn.register(fs)
@@ -298,7 +364,7 @@ func runLog(ctx context.Context, out io.Writer, args []string) error {
 		return err
 	}
 	if *follows {
-		_, err := follow(ctx, c, out, pos[0], *from, true)
+		_, _, err := follow(ctx, c, out, diag, serverURL(cn.server), pos[0], *from, true)
 		return err
 	}
 	for at := *from; ; {
@@ -342,11 +408,13 @@ func runResult(ctx context.Context, out io.Writer, args []string) error {
 		}
 		taskID = st.TaskID
 	}
-	return printResults(ctx, c, out, taskID, *page, *pageSize)
+	return printResults(ctx, c, out, taskID, *page, *pageSize, false)
 }
 
-// printResults prints a job's result sets as tables, one page of each.
-func printResults(ctx context.Context, c *restapi.Client, out io.Writer, taskID int64, page, pageSize int) error {
+// printResults prints a job's result sets as tables, one page of each;
+// with skipText, only those that are not text (output lines the log
+// showed already).
+func printResults(ctx context.Context, c *restapi.Client, out io.Writer, taskID int64, page, pageSize int, skipText bool) error {
 	task, err := c.Job(ctx, taskID)
 	if err != nil {
 		return err
@@ -358,17 +426,22 @@ func printResults(ctx context.Context, c *restapi.Client, out io.Writer, taskID 
 		fmt.Fprintf(out, "%s %s: no result\n", task.ExecID, task.Status)
 		return nil
 	}
+	printed := 0
 	for i, p := range task.ResultLocations {
-		if len(task.ResultLocations) > 1 {
-			if i > 0 {
-				fmt.Fprintln(out)
-			}
-			fmt.Fprintf(out, "== result %d of %d ==\n", i+1, len(task.ResultLocations))
-		}
 		fd, err := c.OpenFile(ctx, p, page, pageSize)
 		if err != nil {
 			return err
 		}
+		if skipText && fd.Type == restapi.FileTypeText {
+			continue
+		}
+		if len(task.ResultLocations) > 1 {
+			if printed > 0 {
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "== result %d of %d ==\n", i+1, len(task.ResultLocations))
+		}
+		printed++
 		if err := restapi.WriteTable(out, fd.ResultSet()); err != nil {
 			return err
 		}
@@ -379,7 +452,14 @@ func printResults(ctx context.Context, c *restapi.Client, out io.Writer, taskID 
 	return nil
 }
 
-// runKill is `linkis kill EXECID`.
+// killWait is how long `linkis kill` waits for the job to end: a running
+// job's task is stopped (SIGTERM, then SIGKILL after a grace) before the
+// job is Cancelled.
+const killWait = 10 * time.Second
+
+// runKill is `linkis kill EXECID`: it prints the state the job ended in,
+// or says the kill was requested when the job has not ended within
+// killWait.
 func runKill(ctx context.Context, out io.Writer, args []string) error {
 	c, execID, err := execCommand("kill", args)
 	if err != nil {
@@ -389,8 +469,27 @@ func runKill(ctx context.Context, out io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%s %s\n", st.ExecID, st.Status)
-	return nil
+	wctx, cancel := context.WithTimeout(ctx, killWait)
+	defer cancel()
+	for delay := 20 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		if state, _ := orchestrator.ParseState(st.Status); state.Final() {
+			fmt.Fprintf(out, "%s %s\n", st.ExecID, st.Status)
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(out, "%s: kill requested; the job is still %s after %v (linkis status %s says when it ends)\n",
+				st.ExecID, st.Status, killWait, st.ExecID)
+			return nil
+		case <-time.After(delay):
+		}
+		if next, err := c.Status(wctx, execID); err == nil {
+			st = next
+		}
+	}
 }
 
 // runList is `linkis list [--status S] [--page N] [--page-size N]`.

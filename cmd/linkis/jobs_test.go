@@ -41,7 +41,7 @@ func runCmd(t *testing.T, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err := runJobCommand(ctx, name, &out, args)
+	err := runJobCommand(ctx, name, &out, &out, args)
 	return out.String(), err
 }
 

@@ -1,52 +1,55 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
 func main() {
-	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: linkis <command> [flags]\n\ncommands:"+
-			"\n  run          run one job on a system started for it: --engine shell|python|sql (--code CODE | --file F) [--var k=v]..."+
-			"\n  server       run manager, ECM and entrance for a team: --data-dir DIR [--http-addr HOST:PORT] [--users FILE]"+
-			"\n  demo   run a small manager scenario and print its decisions\n  sim    simulate a scenario under virtual time (linkis sim --scenario FILE)"+
-			"\n  ecm          run the host agent that launches engines (--manager URL --data-dir DIR --http-addr HOST:PORT)"+
-			"\n  engineconn   run one engine (started by an ECM, never by hand)"+
-			"\n  manager      run a manager cluster member (--id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT --bootstrap|--join URL)"+
-			jobsUsage)
+	os.Exit(runMain(os.Stdout, os.Stderr, os.Args[1:]))
+}
+
+// runMain runs the command line args and returns the exit status: 0 for
+// success and for help, 1 for a command that failed, 2 for a command line
+// that names no command or an unknown one.
+func runMain(stdout, stderr io.Writer, args []string) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
 	}
-	flag.Parse()
-	if flag.NArg() < 1 {
-		flag.Usage()
-		os.Exit(2)
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 0 {
+			usage(stdout)
+			return 0
+		}
+		if err := commandHelp(stdout, rest[0]); err != nil {
+			fmt.Fprintln(stderr, "linkis:", err)
+			return 2
+		}
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
-	var err error
-	switch flag.Arg(0) {
-	case "run":
-		err = runRun(os.Stdout, flag.Args()[1:])
-	case "server":
-		err = runServer(os.Stdout, flag.Args()[1:])
-	case "demo":
-		err = runDemo(os.Stdout, flag.Args()[1:])
-	case "sim":
-		err = runSim(os.Stdout, os.Stderr, flag.Args()[1:])
-	case "ecm":
-		err = runECM(flag.Args()[1:])
-	case "engineconn":
-		err = runEngineConn(flag.Args()[1:])
-	case "manager":
-		err = runManager(flag.Args()[1:])
-	case "submit", "status", "log", "result", "kill", "list":
-		err = runJobs(flag.Arg(0), os.Stdout, flag.Args()[1:])
-	default:
-		fmt.Fprintf(os.Stderr, "linkis: unknown command %q\n", flag.Arg(0))
-		flag.Usage()
-		os.Exit(2)
+	c, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "linkis: unknown command %q\n\n", name)
+		usage(stderr)
+		return 2
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "linkis:", err)
-		os.Exit(1)
+	err := c.run(stdout, rest)
+	var hr *helpRequest
+	switch {
+	case errors.As(err, &hr):
+		writeHelp(stdout, c, hr.flags)
+		return 0
+	case err != nil:
+		fmt.Fprintln(stderr, "linkis:", err)
+		return 1
 	}
+	return 0
 }

@@ -85,26 +85,33 @@ func runRun(out io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := follow(ctx, cl, out, sub.ExecID, 0, true)
+	st, f, err := follow(ctx, cl, out, os.Stderr, c, sub.ExecID, 0, true)
 	if err != nil {
 		return err
 	}
 	if err := ended(ctx, cl, out, st); err != nil {
 		return err
 	}
-	return printResults(ctx, cl, out, sub.TaskID, 1, restapi.DefaultFilePageSize)
+	// The log showed the job's output lines; its text result sets hold
+	// the same lines, and are printed only when the log was cut.
+	return printResults(ctx, cl, out, sub.TaskID, 1, restapi.DefaultFilePageSize, !f.truncated)
 }
 
 // serveLoopback serves a system's REST API on a loopback port for users;
 // it returns the base URL and a function that stops the server.
 func serveLoopback(sys *embedded.System, users map[string]string) (string, func(), error) {
+	return serveAt(sys, users, "127.0.0.1:0")
+}
+
+// serveAt is serveLoopback at addr.
+func serveAt(sys *embedded.System, users map[string]string, addr string) (string, func(), error) {
 	rc := restapi.DefaultConfig()
 	rc.Users = users
 	h, err := sys.Handler(rc)
 	if err != nil {
 		return "", nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}

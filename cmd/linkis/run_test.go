@@ -90,7 +90,7 @@ func TestServerServesJobsToItsUsers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := runJobCommand(ctx, "submit", &out, []string{"--engine", "python", "--code", "print(6*7)", "--wait"}); err != nil {
+	if err := runJobCommand(ctx, "submit", &out, &out, []string{"--engine", "python", "--code", "print(6*7)", "--wait"}); err != nil {
 		t.Fatalf("submit --wait: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "Succeed") {
@@ -98,7 +98,7 @@ func TestServerServesJobsToItsUsers(t *testing.T) {
 	}
 	execID := strings.Fields(out.String())[1]
 	out.Reset()
-	if err := runJobCommand(ctx, "result", &out, []string{execID}); err != nil || !strings.Contains(out.String(), "42") {
+	if err := runJobCommand(ctx, "result", &out, &out, []string{execID}); err != nil || !strings.Contains(out.String(), "42") {
 		t.Fatalf("result %s = %v:\n%s", execID, err, out.String())
 	}
 	// bob may not read alice's job.

@@ -16,83 +16,134 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golinkis/golinkis/ecm"
+	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
-// [--users FILE]`: a manager, an ECM and the entrance in one process for a
-// team, serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
+// [--users FILE] [--memory M --cores C --instances N] [--engine-idle-time
+// D]`: a manager, an ECM and the entrance in one process for a team,
+// serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
 // the job history, the queues and the engines' books. With --id,
 // --raft-addr and --bootstrap or --join URL it is one member of a cluster
 // of servers instead: state replicated among them, every API on every
 // member at --http-addr, an ECM for its own host unless --no-ecm.
 func runServer(out io.Writer, args []string) error {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
-	addr := fs.String("http-addr", "127.0.0.1:8088", "where the REST API listens (a cluster member: every API, as peers, ECMs and clients reach it)")
-	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
-	inMemory := fs.Bool("in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
-	var m embedded.Member
-	fs.StringVar(&m.ID, "id", "", "cluster member id (with --raft-addr and --bootstrap or --join: run as one member of a cluster)")
-	fs.StringVar(&m.RaftAddr, "raft-addr", "", "a cluster member's host:port for Raft traffic")
-	fs.BoolVar(&m.Bootstrap, "bootstrap", false, "start a new cluster with this member")
-	join := fs.String("join", "", "API URLs of members of the cluster to join, comma-separated")
-	fs.BoolVar(&m.NoECM, "no-ecm", false, "a cluster member that runs no ECM (engines run on ECM hosts that join)")
-	fs.StringVar(&m.ECMAddr, "ecm-addr", "", "where a cluster member's ECM listens (default: --http-addr's host, a port kept in the data directory)")
-	fs.StringVar(&m.Token, "token", os.Getenv("LINKIS_TOKEN"), "a cluster member's cluster token (default $LINKIS_TOKEN)")
-	heartbeat := fs.Duration("heartbeat-timeout", 0, "a cluster member's Raft heartbeat and election timeout (default 1s)")
-	if _, err := parseArgs(fs, args, 0, ""); err != nil {
-		return err
-	}
-	if *dataDir == "" {
-		return errors.New("server: --data-dir is required")
-	}
-	users, err := loadUsers(*usersFile, os.Getenv("LINKIS_USERS"))
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg := embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log}
-	if m.ID != "" {
-		m.HTTPAddr, m.Join = *addr, splitList(*join)
-		if d := *heartbeat; d > 0 {
-			m.Raft = func(c *raftstore.Config) {
-				c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = d, d, d/2
-			}
-		}
-		cfg.Member = &m
-	}
-	sys, err := embedded.Start(cfg)
-	if err != nil {
-		return err
-	}
-	defer sys.Close()
-	rc := restapi.DefaultConfig()
-	rc.Users = users
-	rc.Logger = log
-	h, err := sys.Handler(rc)
+	s, err := parseServer(args)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if cfg.Member != nil {
-		// The member serves every API itself.
-		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (REST under /api/rest_j/v1), %d users, data in %s\n", m.ID, m.HTTPAddr, len(users), *dataDir)
+	return s.serve(ctx, out, nil)
+}
+
+// server is what `linkis server`'s flags say.
+type server struct {
+	dataDir, addr string
+	users         map[string]string
+	inMemory      bool
+	capacity      linkis.Resource
+	idle          time.Duration
+	member        *embedded.Member // the cluster form
+}
+
+func parseServer(args []string) (*server, error) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	s := &server{}
+	fs.StringVar(&s.dataDir, "data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
+	fs.StringVar(&s.addr, "http-addr", "127.0.0.1:8088", "where the REST API listens")
+	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
+	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
+	capf := capacityFlags(fs)
+	fs.DurationVar(&s.idle, "engine-idle-time", defaultServerEngineIdle, "engines exit after this long without work, giving their room back (a job's engineconn.max.free.time wins)")
+	var m embedded.Member
+	fs.StringVar(&m.ID, "id", "", "cluster member id: with --raft-addr and --bootstrap or --join, run as one member of a cluster of servers")
+	fs.StringVar(&m.RaftAddr, "raft-addr", "", "a cluster member's host:port for Raft traffic")
+	fs.BoolVar(&m.Bootstrap, "bootstrap", false, "start a new cluster with this member")
+	join := fs.String("join", "", "API URLs of members of the cluster to join, comma-separated")
+	fs.BoolVar(&m.NoECM, "no-ecm", false, "a cluster member that runs no ECM (engines run on ECM hosts that join)")
+	fs.StringVar(&m.ECMAddr, "ecm-addr", "", "where a cluster member's ECM listens (default: --http-addr's host, a port kept in the data directory)")
+	fs.StringVar(&m.Token, "token", "", "a cluster member's cluster token (default $LINKIS_TOKEN)")
+	heartbeat := fs.Duration("heartbeat-timeout", 0, "a cluster member's Raft heartbeat and election timeout (default 1s)")
+	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return nil, err
+	}
+	if m.ID != "" || m.RaftAddr != "" || m.Bootstrap || *join != "" {
+		if m.Token == "" {
+			m.Token = os.Getenv("LINKIS_TOKEN")
+		}
+		if err := missing("server", map[string]bool{"--id ID": m.ID != "", "--raft-addr HOST:PORT": m.RaftAddr != "",
+			"--token (or $LINKIS_TOKEN)": m.Token != ""}); err != nil {
+			return nil, fmt.Errorf("%w (a cluster member); the first member of a new cluster also takes --bootstrap, the others --join URL", err)
+		}
+		m.HTTPAddr, m.Join = s.addr, splitList(*join)
+		if d := *heartbeat; d > 0 {
+			m.Raft = func(c *raftstore.Config) {
+				c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = d, d, d/2
+			}
+		}
+		s.member = &m
+	}
+	if s.dataDir == "" {
+		return nil, errors.New("server needs --data-dir DIR (linkis help server shows every flag with an example)")
+	}
+	if s.idle <= 0 {
+		return nil, fmt.Errorf("server: --engine-idle-time must be positive, got %v", s.idle)
+	}
+	var err error
+	if s.capacity, err = capf.resource(); err != nil {
+		return nil, err
+	}
+	if s.users, err = loadUsers(*usersFile, os.Getenv("LINKIS_USERS")); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// serve runs the server until ctx ends; ready, if not nil, is called with
+// the REST API's address once it serves.
+func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr string)) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sys, err := embedded.Start(embedded.Config{DataDir: s.dataDir, Durable: !s.inMemory, Logger: log, Capacity: &s.capacity,
+		ECM: func(c *ecm.Config) { c.EngineMaxFreeTime = s.idle }, Member: s.member})
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	rc := restapi.DefaultConfig()
+	rc.Users = s.users
+	rc.Logger = log
+	h, err := sys.Handler(rc)
+	if err != nil {
+		return err
+	}
+	if m := s.member; m != nil {
+		// A member serves every API itself, on its own address.
+		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (REST under /api/rest_j/v1), %d users, data in %s\n",
+			m.ID, m.HTTPAddr, len(s.users), s.dataDir)
+		if ready != nil {
+			ready(m.HTTPAddr)
+		}
 		<-ctx.Done()
 		return nil
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return err
 	}
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, data in %s\n", ln.Addr(), len(users), *dataDir)
+	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, data in %s\n"+
+		"engines get %s; an engine without work for %v exits\n", ln.Addr(), len(s.users), s.dataDir, s.capacity, s.idle)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-served:
@@ -105,6 +156,12 @@ func runServer(out io.Writer, args []string) error {
 	}
 	return err
 }
+
+// defaultServerEngineIdle is how long a server's engines wait for work
+// before they exit: long enough for the next job of a working session to
+// reuse its engine, short enough that a small host's cores come back
+// within minutes (an engine's own default, as Linkis's, is an hour).
+const defaultServerEngineIdle = 10 * time.Minute
 
 // loadUsers reads users and their token codes from a file of "user code"
 // (or "user:code") lines, or else from spec ("user:code,user:code").

@@ -1,6 +1,7 @@
 package engines
 
 import (
+	"bytes"
 	"io"
 	"strconv"
 	"sync"
@@ -137,4 +138,18 @@ func (w *textResult) Close() error {
 		}
 	}
 	return w.err
+}
+
+// heldBack returns how many bytes at the end of p could be the start of
+// mark (an end-of-output mark, which starts with a NUL): what a reader
+// looking for the mark must keep until more output comes. Anything else
+// goes on at once: holding back a whole mark's length would keep a short
+// line ("start\n") from the log until the task printed more or ended.
+func heldBack(p, mark []byte) int {
+	for k := min(len(p), len(mark)-1); k > 0; k-- {
+		if bytes.HasPrefix(mark, p[len(p)-k:]) {
+			return k
+		}
+	}
+	return 0
 }

@@ -296,8 +296,8 @@ func (in *interp) readRaw(r *os.File, stderr bool) {
 				in.marks <- struct{}{}
 				continue
 			}
-			// Hold back what could be the start of a mark.
-			keep := min(len(pending), len(mark)-1)
+			// Hold back what could be the start of a mark, and only that.
+			keep := heldBack(pending, mark)
 			emit(pending[:len(pending)-keep])
 			pending = append(pending[:0], pending[len(pending)-keep:]...)
 			break

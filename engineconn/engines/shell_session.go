@@ -317,8 +317,9 @@ func (p *bashProc) readOutput(r *os.File, i int) {
 				p.marks <- struct{}{}
 				continue
 			}
-			// Hold back what could be the start of the mark.
-			keep := min(len(pending), len(mark)-1)
+			// Hold back what could be the start of the mark, and only
+			// that: a line must reach the log when it is printed.
+			keep := heldBack(pending, mark)
 			if len(pending) > keep {
 				_, _ = w.Write(pending[:len(pending)-keep])
 				pending = append(pending[:0], pending[len(pending)-keep:]...)

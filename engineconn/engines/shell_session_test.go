@@ -39,9 +39,10 @@ func (grantAll) GetAsk(_ context.Context, id string, _ time.Duration) (api.AskRe
 }
 
 type shellEC struct {
-	t   testing.TB
-	cli *api.EngineClient
-	cfg engineconn.Config
+	t    testing.TB
+	cli  *api.EngineClient
+	cfg  engineconn.Config
+	addr string
 }
 
 // startShell runs an EngineConn of the shell engine in mode (set through
@@ -49,17 +50,23 @@ type shellEC struct {
 // tasks at once.
 func startShell(t testing.TB, mode string, concurrency int) *shellEC {
 	t.Helper()
+	return startEngine(t, "shell", map[string]string{engines.ParamShellMode: mode}, concurrency)
+}
+
+// startEngine runs an EngineConn of a built-in engine type with params.
+func startEngine(t testing.TB, typ string, params map[string]string, concurrency int) *shellEC {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := engineconn.DefaultConfig()
 	cfg.Ticket = shTicket
-	cfg.EngineType = linkis.EngineType{Type: "shell", Version: "1"}
+	cfg.EngineType = linkis.EngineType{Type: typ, Version: "1"}
 	cfg.Managers = []string{"http://127.0.0.1:1"}
 	cfg.Token = "cluster-secret"
 	cfg.WorkDir, cfg.LogDir, cfg.ResultDir = filepath.Join(dir, "work"), filepath.Join(dir, "logs"), filepath.Join(dir, "results")
 	cfg.Concurrency = concurrency
 	cfg.MaxTasks = 1 << 30
 	cfg.ExitLinger = 100 * time.Millisecond
-	cfg.Params = map[string]string{engines.ParamShellMode: mode}
+	cfg.Params = params
 	ec, err := engineconn.New(cfg, engines.Builtin(), grantAll{}, quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +95,7 @@ func startShell(t testing.TB, mode string, concurrency int) *shellEC {
 			t.Error("the engine did not stop")
 		}
 	})
-	return &shellEC{t: t, cli: api.NewEngineClient(ec.Addr(), cfg.Token, nil), cfg: cfg}
+	return &shellEC{t: t, cli: api.NewEngineClient(ec.Addr(), cfg.Token, nil), cfg: cfg, addr: ec.Addr()}
 }
 
 func (h *shellEC) submit(code string) string {

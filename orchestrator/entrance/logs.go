@@ -11,6 +11,10 @@ import (
 	"github.com/golinkis/golinkis/orchestrator"
 )
 
+// LogTruncated is the last line of a job's own log lines once they reached
+// their cap (the tasks' logs have their own cap and note).
+const LogTruncated = manager.JobLogTruncated
+
 // HostData reads what stays on the hosts that ran tasks: task logs and
 // result-set files, served by each host's ECM (api.ECMClient is one).
 type HostData interface {
@@ -64,9 +68,8 @@ func (e *Entrance) Log(ctx context.Context, user, execID string, from, size int)
 			continue
 		}
 		running := runningTask(&v, p.Task.Key)
-		if p.Count < 0 && !running && v.State.Final() && !v.Cleanup || addrs[p.Task.ECM] == "" {
-			// Its end was never recorded (its engine died with the
-			// leader that ran it) or its host is gone: say so.
+		if addrs[p.Task.ECM] == "" {
+			// Its host is gone: say so.
 			lines, pos = window(lines, lostTask(&v, p.Task, i == lastTaskPart(v.Log)), from, pos, size)
 			continue
 		}

@@ -26,7 +26,7 @@ const MaxAnswerBytes = 256 << 20
 // server's message: a *linkis.Error of the server's kind when the answer
 // names one (errors.Is(err, linkis.ErrUnknownJob) and linkis.ErrPermission
 // work across the wire), a *RemoteError otherwise. A Client is safe for
-// concurrent use; set the Poll fields before the first Wait.
+// concurrent use; set the exported fields before the first Wait.
 type Client struct {
 	base       string
 	user, code string
@@ -35,6 +35,15 @@ type Client struct {
 	// PollMin after a change and doubles up to PollMax while nothing
 	// changes (defaults 100 ms and 2 s).
 	PollMin, PollMax time.Duration
+	// Reconnect is how long Wait and Follow keep trying a server that
+	// does not answer (down, restarting, hung) before they give up with
+	// ErrUnavailable (default 2 min). They try again after 200 ms, then
+	// back off to 5 s between tries.
+	Reconnect time.Duration
+	// OnConnection, if set, hears Wait and Follow lose the server (err,
+	// and when they try next) and find it again (err nil), so a caller
+	// can say so rather than look hung.
+	OnConnection func(err error, retryIn time.Duration)
 }
 
 // NewClient returns a client of the API at baseURL (scheme and host, e.g.
@@ -43,9 +52,9 @@ type Client struct {
 func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		shown := "(not shown)" // a URL that does not parse may hold a password
-		if err == nil {
-			shown = u.Redacted()
+		shown := baseURL // a URL without '@' holds no password
+		if strings.Contains(baseURL, "@") {
+			shown = "(not shown: it may hold a password)"
 		}
 		return nil, linkis.ValueError(linkis.ErrInvalidArgument, "server", shown, "want http://HOST:PORT or https://HOST:PORT")
 	}
@@ -56,7 +65,7 @@ func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error
 		hc = http.DefaultClient
 	}
 	return &Client{base: strings.TrimSuffix(baseURL, "/"), user: user, code: tokenCode, hc: hc,
-		PollMin: 100 * time.Millisecond, PollMax: 2 * time.Second}, nil
+		PollMin: 100 * time.Millisecond, PollMax: 2 * time.Second, Reconnect: 2 * time.Minute}, nil
 }
 
 // do sends one request and decodes the answer's data into out.

@@ -36,4 +36,16 @@
 // carries; on an error its data holds the error's kind ({"errorKind",
 // "field", "value", "reason", "retryable"}) so that Client can rebuild a
 // *linkis.Error.
+//
+// # Following a job
+//
+// Client.Wait and Follow poll status, progress and log (each poll's calls
+// bounded by 30 s) until the job ends. A server that does not answer - down,
+// restarting, hung, or a proxy answering 502/503/504 - is tried again after
+// 200 ms, backing off to 5 s, and Client.OnConnection hears each miss and
+// the return, so a command line can say so instead of looking hung; the
+// log goes on from the line it had, none lost or repeated. After
+// Client.Reconnect (2 min) without an answer they stop with
+// linkis.ErrUnavailable. Any answer that is an error (an unknown job, no
+// permission) stops them at once.
 package restapi

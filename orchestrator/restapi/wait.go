@@ -2,6 +2,8 @@ package restapi
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -37,53 +39,116 @@ func (c *Client) Wait(ctx context.Context, execID string, onUpdate func(Update))
 // changed and once at the end, with the whole remaining log (Final set on
 // that update only). The job's end is when its state is final and the
 // server says its log is complete, or endGrace after the state became
-// final. The poll
-// interval starts at PollMin and doubles up to PollMax while nothing
-// changes. A retryable error (the server unavailable, say) is retried;
-// any other error, or ctx ending, stops it.
+// final. The poll interval starts at PollMin and doubles up to PollMax
+// while nothing changes. Each poll's calls get callTimeout. A server that
+// does not answer (unavailable, a timeout, a proxy's 502/503/504) is
+// tried again with backoff (see Reconnect, OnConnection) and no line is
+// lost or repeated across the gap; after Reconnect without an answer, or
+// on any other error, or when ctx ends, Follow stops with the error.
 func (c *Client) Follow(ctx context.Context, execID string, from int, onUpdate func(Update)) (StatusData, error) {
 	interval := max(c.PollMin, time.Millisecond)
 	var last Update
-	var ended time.Time // when the job was first seen ended with its log incomplete
+	var ended time.Time     // when the job was first seen ended with its log incomplete
+	var lostSince time.Time // when the server stopped answering
+	backoff := reconnectMin
 	first := true
 	for {
-		u, final, complete, err := c.poll(ctx, execID, &from)
+		pctx, cancel := context.WithTimeout(ctx, callTimeout)
+		u, final, complete, err := c.poll(pctx, execID, &from)
+		cancel()
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return last.Status, ctx.Err()
-		case err != nil && !linkis.IsRetryable(err):
+		case err != nil && serverLost(err):
+			now := time.Now()
+			if lostSince.IsZero() {
+				lostSince, backoff = now, reconnectMin
+			}
+			bound := c.Reconnect
+			if bound <= 0 {
+				bound = 2 * time.Minute
+			}
+			left := bound - now.Sub(lostSince)
+			if left <= 0 {
+				return last.Status, linkis.Errorf(linkis.ErrUnavailable, "server", "no answer from %s for %v, giving up: %v",
+					c.base, now.Sub(lostSince).Round(time.Second), err)
+			}
+			wait := min(backoff, left)
+			backoff = min(2*backoff, reconnectMax)
+			if c.OnConnection != nil {
+				c.OnConnection(err, wait)
+			}
+			if !sleepCtx(ctx, wait) {
+				return last.Status, ctx.Err()
+			}
+			continue
+		case err != nil:
 			return last.Status, err
-		case err == nil:
-			if final && !complete {
-				if ended.IsZero() {
-					ended = time.Now()
-				}
-				if time.Since(ended) < endGrace {
-					final, u.Final = false, false
-				}
-			}
-			changed := first || final || len(u.Lines) > 0 || u.Status != last.Status || u.Progress != last.Progress || u.Info != last.Info
-			first = false
-			last = u
-			if changed && onUpdate != nil {
-				onUpdate(u)
-			}
-			if final {
-				return u.Status, nil
-			}
-			if changed || !ended.IsZero() {
-				interval = max(c.PollMin, time.Millisecond)
-			} else {
-				interval = min(2*interval, max(c.PollMax, c.PollMin))
+		}
+		if !lostSince.IsZero() {
+			lostSince = time.Time{}
+			if c.OnConnection != nil {
+				c.OnConnection(nil, 0)
 			}
 		}
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if final && !complete {
+			if ended.IsZero() {
+				ended = time.Now()
+			}
+			if time.Since(ended) < endGrace {
+				final, u.Final = false, false
+			}
+		}
+		changed := first || final || len(u.Lines) > 0 || u.Status != last.Status || u.Progress != last.Progress || u.Info != last.Info
+		first = false
+		last = u
+		if changed && onUpdate != nil {
+			onUpdate(u)
+		}
+		if final {
+			return u.Status, nil
+		}
+		if changed || !ended.IsZero() {
+			interval = max(c.PollMin, time.Millisecond)
+		} else {
+			interval = min(2*interval, max(c.PollMax, c.PollMin))
+		}
+		if !sleepCtx(ctx, interval) {
 			return last.Status, ctx.Err()
-		case <-t.C:
 		}
+	}
+}
+
+// Follow's timing: each poll's calls share callTimeout; a lost server is
+// tried again after reconnectMin, backing off to reconnectMax.
+const (
+	callTimeout  = 30 * time.Second
+	reconnectMin = 200 * time.Millisecond
+	reconnectMax = 5 * time.Second
+)
+
+// serverLost reports whether err says the server did not answer (as
+// opposed to answering no): it may answer again.
+func serverLost(err error) bool {
+	var re *RemoteError
+	switch {
+	case linkis.IsRetryable(err), errors.Is(err, context.DeadlineExceeded):
+		return true
+	case errors.As(err, &re):
+		return re.HTTPStatus == http.StatusBadGateway || re.HTTPStatus == http.StatusServiceUnavailable || re.HTTPStatus == http.StatusGatewayTimeout
+	}
+	return false
+}
+
+// sleepCtx sleeps d, or less when ctx ends first (then it returns false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
