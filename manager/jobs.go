@@ -415,6 +415,7 @@ func (s *State) endJob(t int64, j *job, to linkis.JobState, reason string, clean
 	j.group = nil
 	js.jobDues.remove(j)
 	j.state, j.updated, j.ended = to, t, t
+	j.progressInfo = "" // words about a run that is over ("retrying in 30s") would mislead
 	if reason != "" {
 		j.reason = reason
 	}

@@ -62,7 +62,7 @@ func (c *conn) register(fs *flag.FlagSet) {
 	if server == "" {
 		server = defaultServer
 	}
-	fs.StringVar(&c.server, "server", server, "the server, http://HOST:PORT or HOST:PORT ($LINKIS_SERVER when set)")
+	fs.StringVar(&c.server, "server", server, "the server, http://HOST:PORT or HOST:PORT; a cluster's members comma-separated ($LINKIS_SERVER when set)")
 	fs.StringVar(&c.user, "user", os.Getenv("LINKIS_USER"), "your user ($LINKIS_USER when set)")
 	// Not the default: help would print it.
 	fs.StringVar(&c.token, "token", "", "your token code (default $LINKIS_TOKEN_CODE)")
@@ -79,12 +79,16 @@ func (c *conn) client() (*restapi.Client, error) {
 }
 
 // serverURL accepts a server given as HOST:PORT, as people type it, for
-// http://HOST:PORT.
+// http://HOST:PORT - each of a comma-separated list of a cluster's members.
 func serverURL(s string) string {
-	if s != "" && !strings.Contains(s, "://") {
-		return "http://" + s
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if p = strings.TrimSpace(p); p != "" && !strings.Contains(p, "://") {
+			p = "http://" + p
+		}
+		parts[i] = p
 	}
-	return s
+	return strings.Join(parts, ",")
 }
 
 // parseArgs parses flags placed before or after the positional

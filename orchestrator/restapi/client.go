@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golinkis/golinkis/api"
@@ -28,7 +31,9 @@ const MaxAnswerBytes = 256 << 20
 // work across the wire), a *RemoteError otherwise. A Client is safe for
 // concurrent use; set the exported fields before the first Wait.
 type Client struct {
-	base       string
+	base       string   // every server, as given (for messages)
+	bases      []string // the servers, any of which serves every call
+	cur        atomic.Int32
 	user, code string
 	hc         *http.Client
 	// PollMin and PollMax bound Wait's polling interval: it starts at
@@ -48,15 +53,23 @@ type Client struct {
 
 // NewClient returns a client of the API at baseURL (scheme and host, e.g.
 // http://127.0.0.1:8088; Prefix is added) for user with its token code.
-// A nil hc means http.DefaultClient.
+// baseURL may list the members of a cluster, comma-separated: every member
+// serves every call, and the client moves to the next when one cannot be
+// reached (a read whatever happened to it; a write only when it certainly
+// was not sent). A nil hc means http.DefaultClient.
 func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		shown := baseURL // a URL without '@' holds no password
-		if strings.Contains(baseURL, "@") {
-			shown = "(not shown: it may hold a password)"
+	var bases []string
+	for _, b := range strings.Split(baseURL, ",") {
+		b = strings.TrimSpace(b)
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			shown := b // a URL without '@' holds no password
+			if strings.Contains(b, "@") {
+				shown = "(not shown: it may hold a password)"
+			}
+			return nil, linkis.ValueError(linkis.ErrInvalidArgument, "server", shown, "want http://HOST:PORT or https://HOST:PORT")
 		}
-		return nil, linkis.ValueError(linkis.ErrInvalidArgument, "server", shown, "want http://HOST:PORT or https://HOST:PORT")
+		bases = append(bases, strings.TrimSuffix(b, "/"))
 	}
 	if user == "" || tokenCode == "" {
 		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "token", "a user and its token code are required")
@@ -64,27 +77,58 @@ func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: strings.TrimSuffix(baseURL, "/"), user: user, code: tokenCode, hc: hc,
+	return &Client{base: strings.Join(bases, ","), bases: bases, user: user, code: tokenCode, hc: hc,
 		PollMin: 100 * time.Millisecond, PollMax: 2 * time.Second, Reconnect: 2 * time.Minute}, nil
 }
 
-// do sends one request and decodes the answer's data into out.
+// do sends one request - to the server it used last, or the next when
+// that one cannot be reached - and decodes the answer's data into out.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, out any) error {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be encoded: %v", err)
 		}
-		rd = bytes.NewReader(b)
 	}
-	u := c.base + Prefix + path
+	first := int(c.cur.Load())
+	var err error
+	for i := range c.bases {
+		at := (first + i) % len(c.bases)
+		var sent bool
+		if sent, err = c.once(ctx, c.bases[at], method, path, q, b, out); err == nil || ctx.Err() != nil {
+			return err
+		}
+		var lost *lostServer
+		if !errors.As(err, &lost) || sent && method != http.MethodGet {
+			return err // an answer, or a write that may have been applied
+		}
+		c.cur.CompareAndSwap(int32(first), int32((at+1)%len(c.bases)))
+	}
+	return err
+}
+
+// lostServer is a server that could not be reached or did not answer.
+type lostServer struct{ err error }
+
+func (e *lostServer) Error() string { return e.err.Error() }
+func (e *lostServer) Unwrap() error { return e.err }
+
+// once sends one request to base; sent reports whether it may have
+// reached the server (false: it certainly did not, e.g. the connection was
+// refused).
+func (c *Client) once(ctx context.Context, base, method, path string, q url.Values, body []byte, out any) (sent bool, err error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	u := base + Prefix + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "request", "%v", err)
+		return false, linkis.Errorf(linkis.ErrInvalidArgument, "request", "%v", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -94,35 +138,37 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return true, ctx.Err()
 		}
-		return linkis.Errorf(linkis.ErrUnavailable, "server", "%v", err)
+		var op *net.OpError
+		sent := !(errors.As(err, &op) && op.Op == "dial")
+		return sent, &lostServer{linkis.Errorf(linkis.ErrUnavailable, "server", "%v", err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	if err != nil {
-		return linkis.Errorf(linkis.ErrUnavailable, "server", "reading the answer: %v", err)
+		return true, &lostServer{linkis.Errorf(linkis.ErrUnavailable, "server", "reading the answer: %v", err)}
 	}
 	if len(data) > MaxAnswerBytes {
-		return linkis.Errorf(linkis.ErrMalformed, "answer", "larger than %d bytes", MaxAnswerBytes)
+		return true, linkis.Errorf(linkis.ErrMalformed, "answer", "larger than %d bytes", MaxAnswerBytes)
 	}
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil || env.Method == "" && env.Message == "" && env.Data == nil {
-		return &RemoteError{HTTPStatus: resp.StatusCode, Status: StatusError,
-			Message: fmt.Sprintf("the server at %s answered HTTP %d without a Linkis envelope", c.base, resp.StatusCode)}
+		return true, &RemoteError{HTTPStatus: resp.StatusCode, Status: StatusError,
+			Message: fmt.Sprintf("the server at %s answered HTTP %d without a Linkis envelope", base, resp.StatusCode)}
 	}
 	if env.Status != StatusOK {
-		return errorFromEnvelope(resp.StatusCode, env)
+		return true, errorFromEnvelope(resp.StatusCode, env)
 	}
 	if out == nil {
-		return nil
+		return true, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(env.Data))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return linkis.Errorf(linkis.ErrMalformed, "data", "of %s: %v", path, err)
+		return true, linkis.Errorf(linkis.ErrMalformed, "data", "of %s: %v", path, err)
 	}
-	return nil
+	return true, nil
 }
 
 func entrancePath(execID, what string) string {

@@ -253,3 +253,44 @@ func TestProgressLine(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// A client of a cluster's members moves to the next member when one
+// cannot be reached, for reads and for writes that certainly were not
+// sent; a write cut off after it was sent is not sent again (it may have
+// been applied).
+func TestClientFailsOverBetweenMembers(t *testing.T) {
+	jobs, live := newTestServer(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close() // nothing listens there: connections are refused
+	c, err := NewClient(deadURL+", "+live.URL, "alice", testUsers["alice"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sub, err := c.Submit(ctx, aliceShell(t, "echo hi"))
+	if err != nil || jobs.Count() != 1 {
+		t.Fatalf("submit past a member that refuses connections: %+v %v (%d jobs)", sub, err, jobs.Count())
+	}
+	if _, err := c.Status(ctx, sub.ExecID); err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	// A member that accepts the request and dies before answering: the
+	// submission may have been applied, so it is not sent elsewhere.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, _ := w.(http.Hijacker)
+		conn, _, _ := hj.Hijack()
+		conn.Close()
+	}))
+	defer hang.Close()
+	c2, _ := NewClient(hang.URL+","+live.URL, "alice", testUsers["alice"], nil)
+	if _, err := c2.Submit(ctx, aliceShell(t, "echo again")); !errors.Is(err, linkis.ErrUnavailable) || jobs.Count() != 1 {
+		t.Fatalf("a write cut off after it was sent was sent again: %v (%d jobs)", err, jobs.Count())
+	}
+	if _, err := c2.Status(ctx, sub.ExecID); err != nil {
+		t.Fatalf("a read moves on past a member that dies mid-answer: %v", err)
+	}
+	if _, err := NewClient(live.URL+",ftp://x", "alice", "c", nil); err == nil {
+		t.Fatal("a bad member URL was accepted")
+	}
+}
