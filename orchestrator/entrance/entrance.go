@@ -405,14 +405,18 @@ func (e *Entrance) Kill(ctx context.Context, user, execID string) (orchestrator.
 // (linkis.ErrUnavailable). It is woken by the job's end as this member
 // applies it, not by polling.
 func (e *Entrance) Wait(ctx context.Context, user, execID string) (orchestrator.Job, error) {
+	rctx := ctx
 	for {
-		v, err := e.view(ctx, user, execID)
+		v, err := e.view(rctx, user, execID)
 		if err != nil || v.State.Final() {
 			if err != nil {
 				return orchestrator.Job{}, err
 			}
 			return e.toJob(v)
 		}
+		// After the first read, this member's own state is as current as
+		// the notice that wakes the wait: no need to ask the leader again.
+		rctx = orchestrator.AllowStale(ctx)
 		e.mu.Lock()
 		ch := e.waiters[v.TaskID]
 		if ch == nil {
