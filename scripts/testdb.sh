@@ -7,12 +7,15 @@
 #   scripts/testdb.sh start DIR      start both servers in DIR (installs MariaDB first
 #                                    when needed); prints KEY=VALUE lines (see below)
 #   scripts/testdb.sh start-pg DIR   only PostgreSQL;  start-mariadb DIR: only MariaDB
+#   scripts/testdb.sh restart-pg DIR restart the PostgreSQL of DIR at once (-m immediate:
+#                                    every connection is cut, as in a crash), same port
 #   scripts/testdb.sh stop DIR       stop the servers started in DIR (DIR is kept)
 #
 # Printed on start (stdout, one per line): PG_PORT PG_USER PG_PASSWORD PG_DB
 # PG_SOCKET_DIR PG_ADMIN (the superuser, reached over the socket without a
 # password) PG_BIN; MYSQL_PORT MYSQL_USER MYSQL_PASSWORD MYSQL_DB MYSQL_SOCKET
-# (root over the socket without a password). Everything else goes to stderr.
+# (root over the socket without a password). The servers are for tests:
+# their admin accounts need no password on their sockets in DIR. Everything else goes to stderr.
 # A server that cannot start makes the script exit non-zero: the tests that
 # call it fail rather than skip.
 #
@@ -130,7 +133,7 @@ start_mariadb() {
 		chmod 0711 "$1"
 	fi
 	if [ ! -d "$dir/data/mysql" ]; then
-		as "$owner" mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=socket \
+		as "$owner" mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
 			--skip-test-db >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
 	fi
 	local port ok= pid
@@ -183,6 +186,12 @@ stop_pg() {
 		as "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >&2 || true
 }
 
+restart_pg() {
+	local dir=$1/pg owner=${USER:-$(id -un)}
+	[ "$(id -u)" = 0 ] && owner=postgres
+	as "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 restart >&2 || die "postgres did not restart"
+}
+
 stop_mariadb() {
 	local dir=$1/mariadb pid
 	[ -f "$dir/pid" ] || return 0
@@ -206,10 +215,11 @@ start)
 	;;
 start-pg) start_pg "${2:?usage: $0 start-pg DIR}" ;;
 start-mariadb) start_mariadb "${2:?usage: $0 start-mariadb DIR}" ;;
+restart-pg) restart_pg "${2:?usage: $0 restart-pg DIR}" ;;
 stop)
 	[ -n "${2:-}" ] || die "usage: $0 stop DIR"
 	stop_pg "$2"
 	stop_mariadb "$2"
 	;;
-*) die "usage: $0 install | start DIR | start-pg DIR | start-mariadb DIR | stop DIR" ;;
+*) die "usage: $0 install | start DIR | start-pg DIR | start-mariadb DIR | restart-pg DIR | stop DIR" ;;
 esac
