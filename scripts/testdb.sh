@@ -9,6 +9,8 @@
 #   scripts/testdb.sh start-pg DIR   only PostgreSQL;  start-mariadb DIR: only MariaDB
 #   scripts/testdb.sh restart-pg DIR restart the PostgreSQL of DIR at once (-m immediate:
 #                                    every connection is cut, as in a crash), same port
+#   scripts/testdb.sh restart-mariadb DIR  kill the MariaDB of DIR (SIGKILL, as a crash) and
+#                                    start it again on the same port
 #   scripts/testdb.sh stop DIR       stop the servers started in DIR (DIR is kept)
 #
 # Printed on start (stdout, one per line): PG_PORT PG_USER PG_PASSWORD PG_DB
@@ -122,6 +124,26 @@ start_pg() {
 	EOF
 }
 
+# run_mariadbd DIR OWNER PORT starts mariadbd in the background and waits
+# until it answers on its socket; it fails when the server exits first.
+run_mariadbd() {
+	local dir=$1 owner=$2 port=$3 pid
+	rm -f "$dir/sock"
+	as "$owner" "$MYSQL_SBIN/mariadbd" --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/sock" --port="$port" \
+		--bind-address=127.0.0.1 --pid-file="$dir/pid" --log-error="$dir/server.log" --skip-name-resolve \
+		--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M --max-connections=200 </dev/null >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 300); do
+		if mariadb --no-defaults --socket="$dir/sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null || true
+	return 1
+}
+
 start_mariadb() {
 	local dir=$1/mariadb
 	install_mariadb
@@ -132,29 +154,19 @@ start_mariadb() {
 		chown -R mysql "$dir"
 		chmod 0711 "$1"
 	fi
+	mkdir -p "$dir/tmp"
+	[ "$(id -u)" = 0 ] && chown mysql "$dir/tmp"
 	if [ ! -d "$dir/data/mysql" ]; then
-		as "$owner" mariadb-install-db --no-defaults --datadir="$dir/data" --auth-root-authentication-method=normal \
+		as "$owner" mariadb-install-db --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --auth-root-authentication-method=normal \
 			--skip-test-db >"$dir/install.log" 2>&1 || { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
 	fi
-	local port ok= pid
+	local port ok=
 	for _ in 1 2 3 4 5; do
 		port=$(free_port)
-		rm -f "$dir/sock"
-		as "$owner" "$MYSQL_SBIN/mariadbd" --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
-			--bind-address=127.0.0.1 --pid-file="$dir/pid" --log-error="$dir/server.log" --skip-name-resolve \
-			--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=64M --max-connections=200 </dev/null >/dev/null 2>&1 &
-		pid=$!
-		for _ in $(seq 1 300); do
-			if mariadb --no-defaults --socket="$dir/sock" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
-				ok=1
-				break
-			fi
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		[ -n "$ok" ] && break
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		if run_mariadbd "$dir" "$owner" "$port"; then
+			ok=1
+			break
+		fi
 	done
 	[ -n "$ok" ] || { tail -20 "$dir/server.log" >&2; die "mariadbd did not start"; }
 	echo "$port" >"$dir/port"
@@ -192,6 +204,18 @@ restart_pg() {
 	as "$owner" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 restart >&2 || die "postgres did not restart"
 }
 
+restart_mariadb() {
+	local dir=$1/mariadb owner=${USER:-$(id -un)} pid
+	[ "$(id -u)" = 0 ] && owner=mysql
+	pid=$(cat "$dir/pid")
+	kill -9 "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	run_mariadbd "$dir" "$owner" "$(cat "$dir/port")" || { tail -20 "$dir/server.log" >&2; die "mariadbd did not restart"; }
+}
+
 stop_mariadb() {
 	local dir=$1/mariadb pid
 	[ -f "$dir/pid" ] || return 0
@@ -216,10 +240,11 @@ start)
 start-pg) start_pg "${2:?usage: $0 start-pg DIR}" ;;
 start-mariadb) start_mariadb "${2:?usage: $0 start-mariadb DIR}" ;;
 restart-pg) restart_pg "${2:?usage: $0 restart-pg DIR}" ;;
+restart-mariadb) restart_mariadb "${2:?usage: $0 restart-mariadb DIR}" ;;
 stop)
 	[ -n "${2:-}" ] || die "usage: $0 stop DIR"
 	stop_pg "$2"
 	stop_mariadb "$2"
 	;;
-*) die "usage: $0 install | start DIR | start-pg DIR | start-mariadb DIR | restart-pg DIR | stop DIR" ;;
+*) die "usage: $0 install | start DIR | start-pg DIR | start-mariadb DIR | restart-pg DIR | restart-mariadb DIR | stop DIR" ;;
 esac

@@ -126,6 +126,15 @@ func (s *Servers) RestartPG(tb testing.TB) {
 	}
 }
 
+// RestartMySQL kills the MariaDB (SIGKILL, as a crash) and starts it
+// again on the same port.
+func (s *Servers) RestartMySQL(tb testing.TB) {
+	tb.Helper()
+	if out, err := s.run(2*time.Minute, "restart-mariadb", s.Dir); err != nil {
+		tb.Fatalf("restarting mariadb: %v\n%s", err, out)
+	}
+}
+
 // PGQuery runs sql as the superuser (psql over the socket) and returns
 // its rows, each a list of fields.
 func (s *Servers) PGQuery(tb testing.TB, sql string) [][]string {
