@@ -47,9 +47,9 @@ type Vault struct {
 	key  [32]byte
 	size int
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	byHandle map[string]*list.Element // of vaultEntry
-	lru     *list.List               // most recently used first
+	lru      *list.List               // most recently used first
 }
 
 type vaultEntry struct{ handle, secret string }

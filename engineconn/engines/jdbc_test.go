@@ -72,18 +72,18 @@ func startJDBC(t *testing.T) *jdbcEC {
 // db is one server as the tests see it: its connection settings and how
 // to ask it (as its administrator) what it is doing.
 type db struct {
-	name      string
-	params    map[string]string
-	password  string
-	restart   func(testing.TB)
-	sleep     func(secs int) string // a statement that sleeps
+	name     string
+	params   map[string]string
+	password string
+	restart  func(testing.TB)
+	sleep    func(secs int) string // a statement that sleeps
 	// long is a statement that runs for minutes without reading from its
 	// client (MariaDB's SLEEP ends when the client goes away: it would
 	// not tell a KILL QUERY from a closed socket), and like matches it in
 	// the server's list of queries.
 	long, like string
 	// conns lists the server's ids of the test user's connections.
-	conns func(t testing.TB) []string
+	conns     func(t testing.TB) []string
 	running   func(t testing.TB, like string) int
 	userConns func(t testing.TB) int // connections of the test user
 	count     func(t testing.TB, table string) string

@@ -169,4 +169,3 @@ func returnsRows(st string) bool {
 	}
 	return strings.Contains(strings.ToUpper(st), " RETURNING ")
 }
-
