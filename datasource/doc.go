@@ -2,7 +2,7 @@
 // settings as Linkis names them (Settings, FromParams), the URLs the jdbc
 // engine understands (ParseURL), the named data sources an administrator
 // defines once (Set, Load), and the rule that keeps secrets out of
-// everything that is stored, replicated or logged (IsSecretKey, Vault).
+// everything that is stored, replicated or logged (linkis.IsSecretKey, Vault).
 //
 // It is shared by the orchestrator, which checks a job's settings and its
 // right to a data source before any engine starts, and by the jdbc engine

@@ -12,21 +12,6 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 )
 
-// IsSecretKey reports whether a configuration key names a secret: its last
-// dot-separated word is password, passwd, pwd or secret (any case), as in
-// jdbc.password and wds.linkis.jdbc.password. Such values are never
-// persisted, logged or passed as engine start-up parameters.
-func IsSecretKey(k string) bool {
-	if i := strings.LastIndexByte(k, '.'); i >= 0 {
-		k = k[i+1:]
-	}
-	switch strings.ToLower(k) {
-	case "password", "passwd", "pwd", "secret":
-		return true
-	}
-	return false
-}
-
 // RedactedPrefix starts every vault handle.
 const RedactedPrefix = "redacted:"
 
@@ -112,13 +97,13 @@ func (v *Vault) Reveal(key, value string) (string, error) {
 	return e.Value.(vaultEntry).secret, nil
 }
 
-// RedactMap replaces, in place, every secret value of m (IsSecretKey) by
+// RedactMap replaces, in place, every secret value of m (linkis.IsSecretKey) by
 // its handle, keeping the secret in the vault. It returns how many values
 // it replaced.
 func (v *Vault) RedactMap(m map[string]string) int {
 	n := 0
 	for k, val := range m {
-		if IsSecretKey(k) && val != "" && !IsRedacted(val) {
+		if linkis.IsSecretKey(k) && val != "" && !IsRedacted(val) {
 			m[k] = v.Keep(val)
 			n++
 		}

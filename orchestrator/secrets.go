@@ -11,7 +11,7 @@ import (
 // Secrets and data sources (see package datasource for the design):
 //
 //   - RedactRequest replaces every secret of a request's configuration
-//     (datasource.IsSecretKey: jdbc.password and the like) by a vault
+//     (linkis.IsSecretKey: jdbc.password and the like) by a vault
 //     handle. Check does it in place, first thing, so the request the
 //     entrance persists - which shares Check's configuration maps - holds
 //     handles only; errors about the request never see a secret either.
@@ -49,7 +49,7 @@ func (o *Orchestrator) Redact(req *JobRequest) int { return RedactRequest(req, o
 func splitParams(engineType string, startup, runtime map[string]string) (ask, task map[string]string) {
 	task = runtime
 	for k, v := range startup {
-		if !datasource.IsSecretKey(k) && !(engineType == engineJDBC && datasource.IsJDBCKey(k)) {
+		if !linkis.IsSecretKey(k) && !(engineType == engineJDBC && datasource.IsJDBCKey(k)) {
 			continue
 		}
 		if ask == nil {
