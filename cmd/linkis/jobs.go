@@ -163,8 +163,8 @@ func follow(ctx context.Context, c *restapi.Client, out io.Writer, execID string
 
 // jobFlags are the flags that describe a job (submit and run).
 type jobFlags struct {
-	engine, code, file, creator *string
-	vars, labels                kvFlag
+	engine, code, file, creator, dataSource *string
+	vars, labels                            kvFlag
 }
 
 func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
@@ -172,6 +172,7 @@ func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
 	j.code = fs.String("code", "", "the code to run")
 	j.file = fs.String("file", "", "a file holding the code to run")
 	j.creator = fs.String("creator", creator, "the creator of the userCreator label")
+	j.dataSource = fs.String("datasource", "", "a data source of the server's configuration, for --engine jdbc")
 	j.vars, j.labels = kvFlag{}, kvFlag{}
 	fs.Var(j.vars, "var", "a ${name} substitution, k=v (repeatable)")
 	fs.Var(j.labels, "label", "a further label, k=v (repeatable)")
@@ -191,7 +192,7 @@ func (j *jobFlags) request(cmd, user string) (orchestrator.JobRequest, error) {
 		code, src = string(b), *j.file
 	}
 	return orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *j.engine, Code: code, User: user, Creator: *j.creator,
-		Vars: j.vars, Labels: j.labels, Source: src})
+		Vars: j.vars, Labels: j.labels, Source: src, DataSource: *j.dataSource})
 }
 
 // runSubmit is `linkis submit --engine E (--code C | --file F) [--creator

@@ -21,7 +21,7 @@ import (
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
-// [--users FILE]`: a manager, an ECM and the entrance in one process for a
+// [--users FILE] [--datasources FILE]`: a manager, an ECM and the entrance in one process for a
 // team, serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
 // the job history, the queues and the engines' books.
@@ -31,7 +31,12 @@ func runServer(out io.Writer, args []string) error {
 	addr := fs.String("http-addr", "127.0.0.1:8088", "where the REST API listens")
 	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
 	inMemory := fs.Bool("in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
+	sourcesFile := fs.String("datasources", os.Getenv("LINKIS_DATASOURCES"), "the data source file for jdbc jobs, mode 0600 (default $LINKIS_DATASOURCES)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	sources, err := loadDataSources(*sourcesFile)
+	if err != nil {
 		return err
 	}
 	if *dataDir == "" {
@@ -42,7 +47,7 @@ func runServer(out io.Writer, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log})
+	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log, DataSources: sources})
 	if err != nil {
 		return err
 	}
@@ -63,7 +68,7 @@ func runServer(out io.Writer, args []string) error {
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, data in %s\n", ln.Addr(), len(users), *dataDir)
+	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, %d data sources, data in %s\n", ln.Addr(), len(users), len(sources.Names()), *dataDir)
 	select {
 	case <-ctx.Done():
 	case err = <-served:

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/ecm"
 	"github.com/golinkis/golinkis/engineconn"
 	"github.com/golinkis/golinkis/engineconn/engines"
@@ -58,6 +59,9 @@ type Config struct {
 	// the entrance's DataDir is always DataDir/entrance).
 	Entrance     *entrance.Config
 	Orchestrator *orchestrator.Config
+	// DataSources are the named data sources jdbc jobs may use (see
+	// datasource.Load); they override Orchestrator.DataSources when set.
+	DataSources *datasource.Set
 	// KeepEngines is how long the orchestrator keeps the engine of a job
 	// that ended cleanly for the next job with the same labels, without
 	// asking the manager (orchestrator.EnginePool). Default 200 ms;
@@ -209,6 +213,9 @@ func (s *System) startEntrance() error {
 	}
 	if oc.Logger == nil {
 		oc.Logger = s.log.With("part", "orchestrator")
+	}
+	if s.cfg.DataSources != nil {
+		oc.DataSources = s.cfg.DataSources
 	}
 	var asker orchestrator.EngineAsker = orchestrator.NewStoreAsker(s.mgr, nil)
 	if keep := s.cfg.KeepEngines; keep >= 0 {
