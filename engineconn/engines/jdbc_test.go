@@ -31,7 +31,7 @@ type jdbcEC struct {
 	dir string
 }
 
-func startJDBC(t *testing.T) *jdbcEC {
+func startJDBC(t testing.TB) *jdbcEC {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := engineconn.DefaultConfig()
@@ -90,7 +90,7 @@ type db struct {
 	series    func(n int) string // a query of n rows, 5 columns
 }
 
-func servers(t *testing.T) []db {
+func servers(t testing.TB) []db {
 	s := testdb.Start(t)
 	pg := db{name: "postgresql", password: s.PG.Password,
 		params:  map[string]string{datasource.KeyURL: s.PG.URL(), datasource.KeyUsername: s.PG.User, datasource.KeyPassword: s.PG.Password},
