@@ -1,6 +1,7 @@
 package datasource
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -232,6 +233,35 @@ func FuzzParseURL(f *testing.F) {
 		}
 		if tg.Dialect != PostgreSQL && tg.Dialect != MySQL || tg.Port < 1 || tg.Port > 65535 || tg.Host == "" {
 			t.Fatalf("accepted %q as %+v", s, tg)
+		}
+	})
+}
+
+// FuzzParse: the data source file decoder never panics, accepts only
+// entries that check, and never quotes a password in its errors.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"dataSources": [{"name": "a", "url": "jdbc:postgresql://h/d", "username": "u", "password": "PwQ-1", "users": ["*"]}]}`))
+	f.Add([]byte(`{"dataSources": [{"name": "a", "password": "PwQ-1"`))
+	f.Add([]byte(`{"dataSources": [{"name": "b", "url": "jdbc:mysql://u:PwQ-1@h/d", "username": "u", "password": "PwQ-1", "users": ["x"]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse(b)
+		if err != nil {
+			var f File
+			json.Unmarshal(b, &f) // as far as it goes
+			for _, d := range f.DataSources {
+				if len(d.Password) >= 4 && strings.Contains(err.Error(), d.Password) {
+					t.Fatalf("the error quotes a password: %v", err)
+				}
+			}
+			if strings.Contains(err.Error(), "PwQ-1") {
+				t.Fatalf("the error quotes a password: %v", err)
+			}
+			return
+		}
+		for _, n := range s.Names() {
+			if !validName(n) {
+				t.Fatalf("accepted the name %q", n)
+			}
 		}
 	})
 }
