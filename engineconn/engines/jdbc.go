@@ -76,7 +76,8 @@ type jdbcSession struct {
 // jdbcPool is one data source's connections.
 type jdbcPool struct {
 	key   string
-	set   datasource.Settings
+	set   datasource.Settings // of the task that opened it
+	size  int                 // connections at most (session.mu)
 	db    *sql.DB
 	conn  driver.Connector // db's, for connections outside the pool
 	drv   dbDriver
@@ -120,9 +121,6 @@ func (s *jdbcSession) Run(ctx context.Context, t *engineconn.Task) error {
 	if err != nil {
 		return err
 	}
-	if set.DataSource == "" && set.URL == "" {
-		return linkis.Errorf(linkis.ErrInvalidArgument, datasource.KeyURL, "the task names no database")
-	}
 	p, err := s.acquire(ctx, set, t)
 	if err != nil {
 		return scrub(err, set.Password)
@@ -132,28 +130,29 @@ func (s *jdbcSession) Run(ctx context.Context, t *engineconn.Task) error {
 	if len(stmts) == 0 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "code", "no statement in the code")
 	}
-	err = p.drv.withConn(ctx, p, func(c taskConn) error { return s.runStatements(ctx, t, p, c, stmts) })
+	err = p.drv.withConn(ctx, p, func(c taskConn) error { return runStatements(ctx, t, set, c, stmts) })
 	return scrub(err, set.Password)
 }
 
-// runStatements runs a task's statements on c, in order, and cleans up.
-func (s *jdbcSession) runStatements(ctx context.Context, t *engineconn.Task, p *jdbcPool, c taskConn, stmts []string) error {
+// runStatements runs a task's statements on c, in order, under the task's
+// settings (row cap, statement timeout), and cleans up.
+func runStatements(ctx context.Context, t *engineconn.Task, set datasource.Settings, c taskConn, stmts []string) error {
 	var err error
 	m := len(stmts)
 	for i, st := range stmts {
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		o := &stmtOut{t: t, n: i + 1, of: m, cap: p.set.ResultMax, start: time.Now()}
+		o := &stmtOut{t: t, n: i + 1, of: m, cap: set.ResultMax, start: time.Now()}
 		o.lastLog = o.start
 		t.Logf("statement %d of %d: %s", o.n, m, preview(st))
 		sctx, cancel := ctx, context.CancelFunc(func() {})
-		if p.set.QueryTimeout > 0 {
-			sctx, cancel = context.WithTimeoutCause(ctx, p.set.QueryTimeout, errQueryTimeout)
+		if set.QueryTimeout > 0 {
+			sctx, cancel = context.WithTimeoutCause(ctx, set.QueryTimeout, errQueryTimeout)
 		}
 		err = c.exec(sctx, st, o)
 		if err != nil && sctx.Err() != nil {
-			err = cancelled(sctx, p.set.QueryTimeout, err)
+			err = cancelled(sctx, set.QueryTimeout, err)
 		}
 		cancel()
 		if err != nil {
@@ -265,12 +264,14 @@ func (s *jdbcSession) acquire(ctx context.Context, set datasource.Settings, t *e
 		s.mu.Unlock()
 		return nil, p.err
 	}
-	// The pool's settings are those of the task that opened it; the
-	// pool's size follows the latest task's.
-	if set.ConnectMax != p.set.ConnectMax {
-		p.db.SetMaxOpenConns(set.ConnectMax)
+	// The pool's size follows the latest task's jdbc.connect.max.
+	s.mu.Lock()
+	if set.ConnectMax != p.size {
+		p.size = set.ConnectMax
+		p.db.SetMaxOpenConns(p.size)
+		p.db.SetMaxIdleConns(p.size)
 	}
-	p.set = set
+	s.mu.Unlock()
 	s.evict()
 	return p, nil
 }
@@ -290,7 +291,7 @@ func (s *jdbcSession) evict() {
 	for len(s.pools) > JDBCMaxPools {
 		var lru *jdbcPool
 		for _, p := range s.pools {
-			if p.busy == 0 && p.db != nil && (lru == nil || p.used.Before(lru.used)) {
+			if p.busy == 0 && p.opened() && (lru == nil || p.used.Before(lru.used)) {
 				lru = p
 			}
 		}
@@ -303,6 +304,16 @@ func (s *jdbcSession) evict() {
 	s.mu.Unlock()
 	for _, p := range closing {
 		p.db.Close()
+	}
+}
+
+// opened reports whether the pool opened (not still opening, not failed).
+func (p *jdbcPool) opened() bool {
+	select {
+	case <-p.ready:
+		return p.err == nil
+	default:
+		return false
 	}
 }
 
@@ -339,7 +350,7 @@ func (p *jdbcPool) open(ctx context.Context, ticket string) error {
 		}
 		return &linkis.Error{Kind: linkis.ErrUnavailable, Field: "jdbc", Retry: ptrFalse(), Reason: "connecting to " + p.set.String() + ": " + err.Error()}
 	}
-	p.db, p.conn = db, conn
+	p.db, p.conn, p.size = db, conn, p.set.ConnectMax
 	return nil
 }
 

@@ -90,7 +90,7 @@ type db struct {
 	series    func(n int) string // a query of n rows, 5 columns
 }
 
-func servers(t testing.TB) []db {
+func servers(t testing.TB) ([]db, *testdb.Servers) {
 	s := testdb.Start(t)
 	pg := db{name: "postgresql", password: s.PG.Password,
 		params:  map[string]string{datasource.KeyURL: s.PG.URL(), datasource.KeyUsername: s.PG.User, datasource.KeyPassword: s.PG.Password},
@@ -132,7 +132,7 @@ func servers(t testing.TB) []db {
 				"SELECT n AS id, n * 2 AS twice, CONCAT('name-', n) AS name, n / 7 AS ratio, NOW() AS at FROM g", n)
 		},
 	}
-	return []db{pg, my}
+	return []db{pg, my}, s
 }
 
 func (d db) with(kv ...string) map[string]string {
@@ -207,7 +207,7 @@ func asJSON(v any) string {
 }
 
 func TestJDBCAgainstRealServers(t *testing.T) {
-	dbs := servers(t)
+	dbs, srv := servers(t)
 	h := startJDBC(t)
 	for _, d := range dbs {
 		t.Run(d.name, func(t *testing.T) {
@@ -224,6 +224,7 @@ func TestJDBCAgainstRealServers(t *testing.T) {
 	}
 	h.t = t
 	t.Run("streams-without-holding-rows", func(t *testing.T) { h.t = t; testStreaming(t, h, dbs[0]) })
+	t.Run("a-pool-per-data-source", func(t *testing.T) { h.t = t; testPools(t, h, dbs[0], srv) })
 	t.Run("no-secret-in-any-file", func(t *testing.T) {
 		for _, d := range dbs {
 			grepTree(t, h.dir, d.password)
@@ -573,5 +574,26 @@ func testStreaming(t *testing.T, h *jdbcEC, d db) {
 	t.Logf("%d rows, %d bytes, heap grew by at most %d bytes", rows, info.Size(), int64(peak)-int64(base.HeapInuse))
 	if !logHas(h.logOf(st.ID), fmt.Sprintf("statement 1 of 1: %d rows in", rows)) {
 		t.Error("the log does not count the rows")
+	}
+}
+
+// testPools: one pool per set of credentials, at most JDBCMaxPools; the
+// least recently used idle one is closed beyond that.
+func testPools(t *testing.T, h *jdbcEC, d db, s *testdb.Servers) {
+	for i := range engines.JDBCMaxPools + 2 {
+		h.ok("SELECT 1", d.with(datasource.KeyURL, fmt.Sprintf("%s?ApplicationName=pool%02d", d.params[datasource.KeyURL], i)))
+	}
+	var names []string
+	if !testdb.Eventually(10*time.Second, func() bool {
+		names = nil
+		for _, r := range s.PGQuery(t, "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pool%' ORDER BY 1") {
+			names = append(names, r[0])
+		}
+		return len(names) == engines.JDBCMaxPools
+	}) {
+		t.Fatalf("want the %d most recent pools open, got %v", engines.JDBCMaxPools, names)
+	}
+	if names[0] != "pool02" {
+		t.Errorf("the two least recently used pools should be closed: %v", names)
 	}
 }
