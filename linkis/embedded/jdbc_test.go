@@ -286,4 +286,3 @@ func grepProcs(t *testing.T, secrets []string) int {
 	}
 	return n
 }
-
