@@ -9,11 +9,17 @@ FUZZ_TARGETS += ./raftstore:FuzzDecodeEntry ./raftstore:FuzzAPIRequest
 FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL ./ecm:FuzzMaterials
 FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
+FUZZ_TARGETS += ./datasource:FuzzParseURL ./datasource:FuzzParse ./engineconn/engines:FuzzSplitStatements
 
-.PHONY: test vet bench fuzz soak demo cluster tidy
+.PHONY: test vet testdb bench fuzz soak demo cluster tidy
 
-test: vet
+test: vet testdb
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# The jdbc engine's tests start a real PostgreSQL 15 and a real MariaDB
+# (scripts/testdb.sh); MariaDB is installed from Debian packages when absent.
+testdb:
+	scripts/testdb.sh install
 
 vet:
 	$(GO) vet $(PKGS)

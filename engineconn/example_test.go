@@ -48,5 +48,5 @@ func ExampleRegistry_Register() {
 	fmt.Println("spark:", err)
 	// Output:
 	// upper: <nil>
-	// spark: unknown engine type: engineType "spark": no engine of this type in this EngineConn; known: echo, python, shell, sql, upper
+	// spark: unknown engine type: engineType "spark": no engine of this type in this EngineConn; known: echo, jdbc, python, shell, sql, upper
 }

@@ -197,6 +197,17 @@ func (w *ResultWriter) Row(vals ...any) error {
 	return w.err
 }
 
+// RawRow appends one row already encoded as a JSON array holding one value
+// per column, without a newline: an engine that encodes its values itself
+// (the jdbc engine streams a database's text straight into JSON) saves
+// Row's reflection. The caller vouches for the shape; ReadResultSet checks
+// it when the file is read.
+func (w *ResultWriter) RawRow(row []byte) error {
+	w.write(row)
+	w.rows++
+	return w.err
+}
+
 // Rows returns how many rows were written.
 func (w *ResultWriter) Rows() int64 { return w.rows }
 

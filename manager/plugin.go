@@ -245,14 +245,35 @@ func (StandardLauncher) Build(c LaunchContext) (LaunchRequest, error) {
 	}, nil
 }
 
+// NoSecrets wraps a resource factory and refuses, naming the key, any
+// start-up parameter that is a secret (linkis.IsSecretKey): ask params go
+// into the manager's log and onto the engine's command line. An engine
+// whose settings hold credentials (jdbc) gets them with each task instead.
+type NoSecrets struct{ ResourceFactory }
+
+// Resource implements ResourceFactory.
+func (f NoSecrets) Resource(params map[string]string) (linkis.Resource, error) {
+	for _, k := range paramNames(params) {
+		if linkis.IsSecretKey(k) {
+			return linkis.Resource{}, linkis.Errorf(linkis.ErrInvalidArgument, "params."+k,
+				"a secret must not be an engine start-up parameter (the manager's log and the engine's command line would hold it): send it with the task")
+		}
+	}
+	return f.ResourceFactory.Resource(params)
+}
+
 // DefaultPlugins returns the built-in engines: shell (any version), python
-// (any version) and sql (SQLite, any version), all serial.
+// (any version) and sql (SQLite, any version), all serial, and jdbc
+// (PostgreSQL, MySQL, MariaDB; any version, Linkis's is jdbc-4), concurrent
+// as Linkis's (10 tasks at once, each on a connection of the engine's pool;
+// concurrentEngineConn changes it), refusing secrets as start-up params.
 func DefaultPlugins() *Plugins {
 	p := NewPlugins()
 	for _, pl := range []Plugin{
 		{Type: "shell", Version: "*", Concurrency: 1, Resources: StandardResources{Memory: 256 * linkis.MiB, MilliCores: 500}, Launcher: StandardLauncher{}},
 		{Type: "python", Version: "*", Concurrency: 1, Resources: StandardResources{Memory: 512 * linkis.MiB, MilliCores: 1000}, Launcher: StandardLauncher{}},
 		{Type: "sql", Version: "*", Concurrency: 1, Resources: StandardResources{Memory: 256 * linkis.MiB, MilliCores: 500}, Launcher: StandardLauncher{}},
+		{Type: "jdbc", Version: "*", Concurrency: 10, Resources: NoSecrets{StandardResources{Memory: 256 * linkis.MiB, MilliCores: 500}}, Launcher: StandardLauncher{}},
 	} {
 		if err := p.Register(pl); err != nil {
 			panic(err) // the built-ins are constants

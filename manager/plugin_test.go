@@ -3,6 +3,7 @@ package manager
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,31 @@ func TestEffectsDue(t *testing.T) {
 	h.apply(Tick{})
 	if got := h.s.EffectsDue(h.now); len(got) != 2 {
 		t.Fatalf("a tick just applied is not due again: %+v", got)
+	}
+}
+
+// The jdbc engine's plugin: a concurrent engine, launched like the other
+// built-ins, that refuses a secret as a start-up parameter (the ask would
+// put it in the Raft log and on the engine's command line).
+func TestJDBCPlugin(t *testing.T) {
+	p := DefaultPlugins()
+	pl, err := p.Lookup(linkis.EngineType{Type: "jdbc", Version: "4"})
+	if err != nil || pl.Concurrency != 10 {
+		t.Fatalf("%+v %v", pl, err)
+	}
+	r, err := pl.Resources.Resource(map[string]string{ParamMemory: "1g"})
+	if err != nil || r.Memory != linkis.GiB || r.MilliCores != 500 || r.Instances != 1 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, k := range []string{"jdbc.password", "wds.linkis.jdbc.password", "x.Secret"} {
+		_, err := pl.Resources.Resource(map[string]string{k: "Pw-1"})
+		if !errors.Is(err, linkis.ErrInvalidArgument) || !strings.Contains(err.Error(), k) || strings.Contains(err.Error(), "Pw-1") {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+	lr, err := pl.Launcher.Build(LaunchContext{Ticket: 7, EngineType: linkis.EngineType{Type: "jdbc", Version: "4"}, User: "alice",
+		Params: map[string]string{"engineconn.max.free.time": "10m"}})
+	if err != nil || lr.Command != EngineConnCommand || !slices.Contains(lr.Args, "jdbc-4") || !slices.Contains(lr.Args, "engineconn.max.free.time=10m") {
+		t.Fatalf("%+v %v", lr, err)
 	}
 }

@@ -14,13 +14,20 @@
 //     run_month_begin, run_month_end, run_quarter_*, run_half_year_*,
 //     run_year_* and their _std forms, with ${run_date-1} arithmetic, also
 //     on numeric user variables; see vars.go), the run type is filled from
-//     the engine type (shell→sh, python→py, sql→sql), and the configuration
-//     splits into the engine's startup params (the ask) and the task's
-//     runtime params;
+//     the engine type (shell→sh, python→py, sql→sql, jdbc→jdbc), and the
+//     configuration splits into the engine's startup params (the ask) and
+//     the task's runtime params - secrets (jdbc.password and the like) and
+//     every jdbc setting go with the task, never in the ask, whose params
+//     reach the manager's log and the engine's command line. Before it,
+//     Check replaces the request's secrets by vault handles in place, so
+//     the record the entrance keeps holds none (secrets.go, RedactRequest;
+//     the design is in package datasource);
 //   - parser: the job becomes stages of code units (one of one for now);
 //   - validator: userCreator and engineType are required and parsed, the
 //     user is the submitter, the engine type is known, the code is not
-//     empty and fits, the strategy labels are well-formed; every refusal is
+//     empty and fits, the strategy labels are well-formed, a jdbc job's
+//     connection settings are well-formed and the data source it names
+//     (Config.DataSources) exists and is open to its user; every refusal is
 //     a *linkis.Error naming its field. Check runs these three only, so the
 //     entrance refuses at submission what Run would;
 //   - planner: the logical job (what runs, under which strategy);
@@ -63,7 +70,9 @@
 // "{execID}-{round}.{branch}" - a retry, a backup or another branch never
 // reuses an ask id, and a re-run of the same job after a restart asks with
 // the same ids, so the manager hands back what the first run still held.
-// It submits the task with the grant, waiting at the engine in the same
+// It submits the task with the grant (its params with the secrets
+// revealed and a data source's credentials resolved, only now), waiting at
+// the engine in the same
 // call (Config.SubmitWait), so a short task costs one round trip (the
 // first page of its log comes with the answer); a longer
 // one is followed with waiting status calls, its progress and log lines

@@ -341,9 +341,14 @@ func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult, key string)
 // instead of running the code again.
 func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key string) result {
 	cfg := &r.o.cfg
+	params, err := r.o.taskParams(r.spec.User, n)
+	if err != nil {
+		// The engine is fit for the next task: this one never reached it.
+		return result{ec: g.EC, err: err, reusable: true}
+	}
 	tc := r.o.tasks(g.Addr)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)
-	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Key: key, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: n.Unit.Params}, cfg.SubmitWait)
+	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Key: key, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: params}, cfg.SubmitWait)
 	cancel()
 	if err != nil {
 		gone := engineGone(err)

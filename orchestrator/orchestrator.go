@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/linkis"
 )
 
@@ -46,6 +47,14 @@ type Config struct {
 	// LogPageSize is how many log lines are fetched per call (at most
 	// api.MaxLogPageSize).
 	LogPageSize int
+	// DataSources are the named data sources jobs of the jdbc engine may
+	// name (datasource.KeyDataSource); nil: none.
+	DataSources *datasource.Set
+	// Vault seals the secrets of jobs' configuration (RedactRequest); the
+	// members of a cluster share its key (datasource.VaultKeyFrom the
+	// cluster token) so that any member runs what another accepted. Nil: a
+	// vault with a key of this process's own.
+	Vault *datasource.Vault
 	// Logger receives the orchestrator's own logs (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -54,7 +63,7 @@ type Config struct {
 // 30 s apart (as Linkis), one-round-trip submissions for tasks up to 1 s.
 func DefaultConfig() Config {
 	return Config{
-		EngineTypes:   []string{"shell", "python", "sql", "echo"},
+		EngineTypes:   []string{"shell", "python", "sql", "echo", "jdbc"},
 		RetryCount:    2,
 		RetryWait:     30 * time.Second,
 		MaxRetryCount: 10,
@@ -109,6 +118,7 @@ type Orchestrator struct {
 	known map[string]bool // EngineTypes
 	asker EngineAsker
 	tasks TaskClients
+	vault *datasource.Vault
 	log   *slog.Logger
 }
 
@@ -129,7 +139,13 @@ func New(cfg Config, asker EngineAsker, tasks TaskClients) (*Orchestrator, error
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	o := &Orchestrator{cfg: cfg, known: make(map[string]bool, len(cfg.EngineTypes)), asker: asker, tasks: tasks, log: cfg.Logger}
+	o := &Orchestrator{cfg: cfg, known: make(map[string]bool, len(cfg.EngineTypes)), asker: asker, tasks: tasks, vault: cfg.Vault, log: cfg.Logger}
+	if o.vault == nil {
+		var err error
+		if o.vault, err = datasource.NewVault(nil); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range cfg.EngineTypes {
 		o.known[t] = true
 	}
@@ -138,7 +154,11 @@ func New(cfg Config, asker EngineAsker, tasks TaskClients) (*Orchestrator, error
 
 // Check runs the converter, parser and validator: it refuses, with a
 // *linkis.Error naming the field, every request Run would refuse before
-// asking for an engine.
+// asking for an engine (a jdbc job naming a data source its user may not
+// use included). First it replaces the secrets of spec.Request's
+// configuration by vault handles, in place (RedactRequest): the maps are
+// the caller's, so the request the caller keeps - the entrance's record -
+// never holds a secret.
 func (o *Orchestrator) Check(spec Spec) error {
 	_, err := o.check(&spec)
 	return err

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"strings"
 
+	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/linkis"
 )
 
@@ -13,13 +14,15 @@ var engineLabels = map[string]string{
 	"shell":  "shell-1",
 	"python": "python-3",
 	"sql":    "sql-1",
+	"jdbc":   "jdbc-4",
 }
 
 // EngineNames lists the short engine names EngineLabel knows.
-const EngineNames = "shell, python or sql"
+const EngineNames = "shell, python, sql or jdbc"
 
 // EngineLabel returns the engineType label of an engine name: shell →
-// shell-1, python → python-3, sql → sql-1. A name that already is a
+// shell-1, python → python-3, sql → sql-1, jdbc → jdbc-4 (as Linkis names
+// it). A name that already is a
 // type-version label (python-3.11) is returned as it is once valid.
 // Anything else is linkis.ErrUnknownEngineType.
 func EngineLabel(name string) (string, error) {
@@ -44,6 +47,10 @@ type RequestSpec struct {
 	Vars    map[string]string // ${name} substitutions
 	Labels  map[string]string // further labels; engineType and userCreator here override
 	Source  string            // where the code came from (a file name), kept as source.scriptPath
+	// DataSource names a data source of the server's configuration (the
+	// runtime setting wds.linkis.engine.runtime.datasource), for the jdbc
+	// engine.
+	DataSource string
 }
 
 // NewRequest builds a Linkis job request from a command line's words.
@@ -73,6 +80,9 @@ func NewRequest(s RequestSpec) (JobRequest, error) {
 	}
 	if s.Source != "" {
 		req.Source = Values{"scriptPath": s.Source}
+	}
+	if s.DataSource != "" {
+		req.Params.Configuration.Runtime = Values{datasource.KeyDataSource: s.DataSource}
 	}
 	return req, nil
 }

@@ -81,7 +81,7 @@ var ownLabels = map[string]bool{
 }
 
 // runTypes is the run type of each built-in engine type.
-var runTypes = map[string]string{"shell": "sh", "python": "py", "sql": "sql"}
+var runTypes = map[string]string{"shell": "sh", "python": "py", "sql": "sql", engineJDBC: "jdbc"}
 
 // maxExecIDLen leaves room in an ask id (at most 128 bytes) for the round
 // and branch.
@@ -129,8 +129,10 @@ type logicalStage struct {
 	rerun     bool
 }
 
-// check runs the converter, parser and validator.
+// check redacts the request's secrets and runs the converter, parser and
+// validator.
 func (o *Orchestrator) check(spec *Spec) (*astJob, error) {
+	o.Redact(&spec.Request)
 	j, err := convert(spec)
 	if err != nil {
 		return nil, err
@@ -154,17 +156,19 @@ func (o *Orchestrator) plan(spec *Spec) (*JobNode, error) {
 // convert turns a Spec into an astJob: variables are substituted in the
 // code, the run type is filled from the engine type when the request has
 // none, and the configuration is split into task params (runtime) and ask
-// params (startup).
+// params (startup) - secrets and the jdbc engine's settings go with the
+// task (splitParams).
 func convert(spec *Spec) (*astJob, error) {
 	req := &spec.Request
 	code, err := Substitute(req.ExecutionContent.Code, req.Params.Variable, spec.Submitted)
 	if err != nil {
 		return nil, err
 	}
+	et, _, _ := strings.Cut(req.Labels[linkis.LabelEngineType], "-")
+	startup, runtime := splitParams(et, req.Params.Configuration.Startup, req.Params.Configuration.Runtime)
 	j := &astJob{spec: spec, labels: req.Labels, code: code, runType: req.ExecutionContent.RunType,
-		runtime: req.Params.Configuration.Runtime, startup: req.Params.Configuration.Startup}
+		runtime: runtime, startup: startup}
 	if j.runType == "" {
-		et, _, _ := strings.Cut(req.Labels[linkis.LabelEngineType], "-")
 		j.runType = runTypes[et]
 	}
 	return j, nil
@@ -209,6 +213,11 @@ func (o *Orchestrator) validate(j *astJob) error {
 		for _, u := range st.units {
 			if err := validateUnit(u); err != nil {
 				return err
+			}
+			if req.EngineType.Type == engineJDBC {
+				if _, err := o.jdbcSettings(j.spec.User, u.Params); err != nil {
+					return withField("params.configuration", err)
+				}
 			}
 		}
 	}

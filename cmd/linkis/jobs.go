@@ -206,8 +206,8 @@ func follow(ctx context.Context, c *restapi.Client, out, diag io.Writer, server,
 
 // jobFlags are the flags that describe a job (submit and run).
 type jobFlags struct {
-	engine, code, file, creator *string
-	vars, labels, params        kvFlag
+	engine, code, file, creator, dataSource *string
+	vars, labels, params                    kvFlag
 }
 
 func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
@@ -215,6 +215,7 @@ func (j *jobFlags) register(fs *flag.FlagSet, creator string) {
 	j.code = fs.String("code", "", "the code to run")
 	j.file = fs.String("file", "", "a file holding the code to run")
 	j.creator = fs.String("creator", creator, "the creator of the userCreator label")
+	j.dataSource = fs.String("datasource", "", "a data source of the server's configuration, for --engine jdbc")
 	j.vars, j.labels, j.params = kvFlag{}, kvFlag{}, kvFlag{}
 	fs.Var(j.vars, "var", "a ${name} substitution, k=v (repeatable)")
 	fs.Var(j.labels, "label", "a further label, k=v, e.g. tenant=t1 or jobRetryCount=0 (repeatable)")
@@ -243,7 +244,7 @@ func (j *jobFlags) request(cmd, user string) (orchestrator.JobRequest, error) {
 		}
 	}
 	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{Engine: *j.engine, Code: code, User: user, Creator: *j.creator,
-		Vars: j.vars, Labels: j.labels, Source: src})
+		Vars: j.vars, Labels: j.labels, Source: src, DataSource: *j.dataSource})
 	if err == nil && len(j.params) > 0 {
 		req.Params.Configuration.Startup = orchestrator.Values(maps.Clone(j.params))
 	}

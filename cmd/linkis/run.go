@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
@@ -36,8 +37,9 @@ func runUser() string {
 	}, u)
 }
 
-// runRun is `linkis run --engine shell|python|sql (--code C | --file F)
-// [--var k=v]... [--label k=v]... [--data-dir D]`: one job on a system
+// runRun is `linkis run --engine shell|python|sql|jdbc (--code C | --file F)
+// [--var k=v]... [--label k=v]... [--datasource NAME --datasources FILE]
+// [--data-dir D]`: one job on a system
 // started for it (manager in memory, one ECM, the entrance), its log as it
 // runs and its result tables at the end. It exits non-zero when the job
 // does not succeed.
@@ -47,7 +49,12 @@ func runRun(out io.Writer, args []string) error {
 	jf.register(fs, "LINKISCLI")
 	dataDir := fs.String("data-dir", "", "keep the system's files here (default: a temporary directory, removed at exit)")
 	verbose := fs.Bool("v", false, "log the system's warnings to stderr")
+	sourcesFile := fs.String("datasources", os.Getenv("LINKIS_DATASOURCES"), "the data source file (mode 0600) --datasource names come from (default $LINKIS_DATASOURCES)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
+		return err
+	}
+	sources, err := loadDataSources(*sourcesFile)
+	if err != nil {
 		return err
 	}
 	user := runUser()
@@ -61,7 +68,7 @@ func runRun(out io.Writer, args []string) error {
 	if *verbose {
 		level = slog.LevelWarn
 	}
-	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir,
+	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, DataSources: sources,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
 	if err != nil {
 		return err
@@ -95,6 +102,14 @@ func runRun(out io.Writer, args []string) error {
 	// The log showed the job's output lines; its text result sets hold
 	// the same lines, and are printed only when the log was cut.
 	return printResults(ctx, cl, out, sub.TaskID, 1, restapi.DefaultFilePageSize, !f.truncated)
+}
+
+// loadDataSources reads the data source file, if one is named.
+func loadDataSources(file string) (*datasource.Set, error) {
+	if file == "" {
+		return nil, nil
+	}
+	return datasource.Load(file)
 }
 
 // serveLoopback serves a system's REST API on a loopback port for users;

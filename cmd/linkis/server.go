@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/ecm"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
@@ -24,8 +25,8 @@ import (
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
-// [--users FILE] [--memory M --cores C --instances N] [--engine-idle-time
-// D]`: a manager, an ECM and the entrance in one process for a team,
+// [--users FILE] [--datasources FILE] [--memory M --cores C --instances N]
+// [--engine-idle-time D]`: a manager, an ECM and the entrance in one process for a team,
 // serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
 // the job history, the queues and the engines' books. With --id,
@@ -50,6 +51,7 @@ type server struct {
 	capacity      linkis.Resource
 	idle          time.Duration
 	member        *embedded.Member // the cluster form
+	sources       *datasource.Set
 }
 
 func parseServer(args []string) (*server, error) {
@@ -59,6 +61,7 @@ func parseServer(args []string) (*server, error) {
 	fs.StringVar(&s.addr, "http-addr", "127.0.0.1:8088", "where the REST API listens")
 	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
+	sourcesFile := fs.String("datasources", "", "the data source file for jdbc jobs, mode 0600 (default $LINKIS_DATASOURCES)")
 	capf := capacityFlags(fs)
 	fs.DurationVar(&s.idle, "engine-idle-time", defaultServerEngineIdle, "engines exit after this long without work, giving their room back (a job's engineconn.max.free.time wins)")
 	var m embedded.Member
@@ -102,6 +105,12 @@ func parseServer(args []string) (*server, error) {
 	if s.users, err = loadUsers(*usersFile, os.Getenv("LINKIS_USERS")); err != nil {
 		return nil, err
 	}
+	if *sourcesFile == "" {
+		*sourcesFile = os.Getenv("LINKIS_DATASOURCES")
+	}
+	if s.sources, err = loadDataSources(*sourcesFile); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -110,7 +119,7 @@ func parseServer(args []string) (*server, error) {
 func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sys, err := embedded.Start(embedded.Config{DataDir: s.dataDir, Durable: !s.inMemory, Logger: log, Capacity: &s.capacity,
-		ECM: func(c *ecm.Config) { c.EngineMaxFreeTime = s.idle }, Member: s.member})
+		ECM: func(c *ecm.Config) { c.EngineMaxFreeTime = s.idle }, Member: s.member, DataSources: s.sources})
 	if err != nil {
 		return err
 	}
@@ -139,8 +148,8 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, data in %s\n"+
-		"engines get %s; an engine without work for %v exits\n", ln.Addr(), len(s.users), s.dataDir, s.capacity, s.idle)
+	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, %d data sources, data in %s\n"+
+		"engines get %s; an engine without work for %v exits\n", ln.Addr(), len(s.users), len(s.sources.Names()), s.dataDir, s.capacity, s.idle)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -2,17 +2,20 @@
 // (bash: by default each task is a subshell of one long-lived bash, see
 // Shell), python (one persistent python3 interpreter per EngineConn), sql
 // (an embedded SQLite database per EngineConn, through the pure-Go
-// modernc.org/sqlite) and echo (returns its code; the smallest engine, used
-// to measure the runtime's own overhead and as the model of a new engine).
+// modernc.org/sqlite), jdbc (PostgreSQL, MySQL and MariaDB servers, see
+// JDBC) and echo (returns its code; the smallest engine, used to measure the
+// runtime's own overhead and as the model of a new engine).
 //
 // Output: shell and python stdout becomes the task's log and a text result
 // set (one row per line); stderr goes to the log. Python code may call
 // linkis_progress(p) to report progress. SQL queries write table result
 // sets with column names and types; other statements log rows affected.
 //
-// Each engine lives in its own file and touches no other: a new engine is a
-// new file with a type implementing engineconn.Engine plus one line in
-// Builtin (or a Register call from the program that embeds it).
+// Each engine lives in its own file (jdbc in jdbc*.go) and touches no
+// other: a new engine is a new file with a type implementing
+// engineconn.Engine plus one line in Builtin (or a Register call from the
+// program that embeds it). The SQL engines share the statement splitter
+// (sqlsplit.go), which knows each dialect's quoting and comments.
 //
 // Shell modes: in session mode (the default, Shell{} or the engine
 // parameter shell.mode=session) a task is a subshell of a bash that lives
@@ -51,6 +54,7 @@ func Builtin() *engineconn.Registry {
 		{"python", Python{}},
 		{"sql", SQL{}},
 		{"echo", Echo{}},
+		{"jdbc", JDBC{}},
 	} {
 		if err := r.Register(e.name, e.eng); err != nil {
 			panic(err) // the built-in names are constants

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/ecm"
 	"github.com/golinkis/golinkis/engineconn"
 	"github.com/golinkis/golinkis/engineconn/engines"
@@ -63,6 +64,10 @@ type Config struct {
 	// servers (Raft over TCP among them) rather than a single-node
 	// system: see Member. Durable is then implied.
 	Member *Member
+
+	// DataSources are the named data sources jdbc jobs may use (see
+	// datasource.Load); they override Orchestrator.DataSources when set.
+	DataSources *datasource.Set
 
 	// KeepEngines is how long the orchestrator keeps the engine of a job
 	// that ended cleanly for the next job with the same labels, without
@@ -240,6 +245,18 @@ func (s *System) startEntrance() error {
 	}
 	if oc.Logger == nil {
 		oc.Logger = s.log.With("part", "orchestrator")
+	}
+	if oc.Vault == nil {
+		// Every member seals and opens jobs' secrets with one key: the
+		// member that runs a job need not be the one that accepted it.
+		v, err := datasource.NewVault(datasource.VaultKeyFrom(s.token))
+		if err != nil {
+			return err
+		}
+		oc.Vault = v
+	}
+	if s.cfg.DataSources != nil {
+		oc.DataSources = s.cfg.DataSources
 	}
 	var asker orchestrator.EngineAsker = orchestrator.NewStoreAsker(s.mgr, nil)
 	if keep := s.cfg.KeepEngines; keep >= 0 {

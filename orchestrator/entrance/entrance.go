@@ -209,6 +209,13 @@ func validate(user string, req *orchestrator.JobRequest) (linkis.UserCreator, er
 	return uc, nil
 }
 
+// Redactor is what a Runner may offer to take the secrets out of a request
+// before it is committed (the Orchestrator seals them: see
+// orchestrator.RedactRequest).
+type Redactor interface {
+	Redact(req *orchestrator.JobRequest) int
+}
+
 // labelTimeout reads a timeout label (0 when absent).
 func labelTimeout(req *orchestrator.JobRequest, label string) (time.Duration, error) {
 	v, ok := req.Labels[label]
@@ -272,6 +279,9 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 	now := time.Now()
 	if err := e.runner.Check(orchestrator.Spec{User: user, Request: req, Submitted: now}); err != nil {
 		return orchestrator.Job{}, err
+	}
+	if r, ok := e.runner.(Redactor); ok {
+		r.Redact(&req) // the record is replicated and kept: no secret in it
 	}
 	body, err := json.Marshal(&req)
 	if err != nil {
