@@ -66,7 +66,7 @@ func ParseLogLocation(p string) (user string, taskID int64, err error) {
 	if !ok || !ok2 {
 		return "", 0, bad
 	}
-	if user, err = url.PathUnescape(u); err != nil {
+	if user, err = url.PathUnescape(u); err != nil || user == "" {
 		return "", 0, bad
 	}
 	if taskID, err = strconv.ParseInt(id, 10, 64); err != nil || taskID <= 0 {
