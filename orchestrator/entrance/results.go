@@ -266,3 +266,21 @@ func (e *Entrance) resultRef(ctx context.Context, user, path string) (ref api.Re
 	}
 	return ref, local, addr, nil
 }
+
+// Locations, as methods (restapi.Locations): see the functions of the
+// same names.
+
+// LogLocation is LogLocation.
+func (*Entrance) LogLocation(user string, taskID int64) string { return LogLocation(user, taskID) }
+
+// ParseLogLocation is ParseLogLocation.
+func (*Entrance) ParseLogLocation(p string) (string, int64, error) { return ParseLogLocation(p) }
+
+// ResultLocation is ResultLocation.
+func (*Entrance) ResultLocation(user string, taskID int64) string { return ResultLocation(user, taskID) }
+
+// ResultRoot is ResultRoot.
+func (*Entrance) ResultRoot(user string) string { return ResultRoot(user) }
+
+// ParseResultLocation is ParseResultLocation.
+func (*Entrance) ParseResultLocation(p string) (string, int64, error) { return ParseResultLocation(p) }
