@@ -277,7 +277,9 @@ func (*Entrance) LogLocation(user string, taskID int64) string { return LogLocat
 func (*Entrance) ParseLogLocation(p string) (string, int64, error) { return ParseLogLocation(p) }
 
 // ResultLocation is ResultLocation.
-func (*Entrance) ResultLocation(user string, taskID int64) string { return ResultLocation(user, taskID) }
+func (*Entrance) ResultLocation(user string, taskID int64) string {
+	return ResultLocation(user, taskID)
+}
 
 // ResultRoot is ResultRoot.
 func (*Entrance) ResultRoot(user string) string { return ResultRoot(user) }

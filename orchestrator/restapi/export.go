@@ -36,15 +36,15 @@ const maxXLSXRows = 1<<20 - 1
 
 // exportOptions are resultsetToExcel's parameters.
 type exportOptions struct {
-	charset    encoding.Encoding // nil: UTF-8
-	format     string            // csv | xlsx
-	separator  string
-	quoteAll   bool
-	fileName   string
-	sheetName  string
-	nullValue  string
-	limit      int      // rows, 0: all
-	masked     []string // columns left out
+	charset     encoding.Encoding // nil: UTF-8
+	format      string            // csv | xlsx
+	separator   string
+	quoteAll    bool
+	fileName    string
+	sheetName   string
+	nullValue   string
+	limit       int      // rows, 0: all
+	masked      []string // columns left out
 	keepNewline bool
 }
 
@@ -484,5 +484,3 @@ func (h *handler) resultsetsToExcel(c *apiCall) *reply {
 	}
 	return h.writeXLSX(c, o, sets, sheets)
 }
-
-
