@@ -485,3 +485,21 @@ func NewCode() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Merge adds the users and tokens of other (a user it has replaces
+// this one's).
+func (d *Directory) Merge(other *Directory) error {
+	for _, l := range other.lines {
+		switch {
+		case l.user != nil:
+			if err := d.AddUser(*l.user); err != nil {
+				return err
+			}
+		case l.token != nil:
+			if err := d.AddToken(*l.token); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
