@@ -100,9 +100,14 @@ func settingText(raw json.RawMessage) (string, bool, error) {
 }
 
 // labelsOf reads Linkis's labels: an empty value means what it means in
-// Linkis - executeOnce's presence asks for it (its value is not read),
-// any other label with no value is not set - and null is not set either.
-// Numbers and booleans are their text; objects and arrays are refused.
+// Linkis - executeOnce's presence asks for it, any other label with no
+// value is not set - and null is not set either. Numbers and booleans are
+// their text; objects and arrays are refused.
+//
+// Linkis's executeOnce on an interactive job (linkis-cli sends it by
+// default) asks for an engine of the job's own, which no other job shares;
+// it is reuseExclusion=* here. (Our executeOnce label is the engine mode
+// that runs one job given at start-up, which an interactive job is not.)
 func labelsOf(m map[string]json.RawMessage) (map[string]string, error) {
 	out := map[string]string{}
 	keys := make([]string, 0, len(m))
@@ -121,8 +126,8 @@ func labelsOf(m map[string]json.RawMessage) (map[string]string, error) {
 		}
 		switch {
 		case k == linkis.LabelExecuteOnce:
-			if ok && (v == "" || v == "true") || !ok {
-				out[k] = "true"
+			if !ok || v == "" || v == "true" {
+				out[linkis.LabelReuseExclusion] = "*"
 			} else if v != "false" {
 				out[k] = v // let the label parser say what is wrong
 			}
