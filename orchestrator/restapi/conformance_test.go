@@ -71,7 +71,7 @@ var (
 
 // conformanceServer returns the server the conformance tests share (it
 // is closed by TestMain).
-func conformanceServer(t *testing.T) *server {
+func conformanceServer(t testing.TB) *server {
 	t.Helper()
 	sharedOnce.Do(func() { sharedServer, sharedErr = startServer() })
 	if sharedErr != nil {
@@ -128,13 +128,13 @@ func startServer() (*server, error) {
 // client is an HTTP client as a Linkis client is one: a cookie store (the
 // SDK's BasicCookieStore, a browser's), and headers it adds to every call.
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	base    string
 	hc      *http.Client
 	headers map[string]string
 }
 
-func (s *server) newClient(t *testing.T, headers map[string]string) *client {
+func (s *server) newClient(t testing.TB, headers map[string]string) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: s.srv.URL, hc: &http.Client{Jar: jar, Timeout: time.Minute}, headers: headers}
 }
@@ -189,7 +189,7 @@ func (c *client) do(method, path string, query url.Values, body string) answer {
 
 // status is the envelope's status as the SDK reads it
 // (resultMap.get("status").asInstanceOf[Int]): a JSON integer.
-func (a answer) status(t *testing.T) int {
+func (a answer) status(t testing.TB) int {
 	t.Helper()
 	f, ok := a.Status.(float64)
 	if !ok || f != float64(int(f)) {
@@ -200,7 +200,7 @@ func (a answer) status(t *testing.T) int {
 
 // ok asserts status 0 and HTTP 200 (the SDK's DWSResult throws on
 // another status; its downloads need 200).
-func (a answer) ok(t *testing.T) {
+func (a answer) ok(t testing.TB) {
 	t.Helper()
 	if s := a.status(t); s != 0 || a.http != 200 {
 		t.Fatalf("status %d HTTP %d, want 0 and 200: %s", s, a.http, a.raw)
@@ -208,7 +208,7 @@ func (a answer) ok(t *testing.T) {
 }
 
 // The JSON types Linkis's clients read fields as.
-func str(t *testing.T, m map[string]any, k string) string {
+func str(t testing.TB, m map[string]any, k string) string {
 	t.Helper()
 	v, ok := m[k].(string)
 	if !ok {
@@ -217,7 +217,7 @@ func str(t *testing.T, m map[string]any, k string) string {
 	return v
 }
 
-func num(t *testing.T, m map[string]any, k string) float64 {
+func num(t testing.TB, m map[string]any, k string) float64 {
 	t.Helper()
 	v, ok := m[k].(float64)
 	if !ok {
@@ -228,7 +228,7 @@ func num(t *testing.T, m map[string]any, k string) float64 {
 
 // long is a number Jackson reads as a Java long (asInstanceOf[Long]):
 // an integer beyond int's range, as Unix milliseconds are.
-func long(t *testing.T, m map[string]any, k string) int64 {
+func long(t testing.TB, m map[string]any, k string) int64 {
 	t.Helper()
 	f := num(t, m, k)
 	if f != float64(int64(f)) || f <= 1<<31 {
@@ -237,7 +237,7 @@ func long(t *testing.T, m map[string]any, k string) int64 {
 	return int64(f)
 }
 
-func integer(t *testing.T, m map[string]any, k string) int {
+func integer(t testing.TB, m map[string]any, k string) int {
 	t.Helper()
 	f := num(t, m, k)
 	if f != float64(int(f)) {
@@ -246,7 +246,7 @@ func integer(t *testing.T, m map[string]any, k string) int {
 	return int(f)
 }
 
-func boolean(t *testing.T, m map[string]any, k string) bool {
+func boolean(t testing.TB, m map[string]any, k string) bool {
 	t.Helper()
 	v, ok := m[k].(bool)
 	if !ok {
@@ -255,7 +255,7 @@ func boolean(t *testing.T, m map[string]any, k string) bool {
 	return v
 }
 
-func obj(t *testing.T, m map[string]any, k string) map[string]any {
+func obj(t testing.TB, m map[string]any, k string) map[string]any {
 	t.Helper()
 	v, ok := m[k].(map[string]any)
 	if !ok {
@@ -264,7 +264,7 @@ func obj(t *testing.T, m map[string]any, k string) map[string]any {
 	return v
 }
 
-func list(t *testing.T, m map[string]any, k string) []any {
+func list(t testing.TB, m map[string]any, k string) []any {
 	t.Helper()
 	v, ok := m[k].([]any)
 	if !ok {
@@ -275,7 +275,7 @@ func list(t *testing.T, m map[string]any, k string) []any {
 
 // strings4 is Linkis's log: an array of four strings [error, warn, info,
 // all].
-func strings4(t *testing.T, m map[string]any, k string) [4]string {
+func strings4(t testing.TB, m map[string]any, k string) [4]string {
 	t.Helper()
 	l := list(t, m, k)
 	var out [4]string
@@ -319,7 +319,7 @@ func (c *client) login(user, password string) answer {
 	return c.do("POST", "/user/login", nil, string(body))
 }
 
-func idOf(t *testing.T, m map[string]any, k string) string {
+func idOf(t testing.TB, m map[string]any, k string) string {
 	t.Helper()
 	return fmt.Sprint(int64(num(t, m, k)))
 }

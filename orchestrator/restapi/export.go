@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -131,6 +132,8 @@ type resultReader struct {
 	header api.ResultSetHeader
 	keep   []int // the columns written, in order
 	row    int
+	cells  []rowCell // the last row's, reused
+	kept   []rowCell
 }
 
 // openRows opens one of owner's result sets for export: the header is
@@ -196,25 +199,33 @@ func (rr *resultReader) line() ([]byte, error) {
 	}
 }
 
-// next returns the next row's kept values (io.EOF after the last).
-func (rr *resultReader) next() ([]any, error) {
+// next returns the next row's kept cells (io.EOF after the last), valid
+// until the next call.
+func (rr *resultReader) next() ([]rowCell, error) {
 	line, err := rr.line()
 	if err != nil {
 		return nil, err
 	}
 	rr.row++
-	row, err := api.DecodeResultRow(line, len(rr.header.Columns))
+	rr.cells, err = splitRow(line, rr.cells)
 	if err != nil {
-		return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", rr.row, err)
+		row, derr := api.DecodeResultRow(line, len(rr.header.Columns))
+		if derr != nil {
+			return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d: %v", rr.row, derr)
+		}
+		rr.cells = cellsOf(row, rr.cells)
 	}
-	if len(rr.keep) == len(row) {
-		return row, nil
+	if len(rr.cells) != len(rr.header.Columns) {
+		return nil, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d has %d values for %d columns", rr.row, len(rr.cells), len(rr.header.Columns))
 	}
-	out := make([]any, len(rr.keep))
-	for i, j := range rr.keep {
-		out[i] = row[j]
+	if len(rr.keep) == len(rr.cells) {
+		return rr.cells, nil
 	}
-	return out, nil
+	rr.kept = rr.kept[:0]
+	for _, j := range rr.keep {
+		rr.kept = append(rr.kept, rr.cells[j])
+	}
+	return rr.kept, nil
 }
 
 func (rr *resultReader) names() []string {
@@ -295,21 +306,27 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 				return err
 			}
 			for _, v := range row {
-				bw.WriteString(cellString(v, o.nullValue))
+				writeCell(bw, v, o.nullValue)
 			}
 			bw.WriteByte('\n')
 		}
 		return bw.Flush()
 	}
 	sep := o.separator
-	field := func(i int, s string) {
+	special := sep + "\"\r\n"
+	field := func(i int, b []byte) {
 		if i > 0 {
 			bw.WriteString(sep)
 		}
+		if !o.quoteAll && !bytes.ContainsAny(b, special) {
+			bw.Write(b)
+			return
+		}
+		s := string(b)
 		if !o.keepNewline && strings.ContainsAny(s, "\r\n") {
 			s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 		}
-		if o.quoteAll || strings.ContainsAny(s, sep+"\"\r\n") {
+		if o.quoteAll || strings.ContainsAny(s, special) {
 			bw.WriteByte('"')
 			bw.WriteString(strings.ReplaceAll(s, `"`, `""`))
 			bw.WriteByte('"')
@@ -317,8 +334,9 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 		}
 		bw.WriteString(s)
 	}
+	null := []byte(o.nullValue)
 	for i, n := range rr.names() {
-		field(i, n)
+		field(i, []byte(n))
 	}
 	bw.WriteByte('\n')
 	for n := 0; o.limit == 0 || n < o.limit; n++ {
@@ -330,51 +348,46 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 			return err
 		}
 		for i, v := range row {
-			field(i, cellString(v, o.nullValue))
+			if v.kind == cellNull {
+				field(i, null)
+			} else {
+				field(i, v.text)
+			}
 		}
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
 }
 
-// cellString is a cell as text, a null as nullValue.
-func cellString(v any, nullValue string) string {
-	switch v := v.(type) {
-	case nil:
-		return nullValue
-	case string:
-		return v
-	case json.Number:
-		return string(v)
-	case bool:
-		return strconv.FormatBool(v)
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
+// writeCell writes a cell's text, a null as nullValue.
+func writeCell(w *bufio.Writer, v rowCell, nullValue string) {
+	if v.kind == cellNull {
+		w.WriteString(nullValue)
+		return
 	}
+	w.Write(v.text)
 }
 
-// xlsxCell is a cell as excelize writes it: numbers as numbers (when
-// they fit a float64 exactly enough to read back; else text), nulls as
-// nullValue.
-func xlsxCell(v any, nullValue string) any {
-	switch v := v.(type) {
-	case nil:
+// xlsxCell is a cell as excelize writes it: numbers as numbers (when a
+// float64 holds them exactly enough to read back; else text), booleans
+// as booleans, nulls as nullValue.
+func xlsxCell(v rowCell, nullValue string) any {
+	switch v.kind {
+	case cellNull:
 		return nullValue
-	case json.Number:
-		if i, err := v.Int64(); err == nil && i > -1<<53 && i < 1<<53 {
+	case cellNumber:
+		n := json.Number(v.text)
+		if i, err := n.Int64(); err == nil && i > -1<<53 && i < 1<<53 {
 			return i
 		}
-		if f, err := v.Float64(); err == nil && !strings.ContainsAny(string(v), "eE") && len(v) <= 16 {
+		if f, err := n.Float64(); err == nil && !bytes.ContainsAny(v.text, "eE") && len(v.text) <= 16 {
 			return f
 		}
-		return string(v)
-	case string, bool:
-		return v
-	default:
-		b, _ := json.Marshal(v)
-		return string(b)
+		return string(v.text)
+	case cellBool:
+		return v.text[0] == 't'
 	}
+	return string(v.text)
 }
 
 // writeXLSX writes the result sets as the sheets of one workbook, each
