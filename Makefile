@@ -9,11 +9,17 @@ FUZZ_TARGETS += ./raftstore:FuzzDecodeEntry ./raftstore:FuzzAPIRequest
 FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL ./ecm:FuzzMaterials
 FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
+FUZZ_TARGETS += ./orchestrator/restapi:FuzzSplitRow ./orchestrator/restapi:FuzzSubmitBody ./orchestrator/identity:FuzzReadDirectory
 
-.PHONY: test vet bench fuzz soak demo cluster tidy
+.PHONY: test vet deps bench fuzz soak demo cluster tidy
 
-test: vet
+test: vet deps
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# What the tests need beyond Go: OpenLDAP's slapd for the LDAP login tests
+# (installed from Debian packages when missing; the tests fail without it).
+deps:
+	@command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || scripts/install-slapd.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -355,3 +355,23 @@ func TestMain(m *testing.M) {
 	hashCost = 4 // bcrypt's least: the tests check logic, not hash strength
 	os.Exit(m.Run())
 }
+
+// A users file of any content is read or refused, never a panic, and an
+// error never quotes a line (it may hold a code).
+func FuzzReadDirectory(f *testing.F) {
+	f.Add("user alice password=$2a$04$abcdefghijklmnopqrstuu\ntoken sha256:" + strings.Repeat("ab", 32) + " users=* hosts=10.0.0.0/8\nbob code\n")
+	f.Add("alice:c0de\n# comment\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ReadDirectory(strings.NewReader(s), "users")
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := d.Format(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadDirectory(&buf, "again"); err != nil {
+			t.Fatalf("a directory's own file does not read back: %v\n%s", err, buf.String())
+		}
+	})
+}
