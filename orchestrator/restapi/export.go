@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -156,20 +157,11 @@ func (h *handler) openRows(c *apiCall, owner, p string, masked []string) (*resul
 		return nil, err
 	}
 	for i, col := range rr.header.Columns {
-		if !contains(masked, col.Name) {
+		if !slices.Contains(masked, col.Name) {
 			rr.keep = append(rr.keep, i)
 		}
 	}
 	return rr, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // line reads one line without its "\n" (io.EOF at the end).

@@ -34,10 +34,9 @@ func (h *handler) authenticate(r *http.Request) (string, *reply) {
 	}
 	if user != "" || code != "" {
 		if err := h.auth.Token(user, code, r.RemoteAddr); err != nil {
-			var le *linkis.Error
 			msg := "auth failed: wrong " + HeaderTokenUser + " or " + HeaderTokenCode
-			if errors.As(err, &le) && le.Reason != "" && le.Reason != "wrong Token-User or Token-Code" {
-				msg = "auth failed: " + le.Reason
+			if le := (*linkis.Error)(nil); errors.As(err, &le) && le.Reason != "" {
+				msg = "auth failed: " + le.Reason // what is wrong, never the code
 			}
 			return "", &reply{status: StatusAuthFailed, code: http.StatusForbidden, msg: msg}
 		}
