@@ -25,9 +25,11 @@ func runUsers(out io.Writer, args []string) error {
 }
 
 func runUsersIn(out io.Writer, in io.Reader, args []string) error {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fs, _, _, _ := tokenFlags()
-		return newHelpRequest(fs)
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			fs, _, _, _ := tokenFlags()
+			return newHelpRequest(fs)
+		}
 	}
 	if len(args) < 2 {
 		return errors.New("users needs passwd FILE NAME, token FILE --users NAMES, or migrate FILE (linkis help users)")
