@@ -10,11 +10,17 @@ FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./eng
 FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
 FUZZ_TARGETS += ./datasource:FuzzParseURL ./datasource:FuzzParse ./engineconn/engines:FuzzSplitStatements
+FUZZ_TARGETS += ./orchestrator/restapi:FuzzSplitRow ./orchestrator/restapi:FuzzSubmitBody ./orchestrator/identity:FuzzReadDirectory
 
-.PHONY: test vet testdb bench fuzz soak demo cluster tidy
+.PHONY: test vet deps testdb bench fuzz soak demo cluster tidy
 
-test: vet testdb
+test: vet deps testdb
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# What the tests need beyond Go: OpenLDAP's slapd for the LDAP login tests
+# (installed from Debian packages when missing; the tests fail without it).
+deps:
+	@command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || scripts/install-slapd.sh
 
 # The jdbc engine's tests start a real PostgreSQL 15 and a real MariaDB
 # (scripts/testdb.sh); MariaDB is installed from Debian packages when absent.

@@ -36,6 +36,7 @@ type State struct {
 	ecObserver   ECObserver // observer, when it takes engine ids (simsupport.go)
 	placement    Placement  // ECM-choice policy: code, not state (placement.go)
 	jobs         jobs       // the entrance: job records and consumer groups (jobs.go)
+	sessions     sessions   // the REST API's login sessions (session.go)
 	scratch      []byte     // reused to look keys up without allocating; not state
 }
 
@@ -69,6 +70,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		starting:     map[ECID]*ec{},
 		killing:      map[ECID]*ec{},
 		jobs:         newJobs(),
+		sessions:     newSessions(),
 	}, nil
 }
 
@@ -192,7 +194,10 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	case ImportJob:
 		r, err = s.importJob(t, c)
 	default:
-		err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
+		var ok bool
+		if r, err, ok = s.applySession(t, cmd); !ok {
+			err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
+		}
 	}
 	if err != nil {
 		return Result{}, err

@@ -59,6 +59,8 @@ type LogPage struct {
 // ListQuery selects a user's jobs for the history list, newest first.
 type ListQuery struct {
 	State      State     // 0: any
+	States     []State   // any of these, besides State; empty: no further bound
+	TaskID     int64     // 0: any
 	Creator    string    // "": any
 	EngineType string    // "": any (the type part or the whole label)
 	Since      time.Time // created at or after; zero: no bound

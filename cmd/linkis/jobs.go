@@ -344,8 +344,8 @@ func endReason(ctx context.Context, c *restapi.Client, st restapi.StatusData) st
 	if st.Status == orchestrator.Succeed.String() {
 		return ""
 	}
-	if t, err := c.Job(ctx, st.TaskID); err == nil && t.ErrDesc != "" {
-		return ": " + t.ErrDesc
+	if t, err := c.Job(ctx, st.TaskID); err == nil && t.ErrorText() != "" {
+		return ": " + t.ErrorText()
 	}
 	return ""
 }
@@ -533,7 +533,7 @@ func runList(ctx context.Context, out io.Writer, args []string) error {
 	for _, t := range tasks {
 		created := time.UnixMilli(t.CreatedTime).Format(time.DateTime)
 		cost := (time.Duration(t.CostTime) * time.Millisecond).Round(time.Millisecond).String()
-		errDesc := t.ErrDesc
+		errDesc := t.ErrorText()
 		if len(errDesc) > 60 {
 			errDesc = errDesc[:57] + "..."
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator/identity"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
@@ -59,20 +60,22 @@ func TestRunFailsWithTheJobsReason(t *testing.T) {
 }
 
 func TestServerServesJobsToItsUsers(t *testing.T) {
-	if _, err := loadUsers("", ""); err == nil {
+	if _, err := loadUsers("", "", false); err == nil {
 		t.Error("a server without users started")
 	}
 	for _, spec := range []string{"alice", "alice:", ":code", "alice:a,alice:b"} {
-		if _, err := loadUsers("", spec); err == nil {
+		if _, err := loadUsers("", spec, false); err == nil {
 			t.Errorf("users %q accepted", spec)
 		}
 	}
 	file := filepath.Join(t.TempDir(), "users")
 	os.WriteFile(file, []byte("# team\nalice code-a\nbob:code-b\n"), 0o600)
-	users, err := loadUsers(file, "ignored:x")
-	if err != nil || len(users) != 2 || users["alice"] != "code-a" || users["bob"] != "code-b" {
-		t.Fatalf("loadUsers = %v, %v", users, err)
+	d, err := loadUsers(file, "ignored:x", false)
+	if err != nil {
+		t.Fatal(err)
 	}
+	checkCodes(t, d, map[string]string{"alice": "code-a", "bob": "code-b"})
+	users := map[string]string{"alice": "code-a", "bob": "code-b"}
 
 	sys, err := embedded.Start(embedded.Config{DataDir: t.TempDir(), Durable: true})
 	if err != nil {
@@ -116,16 +119,34 @@ func TestServerServesJobsToItsUsers(t *testing.T) {
 func TestLoadUsersCodeWithSeparators(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "users")
 	os.WriteFile(file, []byte("alice s3:cr3t\nbob:b c\ncarol\tx:y\n"), 0o600)
-	users, err := loadUsers(file, "")
-	if err != nil || len(users) != 3 || users["alice"] != "s3:cr3t" || users["bob"] != "b c" || users["carol"] != "x:y" {
-		t.Fatalf("loadUsers = %q, %v", users, err)
+	d, err := loadUsers(file, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCodes(t, d, map[string]string{"alice": "s3:cr3t", "bob": "b c", "carol": "x:y"})
+}
+
+// checkCodes checks that each user's code lets it in, and another's not.
+func checkCodes(t *testing.T, d *identity.Directory, codes map[string]string) {
+	t.Helper()
+	svc, err := identity.New(identity.Config{Directory: d, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, code := range codes {
+		if err := svc.Token(u, code, "127.0.0.1:1"); err != nil {
+			t.Errorf("%s with its code: %v", u, err)
+		}
+		if err := svc.Token(u, code+"x", "127.0.0.1:1"); err == nil {
+			t.Errorf("%s with a wrong code: accepted", u)
+		}
 	}
 }
 
 // A malformed users entry is reported without echoing a token code.
 func TestLoadUsersErrorHidesCode(t *testing.T) {
 	for _, spec := range []string{":s3cret", "alice:a, :s3cret"} {
-		if _, err := loadUsers("", spec); err == nil || strings.Contains(err.Error(), "s3cret") {
+		if _, err := loadUsers("", spec, false); err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%q: %v", spec, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +19,7 @@ import (
 	"github.com/golinkis/golinkis/ecm"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/orchestrator/identity"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
 )
@@ -46,7 +46,10 @@ func runServer(out io.Writer, args []string) error {
 // server is what `linkis server`'s flags say.
 type server struct {
 	dataDir, addr string
-	users         map[string]string
+	users         *identity.Directory
+	admins        []string
+	ldap          *identity.LDAPConfig
+	sessionIdle   time.Duration
 	inMemory      bool
 	capacity      linkis.Resource
 	idle          time.Duration
@@ -59,7 +62,12 @@ func parseServer(args []string) (*server, error) {
 	s := &server{}
 	fs.StringVar(&s.dataDir, "data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
 	fs.StringVar(&s.addr, "http-addr", "127.0.0.1:8088", "where the REST API listens")
-	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
+	usersFile := fs.String("users", "", "the users file: 'user NAME password=HASH' and 'token sha256:HEX users=... hosts=...' lines, or the old 'user token-code' ones (default: $LINKIS_USERS, 'user:code,user:code'); linkis users writes it")
+	admins := fs.String("admins", os.Getenv("LINKIS_ADMINS"), "users who may see and kill every user's jobs, comma-separated (default $LINKIS_ADMINS)")
+	ldapURL := fs.String("ldap-url", "", "log users in by a bind to this LDAP directory, ldap://HOST:PORT or ldaps://... (Linkis's wds.linkis.ldap.proxy.url)")
+	ldapBase := fs.String("ldap-base-dn", "", "the directory's base DN (wds.linkis.ldap.proxy.baseDN)")
+	ldapFormat := fs.String("ldap-user-format", "", "the bind DN with %s for the user name, e.g. uid=%s,ou=people (wds.linkis.ldap.proxy.userNameFormat; empty: the bare name)")
+	fs.DurationVar(&s.sessionIdle, "session-timeout", identity.DefaultConfig().SessionTimeout, "a login session unused for this long ends")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
 	sourcesFile := fs.String("datasources", "", "the data source file for jdbc jobs, mode 0600 (default $LINKIS_DATASOURCES)")
 	capf := capacityFlags(fs)
@@ -102,7 +110,7 @@ func parseServer(args []string) (*server, error) {
 	if s.capacity, err = capf.resource(); err != nil {
 		return nil, err
 	}
-	if s.users, err = loadUsers(*usersFile, os.Getenv("LINKIS_USERS")); err != nil {
+	if s.users, err = loadUsers(*usersFile, os.Getenv("LINKIS_USERS"), *ldapURL != ""); err != nil {
 		return nil, err
 	}
 	if *sourcesFile == "" {
@@ -110,6 +118,13 @@ func parseServer(args []string) (*server, error) {
 	}
 	if s.sources, err = loadDataSources(*sourcesFile); err != nil {
 		return nil, err
+	}
+	s.admins = splitList(*admins)
+	if *ldapURL != "" {
+		s.ldap = &identity.LDAPConfig{URL: *ldapURL, BaseDN: *ldapBase, UserNameFormat: *ldapFormat}
+		if err := s.ldap.Validate(); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -124,8 +139,20 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 		return err
 	}
 	defer sys.Close()
+	for _, w := range s.users.Warnings {
+		log.Warn("linkis server: users file: " + w)
+	}
+	ic := identity.DefaultConfig()
+	ic.Directory, ic.LDAP, ic.Store, ic.Logger, ic.SessionTimeout = s.users, s.ldap, sys.Store(), log, s.sessionIdle
+	if ic.SessionMaxAge < ic.SessionTimeout {
+		ic.SessionMaxAge = ic.SessionTimeout
+	}
+	auth, err := identity.New(ic)
+	if err != nil {
+		return err
+	}
 	rc := restapi.DefaultConfig()
-	rc.Users = s.users
+	rc.Auth, rc.Admins = auth, s.admins
 	rc.Logger = log
 	h, err := sys.Handler(rc)
 	if err != nil {
@@ -133,8 +160,8 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 	}
 	if m := s.member; m != nil {
 		// A member serves every API itself, on its own address.
-		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (REST under /api/rest_j/v1), %d users, data in %s\n",
-			m.ID, m.HTTPAddr, len(s.users), s.dataDir)
+		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (REST under /api/rest_j/v1), %s, data in %s\n",
+			m.ID, m.HTTPAddr, auth, s.dataDir)
 		if ready != nil {
 			ready(m.HTTPAddr)
 		}
@@ -148,8 +175,8 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %d users, %d data sources, data in %s\n"+
-		"engines get %s; an engine without work for %v exits\n", ln.Addr(), len(s.users), len(s.sources.Names()), s.dataDir, s.capacity, s.idle)
+	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %s, %d data sources, data in %s\n"+
+		"engines get %s; an engine without work for %v exits\n", ln.Addr(), auth, len(s.sources.Names()), s.dataDir, s.capacity, s.idle)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -172,58 +199,24 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 // within minutes (an engine's own default, as Linkis's, is an hour).
 const defaultServerEngineIdle = 10 * time.Minute
 
-// loadUsers reads users and their token codes from a file of "user code"
-// (or "user:code") lines, or else from spec ("user:code,user:code").
-func loadUsers(file, spec string) (map[string]string, error) {
-	users := map[string]string{}
-	add := func(where, line string) error {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			return nil
-		}
-		// The user ends at the first ':' or blank, whichever comes first:
-		// the code may hold either.
-		i := strings.IndexFunc(line, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' })
-		ok := i > 0
-		var u, c string
-		if ok {
-			u, c = line[:i], strings.TrimSpace(line[i+1:])
-		}
-		if !ok || u == "" || c == "" {
-			return fmt.Errorf("server: %s: want 'user token-code' (the line is not shown: it may hold a code)", where)
-		}
-		if _, dup := users[u]; dup {
-			return fmt.Errorf("server: %s: user %q is listed twice", where, u)
-		}
-		users[u] = c
-		return nil
-	}
+// loadUsers reads the users file (see identity: login users, tokens, and
+// the old "user token-code" lines), or else spec ("user:code,user:code",
+// old-form entries). No user at all is refused unless LDAP logs users in.
+func loadUsers(file, spec string, ldap bool) (*identity.Directory, error) {
+	var d *identity.Directory
+	var err error
 	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for n := 1; sc.Scan(); n++ {
-			if err := add(fmt.Sprintf("%s line %d", file, n), sc.Text()); err != nil {
-				return nil, err
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("server: %w", err)
-		}
+		d, err = identity.LoadDirectory(file)
 	} else {
-		for i, p := range strings.Split(spec, ",") {
-			if err := add(fmt.Sprintf("$LINKIS_USERS entry %d", i+1), p); err != nil {
-				return nil, err
-			}
-		}
+		d, err = identity.ParseSpec(spec)
 	}
-	if len(users) == 0 {
-		return nil, errors.New("server: no users: give --users FILE or $LINKIS_USERS=user:code,...")
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
-	return users, nil
+	if len(d.Users()) == 0 && d.Tokens() == 0 && !ldap {
+		return nil, errors.New("server: no users: give --users FILE (linkis users passwd FILE NAME makes one), $LINKIS_USERS=user:code,... or --ldap-url")
+	}
+	return d, nil
 }
 
 // splitList splits a comma-separated list, dropping empty items.

@@ -406,3 +406,8 @@ func ServeEngine() {
 	}
 	os.Exit(0)
 }
+
+// Store returns the replicated state the system runs on (the manager's
+// store: a single-node Raft log, an in-memory one, or a cluster member's),
+// for what keeps state beside it - the REST API's login sessions.
+func (s *System) Store() raftstore.Store { return s.mgr }

@@ -55,11 +55,18 @@
 // logs and results; a history that cannot be read is refused with the
 // reason and nothing is imported.
 //
+// # Administrators
+//
+// JobAny, JobByExecIDAny, ListAll and KillBy read and kill any user's
+// jobs: the entrance does not know who is an administrator, its caller
+// (the REST API, by its configured list) does, and calls them for
+// administrators only. Every other call names the user it acts for.
+//
 // # What it must never do
 //
 // The entrance never decides placement, never touches the resource
 // ledger, never lets one user read, list, wait for or kill another user's
-// jobs or open their result files, and never changes anything on a request
-// it refuses. It keeps no job state of its own: a member's entrance can
+// jobs or open their result files through the calls that name a user, and
+// never changes anything on a request it refuses. It keeps no job state of its own: a member's entrance can
 // stop at any moment and another's takes over.
 package entrance

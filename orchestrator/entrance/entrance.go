@@ -351,6 +351,18 @@ func unixTime(ns int64) time.Time {
 
 // view reads a job of user's by exec id (ErrUnknownJob, ErrPermission).
 func (e *Entrance) view(ctx context.Context, user, execID string) (manager.JobView, error) {
+	v, err := e.viewAny(ctx, execID)
+	if err != nil {
+		return v, err
+	}
+	if v.User != user {
+		return manager.JobView{}, linkis.ValueError(linkis.ErrPermission, "execID", execID, fmt.Sprintf("the job is not %q's", user))
+	}
+	return v, nil
+}
+
+// viewAny reads any user's job by exec id (ErrUnknownJob).
+func (e *Entrance) viewAny(ctx context.Context, execID string) (manager.JobView, error) {
 	var v manager.JobView
 	var ok bool
 	if err := e.read(ctx, func(s *manager.State) { v, ok = s.JobByExecID(execID) }); err != nil {
@@ -359,10 +371,31 @@ func (e *Entrance) view(ctx context.Context, user, execID string) (manager.JobVi
 	if !ok {
 		return v, linkis.ValueError(linkis.ErrUnknownJob, "execID", execID, "no such job")
 	}
-	if v.User != user {
-		return manager.JobView{}, linkis.ValueError(linkis.ErrPermission, "execID", execID, fmt.Sprintf("the job is not %q's", user))
-	}
 	return v, nil
+}
+
+// JobAny returns any user's job by task id (linkis.ErrUnknownJob if there
+// is none), for a caller that may read every user's jobs (an
+// administrator).
+func (e *Entrance) JobAny(ctx context.Context, taskID int64) (orchestrator.Job, error) {
+	var v manager.JobView
+	var ok bool
+	if err := e.read(ctx, func(s *manager.State) { v, ok = s.Job(taskID) }); err != nil {
+		return orchestrator.Job{}, err
+	}
+	if !ok {
+		return orchestrator.Job{}, linkis.ValueError(linkis.ErrUnknownJob, "taskID", strconv.FormatInt(taskID, 10), "no such job")
+	}
+	return e.toJob(v)
+}
+
+// JobByExecIDAny returns any user's job by exec id (as JobAny).
+func (e *Entrance) JobByExecIDAny(ctx context.Context, execID string) (orchestrator.Job, error) {
+	v, err := e.viewAny(ctx, execID)
+	if err != nil {
+		return orchestrator.Job{}, err
+	}
+	return e.toJob(v)
 }
 
 // Job returns a job of user's by task id: linkis.ErrUnknownJob if there is
@@ -400,10 +433,24 @@ func (e *Entrance) Kill(ctx context.Context, user, execID string) (orchestrator.
 	if err != nil {
 		return orchestrator.Job{}, err
 	}
+	return e.kill(ctx, v, user)
+}
+
+// KillBy cancels any user's job, as Kill, recording by as who killed it.
+// Whether by may is the caller's to decide (an administrator may).
+func (e *Entrance) KillBy(ctx context.Context, by, execID string) (orchestrator.Job, error) {
+	v, err := e.viewAny(ctx, execID)
+	if err != nil {
+		return orchestrator.Job{}, err
+	}
+	return e.kill(ctx, v, by)
+}
+
+func (e *Entrance) kill(ctx context.Context, v manager.JobView, by string) (orchestrator.Job, error) {
 	if v.State.Final() {
 		return e.toJob(v)
 	}
-	res, err := e.store.Apply(ctx, manager.KillJob{Time: time.Now().UnixNano(), TaskID: v.TaskID, By: user})
+	res, err := e.store.Apply(ctx, manager.KillJob{Time: time.Now().UnixNano(), TaskID: v.TaskID, By: by})
 	if err != nil {
 		return orchestrator.Job{}, err
 	}
@@ -461,6 +508,22 @@ func (e *Entrance) Wait(ctx context.Context, user, execID string) (orchestrator.
 // number of all that match. Page 0 means 1; PageSize 0 means 20 and must
 // not exceed 500.
 func (e *Entrance) List(ctx context.Context, user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
+	if !validUser(user) {
+		return []orchestrator.Job{}, 0, e.closedErr()
+	}
+	return e.list(ctx, user, q)
+}
+
+// ListAll is List over every user's jobs, or one user's when user is not
+// empty, for a caller that may read every user's jobs (an administrator).
+func (e *Entrance) ListAll(ctx context.Context, user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
+	if user != "" && !validUser(user) {
+		return []orchestrator.Job{}, 0, e.closedErr()
+	}
+	return e.list(ctx, user, q)
+}
+
+func (e *Entrance) list(ctx context.Context, user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
 	if q.Page == 0 {
 		q.Page = 1
 	}
@@ -475,13 +538,16 @@ func (e *Entrance) List(ctx context.Context, user string, q orchestrator.ListQue
 	case q.State != 0 && !q.State.Valid():
 		return nil, 0, linkis.ValueError(linkis.ErrInvalidArgument, "state", q.State.String(), "not a job state")
 	}
-	if !validUser(user) {
-		return []orchestrator.Job{}, 0, e.closedErr()
-	}
-	mq := manager.JobQuery{User: user, Creator: q.Creator, EngineType: q.EngineType,
+	mq := manager.JobQuery{User: user, Creator: q.Creator, EngineType: q.EngineType, TaskID: q.TaskID,
 		Offset: (q.Page - 1) * q.PageSize, Limit: q.PageSize}
 	if q.State != 0 {
 		mq.States = []linkis.JobState{q.State}
+	}
+	for _, st := range q.States {
+		if !st.Valid() {
+			return nil, 0, linkis.ValueError(linkis.ErrInvalidArgument, "state", st.String(), "not a job state")
+		}
+		mq.States = append(mq.States, st)
 	}
 	if !q.Since.IsZero() {
 		mq.Since = q.Since.UnixNano()

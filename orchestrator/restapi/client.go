@@ -35,6 +35,7 @@ type Client struct {
 	bases      []string // the servers, any of which serves every call
 	cur        atomic.Int32
 	user, code string
+	session    atomic.Pointer[string] // a login's session id (Login)
 	hc         *http.Client
 	// PollMin and PollMax bound Wait's polling interval: it starts at
 	// PollMin after a change and doubles up to PollMax while nothing
@@ -74,11 +75,39 @@ func NewClient(baseURL, user, tokenCode string, hc *http.Client) (*Client, error
 	if user == "" || tokenCode == "" {
 		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "token", "a user and its token code are required")
 	}
+	return newClient(bases, user, tokenCode, hc), nil
+}
+
+// NewLoginClient returns a client of the API at baseURL (as NewClient)
+// that authenticates with a login session: call Login before anything
+// else.
+func NewLoginClient(baseURL string, hc *http.Client) (*Client, error) {
+	c, err := NewClient(baseURL, "-", "-", hc)
+	if err != nil {
+		return nil, err
+	}
+	c.user, c.code = "", ""
+	return c, nil
+}
+
+// Login logs user in with password (POST user/login) and authenticates
+// every later call with the session it opens, on any member of the
+// cluster. Call it before the Client is used concurrently.
+func (c *Client) Login(ctx context.Context, user, password string) (LoginData, error) {
+	var d LoginData
+	if err := c.do(ctx, http.MethodPost, PathLogin, nil, LoginBody{UserName: user, Password: password}, &d); err != nil {
+		return d, err
+	}
+	c.user = d.UserName
+	return d, nil
+}
+
+func newClient(bases []string, user, tokenCode string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
 	return &Client{base: strings.Join(bases, ","), bases: bases, user: user, code: tokenCode, hc: hc,
-		PollMin: 100 * time.Millisecond, PollMax: 2 * time.Second, Reconnect: 2 * time.Minute}, nil
+		PollMin: 100 * time.Millisecond, PollMax: 2 * time.Second, Reconnect: 2 * time.Minute}
 }
 
 // do sends one request - to the server it used last, or the next when
@@ -133,8 +162,12 @@ func (c *Client) once(ctx context.Context, base, method, path string, q url.Valu
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set(HeaderTokenUser, c.user)
-	req.Header.Set(HeaderTokenCode, c.code)
+	if c.code != "" {
+		req.Header.Set(HeaderTokenUser, c.user)
+		req.Header.Set(HeaderTokenCode, c.code)
+	} else if id := c.session.Load(); id != nil {
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: *id})
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -159,6 +192,12 @@ func (c *Client) once(ctx context.Context, base, method, path string, q url.Valu
 	}
 	if env.Status != StatusOK {
 		return true, errorFromEnvelope(resp.StatusCode, env)
+	}
+	for _, ck := range resp.Cookies() {
+		if ck.Name == SessionCookie && ck.Value != "" {
+			id := ck.Value
+			c.session.Store(&id)
+		}
 	}
 	if out == nil {
 		return true, nil
@@ -263,7 +302,7 @@ func (c *Client) List(ctx context.Context, q orchestrator.ListQuery) ([]Task, in
 // default) of one of the user's result-set files. Numbers in the rows
 // are json.Number, as api.ReadResultSet gives them.
 func (c *Client) OpenFile(ctx context.Context, path string, page, pageSize int) (FileData, error) {
-	q := url.Values{"path": {path}}
+	q := url.Values{"path": {path}, "nullValue": {LinkisNull}}
 	if page > 0 {
 		q.Set("page", strconv.Itoa(page))
 	}
@@ -276,14 +315,24 @@ func (c *Client) OpenFile(ctx context.Context, path string, page, pageSize int) 
 }
 
 // ResultSet returns the page as a result set (the rows of this page
-// only), for WriteTable.
+// only), for WriteTable: cells of numeric columns as json.Number again.
 func (d FileData) ResultSet() api.ResultSet {
 	rs := api.ResultSet{ResultSetHeader: api.ResultSetHeader{Type: "table"}, Rows: d.FileContent}
 	if d.Type == FileTypeText {
 		rs.Type = "text"
+		rs.Columns = []api.ResultColumn{{Name: "output", Type: "TEXT"}}
+		return rs
 	}
-	for _, c := range d.Metadata {
+	cols := d.Columns()
+	for _, c := range cols {
 		rs.Columns = append(rs.Columns, api.ResultColumn{Name: c.ColumnName, Type: c.DataType})
+	}
+	for _, row := range rs.Rows {
+		for i, v := range row {
+			if s, ok := v.(string); ok && i < len(cols) && numericType(cols[i].DataType) && fitsType(cols[i].DataType, s) {
+				row[i] = json.Number(s)
+			}
+		}
 	}
 	return rs
 }

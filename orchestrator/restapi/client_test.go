@@ -8,7 +8,6 @@ import (
 	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +76,7 @@ func TestClientRoundTrip(t *testing.T) {
 	f.Set(sub.ExecID, func(j *orchestrator.Job) { j.State = orchestrator.Succeed })
 	task, err := c.Job(ctx, sub.TaskID)
 	if err != nil || task.Status != "Succeed" || len(task.ResultLocations) != 1 || task.ResultLocations[0] != p ||
-		task.ResultLocation != filepath.Dir(p) {
+		task.ResultLocation != "linkis:///results/alice/"+itoa(sub.TaskID) || task.LogPath != "linkis:///logs/alice/"+itoa(sub.TaskID)+".log" {
 		t.Fatalf("job %+v %v", task, err)
 	}
 	tasks, total, err := c.List(ctx, orchestrator.ListQuery{State: orchestrator.Succeed, Since: time.Unix(0, 0), Until: time.Now().Add(time.Hour), Page: 1, PageSize: 5})
@@ -85,7 +84,7 @@ func TestClientRoundTrip(t *testing.T) {
 		t.Fatalf("list %+v %d %v", tasks, total, err)
 	}
 	fd, err := c.OpenFile(ctx, p, 1, 2)
-	if err != nil || fd.TotalLine != 3 || len(fd.FileContent) != 2 || fd.FileContent[1][0] != json.Number("2") {
+	if err != nil || fd.TotalLine != 3 || len(fd.FileContent) != 2 || fd.FileContent[1][0] != "2" || fd.ResultSet().Rows[1][0] != json.Number("2") {
 		t.Fatalf("openFile %+v %v", fd, err)
 	}
 	if rs := fd.ResultSet(); rs.Type != "table" || len(rs.Columns) != 2 || rs.Columns[0].Name != "id" || len(rs.Rows) != 2 {
@@ -223,8 +222,8 @@ func TestWait(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	var b bytes.Buffer
-	rs := FileData{Type: FileTypeTable, Metadata: []Column{{ColumnName: "id"}, {ColumnName: "name"}},
-		FileContent: [][]any{{json.Number("1"), "one"}, {json.Number("200"), "two\nlines"}, {json.Number("3"), nil}}}.ResultSet()
+	rs := FileData{Type: FileTypeTable, Metadata: mustJSON([]Column{{ColumnName: "id", DataType: "bigint"}, {ColumnName: "name", DataType: "string"}}),
+		FileContent: [][]any{{"1", "one"}, {"200", "two\nlines"}, {"3", nil}}}.ResultSet()
 	if err := WriteTable(&b, rs); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +232,7 @@ func TestWriteTable(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
 	b.Reset()
-	rs = FileData{Type: FileTypeText, Metadata: []Column{{ColumnName: "line"}}, FileContent: [][]any{{"hello"}, {"wörld\x1b[2J"}}}.ResultSet()
+	rs = FileData{Type: FileTypeText, Metadata: json.RawMessage(`"NULL"`), FileContent: [][]any{{"hello"}, {"wörld\x1b[2J"}}}.ResultSet()
 	if err := WriteTable(&b, rs); err != nil {
 		t.Fatal(err)
 	}

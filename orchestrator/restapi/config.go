@@ -11,10 +11,14 @@ import (
 // Prefix is where every path of the API starts, as in Linkis.
 const Prefix = "/api/rest_j/v1"
 
-// Linkis's token headers: every request carries both.
+// Linkis's token headers (or cookies of the same names): a request
+// carries both, or the session cookie of a login.
 const (
 	HeaderTokenUser = "Token-User"
 	HeaderTokenCode = "Token-Code"
+	// SessionCookie is the cookie of a login session, named as Linkis's
+	// gateway names it (wds.linkis.session.ticket.key).
+	SessionCookie = "linkis_user_session_ticket_id_v1"
 )
 
 // Defaults of Config.
@@ -26,13 +30,24 @@ const (
 	MaxTokenBytes = 1 << 10
 )
 
-// Config configures the handler. The zero value is not usable: Users
-// must name at least one user with a token code.
+// Config configures the handler. The zero value is not usable: Auth must
+// be set, or Users name at least one user with a token code.
 type Config struct {
-	// Users maps each user to its token code (Linkis's Token-User and
-	// Token-Code headers). Empty codes are refused: a user without a
-	// code is a configuration error, not an open door.
+	// Auth checks logins, sessions and tokens (identity.Service is one).
+	Auth Authenticator
+	// Users, when Auth is nil, maps each user to its own token code
+	// (Token-User and Token-Code headers, from any host; no logins).
+	// Empty codes are refused: a user without a code is a configuration
+	// error, not an open door.
 	Users map[string]string
+	// Admins may view every user's jobs (jobhistory/list?isAdminView=true,
+	// jobhistory/{id}/get), kill any job, read any job's log and results,
+	// and submit as another user (executeUser); everyone else sees only
+	// their own. The management API (manage*.go) uses the same list.
+	Admins []string
+	// MaxExportRows bounds the rows resultsetToExcel writes when the
+	// request sets no limit (0: all of them).
+	MaxExportRows int
 	// MaxBodyBytes bounds a request body; a larger one is refused
 	// (default 1 MiB).
 	MaxBodyBytes int64
@@ -75,9 +90,34 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate refuses a configuration without users, with an empty or
-// over-long user name or token code, or with negative limits.
+// IsAdmin reports whether user is one of the configured Admins.
+func (c Config) IsAdmin(user string) bool {
+	for _, a := range c.Admins {
+		if a == user {
+			return user != ""
+		}
+	}
+	return false
+}
+
+// Validate refuses a configuration without Auth and users, with an empty
+// or over-long user name or token code, a bad admin name, or negative
+// limits.
 func (c Config) Validate() error {
+	for _, a := range c.Admins {
+		if !validUser(a) {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "Admins", a, "not a user name")
+		}
+	}
+	if c.MaxExportRows < 0 {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxExportRows", "must not be negative, got %d", c.MaxExportRows)
+	}
+	if c.Auth != nil {
+		if c.MaxBodyBytes < 0 || c.MaxResultRows < 0 {
+			return linkis.Errorf(linkis.ErrInvalidArgument, "MaxBodyBytes", "limits must not be negative")
+		}
+		return nil
+	}
 	if len(c.Users) == 0 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "Users", "no user is configured; every request must present a user's token")
 	}

@@ -130,10 +130,10 @@ func TestFollowDrainsLongLog(t *testing.T) {
 func TestReadPageBytesBounded(t *testing.T) {
 	file := `{"type":"table","columns":[{"name":"s","type":"string"}]}` + "\n" +
 		strings.Repeat(`["`+strings.Repeat("a", 100)+`"]`+"\n", 10)
-	if _, err := readPage(strings.NewReader(file), 1, 10, 0, 500); !errors.Is(err, linkis.ErrInvalidArgument) {
+	if _, err := pageOf(strings.NewReader(file), 1, 10, 0, 500); !errors.Is(err, linkis.ErrInvalidArgument) {
 		t.Fatalf("a page over the byte limit: %v", err)
 	}
-	d, err := readPage(strings.NewReader(file), 2, 3, 0, 500)
+	d, err := pageOf(strings.NewReader(file), 2, 3, 0, 500)
 	if err != nil || len(d.FileContent) != 3 || d.TotalLine != 10 {
 		t.Fatalf("a page under the limit: %+v %v", d, err)
 	}

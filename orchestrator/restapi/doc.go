@@ -1,41 +1,79 @@
-// Package restapi is the Entrance's REST API as Linkis clients know it:
-// the paths under /api/rest_j/v1 (entrance/submit, entrance/{execID}/
-// status|progress|log|kill, jobhistory/{taskID}/get, jobhistory/list,
-// filesystem/openFile), the {method, status, message, data} envelope and
-// the Token-User/Token-Code authentication; a typed Go Client for it; and
-// the small pieces the command line shares with the embedded system (the
-// result-table printer WriteTable, the progress line ProgressLine; the
-// engine-name mapping is orchestrator.EngineLabel). Sub-package restapitest holds an
-// in-memory Jobs for tests.
+// Package restapi is Linkis's REST API as Linkis's clients know it - the
+// linkis-cli, the Java SDK (UJESClient, LinkisJobClient), the management
+// console and Scriptis - under /api/rest_j/v1 with the {method, status,
+// message, data} envelope: the gateway's user/login, logout, userInfo,
+// heartbeat and publicKey; the entrance's submit, execute and
+// {execID}/status, progress, progressWithResource, log, kill, killJobs,
+// pause; the history's jobhistory/{taskID}/get, list, listundone and
+// governanceStationAdmin; the file system's getUserRootPath,
+// getDirFileTrees, openFile, openLog, resultsetToExcel and
+// resultsetsToExcel. It also holds a typed Go Client and the small pieces
+// the command line shares (WriteTable, ProgressLine). Sub-package
+// restapitest holds an in-memory Jobs for tests.
+//
+// # A translation layer
 //
 // The handler is a translator and a gate. It authenticates the request,
-// decodes and checks the parameters, calls the Jobs interface it declares
-// with the authenticated user, and encodes the answer. It never reads job
-// state, job history or result files by itself - only through Jobs, which
-// also decides what belongs to whom - and it never keeps state between
-// requests. It must never put a Go error's internals or a file system path
-// the user did not send or does not own into a message: errors of no
-// known kind are answered "internal error" and logged.
+// decodes Linkis's bodies and parameters into the orchestrator's types
+// (request.go: executeOnce, codeType, proxy users, settings of any JSON
+// type), calls the Jobs interface it declares with the user it acts for,
+// and encodes the answer in Linkis's field names and JSON types (task
+// progress as a string, times in milliseconds, cells of a result as
+// strings, column types by Linkis's names). Linkis's wire stops here: the
+// entrance and the orchestrator never see it. The handler keeps no state
+// between requests (sessions are in the replicated state, package
+// identity) and never reads job state, history or result files but
+// through Jobs, which decides what belongs to whom. Routes are a table
+// per resource (user.go, entrance.go, jobhistory.go, filesystem.go;
+// routes.go matches them), concatenated in NewHandler: a new resource adds
+// its table there.
+//
+// # Who calls
+//
+// A request carries Token-User and Token-Code (headers, or cookies of
+// those names), checked against the users file's tokens (which users,
+// which hosts, until when), or the linkis_user_session_ticket_id_v1 cookie
+// of a login. Config.Admins may see every user's jobs (list with
+// isAdminView=true, get, log, results), kill any job and submit as
+// another user (executeUser); everyone else only their own. Files are
+// named by paths of their own (linkis:///results/USER/TASKID/_N.jsonl,
+// linkis:///logs/USER/TASKID.log), each in one spelling: no file system
+// path reaches the handler, so "..", encodings and links have nothing to
+// resolve.
 //
 // # Status codes
 //
 // The envelope's status is Linkis's: 0 ok, 1 error, 2 validation failed,
-// 3 auth failed, -1 not logged in (no token headers). Auth failed covers
-// a wrong token and also another user's job or result file (Jobs answers
-// linkis.ErrPermission; the message never says whose it is); an unknown
-// job is 1 with "unknown job". Bad input (malformed JSON, a missing label,
-// an unknown engine type or variable, a bad parameter) is 2.
+// 3 auth failed, -1 not logged in. -1 (HTTP 401) answers a request
+// without credentials and a session that expired, was logged out or never
+// existed - Linkis's SDK logs in again on a 401. A wrong token is 3 (403),
+// and so is another user's job or file (Jobs answers linkis.ErrPermission;
+// the message never says whose it is). A wrong password is 1 (HTTP 400, as
+// Linkis answers it), too many failed logins 1 (429). An unknown job is 1
+// with "unknown job"; bad input (malformed JSON, a missing label, an
+// unknown engine type or variable, a bad parameter) is 2.
 //
 // The HTTP status follows Linkis's own mapping for 0→200, -1→401 and
 // 3→403, and is more specific for the rest so that plain HTTP tools see
 // failures: 2→400 (413 for a body over the limit, 405 for a wrong
 // method); 1→404 for an unknown job or path, 409 for an illegal state
-// change, 429 when a queue or quota is full and 503 when unavailable
-// (both with Retry-After), 504 for a timeout, 500 for an internal error,
-// 400 otherwise. Linkis clients read the envelope, which every answer
-// carries; on an error its data holds the error's kind ({"errorKind",
+// change, 429 when a queue, quota or login limit is full and 503 when
+// unavailable (both with Retry-After), 504 for a timeout, 500 for an
+// internal error, 400 otherwise. Every answer but a download is an
+// envelope; on an error its data holds the error's kind ({"errorKind",
 // "field", "value", "reason", "retryable"}) so that Client can rebuild a
-// *linkis.Error.
+// *linkis.Error. Errors of no known kind are answered "internal error" and
+// logged; no message shows a Go error's internals, a password, a token or
+// a session id.
+//
+// # Downloads
+//
+// resultsetToExcel and resultsetsToExcel stream: rows come from the ECM
+// that keeps the result set, are split without being decoded into Go
+// values (rowscan.go) and go out as CSV, or into an XLSX sheet through
+// excelize's stream writer (which keeps rows in a temporary file). A
+// million rows never sit in memory. A problem found after the first byte
+// aborts the connection rather than end a file short.
 //
 // # Following a job
 //

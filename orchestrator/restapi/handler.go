@@ -2,14 +2,13 @@ package restapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,12 +17,15 @@ import (
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/identity"
 )
 
 // Jobs is what the handler needs of the Entrance. Every call names the
-// authenticated user; Jobs decides what belongs to that user and answers
+// user it acts for; Jobs decides what belongs to that user and answers
 // another user's job or file with linkis.ErrPermission, a job it does not
-// know with linkis.ErrUnknownJob.
+// know with linkis.ErrUnknownJob. The *Any, ListAll and KillBy calls read
+// or kill every user's jobs: the handler makes them for administrators
+// only.
 type Jobs interface {
 	// Submit validates and accepts a job; the job is persisted when it
 	// returns.
@@ -32,45 +34,85 @@ type Jobs interface {
 	Job(ctx context.Context, user string, taskID int64) (orchestrator.Job, error)
 	// JobByExecID returns the record of an exec id.
 	JobByExecID(ctx context.Context, user, execID string) (orchestrator.Job, error)
+	// JobAny and JobByExecIDAny return any user's job.
+	JobAny(ctx context.Context, taskID int64) (orchestrator.Job, error)
+	JobByExecIDAny(ctx context.Context, execID string) (orchestrator.Job, error)
 	// Log returns up to size lines of a job's log from line from.
 	Log(ctx context.Context, user, execID string, from, size int) (orchestrator.LogPage, error)
-	// Kill cancels a job at any stage and returns its record after.
+	// Kill cancels a job at any stage and returns its record after;
+	// KillBy cancels any user's job, recording who did.
 	Kill(ctx context.Context, user, execID string) (orchestrator.Job, error)
+	KillBy(ctx context.Context, by, execID string) (orchestrator.Job, error)
 	// List returns a page of the user's jobs, newest first, and how many
-	// match in all.
+	// match in all; ListAll the same over every user's jobs (user "") or
+	// one user's.
 	List(ctx context.Context, user string, q orchestrator.ListQuery) (jobs []orchestrator.Job, total int, err error)
+	ListAll(ctx context.Context, user string, q orchestrator.ListQuery) (jobs []orchestrator.Job, total int, err error)
 	// OpenResult opens one of the user's result-set files (where it is
 	// kept: on another host, read through its ECM); anything else is
 	// linkis.ErrPermission. The string is a name for the file the handler
 	// may log; it never shows it.
 	OpenResult(ctx context.Context, user, path string) (io.ReadCloser, string, error)
+	// ResultPage reads rows [from, from+size) of one of the user's result
+	// sets (at most about maxBytes of them).
+	ResultPage(ctx context.Context, user, path string, from, size, maxBytes int) (api.ResultPage, error)
+	// Locations: how the Jobs name a job's whole log and result
+	// directory, and a user's root of result directories.
+	Locations
 }
+
+// Locations names a job's whole log (Linkis's logPath), its result
+// directory (resultLocation) and a user's root of them, and reads those
+// names back; a name that is not one of them (or not in the one spelling
+// they write) is linkis.ErrPermission.
+type Locations interface {
+	LogLocation(user string, taskID int64) string
+	ParseLogLocation(p string) (user string, taskID int64, err error)
+	ResultLocation(user string, taskID int64) string
+	ResultRoot(user string) string
+	ParseResultLocation(p string) (user string, taskID int64, err error)
+}
+
+// Authenticator checks who calls: password logins and their sessions,
+// and Linkis auth tokens (identity.Service is one).
+type Authenticator interface {
+	Login(ctx context.Context, user, password, addr string) (identity.Session, error)
+	Check(ctx context.Context, sessionID string) (user string, err error)
+	Logout(ctx context.Context, sessionID string) error
+	Token(user, code, addr string) error
+	SessionTimeout() time.Duration
+}
+
+var _ Authenticator = (*identity.Service)(nil)
 
 // Limits of query parameters.
 const (
 	DefaultLogSize      = 1000  // log lines per page when size is absent
-	MaxLogSize          = 10000 // a larger size is cut to this
+	MaxLogSize          = 10000 // a larger size is cut to this; size=-1 asks for it
 	DefaultListPageSize = 20
 	MaxListPageSize     = 500
 	DefaultFilePageSize = 5000 // openFile rows per page, as in Linkis
 	MaxFilePageSize     = 50000
 	MaxPageBytes        = 64 << 20 // the rows of one openFile page, as stored
+	MaxOpenLogBytes     = 32 << 20 // a whole log openLog answers with
 	maxIDBytes          = 256      // exec ids and paths in the URL
 	maxPathBytes        = 4096
 )
 
-// The API's paths below Prefix.
+// The API's paths below Prefix that the Go client uses.
 const (
 	PathSubmit   = "/entrance/submit"
 	PathHistory  = "/jobhistory/list"
 	PathOpenFile = "/filesystem/openFile"
+	PathLogin    = "/user/login"
 )
 
 type handler struct {
-	jobs  Jobs
-	cfg   Config
-	codes map[string][sha256.Size]byte
-	now   func() time.Time
+	jobs   Jobs
+	cfg    Config
+	auth   Authenticator
+	routes []route
+	now    func() time.Time
 }
 
 // NewHandler returns the REST API over jobs, after validating cfg (zero
@@ -83,11 +125,27 @@ func NewHandler(jobs Jobs, cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	h := &handler{jobs: jobs, cfg: cfg, codes: make(map[string][sha256.Size]byte, len(cfg.Users)), now: time.Now}
-	for u, c := range cfg.Users {
-		h.codes[u] = sha256.Sum256([]byte(c))
+	h := &handler{jobs: jobs, cfg: cfg, auth: cfg.Auth, now: time.Now}
+	if h.auth == nil {
+		a, err := tokenOnly(cfg.Users)
+		if err != nil {
+			return nil, err
+		}
+		h.auth = a
 	}
+	h.routes = slices.Concat(userRoutes, entranceRoutes, historyRoutes, filesystemRoutes)
 	return h, nil
+}
+
+// tokenOnly is an Authenticator of users' own token codes (Config.Users).
+func tokenOnly(users map[string]string) (Authenticator, error) {
+	d := identity.NewDirectory()
+	for u, code := range users {
+		if err := d.AddToken(identity.Token{Hash: identity.HashCode(code), Users: []string{u}, AnyHost: true}); err != nil {
+			return nil, err
+		}
+	}
+	return identity.New(identity.Config{Directory: d, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
 }
 
 // reply is what a request's handling produced.
@@ -98,21 +156,37 @@ type reply struct {
 	status, code int
 	msg          string
 	allow        string // the Allow header of a 405
+	written      bool   // the handler wrote the answer itself (a download)
+	cookie       *http.Cookie
 }
 
-// ServeHTTP authenticates, routes and answers one request, always with
-// an envelope.
+// apiCall is one request being served.
+type apiCall struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	user  string // the authenticated user ("" on a public route)
+	admin bool
+	args  []string // the values of the route's {…} segments
+}
+
+// ServeHTTP authenticates, routes and answers one request, with an
+// envelope unless it is a download.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
 	method := r.URL.Path
 	if len(method) > maxPathBytes || !utf8.ValidString(method) {
 		method = "(path not shown)"
 	}
-	user, rep := h.authenticate(r)
-	if rep == nil {
-		rep = h.serveSafely(w, r, user)
+	c := &apiCall{w: w, r: r}
+	rep := h.serveSafely(c)
+	if rep.written {
+		h.cfg.Logger.Debug("restapi", "method", r.Method, "path", method, "user", c.user, "took", time.Since(start))
+		return
 	}
 	env := Envelope{Method: method, Status: StatusOK, Message: "OK"}
+	if rep.msg != "" && rep.err == nil && rep.status == 0 {
+		env.Message = rep.msg
+	}
 	code := http.StatusOK
 	data := rep.data
 	switch {
@@ -121,7 +195,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var internal bool
 		env.Status, code, env.Message, d, internal = classify(rep.err)
 		if internal {
-			h.cfg.Logger.Error("restapi: internal error", "method", r.Method, "path", method, "user", user, "err", rep.err)
+			h.cfg.Logger.Error("restapi: internal error", "method", r.Method, "path", method, "user", c.user, "err", rep.err)
 		}
 		if rep.status != 0 {
 			env.Status, code = rep.status, rep.code
@@ -147,35 +221,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rep.allow != "" {
 		w.Header().Set("Allow", rep.allow)
 	}
+	if rep.cookie != nil {
+		http.SetCookie(w, rep.cookie)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(env)
-	h.cfg.Logger.Debug("restapi", "method", r.Method, "path", method, "user", user,
+	h.cfg.Logger.Debug("restapi", "method", r.Method, "path", method, "user", c.user,
 		"status", env.Status, "http", code, "took", time.Since(start))
-}
-
-// authenticate checks the token headers. It returns the user, or the
-// reply refusing the request.
-func (h *handler) authenticate(r *http.Request) (string, *reply) {
-	user, code := r.Header.Get(HeaderTokenUser), r.Header.Get(HeaderTokenCode)
-	if user == "" && code == "" {
-		return "", &reply{status: StatusNotLoggedIn, code: http.StatusUnauthorized,
-			msg: "not logged in: send the " + HeaderTokenUser + " and " + HeaderTokenCode + " headers"}
-	}
-	got := sha256.Sum256([]byte(code))
-	want, known := h.codes[user]
-	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	if !known || !ok || code == "" {
-		return "", &reply{status: StatusAuthFailed, code: http.StatusForbidden,
-			msg: "auth failed: wrong " + HeaderTokenUser + " or " + HeaderTokenCode}
-	}
-	return user, nil
 }
 
 // serveSafely is serve with a panic turned into an internal error, so
 // that even then the answer is an envelope (http.ErrAbortHandler is
 // re-raised: it means abort).
-func (h *handler) serveSafely(w http.ResponseWriter, r *http.Request, user string) (rep *reply) {
+func (h *handler) serveSafely(c *apiCall) (rep *reply) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -184,70 +243,46 @@ func (h *handler) serveSafely(w http.ResponseWriter, r *http.Request, user strin
 			rep = &reply{err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
 		}
 	}()
-	return h.serve(w, r, user)
+	return h.serve(c)
 }
 
-// serve routes an authenticated request.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, user string) *reply {
-	rest, ok := strings.CutPrefix(r.URL.Path, Prefix)
+// serve routes a request, authenticating it unless its route is public.
+func (h *handler) serve(c *apiCall) *reply {
+	rest, ok := strings.CutPrefix(c.r.URL.Path, Prefix)
 	if !ok {
-		return notFound(r)
+		return h.unrouted(c)
 	}
-	seg := strings.Split(strings.TrimPrefix(rest, "/"), "/")
-	switch {
-	case rest == PathSubmit:
-		if rep := allow(r, http.MethodPost); rep != nil {
+	rt, args := h.match(rest)
+	if rt == nil {
+		return h.unrouted(c)
+	}
+	if !rt.public {
+		user, rep := h.authenticate(c.r)
+		if rep != nil {
 			return rep
 		}
-		return h.submit(w, r, user)
-	case rest == PathHistory:
-		if rep := allow(r, http.MethodGet); rep != nil {
-			return rep
-		}
-		return h.list(r, user)
-	case rest == PathOpenFile:
-		if rep := allow(r, http.MethodGet); rep != nil {
-			return rep
-		}
-		return h.openFile(r, user)
-	case len(seg) == 3 && seg[0] == "entrance":
-		execID := seg[1]
-		if err := checkID("execID", execID); err != nil {
+		c.user, c.admin = user, h.cfg.IsAdmin(user)
+	}
+	if rep := allow(c.r, rt.methods...); rep != nil {
+		return rep
+	}
+	for _, a := range args {
+		if err := checkID(rt.argName, a); err != nil {
 			return &reply{err: err}
 		}
-		switch seg[2] {
-		case "status", "progress", "log":
-			if rep := allow(r, http.MethodGet); rep != nil {
-				return rep
-			}
-		case "kill":
-			if rep := allow(r, http.MethodGet, http.MethodPost); rep != nil {
-				return rep
-			}
-		default:
-			return notFound(r)
-		}
-		switch seg[2] {
-		case "status":
-			return h.status(r, user, execID)
-		case "progress":
-			return h.progress(r, user, execID)
-		case "log":
-			return h.log(r, user, execID)
-		default:
-			return h.kill(r, user, execID)
-		}
-	case len(seg) == 3 && seg[0] == "jobhistory" && seg[2] == "get":
-		if rep := allow(r, http.MethodGet); rep != nil {
-			return rep
-		}
-		id, err := strconv.ParseInt(seg[1], 10, 64)
-		if err != nil || id <= 0 {
-			return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "taskID", clip(seg[1]), "must be a positive integer")}
-		}
-		return h.history(r, user, id)
 	}
-	return notFound(r)
+	c.args = args
+	return rt.handle(h, c)
+}
+
+// unrouted answers a path of no route: unauthenticated callers hear that
+// they are not logged in (as before any route existed), others that there
+// is no such API.
+func (h *handler) unrouted(c *apiCall) *reply {
+	if _, rep := h.authenticate(c.r); rep != nil {
+		return rep
+	}
+	return notFound(c.r)
 }
 
 // readCtx is a read's context: it may be served stale when the request
@@ -263,17 +298,6 @@ func readCtx(r *http.Request) context.Context {
 func notFound(r *http.Request) *reply {
 	return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "path", clip(r.URL.Path), "no such API"),
 		status: StatusError, code: http.StatusNotFound}
-}
-
-// allow refuses a request whose method is not one of methods.
-func allow(r *http.Request, methods ...string) *reply {
-	for _, m := range methods {
-		if r.Method == m {
-			return nil
-		}
-	}
-	return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "method", clip(r.Method), "use "+strings.Join(methods, " or ")),
-		status: StatusValidation, code: http.StatusMethodNotAllowed, allow: strings.Join(methods, ", ")}
 }
 
 // clip shortens a value echoed in a message.
@@ -296,50 +320,18 @@ func checkID(field, id string) error {
 	return nil
 }
 
-func (h *handler) submit(w http.ResponseWriter, r *http.Request, user string) *reply {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+// readBody reads a request body of at most Config.MaxBodyBytes.
+func (h *handler) readBody(c *apiCall) ([]byte, *reply) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes; nothing was submitted", h.cfg.MaxBodyBytes),
+			return nil, &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "body", "larger than %d bytes; nothing was done", h.cfg.MaxBodyBytes),
 				status: StatusValidation, code: http.StatusRequestEntityTooLarge}
 		}
-		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be read")}
+		return nil, &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "body", "cannot be read")}
 	}
-	var req orchestrator.JobRequest
-	if err := api.Decode(body, &req); err != nil {
-		return &reply{err: err}
-	}
-	job, err := h.jobs.Submit(r.Context(), user, req)
-	if err != nil {
-		return &reply{err: err}
-	}
-	return &reply{data: SubmitData{ExecID: job.ExecID, TaskID: job.TaskID}}
-}
-
-func (h *handler) status(r *http.Request, user, execID string) *reply {
-	job, err := h.jobs.JobByExecID(readCtx(r), user, execID)
-	if err != nil {
-		return &reply{err: err}
-	}
-	return &reply{data: StatusData{Status: stateName(job.State), ExecID: job.ExecID, TaskID: job.TaskID}}
-}
-
-func (h *handler) progress(r *http.Request, user, execID string) *reply {
-	job, err := h.jobs.JobByExecID(readCtx(r), user, execID)
-	if err != nil {
-		return &reply{err: err}
-	}
-	info := ProgressInfo{ID: job.ExecID, TotalTasks: 1, Info: job.ProgressInfo}
-	switch job.State {
-	case orchestrator.Running:
-		info.RunningTasks = 1
-	case orchestrator.Succeed:
-		info.SucceedTasks = 1
-	case orchestrator.Failed, orchestrator.Cancelled, orchestrator.Timeout:
-		info.FailedTasks = 1
-	}
-	return &reply{data: ProgressData{Progress: job.Progress, ProgressInfo: []ProgressInfo{info}, ExecID: job.ExecID}}
+	return body, nil
 }
 
 // intParam reads an integer query parameter; def when absent.
@@ -358,182 +350,15 @@ func intParam(r *http.Request, name string, def, min int) (int, error) {
 	return n, nil
 }
 
-func (h *handler) log(r *http.Request, user, execID string) *reply {
-	from, err := intParam(r, "fromLine", 0, 0)
-	if err != nil {
-		return &reply{err: err}
-	}
-	// Linkis clients send size=-1 (or nothing) for "as much as you give".
-	size, err := intParam(r, "size", DefaultLogSize, -1)
-	if err != nil {
-		return &reply{err: err}
-	}
-	if size <= 0 {
-		size = DefaultLogSize
-	}
-	size = min(size, MaxLogSize)
-	page, err := h.jobs.Log(readCtx(r), user, execID, from, size)
-	if err != nil {
-		return &reply{err: err}
-	}
-	return &reply{data: LogData{Log: SplitLog(page.Lines), FromLine: page.Next, ExecID: execID, Complete: page.Complete}}
-}
-
-// SplitLog sorts log lines into Linkis's four strings [error, warn, info,
-// all]: a line goes to error if it contains "ERROR", to warn if "WARN",
-// to info if "INFO", and always to all. Each line ends with "\n".
-func SplitLog(lines []string) [4]string {
-	var b [4]strings.Builder
-	for _, l := range lines {
-		l = strings.ReplaceAll(l, "\n", " ")
-		for i, word := range [3]string{"ERROR", "WARN", "INFO"} {
-			if strings.Contains(l, word) {
-				b[i].WriteString(l)
-				b[i].WriteByte('\n')
-			}
-		}
-		b[LogAll].WriteString(l)
-		b[LogAll].WriteByte('\n')
-	}
-	return [4]string{b[0].String(), b[1].String(), b[2].String(), b[3].String()}
-}
-
-func (h *handler) kill(r *http.Request, user, execID string) *reply {
-	job, err := h.jobs.Kill(r.Context(), user, execID)
-	if err != nil {
-		return &reply{err: err}
-	}
-	return &reply{data: StatusData{Status: stateName(job.State), ExecID: job.ExecID, TaskID: job.TaskID}}
-}
-
-func (h *handler) history(r *http.Request, user string, taskID int64) *reply {
-	job, err := h.jobs.Job(readCtx(r), user, taskID)
-	if err != nil {
-		return &reply{err: err}
-	}
-	return &reply{data: TaskData{Task: TaskOf(job, h.cfg.Instance, h.now())}}
-}
-
-// parseTime reads a date bound: Unix milliseconds (as Linkis clients
-// send), RFC 3339 or YYYY-MM-DD (UTC).
-func parseTime(name, s string) (time.Time, error) {
+// boolParam reads a boolean query parameter (true/false); def when absent.
+func boolParam(r *http.Request, name string, def bool) (bool, error) {
+	s := r.URL.Query().Get(name)
 	if s == "" {
-		return time.Time{}, nil
+		return def, nil
 	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if ms < 0 || ms > 1<<53 {
-			return time.Time{}, linkis.ValueError(linkis.ErrInvalidArgument, name, clip(s), "out of range")
-		}
-		return time.UnixMilli(ms), nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, linkis.ValueError(linkis.ErrInvalidArgument, name, clip(s), "must be Unix milliseconds, RFC 3339 or YYYY-MM-DD")
-}
-
-func (h *handler) list(r *http.Request, user string) *reply {
-	q := r.URL.Query()
-	var lq orchestrator.ListQuery
-	var err error
-	if s := q.Get("status"); s != "" {
-		if lq.State, err = orchestrator.ParseState(s); err != nil {
-			return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "status", clip(s), "not a job state (Inited, WaitForRetry, Scheduled, Running, Succeed, Failed, Cancelled, Timeout)")}
-		}
-	}
-	lq.Creator = q.Get("creator")
-	lq.EngineType = q.Get("engineType")
-	if lq.EngineType == "" {
-		// Linkis's own clients (the console, the SDK) name the engine
-		// type filter executeApplicationName.
-		lq.EngineType = q.Get("executeApplicationName")
-	}
-	if len(lq.Creator) > maxIDBytes || len(lq.EngineType) > maxIDBytes {
-		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "creator", "creator and engineType must be at most %d bytes", maxIDBytes)}
-	}
-	if lq.Since, err = parseTime("startDate", q.Get("startDate")); err != nil {
-		return &reply{err: err}
-	}
-	if lq.Until, err = parseTime("endDate", q.Get("endDate")); err != nil {
-		return &reply{err: err}
-	}
-	if lq.Page, err = intParam(r, "pageNow", 1, 1); err != nil {
-		return &reply{err: err}
-	}
-	if lq.PageSize, err = intParam(r, "pageSize", DefaultListPageSize, 1); err != nil {
-		return &reply{err: err}
-	}
-	if lq.PageSize > MaxListPageSize {
-		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "at most %d, got %d", MaxListPageSize, lq.PageSize)}
-	}
-	jobs, total, err := h.jobs.List(readCtx(r), user, lq)
+	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return &reply{err: err}
+		return false, linkis.ValueError(linkis.ErrInvalidArgument, name, clip(s), "must be true or false")
 	}
-	now := h.now()
-	d := ListData{Tasks: make([]Task, 0, len(jobs)), TotalPage: total}
-	for _, j := range jobs {
-		d.Tasks = append(d.Tasks, TaskOf(j, h.cfg.Instance, now))
-	}
-	return &reply{data: d}
-}
-
-// checkResultPath refuses a path that cannot name a result file: empty,
-// too long, with a NUL byte or a ".." element.
-func checkResultPath(p string) error {
-	if p == "" {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "path", "required: one of your result-set files")
-	}
-	if len(p) > maxPathBytes || !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "path", "must be valid UTF-8 of at most %d bytes, without NUL", maxPathBytes)
-	}
-	for _, el := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
-		if el == ".." {
-			return linkis.ValueError(linkis.ErrPermission, "path", clip(p), "\"..\" is not allowed; name one of your result-set files")
-		}
-	}
-	return nil
-}
-
-func (h *handler) openFile(r *http.Request, user string) *reply {
-	q := r.URL.Query()
-	p := q.Get("path")
-	if err := checkResultPath(p); err != nil {
-		return &reply{err: err}
-	}
-	page, err := intParam(r, "page", 1, 1)
-	if err != nil {
-		return &reply{err: err}
-	}
-	pageSize, err := intParam(r, "pageSize", DefaultFilePageSize, 1)
-	if err != nil {
-		return &reply{err: err}
-	}
-	if pageSize > MaxFilePageSize {
-		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "at most %d, got %d", MaxFilePageSize, pageSize)}
-	}
-	f, name, err := h.jobs.OpenResult(readCtx(r), user, p)
-	if err != nil {
-		switch {
-		case errors.Is(err, linkis.ErrPermission):
-			// Whatever the reason, say only that this is not one of the
-			// user's result files: the path is the user's own input.
-			return &reply{err: linkis.ValueError(linkis.ErrPermission, "path", clip(p), "not one of your result-set files")}
-		case errors.Is(err, linkis.ErrUnknownJob):
-			return &reply{err: linkis.ValueError(linkis.ErrUnknownJob, "path", clip(p), "no job of yours has this result")}
-		}
-		return &reply{err: err}
-	}
-	defer f.Close()
-	d, err := readPage(f, page, pageSize, h.cfg.MaxResultRows, MaxPageBytes)
-	if err != nil {
-		if errors.Is(err, linkis.ErrMalformed) {
-			return &reply{err: err}
-		}
-		return &reply{err: fmt.Errorf("read result set %s: %w", name, err)}
-	}
-	return &reply{data: d}
+	return b, nil
 }

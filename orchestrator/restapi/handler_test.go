@@ -221,7 +221,7 @@ func TestJobLifecycle(t *testing.T) {
 	if task.TaskID != sub.TaskID || task.ExecID != sub.ExecID || task.UmUser != "alice" || task.Status != "Cancelled" ||
 		task.ExecutionCode != "echo ${x}" || task.EngineType != "shell-1" || task.ExecuteApplicationName != "shell" ||
 		task.RequestApplicationName != "IDE" || task.RunType != "sh" || task.EngineInstance != "ec-1" ||
-		task.Instance != DefaultInstance || task.CreatedTime != f.Now.UnixMilli() || task.ErrDesc != "killed by alice" ||
+		task.Instance != DefaultInstance || task.CreatedTime != f.Now.UnixMilli() || task.ErrorText() != "killed by alice" ||
 		!strings.Contains(task.ParamsJSON, `"x":"hi"`) || strings.Join(task.Labels, ",") != "engineType:shell-1,userCreator:alice-IDE" {
 		t.Fatalf("task %+v", task)
 	}
@@ -291,11 +291,11 @@ func TestOpenFile(t *testing.T) {
 	_, env := call(t, h, "GET", Prefix+PathOpenFile+"?path="+p+"&page=2&pageSize=2", "", "alice")
 	mustData(t, env, &fd)
 	if fd.Type != FileTypeTable || fd.TotalLine != 3 || fd.TotalPage != 2 || fd.Page != 2 || len(fd.FileContent) != 1 ||
-		fd.FileContent[0][0] != 3.0 || fd.FileContent[0][1] != nil ||
-		len(fd.Metadata) != 2 || fd.Metadata[1] != (Column{ColumnName: "name", DataType: "TEXT"}) {
+		fd.FileContent[0][0] != "3" || fd.FileContent[0][1] != "NULL" ||
+		len(fd.Columns()) != 2 || fd.Columns()[1] != (Column{ColumnName: "name", DataType: "string", Comment: "NULL"}) {
 		t.Fatalf("page 2: %+v", fd)
 	}
-	if !bytes.Contains(env.Data, []byte(`"columnName":"id","dataType":"INTEGER","comment":""`)) {
+	if !bytes.Contains(env.Data, []byte(`"columnName":"id","dataType":"bigint","comment":"NULL"`)) {
 		t.Errorf("metadata shape: %s", env.Data)
 	}
 	// Past the last page: no rows, no error.

@@ -11,6 +11,7 @@ import (
 )
 
 // readPage reads page (from 1) of pageSize rows of a result-set file,
+// returning its header, the page's rows and the file's row count,
 // holding only that page in memory: the other rows are counted, not
 // decoded. The header and the page's rows are checked by
 // api.ReadResultSet (a bad row is reported by its number within the
@@ -18,15 +19,16 @@ import (
 // limit), and so is a page whose rows hold more than maxBytes (a row can
 // be up to api.MaxResultLine long: pageSize rows of them must not all be
 // held).
-func readPage(r io.Reader, page, pageSize, maxRows, maxBytes int) (FileData, error) {
+func readPage(r io.Reader, page, pageSize, maxRows, maxBytes int) (api.ResultSetHeader, [][]any, int, error) {
+	var hdr api.ResultSetHeader
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf bytes.Buffer
 	header, err := nextLine(br, &buf)
 	if err == io.EOF || (err == nil && header == 0) {
-		return FileData{}, linkis.Errorf(linkis.ErrMalformed, "resultSet", "empty: a header line is required")
+		return hdr, nil, 0, linkis.Errorf(linkis.ErrMalformed, "resultSet", "empty: a header line is required")
 	}
 	if err != nil {
-		return FileData{}, err
+		return hdr, nil, 0, err
 	}
 	lo := math.MaxInt
 	if page-1 <= (math.MaxInt-pageSize)/pageSize {
@@ -44,35 +46,24 @@ func readPage(r io.Reader, page, pageSize, maxRows, maxBytes int) (FileData, err
 			break
 		}
 		if err != nil {
-			return FileData{}, err
+			return hdr, nil, 0, err
 		}
 		if keep && buf.Len() > maxBytes {
-			return FileData{}, linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "page %d is larger than %d bytes; ask for fewer rows per page", page, maxBytes)
+			return hdr, nil, 0, linkis.Errorf(linkis.ErrInvalidArgument, "pageSize", "page %d is larger than %d bytes; ask for fewer rows per page", page, maxBytes)
 		}
 		if n == 0 && !keep {
-			return FileData{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d is empty", total+1)
+			return hdr, nil, 0, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "row %d is empty", total+1)
 		}
 		total++
 		if maxRows > 0 && total > maxRows {
-			return FileData{}, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
+			return hdr, nil, 0, linkis.Errorf(linkis.ErrMalformed, "resultSet.rows", "more than %d rows", maxRows)
 		}
 	}
 	rs, err := api.ReadResultSet(&buf, 0)
 	if err != nil {
-		return FileData{}, err
+		return hdr, nil, 0, err
 	}
-	d := FileData{Type: FileTypeTable, TotalLine: total, Page: page, Metadata: make([]Column, 0, len(rs.Columns)), FileContent: rs.Rows}
-	if rs.Type == "text" {
-		d.Type = FileTypeText
-	}
-	for _, c := range rs.Columns {
-		d.Metadata = append(d.Metadata, Column{ColumnName: c.Name, DataType: c.Type})
-	}
-	d.TotalPage = max(1, total/pageSize+min(1, total%pageSize))
-	if d.FileContent == nil {
-		d.FileContent = [][]any{}
-	}
-	return d, nil
+	return rs.ResultSetHeader, rs.Rows, total, nil
 }
 
 // nextLine reads one line, appending it with its "\n" to sink when sink

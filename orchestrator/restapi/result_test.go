@@ -1,14 +1,23 @@
 package restapi
 
 import (
-	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/golinkis/golinkis/linkis"
 )
+
+// pageOf is openFile's answer for a page read by readPage.
+func pageOf(r io.Reader, page, size, maxRows, maxBytes int) (FileData, error) {
+	hdr, rows, total, err := readPage(r, page, size, maxRows, maxBytes)
+	if err != nil {
+		return FileData{}, err
+	}
+	return fileData(hdr, rows, total, page, size, LinkisNull), nil
+}
 
 // readPage gives the same rows as cutting the whole file into pages,
 // counts every row, and checks the rows it returns.
@@ -23,13 +32,13 @@ func TestReadPage(t *testing.T) {
 		{1, 3, "1,2,3", 3}, {2, 3, "4,5,6", 3}, {3, 3, "7", 3}, {4, 3, "", 3},
 		{1, 7, "1,2,3,4,5,6,7", 1}, {1, 100, "1,2,3,4,5,6,7", 1}, {math.MaxInt, MaxFilePageSize, "", 1},
 	} {
-		d, err := readPage(strings.NewReader(file), tc.page, tc.size, 0, MaxPageBytes)
+		d, err := pageOf(strings.NewReader(file), tc.page, tc.size, 0, MaxPageBytes)
 		if err != nil {
 			t.Fatalf("page %d of %d: %v", tc.page, tc.size, err)
 		}
 		var got []string
 		for _, r := range d.FileContent {
-			got = append(got, string(r[0].(json.Number)))
+			got = append(got, r[0].(string))
 		}
 		if strings.Join(got, ",") != tc.want || d.TotalLine != 7 || d.TotalPage != tc.pages || d.Page != tc.page {
 			t.Errorf("page %d of %d: %v, %d lines, %d pages", tc.page, tc.size, got, d.TotalLine, d.TotalPage)
@@ -46,7 +55,7 @@ func TestReadPage(t *testing.T) {
 		{"blank row off the page", header + "\n[1]\n\n[3]\n", 3, "row 2 is empty"},
 		{"too many rows", header + "\n[1]\n[2]\n[3]\n[4]\n", 1, "more than 3 rows"},
 	} {
-		_, err := readPage(strings.NewReader(tc.file), tc.page, 1, 3, MaxPageBytes)
+		_, _, _, err := readPage(strings.NewReader(tc.file), tc.page, 1, 3, MaxPageBytes)
 		if !errors.Is(err, linkis.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}

@@ -9,6 +9,7 @@ package entrancetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -182,7 +183,25 @@ func (e *Engine) TaskLog(ctx context.Context, addr, ec, task string, from, size 
 
 // ResultPage implements entrance.HostData.
 func (e *Engine) ResultPage(ctx context.Context, addr, ec, name string, from, size int) (api.ResultPage, error) {
-	return api.ResultPage{}, errors.New("entrancetest: result pages are not served")
+	rc, _, err := e.OpenResult(ctx, addr, ec, name)
+	if err != nil {
+		return api.ResultPage{}, err
+	}
+	defer rc.Close()
+	rs, err := api.ReadResultSet(rc, 0)
+	if err != nil {
+		return api.ResultPage{}, err
+	}
+	p := api.ResultPage{EC: ec, Name: name, Header: rs.ResultSetHeader, From: from, Total: len(rs.Rows), Rows: []json.RawMessage{}}
+	for i := from; i < len(rs.Rows) && i < from+size; i++ {
+		b, err := json.Marshal(rs.Rows[i])
+		if err != nil {
+			return api.ResultPage{}, err
+		}
+		p.Rows = append(p.Rows, b)
+	}
+	p.Next = from + len(p.Rows)
+	return p, nil
 }
 
 // OpenResult implements entrance.HostData.

@@ -11,22 +11,28 @@ package restapitest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/entrance"
 )
 
 // Jobs is an in-memory Entrance; it satisfies restapi.Jobs. The zero
-// value is not usable: call NewJobs. It is safe for concurrent use.
+// value is not usable: call NewJobs. It is safe for concurrent use. Logs
+// and result directories are named as the Entrance names them.
 type Jobs struct {
+	locations
 	mu      sync.Mutex
 	next    int64
 	jobs    map[string]*orchestrator.Job // by exec id
@@ -174,8 +180,12 @@ func (f *Jobs) List(_ context.Context, user string, q orchestrator.ListQuery) ([
 	}
 	var all []orchestrator.Job
 	for _, j := range f.jobs {
-		if j.User != user || (q.State != 0 && j.State != q.State) || (q.Creator != "" && j.Creator != q.Creator) ||
-			(q.EngineType != "" && !strings.HasPrefix(j.EngineType, q.EngineType)) {
+		states := q.States
+		if q.State != 0 {
+			states = append(states, q.State)
+		}
+		if j.User != user || (len(states) > 0 && !slices.Contains(states, j.State)) || (q.Creator != "" && j.Creator != q.Creator) ||
+			(q.EngineType != "" && !strings.HasPrefix(j.EngineType, q.EngineType)) || (q.TaskID != 0 && j.TaskID != q.TaskID) {
 			continue
 		}
 		all = append(all, *j)
@@ -233,4 +243,104 @@ func (f *Jobs) Count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.jobs)
+}
+
+// JobAny returns any user's job by task id.
+func (f *Jobs) JobAny(_ context.Context, taskID int64) (orchestrator.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.FailWith != nil {
+		return orchestrator.Job{}, f.FailWith
+	}
+	for _, j := range f.jobs {
+		if j.TaskID == taskID {
+			return *j, nil
+		}
+	}
+	return orchestrator.Job{}, linkis.ValueError(linkis.ErrUnknownJob, "taskID", fmt.Sprint(taskID), "no such job")
+}
+
+// JobByExecIDAny returns any user's job by exec id.
+func (f *Jobs) JobByExecIDAny(_ context.Context, execID string) (orchestrator.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.FailWith != nil {
+		return orchestrator.Job{}, f.FailWith
+	}
+	j, ok := f.jobs[execID]
+	if !ok {
+		return orchestrator.Job{}, linkis.ValueError(linkis.ErrUnknownJob, "execID", execID, "no such job")
+	}
+	return *j, nil
+}
+
+// KillBy kills any user's job.
+func (f *Jobs) KillBy(ctx context.Context, by, execID string) (orchestrator.Job, error) {
+	j, err := f.JobByExecIDAny(ctx, execID)
+	if err != nil {
+		return j, err
+	}
+	return f.Kill(ctx, j.User, execID)
+}
+
+// ListAll lists every user's jobs (user ""), or one user's.
+func (f *Jobs) ListAll(ctx context.Context, user string, q orchestrator.ListQuery) ([]orchestrator.Job, int, error) {
+	if user != "" {
+		return f.List(ctx, user, q)
+	}
+	f.mu.Lock()
+	users := map[string]bool{}
+	for _, j := range f.jobs {
+		users[j.User] = true
+	}
+	f.mu.Unlock()
+	var all []orchestrator.Job
+	for u := range users {
+		js, _, err := f.List(ctx, u, orchestrator.ListQuery{State: q.State, States: q.States, Creator: q.Creator, EngineType: q.EngineType, Page: 1, PageSize: 1 << 30})
+		if err != nil {
+			return nil, 0, err
+		}
+		all = append(all, js...)
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].TaskID > all[b].TaskID })
+	lo := min(len(all), (q.Page-1)*q.PageSize)
+	hi := min(len(all), lo+q.PageSize)
+	return all[lo:hi], len(all), nil
+}
+
+// ResultPage reads rows of a result file AddResult recorded for user.
+func (f *Jobs) ResultPage(ctx context.Context, user, path string, from, size, _ int) (api.ResultPage, error) {
+	rc, _, err := f.OpenResult(ctx, user, path)
+	if err != nil {
+		return api.ResultPage{}, err
+	}
+	defer rc.Close()
+	rs, err := api.ReadResultSet(rc, 0)
+	if err != nil {
+		return api.ResultPage{}, err
+	}
+	p := api.ResultPage{Header: rs.ResultSetHeader, From: from, Total: len(rs.Rows), Rows: []json.RawMessage{}}
+	for i := from; i < len(rs.Rows) && i < from+size; i++ {
+		b, _ := json.Marshal(rs.Rows[i])
+		p.Rows = append(p.Rows, b)
+	}
+	p.Next = from + len(p.Rows)
+	return p, nil
+}
+
+// locations names logs and result directories as the Entrance does.
+type locations struct{}
+
+func (locations) LogLocation(user string, taskID int64) string {
+	return entrance.LogLocation(user, taskID)
+}
+func (locations) ParseLogLocation(p string) (string, int64, error) {
+	return entrance.ParseLogLocation(p)
+}
+func (locations) ResultLocation(user string, taskID int64) string {
+	return entrance.ResultLocation(user, taskID)
+}
+func (locations) ResultRoot(user string) string { return entrance.ResultRoot(user) }
+func (locations) ParseResultLocation(p string) (string, int64, error) {
+	return entrance.ParseResultLocation(p)
 }

@@ -1,0 +1,46 @@
+// Package identity is who may call the Linkis REST API and as whom: the
+// users file (login users with hashed passwords, Linkis-style auth tokens
+// limited to some users and hosts), an optional LDAP directory to bind
+// against, login sessions kept in the replicated state, and the limit on
+// failed logins. It is the gateway's security of Linkis (its user/login,
+// Token-User/Token-Code and the linkis_user_session_ticket_id_v1 cookie)
+// without its wire: package restapi speaks the wire and calls a Service
+// through the small Authenticator interface it declares.
+//
+// # Sessions live in the replicated state
+//
+// A login proposes a CreateSession command (manager, session.go) with the
+// SHA-256 of a fresh 256-bit session id, its user and two expiries: an idle
+// one that use pushes forward and an absolute one nothing moves. The id
+// itself goes only to the client, in the cookie: neither the Raft log nor
+// a snapshot can give a session away. Any member checks a cookie by
+// reading its own state (a local read, microseconds); a session it does
+// not have yet - made a moment ago on another member - is looked up again
+// through the leader before it is refused. A session is touched (its idle
+// expiry proposed again) at most once per eighth of the idle timeout, so a
+// busy client costs the log a command every few minutes, not one per call.
+//
+// We keep sessions in the state rather than in stateless signed cookies:
+// a signed cookie would need a key shared by every member (one more secret
+// to distribute and rotate) and a replicated revocation list for logout
+// anyway - and a revocation list is a session table of the sessions that
+// ended, which must be kept until their cookies expire. The table of the
+// live ones is no larger, makes logout and "end every session of this
+// user" exact, and makes a stolen snapshot worthless.
+//
+// # What is not replicated
+//
+// The failed-login limiter counts per member: replicating every failed
+// attempt would let a flood of wrong passwords flood the Raft log. A
+// cluster of N members therefore lets an attacker try N times the limit;
+// the limit is set low enough that this does not matter (5 per user and 20
+// per address in 15 minutes, by default).
+//
+// # What it must never do
+//
+// It never writes a password, a token code or a session id into a log, an
+// error or the replicated state (only their hashes are kept), never tells
+// an unknown user from a wrong password (both cost a hash comparison and
+// answer the same), and never binds to LDAP with an empty password (an
+// unauthenticated bind succeeds on most servers).
+package identity

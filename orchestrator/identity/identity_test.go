@@ -1,0 +1,377 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/raftstore"
+)
+
+func mustHash(t testing.TB, pw string) string {
+	t.Helper()
+	h, err := HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func argon2idHashOf(pw string) string {
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(pw), salt, 2, 8<<10, 1, 32)
+	return fmt.Sprintf("$argon2id$v=19$m=%d,t=2,p=1$%s$%s", 8<<10,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+func TestUsersFile(t *testing.T) {
+	bcryptHash := mustHash(t, "alice-pw")
+	code := "0123456789abcdef-code"
+	file := "# team users\n" +
+		"user alice password=" + bcryptHash + "\n" +
+		"user dave password=" + argon2idHashOf("dave-pw") + "\n" +
+		fmt.Sprintf("token sha256:%x users=alice,bob hosts=127.0.0.1,10.0.0.0/8 expires=2099-01-01\n", HashCode(code)) +
+		"bob legacy-code-of-bob\n" +
+		"carol:legacy:code:with:colons\n"
+	d, err := ReadDirectory(strings.NewReader(file), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Users(); strings.Join(got, ",") != "alice,dave" {
+		t.Fatalf("users %v", got)
+	}
+	if d.Tokens() != 3 {
+		t.Fatalf("%d tokens, want 3", d.Tokens())
+	}
+	if len(d.Warnings) != 2 || strings.Contains(strings.Join(d.Warnings, " "), "legacy-code") {
+		t.Fatalf("warnings %q: want two, quoting no code", d.Warnings)
+	}
+	u, _ := d.User("alice")
+	if !verifyPassword(u.Hash, "alice-pw") || verifyPassword(u.Hash, "alice-pW") {
+		t.Fatal("bcrypt hash does not verify as it should")
+	}
+	u, _ = d.User("dave")
+	if !verifyPassword(u.Hash, "dave-pw") || verifyPassword(u.Hash, "dave") {
+		t.Fatal("argon2id hash does not verify as it should")
+	}
+	// Format writes only hashes; what it writes reads back the same.
+	var buf bytes.Buffer
+	if err := d.Format(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "legacy-code-of-bob") || strings.Contains(buf.String(), "with:colons") {
+		t.Fatalf("the rewritten file holds a plain code:\n%s", buf.String())
+	}
+	if !strings.HasPrefix(buf.String(), "# team users\n") {
+		t.Fatalf("the comment was lost:\n%s", buf.String())
+	}
+	again, err := ReadDirectory(&buf, "again")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Warnings) != 0 || again.Tokens() != 3 || len(again.Users()) != 2 {
+		t.Fatalf("read back: %d tokens, %v, warnings %q", again.Tokens(), again.Users(), again.Warnings)
+	}
+	svc, _ := New(Config{Directory: again, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
+	if err := svc.Token("bob", "legacy-code-of-bob", "192.0.2.1:5000"); err != nil {
+		t.Fatalf("a migrated code stopped working: %v", err)
+	}
+}
+
+func TestUsersFileBadLines(t *testing.T) {
+	h := mustHash(t, "x")
+	for name, line := range map[string]string{
+		"bad hash":          "user alice password=plaintext",
+		"unknown key":       "user alice password=" + h + " admin=yes",
+		"word without =":    "user alice " + h,
+		"bad user":          "user ../etc password=" + h,
+		"dots only":         "... code",
+		"token not sha256":  "token abc users=alice",
+		"token no users":    fmt.Sprintf("token sha256:%x hosts=*", HashCode("c")),
+		"token bad host":    fmt.Sprintf("token sha256:%x users=alice hosts=example.com", HashCode("c")),
+		"token bad expires": fmt.Sprintf("token sha256:%x users=alice expires=tomorrow", HashCode("c")),
+		"old form no code":  "alice",
+	} {
+		_, err := ReadDirectory(strings.NewReader(line+"\n"), "users")
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "plaintext") || strings.Contains(err.Error(), h) {
+			t.Errorf("%s: the error quotes a secret: %v", name, err)
+		}
+	}
+	if _, err := ReadDirectory(strings.NewReader("user alice password="+h+"\nuser alice password="+h+"\n"), "users"); err == nil {
+		t.Error("a user listed twice was accepted")
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(path, []byte("alice code-a\nbob:code-b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Migrate(path)
+	if err != nil || n != 2 {
+		t.Fatalf("Migrate: %d, %v", n, err)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), "code-a") || !strings.Contains(string(b), "token sha256:") {
+		t.Fatalf("migrated file:\n%s", b)
+	}
+	d, err := LoadDirectory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := New(Config{Directory: d, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
+	if err := svc.Token("alice", "code-a", "127.0.0.1:1"); err != nil {
+		t.Fatalf("alice's code after the migration: %v", err)
+	}
+	if err := svc.Token("bob", "code-a", "127.0.0.1:1"); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("alice's code acting as bob: %v", err)
+	}
+	if n, err := Migrate(path); n != 0 || err != nil {
+		t.Fatalf("a second Migrate changed %d lines, %v", n, err)
+	}
+}
+
+func TestTokenUsersHostsExpiry(t *testing.T) {
+	d := NewDirectory()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := parseHost("10.1.0.0/16")
+	must(d.AddToken(Token{Hash: HashCode("team"), Users: []string{"alice", "bob"}, Hosts: []netip.Prefix{p}}))
+	must(d.AddToken(Token{Hash: HashCode("LINKIS_CLI_TEST"), AnyUser: true, AnyHost: true, Expires: time.Now().Add(-time.Hour)}))
+	must(d.AddToken(Token{Hash: HashCode("any"), AnyUser: true, AnyHost: true}))
+	svc, _ := New(Config{Directory: d, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
+	for _, c := range []struct {
+		user, code, addr string
+		ok               bool
+	}{
+		{"alice", "team", "10.1.2.3:555", true},
+		{"bob", "team", "[::ffff:10.1.2.3]:555", true},
+		{"carol", "team", "10.1.2.3:555", false}, // not one of its users
+		{"alice", "team", "10.2.0.1:555", false}, // not from its hosts
+		{"alice", "LINKIS_CLI_TEST", "10.1.2.3:1", false},
+		{"anyone", "any", "192.0.2.9:1", true},
+		{"alice", "nope", "10.1.2.3:1", false},
+		{"", "any", "10.1.2.3:1", false},
+		{"../x", "any", "10.1.2.3:1", false},
+	} {
+		err := svc.Token(c.user, c.code, c.addr)
+		if (err == nil) != c.ok {
+			t.Errorf("Token(%q, %q, %q) = %v, want ok=%v", c.user, c.code, c.addr, err, c.ok)
+		}
+		if err != nil && (!errors.Is(err, linkis.ErrPermission) || strings.Contains(err.Error(), c.code) && c.code != "") {
+			t.Errorf("Token(%q, %q): error %v: want ErrPermission without the code", c.user, c.code, err)
+		}
+	}
+}
+
+// newTestService is a Service over an in-memory store whose clock the test
+// moves.
+func newTestService(t *testing.T, cfg Config) (*Service, *time.Time) {
+	t.Helper()
+	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg.Store = st
+	if cfg.SessionTimeout == 0 {
+		def := DefaultConfig()
+		cfg.SessionTimeout, cfg.SessionMaxAge, cfg.FailureWindow = def.SessionTimeout, def.SessionMaxAge, def.FailureWindow
+		cfg.MaxUserFailures, cfg.MaxAddrFailures = def.MaxUserFailures, def.MaxAddrFailures
+	}
+	svc, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	svc.now = func() time.Time { return now }
+	return svc, &now
+}
+
+func TestLoginSessions(t *testing.T) {
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	svc, now := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+	s1, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:40000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:40001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.ID == s2.ID || len(s1.ID) != 43 {
+		t.Fatalf("session ids %q, %q: want a new 43-char id at each login", s1.ID, s2.ID)
+	}
+	if u, err := svc.Check(ctx, s1.ID); err != nil || u != "alice" {
+		t.Fatalf("Check: %q, %v", u, err)
+	}
+	// Forged ids: wrong length, not base64, a valid shape nobody was given.
+	forged := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	for _, id := range []string{"", "x", strings.Repeat("!", 43), forged, s1.ID + "A"} {
+		if _, err := svc.Check(ctx, id); !errors.Is(err, linkis.ErrPermission) {
+			t.Errorf("Check(%q) = %v, want ErrPermission", id, err)
+		}
+	}
+	// Logout ends that session only.
+	if err := svc.Logout(ctx, s1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Check(ctx, s1.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("a logged-out session: %v", err)
+	}
+	if _, err := svc.Check(ctx, s2.ID); err != nil {
+		t.Fatalf("the other session after a logout: %v", err)
+	}
+	// Idle expiry, pushed forward by use.
+	*now = now.Add(100 * time.Minute)
+	if _, err := svc.Check(ctx, s2.ID); err != nil {
+		t.Fatalf("a session used within its timeout: %v", err)
+	}
+	*now = now.Add(100 * time.Minute) // 200 min after login, 100 after last use
+	if _, err := svc.Check(ctx, s2.ID); err != nil {
+		t.Fatalf("a session kept alive by use: %v", err)
+	}
+	*now = now.Add(2*time.Hour + time.Second)
+	if _, err := svc.Check(ctx, s2.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("a session idle past its timeout: %v", err)
+	}
+	// Revoke ends all of a user's sessions.
+	s3, _ := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1")
+	if err := svc.Revoke(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Check(ctx, s3.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("a revoked session: %v", err)
+	}
+}
+
+func TestLoginRefusalsAndLimits(t *testing.T) {
+	d := NewDirectory()
+	d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")})
+	d.AddUser(User{Name: "bob", Hash: mustHash(t, "bob-pw")})
+	svc, now := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+	_, wrong := svc.Login(ctx, "alice", "nope", "10.0.0.1:1")
+	_, unknown := svc.Login(ctx, "mallory", "nope", "10.0.0.1:1")
+	if !errors.Is(wrong, linkis.ErrPermission) || wrong.Error() != unknown.Error() {
+		t.Fatalf("wrong password %q and unknown user %q must answer alike", wrong, unknown)
+	}
+	for _, e := range []error{wrong, unknown} {
+		if strings.Contains(e.Error(), "nope") {
+			t.Fatalf("the error quotes the password: %v", e)
+		}
+	}
+	// Per user: 5 failures (one made above) lock alice out, even with the
+	// right password and from another address; bob is not affected.
+	for i := 0; i < 4; i++ {
+		svc.Login(ctx, "alice", "nope", fmt.Sprintf("10.0.1.%d:1", i))
+	}
+	if _, err := svc.Login(ctx, "alice", "alice-pw", "10.9.9.9:1"); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Fatalf("alice after 5 failures: %v", err)
+	}
+	if _, err := svc.Login(ctx, "bob", "bob-pw", "10.9.9.9:1"); err != nil {
+		t.Fatalf("bob while alice is locked out: %v", err)
+	}
+	*now = now.Add(16 * time.Minute)
+	if _, err := svc.Login(ctx, "alice", "alice-pw", "10.9.9.9:1"); err != nil {
+		t.Fatalf("alice after the window: %v", err)
+	}
+	// Per address: 20 failures from one address over many names lock the
+	// address, not the users.
+	for i := 0; i < 20; i++ {
+		svc.Login(ctx, fmt.Sprintf("u%d", i), "nope", "10.6.6.6:1")
+	}
+	if _, err := svc.Login(ctx, "bob", "bob-pw", "10.6.6.6:2"); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Fatalf("bob from a flooding address: %v", err)
+	}
+	if _, err := svc.Login(ctx, "bob", "bob-pw", "10.6.6.7:2"); err != nil {
+		t.Fatalf("bob from another address: %v", err)
+	}
+}
+
+func TestLDAPLogin(t *testing.T) {
+	srv := startSlapd(t, map[string]string{"carol": "carol-ldap-pw", "erin": "erin-ldap-pw"})
+	d := NewDirectory()
+	d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")})
+	ldapCfg := &LDAPConfig{URL: srv.URL, BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}
+	svc, _ := newTestService(t, Config{Directory: d, LDAP: ldapCfg})
+	ctx := context.Background()
+	s, err := svc.Login(ctx, "carol", "carol-ldap-pw", "127.0.0.1:1")
+	if err != nil {
+		t.Fatalf("carol through LDAP: %v", err)
+	}
+	if u, err := svc.Check(ctx, s.ID); err != nil || u != "carol" {
+		t.Fatalf("carol's session: %q, %v", u, err)
+	}
+	if _, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1"); err != nil {
+		t.Fatalf("alice from the users file beside LDAP: %v", err)
+	}
+	for _, c := range []struct{ user, pw string }{
+		{"carol", "wrong"},
+		{"carol", ""},   // an unauthenticated bind
+		{"nobody", "x"}, // not in the directory
+		{"erin", "carol-ldap-pw"},
+		{"carol,ou=people", "carol-ldap-pw"}, // not a user name
+		{"*", "carol-ldap-pw"},
+	} {
+		if _, err := svc.Login(ctx, c.user, c.pw, "127.0.0.2:1"); !errors.Is(err, linkis.ErrPermission) {
+			t.Errorf("Login(%q, %q) = %v, want ErrPermission", c.user, c.pw, err)
+		}
+	}
+	// A directory that cannot be reached is unavailable, not a wrong password.
+	down := &LDAPConfig{URL: fmt.Sprintf("ldap://127.0.0.1:%d", freePort(t)), UserNameFormat: "uid=%s,ou=people," + ldapSuffix, Timeout: time.Second}
+	svc2, _ := newTestService(t, Config{LDAP: down})
+	if _, err := svc2.Login(ctx, "carol", "carol-ldap-pw", "127.0.0.1:1"); !errors.Is(err, linkis.ErrUnavailable) {
+		t.Fatalf("a down directory: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	hashCost = 4 // bcrypt's least: the tests check logic, not hash strength
+	os.Exit(m.Run())
+}
+
+// A users file of any content is read or refused, never a panic, and an
+// error never quotes a line (it may hold a code).
+func FuzzReadDirectory(f *testing.F) {
+	f.Add("user alice password=$2a$04$abcdefghijklmnopqrstuu\ntoken sha256:" + strings.Repeat("ab", 32) + " users=* hosts=10.0.0.0/8\nbob code\n")
+	f.Add("alice:c0de\n# comment\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ReadDirectory(strings.NewReader(s), "users")
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := d.Format(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadDirectory(&buf, "again"); err != nil {
+			t.Fatalf("a directory's own file does not read back: %v\n%s", err, buf.String())
+		}
+	})
+}

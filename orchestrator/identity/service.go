@@ -1,0 +1,333 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+)
+
+// Store is what the Service needs of the replicated state (raftstore.Node
+// and raftstore.Memory are ones).
+type Store interface {
+	Apply(ctx context.Context, cmd manager.Command) (manager.Result, error)
+	Read(ctx context.Context, consistent bool, fn func(*manager.State)) error
+}
+
+// Config configures a Service. Start from DefaultConfig.
+type Config struct {
+	// Directory holds the users and tokens (nil: none; with LDAP set,
+	// logins go to the directory only).
+	Directory *Directory
+	// LDAP, when set, is asked for users the Directory has no password
+	// for.
+	LDAP *LDAPConfig
+	// Store keeps the sessions (required for logins; without one only
+	// tokens work).
+	Store Store
+	// SessionTimeout ends a session unused for this long (Linkis's
+	// session timeout; sent to clients as sessionTimeOut).
+	SessionTimeout time.Duration
+	// SessionMaxAge ends a session this long after its login, used or
+	// not.
+	SessionMaxAge time.Duration
+	// MaxUserFailures and MaxAddrFailures failed logins of one user name,
+	// or from one address, within FailureWindow refuse further attempts
+	// until the window ends (0: no limit).
+	MaxUserFailures, MaxAddrFailures int
+	FailureWindow                    time.Duration
+	// Logger hears refused logins (never a password) and store errors.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults: 2 h idle sessions of at most 7 days,
+// 5 failures per user and 20 per address in 15 minutes.
+func DefaultConfig() Config {
+	return Config{
+		SessionTimeout:  2 * time.Hour,
+		SessionMaxAge:   7 * 24 * time.Hour,
+		MaxUserFailures: 5,
+		MaxAddrFailures: 20,
+		FailureWindow:   15 * time.Minute,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.SessionTimeout < time.Second:
+		return linkis.ValueError(linkis.ErrInvalidArgument, "SessionTimeout", c.SessionTimeout.String(), "must be at least 1s")
+	case c.SessionMaxAge < c.SessionTimeout:
+		return linkis.ValueError(linkis.ErrInvalidArgument, "SessionMaxAge", c.SessionMaxAge.String(), "must not be shorter than SessionTimeout")
+	case c.MaxUserFailures < 0 || c.MaxAddrFailures < 0:
+		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxUserFailures", "must not be negative")
+	case (c.MaxUserFailures > 0 || c.MaxAddrFailures > 0) && c.FailureWindow <= 0:
+		return linkis.Errorf(linkis.ErrInvalidArgument, "FailureWindow", "must be positive when failures are limited")
+	}
+	if c.LDAP != nil {
+		return c.LDAP.Validate()
+	}
+	return nil
+}
+
+// Service checks credentials and keeps sessions. It is safe for
+// concurrent use.
+type Service struct {
+	cfg      Config
+	dir      *Directory
+	log      *slog.Logger
+	byUser   *limiter
+	byAddr   *limiter
+	hashSlot chan struct{} // bounds the password hashes computed at once
+	now      func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, dir: cfg.Directory, log: cfg.Logger, now: time.Now,
+		byUser:   newLimiter(cfg.MaxUserFailures, cfg.FailureWindow, 100_000),
+		byAddr:   newLimiter(cfg.MaxAddrFailures, cfg.FailureWindow, 100_000),
+		hashSlot: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	if s.dir == nil {
+		s.dir = NewDirectory()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+// Session is a login's session: its id (the cookie's value, a secret),
+// its user, when it expires unless used and the idle timeout.
+type Session struct {
+	ID      string
+	User    string
+	Expires time.Time
+	Timeout time.Duration
+}
+
+// errWrongLogin is the one answer to an unknown user and a wrong password.
+func errWrongLogin() error {
+	return linkis.Errorf(linkis.ErrPermission, "password", "wrong user name or password")
+}
+
+// addrKey is the limiter's key of a remote address ("host:port" or
+// "host").
+func addrKey(addr string) string {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.Addr().Unmap().String()
+	}
+	return addr
+}
+
+func parseAddr(addr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(addr)
+	return a.Unmap()
+}
+
+// Login checks user's password - against the users file when it has one
+// for user, else against LDAP when configured - and opens a session. A
+// wrong password and an unknown user answer alike (linkis.ErrPermission);
+// a user or address over its failure limit is refused before any check
+// (linkis.ErrQuotaExceeded, saying when to try again).
+func (s *Service) Login(ctx context.Context, user, password, addr string) (Session, error) {
+	now := s.now()
+	ak := addrKey(addr)
+	for _, b := range []struct {
+		l   *limiter
+		key string
+	}{{s.byUser, "u:" + user}, {s.byAddr, ak}} {
+		if until, blocked := b.l.blocked(b.key, now); blocked {
+			s.log.Warn("identity: login refused: too many failures", "user", clip(user), "addr", ak)
+			return Session{}, linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many failed logins for this user or from this address; try again in %d s",
+				int(until.Sub(now).Seconds())+1)
+		}
+	}
+	if s.cfg.Store == nil {
+		return Session{}, linkis.Errorf(linkis.ErrPermission, "login", "password logins are not enabled on this server; use a token")
+	}
+	if err := s.check(ctx, user, password); err != nil {
+		if errors.Is(err, linkis.ErrPermission) {
+			s.byUser.fail("u:"+user, now)
+			s.byAddr.fail(ak, now)
+			s.log.Info("identity: login refused", "user", clip(user), "addr", ak)
+		}
+		return Session{}, err
+	}
+	s.byUser.reset("u:" + user)
+	return s.open(ctx, user, now)
+}
+
+// check verifies user's password.
+func (s *Service) check(ctx context.Context, user, password string) error {
+	if !ValidUserName(user) || password == "" || len(password) > 1024 {
+		s.hash(ctx, dummyHash(), password)
+		return errWrongLogin()
+	}
+	if u, ok := s.dir.User(user); ok && u.Hash != "" {
+		if !s.hash(ctx, u.Hash, password) {
+			return errWrongLogin()
+		}
+		return nil
+	}
+	if s.cfg.LDAP != nil {
+		err := ldapLogin(*s.cfg.LDAP, user, password)
+		if errors.Is(err, linkis.ErrPermission) {
+			return errWrongLogin()
+		}
+		if err != nil {
+			s.log.Error("identity: LDAP login", "user", clip(user), "err", err)
+			return linkis.Errorf(linkis.ErrUnavailable, "ldap", "the login directory cannot be reached; try again later")
+		}
+		return nil
+	}
+	s.hash(ctx, dummyHash(), password)
+	return errWrongLogin()
+}
+
+// hash verifies a password, waiting for a free slot (hashes are CPU-bound;
+// a login flood must not starve the rest).
+func (s *Service) hash(ctx context.Context, hash, password string) bool {
+	select {
+	case s.hashSlot <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-s.hashSlot }()
+	return verifyPassword(hash, password)
+}
+
+// sessionIDBytes is the entropy of a session id.
+const sessionIDBytes = 32
+
+func sessionHash(id string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(raw) != sessionIDBytes {
+		return "", false
+	}
+	h := sha256.Sum256(raw)
+	return string(h[:]), true
+}
+
+// open creates a session of user.
+func (s *Service) open(ctx context.Context, user string, now time.Time) (Session, error) {
+	var raw [sessionIDBytes]byte
+	_, _ = rand.Read(raw[:])
+	id := base64.RawURLEncoding.EncodeToString(raw[:])
+	h := sha256.Sum256(raw[:])
+	exp := now.Add(s.cfg.SessionTimeout)
+	_, err := s.cfg.Store.Apply(ctx, manager.CreateSession{Time: now.UnixNano(), Hash: string(h[:]), User: user,
+		Expires: exp.UnixNano(), Deadline: now.Add(s.cfg.SessionMaxAge).UnixNano()})
+	if err != nil {
+		return Session{}, fmt.Errorf("open a session: %w", err)
+	}
+	return Session{ID: id, User: user, Expires: exp, Timeout: s.cfg.SessionTimeout}, nil
+}
+
+// errNoSession is the answer to a cookie that names no live session.
+func errNoSession() error {
+	return linkis.Errorf(linkis.ErrPermission, "session", "not logged in, or the session expired: log in again")
+}
+
+// Check returns the user of a live session, pushing its idle expiry
+// forward when an eighth of the timeout has passed since it last was. A
+// forged, expired or logged-out id is linkis.ErrPermission.
+func (s *Service) Check(ctx context.Context, id string) (string, error) {
+	if s.cfg.Store == nil {
+		return "", errNoSession()
+	}
+	h, ok := sessionHash(id)
+	if !ok {
+		return "", errNoSession()
+	}
+	now := s.now()
+	var v manager.SessionView
+	read := func(st *manager.State) { v, ok = st.Session(h, now.UnixNano()) }
+	if err := s.cfg.Store.Read(ctx, false, read); err != nil {
+		return "", err
+	}
+	if !ok {
+		// Made a moment ago through another member? Ask the leader.
+		if err := s.cfg.Store.Read(ctx, true, read); err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", errNoSession()
+		}
+	}
+	timeout := s.cfg.SessionTimeout.Nanoseconds()
+	if v.Expires-now.UnixNano() < timeout-timeout/8 && v.Expires < v.Deadline {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := s.cfg.Store.Apply(tctx, manager.TouchSession{Time: now.UnixNano(), Hash: h, Expires: now.UnixNano() + timeout})
+		cancel()
+		if err != nil && !errors.Is(err, linkis.ErrPermission) {
+			// The session holds until its old expiry; the next call tries again.
+			s.log.Debug("identity: touching a session", "user", v.User, "err", err)
+		}
+	}
+	return v.User, nil
+}
+
+// Logout ends a session; an id of no live session is no error.
+func (s *Service) Logout(ctx context.Context, id string) error {
+	h, ok := sessionHash(id)
+	if !ok || s.cfg.Store == nil {
+		return nil
+	}
+	_, err := s.cfg.Store.Apply(ctx, manager.DeleteSession{Time: s.now().UnixNano(), Hash: h})
+	return err
+}
+
+// Revoke ends every session of user.
+func (s *Service) Revoke(ctx context.Context, user string) error {
+	if s.cfg.Store == nil {
+		return nil
+	}
+	_, err := s.cfg.Store.Apply(ctx, manager.DeleteUserSessions{Time: s.now().UnixNano(), User: user})
+	return err
+}
+
+// Token checks a Token-User and Token-Code from addr: the code must be a
+// token's that may act as user from addr and has not expired. Anything
+// else is linkis.ErrPermission, without saying which code was tried.
+func (s *Service) Token(user, code, addr string) error {
+	if user == "" || code == "" {
+		return linkis.Errorf(linkis.ErrPermission, "token", "wrong Token-User or Token-Code")
+	}
+	t, ok := s.dir.token(code)
+	if !ok {
+		return linkis.Errorf(linkis.ErrPermission, "token", "wrong Token-User or Token-Code")
+	}
+	if !ValidUserName(user) {
+		return linkis.Errorf(linkis.ErrPermission, "token", "Token-User is not a user name")
+	}
+	return t.allows(user, parseAddr(addr), s.now())
+}
+
+// SessionTimeout returns the idle timeout of sessions.
+func (s *Service) SessionTimeout() time.Duration { return s.cfg.SessionTimeout }
+
+// String describes the service for a log line (no secret).
+func (s *Service) String() string {
+	src := strconv.Itoa(len(s.dir.users)) + " users, " + strconv.Itoa(len(s.dir.tokens)) + " tokens"
+	if s.cfg.LDAP != nil {
+		src += ", LDAP at " + s.cfg.LDAP.URL
+	}
+	return src
+}

@@ -1,0 +1,279 @@
+package restapi_test
+
+import (
+	"bytes"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// consoleState is what the console's pages keep.
+type consoleState struct {
+	ops, alice, bob                  *client
+	aliceTask, aliceExec             string
+	aliceRunning, bobRunning         [2]string // execID, taskID
+	logPath, resultLocation, setPath string
+}
+
+// The management console (apache/linkis linkis-web): its login page
+// (src/dss/view/login/index.vue), the global history and its admin view
+// (src/apps/linkis/module/globalHistoryManagement/index.vue), a job's
+// page with its log, results and downloads (viewHistory.vue), through
+// the axios wrapper that reads status, message and data
+// (src/common/service/api.js: -1 sends the user to the login page).
+func TestConformanceConsole(t *testing.T) {
+	s := conformanceServer(t)
+	st := &consoleState{ops: s.newClient(t, nil), alice: s.newClient(t, nil), bob: s.newClient(t, nil)}
+	submit := func(t *testing.T, c *client, user, code, engine string) (string, string) {
+		t.Helper()
+		a := c.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":`+strconv.Quote(code)+`},`+
+			`"labels":{"engineType":"`+engine+`","userCreator":"`+user+`-IDE"}}`)
+		a.ok(t)
+		return str(t, a.Data, "execID"), idOf(t, a.Data, "taskID")
+	}
+	steps := []struct {
+		name, linkis string
+		run          func(t *testing.T, st *consoleState)
+	}{
+		{"publicKey then login", "linkis-web/src/dss/view/login/index.vue (getPublicKey, handleSubmit)",
+			func(t *testing.T, st *consoleState) {
+				pk := st.ops.do("GET", "/user/publicKey", nil, "")
+				pk.ok(t)
+				if boolean(t, pk.Data, "enableLoginEncrypt") {
+					t.Fatal("enableLoginEncrypt: the console would RSA-encrypt the password")
+				}
+				a := st.ops.do("POST", "/user/login", nil, `{"userName":"ops","password":"`+opsPassword+`"}`)
+				a.ok(t)
+				if str(t, a.Data, "userName") != "ops" || !boolean(t, a.Data, "isAdmin") {
+					t.Fatalf("login %v", a.Data)
+				}
+				boolean(t, a.Data, "enableWatermark")
+				st.alice.login("alice", alicePassword).ok(t)
+				st.bob.login("bob", bobPassword).ok(t)
+			}},
+		{"a wrong password", "linkis-web/src/common/service/api.js (a status other than 0 shows message)",
+			func(t *testing.T, st *consoleState) {
+				c := conformanceServer(t).newClient(t, nil)
+				a := c.do("POST", "/user/login", nil, `{"userName":"alice","password":"nope"}`)
+				if a.status(t) == 0 || a.status(t) == -1 || a.Message == "" || strings.Contains(a.Message, "nope") {
+					t.Fatalf("wrong password: %d %q", a.status(t), a.Message)
+				}
+				if strings.Contains(a.header.Get("Set-Cookie"), "linkis_user_session_ticket_id_v1=") {
+					t.Fatal("a refused login set a session cookie")
+				}
+			}},
+		{"governanceStationAdmin", "globalHistoryManagement/index.vue created()",
+			func(t *testing.T, st *consoleState) {
+				for c, want := range map[*client]bool{st.ops: true, st.alice: false} {
+					a := c.do("GET", "/jobhistory/governanceStationAdmin", nil, "")
+					a.ok(t)
+					if boolean(t, a.Data, "admin") != want || boolean(t, a.Data, "historyAdmin") != want || boolean(t, a.Data, "deptAdmin") {
+						t.Fatalf("admin flags %v, want %v", a.Data, want)
+					}
+				}
+			}},
+		{"jobs to look at", "",
+			func(t *testing.T, st *consoleState) {
+				st.aliceExec, st.aliceTask = submit(t, st.alice, "alice", "select 1 as one, null as nada, '' as empty", "sql-1")
+				st.aliceRunning[0], st.aliceRunning[1] = submit(t, st.alice, "alice", "sleep 60", "shell-1")
+				st.bobRunning[0], st.bobRunning[1] = submit(t, st.bob, "bob", "sleep 60", "shell-1")
+				task := st.alice.waitEnded(st.aliceTask)
+				if str(t, task, "status") != "Succeed" {
+					t.Fatalf("job %v", task)
+				}
+				st.logPath, st.resultLocation = str(t, task, "logPath"), str(t, task, "resultLocation")
+			}},
+		{"the admin view of every user's history", "globalHistoryManagement/index.vue getParams, getList",
+			func(t *testing.T, st *consoleState) {
+				now := time.Now()
+				q := url.Values{"pageNow": {"1"}, "pageSize": {"50"}, "proxyUser": {"alice"}, "isAdminView": {"true"}, "isDeptView": {"false"},
+					"instance": {""}, "startDate": {strconv.FormatInt(now.Add(-time.Hour).UnixMilli(), 10)}, "endDate": {strconv.FormatInt(now.Add(time.Hour).UnixMilli(), 10)}}
+				a := st.ops.do("GET", "/jobhistory/list", q, "")
+				a.ok(t)
+				tasks := list(t, a.Data, "tasks")
+				if len(tasks) < 2 || num(t, a.Data, "totalPage") < 2 {
+					t.Fatalf("ops sees %d of alice's jobs", len(tasks))
+				}
+				for _, x := range tasks {
+					task := x.(map[string]any)
+					if str(t, task, "umUser") != "alice" || str(t, task, "instance") == "" || str(t, task, "executeUser") != "alice" {
+						t.Fatalf("task %v", task) // killJobs groups by instance; an empty one is never killed
+					}
+					str(t, task, "strongerExecId")
+					num(t, task, "costTime")
+					long(t, task, "createdTime")
+					str(t, task, "sourceTailor")
+				}
+				// Everyone's, without proxyUser.
+				q.Del("proxyUser")
+				all := st.ops.do("GET", "/jobhistory/list", q, "")
+				users := map[string]bool{}
+				for _, x := range list(t, all.Data, "tasks") {
+					users[str(t, x.(map[string]any), "umUser")] = true
+				}
+				if !users["alice"] || !users["bob"] {
+					t.Fatalf("the admin view shows %v", users)
+				}
+				// A user who is no administrator asking for it sees only their own.
+				b := st.bob.do("GET", "/jobhistory/list", q, "")
+				b.ok(t)
+				for _, x := range list(t, b.Data, "tasks") {
+					if u := str(t, x.(map[string]any), "umUser"); u != "bob" {
+						t.Fatalf("bob's admin view shows %s's job", u)
+					}
+				}
+			}},
+		{"a job's page: record, log, results", "globalHistoryManagement/viewHistory.vue initHistory, getLogs, getResult",
+			func(t *testing.T, st *consoleState) {
+				st.ops.do("GET", "/jobhistory/"+st.aliceTask+"/get", nil, "").ok(t) // an admin opens anyone's
+				if a := st.bob.do("GET", "/jobhistory/"+st.aliceTask+"/get", nil, ""); a.status(t) != 3 {
+					t.Fatalf("bob opens alice's job: %d %q", a.status(t), a.Message)
+				}
+				l := st.ops.do("GET", "/filesystem/openLog", url.Values{"path": {st.logPath}, "proxyUser": {"alice"}}, "")
+				l.ok(t)
+				strings4(t, l.Data, "log")
+				// Running: the entrance log with fromLine and size.
+				r := st.alice.do("GET", "/entrance/"+st.aliceRunning[0]+"/log", url.Values{"fromLine": {"1"}, "size": {"10000"}}, "")
+				r.ok(t)
+				integer(t, r.Data, "fromLine")
+				d := st.alice.do("GET", "/filesystem/getDirFileTrees", url.Values{"path": {st.resultLocation}}, "")
+				d.ok(t)
+				ch := list(t, obj(t, d.Data, "dirFileTrees"), "children")
+				name := str(t, ch[0].(map[string]any), "name")
+				// sort: parseInt(a.name.split('_')[1].split('.')[0], 10)
+				if parts := strings.Split(name, "_"); len(parts) < 2 || strings.Split(parts[1], ".")[0] != "0" {
+					t.Fatalf("result file name %q", name)
+				}
+				st.setPath = str(t, ch[0].(map[string]any), "path")
+				f := st.alice.do("GET", "/filesystem/openFile", url.Values{"path": {st.setPath}, "page": {"1"}, "enableLimit": {"true"}, "pageSize": {"5000"}}, "")
+				f.ok(t)
+				rows := list(t, f.Data, "fileContent")
+				// No nullValue: a null shows as "NULL" and an empty string stays empty.
+				if len(rows) != 1 || rows[0].([]any)[0] != "1" || rows[0].([]any)[1] != "NULL" || rows[0].([]any)[2] != "" {
+					t.Fatalf("rows %v", rows)
+				}
+				list(t, f.Data, "metadata")
+				integer(t, f.Data, "totalLine")
+			}},
+		{"killJobs: one's own killed, another's refused", "globalHistoryManagement/index.vue stop(), EntranceRestfulApi.killJobs",
+			func(t *testing.T, st *consoleState) {
+				body := `{"idList":["` + st.bobRunning[0] + `","` + st.aliceRunning[0] + `"],"taskIDList":[` + st.bobRunning[1] + `,` + st.aliceRunning[1] + `]}`
+				a := st.bob.do("POST", "/entrance/"+st.bobRunning[0]+"/killJobs", nil, body)
+				a.ok(t)
+				msgs := list(t, a.Data, "messages")
+				if len(msgs) != 2 {
+					t.Fatalf("messages %v", msgs)
+				}
+				m0, m1 := msgs[0].(map[string]any), msgs[1].(map[string]any)
+				if integer(t, m0, "status") != 0 || integer(t, m1, "status") == 0 || !strings.Contains(str(t, m1, "message"), "not your job") {
+					t.Fatalf("messages %v", msgs)
+				}
+				if s := str(t, st.bob.waitEnded(st.bobRunning[1]), "status"); s != "Cancelled" {
+					t.Fatalf("bob's job %s", s)
+				}
+				if s := str(t, obj(t, st.alice.do("GET", "/jobhistory/"+st.aliceRunning[1]+"/get", nil, "").Data, "task"), "status"); s == "Cancelled" {
+					t.Fatal("bob killed alice's job")
+				}
+				// An administrator kills anyone's.
+				k := st.ops.do("POST", "/entrance/"+st.aliceRunning[0]+"/killJobs", nil, `{"idList":["`+st.aliceRunning[0]+`"],"taskIDList":[`+st.aliceRunning[1]+`]}`)
+				k.ok(t)
+				if integer(t, list(t, k.Data, "messages")[0].(map[string]any), "status") != 0 {
+					t.Fatalf("ops's kill: %v", k.Data)
+				}
+				if s := str(t, st.alice.waitEnded(st.aliceRunning[1]), "status"); s != "Cancelled" {
+					t.Fatalf("alice's job after ops's kill: %s", s)
+				}
+			}},
+		{"download as CSV", "FsRestfulApi.resultsetToExcel (outputFileType=csv)",
+			func(t *testing.T, st *consoleState) {
+				a := st.alice.do("GET", "/filesystem/resultsetToExcel", url.Values{"path": {st.setPath}, "charset": {"utf-8"}, "outputFileType": {"csv"},
+					"csvSeperator": {","}, "outputFileName": {"r"}, "nullValue": {"NULL"}}, "")
+				if a.http != 200 || string(a.raw) != "one,nada,empty\n1,NULL,\n" {
+					t.Fatalf("csv HTTP %d:\n%s", a.http, a.raw)
+				}
+				if cd := a.header.Get("Content-Disposition"); !strings.Contains(cd, "attachment;filename=\"r.csv\"") {
+					t.Fatalf("Content-Disposition %q", cd)
+				}
+				masked := st.alice.do("GET", "/filesystem/resultsetToExcel", url.Values{"path": {st.setPath}, "maskedFieldNames": {"nada"},
+					"csvSeparator": {";"}, "quoteRetouchEnable": {"true"}, "nullValue": {"BLANK"}}, "")
+				if string(masked.raw) != "\"one\";\"empty\"\n\"1\";\"\"\n" {
+					t.Fatalf("masked csv:\n%s", masked.raw)
+				}
+			}},
+		{"download as XLSX", "FsRestfulApi.resultsetToExcel (outputFileType=xlsx), resultsetsToExcel",
+			func(t *testing.T, st *consoleState) {
+				for path, q := range map[string]url.Values{
+					"/filesystem/resultsetToExcel":  {"path": {st.setPath}, "outputFileType": {"xlsx"}, "sheetName": {"result"}},
+					"/filesystem/resultsetsToExcel": {"path": {st.resultLocation}, "outputFileName": {"all"}},
+				} {
+					a := st.alice.do("GET", path, q, "")
+					if a.http != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "application/vnd.openxmlformats") {
+						t.Fatalf("%s: HTTP %d %s", path, a.http, a.raw)
+					}
+					f, err := excelize.OpenReader(bytes.NewReader(a.raw))
+					if err != nil {
+						t.Fatal(err)
+					}
+					rows, err := f.GetRows(f.GetSheetList()[0])
+					f.Close()
+					if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "one,nada,empty" || rows[1][0] != "1" || rows[1][1] != "NULL" {
+						t.Fatalf("%s: rows %q %v", path, rows, err)
+					}
+				}
+			}},
+		{"listundone", "QueryRestfulApi.listundone",
+			func(t *testing.T, st *consoleState) {
+				a := st.alice.do("GET", "/jobhistory/listundone", nil, "")
+				a.ok(t)
+				integer(t, a.Data, "totalPage")
+			}},
+		{"files that are not the user's", "FsRestfulApi.checkIsUsersDirectory",
+			func(t *testing.T, st *consoleState) {
+				for _, c := range []struct {
+					path string
+					q    url.Values
+				}{
+					{"/filesystem/openFile", url.Values{"path": {st.setPath}}},
+					{"/filesystem/resultsetToExcel", url.Values{"path": {st.setPath}}},
+					{"/filesystem/resultsetsToExcel", url.Values{"path": {st.resultLocation}}},
+					{"/filesystem/getDirFileTrees", url.Values{"path": {st.resultLocation}}},
+					{"/filesystem/openLog", url.Values{"path": {st.logPath}}},
+					{"/filesystem/openLog", url.Values{"path": {strings.Replace(st.logPath, "/alice/", "/bob/../alice/", 1)}}},
+					{"/filesystem/openFile", url.Values{"path": {strings.Replace(st.setPath, "/alice/", "/%61lice/", 1)}}},
+					{"/filesystem/openFile", url.Values{"path": {"/etc/passwd"}}},
+					{"/filesystem/getDirFileTrees", url.Values{"path": {"file:///tmp/linkis/alice"}}},
+				} {
+					a := st.bob.do("GET", c.path, c.q, "")
+					if a.status(t) != 3 || a.http != 403 || strings.Contains(string(a.raw), "select 1") {
+						t.Errorf("bob: %s %v: status %d HTTP %d %q", c.path, c.q, a.status(t), a.http, a.Message)
+					}
+				}
+			}},
+		{"heartbeat, logout, heartbeat", "UserRestful.heartbeat, logout; api.js error -1",
+			func(t *testing.T, st *consoleState) {
+				st.alice.do("GET", "/user/heartbeat", nil, "").ok(t)
+				u := st.alice.do("GET", "/user/userInfo", nil, "")
+				u.ok(t)
+				if str(t, u.Data, "userName") != "alice" {
+					t.Fatalf("userInfo %v", u.Data)
+				}
+				st.alice.do("POST", "/user/logout", nil, "{}").ok(t)
+				if a := st.alice.do("GET", "/user/heartbeat", nil, ""); a.status(t) != -1 || a.http != 401 {
+					t.Fatalf("heartbeat after logout: %d HTTP %d", a.status(t), a.http)
+				}
+				forged := conformanceServer(t).newClient(t, map[string]string{"Cookie": "linkis_user_session_ticket_id_v1=" + strings.Repeat("A", 43)})
+				if a := forged.do("GET", "/jobhistory/list", nil, ""); a.status(t) != -1 || a.http != 401 {
+					t.Fatalf("a forged session: %d HTTP %d", a.status(t), a.http)
+				}
+			}},
+	}
+	for _, step := range steps {
+		if !t.Run(step.name, func(t *testing.T) { step.run(t, st) }) {
+			t.Fatalf("step %q failed (Linkis: %s); the later steps need it", step.name, step.linkis)
+		}
+	}
+}
