@@ -17,6 +17,11 @@ type Config struct {
 	ID string
 	// DataDir holds the log, the stable store (raft.db) and the snapshots.
 	DataDir string
+	// LogStore is where the Raft log is kept: LogStoreWAL (the default;
+	// segment files in DataDir/wal, one fdatasync per append) or
+	// LogStoreBolt (raft.db, as before; two). A data directory written
+	// with the other store has its log copied over when the member opens.
+	LogStore LogStore
 	// RaftAddr is the host:port Raft listens on and peers dial.
 	RaftAddr string
 	// HTTPAddr is the host:port of this member's API, which peers forward
@@ -77,6 +82,7 @@ type Config struct {
 // RaftAddr and HTTPAddr must still be set.
 func DefaultConfig() Config {
 	return Config{
+		LogStore:           LogStoreWAL,
 		Manager:            manager.DefaultConfig(),
 		Reconciler:         DefaultReconcilerConfig(),
 		HeartbeatTimeout:   1000 * time.Millisecond,
@@ -102,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "DataDir", "required")
+	}
+	if err := c.LogStore.Validate(); err != nil {
+		return err
 	}
 	if err := linkis.ValidateAddress("RaftAddr", c.RaftAddr); err != nil {
 		return err

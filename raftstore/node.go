@@ -7,16 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.etcd.io/bbolt"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
@@ -34,7 +31,7 @@ type Node struct {
 	rep   *replica
 	met   *metrics
 	trans *raft.NetworkTransport
-	bolt  *raftboltdb.BoltStore
+	files *logFiles
 
 	queue chan *proposal // items waiting to ride in the next entry
 
@@ -93,10 +90,10 @@ func Open(cfg Config) (*Node, error) {
 			n.closeStores()
 		}
 	}()
-	if n.bolt, err = openBolt(cfg.DataDir, cfg.NoSync); err != nil {
+	if n.files, err = openLogFiles(cfg.DataDir, cfg.LogStore, cfg.NoSync, hlog); err != nil {
 		return nil, fmt.Errorf("raftstore: opening the log: %w", err)
 	}
-	logs, err := raft.NewLogCache(1024, n.bolt)
+	logs, err := raft.NewLogCache(1024, n.files.log)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
@@ -131,7 +128,7 @@ func Open(cfg Config) (*Node, error) {
 	// front of Raft (batch) and in Raft's own leader loop anyway.
 	rc.BatchApplyCh = false
 	rc.Logger = hlog
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, n.trans); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.files.stable, snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("raftstore: starting raft: %w", err)
 	}
 	n.registerRaftMetrics()
@@ -143,22 +140,15 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// openBolt opens the log and stable store. The freelist is not written on
-// every commit (bbolt rebuilds it when it opens the file), so a commit
-// writes and syncs only the log pages and the meta page; Consul and Nomad
-// run raft-boltdb the same way.
-func openBolt(dir string, noSync bool) (*raftboltdb.BoltStore, error) {
-	return raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), NoSync: noSync,
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
-}
-
 // closeStores closes what Open opened before raft took them over.
 func (n *Node) closeStores() {
 	if n.trans != nil {
 		_ = n.trans.Close()
 	}
-	if n.bolt != nil {
-		_ = n.bolt.Close()
+	if n.files != nil {
+		if err := n.files.close(); err != nil {
+			n.log.Warn("closing the log", "err", err)
+		}
 	}
 }
 
