@@ -18,7 +18,7 @@ type Config struct {
 	// DataDir holds the log, the stable store (raft.db) and the snapshots.
 	DataDir string
 	// LogStore is where the Raft log is kept: LogStoreWAL (the default;
-	// segment files in DataDir/wal, one fdatasync per append) or
+	// segment files in DataDir/wal, one fsync per append) or
 	// LogStoreBolt (raft.db, as before; two). A data directory written
 	// with the other store has its log copied over when the member opens.
 	LogStore LogStore

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,6 +17,7 @@ import (
 	"github.com/hashicorp/raft-wal/migrate"
 	"github.com/hashicorp/raft-wal/segment"
 	"github.com/hashicorp/raft-wal/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -29,7 +29,7 @@ type LogStore string
 
 const (
 	// LogStoreWAL keeps the log in hashicorp/raft-wal segment files in
-	// DataDir/wal: an append is one write and one fdatasync.
+	// DataDir/wal: an append is one write and one fsync.
 	LogStoreWAL LogStore = "wal"
 	// LogStoreBolt keeps the log in raft.db beside the stable store
 	// (raft-boltdb): an append is a bbolt commit, two fdatasyncs.
@@ -55,7 +55,7 @@ const (
 // logFiles are a member's stable store and log store.
 type logFiles struct {
 	stable *raftboltdb.BoltStore
-	log    raft.LogStore // stable itself, or wal
+	log    *logStore // over stable, or over wal
 	wal    *wal.WAL
 }
 
@@ -66,12 +66,13 @@ type logFiles struct {
 // terms as they are), so an existing directory keeps its state whichever
 // store it was written with; a copy cut short by a crash is redone at the
 // next open.
-func openLogFiles(dir string, kind LogStore, noSync bool, log hclog.Logger) (_ *logFiles, err error) {
+// appends, when set, observes how long each append takes.
+func openLogFiles(dir string, kind LogStore, noSync bool, log hclog.Logger, appends prometheus.Observer) (_ *logFiles, err error) {
 	stable, err := openBolt(dir, noSync)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", boltFile, err)
 	}
-	lf := &logFiles{stable: stable, log: stable}
+	lf := &logFiles{stable: stable, log: &logStore{LogStore: stable, appends: appends}}
 	defer func() {
 		if err != nil {
 			lf.close()
@@ -109,27 +110,52 @@ func openLogFiles(dir string, kind LogStore, noSync bool, log hclog.Logger) (_ *
 	if lf.wal, err = openWAL(filepath.Join(dir, walDir), noSync, log); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", walDir, err)
 	}
-	lf.log = walLog{lf.wal}
+	lf.log = &logStore{LogStore: lf.wal, wal: lf.wal, appends: appends}
 	return lf, nil
 }
 
-// walLog is the WAL as Raft's log store. Its GetLog refuses the entries a
-// head truncation removed: raft-wal (v0.4.1) still serves them while they
-// sit in the open segment, and Raft would then send a follower that fell
+// logStore is the log as Raft sees it: raft.db or the WAL, with its
+// appends timed. Over the WAL, GetLog refuses the entries a head
+// truncation removed: raft-wal (v0.4.1) still serves them while they sit
+// in the open segment, and Raft would then send a follower that fell
 // behind the last snapshot those entries instead of the snapshot, where
 // raft.db answers ErrLogNotFound and the snapshot goes.
-type walLog struct{ *wal.WAL }
-
-func (w walLog) GetLog(index uint64, l *raft.Log) error {
-	first, err := w.FirstIndex()
-	if err != nil {
-		return err
-	}
-	if index < first {
-		return raft.ErrLogNotFound
-	}
-	return w.WAL.GetLog(index, l)
+type logStore struct {
+	raft.LogStore
+	wal     *wal.WAL // when the log is the WAL
+	appends prometheus.Observer
 }
+
+var _ raft.MonotonicLogStore = (*logStore)(nil)
+
+func (s *logStore) GetLog(index uint64, l *raft.Log) error {
+	if s.wal != nil {
+		first, err := s.wal.FirstIndex()
+		if err != nil {
+			return err
+		}
+		if index < first {
+			return raft.ErrLogNotFound
+		}
+	}
+	return s.LogStore.GetLog(index, l)
+}
+
+func (s *logStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *logStore) StoreLogs(logs []*raft.Log) error {
+	start := time.Now()
+	err := s.LogStore.StoreLogs(logs)
+	if s.appends != nil {
+		s.appends.Observe(time.Since(start).Seconds())
+	}
+	return err
+}
+
+// IsMonotonic implements raft.MonotonicLogStore: the WAL takes no gaps,
+// so after installing a snapshot Raft deletes the whole log rather than
+// leave one.
+func (s *logStore) IsMonotonic() bool { return s.wal != nil }
 
 // close closes what is open.
 func (lf *logFiles) close() error {
@@ -242,12 +268,8 @@ func syncDir(dir string) error {
 	return errors.Join(err, f.Close())
 }
 
-// syncFS is raft-wal's file system with appends made durable by
-// fdatasync instead of fsync: segment files are preallocated, so an
-// append changes no metadata a read needs but the extents written, which
-// fdatasync flushes too (etcd's WAL does the same). A new file's first
-// sync stays raft-wal's own (fsync, then its directory). noSync skips
-// syncing altogether (tests and benchmarks only).
+// syncFS is raft-wal's file system, whose files skip their syncs when
+// noSync is set (tests and benchmarks only; see Config.NoSync).
 type syncFS struct {
 	*walfs.FS
 	noSync bool
@@ -255,42 +277,21 @@ type syncFS struct {
 
 func (s *syncFS) Create(dir, name string, size uint64) (types.WritableFile, error) {
 	f, err := s.FS.Create(dir, name, size)
-	if err != nil {
-		return nil, err
+	if err != nil || !s.noSync {
+		return f, err
 	}
-	ff, ok := f.(*walfs.File)
-	if !ok {
-		return f, nil
-	}
-	return &syncFile{WritableFile: f, os: &ff.File, noSync: s.noSync}, nil
+	return noSyncFile{f}, nil
 }
 
 func (s *syncFS) OpenWriter(dir, name string) (types.WritableFile, error) {
 	f, err := s.FS.OpenWriter(dir, name)
-	if err != nil {
-		return nil, err
+	if err != nil || !s.noSync {
+		return f, err
 	}
-	of, ok := f.(*os.File)
-	if !ok {
-		return f, nil
-	}
-	return &syncFile{WritableFile: f, os: of, noSync: s.noSync}, nil
+	return noSyncFile{f}, nil
 }
 
-// syncFile is a segment file whose syncs after the first are fdatasyncs.
-type syncFile struct {
-	types.WritableFile
-	os     *os.File
-	noSync bool
-	synced atomic.Bool
-}
+// noSyncFile is a segment file that is never synced.
+type noSyncFile struct{ types.WritableFile }
 
-func (f *syncFile) Sync() error {
-	if f.noSync {
-		return nil
-	}
-	if !f.synced.Swap(true) {
-		return f.WritableFile.Sync()
-	}
-	return datasync(f.os)
-}
+func (noSyncFile) Sync() error { return nil }

@@ -90,7 +90,7 @@ func wantPreviousVersionState(t *testing.T, m *testMember) {
 // (which moves it there first when another store holds it).
 func readLog(t *testing.T, dir string, kind LogStore) []raft.Log {
 	t.Helper()
-	lf, err := openLogFiles(dir, kind, false, hclog.NewNullLogger())
+	lf, err := openLogFiles(dir, kind, false, hclog.NewNullLogger(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestLogStoreMoveCutShort(t *testing.T) {
 // snapshot (TestClusterFollowerCatchesUpBySnapshot is the cluster's side).
 func TestWALForgetsTruncatedEntries(t *testing.T) {
 	for _, kind := range []LogStore{LogStoreWAL, LogStoreBolt} {
-		lf, err := openLogFiles(t.TempDir(), kind, true, hclog.NewNullLogger())
+		lf, err := openLogFiles(t.TempDir(), kind, true, hclog.NewNullLogger(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -90,7 +90,7 @@ func Open(cfg Config) (*Node, error) {
 			n.closeStores()
 		}
 	}()
-	if n.files, err = openLogFiles(cfg.DataDir, cfg.LogStore, cfg.NoSync, hlog); err != nil {
+	if n.files, err = openLogFiles(cfg.DataDir, cfg.LogStore, cfg.NoSync, hlog, n.met.appends); err != nil {
 		return nil, fmt.Errorf("raftstore: opening the log: %w", err)
 	}
 	logs, err := raft.NewLogCache(1024, n.files.log)
