@@ -66,11 +66,8 @@ type Config struct {
 	MaxBatch int
 	// MaxInflight is the most log entries proposed and not yet applied;
 	// while they are in flight new commands queue up and ride together in
-	// the next entry.
+	// the next entry, proposed the moment one is applied.
 	MaxInflight int
-	// Linger is how long the group commit waits for one more command while
-	// commands keep arriving (0: never waits).
-	Linger time.Duration
 	// ApplyTimeout bounds how long a membership change waits to enter the
 	// log.
 	ApplyTimeout time.Duration
@@ -95,7 +92,6 @@ func DefaultConfig() Config {
 		RetainSnapshots:    2,
 		MaxBatch:           512,
 		MaxInflight:        1,
-		Linger:             100 * time.Microsecond,
 		ApplyTimeout:       10 * time.Second,
 	}
 }
@@ -149,9 +145,6 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > 1<<16 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxBatch", "must be from 1 to 65536, got %d", c.MaxBatch)
-	}
-	if c.Linger < 0 || c.Linger > 100*time.Millisecond {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "Linger", "must be from 0 to 100ms, got %v", c.Linger)
 	}
 	if c.MaxInflight < 1 || c.MaxInflight > 1024 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxInflight", "must be from 1 to 1024, got %d", c.MaxInflight)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -21,8 +22,9 @@ import (
 )
 
 // Node is one member of a manager cluster: the manager state machine
-// replicated with Raft over TCP, its log and stable store in bbolt, its
-// snapshots in files. It implements Store and Membership.
+// replicated with Raft over TCP, its log in a WAL (or bbolt), its stable
+// store in bbolt, its snapshots in files. It implements Store and
+// Membership.
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
@@ -232,13 +234,17 @@ var errClosed = linkis.Errorf(linkis.ErrUnavailable, "member", "shutting down")
 var errLeadershipChanged = linkis.Errorf(linkis.ErrUnavailable, "leader",
 	"leadership changed before the command was known to be committed: it may or may not be applied")
 
-// batch is the group commit: it takes what is queued (up to MaxBatch) into
-// one entry, with up to MaxInflight entries on their way through Raft;
-// while they are, new items queue up for the next entry. Outcomes come
-// back through deliver, when this member applies the entry, or through
-// failInflight, when the entry's term ends first - never by waiting on
-// Raft's futures, which Raft leaves unanswered when it shuts down with
-// committed entries not yet applied.
+// batch is the group commit: it proposes an entry as soon as a slot is
+// free (at most MaxInflight entries on their way through Raft) and an item
+// is queued, with every item queued by then (up to MaxBatch). So a lone
+// caller on an idle member is proposed at once, and under load the items
+// that arrived while the previous entry was in flight ride together in the
+// next, proposed the moment that one is applied - no timer: Go's timers
+// under a millisecond fire about 1 ms late on Linux, which a lone caller
+// would pay on every command. Outcomes come back through deliver, when
+// this member applies the entry, or through failInflight, when the entry's
+// term ends first - never by waiting on Raft's futures, which Raft leaves
+// unanswered when it shuts down with committed entries not yet applied.
 func (n *Node) batch() {
 	defer n.wg.Done()
 	defer func() { // fail what never made it into an entry
@@ -253,8 +259,6 @@ func (n *Node) batch() {
 	}()
 	var buf, scratch []byte
 	var seq uint64
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
 	for {
 		select {
 		case n.slots <- struct{}{}:
@@ -269,7 +273,7 @@ func (n *Node) batch() {
 			<-n.slots
 			return
 		}
-		props = n.gather(props, linger)
+		props = n.gather(props)
 		// Tag the entry with a term this member leads: an entry handed to
 		// a candidate is never appended, and if the candidate then won
 		// that very term nothing would ever answer or fail it.
@@ -293,11 +297,15 @@ func (n *Node) batch() {
 	}
 }
 
-// gather adds what is queued to props, up to MaxBatch. While items keep
-// arriving less than Linger apart it waits for them: callers answered by
-// the last entry are about to send their next command, and one more
-// entry for a few latecomers costs as much as one for all of them.
-func (n *Node) gather(props []*proposal, t *time.Timer) []*proposal {
+// gatherYield: measuring (see bench_test.go).
+var gatherYield = true
+
+// gather adds what is queued to props, up to MaxBatch. When others are
+// queued too, it then yields the processor and looks again for as long as
+// the queue keeps growing: the callers the last entry answered are about
+// to send their next command, and one entry for all of them costs about
+// as much as one for a few. A lone caller never waits for anything.
+func (n *Node) gather(props []*proposal) []*proposal {
 	for len(props) < n.cfg.MaxBatch {
 		select {
 		case p := <-n.queue:
@@ -305,15 +313,11 @@ func (n *Node) gather(props []*proposal, t *time.Timer) []*proposal {
 			continue
 		default:
 		}
-		if n.cfg.Linger <= 0 {
+		if !gatherYield || len(props) == 1 {
 			return props
 		}
-		t.Reset(n.cfg.Linger)
-		select {
-		case p := <-n.queue:
-			props = append(props, p)
-			t.Stop()
-		case <-t.C:
+		runtime.Gosched()
+		if len(n.queue) == 0 {
 			return props
 		}
 	}
