@@ -30,7 +30,6 @@ var benchStores = []LogStore{LogStoreWAL, LogStoreBolt}
 // Knobs for measuring other settings than the defaults, e.g.
 // go test -bench ClusterAsk ./raftstore/ -args -bench.inflight=2
 var benchInflight = flag.Int("bench.inflight", 0, "Config.MaxInflight of the cluster benchmarks (0: the default)")
-var benchNoYield = flag.Bool("bench.noyield", false, "gather without yielding")
 
 // latencies collects per-operation latencies from many goroutines.
 type latencies struct {
@@ -125,7 +124,6 @@ func benchClusterAsks(b *testing.B, noSync bool) {
 }
 
 func benchClusterAsk(b *testing.B, members int, store LogStore, clients int, noSync bool) {
-	gatherYield = !*benchNoYield
 	c := newTestCluster(b, members, func(cfg *Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
 		cfg.Manager.MaxTasksPerEC = 1 << 30 // measure the ask path, not engine retirement

@@ -236,15 +236,18 @@ var errLeadershipChanged = linkis.Errorf(linkis.ErrUnavailable, "leader",
 
 // batch is the group commit: it proposes an entry as soon as a slot is
 // free (at most MaxInflight entries on their way through Raft) and an item
-// is queued, with every item queued by then (up to MaxBatch). So a lone
-// caller on an idle member is proposed at once, and under load the items
-// that arrived while the previous entry was in flight ride together in the
-// next, proposed the moment that one is applied - no timer: Go's timers
-// under a millisecond fire about 1 ms late on Linux, which a lone caller
-// would pay on every command. Outcomes come back through deliver, when
-// this member applies the entry, or through failInflight, when the entry's
-// term ends first - never by waiting on Raft's futures, which Raft leaves
-// unanswered when it shuts down with committed entries not yet applied.
+// is queued, with every item queued by then (up to MaxBatch). A lone
+// caller on an idle member is proposed at once; under load, what arrived
+// while the previous entry was in flight rides in the next, cut the moment
+// that one is applied. No timer: Go's timers under a millisecond fire
+// about 1 ms late on Linux, which a lone caller would pay on every
+// command. Instead, when others are queued with the first item, gather
+// yields the processor while the queue keeps growing, so that callers
+// about to send their next command can still ride in the entry. Outcomes
+// come back through deliver, when this member applies the entry, or
+// through failInflight, when the entry's term ends first - never by
+// waiting on Raft's futures, which Raft leaves unanswered when it shuts
+// down with committed entries not yet applied.
 func (n *Node) batch() {
 	defer n.wg.Done()
 	defer func() { // fail what never made it into an entry
@@ -297,9 +300,6 @@ func (n *Node) batch() {
 	}
 }
 
-// gatherYield: measuring (see bench_test.go).
-var gatherYield = true
-
 // gather adds what is queued to props, up to MaxBatch. When others are
 // queued too, it then yields the processor and looks again for as long as
 // the queue keeps growing: the callers the last entry answered are about
@@ -313,7 +313,7 @@ func (n *Node) gather(props []*proposal) []*proposal {
 			continue
 		default:
 		}
-		if !gatherYield || len(props) == 1 {
+		if len(props) == 1 {
 			return props
 		}
 		runtime.Gosched()
