@@ -18,6 +18,7 @@ import (
 
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
+	"github.com/golinkis/golinkis/raftstore"
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
@@ -31,6 +32,7 @@ func runServer(out io.Writer, args []string) error {
 	addr := fs.String("http-addr", "127.0.0.1:8088", "where the REST API listens")
 	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
 	inMemory := fs.Bool("in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
+	store := fs.String("log-store", string(raftstore.LogStoreWAL), `where the manager's Raft log is kept: "wal" or "bolt" (see linkis manager)`)
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
@@ -42,7 +44,7 @@ func runServer(out io.Writer, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, Durable: !*inMemory, Logger: log})
+	sys, err := embedded.Start(embedded.Config{DataDir: *dataDir, Durable: !*inMemory, LogStore: raftstore.LogStore(*store), Logger: log})
 	if err != nil {
 		return err
 	}
