@@ -27,7 +27,7 @@ var benchClientCounts = []int{1, 128}
 // benchStores are the log stores the cluster benchmarks compare.
 var benchStores = []LogStore{LogStoreWAL, LogStoreBolt}
 
-// Knobs for measuring other settings than the defaults, e.g.
+// benchInflight measures another MaxInflight than the default, e.g.
 // go test -bench ClusterAsk ./raftstore/ -args -bench.inflight=2
 var benchInflight = flag.Int("bench.inflight", 0, "Config.MaxInflight of the cluster benchmarks (0: the default)")
 
