@@ -47,7 +47,9 @@ soak:
 	$(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
 	$(GO) test -count=1 -timeout 60m -run 'TestSimProperty' ./sim/ -args -rapid.checks=20000
 	$(GO) run ./cmd/linkis sim --scenario sim/scenarios/faults.json --policy all
-	LINKIS_SOAK_DURATION=$${LINKIS_SOAK_DURATION:-2m} $(GO) test -tags soak -count=1 -timeout 30m -run Soak -v ./cmd/linkis/
+	for store in wal bolt; do \
+		LINKIS_SOAK_STORE=$$store LINKIS_SOAK_DURATION=$${LINKIS_SOAK_DURATION:-2m} $(GO) test -tags soak -count=1 -timeout 30m -run Soak -v ./cmd/linkis/ || exit 1; \
+	done
 
 demo:
 	$(GO) run ./cmd/linkis demo

@@ -2,6 +2,8 @@ package raftstore
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,8 +20,16 @@ import (
 	"github.com/golinkis/golinkis/manager"
 )
 
-// benchClients is how many clients ask at once in the cluster benchmarks.
-const benchClients = 128
+// benchClientCounts are the client counts of the cluster benchmarks: one
+// caller alone (its commit latency), and many at once (throughput).
+var benchClientCounts = []int{1, 128}
+
+// benchStores are the log stores the cluster benchmarks compare.
+var benchStores = []LogStore{LogStoreWAL, LogStoreBolt}
+
+// benchInflight measures another MaxInflight than the default, e.g.
+// go test -bench ClusterAsk ./raftstore/ -args -bench.inflight=2
+var benchInflight = flag.Int("bench.inflight", 0, "Config.MaxInflight of the cluster benchmarks (0: the default)")
 
 // latencies collects per-operation latencies from many goroutines.
 type latencies struct {
@@ -33,43 +43,48 @@ func (l *latencies) add(d []time.Duration) {
 	l.mu.Unlock()
 }
 
-func (l *latencies) p99() time.Duration {
+// quantile returns the q-quantile in milliseconds.
+func (l *latencies) quantile(q float64) float64 {
 	if len(l.d) == 0 {
 		return 0
 	}
 	sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
-	return l.d[len(l.d)*99/100]
+	return float64(l.d[int(float64(len(l.d)-1)*q)].Microseconds()) / 1000
 }
 
-// runClients runs n operations spread over benchClients goroutines and
-// reports throughput and p99 latency.
-func runClients(b *testing.B, unit string, op func(client, i int) error) {
+// runClients runs b.N operations spread over clients goroutines and
+// reports throughput, the p50 and p99 of what each op says is its commit
+// latency (ms/p50, ms/p99) and the p99 of whole ops (op-ms/p99).
+func runClients(b *testing.B, clients int, unit string, op func(client, i int) (commit time.Duration, err error)) {
 	var next atomic.Int64
-	var lat latencies
+	var commits, ops latencies
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := 0; c < benchClients; c++ {
+	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var mine []time.Duration
+			var mine, whole []time.Duration
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= b.N {
 					break
 				}
 				t0 := time.Now()
-				if err := op(c, i); err != nil {
+				d, err := op(c, i)
+				if err != nil {
 					firstErr.CompareAndSwap(nil, err.Error())
 					failed.Add(1)
 					continue
 				}
-				mine = append(mine, time.Since(t0))
+				whole = append(whole, time.Since(t0))
+				mine = append(mine, d)
 			}
-			lat.add(mine)
+			commits.add(mine)
+			ops.add(whole)
 		}()
 	}
 	wg.Wait()
@@ -79,24 +94,44 @@ func runClients(b *testing.B, unit string, op func(client, i int) error) {
 		b.Fatalf("%d operations failed; the first: %v", f, firstErr.Load())
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit+"/s")
-	b.ReportMetric(float64(lat.p99().Microseconds())/1000, "ms/p99")
+	b.ReportMetric(commits.quantile(0.5), "ms/p50")
+	b.ReportMetric(commits.quantile(0.99), "ms/p99")
+	b.ReportMetric(ops.quantile(0.99), "op-ms/p99")
 }
 
-// BenchmarkClusterAsk: 3 members on loopback, bolt with fsync, 128
-// clients each asking for an engine (reused: each client's key has one)
-// and releasing it. One op = one committed ask (its release is committed
-// too, before the client asks again, and is not counted).
-func BenchmarkClusterAsk(b *testing.B) { benchClusterAsk(b, false) }
+// BenchmarkClusterAsk: 3 members on loopback (members=1: one, as the
+// embedded server runs), each log with fsync in its store, clients each
+// asking for an engine (reused: each client's key has one) and releasing
+// it. One op = one committed ask (its release is committed too, before
+// the client asks again, and is not counted); ms/p50 and ms/p99 are the
+// ask's commit (Apply to result), op-ms/p99 the ask and its release.
+func BenchmarkClusterAsk(b *testing.B) { benchClusterAsks(b, false) }
 
 // BenchmarkClusterAskNoSync is BenchmarkClusterAsk without fsync, to show
 // how much of its time the disk takes. Not a safe configuration.
-func BenchmarkClusterAskNoSync(b *testing.B) { benchClusterAsk(b, true) }
+func BenchmarkClusterAskNoSync(b *testing.B) { benchClusterAsks(b, true) }
 
-func benchClusterAsk(b *testing.B, noSync bool) {
-	c := newTestCluster(b, 3, func(cfg *Config) {
+func benchClusterAsks(b *testing.B, noSync bool) {
+	for _, members := range []int{3, 1} {
+		for _, store := range benchStores {
+			for _, clients := range benchClientCounts {
+				b.Run(fmt.Sprintf("members=%d/store=%s/clients=%d", members, store, clients), func(b *testing.B) {
+					benchClusterAsk(b, members, store, clients, noSync)
+				})
+			}
+		}
+	}
+}
+
+func benchClusterAsk(b *testing.B, members int, store LogStore, clients int, noSync bool) {
+	c := newTestCluster(b, members, func(cfg *Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
 		cfg.Manager.MaxTasksPerEC = 1 << 30 // measure the ask path, not engine retirement
 		cfg.NoSync = noSync
+		cfg.LogStore = store
+		if *benchInflight > 0 {
+			cfg.MaxInflight = *benchInflight
+		}
 	})
 	lead := c.leader()
 	ctx := context.Background()
@@ -105,7 +140,7 @@ func benchClusterAsk(b *testing.B, noSync bool) {
 		Max: linkis.Resource{Memory: 1 << 40, MilliCores: 1 << 30, Instances: 10000}}); err != nil {
 		b.Fatal(err)
 	}
-	labels := make([]manager.AskEngine, benchClients)
+	labels := make([]manager.AskEngine, clients)
 	for i := range labels {
 		ls := mustLabels(b, "userCreator", fmt.Sprintf("u%d-bench", i), "engineType", "shell-1")
 		labels[i] = manager.AskEngine{Labels: ls}
@@ -121,37 +156,92 @@ func benchClusterAsk(b *testing.B, noSync bool) {
 			b.Fatal(err)
 		}
 	}
-	runClients(b, "asks", func(client, i int) error {
+	before := memberTotals(b, c, lead)
+	var retries atomic.Int64
+	runClients(b, clients, "asks", func(client, i int) (time.Duration, error) {
 		id := "b" + fmt.Sprint(i)
 		ask := labels[client]
 		ask.Time, ask.ID, ask.Nonce = now(), id, Nonce()
-		r, err := lead.node.Apply(ctx, ask)
+		t0 := time.Now()
+		r, err := c.applyRetrying(ctx, &retries, ask)
+		commit := time.Since(t0)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if r.Ask.Status != manager.AskGranted {
-			return fmt.Errorf("ask %s: %v", id, r.Ask.Status)
+			return 0, fmt.Errorf("ask %s: %v", id, r.Ask.Status)
 		}
-		_, err = lead.node.Apply(ctx, manager.ReleaseEngine{Time: now(), AskID: id})
-		return err
+		_, err = c.applyRetrying(ctx, &retries, manager.ReleaseEngine{Time: now(), AskID: id})
+		return commit, err
 	})
-	b.ReportMetric(meanBatch(b, lead.node), "cmds/entry")
+	b.ReportMetric(float64(retries.Load()), "retries")
+	lead = c.leader()
+	after := memberTotals(b, c, lead)
+	b.ReportMetric((after.cmds-before.cmds)/(after.entries-before.entries), "cmds/entry")
+	b.ReportMetric(1000*(after.leadAppend-before.leadAppend)/(after.leadAppends-before.leadAppends), "lead-append-ms")
+	if members > 1 {
+		b.ReportMetric(1000*(after.followAppend-before.followAppend)/(after.followAppends-before.followAppends), "follow-append-ms")
+	}
 }
 
-// meanBatch returns the mean number of commands per entry a member
-// applied, from its linkis_batch_commands histogram.
-func meanBatch(b *testing.B, n *Node) float64 {
-	mfs, err := n.Gatherer().Gather()
-	if err != nil {
-		b.Fatal(err)
+// applyRetrying applies cmd on whichever member leads, again with the
+// same command while the outcome says to try again, as a client does (a
+// leadership change on a loaded machine: "may or may not be applied";
+// asks and releases are idempotent by id). retries counts the repeats.
+func (c *testCluster) applyRetrying(ctx context.Context, retries *atomic.Int64, cmd manager.Command) (manager.Result, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for tries := 0; ; tries++ {
+		var r manager.Result
+		var err error = linkis.Errorf(linkis.ErrUnavailable, "leader", "none")
+		for _, m := range c.live() {
+			if self, _ := m.node.Leader(); self {
+				r, err = m.node.Apply(ctx, cmd)
+				break
+			}
+		}
+		if _, ok := cmd.(manager.ReleaseEngine); ok && tries > 0 && errors.Is(err, linkis.ErrUnknownAsk) {
+			return r, nil // the first try released it
+		}
+		if err == nil || !linkis.IsRetryable(err) || time.Now().After(deadline) {
+			return r, err
+		}
+		retries.Add(1)
+		time.Sleep(5 * time.Millisecond)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() == "linkis_batch_commands" {
+}
+
+// totals are sums from the members' histograms: commands and entries the
+// leader applied, and the time and number of appends to the leader's log
+// and to the followers' logs.
+type totals struct {
+	cmds, entries               float64
+	leadAppend, leadAppends     float64
+	followAppend, followAppends float64
+}
+
+// memberTotals reads linkis_batch_commands and linkis_raft_append_seconds
+// from every member.
+func memberTotals(b *testing.B, c *testCluster, lead *testMember) totals {
+	var t totals
+	for _, m := range c.live() {
+		mfs, err := m.node.Gatherer().Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, mf := range mfs {
 			h := mf.GetMetric()[0].GetHistogram()
-			return h.GetSampleSum() / float64(h.GetSampleCount())
+			switch {
+			case mf.GetName() == "linkis_batch_commands" && m == lead:
+				t.cmds, t.entries = h.GetSampleSum(), float64(h.GetSampleCount())
+			case mf.GetName() == "linkis_raft_append_seconds" && m == lead:
+				t.leadAppend, t.leadAppends = h.GetSampleSum(), float64(h.GetSampleCount())
+			case mf.GetName() == "linkis_raft_append_seconds":
+				t.followAppend += h.GetSampleSum()
+				t.followAppends += float64(h.GetSampleCount())
+			}
 		}
 	}
-	return 0
+	return t
 }
 
 // noopFSM is the baseline's state machine: it applies nothing.
@@ -162,10 +252,19 @@ func (noopFSM) Snapshot() (raft.FSMSnapshot, error) { return snapshot(nil), nil 
 func (noopFSM) Restore(rc io.ReadCloser) error      { return rc.Close() }
 
 // BenchmarkRawRaft is BenchmarkClusterAsk's baseline: the same three
-// members (loopback TCP, bolt with fsync, the same Raft settings) with a
-// no-op state machine and one command per entry, 128 clients calling
-// raft.Apply directly. One op = one committed entry.
+// members (loopback TCP, the same log store with fsync, the same Raft
+// settings) with a no-op state machine and one command per entry, clients
+// calling raft.Apply directly. One op = one committed entry; ms/p50 and
+// ms/p99 are its Apply.
 func BenchmarkRawRaft(b *testing.B) {
+	for _, store := range benchStores {
+		for _, clients := range benchClientCounts {
+			b.Run(fmt.Sprintf("store=%s/clients=%d", store, clients), func(b *testing.B) { benchRawRaft(b, store, clients) })
+		}
+	}
+}
+
+func benchRawRaft(b *testing.B, store LogStore, clients int) {
 	const n = 3
 	rafts := make([]*raft.Raft, n)
 	var servers []raft.Server
@@ -177,12 +276,12 @@ func BenchmarkRawRaft(b *testing.B) {
 	hlog := hclog.New(&hclog.LoggerOptions{Level: hclog.Error, Output: io.Discard})
 	for i := range rafts {
 		dir := b.TempDir()
-		bolt, err := openBolt(dir, false)
+		files, err := openLogFiles(dir, store, false, hlog, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer bolt.Close()
-		logs, _ := raft.NewLogCache(1024, bolt)
+		defer files.close()
+		logs, _ := raft.NewLogCache(1024, files.log)
 		snaps, _ := raft.NewFileSnapshotStoreWithLogger(dir, 1, hlog)
 		tcp, _ := net.ResolveTCPAddr("tcp", addrs[i])
 		trans, err := raft.NewTCPTransportWithLogger(addrs[i], tcp, 3, 10*time.Second, hlog)
@@ -195,7 +294,7 @@ func BenchmarkRawRaft(b *testing.B) {
 		rc.CommitTimeout = 5 * time.Millisecond
 		rc.MaxAppendEntries = 256
 		rc.Logger = hlog
-		if rafts[i], err = raft.NewRaft(rc, noopFSM{}, logs, bolt, snaps, trans); err != nil {
+		if rafts[i], err = raft.NewRaft(rc, noopFSM{}, logs, files.stable, snaps, trans); err != nil {
 			b.Fatal(err)
 		}
 		defer rafts[i].Shutdown()
@@ -216,7 +315,25 @@ func BenchmarkRawRaft(b *testing.B) {
 	ask := manager.AskEngine{Time: time.Now().UnixNano(), ID: "b123456", Nonce: 42,
 		Labels: mustLabels(b, "userCreator", "u1-bench", "engineType", "shell-1")}
 	data, _ := appendEntry(nil, nil, 1, 1, []*proposal{{kind: itemCommand, cmd: ask}})
-	runClients(b, "entries", func(client, i int) error {
-		return lead.Apply(data, 10*time.Second).Error()
+	var leader atomic.Pointer[raft.Raft]
+	leader.Store(lead)
+	var retries atomic.Int64
+	runClients(b, clients, "entries", func(client, i int) (time.Duration, error) {
+		t0 := time.Now()
+		for {
+			err := leader.Load().Apply(data, 10*time.Second).Error()
+			if err == nil || time.Since(t0) > 10*time.Second {
+				return time.Since(t0), err
+			}
+			// Leadership moved (a loaded machine): try the new leader.
+			retries.Add(1)
+			time.Sleep(5 * time.Millisecond)
+			for _, r := range rafts {
+				if r.State() == raft.Leader {
+					leader.Store(r)
+				}
+			}
+		}
 	})
+	b.ReportMetric(float64(retries.Load()), "retries")
 }

@@ -17,6 +17,11 @@ type Config struct {
 	ID string
 	// DataDir holds the log, the stable store (raft.db) and the snapshots.
 	DataDir string
+	// LogStore is where the Raft log is kept: LogStoreWAL (the default;
+	// segment files in DataDir/wal, one fsync per append) or
+	// LogStoreBolt (raft.db, as before; two). A data directory written
+	// with the other store has its log copied over when the member opens.
+	LogStore LogStore
 	// RaftAddr is the host:port Raft listens on and peers dial.
 	RaftAddr string
 	// HTTPAddr is the host:port of this member's API, which peers forward
@@ -66,11 +71,8 @@ type Config struct {
 	MaxBatch int
 	// MaxInflight is the most log entries proposed and not yet applied;
 	// while they are in flight new commands queue up and ride together in
-	// the next entry.
+	// the next entry, proposed the moment one is applied.
 	MaxInflight int
-	// Linger is how long the group commit waits for one more command while
-	// commands keep arriving (0: never waits).
-	Linger time.Duration
 	// ApplyTimeout bounds how long a membership change waits to enter the
 	// log.
 	ApplyTimeout time.Duration
@@ -82,6 +84,7 @@ type Config struct {
 // RaftAddr and HTTPAddr must still be set.
 func DefaultConfig() Config {
 	return Config{
+		LogStore:           LogStoreWAL,
 		Manager:            manager.DefaultConfig(),
 		Reconciler:         DefaultReconcilerConfig(),
 		HeartbeatTimeout:   1000 * time.Millisecond,
@@ -94,7 +97,6 @@ func DefaultConfig() Config {
 		RetainSnapshots:    2,
 		MaxBatch:           512,
 		MaxInflight:        1,
-		Linger:             100 * time.Microsecond,
 		ApplyTimeout:       10 * time.Second,
 	}
 }
@@ -107,6 +109,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "DataDir", "required")
+	}
+	if err := c.LogStore.Validate(); err != nil {
+		return err
 	}
 	if err := linkis.ValidateAddress("RaftAddr", c.RaftAddr); err != nil {
 		return err
@@ -145,9 +150,6 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > 1<<16 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxBatch", "must be from 1 to 65536, got %d", c.MaxBatch)
-	}
-	if c.Linger < 0 || c.Linger > 100*time.Millisecond {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "Linger", "must be from 0 to 100ms, got %v", c.Linger)
 	}
 	if c.MaxInflight < 1 || c.MaxInflight > 1024 {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "MaxInflight", "must be from 1 to 1024, got %d", c.MaxInflight)

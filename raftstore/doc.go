@@ -1,8 +1,8 @@
 // Package raftstore is where the manager state lives: the deterministic
 // state machine of package manager replicated with github.com/hashicorp/raft
-// (log and stable store in raft-boltdb, snapshots in files), its HTTP/JSON
-// API, and the leader-only reconciler that carries out the effects the
-// state says are due.
+// (log in hashicorp/raft-wal or raft-boltdb, stable store in raft-boltdb,
+// snapshots in files), its HTTP/JSON API, and the leader-only reconciler
+// that carries out the effects the state says are due.
 //
 // It must never take a scheduling decision of its own, and must never keep
 // a timer, retry queue or reservation that lives only in one member's
@@ -25,6 +25,9 @@
 //     snapshot; restore checks every invariant).
 //   - replica.go: the state behind a read-write lock, and the callers
 //     waiting for asks to be decided (shared by Node and Memory).
+//   - logstore.go: the Raft log's store (Config.LogStore: the WAL or
+//     raft.db), moving a data directory's log from one to the other, and
+//     the stable store.
 //   - memory.go: Memory, the state in one process without replication (tests,
 //     the embedded system).
 //   - reconciler.go: the leader-only loop. Its only memory is which ECM
@@ -50,8 +53,29 @@
 //     applied index for entries Raft does not hand to the FSM.
 //   - Raft's buffered apply channel (BatchApplyCh) stays off: an Apply that
 //     races Shutdown can land in the buffer and never be answered.
-//   - MaxInflight defaults to 1 and Linger to 100 µs: with bbolt's two
-//     fsyncs per write on each member, fewer and larger entries beat
-//     pipelining smaller ones, and waiting 100 µs for the callers the last
-//     entry just answered fills the next one (see BENCHMARKS.md).
+//   - The log is hashicorp/raft-wal by default (Config.LogStore): an
+//     append is one write and one fsync, where a raft-boltdb commit is two
+//     fdatasyncs (pages, then meta) - on the leader and then again on a
+//     follower, in sequence, for every entry. raft.db stays the stable
+//     store (a few writes per election) and is where earlier versions kept
+//     the log: a data directory's log is in wal/ when that exists and in
+//     raft.db otherwise, and opening with the other store copies it over
+//     (built aside and renamed, so a crash mid-copy redoes it), both ways.
+//     raft-wal is at least 0.4.1 (0.4.0 cannot reopen a log after a tail
+//     truncation, which a failover causes), and its GetLog is fenced at
+//     FirstIndex (it still serves truncated entries from its open segment,
+//     and Raft would send those to a follower that needs the snapshot).
+//   - The group commit has no timer: an entry is cut as soon as a slot is
+//     free, with what is queued; when others are queued with the first
+//     item, the batcher yields the processor while the queue keeps growing
+//     (never for a lone caller). The earlier 100 µs linger really waited
+//     ~1.1 ms (Go's sub-millisecond timers fire late on Linux), on every
+//     command of a lone caller. Under a closed loop of 128 callers the
+//     entries now carry ~70 commands where the linger made them ~126: two
+//     cohorts of callers take turns. Also yielding after an entry's
+//     outcomes are handed out merged them again (~110), but measured fewer
+//     asks/s and a longer p99 on the WAL (see BENCHMARKS.md).
+//   - MaxInflight stays 1: with one fsync per member per entry, 2 and 4
+//     entries in flight measured no faster at 128 clients and cut the
+//     batches to a half and a quarter (see BENCHMARKS.md).
 package raftstore

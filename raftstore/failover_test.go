@@ -141,7 +141,7 @@ func TestClusterFollowerCatchesUpBySnapshot(t *testing.T) {
 	if err := lead.node.raft.Snapshot().Error(); err != nil {
 		t.Fatal(err)
 	}
-	first, err := lead.node.bolt.FirstIndex()
+	first, err := lead.node.files.log.FirstIndex()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,18 +16,23 @@ type runningMember struct {
 	cfg    MemberConfig
 	cancel context.CancelFunc
 	done   chan error
+	err    error // what RunMember returned, once stopped
+	ended  bool
+	node   *Node // set when ready
 }
 
 func startMember(t *testing.T, cfg MemberConfig) *runningMember {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
-	cfg.Ready = func(*Node) { close(ready) }
-	m := &runningMember{cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	m := &runningMember{cancel: cancel, done: make(chan error, 1)}
+	cfg.Ready = func(n *Node) { m.node = n; close(ready) }
+	m.cfg = cfg
 	go func() { m.done <- RunMember(ctx, cfg) }()
 	select {
 	case <-ready:
 	case err := <-m.done:
+		m.ended = true
 		t.Fatalf("member %s: %v", cfg.Node.ID, err)
 	case <-time.After(20 * time.Second):
 		t.Fatalf("member %s never became ready", cfg.Node.ID)
@@ -35,10 +40,14 @@ func startMember(t *testing.T, cfg MemberConfig) *runningMember {
 	return m
 }
 
-// stop ends the member as Ctrl-C would and returns what RunMember did.
+// stop ends the member as Ctrl-C would and returns what RunMember did;
+// stopping it again returns the same.
 func (m *runningMember) stop() error {
 	m.cancel()
-	return <-m.done
+	if !m.ended {
+		m.err, m.ended = <-m.done, true
+	}
+	return m.err
 }
 
 func TestRunMemberBootstrapJoinRestart(t *testing.T) {
@@ -86,8 +95,18 @@ func TestRunMemberBootstrapJoinRestart(t *testing.T) {
 	}
 	waitMembers(3)
 	// A member stopped as by Ctrl-C shuts down cleanly and, restarted from
-	// its directory with neither flag, rejoins by itself.
+	// its directory with neither flag, rejoins by itself - once it holds
+	// the cluster's log: one stopped before any entry reached it has
+	// nothing on disk to rejoin with.
 	third := ms[2].cfg
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ms[2].node.HasState() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the third member received no entry in 10 s")
+		}
+	}
 	if err := ms[2].stop(); err != nil {
 		t.Fatalf("clean shutdown: %v", err)
 	}

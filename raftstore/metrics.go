@@ -19,6 +19,7 @@ type metrics struct {
 	commit   prometheus.Histogram   // proposal → result, as the proposer sees it
 	apply    prometheus.Histogram   // applying one log entry on this replica
 	batch    prometheus.Histogram   // commands per log entry
+	appends  prometheus.Histogram   // appending entries to this member's log (write and sync)
 	asks     *prometheus.CounterVec // by outcome and, for refusals, the error kind
 	commands *prometheus.CounterVec // applied commands by type and result
 
@@ -43,6 +44,10 @@ func newMetrics(rep *replica) *metrics {
 			Name: "linkis_batch_commands", Help: "Commands carried by one log entry (group commit).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}),
+		appends: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "linkis_raft_append_seconds", Help: "Time to append entries to this member's Raft log, write and sync (the leader's own, or a follower's).",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}),
 		asks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "linkis_asks_total", Help: "Engine asks by outcome: reused, created, queued, failed later, refused (with the error kind).",
 		}, []string{"outcome", "kind"}),
@@ -55,7 +60,7 @@ func newMetrics(rep *replica) *metrics {
 		m.ok[t] = m.commands.WithLabelValues(t.String(), "ok")
 	}
 	m.reused, m.created, m.queued = m.asks.WithLabelValues("reused", ""), m.asks.WithLabelValues("created", ""), m.asks.WithLabelValues("queued", "")
-	m.reg.MustRegister(m.commit, m.apply, m.batch, m.asks, m.commands, &stateCollector{rep: rep},
+	m.reg.MustRegister(m.commit, m.apply, m.batch, m.appends, m.asks, m.commands, &stateCollector{rep: rep},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -8,16 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.etcd.io/bbolt"
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
@@ -25,8 +23,9 @@ import (
 )
 
 // Node is one member of a manager cluster: the manager state machine
-// replicated with Raft over TCP, its log and stable store in bbolt, its
-// snapshots in files. It implements Store and Membership.
+// replicated with Raft over TCP, its log in a WAL (or bbolt), its stable
+// store in bbolt, its snapshots in files. It implements Store and
+// Membership.
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
@@ -35,7 +34,7 @@ type Node struct {
 	rep   *replica
 	met   *metrics
 	trans *raft.NetworkTransport
-	bolt  *raftboltdb.BoltStore
+	files *logFiles
 
 	queue chan *proposal // items waiting to ride in the next entry
 
@@ -97,10 +96,10 @@ func Open(cfg Config) (*Node, error) {
 			n.closeStores()
 		}
 	}()
-	if n.bolt, err = openBolt(cfg.DataDir, cfg.NoSync); err != nil {
+	if n.files, err = openLogFiles(cfg.DataDir, cfg.LogStore, cfg.NoSync, hlog, n.met.appends); err != nil {
 		return nil, fmt.Errorf("raftstore: opening the log: %w", err)
 	}
-	logs, err := raft.NewLogCache(1024, n.bolt)
+	logs, err := raft.NewLogCache(1024, n.files.log)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
@@ -135,7 +134,7 @@ func Open(cfg Config) (*Node, error) {
 	// front of Raft (batch) and in Raft's own leader loop anyway.
 	rc.BatchApplyCh = false
 	rc.Logger = hlog
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, n.trans); err != nil {
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.files.stable, snaps, n.trans); err != nil {
 		return nil, fmt.Errorf("raftstore: starting raft: %w", err)
 	}
 	n.registerRaftMetrics()
@@ -147,22 +146,15 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// openBolt opens the log and stable store. The freelist is not written on
-// every commit (bbolt rebuilds it when it opens the file), so a commit
-// writes and syncs only the log pages and the meta page; Consul and Nomad
-// run raft-boltdb the same way.
-func openBolt(dir string, noSync bool) (*raftboltdb.BoltStore, error) {
-	return raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), NoSync: noSync,
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType}})
-}
-
 // closeStores closes what Open opened before raft took them over.
 func (n *Node) closeStores() {
 	if n.trans != nil {
 		_ = n.trans.Close()
 	}
-	if n.bolt != nil {
-		_ = n.bolt.Close()
+	if n.files != nil {
+		if err := n.files.close(); err != nil {
+			n.log.Warn("closing the log", "err", err)
+		}
 	}
 }
 
@@ -249,13 +241,20 @@ var errClosed = linkis.Errorf(linkis.ErrUnavailable, "member", "shutting down")
 var errLeadershipChanged = linkis.Errorf(linkis.ErrUnavailable, "leader",
 	"leadership changed before the command was known to be committed: it may or may not be applied")
 
-// batch is the group commit: it takes what is queued (up to MaxBatch) into
-// one entry, with up to MaxInflight entries on their way through Raft;
-// while they are, new items queue up for the next entry. Outcomes come
-// back through deliver, when this member applies the entry, or through
-// failInflight, when the entry's term ends first - never by waiting on
-// Raft's futures, which Raft leaves unanswered when it shuts down with
-// committed entries not yet applied.
+// batch is the group commit: it proposes an entry as soon as a slot is
+// free (at most MaxInflight entries on their way through Raft) and an item
+// is queued, with every item queued by then (up to MaxBatch). A lone
+// caller on an idle member is proposed at once; under load, what arrived
+// while the previous entry was in flight rides in the next, cut the moment
+// that one is applied. No timer: Go's timers under a millisecond fire
+// about 1 ms late on Linux, which a lone caller would pay on every
+// command. Instead, when others are queued with the first item, gather
+// yields the processor while the queue keeps growing, so that callers
+// about to send their next command can still ride in the entry. Outcomes
+// come back through deliver, when this member applies the entry, or
+// through failInflight, when the entry's term ends first - never by
+// waiting on Raft's futures, which Raft leaves unanswered when it shuts
+// down with committed entries not yet applied.
 func (n *Node) batch() {
 	defer n.wg.Done()
 	defer func() { // fail what never made it into an entry
@@ -270,8 +269,6 @@ func (n *Node) batch() {
 	}()
 	var buf, scratch []byte
 	var seq uint64
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
 	for {
 		select {
 		case n.slots <- struct{}{}:
@@ -286,7 +283,7 @@ func (n *Node) batch() {
 			<-n.slots
 			return
 		}
-		props = n.gather(props, linger)
+		props = n.gather(props)
 		// Tag the entry with a term this member leads: an entry handed to
 		// a candidate is never appended, and if the candidate then won
 		// that very term nothing would ever answer or fail it.
@@ -310,11 +307,12 @@ func (n *Node) batch() {
 	}
 }
 
-// gather adds what is queued to props, up to MaxBatch. While items keep
-// arriving less than Linger apart it waits for them: callers answered by
-// the last entry are about to send their next command, and one more
-// entry for a few latecomers costs as much as one for all of them.
-func (n *Node) gather(props []*proposal, t *time.Timer) []*proposal {
+// gather adds what is queued to props, up to MaxBatch. When others are
+// queued too, it then yields the processor and looks again for as long as
+// the queue keeps growing: the callers the last entry answered are about
+// to send their next command, and one entry for all of them costs about
+// as much as one for a few. A lone caller never waits for anything.
+func (n *Node) gather(props []*proposal) []*proposal {
 	for len(props) < n.cfg.MaxBatch {
 		select {
 		case p := <-n.queue:
@@ -322,15 +320,11 @@ func (n *Node) gather(props []*proposal, t *time.Timer) []*proposal {
 			continue
 		default:
 		}
-		if n.cfg.Linger <= 0 {
+		if len(props) == 1 {
 			return props
 		}
-		t.Reset(n.cfg.Linger)
-		select {
-		case p := <-n.queue:
-			props = append(props, p)
-			t.Stop()
-		case <-t.C:
+		runtime.Gosched()
+		if len(n.queue) == 0 {
 			return props
 		}
 	}

@@ -14,13 +14,15 @@ import (
 )
 
 // runManager is `linkis manager --id ID --data-dir DIR --raft-addr
-// HOST:PORT --http-addr HOST:PORT (--bootstrap | --join URL)`: one member
-// of a manager cluster, until SIGINT or SIGTERM.
+// HOST:PORT --http-addr HOST:PORT (--bootstrap | --join URL) [--log-store
+// wal|bolt]`: one member of a manager cluster, until SIGINT or SIGTERM.
 func runManager(_ io.Writer, args []string) error {
 	cfg := raftstore.MemberConfig{Node: raftstore.DefaultConfig()}
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.StringVar(&cfg.Node.ID, "id", "", "member id, unique in the cluster and stable across restarts")
 	fs.StringVar(&cfg.Node.DataDir, "data-dir", "", "directory for the log, stable store and snapshots")
+	fs.StringVar((*string)(&cfg.Node.LogStore), "log-store", string(cfg.Node.LogStore),
+		`where the Raft log is kept: "wal" (DIR/wal, one fsync per append) or "bolt" (DIR/raft.db); a log in the other moves over at start`)
 	fs.StringVar(&cfg.Node.RaftAddr, "raft-addr", "", "host:port for Raft traffic")
 	fs.StringVar(&cfg.Node.HTTPAddr, "http-addr", "", "host:port of the manager API")
 	fs.StringVar(&cfg.Token, "token", "", "cluster token (default $LINKIS_TOKEN)")

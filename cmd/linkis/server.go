@@ -54,6 +54,7 @@ type server struct {
 	capacity      linkis.Resource
 	idle          time.Duration
 	member        *embedded.Member // the cluster form
+	logStore      raftstore.LogStore
 	sources       *datasource.Set
 }
 
@@ -70,6 +71,7 @@ func parseServer(args []string) (*server, error) {
 	fs.DurationVar(&s.sessionIdle, "session-timeout", identity.DefaultConfig().SessionTimeout, "a login session unused for this long ends")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
 	sourcesFile := fs.String("datasources", "", "the data source file for jdbc jobs, mode 0600 (default $LINKIS_DATASOURCES)")
+	fs.StringVar((*string)(&s.logStore), "log-store", string(raftstore.LogStoreWAL), `where the manager's Raft log is kept: "wal" or "bolt" (see linkis manager)`)
 	capf := capacityFlags(fs)
 	fs.DurationVar(&s.idle, "engine-idle-time", defaultServerEngineIdle, "engines exit after this long without work, giving their room back (a job's engineconn.max.free.time wins)")
 	var m embedded.Member
@@ -133,7 +135,7 @@ func parseServer(args []string) (*server, error) {
 // the REST API's address once it serves.
 func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr string)) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sys, err := embedded.Start(embedded.Config{DataDir: s.dataDir, Durable: !s.inMemory, Logger: log, Capacity: &s.capacity,
+	sys, err := embedded.Start(embedded.Config{DataDir: s.dataDir, Durable: !s.inMemory, LogStore: s.logStore, Logger: log, Capacity: &s.capacity,
 		ECM: func(c *ecm.Config) { c.EngineMaxFreeTime = s.idle }, Member: s.member, DataSources: s.sources})
 	if err != nil {
 		return err

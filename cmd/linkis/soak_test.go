@@ -25,7 +25,9 @@ import (
 // TestSoakManagerCluster (make soak) runs three `linkis manager`
 // processes on loopback under load and kill -9s the leader again and
 // again; every restart must rejoin and nothing acknowledged may be lost.
-// LINKIS_SOAK_DURATION sets how long (default 60s).
+// LINKIS_SOAK_DURATION sets how long (default 60s), LINKIS_SOAK_STORE the
+// members' --log-store (default: theirs), LINKIS_SOAK_CLIENTS how many
+// clients write at once (default 32).
 func TestSoakManagerCluster(t *testing.T) {
 	duration := time.Minute
 	if v := os.Getenv("LINKIS_SOAK_DURATION"); v != "" {
@@ -33,6 +35,17 @@ func TestSoakManagerCluster(t *testing.T) {
 		if duration, err = time.ParseDuration(v); err != nil {
 			t.Fatal(err)
 		}
+	}
+	clients := 32
+	if v := os.Getenv("LINKIS_SOAK_CLIENTS"); v != "" {
+		var err error
+		if clients, err = strconv.Atoi(v); err != nil || clients < 1 {
+			t.Fatalf("LINKIS_SOAK_CLIENTS=%q: want a positive count", v)
+		}
+	}
+	var storeFlag []string
+	if v := os.Getenv("LINKIS_SOAK_STORE"); v != "" {
+		storeFlag = []string{"--log-store", v}
 	}
 	const token = "soak-token"
 	dir := t.TempDir()
@@ -63,7 +76,8 @@ func TestSoakManagerCluster(t *testing.T) {
 	}
 	start := func(p *proc, extra ...string) {
 		args := append([]string{"manager", "--id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
-			"--token", token, "--heartbeat-timeout", "300ms", "--election-timeout", "300ms", "--lease-timeout", "150ms"}, extra...)
+			"--token", token, "--heartbeat-timeout", "300ms", "--election-timeout", "300ms", "--lease-timeout", "150ms"}, storeFlag...)
+		args = append(args, extra...)
 		p.cmd = exec.Command(bin, args...)
 		log, err := os.OpenFile(p.dir+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -122,7 +136,7 @@ func TestSoakManagerCluster(t *testing.T) {
 	var mu sync.Mutex
 	held, released := map[string]string{}, map[string]bool{}
 	var wg sync.WaitGroup
-	for c := 0; c < 8; c++ {
+	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -222,7 +236,7 @@ func TestSoakManagerCluster(t *testing.T) {
 			t.Errorf("%s on SIGINT: %v (want a clean exit)", p.id, err)
 		}
 	}
-	t.Logf("%d leader kills; %d asks held and %d released, all present", kills, len(held), len(released))
+	t.Logf("%d leader kills under %d clients (log store %q); %d asks held and %d released, all present", kills, clients, os.Getenv("LINKIS_SOAK_STORE"), len(held), len(released))
 }
 
 // fakeECM answers launches with a running engine at a made-up address.

@@ -14,6 +14,7 @@ import (
 	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
+	"github.com/golinkis/golinkis/raftstore"
 )
 
 // BenchmarkJobsThroughput pushes b.N trivial shell jobs (`true`) of one
@@ -24,15 +25,30 @@ import (
 // -benchtime 10000x for the issue's figure. engine=echo runs the same jobs
 // on the echo engine (an engine process without a child: everything but
 // bash).
+//
+// manager=wal and manager=bolt run the echo jobs on the durable manager of
+// `linkis server` (a single-node Raft log in the data directory, in that
+// store) instead of the in-memory one; keep=none makes every job ask for
+// its engine and release it (no EnginePool), so that each pays two
+// commits of the manager's log.
 func BenchmarkJobsThroughput(b *testing.B) {
 	for _, engine := range []string{"shell", "echo"} {
 		for _, pool := range []int{4, 8} {
-			b.Run(fmt.Sprintf("engine=%s/pool=%d", engine, pool), func(b *testing.B) { benchThroughput(b, engine, pool) })
+			b.Run(fmt.Sprintf("engine=%s/pool=%d", engine, pool), func(b *testing.B) { benchThroughput(b, engine, pool, "", 0) })
+		}
+	}
+	for _, store := range []raftstore.LogStore{raftstore.LogStoreWAL, raftstore.LogStoreBolt} {
+		for _, keep := range []string{"pool", "none"} {
+			b.Run(fmt.Sprintf("engine=echo/pool=8/manager=%s/keep=%s", store, keep), func(b *testing.B) {
+				benchThroughput(b, "echo", 8, store, map[string]time.Duration{"pool": 0, "none": -1}[keep])
+			})
 		}
 	}
 }
 
-func benchThroughput(b *testing.B, engine string, pool int) {
+// benchThroughput runs the jobs; store "" keeps the manager in memory,
+// keepEngines is Config.KeepEngines.
+func benchThroughput(b *testing.B, engine string, pool int, store raftstore.LogStore, keepEngines time.Duration) {
 	ec := entrance.DefaultConfig()
 	jc := manager.DefaultJobConfig()
 	jc.GroupMaxRunning, jc.QueueCapacity = pool, max(b.N, 1000)
@@ -43,7 +59,11 @@ func benchThroughput(b *testing.B, engine string, pool int) {
 		Resources: manager.StandardResources{Memory: 64 * linkis.MiB, MilliCores: 100}, Launcher: manager.StandardLauncher{}}); err != nil {
 		b.Fatal(err)
 	}
-	sys, err := embedded.Start(embedded.Config{Entrance: &ec, Capacity: &capacity, Plugins: plugins})
+	cfg := embedded.Config{Entrance: &ec, Capacity: &capacity, Plugins: plugins, KeepEngines: keepEngines}
+	if store != "" {
+		cfg.DataDir, cfg.Durable, cfg.LogStore = b.TempDir(), true, store
+	}
+	sys, err := embedded.Start(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

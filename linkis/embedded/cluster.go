@@ -32,9 +32,9 @@ type managerStore interface {
 }
 
 // openManager opens the manager state: a single-node Raft member in dir
-// (Durable) or a Memory store, with the reconciler calling the ECM over
-// HTTP.
-func openManager(durable bool, mc manager.Config, plugins *manager.Plugins, rec raftstore.ReconcilerConfig,
+// (durable; its log in store, "" for raftstore's default) or a Memory
+// store, with the reconciler calling the ECM over HTTP.
+func openManager(durable bool, store raftstore.LogStore, mc manager.Config, plugins *manager.Plugins, rec raftstore.ReconcilerConfig,
 	dir, token string, log *slog.Logger) (managerStore, error) {
 	ecms := api.NewECMClient(token, nil)
 	if !durable {
@@ -54,6 +54,9 @@ func openManager(durable bool, mc manager.Config, plugins *manager.Plugins, rec 
 	rc := raftstore.DefaultConfig()
 	rc.ID = "embedded"
 	rc.DataDir = dir
+	if store != "" {
+		rc.LogStore = store
+	}
 	rc.RaftAddr = "127.0.0.1:1" // never dialled: a single member, over a stream with no network
 	rc.HTTPAddr = "127.0.0.1:1"
 	rc.Stream = &noNetwork{closed: make(chan struct{})}

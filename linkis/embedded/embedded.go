@@ -38,6 +38,10 @@ type Config struct {
 	// DataDir, so a restarted system knows its engines and reservations;
 	// false keeps it in memory.
 	Durable bool
+	// LogStore is where a durable manager keeps its Raft log (see
+	// raftstore.Config.LogStore; "": raftstore's default, the WAL). A log
+	// in the other store moves over when the system starts.
+	LogStore raftstore.LogStore
 	// EngineBinary is the program the ECM starts engines with, as
 	// `EngineBinary engineconn --ticket ...` (default: this process's own
 	// executable, whose main must call ServeEngine first; the linkis binary
@@ -172,7 +176,7 @@ func (s *System) startManager() error {
 	if err != nil {
 		return err
 	}
-	m, err := openManager(s.cfg.Durable, mc, s.cfg.Plugins, rc, filepath.Join(s.dir, "manager"), s.token, s.log.With("part", "manager"))
+	m, err := openManager(s.cfg.Durable, s.cfg.LogStore, mc, s.cfg.Plugins, rc, filepath.Join(s.dir, "manager"), s.token, s.log.With("part", "manager"))
 	if err != nil {
 		ln.Close()
 		return err

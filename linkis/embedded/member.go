@@ -107,6 +107,9 @@ func (s *System) startMember(mc manager.Config) error {
 	rc := raftstore.DefaultConfig()
 	rc.ID, rc.DataDir, rc.RaftAddr, rc.HTTPAddr, rc.Token = m.ID, filepath.Join(s.dir, "manager"), m.RaftAddr, m.HTTPAddr, m.Token
 	rc.Manager, rc.Plugins, rc.ECMs = mc, s.cfg.Plugins, api.NewECMClient(m.Token, nil)
+	if s.cfg.LogStore != "" {
+		rc.LogStore = s.cfg.LogStore
+	}
 	if s.cfg.Reconciler != nil {
 		rc.Reconciler = *s.cfg.Reconciler
 	}
