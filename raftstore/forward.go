@@ -29,6 +29,10 @@ type commandAnswer struct {
 	EC   manager.ECID        `json:"ec,omitempty"`
 	Job  *manager.JobView    `json:"job,omitempty"`
 	Jobs []manager.JobNotice `json:"jobs,omitempty"`
+	// Index is the leader's applied index once the command was applied:
+	// the member that passed it waits to have applied as much before it
+	// answers, so that its caller's next read there sees the command.
+	Index uint64 `json:"index"`
 }
 
 // readIndex is the leader's answer to PathReadIndex.
@@ -55,7 +59,7 @@ func (n *Node) forwardApply(ctx context.Context, cmd manager.Command) (manager.R
 	if a.Job != nil {
 		r.Job = *a.Job
 	}
-	return r, nil
+	return r, n.waitApplied(ctx, a.Index)
 }
 
 // readIndexAt asks the leader for its applied index after a consistent
@@ -65,15 +69,20 @@ func (n *Node) readIndexAt(ctx context.Context) error {
 	if err := n.callLeader(ctx, http.MethodGet, api.PathReadIndex, nil, &ri); err != nil {
 		return err
 	}
+	return n.waitApplied(ctx, ri.Index)
+}
+
+// waitApplied returns once this member has applied index.
+func (n *Node) waitApplied(ctx context.Context, index uint64) error {
 	for {
 		ch := n.rep.changes()
-		if n.rep.appliedIndex() >= ri.Index {
+		if n.rep.appliedIndex() >= index {
 			return nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return linkis.Errorf(linkis.ErrUnavailable, "read", "this member had not caught up with the leader's index %d when the read's time ran out (it is at %d)", ri.Index, n.rep.appliedIndex())
+			return linkis.Errorf(linkis.ErrUnavailable, "read", "this member had not caught up with the leader's index %d when the time ran out (it is at %d)", index, n.rep.appliedIndex())
 		case <-n.ctx.Done():
 			return errClosed
 		}
@@ -156,7 +165,7 @@ func (h *handler) commands(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, err)
 		return
 	}
-	a := commandAnswer{EC: res.EC, Jobs: res.Jobs}
+	a := commandAnswer{EC: res.EC, Jobs: res.Jobs, Index: h.s.AppliedIndex()}
 	if res.Job.TaskID != 0 {
 		a.Job = &res.Job
 	}

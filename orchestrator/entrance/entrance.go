@@ -462,17 +462,23 @@ func (e *Entrance) kill(ctx context.Context, v manager.JobView, by string) (orch
 // (linkis.ErrUnavailable). It is woken by the job's end as this member
 // applies it, not by polling.
 func (e *Entrance) Wait(ctx context.Context, user, execID string) (orchestrator.Job, error) {
-	rctx := ctx
+	// A job's final state never changes, so this member's own state can
+	// answer whenever it knows the job: ended, it is the answer; not yet,
+	// the end's notice wakes the wait. Only a job it does not know (yet)
+	// is looked up through the leader.
+	rctx := orchestrator.AllowStale(ctx)
 	for {
 		v, err := e.view(rctx, user, execID)
+		if errors.Is(err, linkis.ErrUnknownJob) && rctx != ctx {
+			rctx = ctx
+			continue
+		}
 		if err != nil || v.State.Final() {
 			if err != nil {
 				return orchestrator.Job{}, err
 			}
 			return e.toJob(v)
 		}
-		// After the first read, this member's own state is as current as
-		// the notice that wakes the wait: no need to ask the leader again.
 		rctx = orchestrator.AllowStale(ctx)
 		e.mu.Lock()
 		ch := e.waiters[v.TaskID]
