@@ -114,7 +114,7 @@ func AppendCommand(b []byte, c Command) []byte {
 	case Configure:
 		encodeConfig(&e, c.Config)
 	default:
-		if !appendJobCommand(&e, c) {
+		if !appendJobCommand(&e, c) && !appendAdminCommand(&e, c) {
 			panic("manager: cannot encode command " + c.Type().String())
 		}
 	}
@@ -186,7 +186,9 @@ func DecodeCommand(b []byte) (Command, error) {
 	case CmdConfigure:
 		c = Configure{Time: t, Config: decodeConfig(&d)}
 	default:
-		c = decodeJobCommand(&d, typ, t)
+		if c = decodeJobCommand(&d, typ, t); c == nil {
+			c = decodeAdminCommand(&d, typ, t)
+		}
 	}
 	if d.err != nil {
 		return nil, d.err

@@ -12,12 +12,14 @@ import (
 // ECMs by id, the distinct label sets of engines and asks (which they refer
 // to by index: a key's hundred engines share one), engines by id, asks in
 // the order of asksInOrder; from version 2, the entrance's job records and
-// queues (jobcodec.go). Everything derivable (ledger
+// queues (jobcodec.go); from version 3, the operator's part - health
+// overrides, configuration, variables, ended engines (admincodec.go).
+// Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
 const (
 	snapshotMagic   = "GLKS"
-	snapshotVersion = 2
+	snapshotVersion = 3
 )
 
 // Snapshot returns the state's binary form. Two states that applied the
@@ -136,6 +138,7 @@ func (s *State) Snapshot() []byte {
 		e.u(a.seq)
 	}
 	s.snapshotJobs(&e)
+	s.snapshotAdmin(&e)
 	return e.b
 }
 
@@ -193,10 +196,10 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "not a manager snapshot")
 	}
 	// Version 1 (before the job queues joined the state) reads as a state
-	// without jobs.
+	// without jobs, version 2 as one without the operator's part.
 	version := data[len(snapshotMagic)]
-	if version != 1 && version != snapshotVersion {
-		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads 1 and %d", version, snapshotVersion)
+	if version < 1 || version > snapshotVersion {
+		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads 1 to %d", version, snapshotVersion)
 	}
 	d := &dec{b: data[len(snapshotMagic)+1:]}
 	cfg := decodeConfig(d)
@@ -216,6 +219,12 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	r.asks()
 	if version >= 2 && r.ok() {
 		if err := s.restoreJobs(d); err != nil {
+			return nil, err
+		}
+		s.jobs.conf = &s.admin.conf
+	}
+	if version >= 3 && r.ok() {
+		if err := s.restoreAdmin(d); err != nil {
 			return nil, err
 		}
 	}

@@ -36,6 +36,7 @@ type State struct {
 	ecObserver   ECObserver // observer, when it takes engine ids (simsupport.go)
 	placement    Placement  // ECM-choice policy: code, not state (placement.go)
 	jobs         jobs       // the entrance: job records and consumer groups (jobs.go)
+	admin        adminState // the operator's: health overrides, configuration, variables, ended engines (admin.go)
 	scratch      []byte     // reused to look keys up without allocating; not state
 }
 
@@ -53,7 +54,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 	if plugins == nil {
 		plugins = DefaultPlugins()
 	}
-	return &State{
+	s := &State{
 		cfg:          cfg,
 		plugins:      plugins,
 		nextEC:       1,
@@ -69,7 +70,10 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		starting:     map[ECID]*ec{},
 		killing:      map[ECID]*ec{},
 		jobs:         newJobs(),
-	}, nil
+		admin:        newAdminState(),
+	}
+	s.jobs.conf = &s.admin.conf
+	return s, nil
 }
 
 // SetObserver installs an observer of status transitions (nil removes it).
@@ -100,6 +104,8 @@ type Result struct {
 	// Jobs lists the jobs whose state this command changed (submitted,
 	// dispatched, ended, cleaned up), in the order it changed them.
 	Jobs []JobNotice
+	// ECs lists the engines a KillEngines stopped.
+	ECs []ECID
 }
 
 // AskStatus is where an ask stands.
@@ -192,7 +198,10 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	case ImportJob:
 		r, err = s.importJob(t, c)
 	default:
-		err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
+		var ok bool
+		if r, ok, err = s.applyAdmin(t, cmd); !ok { // the operator's commands (admin.go)
+			err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
+		}
 	}
 	if err != nil {
 		return Result{}, err
