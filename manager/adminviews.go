@@ -13,13 +13,13 @@ import (
 
 // ECMQuery selects ECMs, ordered by id.
 type ECMQuery struct {
-	Instance  string             // a substring of the id or the address
-	Health    *linkis.NodeHealth // nil: any
-	Owner     string             // hosts an engine of this user
-	Tenant    string             // a substring of its tenant label
-	Labels    linkis.Labels      // it carries every one
-	Offset    int
-	Limit     int
+	Instance string             // a substring of the id or the address
+	Health   *linkis.NodeHealth // nil: any
+	Owner    string             // hosts an engine of this user
+	Tenant   string             // a substring of its tenant label
+	Labels   linkis.Labels      // it carries every one
+	Offset   int
+	Limit    int
 }
 
 // ListECMs returns the ECMs q selects, ordered by id, and how many match
