@@ -29,6 +29,7 @@ type commandAnswer struct {
 	EC   manager.ECID        `json:"ec,omitempty"`
 	Job  *manager.JobView    `json:"job,omitempty"`
 	Jobs []manager.JobNotice `json:"jobs,omitempty"`
+	ECs  []manager.ECID      `json:"ecs,omitempty"` // a KillEngines' engines
 }
 
 // readIndex is the leader's answer to PathReadIndex.
@@ -51,7 +52,7 @@ func (n *Node) forwardApply(ctx context.Context, cmd manager.Command) (manager.R
 	if err := n.callLeader(ctx, http.MethodPost, api.PathCommands, manager.EncodeCommand(cmd), &a); err != nil {
 		return manager.Result{}, err
 	}
-	r := manager.Result{EC: a.EC, Jobs: a.Jobs}
+	r := manager.Result{EC: a.EC, Jobs: a.Jobs, ECs: a.ECs}
 	if a.Job != nil {
 		r.Job = *a.Job
 	}
@@ -156,7 +157,7 @@ func (h *handler) commands(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, err)
 		return
 	}
-	a := commandAnswer{EC: res.EC, Jobs: res.Jobs}
+	a := commandAnswer{EC: res.EC, Jobs: res.Jobs, ECs: res.ECs}
 	if res.Job.TaskID != 0 {
 		a.Job = &res.Job
 	}
