@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,6 +231,48 @@ func Substitute(code string, user Values, submitted time.Time) (string, error) {
 		return "", err
 	}
 	return v.Substitute(code)
+}
+
+// withGlobals layers a job's own variables over the user's global ones.
+func withGlobals(globals, own Values) Values {
+	if len(globals) == 0 {
+		return own
+	}
+	out := make(Values, len(globals)+len(own))
+	for k, v := range globals {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
+}
+
+// References returns the names code refers to as ${name} (or ${name+n},
+// ${name-n}), each once, in the order they first appear; "$${" and
+// malformed references are skipped. The entrance keeps with a job only
+// the global variables its code uses.
+func References(code string) []string {
+	var out []string
+	for {
+		i := strings.Index(code, varOpen)
+		if i < 0 {
+			return out
+		}
+		rest := code[i+len(varOpen):]
+		if i > 0 && code[i-1] == '$' {
+			code = rest // "$${": a literal, as Substitute reads it
+			continue
+		}
+		end := strings.IndexByte(rest, '}')
+		if end < 0 {
+			return out
+		}
+		if name, _, err := parseRef(rest[:end]); err == nil && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+		code = rest[end+1:]
+	}
 }
 
 // parseRef reads "name", "name+n" or "name-n" (spaces allowed around the
