@@ -20,6 +20,7 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/admin"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
@@ -295,6 +296,9 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if s.mgr == nil {
 		return nil, linkis.Errorf(linkis.ErrUnavailable, "system", "closed")
 	}
+	if cfg.Operations == nil {
+		cfg.Operations = s.Operator()
+	}
 	rest, err := restapi.NewHandler(s.ent, cfg)
 	if err != nil {
 		return nil, err
@@ -316,6 +320,12 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 		}
 		rest.ServeHTTP(w, r)
 	}), nil
+}
+
+// Operator returns the operator's calls over the system's state: what the
+// REST API's management paths serve (Handler wires it in).
+func (s *System) Operator() *admin.Operator {
+	return admin.New(s.mgr, api.NewECMClient(s.token, nil))
 }
 
 // Manager returns a client of the system's manager API (loopback HTTP).

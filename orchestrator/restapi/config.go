@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,7 +47,18 @@ type Config struct {
 	// Logger receives a debug line per request and the details of
 	// internal errors (default slog.Default()).
 	Logger *slog.Logger
+	// Admins are the administrators (Linkis's
+	// wds.linkis.governance.station.admin): the management API's nodes,
+	// every user's resources and other users' configuration are theirs
+	// only. Each must be one of Users.
+	Admins []string
+	// Operations serves the management API (manage.go); nil: those paths
+	// answer that this server does not serve it.
+	Operations Operations
 }
+
+// IsAdmin reports whether user is an administrator.
+func (c Config) IsAdmin(user string) bool { return user != "" && slices.Contains(c.Admins, user) }
 
 // DefaultConfig returns the defaults, with no users.
 func DefaultConfig() Config {
@@ -95,6 +107,11 @@ func (c Config) Validate() error {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "empty token code")
 		case len(code) > MaxTokenBytes:
 			return linkis.Errorf(linkis.ErrInvalidArgument, "Users", "the token code of %q is longer than %d bytes", u, MaxTokenBytes)
+		}
+	}
+	for _, a := range c.Admins {
+		if _, ok := c.Users[a]; !ok {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "Admins", a, "an administrator must be one of the users")
 		}
 	}
 	if c.MaxBodyBytes < 0 {

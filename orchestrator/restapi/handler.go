@@ -133,6 +133,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rep.status != 0:
 		env.Status, code, env.Message = rep.status, rep.code, rep.msg
 		data = ErrorData{ErrorKind: "permission", Field: "token", Reason: rep.msg}
+	case rep.msg != "":
+		env.Message = rep.msg // a success's own words, as Linkis gives some
 	}
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -246,6 +248,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, user string) *re
 			return &reply{err: linkis.ValueError(linkis.ErrInvalidArgument, "taskID", clip(seg[1]), "must be a positive integer")}
 		}
 		return h.history(r, user, id)
+	}
+	if rep, ok := h.manage(w, r, user, rest); ok { // the management API (manage.go)
+		return rep
 	}
 	return notFound(r)
 }
