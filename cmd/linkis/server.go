@@ -24,7 +24,7 @@ import (
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
-// [--users FILE] [--memory M --cores C --instances N] [--engine-idle-time
+// [--users FILE] [--admins U,...] [--memory M --cores C --instances N] [--engine-idle-time
 // D]`: a manager, an ECM and the entrance in one process for a team,
 // serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
@@ -46,6 +46,7 @@ func runServer(out io.Writer, args []string) error {
 type server struct {
 	dataDir, addr string
 	users         map[string]string
+	admins        []string
 	inMemory      bool
 	capacity      linkis.Resource
 	idle          time.Duration
@@ -58,6 +59,7 @@ func parseServer(args []string) (*server, error) {
 	fs.StringVar(&s.dataDir, "data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
 	fs.StringVar(&s.addr, "http-addr", "127.0.0.1:8088", "where the REST API listens")
 	usersFile := fs.String("users", "", "a file of 'user token-code' lines (default: $LINKIS_USERS, 'user:code,user:code')")
+	admins := fs.String("admins", "", "administrators, comma-separated users (default $LINKIS_ADMINS): ECMs, every user's engines and resources, and other users' configuration are theirs only")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
 	capf := capacityFlags(fs)
 	fs.DurationVar(&s.idle, "engine-idle-time", defaultServerEngineIdle, "engines exit after this long without work, giving their room back (a job's engineconn.max.free.time wins)")
@@ -102,6 +104,15 @@ func parseServer(args []string) (*server, error) {
 	if s.users, err = loadUsers(*usersFile, os.Getenv("LINKIS_USERS")); err != nil {
 		return nil, err
 	}
+	if *admins == "" {
+		*admins = os.Getenv("LINKIS_ADMINS")
+	}
+	s.admins = splitList(*admins)
+	for _, a := range s.admins {
+		if _, ok := s.users[a]; !ok {
+			return nil, fmt.Errorf("server: administrator %q is not one of the users", a)
+		}
+	}
 	return s, nil
 }
 
@@ -117,6 +128,7 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 	defer sys.Close()
 	rc := restapi.DefaultConfig()
 	rc.Users = s.users
+	rc.Admins = s.admins
 	rc.Logger = log
 	h, err := sys.Handler(rc)
 	if err != nil {
