@@ -331,6 +331,10 @@ func (s *System) Operator() *admin.Operator {
 // Manager returns a client of the system's manager API (loopback HTTP).
 func (s *System) Manager() *api.Client { return s.client }
 
+// ManagerURL returns the manager API's URL, for another ECM to join the
+// system (with Token).
+func (s *System) ManagerURL() string { return s.mgrURL }
+
 // Token returns the cluster token the manager, the ECM and the engines
 // share.
 func (s *System) Token() string { return s.token }
