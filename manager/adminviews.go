@@ -144,8 +144,13 @@ type EngineQuery struct {
 func (s *State) ListEngines(q EngineQuery) ([]ECInfo, int) {
 	page := newTopK(q.Offset+q.Limit, func(a, b *ec) bool { return a.id < b.id })
 	total := 0
+	users := make(map[string]bool, len(q.Users))
+	for _, u := range q.Users {
+		users[u] = true
+	}
+	check := users // the keys walked below are the users' already: their engines need no check
 	visit := func(e *ec) {
-		if q.matches(e) {
+		if q.matches(e, check) {
 			total++
 			page.offer(e)
 		}
@@ -158,8 +163,9 @@ func (s *State) ListEngines(q EngineQuery) ([]ECInfo, int) {
 			}
 		}
 	case len(q.Users) > 0:
+		check = nil
 		for _, k := range s.keys {
-			if slices.Contains(q.Users, keyUser(k.key)) {
+			if users[keyUser(k.key)] {
 				for _, e := range k.ecs {
 					visit(e)
 				}
@@ -182,10 +188,10 @@ func (s *State) ListEngines(q EngineQuery) ([]ECInfo, int) {
 	return out, total
 }
 
-func (q *EngineQuery) matches(e *ec) bool {
+func (q *EngineQuery) matches(e *ec, users map[string]bool) bool {
 	switch {
 	case q.ECM != "" && e.ecm.id != q.ECM,
-		len(q.Users) > 0 && !slices.Contains(q.Users, e.user),
+		len(users) > 0 && !users[e.user],
 		len(q.Statuses) > 0 && !slices.Contains(q.Statuses, e.status):
 		return false
 	}
