@@ -9,6 +9,7 @@ FUZZ_TARGETS += ./raftstore:FuzzDecodeEntry ./raftstore:FuzzAPIRequest
 FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./engineconn/engines:FuzzSplitSQL ./ecm:FuzzMaterials
 FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
+FUZZ_TARGETS += ./orchestrator/admin:FuzzManageAPI
 
 .PHONY: test vet bench fuzz soak demo cluster tidy
 

@@ -44,9 +44,24 @@ type Operator struct {
 	now   func() time.Time
 }
 
-// New returns an operator over store, reading engine data through hosts.
+// New returns an operator over store, reading engine data through hosts
+// (nil: no ECM is asked; the calls that need one say so).
 func New(store Store, hosts Hosts) *Operator {
+	if hosts == nil {
+		hosts = noHosts{}
+	}
 	return &Operator{store: store, hosts: hosts, now: time.Now}
+}
+
+// noHosts is Hosts when there is no way to the ECMs.
+type noHosts struct{}
+
+func (noHosts) EngineProcess(context.Context, string, string) (api.EngineProcess, error) {
+	return api.EngineProcess{}, linkis.Errorf(linkis.ErrUnavailable, "ecm", "this server does not reach the ECMs")
+}
+
+func (noHosts) EngineLog(context.Context, string, string, int, int) (api.EngineLogPage, error) {
+	return api.EngineLogPage{}, linkis.Errorf(linkis.ErrUnavailable, "ecm", "this server does not reach the ECMs")
 }
 
 // Page is a page of a list and how many items match in all.

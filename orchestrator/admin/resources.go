@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"math"
 	"sort"
+	"strings"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
@@ -97,6 +99,7 @@ func (o *Operator) ResetResources(ctx context.Context, c Caller, keys []string) 
 			}
 		}
 		want := map[string]bool{}
+		var users []string
 		for _, k := range keys {
 			ki := s.Key(k)
 			if ki.Engines == 0 && ki.Waiting == 0 {
@@ -104,8 +107,10 @@ func (o *Operator) ResetResources(ctx context.Context, c Caller, keys []string) 
 				return
 			}
 			want[k], rows[k] = true, &RowReset{Key: k, Before: ki.Ledger}
+			users = append(users, strings.SplitN(k, "-", 2)[0])
 		}
-		for _, e := range s.ECs() {
+		es, _ := s.ListEngines(manager.EngineQuery{Users: users, Limit: math.MaxInt32})
+		for _, e := range es {
 			if want[e.Key] && e.Used && !e.Killing {
 				m, _ := s.ECM(e.ECM)
 				targets = append(targets, target{e.ID, e.Key, m.Addr})
