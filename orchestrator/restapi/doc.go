@@ -1,7 +1,9 @@
 // Package restapi is the Entrance's REST API as Linkis clients know it:
 // the paths under /api/rest_j/v1 (entrance/submit, entrance/{execID}/
 // status|progress|log|kill, jobhistory/{taskID}/get, jobhistory/list,
-// filesystem/openFile), the {method, status, message, data} envelope and
+// filesystem/openFile; and the management API of manage*.go -
+// linkisManager/..., configuration/..., variable/...), the {method,
+// status, message, data} envelope and
 // the Token-User/Token-Code authentication; a typed Go Client for it; and
 // the small pieces the command line shares with the embedded system (the
 // result-table printer WriteTable, the progress line ProgressLine; the
@@ -16,6 +18,21 @@
 // requests. It must never put a Go error's internals or a file system path
 // the user did not send or does not own into a message: errors of no
 // known kind are answered "internal error" and logged.
+//
+// # The management API
+//
+// manage.go, manage_config.go and manage_types.go serve what Linkis's
+// console and DataSphereStudio call: nodes, engines and their logs,
+// resources, the configuration tree, global variables - translating
+// Linkis's paths, bodies and answers (EMNodeVo, AMEngineNodeVo,
+// ECResourceInfoRecordVo, UserResourceVo, ConfigKeyValue, VarKeyValueVO)
+// to the Operations it declares, which orchestrator/admin implements and
+// which decides who may do what from the caller and Config.IsAdmin
+// (Config.Admins). Without Operations those paths answer 501. Additions
+// Linkis does not have (paging of listAllEMs and ecList, a "user" to name
+// another user's level for an administrator, a row's "label" for a reset)
+// are marked in the types. manage_client.go is the Go client of these
+// calls (linkis admin uses it).
 //
 // # Status codes
 //
