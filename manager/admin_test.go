@@ -356,7 +356,10 @@ func TestConfigurationBadInputChangesNothing(t *testing.T) {
 		{"unknown engine type", SetConfig{User: "alice", Creator: "IDE", EngineType: "spark", Set: map[string]string{KeyInstance: "1"}, Admin: true}, linkis.ErrUnknownEngineType, "spark"},
 		{"bad user", SetConfig{User: "al ice", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "1"}, Admin: true}, linkis.ErrInvalidArgument, "user"},
 		{"nothing", level(nil), linkis.ErrInvalidArgument, "nothing"},
-		{"user raises own cap", SetConfig{User: "alice", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "50"}}, linkis.ErrPermission, "administrators"},
+		{"user changes the administrator's value", SetConfig{User: "alice", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "2"}}, linkis.ErrPermission, "an administrator set it"},
+		{"user removes the administrator's value", SetConfig{User: "alice", Creator: "IDE", EngineType: "*", Remove: []string{KeyInstance}}, linkis.ErrPermission, "an administrator set it"},
+		{"user raises own cap under it", SetConfig{User: "alice", Creator: "IDE", EngineType: "shell", Set: map[string]string{KeyInstance: "5"}}, linkis.ErrPermission, "administrators set (3"},
+		{"user raises own cap over the default", SetConfig{User: "bob", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "50"}}, linkis.ErrPermission, "administrators set (10"},
 		{"user sets every user's", SetConfig{User: "*", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "5"}}, linkis.ErrPermission, "administrator"},
 	}
 	for _, c := range cases {
@@ -365,8 +368,11 @@ func TestConfigurationBadInputChangesNothing(t *testing.T) {
 			t.Errorf("%s: %v does not say %q", c.name, err, c.says)
 		}
 	}
-	// A user may lower their own.
+	// A user may lower their own, under the administrator's, and change
+	// it again.
 	h.operate(SetConfig{User: "bob", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "2"}})
+	h.operate(SetConfig{User: "alice", Creator: "IDE", EngineType: "shell", Set: map[string]string{KeyInstance: "2"}})
+	h.operate(SetConfig{User: "alice", Creator: "IDE", EngineType: "shell", Remove: []string{KeyInstance}})
 }
 
 func TestVariables(t *testing.T) {
@@ -526,6 +532,7 @@ func adminRichState(t *testing.T) *State {
 		ModifyECM{Time: now, ID: "ecm1", SetLabels: true, Labels: codecLabels(t, "yarnCluster", "c7")},
 		SetConfig{Time: now, User: "zed", Creator: "IDE", EngineType: "shell", Set: map[string]string{KeyInstance: "2", KeyDriverCores: "500m"}, Admin: true},
 		SetConfig{Time: now, User: "*", Creator: "*", EngineType: "*", Set: map[string]string{KeyCreatorJobs: "9"}, Admin: true},
+		SetConfig{Time: now, User: "zed", Creator: "IDE", EngineType: "shell", Set: map[string]string{KeyMaxFreeTime: "5m"}}, // the user's own
 		SetVariables{Time: now, User: "alice", Vars: map[string]string{"a": "1", "b": "two"}},
 		SetVariables{Time: now, User: "bob", Vars: map[string]string{"z": ""}},
 	} {
@@ -566,6 +573,14 @@ func TestAdminSnapshotRoundTrip(t *testing.T) {
 	}
 	if hv, ok := r.OperatorHealth("ecm2"); !ok || hv != linkis.HealthUnHealthy {
 		t.Fatal("drain lost in the snapshot")
+	}
+	// Who set what is kept: zed may change his own value, not the
+	// administrator's.
+	if err := r.CheckAdmin(SetConfig{Time: r.Now(), User: "zed", Creator: "IDE", EngineType: "shell", Set: map[string]string{KeyMaxFreeTime: "6m"}}); err != nil {
+		t.Fatalf("zed's own value after a restore: %v", err)
+	}
+	if err := r.CheckAdmin(SetConfig{Time: r.Now(), User: "zed", Creator: "IDE", EngineType: "shell", Remove: []string{KeyInstance}}); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("the administrator's value after a restore: %v", err)
 	}
 	// The restored state keeps the configuration in force.
 	if got := r.Key("zed-IDE,shell-1").Ledger.Max.Instances; got != 2 {

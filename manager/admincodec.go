@@ -120,6 +120,13 @@ func (s *State) snapshotAdmin(e *enc) {
 		e.str(l.Creator)
 		e.str(l.EngineType)
 		e.params(s.ConfigValues(l))
+		var byAdmin []string
+		for _, k := range paramNames(s.ConfigValues(l)) {
+			if a.conf.levels[l][k].admin {
+				byAdmin = append(byAdmin, k)
+			}
+		}
+		e.strs(byAdmin)
 	}
 	users := make([]string, 0, len(a.vars))
 	for u := range a.vars {
@@ -172,6 +179,7 @@ func (s *State) restoreAdmin(d *dec) error {
 	for n := d.count("conf", MaxConfLevels, 4); n > 0 && d.err == nil; n-- {
 		l := ConfLevel{d.str("conf.user", maxOperatorRef), d.str("conf.creator", maxOperatorRef), d.str("conf.engineType", maxOperatorRef)}
 		raw := d.params()
+		byAdmin := d.strs("conf.admin", len(confKeys), MaxParamKeyLen)
 		if d.err != nil {
 			break
 		}
@@ -189,6 +197,14 @@ func (s *State) restoreAdmin(d *dec) error {
 			if err != nil {
 				return bad("configuration level %v: %v", l, err)
 			}
+			vals[k] = v
+		}
+		for _, k := range byAdmin {
+			v, ok := vals[k]
+			if !ok || v.admin {
+				return bad("configuration level %v: %q set by an administrator is not one of its values, or repeated", l, k)
+			}
+			v.admin = true
 			vals[k] = v
 		}
 		a.conf.put(l, vals)

@@ -120,10 +120,12 @@ type ConfLevel struct {
 
 func (l ConfLevel) String() string { return l.User + "-" + l.Creator + "," + l.EngineType }
 
-// confValue is a checked value: as written and parsed.
+// confValue is a checked value: as written and parsed, and whether an
+// administrator set it (a user may then neither change nor exceed it).
 type confValue struct {
-	raw string
-	n   int64
+	raw   string
+	n     int64
+	admin bool
 }
 
 // confStore holds the values set at each level, and counts how many
@@ -201,6 +203,16 @@ func (c *confStore) lookup(key, user, creator string, et linkis.EngineType, at *
 		}
 	}
 	return confValue{}, ConfLevel{}, false
+}
+
+// adminLookup is lookup among the values administrators set.
+func (c *confStore) adminLookup(key, user, creator string, et linkis.EngineType) (confValue, bool) {
+	for _, l := range levelsOf(user, creator, et) {
+		if v, ok := c.levels[l][key]; ok && v.admin {
+			return v, true
+		}
+	}
+	return confValue{}, false
 }
 
 // parseKey splits a combined label "user-creator,type-version[,tenant]".
@@ -404,6 +416,9 @@ func (s *State) checkSetConfig(c SetConfig) (map[string]confValue, error) {
 		if _, err := parseConfKey(k, typ); err != nil {
 			return nil, err
 		}
+		if err := checkOwnValue(c, after, k); err != nil {
+			return nil, err
+		}
 		delete(after, k)
 	}
 	for _, k := range paramNames(c.Set) { // in order: the error names the same key everywhere
@@ -414,6 +429,10 @@ func (s *State) checkSetConfig(c SetConfig) (map[string]confValue, error) {
 		if err := s.checkParam(l, k, v.raw); err != nil {
 			return nil, err
 		}
+		if err := checkOwnValue(c, after, k); err != nil {
+			return nil, err
+		}
+		v.admin = c.Admin
 		after[k] = v
 	}
 	if _, exists := s.admin.conf.levels[l]; !exists && len(after) > 0 && len(s.admin.conf.levels) >= MaxConfLevels {
@@ -428,6 +447,15 @@ func (s *State) checkSetConfig(c SetConfig) (map[string]confValue, error) {
 		return nil, err
 	}
 	return after, nil
+}
+
+// checkOwnValue refuses a user who is not an administrator a change of a
+// value an administrator set at the level.
+func checkOwnValue(c SetConfig, vals map[string]confValue, key string) error {
+	if v, ok := vals[key]; ok && v.admin && !c.Admin {
+		return linkis.ValueError(linkis.ErrPermission, key, v.raw, "an administrator set it for you; ask one to change it")
+	}
+	return nil
 }
 
 // parseConfKey checks that a key exists for a level's engine type.
@@ -468,8 +496,8 @@ func (s *State) checkParam(l ConfLevel, key, raw string) error {
 	return nil
 }
 
-// checkCeiling refuses a user's own limit above the one the
-// administrators' levels (user "*") put in force, or the defaults.
+// checkCeiling refuses a user's own limit above the one the values
+// administrators set put in force for the level, or the defaults.
 func (s *State) checkCeiling(l ConfLevel, set map[string]string) error {
 	if l.User == confAny {
 		return linkis.ValueError(linkis.ErrPermission, "user", confAny, "only an administrator sets values for every user")
@@ -497,7 +525,7 @@ func (s *State) checkCeiling(l ConfLevel, set map[string]string) error {
 		default:
 			continue
 		}
-		if w, _, ok := s.admin.conf.lookup(key, confAny, l.Creator, et, nil, nil); ok {
+		if w, ok := s.admin.conf.adminLookup(key, l.User, l.Creator, et); ok {
 			ceiling = w.n
 		}
 		if v.n > ceiling {

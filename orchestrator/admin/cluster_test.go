@@ -138,8 +138,13 @@ func TestConfigurationInForceOnEveryMemberAndAfterARestart(t *testing.T) {
 	})
 	ms = startCluster(t)
 	level := restapi.ConfLevel{User: "alice", Creator: "IDE", EngineType: "shell"}
-	if err := ms[0].client(t, "ops").SetConfigValue(ctx, level, manager.KeyInstance, "1"); err != nil {
+	// Through a member that does not lead (the third joined last): it
+	// checks against the leader's state and passes the command on.
+	if err := ms[2].client(t, "ops").SetConfigValue(ctx, level, manager.KeyInstance, "1"); err != nil {
 		t.Fatal(err)
+	}
+	if err := ms[2].client(t, "alice").SetConfigValue(ctx, level, manager.KeyInstance, "7"); err == nil {
+		t.Fatal("alice raised her own cap above the administrator's through a follower")
 	}
 	check := func(when string) {
 		t.Helper()
