@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -317,6 +318,32 @@ func (s *State) killEngines(t int64, c KillEngines) (Result, error) {
 		r.ECs = append(r.ECs, e.id)
 	}
 	return r, nil
+}
+
+// CheckOperator verifies the operator's part: an ECM an operator gave a
+// health has that health; the configuration's counters of what its
+// levels set match the levels; no level is empty; the history is within
+// its bound.
+func CheckOperator(s *State) error {
+	for id, n := range s.admin.health {
+		if m := s.ecms[id]; m != nil && m.health != n.forced {
+			return fmt.Errorf("ECM %s is %v but an operator set it %v", id, m.health, n.forced)
+		}
+	}
+	var recount confStore
+	for l, vals := range s.admin.conf.levels {
+		if len(vals) == 0 {
+			return fmt.Errorf("configuration level %v is empty", l)
+		}
+		recount.count(vals, 1)
+	}
+	if c := &s.admin.conf; recount.quota != c.quota || recount.params != c.params || recount.caps != c.caps {
+		return fmt.Errorf("configuration counters %d/%d/%d, the levels say %d/%d/%d", c.quota, c.params, c.caps, recount.quota, recount.params, recount.caps)
+	}
+	if n := s.admin.history.len(); n > MaxEngineHistory {
+		return fmt.Errorf("the history holds %d ended engines, more than %d", n, MaxEngineHistory)
+	}
+	return nil
 }
 
 // keyUser is the user of a combined label "user-creator,type-version".
