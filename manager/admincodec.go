@@ -87,7 +87,7 @@ func (d *dec) vars() map[string]string {
 	m := make(map[string]string, n)
 	prev := ""
 	for j := 0; j < n; j++ {
-		k := d.str("var.name", MaxVariableName)
+		k := d.str("var.name", linkis.MaxVariableName)
 		if j > 0 && k <= prev && d.err == nil {
 			d.err = linkis.Errorf(linkis.ErrMalformed, "vars", "names not sorted and unique")
 		}

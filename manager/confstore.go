@@ -92,7 +92,6 @@ const (
 	MaxConfLevels     = 1 << 16 // levels that hold values
 	MaxConfValueLen   = 64      // bytes of a configuration value
 	MaxVariables      = 256     // global variables of a user
-	MaxVariableName   = 128     // as ${name} accepts
 	MaxVariableValue  = 4096    // bytes of a variable's value
 	MaxVariableUsers  = 1 << 16 // users with global variables
 	confAny           = "*"
@@ -672,7 +671,7 @@ func checkVariables(c SetVariables) error {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "globalVariables", "%d variables, at most %d", len(c.Vars), MaxVariables)
 	}
 	for _, name := range paramNames(c.Vars) {
-		if !validVariableName(name) {
+		if !linkis.ValidVariableName(name) {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "key", clipValue(name),
 				"a variable name is 1-128 letters, digits or '_' (it is written ${name}: no spaces, braces or signs)")
 		}
@@ -681,19 +680,6 @@ func checkVariables(c SetVariables) error {
 		}
 	}
 	return nil
-}
-
-func validVariableName(s string) bool {
-	if s == "" || len(s) > MaxVariableName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *State) setVariables(c SetVariables) (Result, error) {

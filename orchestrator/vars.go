@@ -27,7 +27,6 @@ const (
 	VarRunMonthBeginStd = "run_month_begin_std"   // yyyy-MM-dd
 	VarRunMonthEnd      = "run_month_end"         // last day of run_date's month, yyyyMMdd
 	VarRunMonthEndStd   = "run_month_end_std"     // yyyy-MM-dd
-	maxVariableName     = 128                     // longest ${name} accepted
 	maxVariableOffset   = 100000                  // |n| in ${name+n}
 	dateLayout          = "20060102"              // yyyyMMdd
 	dateStdLayout       = "2006-01-02"            // yyyy-MM-dd
@@ -300,18 +299,7 @@ func parseRef(ref string) (string, int, error) {
 	return name, n, nil
 }
 
-func validVarName(s string) bool {
-	if s == "" || len(s) > maxVariableName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validVarName(s string) bool { return linkis.ValidVariableName(s) }
 
 // preview is the start of s, for an error message.
 func preview(s string) string {

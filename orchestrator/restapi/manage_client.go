@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // The management API from Go: one method per call, answering Linkis's
@@ -22,16 +23,22 @@ type ECMQuery struct {
 
 // ListECMs lists ECMs (listAllEMs).
 func (c *Client) ListECMs(ctx context.Context, q ECMQuery) (ListEMsData, error) {
-	v := url.Values{}
-	for k, s := range map[string]string{"instance": q.Instance, "nodeHealthy": q.NodeHealthy, "owner": q.Owner, "tenantLabel": q.TenantLabel, "labels": q.Labels} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
+	v := query("instance", q.Instance, "nodeHealthy", q.NodeHealthy, "owner", q.Owner, "tenantLabel", q.TenantLabel, "labels", q.Labels)
 	setPage(v, "pageNow", "pageSize", q.PageNow, q.PageSize)
 	var d ListEMsData
 	err := c.do(ctx, http.MethodGet, PathListEMs, v, nil, &d)
 	return d, err
+}
+
+// query holds the parameters of name/value pairs that are not empty.
+func query(pairs ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			v.Set(pairs[i], pairs[i+1])
+		}
+	}
+	return v
 }
 
 func setPage(v url.Values, pageName, sizeName string, page, size int) {
@@ -131,12 +138,7 @@ type HistoryQuery struct {
 // EngineHistory lists the engines that ended, newest first
 // (ecinfo/ecrHistoryList).
 func (c *Client) EngineHistory(ctx context.Context, q HistoryQuery) (HistoryData, error) {
-	v := url.Values{}
-	for k, s := range map[string]string{"creator": q.Creator, "instance": q.Instance, "engineType": q.EngineType, "startDate": q.StartDate, "endDate": q.EndDate} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
+	v := query("creator", q.Creator, "instance", q.Instance, "engineType", q.EngineType, "startDate", q.StartDate, "endDate", q.EndDate)
 	setPage(v, "pageNow", "pageSize", q.PageNow, q.PageSize)
 	var d HistoryData
 	err := c.do(ctx, http.MethodGet, PathECHistory, v, nil, &d)
@@ -196,12 +198,7 @@ type ResourceQuery struct {
 
 // AllUserResources lists every user's rows (rm/allUserResource).
 func (c *Client) AllUserResources(ctx context.Context, q ResourceQuery) (AllUserResourceData, error) {
-	v := url.Values{}
-	for k, s := range map[string]string{"username": q.Username, "creator": q.Creator, "engineType": q.EngineType} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
+	v := query("username", q.Username, "creator", q.Creator, "engineType", q.EngineType)
 	setPage(v, "page", "size", q.Page, q.Size)
 	var d AllUserResourceData
 	err := c.do(ctx, http.MethodGet, PathAllResources, v, nil, &d)
@@ -211,12 +208,8 @@ func (c *Client) AllUserResources(ctx context.Context, q ResourceQuery) (AllUser
 // ResetResource recomputes a row (by its label "user-creator,type-version";
 // "" : every row) from the engines that really hold it (rm/resetResource).
 func (c *Client) ResetResource(ctx context.Context, label string) (ResetData, error) {
-	v := url.Values{}
-	if label != "" {
-		v.Set("label", label)
-	}
 	var d ResetData
-	err := c.do(ctx, http.MethodDelete, PathResetResource, v, nil, &d)
+	err := c.do(ctx, http.MethodDelete, PathResetResource, query("label", label), nil, &d)
 	return d, err
 }
 
@@ -226,23 +219,8 @@ func (c *Client) ResetResource(ctx context.Context, label string) (ResetData, er
 type ConfLevel struct{ User, Creator, EngineType string }
 
 func (l ConfLevel) values() url.Values {
-	v := url.Values{}
-	typ, version, _ := cutDash(l.EngineType)
-	for k, s := range map[string]string{"user": l.User, "creator": l.Creator, "engineType": typ, "version": version} {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	return v
-}
-
-func cutDash(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '-' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
+	typ, version, _ := strings.Cut(l.EngineType, "-")
+	return query("user", l.User, "creator", l.Creator, "engineType", typ, "version", version)
 }
 
 // ConfigTree returns a level's settings (getFullTreesByAppName).
@@ -274,12 +252,8 @@ func (c *Client) DeleteConfigValue(ctx context.Context, l ConfLevel, key string)
 // Variables returns a user's global variables ("" : the caller's)
 // (listGlobalVariable).
 func (c *Client) Variables(ctx context.Context, user string) (map[string]string, error) {
-	v := url.Values{}
-	if user != "" {
-		v.Set("user", user)
-	}
 	var d GlobalVariablesData
-	if err := c.do(ctx, http.MethodGet, PathListVariables, v, nil, &d); err != nil {
+	if err := c.do(ctx, http.MethodGet, PathListVariables, query("user", user), nil, &d); err != nil {
 		return nil, err
 	}
 	out := make(map[string]string, len(d.GlobalVariables))
