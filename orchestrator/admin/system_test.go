@@ -282,7 +282,7 @@ func TestNodesOfARunningSystem(t *testing.T) {
 		e, _ := s.alice.ListEngines(s.ctx, restapi.EngineQuery{})
 		return len(e.Engines) == 0
 	})
-	h, err := s.alice.EngineHistory(s.ctx, restapi.HistoryQuery{})
+	h, err := s.alice.EngineHistory(s.ctx, restapi.HistoryQuery{StartDate: "0"})
 	if err != nil || h.TotalPage != 1 || h.EngineList[0].TicketID != mine.Engines[0].TicketID || h.EngineList[0].ECMInstance == "" {
 		t.Fatalf("alice's history: %+v %v", h, err)
 	}
@@ -292,7 +292,7 @@ func TestNodesOfARunningSystem(t *testing.T) {
 	if st, _ := s.job(s.alice, "alice", "broken-1", "echo never"); st.Status != "Failed" {
 		t.Fatalf("the broken engine's job: %+v", st)
 	}
-	h, _ = s.alice.EngineHistory(s.ctx, restapi.HistoryQuery{EngineType: "broken"})
+	h, _ = s.alice.EngineHistory(s.ctx, restapi.HistoryQuery{EngineType: "broken", StartDate: "0"})
 	if h.TotalPage < 1 {
 		t.Fatal("the broken engine is not in the history")
 	}
