@@ -68,8 +68,7 @@ func runAdminCommand(ctx context.Context, out io.Writer, args []string) error {
 		err := ac.run(ctx, out, a)
 		var hr *helpRequest
 		if errors.As(err, &hr) { // a subcommand's own help
-			fmt.Fprintf(out, "usage: linkis admin %s %s\n\n%s.\n\nflags:\n%s", ac.name, ac.args, strings.ToUpper(ac.summary[:1])+ac.summary[1:], hr.flags)
-			return nil
+			hr.text = fmt.Sprintf("usage: linkis admin %s %s\n\n%s.\n\nflags:\n%s", ac.name, ac.args, strings.ToUpper(ac.summary[:1])+ac.summary[1:], hr.flags)
 		}
 		return err
 	}

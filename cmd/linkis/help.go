@@ -112,8 +112,9 @@ func runEngineConn(_ io.Writer, args []string) error {
 }
 
 // helpRequest is what a command returns when asked for help: its flags,
-// as flag.PrintDefaults writes them.
-type helpRequest struct{ flags string }
+// as flag.PrintDefaults writes them - or, for a subcommand (linkis admin
+// ecms --help), a whole help text of its own.
+type helpRequest struct{ flags, text string }
 
 func (*helpRequest) Error() string        { return "help requested" }
 func (*helpRequest) Is(target error) bool { return target == flag.ErrHelp }
