@@ -349,8 +349,7 @@ func (o *Operator) Kill(ctx context.Context, c Caller, instances []string, reaso
 	if rerr := o.read(ctx, func(s *manager.State) {
 		for _, in := range instances {
 			e, ok := s.EngineByInstance(in)
-			switch {
-			case !ok || !c.Admin && e.User != c.User:
+			if !ok || !c.Admin && e.User != c.User {
 				err = linkis.ValueError(linkis.ErrUnknownNode, "instance", clip(in), "no such live engine of yours (give its address or its ticket ec-N); nothing was killed")
 				return
 			}

@@ -80,32 +80,32 @@ type manageRoute struct {
 }
 
 var (
-	get, post = []string{http.MethodGet}, []string{http.MethodPost}
-	manageAPI = map[string]manageRoute{
-		PathListEMs:         {get, (*handler).listAllEMs},
-		PathECMHealthy:      {get, (*handler).healthyStatus},
+	onlyGet, onlyPost = []string{http.MethodGet}, []string{http.MethodPost}
+	manageAPI         = map[string]manageRoute{
+		PathListEMs:         {onlyGet, (*handler).listAllEMs},
+		PathECMHealthy:      {onlyGet, (*handler).healthyStatus},
 		PathModifyEM:        {[]string{http.MethodPut}, (*handler).modifyEM},
-		PathEMEngines:       {post, (*handler).emEngines},
-		PathUserEngines:     {get, (*handler).userEngines},
-		PathECList:          {post, (*handler).ecList},
-		PathECInfo:          {get, (*handler).ecInfo},
-		PathECHistory:       {get, (*handler).ecHistory},
-		PathEngineKill:      {post, (*handler).engineKill},
-		PathEngineKillAsync: {post, (*handler).engineKillAsync},
-		PathKillEngineConn:  {post, (*handler).killEngineConn},
-		PathKillUnlock:      {post, (*handler).killUnlock},
-		PathOpenEngineLog:   {post, (*handler).openEngineLog},
+		PathEMEngines:       {onlyPost, (*handler).emEngines},
+		PathUserEngines:     {onlyGet, (*handler).userEngines},
+		PathECList:          {onlyPost, (*handler).ecList},
+		PathECInfo:          {onlyGet, (*handler).ecInfo},
+		PathECHistory:       {onlyGet, (*handler).ecHistory},
+		PathEngineKill:      {onlyPost, (*handler).engineKill},
+		PathEngineKillAsync: {onlyPost, (*handler).engineKillAsync},
+		PathKillEngineConn:  {onlyPost, (*handler).killEngineConn},
+		PathKillUnlock:      {onlyPost, (*handler).killUnlock},
+		PathOpenEngineLog:   {onlyPost, (*handler).openEngineLog},
 		PathUserResources:   {[]string{http.MethodPost, http.MethodGet}, (*handler).userResources},
-		PathAllResources:    {get, (*handler).allUserResources},
+		PathAllResources:    {onlyGet, (*handler).allUserResources},
 		PathResetResource:   {[]string{http.MethodDelete}, (*handler).resetResource},
-		PathRMEngineType:    {get, (*handler).engineTypes},
-		PathFullTree:        {get, (*handler).fullTree},
-		PathSaveFullTree:    {post, (*handler).saveFullTree},
+		PathRMEngineType:    {onlyGet, (*handler).engineTypes},
+		PathFullTree:        {onlyGet, (*handler).fullTree},
+		PathSaveFullTree:    {onlyPost, (*handler).saveFullTree},
 		PathKeyValue:        {[]string{http.MethodGet, http.MethodPost, http.MethodDelete}, (*handler).keyValue},
-		PathCategory:        {get, (*handler).category},
-		PathConfEngineType:  {get, (*handler).engineTypes},
-		PathListVariables:   {get, (*handler).listVariables},
-		PathSaveVariables:   {post, (*handler).saveVariables},
+		PathCategory:        {onlyGet, (*handler).category},
+		PathConfEngineType:  {onlyGet, (*handler).engineTypes},
+		PathListVariables:   {onlyGet, (*handler).listVariables},
+		PathSaveVariables:   {onlyPost, (*handler).saveVariables},
 	}
 )
 
