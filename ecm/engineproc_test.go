@@ -18,7 +18,11 @@ import (
 
 // The engine's own output, paged, also after it failed to start: what an
 // operator opens when Linkis says "Failed to async get EngineNode" (the
-// console's openEngineLog, answered through the ECM).
+// console's openEngineLog, answered through the ECM as Linkis's
+// linkis-computation-governance/linkis-engineconn-manager/
+// linkis-engineconn-manager-server/src/main/java/org/apache/linkis/ecm/
+// server/operator/EngineConnLogOperator.java pages it: lines from a
+// line, a page size, whether more follow).
 func TestEngineOutputLogOfAFailedStartIsPaged(t *testing.T) {
 	m, _, _ := directECM(t, nil)
 	srv := httptest.NewServer(m.Handler())

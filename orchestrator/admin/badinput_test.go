@@ -165,7 +165,10 @@ func TestNonAdminsAreRefusedForOthers(t *testing.T) {
 
 // The configuration tree and the global variables through Linkis's
 // calls: a user's own values, in force (quota, startup parameters), and
-// ${name} substitution with the job's own variables winning.
+// ${name} substitution with the job's own variables winning. Paths and
+// shapes: ConfigurationRestfulApi (getFullTreesByAppName, keyvalue) and
+// VariableRestfulApi (listGlobalVariable, saveGlobalVariable), cited
+// above; the keys and their ranges: linkis-dist/package/db/linkis_dml.sql.
 func TestConfigurationAndVariablesOfARunningSystem(t *testing.T) {
 	mc := manager.DefaultConfig()
 	mc.TickInterval, mc.NewECMStandby = time.Second, 0
