@@ -11,6 +11,7 @@ FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
 FUZZ_TARGETS += ./datasource:FuzzParseURL ./datasource:FuzzParse ./engineconn/engines:FuzzSplitStatements
 FUZZ_TARGETS += ./orchestrator/restapi:FuzzSplitRow ./orchestrator/restapi:FuzzSubmitBody ./orchestrator/identity:FuzzReadDirectory
+FUZZ_TARGETS += ./orchestrator/admin:FuzzManageAPI
 
 .PHONY: test vet deps testdb bench fuzz soak demo cluster tidy
 

@@ -79,6 +79,14 @@
 // served. api.ResultRefOf turns a path an engine reported into (ECM,
 // engine, name).
 //
+// The engine's process and its output log (engineproc.go) are served the
+// same way, for an operator (Linkis's openEngineLog): GET PathECMEngines/
+// {ec} says where the process stands (state, pid, how it ended) and
+// /{ec}/log pages logs/engineconn.log - stdout and stderr as one file, in
+// the order written, so what an engine printed before it failed to start
+// is read in context. The file is opened as the result files are (no
+// link, one regular file); a line still being written is held back.
+//
 // The data lives for Config.Retention (--retention, default 7 days) after
 // the engine ended: past it every host-data request answers unknown_node
 // ("ec": it is gone) even before the cleaner's next pass removes the

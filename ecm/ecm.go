@@ -136,6 +136,7 @@ func (m *ECM) Handler() http.Handler {
 		api.WriteJSON(w, http.StatusOK, out)
 	})
 	m.hostDataRoutes(mux)
+	m.engineRoutes(mux) // its process and output log (engineproc.go)
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(m.metrics.reg, promhttp.HandlerOpts{}))
 	return api.RequireToken(m.cfg.Token, mux)
 }

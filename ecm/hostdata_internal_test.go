@@ -91,6 +91,7 @@ func FuzzHostDataRequest(f *testing.F) {
 		"ec-1/results/a%00b/raw", "ec-1/tasks/t-1/log?from=0&size=10", "ec-1/tasks/t-..%2F1/log",
 		"ec-1/results/t-1-1.jsonl?from=-1", "ec-1/results/t-1-1.jsonl?size=99999999999999999999", "01/results",
 		"ec-1/results/%2Fetc%2Fpasswd/raw", "ec-1%2F..%2Fec-2/results",
+		"ec-1", "ec-1/log?from=0&size=10", "ec-2/log?from=5", "ec-1/log%2F..%2F..%2Fsecret", // the engine's process and log (engineproc.go)
 	} {
 		f.Add(s)
 	}

@@ -129,7 +129,7 @@ func (s *State) newAsk(t int64, c AskEngine) (*ask, error) {
 	if c.WaitTimeout < 0 {
 		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "waitTimeout", "must not be negative, got %v", c.WaitTimeout)
 	}
-	params := s.mergedParams(req.EngineType, c.Params)
+	params := s.mergedParams(req.EngineType, s.configParams(&req, c.Params)) // plugin defaults < configuration < the ask's own
 	res, err := pl.Resources.Resource(params)
 	if err != nil {
 		return nil, err

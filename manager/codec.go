@@ -114,7 +114,7 @@ func AppendCommand(b []byte, c Command) []byte {
 	case Configure:
 		encodeConfig(&e, c.Config)
 	default:
-		if !appendJobCommand(&e, c) && !appendSessionCommand(&e, c) {
+		if !appendJobCommand(&e, c) && !appendAdminCommand(&e, c) && !appendSessionCommand(&e, c) {
 			panic("manager: cannot encode command " + c.Type().String())
 		}
 	}
@@ -187,7 +187,9 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = Configure{Time: t, Config: decodeConfig(&d)}
 	default:
 		if c = decodeJobCommand(&d, typ, t); c == nil {
-			c = decodeSessionCommand(&d, typ, t)
+			if c = decodeAdminCommand(&d, typ, t); c == nil {
+				c = decodeSessionCommand(&d, typ, t)
+			}
 		}
 	}
 	if d.err != nil {

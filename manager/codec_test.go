@@ -122,7 +122,7 @@ func sampleCommands(t testing.TB) []Command {
 			Reason: "r", KilledBy: "k", Results: []string{"a", "b"}, Tasks: []JobTask{{Key: "k", TaskID: "1"}},
 			Log: []JobLogPart{{Lines: []string{"x"}}, {Task: JobTask{Key: "k", EC: "ec-2"}, Count: 3}}, Tail: []string{"t"},
 			Created: 1, Updated: 2, Started: 3, Ended: 4, QueueTimeout: 5, RunTimeout: 6, Cleanup: true}},
-	}, sessionSampleCommands()...)
+	}, append(adminSampleCommands(t), sessionSampleCommands()...)...)
 }
 
 // normalizeCommand maps empty labels, params and extra dimensions to nil:
@@ -171,6 +171,8 @@ func normalizeCommand(c Command) Command {
 	case ConfigureJobs:
 		c.Config.CreatorMaxRunning, c.Config.GroupOverrides = capsOrNil(c.Config.CreatorMaxRunning), capsOrNil(c.Config.GroupOverrides)
 		return c
+	case ModifyECM, KillEngines, SetConfig, SetVariables:
+		return normalizeAdminCommand(c)
 	case ImportJob:
 		v := &c.Job
 		v.Request, v.Results, v.Tail = bytesOrNil(v.Request), strsOrNil(v.Results), strsOrNil(v.Tail)
@@ -243,8 +245,8 @@ func TestCodecRoundTripEveryType(t *testing.T) {
 			t.Errorf("sampleCommands has no %v", typ)
 		}
 	}
-	if len(allCommandTypes()) != 24 {
-		t.Errorf("commands.go, jobcmds.go and session.go define %d command types; this test was written for 24", len(allCommandTypes()))
+	if len(allCommandTypes()) != 28 {
+		t.Errorf("commands.go, jobcmds.go, admin.go and session.go define %d command types; this test was written for 28", len(allCommandTypes()))
 	}
 }
 
@@ -313,6 +315,9 @@ func zeroCommand(typ CommandType) Command {
 		return ConfigureJobs{}
 	case CmdImportJob:
 		return ImportJob{Job: JobView{State: linkis.JobInited}} // a record always has a state
+	}
+	if c := adminZeroCommand(typ); c != nil {
+		return c
 	}
 	if c := zeroSessionCommand(typ); c != nil {
 		return c
@@ -502,6 +507,9 @@ func genCommand() *rapid.Generator[Command] {
 			return ImportJob{Time: at, Job: JobView{TaskID: rapid.Int64().Draw(t, "task"), ExecID: str("exec", maxJobName),
 				User: str("user", maxJobName), State: linkis.JobState(rapid.IntRange(1, 8).Draw(t, "state")),
 				Log: []JobLogPart{{Lines: []string{str("line", 64)}, Count: rapid.IntRange(-1, 9).Draw(t, "count")}}}}
+		}
+		if c := genAdminCommand(t, typ, at); c != nil {
+			return c
 		}
 		if c := genSessionCommand(t, typ, at); c != nil {
 			return c

@@ -36,6 +36,14 @@
 //   - plugin.go: engine plugins (resource factory + launch builder).
 //   - snapshot.go: Snapshot and Restore.
 //   - invariants.go: the invariants, exported for tests and the simulator.
+//   - admin.go, confstore.go, enginehistory.go, adminviews.go,
+//     admincodec.go: the operator's part (issue "Operating it") - health
+//     overrides (a drain survives heartbeats and re-registration),
+//     relabelling, bulk kills, the configuration tree whose values are in
+//     force as quotas (keyMax), startup params (newAsk) and the entrance's
+//     caps (groupCap), global variables, the bounded history of ended
+//     engines, and paged reads that copy the page only. CheckAdmin checks
+//     an operator command without applying it.
 //   - jobs.go, jobcmds.go, jobviews.go, jobcodec.go, jobcheck.go: the
 //     Entrance's state - job records and the consumer groups' queues
 //     (FIFO per Creator_User_EngineType, per-group and global running

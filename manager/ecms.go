@@ -25,6 +25,7 @@ func (s *State) registerECM(t int64, c RegisterECM) (Result, error) {
 	m := &ecm{
 		id: c.ID, addr: c.Addr, labels: c.Labels, status: linkis.StatusStarting,
 		registeredAt: t, lastSeen: t, row: row{max: max}, ecs: map[ECID]*ec{},
+		health: s.operatorHealth(c.ID, linkis.HealthHealthy), // a drained host stays drained (admin.go)
 	}
 	s.setECMStatus(m, linkis.StatusRunning)
 	s.addECM(m)
@@ -162,8 +163,9 @@ func (s *State) ecmHeartbeat(t int64, c ECMHeartbeat) (Result, error) {
 	if err := c.Load.Validate(); err != nil {
 		return Result{}, err
 	}
-	refile := m.health != c.Health || m.load.RunningTasks != c.Load.RunningTasks
-	m.lastSeen, m.load, m.health = t, c.Load, c.Health
+	health := s.operatorHealth(m.id, c.Health) // an operator's wins (admin.go)
+	refile := m.health != health || m.load.RunningTasks != c.Load.RunningTasks
+	m.lastSeen, m.load, m.health = t, c.Load, health
 	var r Result
 	if refile {
 		wasEligible := m.inTree

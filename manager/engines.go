@@ -172,6 +172,7 @@ func (s *State) endEC(t int64, e *ec, failed bool, reason string, retryable bool
 		s.finishHolders(e, notes) // a once job that ran to its end
 	}
 	s.dropHolders(e, err, notes)
+	s.recordEnded(t, e, failed, reason) // the history of ended engines (enginehistory.go)
 	k.free.remove(e)
 	s.unreserve(e)
 	delete(s.ecs, e.id)

@@ -25,7 +25,7 @@ func CheckInvariants(s *State) error {
 // representable (Restore runs CheckLedger first, then refiles, then these).
 func checkAfterLedger(s *State) error {
 	for _, check := range [...]func(*State) error{
-		CheckNoEndedHolders, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes, CheckDues, CheckJobs,
+		CheckNoEndedHolders, CheckBindings, CheckLocks, CheckStatuses, CheckIndexes, CheckDues, CheckJobs, CheckOperator,
 	} {
 		if err := check(s); err != nil {
 			return err

@@ -221,6 +221,7 @@ type jobs struct {
 	ended   *btree.BTreeG[*job] // by endSeq: the history's eviction order
 	live    map[int64]*job      // active jobs and those awaiting cleanup (for the dispatcher)
 	jobDues dueTable[*job]
+	conf    *confStore // the configuration tree, whose caps win (confstore.go)
 }
 
 func jobLess(a, b *job) bool          { return a.id < b.id }
@@ -257,6 +258,9 @@ func ExecIDOf(id int64, nonce uint32) string {
 
 // groupCap is a group's running cap.
 func (js *jobs) groupCap(g *jobGroup) int {
+	if v, ok := js.conf.jobCap(g.key); ok {
+		return v
+	}
 	if v, ok := js.cfg.GroupOverrides[g.name()]; ok {
 		return v
 	}

@@ -261,9 +261,13 @@ func (s *State) unreserve(e *ec) {
 	}
 }
 
-// keyMax is the max of a key's ledger row: its own quota or the default.
+// keyMax is the max of a key's ledger row: its own quota, else the
+// configuration's (confstore.go), else the default.
 func (s *State) keyMax(key string) linkis.Resource {
 	if q, ok := s.quotas[key]; ok {
+		return q
+	}
+	if q, ok := s.quotaOf(key, nil, nil); ok {
 		return q
 	}
 	return s.cfg.DefaultQuota

@@ -158,26 +158,26 @@ func (ss *sessions) purge(t int64) {
 
 // applySession applies a session command; ok is false for a command that
 // is not one.
-func (s *State) applySession(t int64, cmd Command) (r Result, err error, ok bool) {
+func (s *State) applySession(t int64, cmd Command) (r Result, ok bool, err error) {
 	switch c := cmd.(type) {
 	case CreateSession:
-		return r, s.createSession(t, c), true
+		return r, true, s.createSession(t, c)
 	case TouchSession:
-		return r, s.touchSession(t, c), true
+		return r, true, s.touchSession(t, c)
 	case DeleteSession:
 		s.sessions.purge(t)
 		if x := s.sessions.byHash[c.Hash]; x != nil {
 			s.sessions.remove(x)
 		}
-		return r, nil, true
+		return r, true, nil
 	case DeleteUserSessions:
 		s.sessions.purge(t)
 		for _, x := range s.sessions.byUser[c.User] {
 			s.sessions.remove(x)
 		}
-		return r, nil, true
+		return r, true, nil
 	}
-	return r, nil, false
+	return r, false, nil
 }
 
 func checkSessionHash(h string) error {

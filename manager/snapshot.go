@@ -12,7 +12,9 @@ import (
 // ECMs by id, the distinct label sets of engines and asks (which they refer
 // to by index: a key's hundred engines share one), engines by id, asks in
 // the order of asksInOrder; from version 2, the entrance's job records and
-// queues (jobcodec.go); from version 3, the login sessions (session.go).
+// queues (jobcodec.go); from version 3, the operator's part - health
+// overrides, configuration, variables, ended engines (admincodec.go) - and
+// the login sessions (session.go).
 // Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
@@ -137,6 +139,7 @@ func (s *State) Snapshot() []byte {
 		e.u(a.seq)
 	}
 	s.snapshotJobs(&e)
+	s.snapshotAdmin(&e)
 	s.snapshotSessions(&e)
 	return e.b
 }
@@ -195,7 +198,8 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "not a manager snapshot")
 	}
 	// Version 1 (before the job queues joined the state) reads as a state
-	// without jobs, version 2 (before the sessions) without sessions.
+	// without jobs, version 2 as one without the operator's part or the
+	// sessions.
 	version := data[len(snapshotMagic)]
 	if version < 1 || version > snapshotVersion {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads 1 to %d", version, snapshotVersion)
@@ -218,6 +222,12 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	r.asks()
 	if version >= 2 && r.ok() {
 		if err := s.restoreJobs(d); err != nil {
+			return nil, err
+		}
+		s.jobs.conf = &s.admin.conf
+	}
+	if version >= 3 && r.ok() {
+		if err := s.restoreAdmin(d); err != nil {
 			return nil, err
 		}
 	}

@@ -36,6 +36,7 @@ type State struct {
 	ecObserver   ECObserver // observer, when it takes engine ids (simsupport.go)
 	placement    Placement  // ECM-choice policy: code, not state (placement.go)
 	jobs         jobs       // the entrance: job records and consumer groups (jobs.go)
+	admin        adminState // the operator's: health overrides, configuration, variables, ended engines (admin.go)
 	sessions     sessions   // the REST API's login sessions (session.go)
 	scratch      []byte     // reused to look keys up without allocating; not state
 }
@@ -54,7 +55,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 	if plugins == nil {
 		plugins = DefaultPlugins()
 	}
-	return &State{
+	s := &State{
 		cfg:          cfg,
 		plugins:      plugins,
 		nextEC:       1,
@@ -70,8 +71,11 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		starting:     map[ECID]*ec{},
 		killing:      map[ECID]*ec{},
 		jobs:         newJobs(),
+		admin:        newAdminState(),
 		sessions:     newSessions(),
-	}, nil
+	}
+	s.jobs.conf = &s.admin.conf
+	return s, nil
 }
 
 // SetObserver installs an observer of status transitions (nil removes it).
@@ -102,6 +106,8 @@ type Result struct {
 	// Jobs lists the jobs whose state this command changed (submitted,
 	// dispatched, ended, cleaned up), in the order it changed them.
 	Jobs []JobNotice
+	// ECs lists the engines a KillEngines stopped.
+	ECs []ECID
 }
 
 // AskStatus is where an ask stands.
@@ -195,7 +201,10 @@ func (s *State) Apply(cmd Command) (Result, error) {
 		r, err = s.importJob(t, c)
 	default:
 		var ok bool
-		if r, err, ok = s.applySession(t, cmd); !ok {
+		if r, ok, err = s.applyAdmin(t, cmd); !ok { // the operator's commands (admin.go)
+			r, ok, err = s.applySession(t, cmd)
+		}
+		if !ok {
 			err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
 		}
 	}

@@ -16,6 +16,10 @@ type Spec struct {
 	User      string // the authenticated submitter; userCreator names the same user
 	Request   JobRequest
 	Submitted time.Time
+	// Globals are the user's global variables (Linkis's
+	// saveGlobalVariable) as they were at submission; the request's own
+	// variables win over them.
+	Globals Values
 	// Resume, when set, takes the job up where an earlier run of it
 	// stopped (another leader's, before it died): the retry round it was
 	// in and the tasks it had running, which are followed rather than

@@ -160,7 +160,7 @@ func (o *Orchestrator) plan(spec *Spec) (*JobNode, error) {
 // task (splitParams).
 func convert(spec *Spec) (*astJob, error) {
 	req := &spec.Request
-	code, err := Substitute(req.ExecutionContent.Code, req.Params.Variable, spec.Submitted)
+	code, err := Substitute(req.ExecutionContent.Code, withGlobals(spec.Globals, req.Params.Variable), spec.Submitted)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,6 @@ const (
 	VarRunMonthBeginStd = "run_month_begin_std"   // yyyy-MM-dd
 	VarRunMonthEnd      = "run_month_end"         // last day of run_date's month, yyyyMMdd
 	VarRunMonthEndStd   = "run_month_end_std"     // yyyy-MM-dd
-	maxVariableName     = 128                     // longest ${name} accepted
 	maxVariableOffset   = 100000                  // |n| in ${name+n}
 	dateLayout          = "20060102"              // yyyyMMdd
 	dateStdLayout       = "2006-01-02"            // yyyy-MM-dd
@@ -232,6 +232,48 @@ func Substitute(code string, user Values, submitted time.Time) (string, error) {
 	return v.Substitute(code)
 }
 
+// withGlobals layers a job's own variables over the user's global ones.
+func withGlobals(globals, own Values) Values {
+	if len(globals) == 0 {
+		return own
+	}
+	out := make(Values, len(globals)+len(own))
+	for k, v := range globals {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
+}
+
+// References returns the names code refers to as ${name} (or ${name+n},
+// ${name-n}), each once, in the order they first appear; "$${" and
+// malformed references are skipped. The entrance keeps with a job only
+// the global variables its code uses.
+func References(code string) []string {
+	var out []string
+	for {
+		i := strings.Index(code, varOpen)
+		if i < 0 {
+			return out
+		}
+		rest := code[i+len(varOpen):]
+		if i > 0 && code[i-1] == '$' {
+			code = rest // "$${": a literal, as Substitute reads it
+			continue
+		}
+		end := strings.IndexByte(rest, '}')
+		if end < 0 {
+			return out
+		}
+		if name, _, err := parseRef(rest[:end]); err == nil && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+		code = rest[end+1:]
+	}
+}
+
 // parseRef reads "name", "name+n" or "name-n" (spaces allowed around the
 // sign and the number).
 func parseRef(ref string) (string, int, error) {
@@ -257,18 +299,7 @@ func parseRef(ref string) (string, int, error) {
 	return name, n, nil
 }
 
-func validVarName(s string) bool {
-	if s == "" || len(s) > maxVariableName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validVarName(s string) bool { return linkis.ValidVariableName(s) }
 
 // preview is the start of s, for an error message.
 func preview(s string) string {

@@ -200,3 +200,36 @@ func TestPeriodVariables(t *testing.T) {
 		t.Fatalf("got %q %v", got, err)
 	}
 }
+
+// References names what Substitute would look up, each once; the entrance
+// keeps with a job only the global variables it names.
+func TestReferences(t *testing.T) {
+	for code, want := range map[string]string{
+		"":                             "",
+		"echo ${a} ${b+1} ${ a } ${c}": "a b c",
+		"$${x} ${y}":                   "y",
+		"$${a ${b}":                    "b",
+		"${bad name} ${ok}":            "ok",
+		"${unclosed":                   "",
+		"${run_date-7} ${n}":           "run_date n",
+	} {
+		if got := strings.Join(References(code), " "); got != want {
+			t.Errorf("References(%q) = %q, want %q", code, got, want)
+		}
+	}
+}
+
+// A job's own variables win over the user's global ones.
+func TestGlobalsUnderJobVariables(t *testing.T) {
+	spec := &Spec{User: "alice", Submitted: day(2024, 5, 15), Globals: Values{"city": "Paris", "n": "1"},
+		Request: JobRequest{ExecutionContent: ExecutionContent{Code: "${city} ${n} ${n+1}"}, Params: Params{Variable: Values{"n": "41"}},
+			Labels: map[string]string{linkis.LabelEngineType: "shell-1", linkis.LabelUserCreator: "alice-IDE"}}}
+	j, err := convert(spec)
+	if err != nil || j.code != "Paris 41 42" {
+		t.Fatalf("code %q, %v", j.code, err)
+	}
+	spec.Globals = nil
+	if _, err := convert(spec); err == nil {
+		t.Fatal("without the globals, ${city} must be unknown")
+	}
+}

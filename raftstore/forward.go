@@ -29,6 +29,7 @@ type commandAnswer struct {
 	EC   manager.ECID        `json:"ec,omitempty"`
 	Job  *manager.JobView    `json:"job,omitempty"`
 	Jobs []manager.JobNotice `json:"jobs,omitempty"`
+	ECs  []manager.ECID      `json:"ecs,omitempty"` // a KillEngines' engines
 	// Index is the leader's applied index once the command was applied:
 	// the member that passed it waits to have applied as much before it
 	// answers, so that its caller's next read there sees the command.
@@ -55,7 +56,7 @@ func (n *Node) forwardApply(ctx context.Context, cmd manager.Command) (manager.R
 	if err := n.callLeader(ctx, http.MethodPost, api.PathCommands, manager.EncodeCommand(cmd), &a); err != nil {
 		return manager.Result{}, err
 	}
-	r := manager.Result{EC: a.EC, Jobs: a.Jobs}
+	r := manager.Result{EC: a.EC, Jobs: a.Jobs, ECs: a.ECs}
 	if a.Job != nil {
 		r.Job = *a.Job
 	}
@@ -165,7 +166,7 @@ func (h *handler) commands(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, err)
 		return
 	}
-	a := commandAnswer{EC: res.EC, Jobs: res.Jobs, Index: h.s.AppliedIndex()}
+	a := commandAnswer{EC: res.EC, Jobs: res.Jobs, ECs: res.ECs, Index: h.s.AppliedIndex()}
 	if res.Job.TaskID != 0 {
 		a.Job = &res.Job
 	}

@@ -49,6 +49,9 @@ var commands = []command{
 		"linkis kill exec_1_0a1b2c3d", jobCommand("kill")},
 	{"list", "[--status S] [--page N] [flags]", "List your jobs on a server, newest first.",
 		"linkis list --status Failed", jobCommand("list")},
+	{"admin", "ecms|engines|history|resources|kill-engine|drain|logs|config|vars [flags]",
+		"Operate a server as Linkis's management console does: ECMs, engines and their logs, resources, configuration and variables.",
+		"linkis admin drain ecm-host-7; linkis admin engines --ecm ecm-host-7; linkis admin config set --owner alice --creator IDE --engine shell wds.linkis.rm.instance=1", runAdmin},
 	{"demo", "[--asks N]", "Run a small scenario on the manager state machine and print its decisions.",
 		"linkis demo --asks 12", runDemo},
 	{"sim", "--scenario FILE [flags]", "Simulate a scenario on the real manager under virtual time and print a summary of each policy.",
@@ -112,8 +115,9 @@ func runEngineConn(_ io.Writer, args []string) error {
 }
 
 // helpRequest is what a command returns when asked for help: its flags,
-// as flag.PrintDefaults writes them.
-type helpRequest struct{ flags string }
+// as flag.PrintDefaults writes them - or, for a subcommand (linkis admin
+// ecms --help), a whole help text of its own.
+type helpRequest struct{ flags, text string }
 
 func (*helpRequest) Error() string        { return "help requested" }
 func (*helpRequest) Is(target error) bool { return target == flag.ErrHelp }

@@ -44,6 +44,9 @@ func runMain(stdout, stderr io.Writer, args []string) int {
 	err := c.run(stdout, rest)
 	var hr *helpRequest
 	switch {
+	case errors.As(err, &hr) && hr.text != "":
+		fmt.Fprint(stdout, hr.text)
+		return 0
 	case errors.As(err, &hr):
 		writeHelp(stdout, c, hr.flags)
 		return 0

@@ -25,8 +25,9 @@ import (
 )
 
 // runServer is `linkis server --data-dir DIR [--http-addr HOST:PORT]
-// [--users FILE] [--datasources FILE] [--memory M --cores C --instances N]
-// [--engine-idle-time D]`: a manager, an ECM and the entrance in one process for a team,
+// [--users FILE] [--admins U,...] [--datasources FILE] [--memory M --cores
+// C --instances N] [--engine-idle-time D]`: a manager, an ECM and the
+// entrance in one process for a team,
 // serving Linkis's REST API (and /metrics) until SIGINT/SIGTERM. The
 // manager's state is a single-node Raft log in DIR, so a restart keeps
 // the job history, the queues and the engines' books. With --id,
@@ -64,7 +65,7 @@ func parseServer(args []string) (*server, error) {
 	fs.StringVar(&s.dataDir, "data-dir", "", "the server's files: job history, results, engines, the manager's log (required)")
 	fs.StringVar(&s.addr, "http-addr", "127.0.0.1:8088", "where the REST API listens")
 	usersFile := fs.String("users", "", "the users file: 'user NAME password=HASH' and 'token sha256:HEX users=... hosts=...' lines, or the old 'user token-code' ones (default: $LINKIS_USERS, 'user:code,user:code'); linkis users writes it")
-	admins := fs.String("admins", os.Getenv("LINKIS_ADMINS"), "users who may see and kill every user's jobs, comma-separated (default $LINKIS_ADMINS)")
+	admins := fs.String("admins", "", "administrators, comma-separated users (default $LINKIS_ADMINS): they see and kill every user's jobs; ECMs, every user's engines and resources, and other users' configuration are theirs only")
 	ldapURL := fs.String("ldap-url", "", "log users in by a bind to this LDAP directory, ldap://HOST:PORT or ldaps://... (Linkis's wds.linkis.ldap.proxy.url)")
 	ldapBase := fs.String("ldap-base-dn", "", "the directory's base DN (wds.linkis.ldap.proxy.baseDN)")
 	ldapFormat := fs.String("ldap-user-format", "", "the bind DN with %s for the user name, e.g. uid=%s,ou=people (wds.linkis.ldap.proxy.userNameFormat; empty: the bare name)")
@@ -120,6 +121,9 @@ func parseServer(args []string) (*server, error) {
 	}
 	if s.sources, err = loadDataSources(*sourcesFile); err != nil {
 		return nil, err
+	}
+	if *admins == "" {
+		*admins = os.Getenv("LINKIS_ADMINS")
 	}
 	s.admins = splitList(*admins)
 	if *ldapURL != "" {

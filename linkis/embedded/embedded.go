@@ -21,6 +21,7 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/admin"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
@@ -316,6 +317,9 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if s.mgr == nil {
 		return nil, linkis.Errorf(linkis.ErrUnavailable, "system", "closed")
 	}
+	if cfg.Operations == nil {
+		cfg.Operations = s.Operator()
+	}
 	rest, err := restapi.NewHandler(s.ent, cfg)
 	if err != nil {
 		return nil, err
@@ -339,8 +343,18 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	}), nil
 }
 
+// Operator returns the operator's calls over the system's state: what the
+// REST API's management paths serve (Handler wires it in).
+func (s *System) Operator() *admin.Operator {
+	return admin.New(s.mgr, api.NewECMClient(s.token, nil))
+}
+
 // Manager returns a client of the system's manager API (loopback HTTP).
 func (s *System) Manager() *api.Client { return s.client }
+
+// ManagerURL returns the manager API's URL, for another ECM to join the
+// system (with Token).
+func (s *System) ManagerURL() string { return s.mgrURL }
 
 // Token returns the cluster token the manager, the ECM and the engines
 // share.

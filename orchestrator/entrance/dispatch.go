@@ -194,7 +194,7 @@ func (d *dispatcher) take(v *manager.JobView) {
 
 // start runs a dispatched job.
 func (d *dispatcher) start(v *manager.JobView) {
-	var req orchestrator.JobRequest
+	var req storedRequest
 	if err := json.Unmarshal(v.Request, &req); err != nil {
 		// A record this version cannot read: end it rather than hold its
 		// slot for ever.
@@ -202,7 +202,7 @@ func (d *dispatcher) start(v *manager.JobView) {
 			Reason: "its request cannot be read by this version: " + err.Error()})
 		return
 	}
-	spec := orchestrator.Spec{TaskID: v.TaskID, ExecID: v.ExecID, User: v.User, Request: req, Submitted: unixTime(v.Created)}
+	spec := orchestrator.Spec{TaskID: v.TaskID, ExecID: v.ExecID, User: v.User, Request: req.JobRequest, Submitted: unixTime(v.Created), Globals: req.Globals}
 	if v.State != linkis.JobScheduled || v.Attempts > 0 || len(v.Tasks) > 0 {
 		spec.Resume = &orchestrator.Resume{Round: v.Round, Attempts: v.Attempts}
 		for _, t := range v.Tasks {

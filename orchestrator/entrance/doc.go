@@ -17,6 +17,15 @@
 // it (served by that ECM, see HostData); the record keeps where they are,
 // the orchestrator's own log lines and a capped tail of engine output.
 //
+// # Global variables
+//
+// A user's global variables (Linkis's saveGlobalVariable) live in the
+// replicated state. Submit reads those the job's code refers to and its
+// own variables do not set - from this member's state when it leads,
+// through the leader otherwise - and keeps them with the request
+// ("globalVariables" beside Linkis's fields), so every run of the job
+// substitutes the values of its submission (orchestrator.Spec.Globals).
+//
 // # Any member
 //
 // Reads are linearizable by default (the store reads through the leader's

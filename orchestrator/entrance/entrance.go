@@ -26,6 +26,7 @@ type Store interface {
 	Read(ctx context.Context, consistent bool, fn func(*manager.State)) error
 	Lead(fn func(ctx context.Context)) (stop func())
 	ObserveJobs(o raftstore.JobObserver)
+	Leader() (self bool, httpAddr string)
 }
 
 var _ Store = raftstore.Store(nil)
@@ -276,14 +277,18 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 	if err != nil {
 		return orchestrator.Job{}, err
 	}
+	globals, err := e.globals(ctx, user, &req)
+	if err != nil {
+		return orchestrator.Job{}, err
+	}
 	now := time.Now()
-	if err := e.runner.Check(orchestrator.Spec{User: user, Request: req, Submitted: now}); err != nil {
+	if err := e.runner.Check(orchestrator.Spec{User: user, Request: req, Submitted: now, Globals: globals}); err != nil {
 		return orchestrator.Job{}, err
 	}
 	if r, ok := e.runner.(Redactor); ok {
 		r.Redact(&req) // the record is replicated and kept: no secret in it
 	}
-	body, err := json.Marshal(&req)
+	body, err := json.Marshal(&storedRequest{JobRequest: req, Globals: globals})
 	if err != nil {
 		return orchestrator.Job{}, linkis.Errorf(linkis.ErrInvalidArgument, "request", "cannot be stored: %v", err)
 	}
@@ -312,6 +317,45 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 		return orchestrator.Job{}, err
 	}
 	return e.toJob(res.Job)
+}
+
+// storedRequest is a job's request as the state keeps it: Linkis's
+// request, and the user's global variables its code uses as they were at
+// submission, so that every run of it - after a restart, under another
+// leader - substitutes the same values.
+type storedRequest struct {
+	orchestrator.JobRequest
+	Globals orchestrator.Values `json:"globalVariables,omitempty"`
+}
+
+// globals returns the user's global variables that req's code refers to
+// and its own variables do not set. They are read from this member's
+// state when it leads (it has applied every change acknowledged to
+// anyone) and through the leader otherwise.
+func (e *Entrance) globals(ctx context.Context, user string, req *orchestrator.JobRequest) (orchestrator.Values, error) {
+	var names []string
+	for _, n := range orchestrator.References(req.ExecutionContent.Code) {
+		if _, own := req.Params.Variable[n]; !own {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	leads, _ := e.store.Leader()
+	var out orchestrator.Values
+	err := e.store.Read(ctx, !leads && !e.cfg.StaleReads && !orchestrator.StaleAllowed(ctx), func(s *manager.State) {
+		vars := s.Variables(user)
+		for _, n := range names {
+			if v, ok := vars[n]; ok {
+				if out == nil {
+					out = orchestrator.Values{}
+				}
+				out[n] = v
+			}
+		}
+	})
+	return out, err
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

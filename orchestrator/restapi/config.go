@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,10 +41,12 @@ type Config struct {
 	// Empty codes are refused: a user without a code is a configuration
 	// error, not an open door.
 	Users map[string]string
-	// Admins may view every user's jobs (jobhistory/list?isAdminView=true,
-	// jobhistory/{id}/get), kill any job, read any job's log and results,
-	// and submit as another user (executeUser); everyone else sees only
-	// their own. The management API (manage*.go) uses the same list.
+	// Admins (Linkis's wds.linkis.governance.station.admin) may view every
+	// user's jobs (jobhistory/list?isAdminView=true, jobhistory/{id}/get),
+	// kill any job, read any job's log and results, and submit as another
+	// user (executeUser); the management API's nodes, every user's
+	// resources and other users' configuration are theirs only (manage*.go).
+	// Everyone else sees only their own.
 	Admins []string
 	// MaxExportRows bounds the rows resultsetToExcel writes when the
 	// request sets no limit (0: all of them).
@@ -61,7 +64,13 @@ type Config struct {
 	// Logger receives a debug line per request and the details of
 	// internal errors (default slog.Default()).
 	Logger *slog.Logger
+	// Operations serves the management API (manage.go); nil: those paths
+	// answer that this server does not serve it.
+	Operations Operations
 }
+
+// IsAdmin reports whether user is an administrator.
+func (c Config) IsAdmin(user string) bool { return user != "" && slices.Contains(c.Admins, user) }
 
 // DefaultConfig returns the defaults, with no users.
 func DefaultConfig() Config {
@@ -90,15 +99,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// IsAdmin reports whether user is one of the configured Admins.
-func (c Config) IsAdmin(user string) bool {
-	for _, a := range c.Admins {
-		if a == user {
-			return user != ""
-		}
-	}
-	return false
-}
 
 // Validate refuses a configuration without Auth and users, with an empty
 // or over-long user name or token code, a bad admin name, or negative
@@ -135,6 +135,11 @@ func (c Config) Validate() error {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "Users", u, "empty token code")
 		case len(code) > MaxTokenBytes:
 			return linkis.Errorf(linkis.ErrInvalidArgument, "Users", "the token code of %q is longer than %d bytes", u, MaxTokenBytes)
+		}
+	}
+	for _, a := range c.Admins {
+		if _, ok := c.Users[a]; !ok {
+			return linkis.ValueError(linkis.ErrInvalidArgument, "Admins", a, "an administrator must be one of the users")
 		}
 	}
 	if c.MaxBodyBytes < 0 {

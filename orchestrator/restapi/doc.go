@@ -7,7 +7,9 @@
 // pause; the history's jobhistory/{taskID}/get, list, listundone and
 // governanceStationAdmin; the file system's getUserRootPath,
 // getDirFileTrees, openFile, openLog, resultsetToExcel and
-// resultsetsToExcel. It also holds a typed Go Client and the small pieces
+// resultsetsToExcel; and the management API of manage*.go
+// (linkisManager/..., configuration/..., variable/...). It also holds a
+// typed Go Client and the small pieces
 // the command line shares (WriteTable, ProgressLine). Sub-package
 // restapitest holds an in-memory Jobs for tests.
 //
@@ -40,6 +42,21 @@
 // linkis:///logs/USER/TASKID.log), each in one spelling: no file system
 // path reaches the handler, so "..", encodings and links have nothing to
 // resolve.
+//
+// # The management API
+//
+// manage.go, manage_config.go and manage_types.go serve what Linkis's
+// console and DataSphereStudio call: nodes, engines and their logs,
+// resources, the configuration tree, global variables - translating
+// Linkis's paths, bodies and answers (EMNodeVo, AMEngineNodeVo,
+// ECResourceInfoRecordVo, UserResourceVo, ConfigKeyValue, VarKeyValueVO)
+// to the Operations it declares, which orchestrator/admin implements and
+// which decides who may do what from the caller and Config.IsAdmin
+// (Config.Admins). Without Operations those paths answer 501. Additions
+// Linkis does not have (paging of listAllEMs and ecList, a "user" to name
+// another user's level for an administrator, a row's "label" for a reset)
+// are marked in the types. manage_client.go is the Go client of these
+// calls (linkis admin uses it).
 //
 // # Status codes
 //

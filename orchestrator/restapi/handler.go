@@ -133,7 +133,7 @@ func NewHandler(jobs Jobs, cfg Config) (http.Handler, error) {
 		}
 		h.auth = a
 	}
-	h.routes = slices.Concat(userRoutes, entranceRoutes, historyRoutes, filesystemRoutes)
+	h.routes = slices.Concat(userRoutes, entranceRoutes, historyRoutes, filesystemRoutes, manageRoutes())
 	return h, nil
 }
 
@@ -207,6 +207,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rep.status != 0:
 		env.Status, code, env.Message = rep.status, rep.code, rep.msg
 		data = ErrorData{ErrorKind: "permission", Field: "token", Reason: rep.msg}
+	case rep.msg != "":
+		env.Message = rep.msg // a success's own words, as Linkis gives some
 	}
 	b, err := json.Marshal(data)
 	if err != nil {
