@@ -140,6 +140,9 @@ func withTime(c Command, t int64) Command {
 	case Configure:
 		c.Time = t
 		return c
+	case SetWarmPool:
+		c.Time = t
+		return c
 	}
 	return c
 }

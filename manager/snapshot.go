@@ -11,12 +11,14 @@ import (
 // fixed order - configuration, clocks and counters, quotas, plugin params,
 // ECMs by id, the distinct label sets of engines and asks (which they refer
 // to by index: a key's hundred engines share one), engines by id, asks in
-// the order of asksInOrder. Everything derivable (ledger
+// the order of asksInOrder; version 2 adds the configuration's extension
+// (after the configuration) and the warm pools by key (at the end).
+// Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
 const (
 	snapshotMagic   = "GLKS"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 // Snapshot returns the state's binary form. Two states that applied the
@@ -134,6 +136,7 @@ func (s *State) Snapshot() []byte {
 		e.bool(a.inQueue)
 		e.u(a.seq)
 	}
+	encodePools(&e, s.pools)
 	return e.b
 }
 
@@ -190,11 +193,17 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	if len(data) < len(snapshotMagic)+1 || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "not a manager snapshot")
 	}
-	if v := data[len(snapshotMagic)]; v != snapshotVersion {
-		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads %d", v, snapshotVersion)
+	v := data[len(snapshotMagic)]
+	if v < 1 || v > snapshotVersion {
+		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads 1 to %d", v, snapshotVersion)
 	}
 	d := &dec{b: data[len(snapshotMagic)+1:]}
 	cfg := decodeConfig(d)
+	if v >= 2 {
+		decodeConfigExt(d, &cfg)
+	} else {
+		setConfigExtDefaults(&cfg)
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -209,6 +218,9 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	r.labelSets()
 	r.ecs()
 	r.asks()
+	if v >= 2 {
+		r.pools()
+	}
 	if err := r.finish(); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ type State struct {
 	pluginParams map[string]map[string]string // engine type → default params
 	starting     map[ECID]*ec                 // engines waiting to be launched
 	killing      map[ECID]*ec                 // engines the manager asked to stop
+	pools        map[string]*warmPool         // warm pools by key (pool.go)
 	ecmDues      dueTable[*ecm]               // when each may be lost
 	ecDues       dueTable[*ec]                // when each may expire, be lost or be reclaimed
 	askDues      dueTable[*ask]               // when each lock or wait may run out
@@ -67,6 +68,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		pluginParams: map[string]map[string]string{},
 		starting:     map[ECID]*ec{},
 		killing:      map[ECID]*ec{},
+		pools:        map[string]*warmPool{},
 	}, nil
 }
 
@@ -174,6 +176,8 @@ func (s *State) Apply(cmd Command) (Result, error) {
 		err = s.setPluginParams(c)
 	case Configure:
 		r, err = s.configure(t, c)
+	case SetWarmPool:
+		r, err = s.setWarmPool(t, c)
 	default:
 		err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
 	}
