@@ -135,11 +135,16 @@ func (s *Sim) fullCheck(final bool) {
 		s.violate(err)
 		return
 	}
-	for j := range s.jobs {
-		if s.jobs[j].state == jobRunning && s.onEC(int32(j)) {
-			s.checkRunning(int32(j))
-			if s.violation != nil {
-				return
+	// Every job on a live engine's list of running tasks (jobs run only
+	// there): O(engines running), not O(jobs), since small clusters are
+	// checked after every event.
+	for _, id := range s.live {
+		for j := s.ecs[id].firstJob; j >= 0; j = s.jobs[j].nextOnEC {
+			if s.jobs[j].state == jobRunning {
+				s.checkRunning(j)
+				if s.violation != nil {
+					return
+				}
 			}
 		}
 	}

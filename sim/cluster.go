@@ -56,6 +56,9 @@ func (s *Sim) ecDie(id manager.ECID, why string, report bool) {
 		j := e.firstJob
 		s.jobFailed(j, linkis.Errorf(linkis.ErrEngineFailed, id.String(), "%s", why), true)
 	}
+	if wasRunning {
+		s.m.lv.add(s.now, lvLive, -1)
+	}
 	if report && wasRunning && e.ecm >= 0 && s.ecms[e.ecm].up {
 		s.push(event{at: s.now, kind: evECEndReport, ref: int64(id)})
 	}
@@ -64,6 +67,7 @@ func (s *Sim) ecDie(id manager.ECID, why string, report bool) {
 func (s *Sim) setRunning(id manager.ECID) {
 	e := &s.ecs[id]
 	e.state = ecRunning
+	s.m.lv.add(s.now, lvLive, 1)
 	e.liveIdx = int32(len(s.live))
 	s.live = append(s.live, id)
 	s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecHB)), kind: evECHeartbeat, ref: int64(id), aux: uint64(e.inc)})
@@ -182,6 +186,7 @@ func (s *Sim) recoverECM(mi int32) {
 	m.up = true
 	m.gen++
 	m.ecs = m.ecs[:0]
+	s.m.resource(s.now, lvCapMem, m.max, 1)
 	s.touchECM(mi)
 	if _, ok := s.st.ECM(m.id); ok {
 		s.apply(manager.DeregisterECM{Time: s.now, ID: m.id, Force: true})
@@ -198,6 +203,7 @@ func (s *Sim) crashECM(mi int32, recoverAfter int64) {
 	m.up = false
 	m.gen++
 	s.m.ecmCrashes++
+	s.m.resource(s.now, lvCapMem, m.max, -1)
 	for _, id := range m.ecs {
 		if s.ecs[id].ecm == mi {
 			s.ecDie(id, "its host crashed", false)

@@ -34,6 +34,9 @@ func (s *Sim) onArrival(e event) {
 	if s.cache != nil && !e.delivered && s.cachedStart(e) {
 		return
 	}
+	if !e.delivered {
+		s.m.arrive(s, &s.jobs[j])
+	}
 	if s.later(e) {
 		return
 	}
@@ -93,6 +96,7 @@ func (s *Sim) startJob(j int32, r manager.AskResult) {
 	jb.ec = r.EC
 	jb.granted = s.now
 	jb.gen++
+	jb.reused = r.Reused
 	if r.Reused {
 		s.m.grantsReused++
 	} else {
@@ -122,6 +126,7 @@ func (s *Sim) attach(j int32, id manager.ECID) {
 	if e.ecm >= 0 {
 		s.ecms[e.ecm].running++
 	}
+	s.m.taskStarts(s.now, e)
 }
 
 func (s *Sim) detach(j int32) {
@@ -135,6 +140,7 @@ func (s *Sim) detach(j int32) {
 			if e.ecm >= 0 {
 				s.ecms[e.ecm].running--
 			}
+			s.m.taskEnds(s.now, e)
 			return
 		}
 	}
@@ -161,7 +167,7 @@ func (s *Sim) onJobEnd(e event) {
 	}
 	jb.state = jobSucceeded
 	s.jobsFinal++
-	s.m.jobDone(s, jb)
+	s.m.depart(s, jb)
 	if s.cache != nil {
 		s.cache[s.combos[jb.combo].key] = jb.ec
 	}
@@ -215,8 +221,10 @@ func (s *Sim) jobFailed(j int32, err error, release bool) {
 		return
 	}
 	jb.state = jobFailed
+	jb.fail = classify(err)
 	s.jobsFinal++
 	s.m.failed++
+	s.m.depart(s, jb)
 }
 
 // onNotice reacts to an ask whose outcome a command decided.

@@ -69,6 +69,10 @@ func (s *Sim) dispatchLaunch(eff manager.Effect) {
 	if ec.engine < 0 && eff.Launch != nil {
 		s.learnLaunch(ec, eff.Launch)
 	}
+	if !ec.held { // the manager holds its resources from now until it ends
+		ec.held = true
+		s.m.resource(s.now, lvHeldMem, ec.res, 1)
+	}
 	s.touchECM(mi)
 	d := s.callDelay()
 	switch {
@@ -122,7 +126,11 @@ func (s *Sim) dispatchKill(eff manager.Effect) {
 	if ec.state == ecLaunching || ec.state == ecRunning {
 		s.ecDie(eff.EC, "killed", false)
 	}
-	s.push(event{at: s.now + s.callDelay() + int64(100*time.Millisecond), kind: evKillDone, ref: int64(eff.EC)})
+	stop := int64(100 * time.Millisecond)
+	if ec.engine >= 0 {
+		stop = s.engines[ec.engine].spec.Stop.sample(s.rngCluster)
+	}
+	s.push(event{at: s.now + s.callDelay() + stop, kind: evKillDone, ref: int64(eff.EC)})
 }
 
 // observer watches every status change the manager applies: it checks it
@@ -157,6 +165,10 @@ func (o *observer) ECTransition(ecid manager.ECID, from, to linkis.NodeStatus) {
 	if to.IsFinal() {
 		delete(o.s.drv.launched, ecid)
 		delete(o.s.drv.killed, ecid)
+		if e := o.s.ec(ecid); e.held {
+			e.held = false
+			o.s.m.resource(o.s.now, lvHeldMem, e.res, -1)
+		}
 	}
 	// Only starts, stops while starting and ends move the ledger; grants
 	// and releases change statuses (Unlock, Idle, Busy) but no row.

@@ -16,6 +16,9 @@ type Options struct {
 	Seed uint64
 	// Policy is the manager's ECM-choice policy.
 	Policy manager.Placement
+	// Reclaim sets the manager's idle reclaim for this run (ReclaimOn,
+	// ReclaimOff), overriding the scenario's; the zero value keeps it.
+	Reclaim Toggle
 	// FullCheckEvery overrides the scenario's check.full_every when > 0.
 	FullCheckEvery int
 	// Progress, when set, is called about every 65,536 events and at the
@@ -31,6 +34,28 @@ type Progress struct {
 	Events           uint64
 	JobsDone, Jobs   int
 	Done             bool
+}
+
+// Toggle turns a setting on or off for a run, or keeps the scenario's.
+type Toggle int8
+
+// The toggles.
+const (
+	ScenarioDefault Toggle = iota
+	ReclaimOn
+	ReclaimOff
+)
+
+// variant names a run among those compared: its policy, and its reclaim
+// setting when the options set one.
+func (o Options) variant() string {
+	switch o.Reclaim {
+	case ReclaimOn:
+		return o.Policy.String() + "/reclaim"
+	case ReclaimOff:
+		return o.Policy.String() + "/no-reclaim"
+	}
+	return o.Policy.String()
 }
 
 // plantedBug selects a deliberate bug, to test that the checks catch it.
@@ -197,11 +222,20 @@ func newSim(sc *Scenario, opts Options) (*Sim, error) {
 	if sc.Workload.Trace != "" && sc.trace == nil {
 		return nil, fmt.Errorf("scenario %s names trace %s but it was not loaded (use LoadScenario or LoadTrace)", sc.Name, sc.Workload.Trace)
 	}
+	if p := sc.unloaded(); p != "" {
+		return nil, fmt.Errorf("scenario %s: %s reads a file that was not loaded (use LoadScenario)", sc.Name, p)
+	}
 	cfg, err := sc.Manager.config()
 	if err != nil {
 		return nil, err
 	}
 	cfg.Seed = opts.Seed ^ 0x5eed
+	switch opts.Reclaim {
+	case ReclaimOn:
+		cfg.ReclaimIdle = true
+	case ReclaimOff:
+		cfg.ReclaimIdle = false
+	}
 	s := &Sim{
 		sc: sc, opts: opts, cfg: cfg, start: t0, now: t0,
 		rngWL: newRNG(opts.Seed, streamWorkload), rngCluster: newRNG(opts.Seed, streamCluster),
@@ -273,7 +307,7 @@ func newSim(sc *Scenario, opts Options) (*Sim, error) {
 	if s.fullEvery == 0 {
 		s.fullEvery = autoFullEvery(sc)
 	}
-	s.m.init(sc)
+	s.m.init(s)
 	if opts.bug == bugClientCache {
 		s.cache = map[int32]manager.ECID{}
 	}
@@ -334,8 +368,12 @@ func (s *Sim) setUpCluster() error {
 		if _, err := s.apply(manager.RegisterECM{Time: s.now, ID: m.id, Addr: m.addr, Labels: m.labels, Max: m.max}); err != nil {
 			return fmt.Errorf("registering ECM %s: %w", m.id, err)
 		}
+		s.m.resource(s.now, lvCapMem, m.max, 1)
 		// Heartbeats start at a random phase, as real hosts do.
 		s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecmHB)), kind: evECMHeartbeat, ref: int64(i), aux: uint64(m.gen)})
+	}
+	if err := s.setUpPools(); err != nil {
+		return err
 	}
 	s.scheduleArrival()
 	s.scheduleTick()
@@ -592,4 +630,48 @@ func (s *Sim) apply(c manager.Command) (manager.Result, error) {
 	}
 	s.localChecks()
 	return r, err
+}
+
+// setUpPools applies the scenario's warm pools, expanding "*" over the
+// workload's users, creators and engine types.
+func (s *Sim) setUpPools() error {
+	var users, creators []string
+	if t := s.sc.traceTables; t != nil {
+		users, creators = t.users, t.creators
+	} else {
+		for u := range s.sc.Workload.Users {
+			users = append(users, s.userName(int32(u)))
+		}
+		creators = s.sc.Workload.Creators
+	}
+	pick := func(want string, all []string) []string {
+		if want == "" || want == "*" {
+			return all
+		}
+		return []string{want}
+	}
+	var engines []string
+	for _, e := range s.sc.Engines {
+		engines = append(engines, e.Type)
+	}
+	n := 0
+	for i, p := range s.sc.WarmPools {
+		if p.MinIdle == 0 {
+			continue
+		}
+		for _, u := range pick(p.User, users) {
+			for _, c := range pick(p.Creator, creators) {
+				for _, e := range pick(p.Engine, engines) {
+					if n++; n > maxPoolKeys {
+						return fmt.Errorf("warm_pools: more than %d combined labels", maxPoolKeys)
+					}
+					key := u + "-" + c + "," + e
+					if _, err := s.apply(manager.SetWarmPool{Time: s.now, Key: key, MinIdle: p.MinIdle}); err != nil {
+						return fmt.Errorf("warm_pools[%d]: %s: %w", i, key, err)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }

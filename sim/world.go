@@ -46,6 +46,7 @@ type simEC struct {
 	inc      uint32 // bumped when it dies: stops its heartbeats
 	liveIdx  int32  // place in Sim.live, -1 when not running
 	ecmGen   uint32 // the incarnation of the ECM that launched it
+	held     bool   // counted in the held levels (from its launch to its end)
 	res      linkis.Resource
 }
 
@@ -66,6 +67,7 @@ type job struct {
 	submit   int64 // absolute ns
 	runtime  int64
 	granted  int64 // when the attempt that ran was granted
+	end      int64 // when it reached a final state
 	ec       manager.ECID
 	combo    int32
 	params   int32 // index in Sim.params, -1 = none
@@ -73,6 +75,8 @@ type job struct {
 	gen      uint32 // bumped when it stops running: voids its end and renewal events
 	state    jobState
 	attempt  uint8
+	reused   bool      // the attempt that ran was granted an engine that had served before
+	fail     failClass // why it failed, when it did
 }
 
 // askID names attempt a of job j: "j<j>.<a>".
