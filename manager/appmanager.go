@@ -553,7 +553,7 @@ func placementError(failed []placement, r linkis.Resource) *placement {
 func (s *State) noteStarved(k *keyState) {
 	if k.waiters.n > k.sharedStarting && s.keys[k.key] == k {
 		s.starved[k.key] = k
-	} else {
+	} else if len(s.starved) > 0 { // most calls find none starved: no hashing then
 		delete(s.starved, k.key)
 	}
 }

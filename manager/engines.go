@@ -277,17 +277,21 @@ func (s *State) ecHeartbeat(t int64, c ECHeartbeat) (Result, error) {
 		return Result{}, badReport(e, c.Status)
 	}
 	busy := c.Status == linkis.StatusBusy
-	probe := *e
-	probe.busy = busy
-	if err := linkis.CheckTransition(linkis.KindEngineConn, e.name(), e.status, probe.liveStatus()); err != nil {
-		return Result{}, err
+	was := e.busy
+	e.busy = busy // the status it would have, then back: nothing has changed yet
+	next := e.liveStatus()
+	e.busy = was
+	if !linkis.CanTransition(linkis.KindEngineConn, e.status, next) { // the name only when it is refused
+		return Result{}, linkis.CheckTransition(linkis.KindEngineConn, e.name(), e.status, next)
 	}
 	if e.busy && !busy {
 		e.idleSince = t // the idle clock restarts when it stops being busy
 	}
 	e.lastSeen, e.busy, e.health, e.running = t, busy, c.Health, c.Load.RunningTasks
 	s.refreshEC(e)
-	s.serveKey(t, e.key, &r.Notices)
+	if e.key.waiters.n > 0 { // it may have become free for them
+		s.serveKey(t, e.key, &r.Notices)
+	}
 	return r, nil
 }
 

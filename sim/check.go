@@ -184,7 +184,7 @@ func (s *Sim) checkDrift() (manager.ECID, error) {
 	for i := range s.ecms {
 		info, ok := s.st.ECM(s.ecms[i].id)
 		if !ok {
-			if s.ecms[i].up && s.ecms[i].hbLostUntil <= s.now {
+			if s.hot[i].up && s.hot[i].hbLostUntil <= s.now {
 				return 0, fmt.Errorf("ECM %s is up but not registered", s.ecms[i].id)
 			}
 			continue

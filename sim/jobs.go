@@ -51,7 +51,6 @@ func (s *Sim) ask(j int32) {
 	jb.attempt++
 	c := &s.combos[jb.combo]
 	key := s.keys[c.key]
-	free := s.st.Key(key).Free
 	var params map[string]string
 	if jb.params >= 0 {
 		params = s.params[jb.params]
@@ -64,9 +63,13 @@ func (s *Sim) ask(j int32) {
 		s.jobFailed(j, err, false)
 		return
 	}
-	if r.Ask.Created && free > 0 {
-		s.violate(fmt.Errorf("ask %s started engine %v although %d free engine(s) of %s could serve it", id, r.Ask.EC, free, key))
-		return
+	// An ask that starts an engine takes no free one, and none becomes
+	// free while it is applied: free engines now were free before it.
+	if r.Ask.Created {
+		if free := s.st.FreeEngines(key); free > 0 {
+			s.violate(fmt.Errorf("ask %s started engine %v although %d free engine(s) of %s could serve it", id, r.Ask.EC, free, key))
+			return
+		}
 	}
 	if r.Ask.EC != 0 {
 		s.noteEC(r.Ask.EC, r.Ask.ECM, c.key)

@@ -75,12 +75,13 @@ func (s *Sim) dispatchLaunch(eff manager.Effect) {
 	}
 	s.touchECM(mi)
 	d := s.callDelay()
+	h := &s.hot[mi]
 	switch {
-	case !m.up:
+	case !h.up:
 		s.push(event{at: s.now + d + int64(time.Second), kind: evLaunchDone, ref: int64(eff.EC), aux: launchUnreachable})
 	case ec.state == ecNone:
 		ec.state = ecLaunching
-		ec.ecmGen = m.gen
+		ec.ecmGen = h.gen
 		m.ecs = append(m.ecs, eff.EC)
 		lat := s.sc.Cluster.ECMs[m.group].LaunchLatency.sample(s.rngCluster)
 		if ec.engine >= 0 {
@@ -90,7 +91,7 @@ func (s *Sim) dispatchLaunch(eff manager.Effect) {
 		if p := max(s.sc.Cluster.ECMs[m.group].LaunchFailRate, s.failBoost); p > 0 && s.rngCluster.float() < p {
 			outcome = launchFailed
 		}
-		s.push(event{at: s.now + d + lat, kind: evLaunchDone, ref: int64(eff.EC), aux: uint64(m.gen)<<2 | outcome})
+		s.push(event{at: s.now + d + lat, kind: evLaunchDone, ref: int64(eff.EC), aux: uint64(h.gen)<<2 | outcome})
 	case ec.state == ecRunning:
 		s.push(event{at: s.now + d, kind: evLaunchDone, ref: int64(eff.EC), aux: uint64(ec.ecmGen)<<2 | launchOK})
 	case ec.state == ecDead:
@@ -119,7 +120,7 @@ func (s *Sim) learnLaunch(ec *simEC, lr *manager.LaunchRequest) {
 // engine), and a new leader would try again.
 func (s *Sim) dispatchKill(eff manager.Effect) {
 	mi, ok := s.ecmByID[eff.ECM]
-	if !ok || !s.ecms[mi].up {
+	if !ok || !s.hot[mi].up {
 		return
 	}
 	ec := s.ec(eff.EC)

@@ -143,6 +143,7 @@ type Sim struct {
 	arrivalsDone      bool
 
 	ecms    []simECM
+	hot     []ecmHot // what every event of a host reads first, apart (cache)
 	ecmByID map[string]int32
 	ecs     []simEC
 	live    []manager.ECID // running engines, for EC crash faults
@@ -360,7 +361,8 @@ func (s *Sim) setUpCluster() error {
 				return fmt.Errorf("cluster.ecms[%d]: ECM id %s is used twice", gi, id)
 			}
 			s.ecmByID[id] = int32(len(s.ecms))
-			s.ecms = append(s.ecms, simECM{id: id, addr: id + ":9101", labels: ls, max: max, group: int32(gi), up: true})
+			s.ecms = append(s.ecms, simECM{id: id, addr: id + ":9101", labels: ls, max: max, group: int32(gi)})
+			s.hot = append(s.hot, ecmHot{up: true})
 		}
 	}
 	for i := range s.ecms {
@@ -370,7 +372,7 @@ func (s *Sim) setUpCluster() error {
 		}
 		s.m.resource(s.now, lvCapMem, m.max, 1)
 		// Heartbeats start at a random phase, as real hosts do.
-		s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecmHB)), kind: evECMHeartbeat, ref: int64(i), aux: uint64(m.gen)})
+		s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecmHB)), kind: evECMHeartbeat, ref: int64(i), aux: uint64(s.hot[i].gen)})
 	}
 	if err := s.setUpPools(); err != nil {
 		return err
