@@ -60,7 +60,7 @@ func TestParseScenarioDefaults(t *testing.T) {
 
 // Every example shipped in the repository must load (and its trace too).
 func TestShippedScenariosLoad(t *testing.T) {
-	for _, p := range []string{"scenarios/small.json", "scenarios/day-10k.json", "scenarios/faults.json", "scenarios/trace.json", "scenarios/events-bench.json"} {
+	for _, p := range []string{"scenarios/small.json", "scenarios/day-10k.json", "scenarios/faults.json", "scenarios/trace.json", "scenarios/events-bench.json", "scenarios/few-hosts.json", "scenarios/warm-pool.json"} {
 		if _, err := LoadScenario(p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
