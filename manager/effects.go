@@ -45,12 +45,12 @@ type Effect struct {
 func (s *State) EffectsDue(now int64) []Effect {
 	out := make([]Effect, 0, len(s.starting)+len(s.killing)+1)
 	ids := make([]ECID, 0, max(len(s.starting), len(s.killing)))
-	for _, e := range sortedIDs(ids, s.starting) {
-		e := s.starting[e]
+	for _, id := range sortedIDs(ids, s.starting) {
+		e := s.starting[id]
 		out = append(out, Effect{Kind: EffectLaunch, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr, Launch: e.launch})
 	}
-	for _, e := range sortedIDs(ids, s.killing) {
-		e := s.killing[e]
+	for _, id := range sortedIDs(ids, s.killing) {
+		e := s.killing[id]
 		out = append(out, Effect{Kind: EffectKill, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr})
 	}
 	if due := s.lastTick + int64(s.cfg.TickInterval); now >= due {

@@ -11,7 +11,8 @@ import (
 
 // Warm pools: a combined label may keep a minimum of started, idle engines
 // ready ahead of demand, trading idle capacity for the cold-start wait
-// (Kyuubi's engine pool, kyuubi.engine.pool.size; Linkis has none). The
+// (Kyuubi's engine pool, kyuubi.engine.pool.size; Linkis has none; the
+// setting is a wds.linkis.engineconn.min.idle in Linkis's style). The
 // rules:
 //
 //   - SetWarmPool sets the minimum (MinIdle) of one key; it is refused
@@ -32,10 +33,6 @@ import (
 //   - Its idle engines are like any other idle engine to idle reclaim
 //     (reclaim.go): an ask of another key that fits nowhere may stop them,
 //     and the pool refills on a later tick if room remains.
-
-// WarmPoolSetting is the name under which the warm-pool minimum is known
-// to operators, after Linkis's wds.linkis.* settings.
-const WarmPoolSetting = "wds.linkis.engineconn.min.idle"
 
 // warmPool is one key's pool.
 type warmPool struct {

@@ -124,12 +124,12 @@ func (c *chart) svg() string {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#b2182b" stroke-width="1" stroke-dasharray="3 2"/>`+"\n", x1, y0, x1, y0+panelH)
 		}
 		if pi == 0 {
-			for i, f := range c.faults {
+			for _, f := range c.faults {
 				if f.At > xmax {
 					continue
 				}
 				fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="9" fill="#b2182b" transform="rotate(-90 %.1f %g)" text-anchor="end">%s</text>`+"\n",
-					X(f.At)+3, y0+4+float64(i%2)*0, X(f.At)+3, y0+4, xmlEscape(faultShort(f.Kind)))
+					X(f.At)+3, y0+4, X(f.At)+3, y0+4, xmlEscape(faultShort(f.Kind)))
 			}
 		}
 		fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#333"/>`+"\n", left, y0, pw, panelH)

@@ -14,23 +14,18 @@ import (
 )
 
 // RunPolicies runs one scenario under each policy with the same seed (so
-// the same jobs and faults) and returns the reports in order. It stops at
-// the first run that breaks an invariant, returning the reports so far and
-// the *Violation.
+// the same jobs and faults), one after another, and returns the reports in
+// order, with the first error (a *Violation) if a run broke an invariant.
 func RunPolicies(sc *Scenario, opts Options, policies []manager.Placement) ([]*Report, error) {
-	var out []*Report
-	for _, p := range policies {
-		o := opts
-		o.Policy = p
-		r, err := Run(sc, o)
-		if r != nil {
-			out = append(out, r)
-		}
-		if err != nil {
-			return out, fmt.Errorf("policy %v: %w", p, err)
-		}
+	vs := make([]Variant, len(policies))
+	for i, p := range policies {
+		vs[i] = Variant{Policy: p, Reclaim: opts.Reclaim}
 	}
-	return out, nil
+	set, err := RunSet(sc, opts, vs, []uint64{opts.Seed}, SetOptions{Parallel: 1})
+	if set == nil {
+		return nil, err
+	}
+	return set.All(), err
 }
 
 // WriteTable prints the reports side by side: one column per run.
