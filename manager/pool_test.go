@@ -9,15 +9,7 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 )
 
-func launchesDue(h *harness) []ECID {
-	var out []ECID
-	for _, e := range h.s.EffectsDue(h.now) {
-		if e.Kind == EffectLaunch {
-			out = append(out, e.EC)
-		}
-	}
-	return out
-}
+func launchesDue(h *harness) []ECID { return effectsDue(h, EffectLaunch) }
 
 // newPoolHarness is a harness whose nodes are never lost for silence (the
 // tests jump hours ahead without heartbeats), with one large ECM.

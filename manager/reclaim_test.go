@@ -29,10 +29,13 @@ func idleEngines(t *testing.T, mutate ...func(*Config)) (*harness, []ECID) {
 	return h, ids
 }
 
-func killsDue(h *harness) []ECID {
+func killsDue(h *harness) []ECID { return effectsDue(h, EffectKill) }
+
+// effectsDue returns the engines of the effects of one kind due now.
+func effectsDue(h *harness, kind EffectKind) []ECID {
 	var out []ECID
 	for _, e := range h.s.EffectsDue(h.now) {
-		if e.Kind == EffectKill {
+		if e.Kind == kind {
 			out = append(out, e.EC)
 		}
 	}
