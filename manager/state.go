@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"reflect"
+
 	"github.com/golinkis/golinkis/linkis"
 )
 
@@ -136,9 +138,12 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	if _, skip := cmd.(Ignored); skip {
 		return Result{}, nil
 	}
-	t := cmd.At()
+	t, known := timeOf(cmd) // not cmd.At(): see TypeOf
+	if !known {
+		return Result{}, linkis.Errorf(linkis.ErrUnknownCommand, "type", "%s is not a command this manager knows", reflect.TypeOf(cmd))
+	}
 	if t <= 0 {
-		return Result{}, linkis.Errorf(linkis.ErrInvalidArgument, "time", "command %v has time %d; it must be positive Unix nanoseconds", cmd.Type(), t)
+		return Result{}, linkis.Errorf(linkis.ErrInvalidArgument, "time", "command %v has time %d; it must be positive Unix nanoseconds", TypeOf(cmd), t)
 	}
 	if t < s.now {
 		t = s.now // time never goes back: proposers' clocks may disagree slightly
@@ -178,8 +183,6 @@ func (s *State) Apply(cmd Command) (Result, error) {
 		r, err = s.configure(t, c)
 	case SetWarmPool:
 		r, err = s.setWarmPool(t, c)
-	default:
-		err = linkis.Errorf(linkis.ErrUnknownCommand, "type", "%v is not a command this manager knows", cmd.Type())
 	}
 	if err != nil {
 		return Result{}, err

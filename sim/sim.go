@@ -615,13 +615,14 @@ func (s *Sim) callDelay() int64 {
 func (s *Sim) apply(c manager.Command) (manager.Result, error) {
 	r, err := s.st.Apply(c)
 	s.commands++
-	h := uint64(c.Type())<<56 ^ uint64(r.EC)<<8 ^ uint64(r.Ask.Status)
+	typ := manager.TypeOf(c) // not c.Type(): the command would escape to the heap
+	h := uint64(typ)<<56 ^ uint64(r.EC)<<8 ^ uint64(r.Ask.Status)
 	if err != nil {
 		h ^= 0xff << 48
 		s.refused++
 	}
 	s.hash = mixHash(s.hash, h)
-	s.hist.addCmd(c.Type(), err, r.EC)
+	s.hist.addCmd(typ, err, r.EC)
 	if err == nil {
 		for i := range r.Notices {
 			s.onNotice(r.Notices[i])
