@@ -180,6 +180,9 @@ func validateParams(p map[string]string) error {
 	if len(p) > MaxParams {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(p), MaxParams)
 	}
+	if paramsValid(p) {
+		return nil // the common case, without sorting the names
+	}
 	for _, k := range paramNames(p) { // in order, so the error names the same param everywhere
 		v := p[k]
 		if k == "" || len(k) > MaxParamKeyLen || !utf8.ValidString(k) {
@@ -190,6 +193,16 @@ func validateParams(p map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// paramsValid reports whether every param passes validateParams's checks.
+func paramsValid(p map[string]string) bool {
+	for k, v := range p {
+		if k == "" || len(k) > MaxParamKeyLen || !utf8.ValidString(k) || len(v) > MaxParamValueLen || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // paramNames returns a params map's names in order.

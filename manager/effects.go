@@ -42,20 +42,27 @@ type Effect struct {
 // engine the manager asked to stop, and propose a tick when one is due.
 // Engines come in id order. The driver keeps no state of its own: a new
 // leader calling EffectsDue gets the same work the old one had left.
-func (s *State) EffectsDue(now int64) []Effect {
-	out := make([]Effect, 0, len(s.starting)+len(s.killing)+1)
-	ids := make([]ECID, 0, max(len(s.starting), len(s.killing)))
-	for _, id := range sortedIDs(ids, s.starting) {
+func (s *State) EffectsDue(now int64) []Effect { return s.AppendEffectsDue(nil, now) }
+
+// AppendEffectsDue appends what EffectsDue returns to dst, for a driver
+// that reuses its buffer (the simulator calls it after most commands).
+func (s *State) AppendEffectsDue(dst []Effect, now int64) []Effect {
+	out := slices.Grow(dst, len(s.starting)+len(s.killing)+1)
+	ids := s.idScratch[:0]
+	ids = sortedIDs(ids, s.starting)
+	for _, id := range ids {
 		e := s.starting[id]
 		out = append(out, Effect{Kind: EffectLaunch, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr, Launch: e.launch})
 	}
-	for _, id := range sortedIDs(ids, s.killing) {
+	ids = sortedIDs(ids, s.killing)
+	for _, id := range ids {
 		e := s.killing[id]
 		out = append(out, Effect{Kind: EffectKill, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr})
 	}
 	if due := s.lastTick + int64(s.cfg.TickInterval); now >= due {
 		out = append(out, Effect{Kind: EffectTick, Due: due})
 	}
+	s.idScratch = ids[:0]
 	return out
 }
 

@@ -121,7 +121,9 @@ func (s *State) stopEC(t int64, e *ec, reason string, kill bool, notes *[]AskRes
 		s.killing[e.id] = e
 	}
 	s.setECStatus(e, linkis.StatusShuttingDown)
-	s.dropHolders(e, engineError(e, "stopped: "+reason, true), notes)
+	if len(e.grants) > 0 || e.owner != nil { // the error only for someone to tell
+		s.dropHolders(e, engineError(e, "stopped: "+reason, true), notes)
+	}
 	s.reindexECM(e.ecm)
 	s.serveKey(t, e.key, notes)
 }

@@ -39,6 +39,7 @@ type State struct {
 	ecObserver   ECObserver // observer, when it takes engine ids (simsupport.go)
 	placement    Placement  // ECM-choice policy: code, not state (placement.go)
 	scratch      []byte     // reused to look keys up without allocating; not state
+	idScratch    []ECID     // reused by AppendEffectsDue; not state
 }
 
 // Observer is told about every node status change as it is applied. It must

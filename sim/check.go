@@ -115,7 +115,7 @@ func (s *Sim) localChecks() {
 // engine it runs on, and the engine does not run more tasks than it can.
 func (s *Sim) checkRunning(j int32) {
 	jb := &s.jobs[j]
-	id := askID(j, jb.attempt)
+	id := jb.askID
 	a, ok := s.st.Ask(id)
 	switch {
 	case !ok:

@@ -56,6 +56,7 @@ func (s *Sim) ask(j int32) {
 		params = s.params[jb.params]
 	}
 	id := askID(j, jb.attempt)
+	jb.askID = id
 	r, err := s.apply(manager.AskEngine{Time: s.now, ID: id, Nonce: s.rngNonce.Uint64(), Labels: c.labels, Params: params})
 	s.hist.last().job = j
 	if err != nil {
@@ -163,7 +164,6 @@ func (s *Sim) onJobEnd(e event) {
 		s.detach(j)
 	}
 	jb.gen++
-	attempt := jb.attempt
 	if !ok {
 		s.jobFailed(j, linkis.Errorf(linkis.ErrEngineFailed, jb.ec.String(), "the engine died under the task"), true)
 		return
@@ -174,7 +174,7 @@ func (s *Sim) onJobEnd(e event) {
 	if s.cache != nil {
 		s.cache[s.combos[jb.combo].key] = jb.ec
 	}
-	s.apply(manager.ReleaseEngine{Time: s.now, AskID: askID(j, attempt)})
+	s.apply(manager.ReleaseEngine{Time: s.now, AskID: jb.askID})
 }
 
 // onEC reports whether job j is on its engine's list.
@@ -200,7 +200,7 @@ func (s *Sim) onRenew(e event) {
 		return
 	}
 	s.count(e)
-	s.apply(manager.RenewLock{Time: s.now, AskID: askID(j, jb.attempt)})
+	s.apply(manager.RenewLock{Time: s.now, AskID: jb.askID})
 }
 
 // jobFailed handles a failed attempt: it asks again after a backoff when
@@ -269,7 +269,8 @@ func (s *Sim) cachedStart(e event) bool {
 	s.hist.last().ec = id
 	s.m.submitted++
 	jb.attempt++
-	s.startJob(j, manager.AskResult{AskID: askID(j, jb.attempt), Status: manager.AskGranted, EC: id, Reused: true})
+	jb.askID = askID(j, jb.attempt)
+	s.startJob(j, manager.AskResult{AskID: jb.askID, Status: manager.AskGranted, EC: id, Reused: true})
 	return true
 }
 

@@ -23,7 +23,8 @@ func (s *Sim) reconcile() {
 		if l == len(s.drv.launched) && k == len(s.drv.killed) && !tick {
 			return
 		}
-		for _, eff := range s.st.EffectsDue(s.now) {
+		s.effects = s.st.AppendEffectsDue(s.effects[:0], s.now)
+		for _, eff := range s.effects {
 			switch eff.Kind {
 			case manager.EffectLaunch:
 				if _, done := s.drv.launched[eff.EC]; !done {

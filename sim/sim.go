@@ -156,6 +156,7 @@ type Sim struct {
 	sizes   []resAmount
 
 	drv       driver
+	effects   []manager.Effect // the reconciler's buffer
 	obs       observer
 	leaderUp  int64 // no leader until then
 	failBoost float64

@@ -81,6 +81,7 @@ type job struct {
 	gen      uint32 // bumped when it stops running: voids its end and renewal events
 	state    jobState
 	attempt  uint8
+	askID    string    // the current attempt's ask, askID(j, attempt): made once, used by every call
 	reused   bool      // the attempt that ran was granted an engine that had served before
 	fail     failClass // why it failed, when it did
 }
