@@ -31,11 +31,11 @@ func (s *Sim) onArrival(e event) {
 		s.scheduleArrival() // the next one, whatever happens to this one
 	}
 	j := int32(e.ref)
-	if s.cache != nil && !e.delivered && s.cachedStart(e) {
-		return
-	}
 	if !e.delivered {
 		s.m.arrive(s, &s.jobs[j])
+	}
+	if s.cache != nil && !e.delivered && s.cachedStart(e) {
+		return
 	}
 	if s.later(e) {
 		return
