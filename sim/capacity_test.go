@@ -232,6 +232,10 @@ func TestWarmPoolTrade(t *testing.T) {
 	if _, err := ParseScenario([]byte(bad), "p.json"); err == nil || !strings.Contains(err.Error(), "warm_pools[0].min_idle") {
 		t.Fatalf("a pool above the instance cap: %v", err)
 	}
+	bad = strings.Replace(strings.Replace(src, "POOL", "3", 1), `"instances": 4}`, `"memory": "4g", "instances": 4}`, 1)
+	if _, err := ParseScenario([]byte(bad), "p.json"); err == nil || !strings.Contains(err.Error(), "3 engines of spark-3 (2GiB, 1 cores each) exceed the default quota (4GiB") {
+		t.Fatalf("a pool above the quota's memory: %v", err)
+	}
 }
 
 // An engine's stop time holds its room: an ask that reclaims an idle

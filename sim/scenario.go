@@ -387,10 +387,9 @@ const maxPoolKeys = 100_000
 // validatePools checks the warm pools against the engines and the instance
 // cap.
 func (sc *Scenario) validatePools(engines map[string]bool) (string, string) {
-	capN := manager.DefaultConfig().DefaultQuota.Instances
-	if q := sc.Manager.DefaultQuota; q != nil && q.Instances > 0 {
-		capN = q.Instances
-	}
+	cfg, _ := sc.Manager.config() // checked already
+	quota := cfg.DefaultQuota
+	capN := quota.Instances
 	if len(sc.WarmPools) > maxMixes {
 		return "warm_pools", fmt.Sprintf("at most %d entries", maxMixes)
 	}
@@ -405,6 +404,24 @@ func (sc *Scenario) validatePools(engines map[string]bool) (string, string) {
 			return f + "creator", fmt.Sprintf("%q is not a creator name (letters, digits, '_') or *", p.Creator)
 		case p.MinIdle < 0 || int64(p.MinIdle) > capN:
 			return f + "min_idle", fmt.Sprintf("%d: a pool must be from 0 to the instance cap %d", p.MinIdle, capN)
+		}
+		for _, e := range sc.Engines {
+			if p.Engine != "" && p.Engine != "*" && p.Engine != e.Type {
+				continue
+			}
+			mem, _ := linkis.ParseMemory(e.Memory)
+			cores, _ := linkis.ParseCores(e.Cores)
+			if e.Memory == "" {
+				mem, _ = linkis.ParseMemory("1g") // the default of applyDefaults
+			}
+			if e.Cores == "" {
+				cores = 1000
+			}
+			if n := int64(p.MinIdle); mem > 0 && n > quota.Memory/mem || cores > 0 && n > quota.MilliCores/cores {
+				return f + "min_idle", fmt.Sprintf("%d engines of %s (%s, %s cores each) exceed the default quota (%s, %s cores)",
+					p.MinIdle, e.Type, linkis.FormatMemory(mem), strconv.FormatFloat(float64(cores)/1000, 'g', -1, 64),
+					linkis.FormatMemory(quota.Memory), strconv.FormatFloat(float64(quota.MilliCores)/1000, 'g', -1, 64))
+			}
 		}
 	}
 	return "", ""

@@ -20,6 +20,30 @@ import (
 // summary table (or JSON), optionally writing the summary, series, job
 // records and charts.
 func runSim(stdout, stderr io.Writer, args []string) error {
+	p, err := planSim(stderr, args)
+	if err != nil {
+		return err
+	}
+	return p.run(stdout)
+}
+
+// simPlan is a checked `linkis sim` command line: everything planSim
+// accepted, ready to run.
+type simPlan struct {
+	sc       *sim.Scenario
+	opts     sim.Options
+	variants []sim.Variant
+	seeds    []uint64
+	so       sim.SetOptions
+	sweep    *sim.Sweep
+	measure  sim.Measure
+	asJSON   bool
+	out      string
+}
+
+// planSim parses and checks every flag, loads the scenario and checks the
+// output directory: all that can be wrong is found before anything runs.
+func planSim(stderr io.Writer, args []string) (*simPlan, error) {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scenario := fs.String("scenario", "", "scenario file (JSON; see sim/scenarios)")
@@ -39,30 +63,30 @@ func runSim(stdout, stderr io.Writer, args []string) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if *scenario == "" {
 		fs.Usage()
-		return errors.New("sim: --scenario is required")
+		return nil, errors.New("sim: --scenario is required")
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("sim: unexpected argument %q", fs.Arg(0))
+		return nil, fmt.Errorf("sim: unexpected argument %q", fs.Arg(0))
 	}
 	// Every flag is checked before anything runs.
 	if *checkEvery < 0 {
-		return fmt.Errorf("sim: --check-every must not be negative, got %d", *checkEvery)
+		return nil, fmt.Errorf("sim: --check-every must not be negative, got %d", *checkEvery)
 	}
 	if *replications < 1 || *replications > 10_000 {
-		return fmt.Errorf("sim: --replications must be from 1 to 10000, got %d", *replications)
+		return nil, fmt.Errorf("sim: --replications must be from 1 to 10000, got %d", *replications)
 	}
 	if *parallel < 1 {
-		return fmt.Errorf("sim: --parallel must be at least 1, got %d", *parallel)
+		return nil, fmt.Errorf("sim: --parallel must be at least 1, got %d", *parallel)
 	}
 	policies := manager.Placements()
 	if *policy != "all" {
 		p, err := manager.ParsePlacement(*policy)
 		if err != nil {
-			return fmt.Errorf("sim: --policy: %w", err)
+			return nil, fmt.Errorf("sim: --policy: %w", err)
 		}
 		policies = []manager.Placement{p}
 	}
@@ -77,7 +101,7 @@ func runSim(stdout, stderr io.Writer, args []string) error {
 	case "both":
 		toggles = []sim.Toggle{sim.ReclaimOn, sim.ReclaimOff}
 	default:
-		return fmt.Errorf("sim: --reclaim %q: want on, off or both", *reclaim)
+		return nil, fmt.Errorf("sim: --reclaim %q: want on, off or both", *reclaim)
 	}
 	var variants []sim.Variant
 	for _, p := range policies {
@@ -91,29 +115,29 @@ func runSim(stdout, stderr io.Writer, args []string) error {
 		for _, m := range sim.Measures {
 			names = append(names, m.Name)
 		}
-		return fmt.Errorf("sim: --measure %q: want one of %s", *measure, strings.Join(names, ", "))
+		return nil, fmt.Errorf("sim: --measure %q: want one of %s", *measure, strings.Join(names, ", "))
 	}
 	var sw *sim.Sweep
 	if *sweep != "" {
 		s, err := sim.ParseSweep(*sweep)
 		if err != nil {
-			return fmt.Errorf("sim: --%w", err)
+			return nil, fmt.Errorf("sim: --%w", err)
 		}
 		sw = &s
 	}
 	sc, err := sim.LoadScenario(*scenario)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if *warmup >= 0 {
 		if *warmup >= time.Duration(sc.Duration) {
-			return fmt.Errorf("sim: --warmup %v must be shorter than the scenario's duration %v", *warmup, time.Duration(sc.Duration))
+			return nil, fmt.Errorf("sim: --warmup %v must be shorter than the scenario's duration %v", *warmup, time.Duration(sc.Duration))
 		}
 		sc.Warmup = sim.Duration(*warmup)
 	}
 	if *out != "" {
 		if err := sim.CheckOutputDir(*out); err != nil {
-			return fmt.Errorf("sim: --out: %w", err)
+			return nil, fmt.Errorf("sim: --out: %w", err)
 		}
 	}
 	opts := sim.Options{Seed: *seed, FullCheckEvery: *checkEvery}
@@ -134,15 +158,21 @@ func runSim(stdout, stderr io.Writer, args []string) error {
 			opts.Progress = progressPrinter(stderr)
 		}
 	}
-	if sw != nil {
-		return runSweep(stdout, sc, opts, *sw, variants, seeds, so, m, *asJSON, *out)
+	return &simPlan{sc: sc, opts: opts, variants: variants, seeds: seeds, so: so, sweep: sw, measure: m, asJSON: *asJSON, out: *out}, nil
+}
+
+// run runs the plan and prints (and writes) what it gives.
+func (p *simPlan) run(stdout io.Writer) error {
+	if p.sweep != nil {
+		return runSweep(stdout, p.sc, p.opts, *p.sweep, p.variants, p.seeds, p.so, p.measure, p.asJSON, p.out)
 	}
-	set, runErr := sim.RunSet(sc, opts, variants, seeds, so)
+	set, runErr := sim.RunSet(p.sc, p.opts, p.variants, p.seeds, p.so)
 	if set == nil {
 		return runErr
 	}
-	if *asJSON {
-		if len(seeds) > 1 {
+	var err error
+	if p.asJSON {
+		if len(p.seeds) > 1 {
 			err = sim.WriteSetJSON(stdout, set)
 		} else {
 			err = sim.WriteJSON(stdout, set.All())
@@ -153,8 +183,8 @@ func runSim(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != "" && len(set.All()) > 0 {
-		if err := sim.WriteOutputs(*out, set); err != nil {
+	if p.out != "" && len(set.All()) > 0 {
+		if err := sim.WriteOutputs(p.out, set); err != nil {
 			return err
 		}
 	}

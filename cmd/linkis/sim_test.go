@@ -140,33 +140,27 @@ func TestSimCommandSweep(t *testing.T) {
 	}
 }
 
-// --out is checked before the run: a directory that cannot be made fails
-// at once, not after the run (whose own error would come later).
+// --out is checked before the run: the plan of a command line (every check
+// done, nothing run yet) refuses a directory that cannot be made, and a good
+// one is made and left empty until the run.
 func TestSimCommandChecksOutFirst(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// This scenario loads but fails as its run starts: its pool needs more
-	// memory than the key's quota.
-	sc := filepath.Join(dir, "s.json")
-	src, err := os.ReadFile(filepath.Join("..", "..", "sim", "scenarios", "few-hosts.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := strings.Replace(string(src), `"client":`, `"warm_pools": [{"engine": "spark-3", "min_idle": 4}], "client":`, 1)
-	bad = strings.Replace(bad, `"memory": "16g", "cores": "8", "instances": 4`, `"memory": "8g", "cores": "8", "instances": 4`, 1)
-	if err := os.WriteFile(sc, []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out, errs bytes.Buffer
-	err = runSim(&out, &errs, []string{"--scenario", sc, "--out", filepath.Join(file, "out")})
-	if err == nil || !strings.Contains(err.Error(), "--out") {
+	// The day at 10,000 ECMs: a minute of running if anything ran.
+	scenario := filepath.Join("..", "..", "sim", "scenarios", "day-10k.json")
+	var errs bytes.Buffer
+	if _, err := planSim(&errs, []string{"--scenario", scenario, "--out", filepath.Join(file, "out")}); err == nil || !strings.Contains(err.Error(), "--out") {
 		t.Fatalf("a bad --out: %v", err)
 	}
-	err = runSim(&out, &errs, []string{"--scenario", sc, "--out", filepath.Join(dir, "out")})
-	if err == nil || !strings.Contains(err.Error(), "warm_pools[0]") {
-		t.Fatalf("the scenario's own error: %v", err)
+	out := filepath.Join(dir, "out")
+	p, err := planSim(&errs, []string{"--scenario", scenario, "--out", out, "--replications", "8"})
+	if err != nil || p.out != out || len(p.seeds) != 8 {
+		t.Fatalf("plan: %+v, %v", p, err)
+	}
+	if entries, err := os.ReadDir(out); err != nil || len(entries) != 0 {
+		t.Fatalf("--out after planning: %v, %v (want an empty directory)", entries, err)
 	}
 }
