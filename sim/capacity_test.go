@@ -163,7 +163,7 @@ func TestHeldAndBusyUtilisation(t *testing.T) {
 // it, and the breakdowns add up to them.
 func TestWarmupAndBreakdowns(t *testing.T) {
 	sc := mustParse(t, strings.Replace(tiny, `"duration": "40m",`, `"duration": "40m", "warmup": "10m",`, 1))
-	r, err := Run(sc, Options{Seed: 4})
+	r, err := Run(sc, Options{Seed: 4, Records: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestStopTimeHoldsTheRoom(t *testing.T) {
     {"at": "5m", "user": "bob", "creator": "IDE", "engine": "spark-3", "runtime": "10s"}]}
 }`
 	waitOfBob := func(stop string) float64 {
-		r, err := Run(mustParse(t, strings.Replace(src, "STOP", stop, 1)), Options{Seed: 1})
+		r, err := Run(mustParse(t, strings.Replace(src, "STOP", stop, 1)), Options{Seed: 1, Records: true})
 		if err != nil {
 			t.Fatal(err)
 		}

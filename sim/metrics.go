@@ -493,7 +493,9 @@ func (s *Sim) jobMeasures(r *Report) {
 	for i := range s.ecms {
 		r.ecmNames = append(r.ecmNames, s.ecms[i].id)
 	}
-	r.records = make([]JobRecord, len(s.jobs))
+	if s.opts.Records {
+		r.records = make([]JobRecord, len(s.jobs))
+	}
 	var waits, turns []int64
 	var sojourn float64
 	waited, sojourns := 0, 0
@@ -523,7 +525,9 @@ func (s *Sim) jobMeasures(r *Report) {
 		if final {
 			rec.End = jb.end - s.start
 		}
-		r.records[i] = rec
+		if r.records != nil {
+			r.records[i] = rec
+		}
 		if jb.submit < m.warmAt {
 			continue
 		}

@@ -51,7 +51,7 @@ func attr(se xml.StartElement, name string) string {
 // styles per variant, round time ticks, absolute capacity, fault markers.
 func TestWriteOutputs(t *testing.T) {
 	variants := []Variant{{Policy: manager.PlacementRules}, {Policy: manager.PlacementTwoChoices}, {Policy: manager.PlacementBinPack}}
-	set, err := RunSet(mustParse(t, tiny), Options{}, variants, Seeds(1, 1), SetOptions{Parallel: 2})
+	set, err := RunSet(mustParse(t, tiny), Options{Records: true}, variants, Seeds(1, 1), SetOptions{Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,8 +250,8 @@ func CheckOutputDir(dir string) error {
 //     command prints;
 //   - per run: timeseries-RUN.csv (the sampled series), jobs-RUN.csv (one
 //     line per job: submit, grant, start, end, key, engine reused or new,
-//     outcome), keys-RUN.csv and users-RUN.csv (the measures per combined
-//     label and per user);
+//     outcome; for runs made with Options.Records), keys-RUN.csv and
+//     users-RUN.csv (the measures per combined label and per user);
 //   - charts of the first seed of every variant: utilisation.svg (cores
 //     held, busy and the capacity, one panel per variant), memory.svg (the
 //     same in GiB), engines.svg (engines held, idle engines, jobs running,
@@ -282,7 +282,9 @@ func WriteOutputs(dir string, set *Set) error {
 			}
 			l := runLabel(set, v, k)
 			files["timeseries-"+l+".csv"] = seriesCSV(r)
-			files["jobs-"+l+".csv"] = jobsCSV(r)
+			if r.records != nil {
+				files["jobs-"+l+".csv"] = jobsCSV(r)
+			}
 			files["keys-"+l+".csv"] = groupsCSV("key", r.allKeys)
 			files["users-"+l+".csv"] = groupsCSV("user", r.allUsers)
 		}

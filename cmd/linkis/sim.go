@@ -140,7 +140,7 @@ func planSim(stderr io.Writer, args []string) (*simPlan, error) {
 			return nil, fmt.Errorf("sim: --out: %w", err)
 		}
 	}
-	opts := sim.Options{Seed: *seed, FullCheckEvery: *checkEvery}
+	opts := sim.Options{Seed: *seed, FullCheckEvery: *checkEvery, Records: *out != ""}
 	if opts.Seed == 0 {
 		opts.Seed = max(sc.Seed, 1)
 	}
