@@ -175,6 +175,7 @@ func (s *Sim) onJobEnd(e event) {
 		s.cache[s.combos[jb.combo].key] = jb.ec
 	}
 	s.apply(manager.ReleaseEngine{Time: s.now, AskID: jb.askID})
+	jb.askID = "" // a final job asks nothing more: its id can go
 }
 
 // onEC reports whether job j is on its engine's list.
@@ -224,6 +225,7 @@ func (s *Sim) jobFailed(j int32, err error, release bool) {
 		return
 	}
 	jb.state = jobFailed
+	jb.askID = ""
 	jb.fail = classify(err)
 	s.jobsFinal++
 	s.m.failed++
