@@ -42,6 +42,7 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 		return Result{}, err
 	}
 	req := &a.req
+	var notes []AskResult // of engines reclaimed for it (reclaim.go)
 	switch {
 	case req.EngineInstance != "" && req.Dedicated():
 		return Result{}, linkis.ValueError(linkis.ErrInvalidLabel, linkis.LabelEngineInstance, req.EngineInstance,
@@ -63,23 +64,24 @@ func (s *State) askEngine(t int64, c AskEngine) (Result, error) {
 			return Result{}, err
 		}
 	default:
-		if err := s.askShared(t, a); err != nil {
+		if err := s.askShared(t, a, &notes); err != nil {
 			return Result{}, err
 		}
 	}
 	s.asks[a.id] = a
 	s.askDues.add(a, s.askDue(a))
-	r := Result{Ask: a.result()}
+	r := Result{Ask: a.result(), Notices: notes}
 	r.EC = r.Ask.EC
 	return r, nil
 }
 
 // askShared serves an ask that any engine of its key may take: a free one
 // at once; otherwise the ask waits in the key's queue, and a new engine
-// starts for it unless those already starting cover the queue. When no
-// engine can start and none of the key exists to wait for, the ask is
-// refused with the reason.
-func (s *State) askShared(t int64, a *ask) error {
+// starts for it unless those already starting cover the queue. When no ECM
+// has room for its engine, room may be made for it (reclaim.go). When no
+// engine can start, none is coming and none of the key exists to wait
+// for, the ask is refused with the reason.
+func (s *State) askShared(t int64, a *ask, notes *[]AskResult) error {
 	k := a.key
 	if k != nil && k.free.head != nil {
 		s.grant(t, a, k.free.head)
@@ -95,6 +97,11 @@ func (s *State) askShared(t int64, a *ask) error {
 			a.created = true
 			link(a, e)
 			k = e.key
+		case noRoom(err) && s.makeRoom(t, a, notes):
+			// Room is coming: wait for it (nothing below can fail).
+			if k == nil {
+				k, _ = s.keyState(&a.req) // its plugin was found by newAsk
+			}
 		case k == nil || len(k.ecs) == 0 || !linkis.IsRetryable(err):
 			return err // it can never be met, or no engine of the key will free anything
 		}
@@ -173,6 +180,9 @@ func validateParams(p map[string]string) error {
 	if len(p) > MaxParams {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(p), MaxParams)
 	}
+	if paramsValid(p) {
+		return nil // the common case, without sorting the names
+	}
 	for _, k := range paramNames(p) { // in order, so the error names the same param everywhere
 		v := p[k]
 		if k == "" || len(k) > MaxParamKeyLen || !utf8.ValidString(k) {
@@ -183,6 +193,16 @@ func validateParams(p map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// paramsValid reports whether every param passes validateParams's checks.
+func paramsValid(p map[string]string) bool {
+	for k, v := range p {
+		if k == "" || len(k) > MaxParamKeyLen || !utf8.ValidString(k) || len(v) > MaxParamValueLen || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // paramNames returns a params map's names in order.
@@ -482,9 +502,9 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 		}
 		next := a.next
 		var err error
-		var retryable bool
+		var retryable, coming bool
 		if p := placementError(failed, a.res); p != nil {
-			err, retryable = p.err, p.retryable
+			err, retryable, coming = p.err, p.retryable, p.coming
 		} else {
 			e, cerr := s.createEC(t, a, true)
 			if cerr == nil {
@@ -494,11 +514,12 @@ func (s *State) serveKey(t int64, k *keyState, notes *[]AskResult) {
 				continue
 			}
 			err, retryable = cerr, linkis.IsRetryable(cerr)
+			coming = retryable && noRoom(cerr) && s.makeRoom(t, a, notes)
 			if placementFailure(cerr) {
-				failed = append(failed, placement{a.res, cerr, retryable})
+				failed = append(failed, placement{a.res, cerr, retryable, coming})
 			}
 		}
-		if !retryable || len(k.ecs) == 0 {
+		if !retryable || len(k.ecs) == 0 && !coming {
 			dequeue(a)
 			s.failAsk(a, err, notes)
 		}
@@ -513,6 +534,7 @@ type placement struct {
 	res       linkis.Resource
 	err       error
 	retryable bool // linkis.IsRetryable(err), which is too dear to ask per waiter
+	coming    bool // room is being made for it (reclaim.go): its asks wait
 }
 
 // placementFailure reports whether an error depends only on the resource
@@ -544,7 +566,7 @@ func placementError(failed []placement, r linkis.Resource) *placement {
 func (s *State) noteStarved(k *keyState) {
 	if k.waiters.n > k.sharedStarting && s.keys[k.key] == k {
 		s.starved[k.key] = k
-	} else {
+	} else if len(s.starved) > 0 { // most calls find none starved: no hashing then
 		delete(s.starved, k.key)
 	}
 }

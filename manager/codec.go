@@ -113,6 +113,9 @@ func AppendCommand(b []byte, c Command) []byte {
 		e.params(c.Params)
 	case Configure:
 		encodeConfig(&e, c.Config)
+	case SetWarmPool:
+		e.str(c.Key)
+		e.i(int64(c.MinIdle))
 	default:
 		if !appendJobCommand(&e, c) && !appendAdminCommand(&e, c) && !appendSessionCommand(&e, c) {
 			panic("manager: cannot encode command " + c.Type().String())
@@ -184,7 +187,15 @@ func DecodeCommand(b []byte) (Command, error) {
 	case CmdSetPluginParams:
 		c = SetPluginParams{Time: t, EngineType: d.str("engineType", 128), Params: d.params()}
 	case CmdConfigure:
-		c = Configure{Time: t, Config: decodeConfig(&d)}
+		cfg := decodeConfig(&d)
+		if len(d.b) > 0 {
+			decodeConfigExt(&d, &cfg)
+		} else { // written before the extension: its defaults
+			setConfigExtDefaults(&cfg)
+		}
+		c = Configure{Time: t, Config: cfg}
+	case CmdSetWarmPool:
+		c = SetWarmPool{Time: t, Key: d.str("key", 512), MinIdle: int(d.i())}
 	default:
 		if c = decodeJobCommand(&d, typ, t); c == nil {
 			if c = decodeAdminCommand(&d, typ, t); c == nil {
@@ -212,6 +223,22 @@ func encodeConfig(e *enc, c Config) {
 	}
 	e.res(c.DefaultECMResource)
 	e.res(c.DefaultQuota)
+	encodeConfigExt(e, c)
+}
+
+// The configuration's extension: fields added after the first format.
+// A Configure command written before them ends where they start, and a
+// version-1 snapshot has none; both decode with their defaults.
+func encodeConfigExt(e *enc, c Config) {
+	e.bool(c.ReclaimIdle)
+}
+
+func decodeConfigExt(d *dec, c *Config) {
+	c.ReclaimIdle = d.bool()
+}
+
+func setConfigExtDefaults(c *Config) {
+	c.ReclaimIdle = DefaultConfig().ReclaimIdle
 }
 
 func decodeConfig(d *dec) Config {

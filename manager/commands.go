@@ -30,6 +30,8 @@ const (
 	CmdSetQuota        CommandType = 13
 	CmdSetPluginParams CommandType = 14
 	CmdConfigure       CommandType = 15
+	// 16-31: capacity commands (warm pools); 32 and above: the job queues.
+	CmdSetWarmPool CommandType = 16
 )
 
 var commandNames = map[CommandType]string{
@@ -38,6 +40,7 @@ var commandNames = map[CommandType]string{
 	CmdEngineEnded: "EngineEnded", CmdReleaseEngine: "ReleaseEngine", CmdKillEngine: "KillEngine",
 	CmdRenewLock: "RenewLock", CmdUnlockEngine: "UnlockEngine", CmdTick: "Tick", CmdSetQuota: "SetQuota",
 	CmdSetPluginParams: "SetPluginParams", CmdConfigure: "Configure",
+	CmdSetWarmPool: "SetWarmPool",
 }
 
 // CommandTypes lists every command type this manager knows, in order.
@@ -235,6 +238,15 @@ type Configure struct {
 	Config Config
 }
 
+// SetWarmPool keeps MinIdle started, idle engines of one combined label
+// ready ahead of demand (a warm pool; pool.go), or removes the pool when
+// MinIdle is 0. A pool above the label's instance cap is refused.
+type SetWarmPool struct {
+	Time    int64
+	Key     string // "user-creator,type-version[,tenant]"
+	MinIdle int
+}
+
 func (RegisterECM) Type() CommandType     { return CmdRegisterECM }
 func (DeregisterECM) Type() CommandType   { return CmdDeregisterECM }
 func (ECMHeartbeat) Type() CommandType    { return CmdECMHeartbeat }
@@ -250,6 +262,9 @@ func (Tick) Type() CommandType            { return CmdTick }
 func (SetQuota) Type() CommandType        { return CmdSetQuota }
 func (SetPluginParams) Type() CommandType { return CmdSetPluginParams }
 func (Configure) Type() CommandType       { return CmdConfigure }
+
+func (SetWarmPool) Type() CommandType { return CmdSetWarmPool }
+func (c SetWarmPool) At() int64       { return c.Time }
 
 func (c RegisterECM) At() int64     { return c.Time }
 func (c DeregisterECM) At() int64   { return c.Time }

@@ -55,6 +55,11 @@ type Config struct {
 	// row without its own quota (Linkis: 20g, 10 cores, 10 instances). Its
 	// Instances is the key's instance cap.
 	DefaultQuota linkis.Resource
+
+	// ReclaimIdle lets a shared ask that fits on no ECM stop the
+	// longest-idle engines of other combined labels that hold the room
+	// (reclaim.go); off, it waits for their IdleTimeout as in Linkis.
+	ReclaimIdle bool
 }
 
 // DefaultConfig returns the Linkis defaults.
@@ -75,6 +80,7 @@ func DefaultConfig() Config {
 		MaxWaitersPerKey:    1000,
 		DefaultECMResource:  linkis.Resource{Memory: 100 * linkis.GiB, MilliCores: 100_000, Instances: 50},
 		DefaultQuota:        linkis.Resource{Memory: 20 * linkis.GiB, MilliCores: 10_000, Instances: 10},
+		ReclaimIdle:         true,
 	}
 }
 

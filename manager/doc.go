@@ -32,6 +32,10 @@
 //     locks of engines that never started, lost nodes, idle reclamation.
 //   - due.go: the due tables - lazy lower bounds on every deadline in dense
 //     arrays, so that a tick costs what is due rather than what exists.
+//   - reclaim.go: idle reclaim - an ask that fits on no ECM stops the
+//     longest-idle engines of other keys that hold the room.
+//   - pool.go: warm pools - a per-key minimum of started idle engines,
+//     kept by Tick, started ahead of demand.
 //   - effects.go: EffectsDue, the pure list of what a driver must do.
 //   - plugin.go: engine plugins (resource factory + launch builder).
 //   - snapshot.go: Snapshot and Restore.
@@ -69,6 +73,12 @@
 //     wait runs out.
 //   - Lock expiry, lost-node sweeps and idle reclamation are replicated Tick
 //     commands, not timers in one manager's memory (Linkis #1192, #1316).
+//   - An ask that fits on no ECM while idle engines of other users hold
+//     the room stops the longest-idle of them and waits for the room
+//     (Config.ReclaimIdle; reclaim.go); Linkis makes it fail or wait for
+//     their idle timeout, an hour by default.
+//   - A combined label may keep a warm pool of started, idle engines
+//     (SetWarmPool, after Kyuubi's engine pool; Linkis has none).
 //   - The label scorer ranks (Linkis computes scores but never uses them).
 //   - The selection rules rank in the order they are listed, with memory
 //     load in bands; Linkis applies them as successive stable sorts, which

@@ -1,6 +1,9 @@
 package manager
 
-import "unicode/utf8"
+import (
+	"slices"
+	"unicode/utf8"
+)
 
 // EffectKind says what a driver must do.
 type EffectKind uint8
@@ -39,17 +42,27 @@ type Effect struct {
 // engine the manager asked to stop, and propose a tick when one is due.
 // Engines come in id order. The driver keeps no state of its own: a new
 // leader calling EffectsDue gets the same work the old one had left.
-func (s *State) EffectsDue(now int64) []Effect {
-	out := make([]Effect, 0, len(s.starting)+len(s.killing)+1)
-	for _, e := range sortedECs(s.starting) {
+func (s *State) EffectsDue(now int64) []Effect { return s.AppendEffectsDue(nil, now) }
+
+// AppendEffectsDue appends what EffectsDue returns to dst, for a driver
+// that reuses its buffer (the simulator calls it after most commands).
+func (s *State) AppendEffectsDue(dst []Effect, now int64) []Effect {
+	out := slices.Grow(dst, len(s.starting)+len(s.killing)+1)
+	ids := s.idScratch[:0]
+	ids = sortedIDs(ids, s.starting)
+	for _, id := range ids {
+		e := s.starting[id]
 		out = append(out, Effect{Kind: EffectLaunch, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr, Launch: e.launch})
 	}
-	for _, e := range sortedECs(s.killing) {
+	ids = sortedIDs(ids, s.killing)
+	for _, id := range ids {
+		e := s.killing[id]
 		out = append(out, Effect{Kind: EffectKill, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr})
 	}
 	if due := s.lastTick + int64(s.cfg.TickInterval); now >= due {
 		out = append(out, Effect{Kind: EffectTick, Due: due})
 	}
+	s.idScratch = ids[:0]
 	return out
 }
 
@@ -110,4 +123,17 @@ func clipReason(s string) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// sortedIDs returns the ids of a set of engines in order, in buf's array:
+// sorting plain ids is several times cheaper than sorting engines by a
+// comparison function, and EffectsDue runs after most commands in the
+// simulator.
+func sortedIDs(buf []ECID, set map[ECID]*ec) []ECID {
+	buf = buf[:0]
+	for id := range set {
+		buf = append(buf, id)
+	}
+	slices.Sort(buf)
+	return buf
 }

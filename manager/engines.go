@@ -121,7 +121,9 @@ func (s *State) stopEC(t int64, e *ec, reason string, kill bool, notes *[]AskRes
 		s.killing[e.id] = e
 	}
 	s.setECStatus(e, linkis.StatusShuttingDown)
-	s.dropHolders(e, engineError(e, "stopped: "+reason, true), notes)
+	if len(e.grants) > 0 || e.owner != nil { // the error only for someone to tell
+		s.dropHolders(e, engineError(e, "stopped: "+reason, true), notes)
+	}
 	s.reindexECM(e.ecm)
 	s.serveKey(t, e.key, notes)
 }
@@ -278,17 +280,21 @@ func (s *State) ecHeartbeat(t int64, c ECHeartbeat) (Result, error) {
 		return Result{}, badReport(e, c.Status)
 	}
 	busy := c.Status == linkis.StatusBusy
-	probe := *e
-	probe.busy = busy
-	if err := linkis.CheckTransition(linkis.KindEngineConn, e.name(), e.status, probe.liveStatus()); err != nil {
-		return Result{}, err
+	was := e.busy
+	e.busy = busy // the status it would have, then back: nothing has changed yet
+	next := e.liveStatus()
+	e.busy = was
+	if !linkis.CanTransition(linkis.KindEngineConn, e.status, next) { // the name only when it is refused
+		return Result{}, linkis.CheckTransition(linkis.KindEngineConn, e.name(), e.status, next)
 	}
 	if e.busy && !busy {
 		e.idleSince = t // the idle clock restarts when it stops being busy
 	}
 	e.lastSeen, e.busy, e.health, e.running = t, busy, c.Health, c.Load.RunningTasks
 	s.refreshEC(e)
-	s.serveKey(t, e.key, &r.Notices)
+	if e.key.waiters.n > 0 { // it may have become free for them
+		s.serveKey(t, e.key, &r.Notices)
+	}
 	return r, nil
 }
 

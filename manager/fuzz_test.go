@@ -117,6 +117,8 @@ func fuzzCommandSeeds(t testing.TB) []Command {
 		SetQuota{Time: now, Key: "", Max: linkis.Resource{Memory: linkis.GiB, MilliCores: 1000, Instances: 1}},
 		SetPluginParams{Time: now, EngineType: "python", Params: map[string]string{ParamMemory: "3g"}},
 		Configure{Time: now, Config: DefaultConfig()},
+		SetWarmPool{Time: now, Key: "alice-IDE,python-3", MinIdle: 1},
+		SetWarmPool{Time: now, Key: "bob-IDE,shell-1", MinIdle: 0},
 		DeregisterECM{Time: now, ID: "ecm1"},
 		DeregisterECM{Time: now, ID: "ecm2", Force: true},
 		RegisterECM{Time: now, ID: "ecm9", Addr: "ecm9:1", Labels: ls("tenant", "acme")},

@@ -140,6 +140,33 @@ func withTime(c Command, t int64) Command {
 	case Configure:
 		c.Time = t
 		return c
+	case SetWarmPool:
+		c.Time = t
+		return c
+	case ModifyECM:
+		c.Time = t
+		return c
+	case KillEngines:
+		c.Time = t
+		return c
+	case SetConfig:
+		c.Time = t
+		return c
+	case SetVariables:
+		c.Time = t
+		return c
+	case CreateSession:
+		c.Time = t
+		return c
+	case TouchSession:
+		c.Time = t
+		return c
+	case DeleteSession:
+		c.Time = t
+		return c
+	case DeleteUserSessions:
+		c.Time = t
+		return c
 	case SubmitJob:
 		c.Time = t
 		return c
@@ -226,4 +253,27 @@ func noticeFor(r Result, askID string) (AskResult, bool) {
 		}
 	}
 	return AskResult{}, false
+}
+
+// olderSnapshot rewrites a snapshot of s (the current version) as version
+// 1 or 2 wrote it: without the configuration's extension and the sections
+// that version did not have (2: the jobs only; 1: none).
+func olderSnapshot(t testing.TB, s *State, snap []byte, version byte) []byte {
+	t.Helper()
+	var cfg, tail enc
+	encodeConfig(&cfg, s.Config())
+	cfgEnd := len(snapshotMagic) + 1 + len(cfg.b)
+	if version < 2 {
+		s.snapshotJobs(&tail)
+	}
+	s.snapshotAdmin(&tail)
+	s.snapshotSessions(&tail)
+	encodePools(&tail, s.pools)
+	if !bytes.HasSuffix(snap, tail.b) {
+		t.Fatalf("the snapshot does not end with the sections of version %d+", version+1)
+	}
+	out := append([]byte(nil), snap[:cfgEnd-configExtLen]...)
+	out = append(out, snap[cfgEnd:len(snap)-len(tail.b)]...)
+	out[len(snapshotMagic)] = version
+	return out
 }

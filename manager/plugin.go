@@ -190,7 +190,7 @@ func (f StandardResources) Resource(params map[string]string) (linkis.Resource, 
 		}
 	}
 	var extra map[string]int64
-	for _, k := range paramNames(params) {
+	for _, k := range extraNames(params) {
 		v := params[k]
 		name, ok := strings.CutPrefix(k, ParamExtraPref)
 		if !ok {
@@ -211,6 +211,17 @@ func (f StandardResources) Resource(params map[string]string) (linkis.Resource, 
 		}
 	}
 	return r, r.Validate()
+}
+
+// extraNames returns, in order, the params that name extra dimensions
+// (none, and no allocation, in the common case).
+func extraNames(params map[string]string) []string {
+	for k := range params {
+		if strings.HasPrefix(k, ParamExtraPref) {
+			return paramNames(params)
+		}
+	}
+	return nil
 }
 
 // EngineConnCommand is the program ECMs run for built-in engines; the ECM

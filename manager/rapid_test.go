@@ -173,12 +173,14 @@ type propTest struct {
 	usedIDs []string // every ask id ever used
 	quotas  map[string]int64
 	defInst int64
+	pools   map[string]int // warm pools: key → minimum
 
 	log []propLogged
 }
 
 func newPropTest(t *rapid.T) *propTest {
 	cfg := propConfig()
+	cfg.ReclaimIdle = rapid.Bool().Draw(t, "reclaimIdle")
 	s, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +188,7 @@ func newPropTest(t *rapid.T) *propTest {
 	p := &propTest{
 		cfg: cfg, s: s, checker: &TransitionChecker{}, now: t0,
 		ecms: map[string]*propECM{}, ecs: map[ECID]*propEC{}, asks: map[string]*propAsk{},
-		quotas: map[string]int64{}, defInst: cfg.DefaultQuota.Instances,
+		quotas: map[string]int64{}, defInst: cfg.DefaultQuota.Instances, pools: map[string]int{},
 	}
 	s.SetObserver(p.checker)
 	return p
@@ -218,6 +220,7 @@ func (p *propTest) actions() map[string]func(*rapid.T) {
 		{"tick", 2, p.actTick},
 		{"setQuota", 1, p.actSetQuota},
 		{"pluginParams", 1, p.actPluginParams},
+		{"warmPool", 1, p.actWarmPool},
 	} {
 		for i := range a.weight {
 			name := a.name
@@ -336,6 +339,8 @@ func (p *propTest) afterSuccess(t *rapid.T, c Command, r Result, meta *propAskMe
 	switch c := c.(type) {
 	case RenewLock, SetPluginParams:
 		mayCreate = false
+	case SetWarmPool:
+		onlyForWaiters = false
 	case RegisterECM, ECMHeartbeat, SetQuota, Configure:
 		onlyForWaiters = true
 	case EngineEnded:
@@ -366,6 +371,8 @@ func (p *propTest) afterSuccess(t *rapid.T, c Command, r Result, meta *propAskMe
 	if !mayCreate && len(created) > 0 {
 		t.Fatalf("%v created engines %v", c.Type(), created)
 	}
+	p.checkPoolFill(t, c, created, ecsAfter, keysBefore)
+	p.checkStops(t, c, ecsBefore, ecsAfter, keysBefore)
 	for _, id := range created {
 		if k := ecsAfter[id].Key; onlyForWaiters && keysBefore[k].Waiting == 0 {
 			t.Fatalf("%v created engine %v for key %s, which had no waiting ask", c.Type(), id, k)
@@ -407,13 +414,13 @@ func (p *propTest) afterSuccess(t *rapid.T, c Command, r Result, meta *propAskMe
 				if e.Key != meta.key {
 					t.Fatalf("ask for %s created an engine of %s", meta.key, e.Key)
 				}
-			} else if keysBefore[e.Key].Waiting == 0 {
+			} else if keysBefore[e.Key].Waiting == 0 && !p.poolMayFill(c, e.Key) {
 				t.Fatalf("%v created shared engine %v for key %s that had no waiting ask", c.Type(), id, e.Key)
 			}
 			if e.Mode != linkis.ModeComputation {
 				t.Fatalf("shared engine %v is in mode %v", id, e.Mode)
 			}
-			if _, isTick := c.(Tick); !isTick {
+			if _, isTick := c.(Tick); !isTick && !p.poolMayFill(c, e.Key) {
 				if k := p.s.Key(e.Key); k.Free > 0 {
 					t.Fatalf("%v started engine %v for key %s which has %d free engines", c.Type(), id, e.Key, k.Free)
 				}
@@ -429,7 +436,9 @@ func (p *propTest) afterSuccess(t *rapid.T, c Command, r Result, meta *propAskMe
 	// Right after a command that started one, the starting shared slots
 	// exceed the waiting asks by less than the newest engine's capacity.
 	// (A tick may fail waiting asks after starting engines: not checked.)
-	if _, isTick := c.(Tick); !isTick {
+	_, isTick := c.(Tick)
+	_, isPool := c.(SetWarmPool)
+	if !isTick && !isPool {
 		newest := map[string]*propEC{}
 		for _, id := range created {
 			if e := p.ecs[id]; e.owner == "" {
@@ -627,7 +636,7 @@ func (p *propTest) afterSuccess(t *rapid.T, c Command, r Result, meta *propAskMe
 			}
 		}
 		for _, e := range ecsAfter {
-			if e.Status == linkis.StatusUnlock && !e.Killing && len(e.Holders) == 0 && now-e.IdleSince >= int64(p.cfg.IdleTimeout) {
+			if e.Status == linkis.StatusUnlock && !e.Killing && len(e.Holders) == 0 && now-e.IdleSince >= int64(p.cfg.IdleTimeout) && !p.keptByPool(e.Key) {
 				t.Fatalf("engine %v idle since %v survived the tick", e.ID, time.Duration(now-e.IdleSince))
 			}
 		}
@@ -714,6 +723,7 @@ func (p *propTest) checkAsks(t *rapid.T, ecs map[ECID]ECInfo) {
 func (p *propTest) checkState(t *rapid.T) {
 	t.Helper()
 	p.checkInvariants(t)
+	p.checkPools(t)
 	for _, k := range propKeys() {
 		ki := p.s.Key(k)
 		want := p.defInst
@@ -1127,11 +1137,13 @@ func (p *propTest) actAsk(t *rapid.T) {
 			serving = true
 		}
 	}
+	rb := p.roomBefore(cmd)
 	r, err := p.apply(t, cmd, meta)
 	if !meta.fresh {
 		propExpectOK(t, err)
 		return
 	}
+	p.checkAskReclaim(t, cmd, meta, r, err, rb)
 	a := r.Ask
 	createErrs := []error{linkis.ErrNoNodeAvailable, linkis.ErrInsufficientResource, linkis.ErrQuotaExceeded}
 	engines := p.s.Stats().Engines

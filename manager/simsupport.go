@@ -124,3 +124,12 @@ func CheckKeyLedger(s *State, key string) error {
 // TickDue returns when the next tick is due: EffectsDue(now) lists a tick
 // once now reaches it.
 func (s *State) TickDue() int64 { return s.lastTick + int64(s.cfg.TickInterval) }
+
+// FreeEngines returns how many engines of a combined label are ready to be
+// reused (KeyInfo.Free, without building the rest of KeyInfo).
+func (s *State) FreeEngines(key string) int {
+	if k := s.keys[key]; k != nil {
+		return k.free.n
+	}
+	return 0
+}

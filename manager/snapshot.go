@@ -12,9 +12,10 @@ import (
 // ECMs by id, the distinct label sets of engines and asks (which they refer
 // to by index: a key's hundred engines share one), engines by id, asks in
 // the order of asksInOrder; from version 2, the entrance's job records and
-// queues (jobcodec.go); from version 3, the operator's part - health
-// overrides, configuration, variables, ended engines (admincodec.go) - and
-// the login sessions (session.go).
+// queues (jobcodec.go); from version 3, the configuration's extension
+// (after the configuration), the operator's part - health overrides,
+// configuration, variables, ended engines (admincodec.go) - the login
+// sessions (session.go) and the warm pools by key (pool.go).
 // Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
@@ -141,6 +142,7 @@ func (s *State) Snapshot() []byte {
 	s.snapshotJobs(&e)
 	s.snapshotAdmin(&e)
 	s.snapshotSessions(&e)
+	encodePools(&e, s.pools)
 	return e.b
 }
 
@@ -198,14 +200,19 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "not a manager snapshot")
 	}
 	// Version 1 (before the job queues joined the state) reads as a state
-	// without jobs, version 2 as one without the operator's part or the
-	// sessions.
+	// without jobs, version 2 as one without the configuration's
+	// extension, the operator's part, the sessions or warm pools.
 	version := data[len(snapshotMagic)]
 	if version < 1 || version > snapshotVersion {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "format version %d, this manager reads 1 to %d", version, snapshotVersion)
 	}
 	d := &dec{b: data[len(snapshotMagic)+1:]}
 	cfg := decodeConfig(d)
+	if version >= 3 {
+		decodeConfigExt(d, &cfg)
+	} else {
+		setConfigExtDefaults(&cfg)
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -230,11 +237,10 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 		if err := s.restoreAdmin(d); err != nil {
 			return nil, err
 		}
-	}
-	if version >= 3 && r.ok() {
 		if err := s.restoreSessions(d); err != nil {
 			return nil, err
 		}
+		r.pools()
 	}
 	if err := r.finish(); err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"reflect"
+
 	"github.com/golinkis/golinkis/linkis"
 )
 
@@ -29,6 +31,7 @@ type State struct {
 	pluginParams map[string]map[string]string // engine type → default params
 	starting     map[ECID]*ec                 // engines waiting to be launched
 	killing      map[ECID]*ec                 // engines the manager asked to stop
+	pools        map[string]*warmPool         // warm pools by key (pool.go)
 	ecmDues      dueTable[*ecm]               // when each may be lost
 	ecDues       dueTable[*ec]                // when each may expire, be lost or be reclaimed
 	askDues      dueTable[*ask]               // when each lock or wait may run out
@@ -39,6 +42,7 @@ type State struct {
 	admin        adminState // the operator's: health overrides, configuration, variables, ended engines (admin.go)
 	sessions     sessions   // the REST API's login sessions (session.go)
 	scratch      []byte     // reused to look keys up without allocating; not state
+	idScratch    []ECID     // reused by AppendEffectsDue; not state
 }
 
 // Observer is told about every node status change as it is applied. It must
@@ -73,6 +77,7 @@ func New(cfg Config, plugins *Plugins) (*State, error) {
 		jobs:         newJobs(),
 		admin:        newAdminState(),
 		sessions:     newSessions(),
+		pools:        map[string]*warmPool{},
 	}
 	s.jobs.conf = &s.admin.conf
 	return s, nil
@@ -149,9 +154,12 @@ func (s *State) Apply(cmd Command) (Result, error) {
 	if _, skip := cmd.(Ignored); skip {
 		return Result{}, nil
 	}
-	t := cmd.At()
+	t, known := timeOf(cmd) // not cmd.At(): see TypeOf
+	if !known {
+		return Result{}, linkis.Errorf(linkis.ErrUnknownCommand, "type", "%s is not a command this manager knows", reflect.TypeOf(cmd))
+	}
 	if t <= 0 {
-		return Result{}, linkis.Errorf(linkis.ErrInvalidArgument, "time", "command %v has time %d; it must be positive Unix nanoseconds", cmd.Type(), t)
+		return Result{}, linkis.Errorf(linkis.ErrInvalidArgument, "time", "command %v has time %d; it must be positive Unix nanoseconds", TypeOf(cmd), t)
 	}
 	if t < s.now {
 		t = s.now // time never goes back: proposers' clocks may disagree slightly
@@ -189,6 +197,8 @@ func (s *State) Apply(cmd Command) (Result, error) {
 		err = s.setPluginParams(c)
 	case Configure:
 		r, err = s.configure(t, c)
+	case SetWarmPool:
+		r, err = s.setWarmPool(t, c)
 	case SubmitJob:
 		r, err = s.submitJob(t, c)
 	case UpdateJob:

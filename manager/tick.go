@@ -19,10 +19,13 @@ import (
 //     ECLostAfter are lost;
 //  3. granted asks whose lock expired give their engine back; waiting asks
 //     past their deadline fail with ErrTimeout;
-//  4. engines unused for IdleTimeout are reclaimed (killed);
+//  4. engines unused for IdleTimeout are reclaimed (killed), except those
+//     a warm pool keeps (pool.go);
 //  5. keys whose waiting asks need an engine no ECM could take are tried
-//     again: engines of other keys may have ended since;
-//  6. jobs past their queuing or running deadline end in Timeout, and the
+//     again: engines of other keys may have ended since, and idle ones
+//     may be reclaimed for them (reclaim.go);
+//  6. warm pools below their minimum start engines (pool.go);
+//  7. jobs past their queuing or running deadline end in Timeout, and the
 //     job history drops what it no longer keeps.
 //
 // Candidates come from the due tables (due.go), so a tick costs what is due
@@ -89,9 +92,13 @@ func (s *State) tick(t int64) (Result, error) {
 		if s.ecs[e.id] != e || !e.idle() || t-e.idleSince < int64(s.cfg.IdleTimeout) {
 			continue // taken, stopped or ended by an earlier step
 		}
+		if s.sparedByPool(e) {
+			continue
+		}
 		s.stopEC(t, e, "idle for "+s.cfg.IdleTimeout.String(), true, &r.Notices)
 	}
 	s.retryStarved(t, &r.Notices)
+	s.fillPools(t)
 	s.tickJobs(t, &r.Jobs)
 	return r, nil
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"runtime"
 	"testing"
+	"time"
 )
 
 // BenchmarkSimEvents is the simulator's throughput with the real manager
@@ -53,4 +54,32 @@ func BenchmarkSimDay10k(b *testing.B) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB-sys")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/day")
+}
+
+// BenchmarkSimDay10kReplications is the parallel figure: the day of
+// BenchmarkSimDay10k once, then 8 replications (seeds 7-14) through RunSet
+// with GOMAXPROCS runs at once, in the same invocation. It reports the wall
+// time of each and their ratio (the ideal on 2 cores is 4).
+func BenchmarkSimDay10kReplications(b *testing.B) {
+	sc, err := LoadScenario("scenarios/day-10k.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := Run(sc, Options{Seed: sc.Seed}); err != nil {
+			b.Fatal(err)
+		}
+		one := time.Since(start)
+		start = time.Now()
+		set, err := RunSet(sc, Options{}, []Variant{{}}, Seeds(sc.Seed, 8), SetOptions{Parallel: runtime.GOMAXPROCS(0)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		eight := time.Since(start)
+		b.ReportMetric(one.Seconds(), "s/replication")
+		b.ReportMetric(eight.Seconds(), "s/8-replications")
+		b.ReportMetric(eight.Seconds()/one.Seconds(), "x-one-replication")
+		b.Logf("set hash %s; one replication %v, eight %v on %d cores", set.Hash(), one.Round(time.Millisecond), eight.Round(time.Millisecond), runtime.GOMAXPROCS(0))
+	}
 }

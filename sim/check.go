@@ -115,7 +115,7 @@ func (s *Sim) localChecks() {
 // engine it runs on, and the engine does not run more tasks than it can.
 func (s *Sim) checkRunning(j int32) {
 	jb := &s.jobs[j]
-	id := askID(j, jb.attempt)
+	id := jb.askID
 	a, ok := s.st.Ask(id)
 	switch {
 	case !ok:
@@ -135,11 +135,16 @@ func (s *Sim) fullCheck(final bool) {
 		s.violate(err)
 		return
 	}
-	for j := range s.jobs {
-		if s.jobs[j].state == jobRunning && s.onEC(int32(j)) {
-			s.checkRunning(int32(j))
-			if s.violation != nil {
-				return
+	// Every job on a live engine's list of running tasks (jobs run only
+	// there): O(engines running), not O(jobs), since small clusters are
+	// checked after every event.
+	for _, id := range s.live {
+		for j := s.ecs[id].firstJob; j >= 0; j = s.jobs[j].nextOnEC {
+			if s.jobs[j].state == jobRunning {
+				s.checkRunning(j)
+				if s.violation != nil {
+					return
+				}
 			}
 		}
 	}
@@ -179,7 +184,7 @@ func (s *Sim) checkDrift() (manager.ECID, error) {
 	for i := range s.ecms {
 		info, ok := s.st.ECM(s.ecms[i].id)
 		if !ok {
-			if s.ecms[i].up && s.ecms[i].hbLostUntil <= s.now {
+			if s.hot[i].up && s.hot[i].hbLostUntil <= s.now {
 				return 0, fmt.Errorf("ECM %s is up but not registered", s.ecms[i].id)
 			}
 			continue

@@ -56,7 +56,10 @@ func (s *Sim) ecDie(id manager.ECID, why string, report bool) {
 		j := e.firstJob
 		s.jobFailed(j, linkis.Errorf(linkis.ErrEngineFailed, id.String(), "%s", why), true)
 	}
-	if report && wasRunning && e.ecm >= 0 && s.ecms[e.ecm].up {
+	if wasRunning {
+		s.m.lv.add(s.now, lvLive, -1)
+	}
+	if report && wasRunning && e.ecm >= 0 && s.hot[e.ecm].up {
 		s.push(event{at: s.now, kind: evECEndReport, ref: int64(id)})
 	}
 }
@@ -64,6 +67,7 @@ func (s *Sim) ecDie(id manager.ECID, why string, report bool) {
 func (s *Sim) setRunning(id manager.ECID) {
 	e := &s.ecs[id]
 	e.state = ecRunning
+	s.m.lv.add(s.now, lvLive, 1)
 	e.liveIdx = int32(len(s.live))
 	s.live = append(s.live, id)
 	s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecHB)), kind: evECHeartbeat, ref: int64(id), aux: uint64(e.inc)})
@@ -73,7 +77,7 @@ func (s *Sim) onLaunchDone(e event) {
 	id := manager.ECID(e.ref)
 	ec := &s.ecs[id]
 	outcome, gen := e.aux&3, uint32(e.aux>>2)
-	if outcome == launchOK && (ec.state == ecDead || ec.ecm < 0 || s.ecms[ec.ecm].gen != gen) {
+	if outcome == launchOK && (ec.state == ecDead || ec.ecm < 0 || s.hot[ec.ecm].gen != gen) {
 		return // killed meanwhile, or the host went down with it
 	}
 	if s.later(e) {
@@ -110,13 +114,13 @@ func (s *Sim) onLaunchDone(e event) {
 
 func (s *Sim) onECMHeartbeat(e event) {
 	mi := int32(e.ref)
-	m := &s.ecms[mi]
-	if !m.up || m.gen != uint32(e.aux) {
+	h := &s.hot[mi]
+	if !h.up || h.gen != uint32(e.aux) {
 		return
 	}
 	if !e.delivered {
 		s.pushLane(laneECMHeartbeat, event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: e.ref, aux: e.aux})
-		if m.hbLostUntil > s.now {
+		if h.hbLostUntil > s.now {
 			return
 		}
 	}
@@ -124,6 +128,7 @@ func (s *Sim) onECMHeartbeat(e event) {
 		return
 	}
 	s.count(e)
+	m := &s.ecms[mi]
 	_, err := s.apply(manager.ECMHeartbeat{Time: s.now, ID: m.id, Load: linkis.NodeLoad{RunningTasks: m.running}})
 	if errors.Is(err, linkis.ErrUnknownNode) {
 		// The manager declared it lost and forgot its engines: they must
@@ -151,10 +156,10 @@ func (s *Sim) onECHeartbeat(e event) {
 	if ec.state != ecRunning && !zombie || ec.inc != uint32(e.aux) {
 		return
 	}
-	m := &s.ecms[ec.ecm]
+	h := &s.hot[ec.ecm]
 	if !e.delivered {
 		s.pushLane(laneECHeartbeat, event{at: s.now + s.ecHB, kind: evECHeartbeat, ref: e.ref, aux: e.aux})
-		if m.hbLostUntil > s.now || !m.up {
+		if h.hbLostUntil > s.now || !h.up {
 			return
 		}
 	}
@@ -175,29 +180,31 @@ func (s *Sim) onECHeartbeat(e event) {
 // recoverECM brings a crashed host back: its ECM tells the manager to
 // forget what it held before the crash, and registers afresh.
 func (s *Sim) recoverECM(mi int32) {
-	m := &s.ecms[mi]
-	if m.up {
+	m, h := &s.ecms[mi], &s.hot[mi]
+	if h.up {
 		return
 	}
-	m.up = true
-	m.gen++
+	h.up = true
+	h.gen++
 	m.ecs = m.ecs[:0]
+	s.m.resource(s.now, lvCapMem, m.max, 1)
 	s.touchECM(mi)
 	if _, ok := s.st.ECM(m.id); ok {
 		s.apply(manager.DeregisterECM{Time: s.now, ID: m.id, Force: true})
 	}
 	s.apply(manager.RegisterECM{Time: s.now, ID: m.id, Addr: m.addr, Labels: m.labels, Max: m.max})
-	s.pushLane(laneECMHeartbeat, event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: int64(mi), aux: uint64(m.gen)})
+	s.pushLane(laneECMHeartbeat, event{at: s.now + s.ecmHB, kind: evECMHeartbeat, ref: int64(mi), aux: uint64(h.gen)})
 }
 
 func (s *Sim) crashECM(mi int32, recoverAfter int64) {
-	m := &s.ecms[mi]
-	if !m.up {
+	m, h := &s.ecms[mi], &s.hot[mi]
+	if !h.up {
 		return
 	}
-	m.up = false
-	m.gen++
+	h.up = false
+	h.gen++
 	s.m.ecmCrashes++
+	s.m.resource(s.now, lvCapMem, m.max, -1)
 	for _, id := range m.ecs {
 		if s.ecs[id].ecm == mi {
 			s.ecDie(id, "its host crashed", false)

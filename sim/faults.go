@@ -52,7 +52,7 @@ func (s *Sim) pickECMs(f *FaultSpec, up bool) []int32 {
 	var out []int32
 	for tries := 0; len(out) < f.Count && tries < 4*f.Count+16; tries++ {
 		i := int32(s.rngFaults.intn(len(s.ecms)))
-		if s.ecms[i].up == up || !up {
+		if s.hot[i].up == up || !up {
 			out = append(out, i)
 		}
 	}
@@ -75,7 +75,7 @@ func (s *Sim) startFault(i int) {
 		}
 	case FaultLostHeartbeats:
 		for _, mi := range s.pickECMs(f, true) {
-			s.ecms[mi].hbLostUntil = max(s.ecms[mi].hbLostUntil, s.now+int64(f.For))
+			s.hot[mi].hbLostUntil = max(s.hot[mi].hbLostUntil, s.now+int64(f.For))
 		}
 	case FaultLaunchFailures:
 		s.failBoost = f.Rate

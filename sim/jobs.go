@@ -31,6 +31,9 @@ func (s *Sim) onArrival(e event) {
 		s.scheduleArrival() // the next one, whatever happens to this one
 	}
 	j := int32(e.ref)
+	if !e.delivered {
+		s.m.arrive(s, &s.jobs[j])
+	}
 	if s.cache != nil && !e.delivered && s.cachedStart(e) {
 		return
 	}
@@ -48,12 +51,12 @@ func (s *Sim) ask(j int32) {
 	jb.attempt++
 	c := &s.combos[jb.combo]
 	key := s.keys[c.key]
-	free := s.st.Key(key).Free
 	var params map[string]string
 	if jb.params >= 0 {
 		params = s.params[jb.params]
 	}
 	id := askID(j, jb.attempt)
+	jb.askID = id
 	r, err := s.apply(manager.AskEngine{Time: s.now, ID: id, Nonce: s.rngNonce.Uint64(), Labels: c.labels, Params: params})
 	s.hist.last().job = j
 	if err != nil {
@@ -61,9 +64,13 @@ func (s *Sim) ask(j int32) {
 		s.jobFailed(j, err, false)
 		return
 	}
-	if r.Ask.Created && free > 0 {
-		s.violate(fmt.Errorf("ask %s started engine %v although %d free engine(s) of %s could serve it", id, r.Ask.EC, free, key))
-		return
+	// An ask that starts an engine takes no free one, and none becomes
+	// free while it is applied: free engines now were free before it.
+	if r.Ask.Created {
+		if free := s.st.FreeEngines(key); free > 0 {
+			s.violate(fmt.Errorf("ask %s started engine %v although %d free engine(s) of %s could serve it", id, r.Ask.EC, free, key))
+			return
+		}
 	}
 	if r.Ask.EC != 0 {
 		s.noteEC(r.Ask.EC, r.Ask.ECM, c.key)
@@ -93,6 +100,7 @@ func (s *Sim) startJob(j int32, r manager.AskResult) {
 	jb.ec = r.EC
 	jb.granted = s.now
 	jb.gen++
+	jb.reused = r.Reused
 	if r.Reused {
 		s.m.grantsReused++
 	} else {
@@ -122,6 +130,7 @@ func (s *Sim) attach(j int32, id manager.ECID) {
 	if e.ecm >= 0 {
 		s.ecms[e.ecm].running++
 	}
+	s.m.taskStarts(s.now, e)
 }
 
 func (s *Sim) detach(j int32) {
@@ -135,6 +144,7 @@ func (s *Sim) detach(j int32) {
 			if e.ecm >= 0 {
 				s.ecms[e.ecm].running--
 			}
+			s.m.taskEnds(s.now, e)
 			return
 		}
 	}
@@ -154,18 +164,18 @@ func (s *Sim) onJobEnd(e event) {
 		s.detach(j)
 	}
 	jb.gen++
-	attempt := jb.attempt
 	if !ok {
 		s.jobFailed(j, linkis.Errorf(linkis.ErrEngineFailed, jb.ec.String(), "the engine died under the task"), true)
 		return
 	}
 	jb.state = jobSucceeded
 	s.jobsFinal++
-	s.m.jobDone(s, jb)
+	s.m.depart(s, jb)
 	if s.cache != nil {
 		s.cache[s.combos[jb.combo].key] = jb.ec
 	}
-	s.apply(manager.ReleaseEngine{Time: s.now, AskID: askID(j, attempt)})
+	s.apply(manager.ReleaseEngine{Time: s.now, AskID: jb.askID})
+	jb.askID = "" // a final job asks nothing more: its id can go
 }
 
 // onEC reports whether job j is on its engine's list.
@@ -191,7 +201,7 @@ func (s *Sim) onRenew(e event) {
 		return
 	}
 	s.count(e)
-	s.apply(manager.RenewLock{Time: s.now, AskID: askID(j, jb.attempt)})
+	s.apply(manager.RenewLock{Time: s.now, AskID: jb.askID})
 }
 
 // jobFailed handles a failed attempt: it asks again after a backoff when
@@ -215,8 +225,11 @@ func (s *Sim) jobFailed(j int32, err error, release bool) {
 		return
 	}
 	jb.state = jobFailed
+	jb.askID = ""
+	jb.fail = classify(err)
 	s.jobsFinal++
 	s.m.failed++
+	s.m.depart(s, jb)
 }
 
 // onNotice reacts to an ask whose outcome a command decided.
@@ -258,7 +271,8 @@ func (s *Sim) cachedStart(e event) bool {
 	s.hist.last().ec = id
 	s.m.submitted++
 	jb.attempt++
-	s.startJob(j, manager.AskResult{AskID: askID(j, jb.attempt), Status: manager.AskGranted, EC: id, Reused: true})
+	jb.askID = askID(j, jb.attempt)
+	s.startJob(j, manager.AskResult{AskID: jb.askID, Status: manager.AskGranted, EC: id, Reused: true})
 	return true
 }
 

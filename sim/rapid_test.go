@@ -137,6 +137,15 @@ func genScenario(t *rapid.T) *Scenario {
 		}
 		faults = append(faults, f)
 	}
+	// Warm pools (reclaimable by other keys) and idle reclaim on or off.
+	var pools []WarmPoolSpec
+	capN := rapid.IntRange(1, 4).Draw(t, "cap")
+	if rapid.Bool().Draw(t, "pools") {
+		pools = append(pools, WarmPoolSpec{User: rapid.SampledFrom([]string{"u1", "*"}).Draw(t, "poolUser"),
+			Engine: rapid.SampledFrom([]string{"spark-3", "trino-4", "*"}).Draw(t, "poolEngine"), MinIdle: rapid.IntRange(1, capN).Draw(t, "minIdle")})
+	}
+	reclaim := rapid.Bool().Draw(t, "reclaim")
+	engines[0].Stop = Dist{Kind: "uniform", Min: 0, Max: Duration(time.Duration(rapid.IntRange(0, 20).Draw(t, "stop")) * time.Second)}
 	standby := Duration(0)
 	sc := &Scenario{
 		Name: "generated", Duration: Duration(at + time.Minute), Drain: Duration(4 * time.Hour), Settle: Duration(15 * time.Minute),
@@ -144,8 +153,10 @@ func genScenario(t *rapid.T) *Scenario {
 			LockTimeout: Duration(3 * time.Minute), AskWaitTimeout: Duration(4 * time.Minute), IdleTimeout: Duration(5 * time.Minute),
 			ResourceLockTimeout: Duration(4 * time.Minute), ECLostAfter: Duration(5 * time.Minute), ECMLostAfter: Duration(3 * time.Minute),
 			NewECMStandby: &standby, MaxTasksPerEC: rapid.IntRange(1, 5).Draw(t, "maxTasks"), TickInterval: Duration(5 * time.Second),
-			DefaultQuota: &ResourceSpec{Memory: "64g", Cores: "64", Instances: int64(rapid.IntRange(1, 4).Draw(t, "cap"))},
+			DefaultQuota: &ResourceSpec{Memory: "64g", Cores: "64", Instances: int64(capN)},
+			ReclaimIdle:  &reclaim,
 		},
+		WarmPools:   pools,
 		Engines:     engines,
 		Cluster:     ClusterSpec{ECMs: groups, ECMHeartbeat: Duration(time.Minute), ECHeartbeat: Duration(time.Minute)},
 		SampleEvery: Duration(time.Minute),
@@ -157,6 +168,9 @@ func genScenario(t *rapid.T) *Scenario {
 	}
 	sc.applyDefaults()
 	sc.loadInline()
+	for _, nd := range sc.dists() {
+		nd.d.prepare()
+	}
 	return sc
 }
 

@@ -23,7 +23,8 @@ func (s *Sim) reconcile() {
 		if l == len(s.drv.launched) && k == len(s.drv.killed) && !tick {
 			return
 		}
-		for _, eff := range s.st.EffectsDue(s.now) {
+		s.effects = s.st.AppendEffectsDue(s.effects[:0], s.now)
+		for _, eff := range s.effects {
 			switch eff.Kind {
 			case manager.EffectLaunch:
 				if _, done := s.drv.launched[eff.EC]; !done {
@@ -69,14 +70,19 @@ func (s *Sim) dispatchLaunch(eff manager.Effect) {
 	if ec.engine < 0 && eff.Launch != nil {
 		s.learnLaunch(ec, eff.Launch)
 	}
+	if !ec.held { // the manager holds its resources from now until it ends
+		ec.held = true
+		s.m.resource(s.now, lvHeldMem, ec.res, 1)
+	}
 	s.touchECM(mi)
 	d := s.callDelay()
+	h := &s.hot[mi]
 	switch {
-	case !m.up:
+	case !h.up:
 		s.push(event{at: s.now + d + int64(time.Second), kind: evLaunchDone, ref: int64(eff.EC), aux: launchUnreachable})
 	case ec.state == ecNone:
 		ec.state = ecLaunching
-		ec.ecmGen = m.gen
+		ec.ecmGen = h.gen
 		m.ecs = append(m.ecs, eff.EC)
 		lat := s.sc.Cluster.ECMs[m.group].LaunchLatency.sample(s.rngCluster)
 		if ec.engine >= 0 {
@@ -86,7 +92,7 @@ func (s *Sim) dispatchLaunch(eff manager.Effect) {
 		if p := max(s.sc.Cluster.ECMs[m.group].LaunchFailRate, s.failBoost); p > 0 && s.rngCluster.float() < p {
 			outcome = launchFailed
 		}
-		s.push(event{at: s.now + d + lat, kind: evLaunchDone, ref: int64(eff.EC), aux: uint64(m.gen)<<2 | outcome})
+		s.push(event{at: s.now + d + lat, kind: evLaunchDone, ref: int64(eff.EC), aux: uint64(h.gen)<<2 | outcome})
 	case ec.state == ecRunning:
 		s.push(event{at: s.now + d, kind: evLaunchDone, ref: int64(eff.EC), aux: uint64(ec.ecmGen)<<2 | launchOK})
 	case ec.state == ecDead:
@@ -115,14 +121,18 @@ func (s *Sim) learnLaunch(ec *simEC, lr *manager.LaunchRequest) {
 // engine), and a new leader would try again.
 func (s *Sim) dispatchKill(eff manager.Effect) {
 	mi, ok := s.ecmByID[eff.ECM]
-	if !ok || !s.ecms[mi].up {
+	if !ok || !s.hot[mi].up {
 		return
 	}
 	ec := s.ec(eff.EC)
 	if ec.state == ecLaunching || ec.state == ecRunning {
 		s.ecDie(eff.EC, "killed", false)
 	}
-	s.push(event{at: s.now + s.callDelay() + int64(100*time.Millisecond), kind: evKillDone, ref: int64(eff.EC)})
+	stop := int64(100 * time.Millisecond)
+	if ec.engine >= 0 {
+		stop = s.engines[ec.engine].spec.Stop.sample(s.rngCluster)
+	}
+	s.push(event{at: s.now + s.callDelay() + stop, kind: evKillDone, ref: int64(eff.EC)})
 }
 
 // observer watches every status change the manager applies: it checks it
@@ -157,6 +167,10 @@ func (o *observer) ECTransition(ecid manager.ECID, from, to linkis.NodeStatus) {
 	if to.IsFinal() {
 		delete(o.s.drv.launched, ecid)
 		delete(o.s.drv.killed, ecid)
+		if e := o.s.ec(ecid); e.held {
+			e.held = false
+			o.s.m.resource(o.s.now, lvHeldMem, e.res, -1)
+		}
 	}
 	// Only starts, stops while starting and ends move the ledger; grants
 	// and releases change statuses (Unlock, Idle, Busy) but no row.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,23 +14,18 @@ import (
 )
 
 // RunPolicies runs one scenario under each policy with the same seed (so
-// the same jobs and faults) and returns the reports in order. It stops at
-// the first run that breaks an invariant, returning the reports so far and
-// the *Violation.
+// the same jobs and faults), one after another, and returns the reports in
+// order, with the first error (a *Violation) if a run broke an invariant.
 func RunPolicies(sc *Scenario, opts Options, policies []manager.Placement) ([]*Report, error) {
-	var out []*Report
-	for _, p := range policies {
-		o := opts
-		o.Policy = p
-		r, err := Run(sc, o)
-		if r != nil {
-			out = append(out, r)
-		}
-		if err != nil {
-			return out, fmt.Errorf("policy %v: %w", p, err)
-		}
+	vs := make([]Variant, len(policies))
+	for i, p := range policies {
+		vs[i] = Variant{Policy: p, Reclaim: opts.Reclaim}
 	}
-	return out, nil
+	set, err := RunSet(sc, opts, vs, []uint64{opts.Seed}, SetOptions{Parallel: 1})
+	if set == nil {
+		return nil, err
+	}
+	return set.All(), err
 }
 
 // WriteTable prints the reports side by side: one column per run.
@@ -50,14 +44,21 @@ func WriteTable(w io.Writer, rs []*Report) error {
 	sec := func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) + "s" }
 	pct := func(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
 	n := func(x int) string { return strconv.Itoa(x) }
-	row("policy", func(r *Report) string { return r.Policy })
+	row("policy", func(r *Report) string { return r.Variant })
 	row("jobs submitted", func(r *Report) string { return n(r.Jobs.Submitted) })
 	row("jobs succeeded", func(r *Report) string { return n(r.Jobs.Succeeded) })
 	row("jobs failed", func(r *Report) string { return n(r.Jobs.Failed) })
 	row("jobs unfinished", func(r *Report) string { return n(r.Jobs.Unfinished) })
+	row("jobs measured (after warm-up)", func(r *Report) string { return n(r.Measured) })
+	row("failed: no room / quota / engine", func(r *Report) string {
+		return n(r.Failures.NoRoom) + " / " + n(r.Failures.Quota) + " / " + n(r.Failures.Engine)
+	})
+	row("wait mean", func(r *Report) string { return sec(r.Wait.Mean) })
 	row("wait p50/p95/p99", func(r *Report) string {
 		return sec(r.Wait.P50) + " / " + sec(r.Wait.P95) + " / " + sec(r.Wait.P99)
 	})
+	row("P(wait > 0)", func(r *Report) string { return pct(r.PWait) })
+	row("turnaround mean", func(r *Report) string { return sec(r.Turnaround.Mean) })
 	row("turnaround p50/p95/p99", func(r *Report) string {
 		return sec(r.Turnaround.P50) + " / " + sec(r.Turnaround.P95) + " / " + sec(r.Turnaround.P99)
 	})
@@ -68,14 +69,23 @@ func WriteTable(w io.Writer, rs []*Report) error {
 	})
 	row("lock expiries", func(r *Report) string { return n(r.LockExpiries) })
 	row("launch failures", func(r *Report) string { return n(r.LaunchFailures) })
-	row("utilisation mem mean/peak", func(r *Report) string {
-		return pct(r.Utilisation.MemoryMean) + " / " + pct(r.Utilisation.MemoryPeak)
+	row("cores held / busy (mean)", func(r *Report) string {
+		return pct(r.Held.CoresMean) + " / " + pct(r.Busy.CoresMean)
 	})
-	row("utilisation cores mean/peak", func(r *Report) string {
-		return pct(r.Utilisation.CoresMean) + " / " + pct(r.Utilisation.CoresPeak)
+	row("memory held / busy (mean)", func(r *Report) string {
+		return pct(r.Held.MemoryMean) + " / " + pct(r.Busy.MemoryMean)
 	})
-	row("utilisation instances mean/peak", func(r *Report) string {
-		return pct(r.Utilisation.InstancesMean) + " / " + pct(r.Utilisation.InstancesPeak)
+	row("instances held / busy (mean)", func(r *Report) string {
+		return pct(r.Held.InstancesMean) + " / " + pct(r.Busy.InstancesMean)
+	})
+	row("cores held / busy (peak)", func(r *Report) string {
+		return pct(r.Held.CoresPeak) + " / " + pct(r.Busy.CoresPeak)
+	})
+	row("engine-hours (idle)", func(r *Report) string {
+		return strconv.FormatFloat(r.EngineHours, 'f', 1, 64) + " (" + strconv.FormatFloat(r.IdleEngineHours, 'f', 1, 64) + ")"
+	})
+	row("Little: L vs λW", func(r *Report) string {
+		return strconv.FormatFloat(r.Little.L, 'f', 2, 64) + " vs " + strconv.FormatFloat(r.Little.Lambda*r.Little.W, 'f', 2, 64)
 	})
 	row("peak queue", func(r *Report) string { return n(r.PeakQueue) })
 	row("fairness (Jain, slowdown)", func(r *Report) string { return strconv.FormatFloat(r.Fairness, 'f', 3, 64) })
@@ -97,159 +107,368 @@ func WriteJSON(w io.Writer, rs []*Report) error {
 	}{rs})
 }
 
-// WriteOutputs writes, into dir (created if needed), one CSV time series
-// per run (timeseries-POLICY.csv) and three SVG charts with one line per
-// run: utilisation.svg, queue.svg and engines.svg.
-func WriteOutputs(dir string, rs []*Report) error {
+// WriteSetJSON writes a set as one JSON document: its runs, and the
+// summary of every measure per variant with its difference from the
+// baseline (the first variant).
+func WriteSetJSON(w io.Writer, set *Set) error {
+	type est struct {
+		Estimate
+		Significant *bool `json:"significant,omitempty"`
+	}
+	type variant struct {
+		Variant    string          `json:"variant"`
+		Measures   map[string]est  `json:"measures"`
+		VsBaseline map[string]Diff `json:"vs_baseline,omitempty"`
+	}
+	doc := struct {
+		Scenario     string    `json:"scenario"`
+		Replications int       `json:"replications"`
+		Seeds        []uint64  `json:"seeds"`
+		SetHash      string    `json:"set_hash"`
+		Baseline     string    `json:"baseline"`
+		Summary      []variant `json:"summary"`
+		Runs         []*Report `json:"runs"`
+	}{Scenario: set.Scenario, Replications: len(set.Seeds), Seeds: set.Seeds, SetHash: set.Hash(),
+		Baseline: set.Variants[0].Name(), Runs: set.All()}
+	for v, sm := range set.Summaries() {
+		vv := variant{Variant: sm.Variant, Measures: map[string]est{}}
+		for i, m := range Measures {
+			vv.Measures[m.Name] = est{Estimate: sm.Estimates[i]}
+			if v > 0 {
+				if vv.VsBaseline == nil {
+					vv.VsBaseline = map[string]Diff{}
+				}
+				vv.VsBaseline[m.Name] = sm.Diffs[i]
+			}
+		}
+		doc.Summary = append(doc.Summary, vv)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// WriteSummary prints a set: every measure per variant as mean ± the
+// half-width of its 95% confidence interval over the replications, and
+// for each variant after the first its paired difference from the first,
+// starred when significant. A set of one replication prints as WriteTable.
+func WriteSummary(w io.Writer, set *Set) error {
+	if len(set.Seeds) < 2 {
+		return WriteTable(w, set.All())
+	}
+	sums := set.Summaries()
+	fmt.Fprintf(w, "%s: %d replications (seeds %d to %d), means ± 95%% confidence half-widths",
+		set.Scenario, len(set.Seeds), set.Seeds[0], set.Seeds[len(set.Seeds)-1])
+	if len(sums) > 1 {
+		fmt.Fprintf(w, "; (Δ vs %s, paired over the same seeds; * = significant at 95%%)", sums[0].Variant)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "measure\t")
+	for _, sm := range sums {
+		fmt.Fprint(tw, sm.Variant+"\t")
+	}
+	fmt.Fprintln(tw)
+	for i, m := range Measures {
+		fmt.Fprint(tw, m.Desc+"\t")
+		for v, sm := range sums {
+			cell := formatEstimate(sm.Estimates[i], m.Unit)
+			if v > 0 {
+				d := sm.Diffs[i]
+				star := ""
+				if d.Significant {
+					star = " *"
+				}
+				cell += " (Δ " + signed(formatValue(d.Mean, m.Unit)) + " ± " + formatValue(d.HalfWidth, m.Unit) + star + ")"
+			}
+			fmt.Fprint(tw, cell+"\t")
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "set hash %s\n", set.Hash())
+	return err
+}
+
+func formatEstimate(e Estimate, unit string) string {
+	if e.N < 2 {
+		return formatValue(e.Mean, unit)
+	}
+	return formatValue(e.Mean, unit) + " ± " + formatValue(e.HalfWidth, unit)
+}
+
+// formatValue formats a measure in its unit.
+func formatValue(x float64, unit string) string {
+	switch unit {
+	case "%":
+		return strconv.FormatFloat(100*x, 'f', 2, 64) + "%"
+	case "s":
+		return strconv.FormatFloat(x, 'f', 2, 64) + "s"
+	case "h":
+		return strconv.FormatFloat(x, 'f', 1, 64) + "h"
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64)
+}
+
+func signed(s string) string {
+	if strings.HasPrefix(s, "-") {
+		return s
+	}
+	return "+" + s
+}
+
+// runLabel names a run's files: the variant, and the seed when the set
+// has several.
+func runLabel(set *Set, v, k int) string {
+	l := strings.ReplaceAll(set.Variants[v].Name(), "/", "_")
+	if len(set.Seeds) > 1 {
+		l += "-seed" + strconv.FormatUint(set.Seeds[k], 10)
+	}
+	return l
+}
+
+// CheckOutputDir makes sure dir exists (creating it) and is writable, so
+// that a bad --out fails before a long run rather than after it.
+func CheckOutputDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// WriteOutputs writes, into dir (created if needed):
+//
+//   - summary.txt and summary.json: the table and the JSON document the
+//     command prints;
+//   - per run: timeseries-RUN.csv (the sampled series), jobs-RUN.csv (one
+//     line per job: submit, grant, start, end, key, engine reused or new,
+//     outcome; for runs made with Options.Records), keys-RUN.csv and
+//     users-RUN.csv (the measures per combined label and per user);
+//   - charts of the first seed of every variant: utilisation.svg (cores
+//     held, busy and the capacity, one panel per variant), memory.svg (the
+//     same in GiB), engines.svg (engines held, idle engines, jobs running,
+//     one panel per variant), queue.svg and wait.svg (asks waiting, and the
+//     p95 wait of the jobs submitted in each sample window: one line per
+//     variant, each with its own colour and dash pattern); faults are
+//     marked on each.
+func WriteOutputs(dir string, set *Set) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, r := range rs {
-		if err := writeCSV(filepath.Join(dir, "timeseries-"+r.Policy+".csv"), r); err != nil {
+	var text, js strings.Builder
+	if err := WriteSummary(&text, set); err != nil {
+		return err
+	}
+	if len(set.Seeds) > 1 {
+		if err := WriteSetJSON(&js, set); err != nil {
 			return err
 		}
+	} else if err := WriteJSON(&js, set.All()); err != nil {
+		return err
 	}
-	charts := []struct {
-		file, title, unit string
-		percent           bool
-		lines             func(r *Report) []series
-	}{
-		{"utilisation.svg", "Utilisation of the cluster (held by engines)", "%", true, func(r *Report) []series {
-			return []series{
-				{r.Policy + " memory", pick(r, func(s Sample) float64 { return s.UtilMemory })},
-				{r.Policy + " cores", pick(r, func(s Sample) float64 { return s.UtilCores })},
+	files := map[string]string{"summary.txt": text.String(), "summary.json": js.String()}
+	for v, rs := range set.Reports {
+		for k, r := range rs {
+			if r == nil {
+				continue
 			}
-		}},
-		{"queue.svg", "Asks waiting for an engine", "asks", false, func(r *Report) []series {
-			return []series{{r.Policy, pick(r, func(s Sample) float64 { return float64(s.Queue) })}}
-		}},
-		{"engines.svg", "Engines held by the manager, and jobs running", "", false, func(r *Report) []series {
-			return []series{
-				{r.Policy + " engines", pick(r, func(s Sample) float64 { return float64(s.Engines) })},
-				{r.Policy + " jobs running", pick(r, func(s Sample) float64 { return float64(s.Running) })},
+			l := runLabel(set, v, k)
+			files["timeseries-"+l+".csv"] = seriesCSV(r)
+			if r.records != nil {
+				files["jobs-"+l+".csv"] = jobsCSV(r)
 			}
-		}},
+			files["keys-"+l+".csv"] = groupsCSV("key", r.allKeys)
+			files["users-"+l+".csv"] = groupsCSV("user", r.allUsers)
+		}
 	}
-	for _, c := range charts {
-		var all []series
-		for _, r := range rs {
-			all = append(all, c.lines(r)...)
+	var first []*Report
+	for _, rs := range set.Reports {
+		if len(rs) > 0 && rs[0] != nil {
+			first = append(first, rs[0])
 		}
-		var xs []float64
-		if len(rs) > 0 {
-			xs = pick(rs[0], func(s Sample) float64 { return s.T / 3600 })
-		}
-		svg := lineChart(c.title, c.unit, c.percent, xs, all)
-		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(svg), 0o644); err != nil {
+	}
+	for name, c := range runCharts(first, len(set.Seeds) > 1) {
+		files[name] = c
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeCSV(path string, r *Report) error {
+func seriesCSV(r *Report) string {
 	var b strings.Builder
-	b.WriteString("t_seconds,util_memory,util_cores,util_instances,queue,engines,jobs_running\n")
+	b.WriteString("t_seconds,util_memory,util_cores,util_instances,queue,engines,jobs_running,held_cores,busy_cores,capacity_cores,held_memory_gib,busy_memory_gib,capacity_memory_gib,idle_engines\n")
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	for _, s := range r.Series {
 		b.WriteString(f(s.T) + "," + f(s.UtilMemory) + "," + f(s.UtilCores) + "," + f(s.UtilInstances) + "," +
-			strconv.Itoa(s.Queue) + "," + strconv.Itoa(s.Engines) + "," + strconv.Itoa(s.Running) + "\n")
+			strconv.Itoa(s.Queue) + "," + strconv.Itoa(s.Engines) + "," + strconv.Itoa(s.Running) + "," +
+			f(s.HeldCores) + "," + f(s.BusyCores) + "," + f(s.CapCores) + "," +
+			f(s.HeldMemGiB) + "," + f(s.BusyMemGiB) + "," + f(s.CapMemGiB) + "," + strconv.Itoa(s.IdleEngines) + "\n")
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-type series struct {
-	name string
-	ys   []float64
-}
-
-func pick(r *Report, f func(Sample) float64) []float64 {
-	out := make([]float64, len(r.Series))
-	for i, s := range r.Series {
-		out[i] = f(s)
-	}
-	return out
-}
-
-var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"}
-
-// lineChart draws a hand-written SVG line chart: hours on x, one line per
-// series, a legend, gridlines and labelled axes.
-func lineChart(title, unit string, percent bool, xs []float64, ss []series) string {
-	const W, H, left, right, top, bottom = 900.0, 420.0, 70.0, 230.0, 40.0, 50.0
-	pw, ph := W-left-right, H-top-bottom
-	xmax, ymax := 0.0, 0.0
-	for _, x := range xs {
-		xmax = max(xmax, x)
-	}
-	for _, s := range ss {
-		for _, y := range s.ys {
-			ymax = max(ymax, y)
-		}
-	}
-	if percent {
-		ymax = max(ymax, 0.01)
-	}
-	ymax = niceCeil(ymax)
-	xmax = max(xmax, 1e-9)
-	X := func(x float64) float64 { return left + pw*x/xmax }
-	Y := func(y float64) float64 { return top + ph*(1-y/ymax) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%g" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", left, xmlEscape(title))
-	for i := 0; i <= 5; i++ {
-		y := ymax * float64(i) / 5
-		label := strconv.FormatFloat(y, 'g', 4, 64)
-		if percent {
-			label = strconv.FormatFloat(100*y, 'f', 0, 64) + "%"
-		}
-		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ddd"/>`+"\n", left, Y(y), left+pw, Y(y))
-		fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, Y(y)+4, label)
-	}
-	for i := 0; i <= 6; i++ {
-		x := xmax * float64(i) / 6
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/>`+"\n", X(x), top, X(x), top+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`+"\n", X(x), top+ph+16, strconv.FormatFloat(x, 'f', 1, 64))
-	}
-	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle">virtual time (hours)</text>`+"\n", left+pw/2, H-10)
-	if unit != "" && !percent {
-		fmt.Fprintf(&b, `<text x="14" y="%g" transform="rotate(-90 14 %g)" text-anchor="middle">%s</text>`+"\n", top+ph/2, top+ph/2, xmlEscape(unit))
-	}
-	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#333"/>`+"\n", left, top, pw, ph)
-	for i, s := range ss {
-		color := palette[i%len(palette)]
-		var pts strings.Builder
-		for k, y := range s.ys {
-			if k >= len(xs) || math.IsNaN(y) {
-				break
-			}
-			fmt.Fprintf(&pts, "%.1f,%.1f ", X(xs[k]), Y(y))
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", color, strings.TrimSpace(pts.String()))
-		ly := top + 10 + float64(i)*18
-		fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="3"/>`+"\n", left+pw+12, ly, left+pw+32, ly, color)
-		fmt.Fprintf(&b, `<text x="%g" y="%g">%s</text>`+"\n", left+pw+38, ly+4, xmlEscape(s.name))
-	}
-	b.WriteString("</svg>\n")
 	return b.String()
 }
 
-// niceCeil rounds up to 1, 2 or 5 times a power of ten.
-func niceCeil(x float64) float64 {
-	if x <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(x)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= x {
-			return m * p
+// jobsCSV writes one line per job. Times are seconds since the start; a
+// job that was never granted has empty grant and start, one that never
+// ended an empty end. In the simulator a task starts when its ask is
+// granted, so start equals grant.
+func jobsCSV(r *Report) string {
+	var b strings.Builder
+	b.WriteString("job,submit,grant,start,end,wait,turnaround,user,key,ecm,engine,attempts,outcome,failure\n")
+	sec := func(ns int64) string {
+		if ns < 0 {
+			return ""
 		}
+		return strconv.FormatFloat(float64(ns)/1e9, 'f', -1, 64)
 	}
-	return 10 * p
+	name := func(names []string, i int32) string {
+		if i < 0 || int(i) >= len(names) {
+			return ""
+		}
+		return names[i]
+	}
+	for _, rec := range r.records {
+		wait, turn := int64(-1), int64(-1)
+		if rec.Grant >= 0 && rec.Outcome == jobSucceeded {
+			wait = rec.Grant - rec.Submit
+		}
+		if rec.End >= 0 {
+			turn = rec.End - rec.Submit
+		}
+		engine := ""
+		if rec.Grant >= 0 {
+			engine = "new"
+			if rec.Reused {
+				engine = "reused"
+			}
+		}
+		b.WriteString(strconv.Itoa(int(rec.Job)) + "," + sec(rec.Submit) + "," + sec(rec.Grant) + "," + sec(rec.Grant) + "," + sec(rec.End) + "," +
+			sec(wait) + "," + sec(turn) + "," + name(r.userNames, rec.User) + "," + csvField(name(r.keyNames, rec.Key)) + "," +
+			name(r.ecmNames, rec.ECM) + "," + engine + "," + strconv.Itoa(int(rec.Attempts)) + "," +
+			outcomeName(rec.Outcome) + "," + failNames[rec.Fail] + "\n")
+	}
+	return b.String()
 }
 
-func xmlEscape(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
-	return r.Replace(s)
+func outcomeName(s jobState) string {
+	switch s {
+	case jobSucceeded:
+		return "succeeded"
+	case jobFailed:
+		return "failed"
+	}
+	return "unfinished"
+}
+
+// csvField quotes a field that holds a comma (combined keys do).
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+func groupsCSV(what string, gs []GroupStats) string {
+	var b strings.Builder
+	b.WriteString(what + ",jobs,succeeded,failed,wait_mean,wait_p95,p_wait,turnaround_mean,turnaround_p95\n")
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	for _, g := range gs {
+		b.WriteString(csvField(g.Name) + "," + strconv.Itoa(g.Jobs) + "," + strconv.Itoa(g.Succeeded) + "," + strconv.Itoa(g.Failed) + "," +
+			f(g.WaitMean) + "," + f(g.WaitP95) + "," + f(g.PWait) + "," + f(g.TurnaroundMean) + "," + f(g.TurnaroundP95) + "\n")
+	}
+	return b.String()
+}
+
+// runCharts draws the charts of one run per variant.
+func runCharts(rs []*Report, firstSeed bool) map[string]string {
+	out := map[string]string{}
+	if len(rs) == 0 {
+		return out
+	}
+	note := ""
+	if firstSeed {
+		note = " (first seed)"
+	}
+	xs := func(r *Report) []float64 {
+		x := make([]float64, len(r.Series))
+		for i, s := range r.Series {
+			x[i] = s.T
+		}
+		return x
+	}
+	ys := func(r *Report, f func(Sample) float64) []float64 {
+		y := make([]float64, len(r.Series))
+		for i, s := range r.Series {
+			y[i] = f(s)
+		}
+		return y
+	}
+	var faults []FaultMark
+	for _, r := range rs {
+		if len(r.faultMarks) > len(faults) {
+			faults = r.faultMarks
+		}
+	}
+	multiples := func(title, yLabel string, yFmt func(float64) string, series func(r *Report) []line) string {
+		c := chart{title: title + note, yLabel: yLabel, yFmt: yFmt, faults: faults}
+		for _, r := range rs {
+			c.panels = append(c.panels, panel{title: r.Variant, lines: series(r)})
+		}
+		return c.svg()
+	}
+	gray := "#777777"
+	out["utilisation.svg"] = multiples("Cores held by engines and busy running tasks, against the capacity", "cores", fmtNum, func(r *Report) []line {
+		return []line{
+			{name: "capacity", xs: xs(r), ys: ys(r, func(s Sample) float64 { return s.CapCores }), color: gray, dash: "2 3"},
+			{name: "held", xs: xs(r), ys: ys(r, func(s Sample) float64 { return s.HeldCores }), color: palette[0]},
+			{name: "busy", xs: xs(r), ys: ys(r, func(s Sample) float64 { return s.BusyCores }), color: palette[1], dash: "8 4"},
+		}
+	})
+	out["memory.svg"] = multiples("Memory held by engines and busy running tasks, against the capacity", "GiB", fmtNum, func(r *Report) []line {
+		return []line{
+			{name: "capacity", xs: xs(r), ys: ys(r, func(s Sample) float64 { return s.CapMemGiB }), color: gray, dash: "2 3"},
+			{name: "held", xs: xs(r), ys: ys(r, func(s Sample) float64 { return s.HeldMemGiB }), color: palette[0]},
+			{name: "busy", xs: xs(r), ys: ys(r, func(s Sample) float64 { return s.BusyMemGiB }), color: palette[1], dash: "8 4"},
+		}
+	})
+	out["engines.svg"] = multiples("Engines held by the manager, idle engines, and jobs running", "engines / jobs", fmtNum, func(r *Report) []line {
+		return []line{
+			{name: "engines held", xs: xs(r), ys: ys(r, func(s Sample) float64 { return float64(s.Engines) }), color: palette[0]},
+			{name: "idle engines", xs: xs(r), ys: ys(r, func(s Sample) float64 { return float64(s.IdleEngines) }), color: palette[3], dash: "2 3"},
+			{name: "jobs running", xs: xs(r), ys: ys(r, func(s Sample) float64 { return float64(s.Running) }), color: palette[2], dash: "8 4"},
+		}
+	})
+	overlay := func(title, yLabel string, yFmt func(float64) string, series func(r *Report) ([]float64, []float64)) string {
+		c := chart{title: title + note, yLabel: yLabel, yFmt: yFmt, faults: faults, panels: []panel{{}}}
+		for i, r := range rs {
+			x, y := series(r)
+			c.panels[0].lines = append(c.panels[0].lines, line{name: r.Variant, xs: x, ys: y,
+				color: palette[i%len(palette)], dash: dashes[i%len(dashes)], width: 2})
+		}
+		return c.svg()
+	}
+	out["queue.svg"] = overlay("Asks waiting for an engine", "asks", fmtNum, func(r *Report) ([]float64, []float64) {
+		return xs(r), ys(r, func(s Sample) float64 { return float64(s.Queue) })
+	})
+	out["wait.svg"] = overlay("Wait of the jobs submitted in each window (p95)", "seconds", fmtNum, func(r *Report) ([]float64, []float64) {
+		var x, y []float64
+		for _, p := range r.waitSeries {
+			if p.N > 0 {
+				x, y = append(x, p.T), append(y, p.P95)
+			}
+		}
+		return x, y
+	})
+	return out
 }

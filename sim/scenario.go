@@ -48,6 +48,13 @@ type Scenario struct {
 	RandomFaults RandomFaultSpec `json:"random_faults"`
 	// Check sets how often the full invariant check runs.
 	Check CheckSpec `json:"check"`
+	// Warmup is the start of the run left out of the measures: jobs
+	// submitted before it, and the time-averaged levels before it (the
+	// counts of jobs are totals). It must be shorter than Duration.
+	Warmup Duration `json:"warmup,omitempty"`
+	// WarmPools keep started idle engines ready for some combined labels
+	// (manager.SetWarmPool), from the start of the run.
+	WarmPools []WarmPoolSpec `json:"warm_pools,omitempty"`
 
 	dir         string       // the scenario file's directory, for the trace path
 	trace       []jobSpec    // loaded trace, if any
@@ -68,6 +75,19 @@ type ManagerSpec struct {
 	MaxWaitersPerKey    int           `json:"max_waiters_per_key"`
 	HotspotTopK         int           `json:"hotspot_top_k"`
 	DefaultQuota        *ResourceSpec `json:"default_quota"`
+	// ReclaimIdle lets an ask that fits nowhere stop the longest-idle
+	// engines of other keys (manager.Config.ReclaimIdle; default true).
+	ReclaimIdle *bool `json:"reclaim_idle,omitempty"`
+}
+
+// WarmPoolSpec keeps MinIdle idle engines for the combined labels it
+// names; "*" (or empty) in User, Creator or Engine names every user,
+// creator or engine type of the workload.
+type WarmPoolSpec struct {
+	User    string `json:"user"`
+	Creator string `json:"creator"`
+	Engine  string `json:"engine"`
+	MinIdle int    `json:"min_idle"`
 }
 
 // ResourceSpec is an amount of resource: memory like "2g", cores like "1"
@@ -91,6 +111,9 @@ type EngineSpec struct {
 	// Start is how long the engine process takes to come up once its ECM
 	// has launched it (added to the ECM's launch latency).
 	Start Dist `json:"start"`
+	// Stop is how long the engine takes to stop once its ECM was asked to
+	// kill it: it holds its resources until then (default 100ms).
+	Stop Dist `json:"stop"`
 }
 
 // ClusterSpec is the set of ECMs and how they talk to the manager.
@@ -303,7 +326,113 @@ func LoadScenario(path string) (*Scenario, error) {
 			return nil, err
 		}
 	}
+	for _, nd := range sc.dists() {
+		if nd.d.Kind != "empirical" || nd.d.File == "" {
+			continue
+		}
+		fp := nd.d.File
+		if !filepath.IsAbs(fp) {
+			fp = filepath.Join(sc.dir, fp)
+		}
+		f, err := os.Open(fp)
+		if err != nil {
+			return nil, &ScenarioError{File: path, Line: locate(data, nd.path+".file"), Field: nd.path + ".file", Msg: err.Error()}
+		}
+		err = nd.d.loadEmpirical(f, fp)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
 	return sc, nil
+}
+
+// namedDist is a distribution of the scenario and its field path.
+type namedDist struct {
+	path string
+	d    *Dist
+}
+
+// dists lists every distribution of the scenario.
+func (sc *Scenario) dists() []namedDist {
+	var out []namedDist
+	for i := range sc.Engines {
+		out = append(out, namedDist{fmt.Sprintf("engines[%d].start", i), &sc.Engines[i].Start},
+			namedDist{fmt.Sprintf("engines[%d].stop", i), &sc.Engines[i].Stop})
+	}
+	for i := range sc.Cluster.ECMs {
+		out = append(out, namedDist{fmt.Sprintf("cluster.ecms[%d].launch_latency", i), &sc.Cluster.ECMs[i].LaunchLatency})
+	}
+	out = append(out, namedDist{"cluster.net_delay", &sc.Cluster.NetDelay}, namedDist{"workload.runtime", &sc.Workload.Runtime})
+	for i := range sc.Faults {
+		out = append(out, namedDist{fmt.Sprintf("faults[%d].delay", i), &sc.Faults[i].Delay})
+	}
+	return out
+}
+
+// unloaded names a distribution whose file was not read (a scenario made
+// by ParseScenario alone), or returns "".
+func (sc *Scenario) unloaded() string {
+	for _, nd := range sc.dists() {
+		if nd.d.Kind == "empirical" && len(nd.d.samples) == 0 {
+			return nd.path
+		}
+	}
+	return ""
+}
+
+// maxPoolKeys bounds the combined labels warm pools may name.
+const maxPoolKeys = 100_000
+
+// validatePools checks the warm pools against the engines and the instance
+// cap.
+func (sc *Scenario) validatePools(engines map[string]bool) (string, string) {
+	cfg, _ := sc.Manager.config() // checked already
+	quota := cfg.DefaultQuota
+	capN := quota.Instances
+	if len(sc.WarmPools) > maxMixes {
+		return "warm_pools", fmt.Sprintf("at most %d entries", maxMixes)
+	}
+	for i, p := range sc.WarmPools {
+		f := fmt.Sprintf("warm_pools[%d].", i)
+		switch {
+		case p.Engine != "" && p.Engine != "*" && !engines[p.Engine]:
+			return f + "engine", fmt.Sprintf("unknown engine type %q: list it under engines", p.Engine)
+		case !wildOrName(p.User):
+			return f + "user", fmt.Sprintf("%q is not a user name (letters, digits, '_') or *", p.User)
+		case !wildOrName(p.Creator):
+			return f + "creator", fmt.Sprintf("%q is not a creator name (letters, digits, '_') or *", p.Creator)
+		case p.MinIdle < 0 || int64(p.MinIdle) > capN:
+			return f + "min_idle", fmt.Sprintf("%d: a pool must be from 0 to the instance cap %d", p.MinIdle, capN)
+		}
+		for _, e := range sc.Engines {
+			if p.Engine != "" && p.Engine != "*" && p.Engine != e.Type {
+				continue
+			}
+			mem, _ := linkis.ParseMemory(e.Memory)
+			cores, _ := linkis.ParseCores(e.Cores)
+			if e.Memory == "" {
+				mem, _ = linkis.ParseMemory("1g") // the default of applyDefaults
+			}
+			if e.Cores == "" {
+				cores = 1000
+			}
+			if n := int64(p.MinIdle); mem > 0 && n > quota.Memory/mem || cores > 0 && n > quota.MilliCores/cores {
+				return f + "min_idle", fmt.Sprintf("%d engines of %s (%s, %s cores each) exceed the default quota (%s, %s cores)",
+					p.MinIdle, e.Type, linkis.FormatMemory(mem), strconv.FormatFloat(float64(cores)/1000, 'g', -1, 64),
+					linkis.FormatMemory(quota.Memory), strconv.FormatFloat(float64(quota.MilliCores)/1000, 'g', -1, 64))
+			}
+		}
+	}
+	return "", ""
+}
+
+func wildOrName(s string) bool {
+	if s == "" || s == "*" {
+		return true
+	}
+	_, err := linkis.ParseUserCreator(s + "-x")
+	return err == nil && !strings.Contains(s, "-")
 }
 
 // ParseScenario decodes and checks a scenario; name is used in errors and
@@ -327,6 +456,9 @@ func ParseScenario(data []byte, name string) (*Scenario, error) {
 	}
 	sc.applyDefaults()
 	sc.loadInline()
+	for _, nd := range sc.dists() {
+		nd.d.prepare()
+	}
 	return sc, nil
 }
 
@@ -411,6 +543,9 @@ func (sc *Scenario) validate() (string, string) {
 		if f, m := e.Start.validate(); f != "" {
 			return p + "start." + f, m
 		}
+		if f, m := e.Stop.validate(); f != "" {
+			return p + "stop." + f, m
+		}
 	}
 	if f, m := sc.Cluster.validate(); f != "" {
 		return "cluster." + f, m
@@ -434,6 +569,12 @@ func (sc *Scenario) validate() (string, string) {
 	}
 	if f, m := sc.RandomFaults.validate(); f != "" {
 		return "random_faults." + f, m
+	}
+	if sc.Warmup < 0 || sc.Warmup >= sc.Duration {
+		return "warmup", fmt.Sprintf("%v must be from 0 to less than the duration %v", time.Duration(sc.Warmup), time.Duration(sc.Duration))
+	}
+	if f, m := sc.validatePools(seen); f != "" {
+		return f, m
 	}
 	if sc.Check.FullEvery < 0 {
 		return "check.full_every", fmt.Sprintf("must not be negative, got %d", sc.Check.FullEvery)
@@ -508,6 +649,9 @@ func (m *ManagerSpec) config() (manager.Config, error) {
 	set(&cfg.ECLostAfter, m.ECLostAfter)
 	set(&cfg.ECMLostAfter, m.ECMLostAfter)
 	set(&cfg.TickInterval, m.TickInterval)
+	if m.ReclaimIdle != nil {
+		cfg.ReclaimIdle = *m.ReclaimIdle
+	}
 	if m.NewECMStandby != nil {
 		cfg.NewECMStandby = time.Duration(*m.NewECMStandby)
 	}
@@ -778,6 +922,9 @@ func (sc *Scenario) applyDefaults() {
 		}
 		if e.Cores == "" {
 			e.Cores = "1"
+		}
+		if e.Stop.Kind == "" {
+			e.Stop = constDist(100 * time.Millisecond)
 		}
 		if e.Start.Kind == "" {
 			e.Start.Kind = "const"

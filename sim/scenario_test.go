@@ -60,7 +60,7 @@ func TestParseScenarioDefaults(t *testing.T) {
 
 // Every example shipped in the repository must load (and its trace too).
 func TestShippedScenariosLoad(t *testing.T) {
-	for _, p := range []string{"scenarios/small.json", "scenarios/day-10k.json", "scenarios/faults.json", "scenarios/trace.json", "scenarios/events-bench.json"} {
+	for _, p := range []string{"scenarios/small.json", "scenarios/day-10k.json", "scenarios/faults.json", "scenarios/trace.json", "scenarios/events-bench.json", "scenarios/few-hosts.json", "scenarios/warm-pool.json"} {
 		if _, err := LoadScenario(p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
@@ -80,7 +80,7 @@ func TestParseScenarioErrors(t *testing.T) {
 		{"unknown field", `"name": "tiny",`, `"name": "tiny", "colour": "red",`, "colour: unknown field", 2},
 		{"wrong type", `"jobs": 300`, `"jobs": "many"`, "want a int", 15},
 		{"syntax", `"duration": "40m",`, `"duration": "40m"`, "invalid JSON", 4},
-		{"bad distribution", `{"dist": "exp", "mean": "3s"}`, `{"dist": "pareto", "mean": "3s"}`, `engines[0].start.dist: unknown distribution "pareto"`, 7},
+		{"bad distribution", `{"dist": "exp", "mean": "3s"}`, `{"dist": "weibull", "mean": "3s"}`, `engines[0].start.dist: unknown distribution "weibull"`, 7},
 		{"probability", `"launch_fail_rate": 0.05`, `"launch_fail_rate": 1.5`, "cluster.ecms[0].launch_fail_rate: must be a probability", 11},
 		{"bad memory", `"memory": "16g"`, `"memory": "lots"`, `cluster.ecms[0].memory: "lots" is not a memory size`, 11},
 		{"no ECMs", `"count": 3,`, `"count": 0,`, "cluster.ecms[0].count: must be from 1", 11},

@@ -16,6 +16,12 @@ type Options struct {
 	Seed uint64
 	// Policy is the manager's ECM-choice policy.
 	Policy manager.Placement
+	// Reclaim sets the manager's idle reclaim for this run (ReclaimOn,
+	// ReclaimOff), overriding the scenario's; the zero value keeps it.
+	Reclaim Toggle
+	// Records keeps one record per job in the report, for WriteOutputs's
+	// jobs-*.csv (48 bytes a job: 48 MB for a day of a million).
+	Records bool
 	// FullCheckEvery overrides the scenario's check.full_every when > 0.
 	FullCheckEvery int
 	// Progress, when set, is called about every 65,536 events and at the
@@ -31,6 +37,28 @@ type Progress struct {
 	Events           uint64
 	JobsDone, Jobs   int
 	Done             bool
+}
+
+// Toggle turns a setting on or off for a run, or keeps the scenario's.
+type Toggle int8
+
+// The toggles.
+const (
+	ScenarioDefault Toggle = iota
+	ReclaimOn
+	ReclaimOff
+)
+
+// variant names a run among those compared: its policy, and its reclaim
+// setting when the options set one.
+func (o Options) variant() string {
+	switch o.Reclaim {
+	case ReclaimOn:
+		return o.Policy.String() + "/reclaim"
+	case ReclaimOff:
+		return o.Policy.String() + "/no-reclaim"
+	}
+	return o.Policy.String()
 }
 
 // plantedBug selects a deliberate bug, to test that the checks catch it.
@@ -118,6 +146,7 @@ type Sim struct {
 	arrivalsDone      bool
 
 	ecms    []simECM
+	hot     []ecmHot // what every event of a host reads first, apart (cache)
 	ecmByID map[string]int32
 	ecs     []simEC
 	live    []manager.ECID // running engines, for EC crash faults
@@ -130,6 +159,7 @@ type Sim struct {
 	sizes   []resAmount
 
 	drv       driver
+	effects   []manager.Effect // the reconciler's buffer
 	obs       observer
 	leaderUp  int64 // no leader until then
 	failBoost float64
@@ -197,11 +227,20 @@ func newSim(sc *Scenario, opts Options) (*Sim, error) {
 	if sc.Workload.Trace != "" && sc.trace == nil {
 		return nil, fmt.Errorf("scenario %s names trace %s but it was not loaded (use LoadScenario or LoadTrace)", sc.Name, sc.Workload.Trace)
 	}
+	if p := sc.unloaded(); p != "" {
+		return nil, fmt.Errorf("scenario %s: %s reads a file that was not loaded (use LoadScenario)", sc.Name, p)
+	}
 	cfg, err := sc.Manager.config()
 	if err != nil {
 		return nil, err
 	}
 	cfg.Seed = opts.Seed ^ 0x5eed
+	switch opts.Reclaim {
+	case ReclaimOn:
+		cfg.ReclaimIdle = true
+	case ReclaimOff:
+		cfg.ReclaimIdle = false
+	}
 	s := &Sim{
 		sc: sc, opts: opts, cfg: cfg, start: t0, now: t0,
 		rngWL: newRNG(opts.Seed, streamWorkload), rngCluster: newRNG(opts.Seed, streamCluster),
@@ -273,7 +312,7 @@ func newSim(sc *Scenario, opts Options) (*Sim, error) {
 	if s.fullEvery == 0 {
 		s.fullEvery = autoFullEvery(sc)
 	}
-	s.m.init(sc)
+	s.m.init(s)
 	if opts.bug == bugClientCache {
 		s.cache = map[int32]manager.ECID{}
 	}
@@ -326,7 +365,8 @@ func (s *Sim) setUpCluster() error {
 				return fmt.Errorf("cluster.ecms[%d]: ECM id %s is used twice", gi, id)
 			}
 			s.ecmByID[id] = int32(len(s.ecms))
-			s.ecms = append(s.ecms, simECM{id: id, addr: id + ":9101", labels: ls, max: max, group: int32(gi), up: true})
+			s.ecms = append(s.ecms, simECM{id: id, addr: id + ":9101", labels: ls, max: max, group: int32(gi)})
+			s.hot = append(s.hot, ecmHot{up: true})
 		}
 	}
 	for i := range s.ecms {
@@ -334,8 +374,12 @@ func (s *Sim) setUpCluster() error {
 		if _, err := s.apply(manager.RegisterECM{Time: s.now, ID: m.id, Addr: m.addr, Labels: m.labels, Max: m.max}); err != nil {
 			return fmt.Errorf("registering ECM %s: %w", m.id, err)
 		}
+		s.m.resource(s.now, lvCapMem, m.max, 1)
 		// Heartbeats start at a random phase, as real hosts do.
-		s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecmHB)), kind: evECMHeartbeat, ref: int64(i), aux: uint64(m.gen)})
+		s.push(event{at: s.now + 1 + int64(s.rngCluster.float()*float64(s.ecmHB)), kind: evECMHeartbeat, ref: int64(i), aux: uint64(s.hot[i].gen)})
+	}
+	if err := s.setUpPools(); err != nil {
+		return err
 	}
 	s.scheduleArrival()
 	s.scheduleTick()
@@ -575,13 +619,14 @@ func (s *Sim) callDelay() int64 {
 func (s *Sim) apply(c manager.Command) (manager.Result, error) {
 	r, err := s.st.Apply(c)
 	s.commands++
-	h := uint64(c.Type())<<56 ^ uint64(r.EC)<<8 ^ uint64(r.Ask.Status)
+	typ := manager.TypeOf(c) // not c.Type(): the command would escape to the heap
+	h := uint64(typ)<<56 ^ uint64(r.EC)<<8 ^ uint64(r.Ask.Status)
 	if err != nil {
 		h ^= 0xff << 48
 		s.refused++
 	}
 	s.hash = mixHash(s.hash, h)
-	s.hist.addCmd(c.Type(), err, r.EC)
+	s.hist.addCmd(typ, err, r.EC)
 	if err == nil {
 		for i := range r.Notices {
 			s.onNotice(r.Notices[i])
@@ -592,4 +637,48 @@ func (s *Sim) apply(c manager.Command) (manager.Result, error) {
 	}
 	s.localChecks()
 	return r, err
+}
+
+// setUpPools applies the scenario's warm pools, expanding "*" over the
+// workload's users, creators and engine types.
+func (s *Sim) setUpPools() error {
+	var users, creators []string
+	if t := s.sc.traceTables; t != nil {
+		users, creators = t.users, t.creators
+	} else {
+		for u := range s.sc.Workload.Users {
+			users = append(users, s.userName(int32(u)))
+		}
+		creators = s.sc.Workload.Creators
+	}
+	pick := func(want string, all []string) []string {
+		if want == "" || want == "*" {
+			return all
+		}
+		return []string{want}
+	}
+	var engines []string
+	for _, e := range s.sc.Engines {
+		engines = append(engines, e.Type)
+	}
+	n := 0
+	for i, p := range s.sc.WarmPools {
+		if p.MinIdle == 0 {
+			continue
+		}
+		for _, u := range pick(p.User, users) {
+			for _, c := range pick(p.Creator, creators) {
+				for _, e := range pick(p.Engine, engines) {
+					if n++; n > maxPoolKeys {
+						return fmt.Errorf("warm_pools: more than %d combined labels", maxPoolKeys)
+					}
+					key := u + "-" + c + "," + e
+					if _, err := s.apply(manager.SetWarmPool{Time: s.now, Key: key, MinIdle: p.MinIdle}); err != nil {
+						return fmt.Errorf("warm_pools[%d]: %s: %w", i, key, err)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -3,10 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +66,8 @@ func TestTinyRunUnderFaults(t *testing.T) {
 	if r.FullChecks < int(r.Events)/2 {
 		t.Fatalf("a small cluster must be checked in full after every event: %d checks for %d events", r.FullChecks, r.Events)
 	}
-	if r.Utilisation.MemoryPeak <= 0 || r.Utilisation.MemoryPeak > 1 || len(r.Series) == 0 {
-		t.Fatalf("utilisation %+v over %d samples", r.Utilisation, len(r.Series))
+	if r.Held.MemoryPeak <= 0 || r.Held.MemoryPeak > 1 || r.Busy.MemoryMean <= 0 || r.Busy.MemoryMean > r.Held.MemoryMean || len(r.Series) == 0 {
+		t.Fatalf("utilisation held %+v busy %+v over %d samples", r.Held, r.Busy, len(r.Series))
 	}
 	if r.Wait.P50 > r.Wait.P95 || r.Wait.P95 > r.Wait.P99 || r.Turnaround.P50 <= 0 {
 		t.Fatalf("percentiles out of order: %+v %+v", r.Wait, r.Turnaround)
@@ -182,58 +179,6 @@ func TestAskIDRoundTrip(t *testing.T) {
 		if _, _, ok := parseAskID(bad); ok {
 			t.Fatalf("%q parsed", bad)
 		}
-	}
-}
-
-// --out writes CSV series and well-formed SVG charts.
-func TestWriteOutputs(t *testing.T) {
-	rs, err := RunPolicies(mustParse(t, tiny), Options{Seed: 1}, []manager.Placement{manager.PlacementRules, manager.PlacementTwoChoices})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := WriteOutputs(dir, rs); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"utilisation.svg", "queue.svg", "engines.svg"} {
-		data, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := xml.NewDecoder(bytes.NewReader(data))
-		lines := 0
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				if err.Error() != "EOF" {
-					t.Fatalf("%s is not well-formed XML: %v", f, err)
-				}
-				break
-			}
-			if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
-				lines++
-			}
-		}
-		if lines < 2 {
-			t.Fatalf("%s has %d lines", f, lines)
-		}
-	}
-	csv, err := os.ReadFile(filepath.Join(dir, "timeseries-two-choices.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rows := strings.Count(string(csv), "\n"); rows != len(rs[1].Series)+1 || !strings.HasPrefix(string(csv), "t_seconds,util_memory") {
-		t.Fatalf("CSV has %d lines for %d samples", rows, len(rs[1].Series))
-	}
-	var js bytes.Buffer
-	if err := WriteJSON(&js, rs); err != nil {
-		t.Fatal(err)
-	}
-	var back struct {
-		Runs []map[string]any `json:"runs"`
-	}
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Runs) != 2 || back.Runs[0]["run_hash"] != rs[0].RunHash {
-		t.Fatalf("JSON: %v %s", err, js.String())
 	}
 }
 

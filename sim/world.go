@@ -13,15 +13,21 @@ import (
 
 // simECM is one simulated host with its ECM.
 type simECM struct {
-	id, addr    string
-	labels      linkis.Labels
-	max         linkis.Resource
-	group       int32
-	up          bool   // the host is running
-	gen         uint32 // incarnation: bumped when it crashes or restarts
+	id, addr string
+	running  int64 // tasks running on its engines (its reported load)
+	labels   linkis.Labels
+	max      linkis.Resource
+	group    int32
+	ecs      []manager.ECID
+}
+
+// ecmHot is what a host's heartbeats, and its engines', read first. It is
+// kept apart from simECM, in a dense array of its own: at 10,000 hosts the
+// checks of every heartbeat then hit the cache.
+type ecmHot struct {
 	hbLostUntil int64  // its heartbeats (and its engines') are lost until then
-	running     int64  // tasks running on its engines (its reported load)
-	ecs         []manager.ECID
+	gen         uint32 // incarnation: bumped when it crashes or restarts
+	up          bool   // the host is running
 }
 
 // ecState is where an engine process stands, as its ECM sees it.
@@ -46,6 +52,7 @@ type simEC struct {
 	inc      uint32 // bumped when it dies: stops its heartbeats
 	liveIdx  int32  // place in Sim.live, -1 when not running
 	ecmGen   uint32 // the incarnation of the ECM that launched it
+	held     bool   // counted in the held levels (from its launch to its end)
 	res      linkis.Resource
 }
 
@@ -66,6 +73,7 @@ type job struct {
 	submit   int64 // absolute ns
 	runtime  int64
 	granted  int64 // when the attempt that ran was granted
+	end      int64 // when it reached a final state
 	ec       manager.ECID
 	combo    int32
 	params   int32 // index in Sim.params, -1 = none
@@ -73,6 +81,9 @@ type job struct {
 	gen      uint32 // bumped when it stops running: voids its end and renewal events
 	state    jobState
 	attempt  uint8
+	askID    string    // the current attempt's ask, askID(j, attempt): made once, used by every call
+	reused   bool      // the attempt that ran was granted an engine that had served before
+	fail     failClass // why it failed, when it did
 }
 
 // askID names attempt a of job j: "j<j>.<a>".

@@ -1,0 +1,74 @@
+package embedded_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/linkis/embedded"
+	"github.com/golinkis/golinkis/manager"
+	"github.com/golinkis/golinkis/orchestrator"
+)
+
+// Issue 15's second user on a small host, with real engine processes: alice
+// runs a python, a shell and an sql job, whose idle engines then hold both
+// cores of the host (1 + 0.5 + 0.5) for the idle timeout (an hour). Bob's
+// shell job must run at once, on its first attempt: the manager stops the
+// longest-idle of alice's engines (python, idle first) - and only it - to
+// make room. Without idle reclaim his ask fails with "none of 1 available
+// ECMs has ... left" (manager.TestReclaimOnlyWhenNeeded/switched_off).
+func TestSecondUserOnAFullHost(t *testing.T) {
+	mc := manager.DefaultConfig()
+	mc.TickInterval = time.Second
+	mc.NewECMStandby = 0
+	if !mc.ReclaimIdle {
+		t.Fatal("idle reclaim must be on by default")
+	}
+	sys, err := embedded.Start(embedded.Config{
+		Capacity:    &linkis.Resource{Memory: 4 * linkis.GiB, MilliCores: 2000, Instances: 10},
+		Manager:     &mc,
+		KeepEngines: -1, // every job gives its engine back to the manager at once
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := func(user, engine, code string) orchestrator.Job {
+		t.Helper()
+		req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: user, Engine: engine, Code: code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := sys.Submit(ctx, user, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, err = sys.Wait(ctx, user, j.ExecID); err != nil || j.State != orchestrator.Succeed {
+			t.Fatalf("%s's %s job: %+v, %v", user, engine, j, err)
+		}
+		return j
+	}
+	python := run("alice", "python", "print(6*7)")
+	shell := run("alice", "shell", "echo hello")
+	sqlJob := run("alice", "sql", "select 1")
+	if python.EC == shell.EC || shell.EC == sqlJob.EC || python.EC == sqlJob.EC {
+		t.Fatalf("alice's jobs shared engines: %s %s %s", python.EC, shell.EC, sqlJob.EC)
+	}
+	// The host is full: 1 + 0.5 + 0.5 cores held by idle engines.
+	bob := run("bob", "shell", "echo 'bob runs'")
+	if bob.Attempts != 1 {
+		t.Fatalf("bob's job needed %d attempts: it should have waited for room, not failed", bob.Attempts)
+	}
+	// Only what bob needed was stopped: alice's shell engine (idle second)
+	// still serves her.
+	if again := run("alice", "shell", "echo again"); again.EC != shell.EC {
+		t.Fatalf("alice's shell engine %s was replaced by %s: more was reclaimed than needed", shell.EC, again.EC)
+	}
+	// Her python engine was the one stopped: a new one serves her now.
+	if again := run("alice", "python", "print(1)"); again.EC == python.EC {
+		t.Fatalf("alice's python engine %s still serves: the longest-idle engine was not the one reclaimed", python.EC)
+	}
+}
