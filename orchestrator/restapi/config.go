@@ -99,7 +99,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-
 // Validate refuses a configuration without Auth and users, with an empty
 // or over-long user name or token code, a bad admin name, or negative
 // limits.
