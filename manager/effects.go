@@ -59,7 +59,9 @@ func (s *State) AppendEffectsDue(dst []Effect, now int64) []Effect {
 		e := s.killing[id]
 		out = append(out, Effect{Kind: EffectKill, EC: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr})
 	}
-	if due := s.lastTick + int64(s.cfg.TickInterval); now >= due {
+	// No tick before the first command: an empty state has nothing that
+	// time could change (and its clock has not started).
+	if due := s.lastTick + int64(s.cfg.TickInterval); s.lastTick != 0 && now >= due {
 		out = append(out, Effect{Kind: EffectTick, Due: due})
 	}
 	s.idScratch = ids[:0]

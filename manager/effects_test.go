@@ -3,6 +3,7 @@ package manager
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -42,5 +43,22 @@ func TestEffectSettle(t *testing.T) {
 	bad := "\xff" + strings.Repeat("a", 2*MaxReasonLen)
 	if got := launch.Settle(5, EngineReport{State: ReportExited, Reason: bad}).(EngineEnded); len(got.Reason) != MaxReasonLen {
 		t.Errorf("a long reason with an invalid first byte is cut to %d bytes, want %d", len(got.Reason), MaxReasonLen)
+	}
+}
+
+// An empty state proposes no tick: nothing it holds could change with time
+// (a driver started before the first command would otherwise tick at once).
+func TestNoTickBeforeTheFirstCommand(t *testing.T) {
+	s, err := New(DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if effs := s.EffectsDue(t0 + int64(time.Hour)); len(effs) != 0 {
+		t.Fatalf("an empty state's effects: %+v", effs)
+	}
+	h := newHarness(t)
+	h.addECM("ecm-1", res(8, 4, 4))
+	if effs := h.s.EffectsDue(h.now + int64(h.s.Config().TickInterval)); len(effs) != 1 || effs[0].Kind != EffectTick {
+		t.Fatalf("a tick is due one interval after the first command: %+v", effs)
 	}
 }
