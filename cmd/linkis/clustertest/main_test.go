@@ -1,0 +1,33 @@
+//go:build linux
+
+package clustertest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// linkisBin is the linkis binary the tests run on their hosts, built once
+// per test binary.
+var linkisBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linkis-clustertest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	linkisBin = filepath.Join(dir, "linkis")
+	build := exec.Command("go", "build", "-o", linkisBin, "github.com/golinkis/golinkis/cmd/linkis")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "clustertest: building linkis: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
