@@ -305,6 +305,34 @@ func TestResumeReattaches(t *testing.T) {
 	waitUntil(t, "the task stopped", func() bool { return len(f.live()) == 0 })
 }
 
+// A task that ended while its job's end was not yet recorded (the leader
+// died between the two) is followed by the next dispatcher, not run a
+// second time.
+func TestResumeFollowsAnEndedTask(t *testing.T) {
+	f := newFixture(t)
+	j := f.submit("alice", "sleep")
+	task := <-f.eng.Running
+	waitUntil(t, "the task recorded", func() bool { return len(f.record(j.TaskID).Tasks) == 1 })
+	f.e.Close()
+	// What the old leader had written when it died: the task's end.
+	if _, err := f.store.Apply(context.Background(), manager.UpdateJob{Time: time.Now().UnixNano(), TaskID: j.TaskID,
+		Progress: -1, TaskEnded: task.Key, TaskLines: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.record(j.TaskID); v.State != orchestrator.Running || len(v.Tasks) != 0 {
+		t.Fatalf("a running job whose task ended: %+v", v)
+	}
+	f.open()
+	again := <-f.eng.Running
+	if again != task || f.eng.Starts(task.Key) != 1 {
+		t.Fatalf("resumed on %+v (started %d times), want to follow the ended %+v", again, f.eng.Starts(task.Key), task)
+	}
+	if _, err := f.e.Kill(ctx(t), "alice", j.ExecID); err != nil {
+		t.Fatal(err)
+	}
+	f.wait("alice", j)
+}
+
 // A job killed while no dispatcher ran it (its leader died) has its tasks
 // stopped by the next dispatcher from the record alone.
 func TestCleanupWithoutRun(t *testing.T) {
