@@ -338,20 +338,26 @@ func (c *cluster) follower() *node {
 	return nil
 }
 
-// waitRejoined waits until member n knows the leader and has applied
-// everything the leader had committed when the wait began.
+// waitRejoined waits until member n follows the leader the others follow,
+// in its term, and has applied everything the leader had committed when
+// the wait began.
 func (c *cluster) waitRejoined(n *node) {
 	c.t.Helper()
-	l := c.leader()
-	var commit uint64
-	c.waitFor("the leader's commit index", time.Minute, func() bool {
-		st, err := c.status(l)
-		commit = st.CommitIndex
-		return err == nil
-	})
+	var lst api.Status
 	c.waitFor(n.Name+" to rejoin", time.Minute, func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		if lst.ID != l.Name {
+			var err error
+			if lst, err = c.status(l); err != nil || lst.State != "Leader" {
+				lst = api.Status{}
+				return false
+			}
+		}
 		st, err := c.status(n)
-		return err == nil && st.Leader != "" && st.AppliedIndex >= commit
+		return err == nil && st.Leader == lst.ID && st.Term == lst.Term && st.AppliedIndex >= lst.CommitIndex
 	})
 }
 
