@@ -4,10 +4,12 @@ package clustertest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -124,7 +126,29 @@ func (c *cluster) verify(h *history) []restapi.Task {
 		c.report.addDoc("problems", func() any { return logs })
 	}
 	c.checkLedger()
+	c.checkRaces()
 	return jobs
+}
+
+// checkRaces fails the test for every log of the cluster's processes
+// (servers, ECMs, engines) in which the race detector reported a race
+// (under go test -race they are built with it).
+func (c *cluster) checkRaces() {
+	c.t.Helper()
+	for _, n := range append(append([]*node(nil), c.Members...), c.ECMs...) {
+		files := []string{n.logf}
+		_ = filepath.WalkDir(n.dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() && filepath.Base(filepath.Dir(path)) == "logs" {
+				files = append(files, path)
+			}
+			return nil
+		})
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+				c.t.Errorf("a data race in %s's process (log %s)", n.Name, f)
+			}
+		}
+	}
 }
 
 // jobLogs returns the problems with the log of each job they name (of

@@ -21,7 +21,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	linkisBin = filepath.Join(dir, "linkis")
-	build := exec.Command("go", "build", "-o", linkisBin, "github.com/golinkis/golinkis/cmd/linkis")
+	args := []string{"build", "-o", linkisBin}
+	if raceEnabled {
+		// Servers, ECMs and engines with the race detector too (go test
+		// -race): what it finds is in their logs, which verify reads.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/golinkis/golinkis/cmd/linkis")...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "clustertest: building linkis: %v\n%s", err, out)
 		os.RemoveAll(dir)
