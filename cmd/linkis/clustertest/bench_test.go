@@ -28,6 +28,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 	ctx := context.Background()
 	var recover []time.Duration
 	pollErrs, waitErrs, notSucceed := 0, 0, 0
+	var lastPollErr string
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		l, f := c.leader(), c.follower()
@@ -46,6 +47,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		var polled int
+		var pollErr string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -59,6 +61,7 @@ func BenchmarkLeaderFailover(b *testing.B) {
 				st, err := rest.Status(ctx, op.ExecID)
 				if err != nil {
 					polled++
+					pollErr = err.Error()
 				} else if s, _ := linkis.ParseJobState(st.Status); s.Final() {
 					return
 				}
@@ -123,6 +126,9 @@ func BenchmarkLeaderFailover(b *testing.B) {
 		}
 		recover = append(recover, back)
 		pollErrs += polled
+		if pollErr != "" {
+			lastPollErr = pollErr
+		}
 		if waited != nil {
 			waitErrs++
 		}
@@ -147,6 +153,6 @@ func BenchmarkLeaderFailover(b *testing.B) {
 	b.ReportMetric(float64(pollErrs)/float64(len(recover)), "poll-errors/kill")
 	b.ReportMetric(float64(waitErrs), "wait-errors")
 	b.ReportMetric(float64(notSucceed), "jobs-not-succeed")
-	b.Logf("%d kills: submissions accepted again after p50 %v, p99 %v, max %v; the follower's client: %d status polls failed, Wait failed %d times, %d jobs did not Succeed",
-		len(recover), rank(0.5), rank(0.99), recover[len(recover)-1], pollErrs, waitErrs, notSucceed)
+	b.Logf("%d kills: submissions accepted again after p50 %v, p99 %v, max %v; the follower's client: %d status polls failed (the last: %q), Wait failed %d times, %d jobs did not Succeed",
+		len(recover), rank(0.5), rank(0.99), recover[len(recover)-1], pollErrs, lastPollErr, waitErrs, notSucceed)
 }
