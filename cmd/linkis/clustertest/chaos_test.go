@@ -138,16 +138,17 @@ func TestPartitionLeader(t *testing.T) {
 	const minorityClient = 99
 	minority := c.newClientOn(minorityClient, h, l.Host, []*node{l})
 	var elected time.Duration
-	var nl *node
+	deadline := time.Now().Add(time.Minute)
 	for i, after := 100, 0; after < 5; i++ {
 		minority.submit(ctx, jobKey(i), jobRequest(jobKey(i), "nb", 0), time.Time{})
-		if elected == 0 {
-			if nl = c.leaderOf(majority); nl != nil {
-				elected = h.since()
-				h.fault("%s leads the majority", nl.Name)
-			}
-		} else {
+		switch nl := c.leaderOf(majority); {
+		case elected != 0:
 			after++
+		case nl != nil:
+			elected = h.since()
+			h.fault("%s leads the majority", nl.Name)
+		case time.Now().After(deadline):
+			t.Fatal("the majority elected no leader within a minute")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

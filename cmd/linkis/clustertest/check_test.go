@@ -98,14 +98,21 @@ func (c *cluster) verify(h *history) []restapi.Task {
 		}
 		return true
 	})
-	want := canonical(jobs)
 	for _, m := range c.Members {
-		var got string
-		c.waitFor(m.Name+" to hold the same jobs as the leader", time.Minute, func() bool {
+		var diff string
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 			js, err := c.listJobs(m, true)
-			got = canonical(js)
-			return err == nil && got == want
-		})
+			if diff = difference(jobs, js); err == nil && diff == "" {
+				break
+			}
+			if err != nil {
+				diff = err.Error()
+			}
+			if time.Now().After(deadline) {
+				c.t.Errorf("%s does not hold the jobs the leader holds within a minute: %s", m.Name, diff)
+				break
+			}
+		}
 	}
 	runs, err := c.runs()
 	if err != nil {
@@ -174,6 +181,24 @@ func (c *cluster) jobLogs(l *node, bad []problem) any {
 		out = append(out, w)
 	}
 	return out
+}
+
+// difference says how a member's jobs differ from the leader's ("": they
+// do not), ignoring what a member adds of its own (its name).
+func difference(leader, member []restapi.Task) string {
+	mine := map[int64]restapi.Task{}
+	for _, j := range member {
+		mine[j.TaskID] = j
+	}
+	if len(member) != len(leader) {
+		return fmt.Sprintf("%d jobs, the leader %d", len(member), len(leader))
+	}
+	for _, j := range leader {
+		if a, b := canonical([]restapi.Task{j}), canonical([]restapi.Task{mine[j.TaskID]}); a != b {
+			return fmt.Sprintf("task %d is %s, at the leader %s", j.TaskID, b, a)
+		}
+	}
+	return ""
 }
 
 // canonical is a list of jobs as every member must hold it: ordered by

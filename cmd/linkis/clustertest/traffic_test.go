@@ -17,7 +17,8 @@ import (
 // workload is the load a test puts on the cluster: Jobs shell jobs
 // submitted by Clients clients, every LongEvery-th one sleeping Long (the
 // rest end at once), spread over two consumer groups (creators IDE and
-// nb); then every client follows its jobs until each has ended.
+// nb). Each client reads the state of its oldest jobs between its
+// submissions, then follows all of its jobs until each has ended.
 type workload struct {
 	Jobs      int
 	Clients   int
@@ -42,8 +43,8 @@ func jobKey(i int) string { return fmt.Sprintf("j%04d", i) }
 
 // jobRequest is the job of key: it appends "start KEY" to the record of
 // runs of the host that runs it ($HOME/ran.log), sleeps, appends "end
-// KEY" and prints "out KEY" (its result). jobRetryCount=0: a job is never run again, so a second start in
-// any host's record is a job run twice.
+// KEY" and prints "out KEY" (its result). jobRetryCount=0: a job is never
+// run again, so a second start in any host's record is a job run twice.
 func jobRequest(key, creator string, sleep time.Duration) orchestrator.JobRequest {
 	code := fmt.Sprintf(`echo "start %s" >> "$HOME/ran.log"; `, key)
 	if sleep > 0 {
@@ -86,37 +87,51 @@ func (w workload) run(ctx context.Context, c *cluster, h *history) *traffic {
 				members = c.Members
 			}
 			cl := c.newClientOn(id, h, c.Client, members)
-			var mine []string // exec ids acknowledged to this client
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= w.Jobs || ctx.Err() != nil || time.Now().After(submitUntil) {
-					break
+			var mine []string // exec ids acknowledged to this client, not seen ended
+			for submitting := true; ctx.Err() == nil; {
+				i := -1
+				if submitting {
+					i = int(next.Add(1)) - 1
+					submitting = i < w.Jobs && time.Now().Before(submitUntil)
 				}
-				var sleep time.Duration
-				if w.LongEvery > 0 && i%w.LongEvery == w.LongEvery-1 {
-					sleep = w.Long
-				}
-				creator := [...]string{"IDE", "nb"}[i%2]
-				key := jobKey(w.First + i)
-				op := cl.submit(ctx, key, jobRequest(key, creator, sleep), deadline)
-				tr.submitted.Add(1)
-				if op.Outcome == outOK {
-					mine = append(mine, op.ExecID)
-					tr.acked.Add(1)
-				}
-				sleepCtx(ctx, w.Pace)
-			}
-			for len(mine) > 0 && ctx.Err() == nil {
-				var left []string
-				for _, id := range mine {
-					if st, ok := cl.status(ctx, id); ok && st.Final() {
-						tr.ended.Add(1)
-					} else {
-						left = append(left, id)
+				if submitting {
+					var sleep time.Duration
+					if w.LongEvery > 0 && i%w.LongEvery == w.LongEvery-1 {
+						sleep = w.Long
+					}
+					creator := [...]string{"IDE", "nb"}[i%2]
+					key := jobKey(w.First + i)
+					op := cl.submit(ctx, key, jobRequest(key, creator, sleep), deadline)
+					tr.submitted.Add(1)
+					if op.Outcome == outOK {
+						mine = append(mine, op.ExecID)
+						tr.acked.Add(1)
 					}
 				}
+				// The oldest few while it submits, then all of them.
+				n := len(mine)
+				if submitting {
+					n = min(n, 4)
+				}
+				left := mine[:0:0]
+				for k, id := range mine {
+					if k < n {
+						if st, ok := cl.status(ctx, id); ok && st.Final() {
+							tr.ended.Add(1)
+							continue
+						}
+					}
+					left = append(left, id)
+				}
 				mine = left
-				sleepCtx(ctx, 100*time.Millisecond)
+				if !submitting && len(mine) == 0 {
+					break
+				}
+				if submitting {
+					sleepCtx(ctx, w.Pace)
+				} else {
+					sleepCtx(ctx, 100*time.Millisecond)
+				}
 			}
 			tr.unended.Add(int64(len(mine)))
 		}()
