@@ -25,31 +25,28 @@ func TestKillsUnderLoad(t *testing.T) {
 	c.report.addDoc("history", h.doc)
 	tr := workload{Jobs: 200, Clients: 8, LongEvery: 10, Long: 3 * time.Second, Deadline: 5 * time.Minute}.run(context.Background(), c, h)
 
-	tr.waitUntil(func() bool { return tr.ended.Load() >= 20 })
-	l := c.leader()
-	h.fault("kill -9 %s (leader)", l.Name)
-	c.kill(l)
-	nl := c.leader()
-	t.Logf("kill -9 of leader %s at %d jobs ended; %s leads", l.Name, tr.ended.Load(), nl.Name)
-	c.restart(l)
-	c.waitRejoined(l)
-
-	tr.waitUntil(func() bool { return tr.ended.Load() >= 70 })
-	f := c.follower()
-	h.fault("kill -9 %s (follower)", f.Name)
-	c.kill(f)
-	t.Logf("kill -9 of follower %s at %d jobs ended", f.Name, tr.ended.Load())
-	time.Sleep(time.Second)
-	c.restart(f)
-	c.waitRejoined(f)
-
-	tr.waitUntil(func() bool { return tr.ended.Load() >= 120 })
-	e := c.ECMs[0]
-	h.fault("crash of ECM host %s", e.Name)
-	c.crash(e)
-	t.Logf("crash of ECM host %s at %d jobs ended", e.Name, tr.ended.Load())
-	time.Sleep(time.Second)
-	c.restart(e)
+	// Each fault strikes while jobs are queued and running, and is undone
+	// (the node restarted from its data directory) before the next.
+	for _, s := range []struct {
+		ended int64
+		f     fault
+		role  string
+	}{{20, killFault, "leader"}, {70, killFault, "follower"}, {120, crashFault, "ECM host"}} {
+		tr.waitUntil(func() bool { return tr.ended.Load() >= s.ended })
+		var n *node
+		switch s.role {
+		case "leader":
+			n = c.leader()
+		case "follower":
+			n = c.follower()
+		default:
+			n = c.ECMs[0]
+		}
+		t.Logf("%s (%s) at %d jobs ended", n.Name, s.role, tr.ended.Load())
+		c.inject(h, s.f, n, s.role)
+		time.Sleep(time.Second)
+		c.recover(h, s.f, n)
+	}
 
 	<-tr.done
 	tr.check(t, 0.9)

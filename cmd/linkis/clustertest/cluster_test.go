@@ -225,6 +225,48 @@ func (c *cluster) crash(n *node) {
 	}
 }
 
+// A fault on a node.
+type fault int
+
+const (
+	killFault  fault = iota // kill -9 of its linkis process (an ECM's engines live on)
+	crashFault              // kill -9 of everything on its host
+	cutFault                // its host off the network
+)
+
+// inject strikes node n (role says what it is: leader, follower, ECM)
+// with f, recorded in h.
+func (c *cluster) inject(h *history, f fault, n *node, role string) {
+	c.t.Helper()
+	switch f {
+	case killFault:
+		h.fault("kill -9 %s (%s)", n.Name, role)
+		c.kill(n)
+	case crashFault:
+		h.fault("crash of %s (%s)", n.Name, role)
+		c.crash(n)
+	case cutFault:
+		h.fault("partition: %s (%s) cut off", n.Name, role)
+		c.cut(n)
+	}
+}
+
+// recover undoes fault f on node n - restarts it from its data directory
+// or puts it back on the network - and waits until a member has rejoined.
+func (c *cluster) recover(h *history, f fault, n *node) {
+	c.t.Helper()
+	if f == cutFault {
+		h.fault("partition of %s healed", n.Name)
+		c.heal(n)
+	} else {
+		h.fault("%s restarted", n.Name)
+		c.restart(n)
+	}
+	if n.Member {
+		c.waitRejoined(n)
+	}
+}
+
 // cut takes the node's host off the network (its link down).
 func (c *cluster) cut(n *node) {
 	c.t.Helper()

@@ -44,53 +44,33 @@ func TestSoak(t *testing.T) {
 	faults := 0
 	for end := time.Now().Add(duration); time.Now().Before(end); faults++ {
 		pause(time.Second, 3*time.Second)
+		ecm := c.ECMs[rnd.IntN(len(c.ECMs))]
+		var n *node
+		var f fault
+		var role string
 		switch rnd.IntN(7) {
 		case 0:
-			l := c.leader()
-			h.fault("kill -9 %s (leader)", l.Name)
-			c.kill(l)
-			pause(0, 2*time.Second)
-			c.restart(l)
-			c.waitRejoined(l)
+			n, f, role = c.leader(), killFault, "leader"
 		case 1:
-			f := c.follower()
-			h.fault("kill -9 %s (follower)", f.Name)
-			c.kill(f)
-			pause(0, 2*time.Second)
-			c.restart(f)
-			c.waitRejoined(f)
+			n, f, role = c.follower(), killFault, "follower"
 		case 2:
-			e := c.ECMs[rnd.IntN(len(c.ECMs))]
-			h.fault("kill -9 of the ECM of %s", e.Name)
-			c.kill(e)
-			pause(0, 2*time.Second)
-			c.restart(e)
+			n, f, role = ecm, killFault, "ECM"
 		case 3:
-			e := c.ECMs[rnd.IntN(len(c.ECMs))]
-			h.fault("crash of ECM host %s", e.Name)
-			c.crash(e)
-			pause(0, 2*time.Second)
-			c.restart(e)
-		case 4, 5:
-			n := c.leader()
-			what := "leader"
-			if rnd.IntN(2) == 0 {
-				n, what = c.follower(), "follower"
-			}
-			h.fault("partition: %s (%s) cut off", n.Name, what)
-			c.cut(n)
-			pause(time.Second, 4*time.Second)
-			h.fault("partition of %s healed", n.Name)
-			c.heal(n)
-			c.waitRejoined(n)
+			n, f, role = ecm, crashFault, "ECM host"
+		case 4:
+			n, f, role = c.leader(), cutFault, "leader"
+		case 5:
+			n, f, role = c.follower(), cutFault, "follower"
 		case 6:
-			e := c.ECMs[rnd.IntN(len(c.ECMs))]
-			h.fault("partition: ECM host %s cut off", e.Name)
-			c.cut(e)
-			pause(time.Second, 4*time.Second)
-			h.fault("partition of %s healed", e.Name)
-			c.heal(e)
+			n, f, role = ecm, cutFault, "ECM host"
 		}
+		c.inject(h, f, n, role)
+		if f == cutFault {
+			pause(time.Second, 4*time.Second)
+		} else {
+			pause(0, 2*time.Second)
+		}
+		c.recover(h, f, n)
 	}
 	<-tr.done
 	t.Logf("%d faults; %d jobs submitted, %d acknowledged", faults, tr.submitted.Load(), tr.acked.Load())
