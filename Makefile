@@ -43,7 +43,8 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
-# Long property-based runs (not part of make test).
+# Long property-based runs and the multi-host soak - random kills and
+# partitions under load, as root (not part of make test).
 soak:
 	$(GO) test -race -count=1 -timeout 60m -run 'Property|StateMachine' ./manager/ -args -rapid.checks=20000
 	$(GO) test -count=1 -timeout 60m -run 'TestSimProperty' ./sim/ -args -rapid.checks=20000
@@ -51,6 +52,7 @@ soak:
 	for store in wal bolt; do \
 		LINKIS_SOAK_STORE=$$store LINKIS_SOAK_DURATION=$${LINKIS_SOAK_DURATION:-2m} $(GO) test -tags soak -count=1 -timeout 30m -run Soak -v ./cmd/linkis/ || exit 1; \
 	done
+	LINKIS_SOAK_DURATION=$${LINKIS_SOAK_DURATION:-2m} $(GO) test -tags soak -count=1 -timeout 60m -run TestSoak -v ./cmd/linkis/clustertest/
 
 demo:
 	$(GO) run ./cmd/linkis demo

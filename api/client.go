@@ -20,7 +20,11 @@ import (
 // Client calls the manager API of a cluster. Any member can serve any
 // request (writes are forwarded to the leader), so the client keeps the
 // member that last answered and moves to the next one when a member cannot
-// be reached or has no leader. It is safe for concurrent use.
+// be reached or has no leader. A call the member did not answer (a timeout,
+// a connection lost) goes back to the caller, but the next call starts at
+// the next member: a member cut off from the network (its packets dropped,
+// not refused) would otherwise take every call until the caller's deadline.
+// It is safe for concurrent use.
 type Client struct {
 	urls  []string // base URLs, e.g. http://127.0.0.1:8080
 	token string
@@ -65,6 +69,10 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		k := (start + i) % len(c.urls)
 		err := call(ctx, c.http, c.token, c.urls[k], method, path, body, out)
 		if err == nil || !failover(err) {
+			var ne *netError
+			if errors.As(err, &ne) {
+				k = (k + 1) % len(c.urls) // unanswered: the next call tries another member
+			}
 			c.cur.Store(uint32(k))
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
@@ -179,6 +180,26 @@ func TestClientFailsOverOnlyWhenNothingWasApplied(t *testing.T) {
 	before := hits.Load()
 	if _, err := c.Status(context.Background()); !errors.Is(err, linkis.ErrUnavailable) || hits.Load() != before {
 		t.Fatalf("a maybe-applied failure must go back to the caller, not to the next member: %v", err)
+	}
+	// A member that takes the call and never answers (cut off: its
+	// packets dropped) costs the caller that call, not the next ones.
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(100)
+		<-r.Context().Done()
+	}))
+	defer stall.Close()
+	c, _ = NewClient([]string{stall.URL, ok.URL}, "t", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	before = hits.Load()
+	_, err = c.Status(ctx)
+	cancel()
+	if err == nil || hits.Load() != before+100 {
+		t.Fatalf("a call the member did not answer: %v, %d calls (want the error, one call to the silent member)", err, hits.Load()-before)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if st, err := c.Status(ctx); err != nil || st.ID != "good" || hits.Load() != before+101 {
+		t.Fatalf("the call after it went to the silent member again: %+v, %v", st, err)
 	}
 	if _, err := NewClient(nil, "t", nil); err == nil {
 		t.Error("a client without URLs")

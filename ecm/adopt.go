@@ -162,9 +162,10 @@ func writeEndFile(dir string, r endRecord) error {
 // ticket answers Exited instead of launching it a second time. How it
 // ended comes from the ECM's own end record, else from the engine's exit
 // record; it counts as ended now for the retention unless the ECM's
-// record says when.
-func (m *ECM) ended(ticket, dir, why string) *engine {
-	e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
+// record says when. recorded says the ECM's own end record was there: the
+// ECM that wrote it was reporting that end to the manager.
+func (m *ECM) ended(ticket, dir, why string) (e *engine, recorded bool) {
+	e = &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
 		result: filepath.Join(dir, "results"), launched: make(chan struct{}), exited: make(chan struct{}),
 		state: stateExited, endedAt: time.Now()}
 	close(e.launched)
@@ -175,7 +176,7 @@ func (m *ECM) ended(ticket, dir, why string) *engine {
 		if t := time.UnixMilli(r.EndedAt); r.EndedAt > 0 && t.Before(e.endedAt) {
 			e.endedAt = t
 		}
-		return e
+		return e, true
 	}
 	rec, err := readUserFile(filepath.Join(e.work, engineconn.ExitFile))
 	switch {
@@ -188,7 +189,7 @@ func (m *ECM) ended(ticket, dir, why string) *engine {
 		e.failed, e.retryable = true, true
 		e.reason = "ended while the ECM was down, without an exit record (" + why + ")"
 	}
-	return e
+	return e, false
 }
 
 // procUID returns the real uid of a process (from /proc/PID/status).
@@ -225,12 +226,24 @@ func (m *ECM) adopt() {
 		ticket := id.String()
 		dir := filepath.Join(m.cfg.DataDir, ticket)
 		// A ticket whose directory is here was launched: one not adopted
-		// below is remembered as ended (its end was reported by the old
-		// ECM, or it will be by the manager's sweep), never launched again.
+		// below is remembered as ended, never launched again. Its end is
+		// reported unless the old ECM recorded it (and so was reporting
+		// it): an ECM that died with its engines (the host crashed) never
+		// told the manager, which would otherwise hand out the dead
+		// engines until it declares them lost (ECLostAfter, minutes), every
+		// task sent to them failing.
 		gone := func(why string) {
+			e, recorded := m.ended(ticket, dir, why)
 			m.mu.Lock()
-			m.engines[ticket] = m.ended(ticket, dir, why)
+			m.engines[ticket] = e
 			m.mu.Unlock()
+			if !recorded {
+				m.wg.Add(1)
+				go func() {
+					defer m.wg.Done()
+					m.report(e)
+				}()
+			}
 		}
 		pid, start, uid, err := readPIDFile(dir)
 		if err != nil {

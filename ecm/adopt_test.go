@@ -190,7 +190,7 @@ func TestRestartedECMDoesNotLaunchAnEndedTicketAgain(t *testing.T) {
 	if err := os.Remove(end); err != nil {
 		t.Fatal(err)
 	}
-	m2, _, _ := directECM(t, func(c *ecm.Config) { c.DataDir = dir })
+	m2, rec2, _ := directECM(t, func(c *ecm.Config) { c.DataDir = dir })
 	for _, ec := range []string{"ec-1", "ec-2"} {
 		r, err := m2.Launch(bashLaunch(ec, "touch second"))
 		if err != nil || r.State != api.ECExited {
@@ -201,6 +201,21 @@ func TestRestartedECMDoesNotLaunchAnEndedTicketAgain(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond)
+	// The end the first ECM never recorded, it never reported either: the
+	// restarted one does, so that the manager stops handing the engine
+	// out; the end it recorded, it reported.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok := rec2.endedOf("ec-2"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Error("the restarted ECM did not report ec-2's unrecorded end")
+			break
+		}
+	}
+	if e, ok := rec2.endedOf("ec-1"); ok {
+		t.Errorf("the restarted ECM reported ec-1's end again: %+v", e)
+	}
 	for _, ec := range []string{"ec-1", "ec-2"} {
 		if _, err := os.Stat(filepath.Join(dir, ec, "work", "first")); err != nil {
 			t.Errorf("%s: the first run's directory is gone: %v", ec, err)

@@ -34,6 +34,8 @@ type fakeManager struct {
 	lookups  int
 	// slowShutdown makes the ShuttingDown report hang until its deadline.
 	slowShutdown bool
+	// silent lookups hang until their deadline (a member cut off).
+	silent int
 }
 
 func newFakeManager() *fakeManager { return &fakeManager{grants: map[string]api.AskResult{}} }
@@ -81,10 +83,17 @@ func (m *fakeManager) ECUnlock(_ context.Context, r api.ECUnlockRequest) error {
 	return linkis.Errorf(linkis.ErrLockMismatch, r.EC, "no such lock")
 }
 
-func (m *fakeManager) GetAsk(_ context.Context, id string, _ time.Duration) (api.AskResult, error) {
+func (m *fakeManager) GetAsk(ctx context.Context, id string, _ time.Duration) (api.AskResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lookups++
+	if m.silent > 0 {
+		m.silent--
+		m.mu.Unlock()
+		<-ctx.Done()
+		m.mu.Lock()
+		return api.AskResult{}, ctx.Err()
+	}
 	if g, ok := m.grants[id]; ok {
 		return g, nil
 	}
@@ -736,6 +745,19 @@ func TestLockAheadOfTheFirstTask(t *testing.T) {
 	}
 	if _, err := h.cli.Log(ctx, st.ID, 0, 0); !errors.Is(err, linkis.ErrInvalidArgument) {
 		t.Fatalf("page size 0: %v", err)
+	}
+}
+
+// A lock is verified past a manager member that does not answer (cut off
+// from the network): the engine asks again rather than refusing the task.
+func TestLockVerifiedPastASilentMember(t *testing.T) {
+	h := start(t, testConfig(t, "echo"))
+	h.mgr.grant("ask-1", ticket, token, time.Time{})
+	h.mgr.mu.Lock()
+	h.mgr.silent = 1
+	h.mgr.mu.Unlock()
+	if r, err := h.cli.Lock(context.Background(), api.LockRequest{AskID: "ask-1", Token: token}); err != nil || !r.Held {
+		t.Fatalf("lock past a silent member: %+v %v", r, err)
 	}
 }
 

@@ -73,11 +73,30 @@ func (l *locks) check(ctx context.Context, askID, token string) (bool, error) {
 	return !ok, nil
 }
 
-// verify asks the manager whether askID holds this engine with token.
+// verifyTry bounds one question to the manager within verify's 10 s.
+const verifyTry = 3 * time.Second
+
+// verify asks the manager whether askID holds this engine with token. A
+// read, so it is asked again while the answer may come later: a member
+// cut off from the network costs one try (the client asks another member
+// next), an election a few.
 func (l *locks) verify(ctx context.Context, askID, token string) (grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := l.mgr.GetAsk(ctx, askID, 0)
+	var res api.AskResult
+	var err error
+	for {
+		tctx, tcancel := context.WithTimeout(ctx, verifyTry)
+		res, err = l.mgr.GetAsk(tctx, askID, 0)
+		tcancel()
+		if err == nil || !linkis.IsRetryable(err) && !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	switch {
 	case errors.Is(err, linkis.ErrUnknownAsk):
 		return grant{}, linkis.ValueError(linkis.ErrLockMismatch, "askId", askID, "the manager holds no such ask (released, expired or never made)")

@@ -141,10 +141,12 @@ func (e *Error) Retryable() bool {
 }
 
 // IsRetryable reports whether err is a failure that may succeed when the
-// same request is tried again later: an *Error that says so anywhere in the
-// chain, or one of the retryable sentinel kinds.
+// same request is tried again later: the first error in the chain that has
+// a Retryable() bool method (an *Error, or a transport failure such as
+// package api's "member not reached") says, else one of the retryable
+// sentinel kinds.
 func IsRetryable(err error) bool {
-	var e *Error
+	var e interface{ Retryable() bool }
 	if errors.As(err, &e) {
 		return e.Retryable()
 	}

@@ -118,7 +118,20 @@ func TestIsRetryable(t *testing.T) {
 	if IsRetryable(errors.New("timeout")) {
 		t.Error("an unrelated error with the same text is retryable")
 	}
+	// An error of another package that says it is retryable (a member of
+	// the cluster that could not be reached) is, wrapped or not.
+	if err := fmt.Errorf("ctx: %w", sayRetryable(true)); !IsRetryable(err) {
+		t.Error("IsRetryable of an error whose Retryable() is true = false")
+	}
+	if IsRetryable(sayRetryable(false)) {
+		t.Error("IsRetryable of an error whose Retryable() is false = true")
+	}
 }
+
+type sayRetryable bool
+
+func (s sayRetryable) Error() string   { return "unreachable" }
+func (s sayRetryable) Retryable() bool { return bool(s) }
 
 func TestRetryOverride(t *testing.T) {
 	yes, no := true, false

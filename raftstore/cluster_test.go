@@ -119,9 +119,13 @@ func newTestCluster(t testing.TB, n int, mutate func(*Config)) *testCluster {
 			c.leader()
 			continue
 		}
+		// A join that meets a change of leader (a loaded machine) is asked
+		// again, as its answer says.
 		cl := c.client(c.members[0])
-		err := cl.Do(context.Background(), http.MethodPost, api.PathMembers, api.JoinRequest{ID: m.id, RaftAddr: m.raftAddr, HTTPAddr: m.httpAddr}, nil)
-		if err != nil {
+		join := api.JoinRequest{ID: m.id, RaftAddr: m.raftAddr, HTTPAddr: m.httpAddr}
+		if _, err := retrying(func() (api.AskResult, error) {
+			return api.AskResult{}, cl.Do(context.Background(), http.MethodPost, api.PathMembers, join, nil)
+		}); err != nil {
 			t.Fatalf("join %s: %v", m.id, err)
 		}
 	}

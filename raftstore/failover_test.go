@@ -356,8 +356,18 @@ func askRetrying(ctx context.Context, cl *api.Client, req api.AskRequest) (api.A
 // releaseRetrying releases an ask, asking again while the answer is
 // retryable (a loaded machine can cost the leader its lease; a release is
 // idempotent by ask id).
+// A try after one whose answer was lost may find the ask already
+// released by it: that is the release done.
 func releaseRetrying(ctx context.Context, cl *api.Client, id string) (api.AskResult, error) {
-	return retrying(func() (api.AskResult, error) { return cl.Release(ctx, id) })
+	tries := 0
+	return retrying(func() (api.AskResult, error) {
+		tries++
+		a, err := cl.Release(ctx, id)
+		if tries > 1 && errors.Is(err, linkis.ErrUnknownAsk) {
+			return api.AskResult{AskID: id, Status: "Done"}, nil
+		}
+		return a, err
+	})
 }
 
 func retrying(call func() (api.AskResult, error)) (api.AskResult, error) {

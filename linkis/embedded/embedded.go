@@ -76,8 +76,9 @@ type Config struct {
 
 	// KeepEngines is how long the orchestrator keeps the engine of a job
 	// that ended cleanly for the next job with the same labels, without
-	// asking the manager (orchestrator.EnginePool). Default 200 ms;
-	// negative: every job asks and releases.
+	// asking the manager (orchestrator.EnginePool). Default 200 ms, but
+	// none for a cluster member (see startEntrance); negative: every job
+	// asks and releases.
 	KeepEngines time.Duration
 
 	Logger *slog.Logger // nil: warnings and errors to stderr
@@ -264,7 +265,17 @@ func (s *System) startEntrance() error {
 		oc.DataSources = s.cfg.DataSources
 	}
 	var asker orchestrator.EngineAsker = orchestrator.NewStoreAsker(s.mgr, nil)
-	if keep := s.cfg.KeepEngines; keep >= 0 {
+	keep := s.cfg.KeepEngines
+	if keep == 0 && s.cfg.Member != nil {
+		// A cluster member keeps no engines: the pool lives in the
+		// leader's memory, so a new leader cannot know that a job was
+		// sent to a kept engine before the old one died (it asks under the
+		// job's own ask id, gets another engine and runs the job a second
+		// time: the multi-host test saw 7 of 200 jobs run twice after one
+		// kill -9 of the leader), nor release the grants the old pool held.
+		keep = -1
+	}
+	if keep >= 0 {
 		if keep == 0 {
 			keep = 200 * time.Millisecond
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
 )
 
@@ -94,6 +95,14 @@ func (h *memberAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if next == nil {
+		if strings.HasPrefix(r.URL.Path, restapi.Prefix) {
+			// A Linkis envelope, and a kind that says nothing was done
+			// (ErrUnavailable would tell a client its job may have been
+			// accepted): the multi-host tests saw clients give up on jobs a
+			// restarted member refused while it started.
+			restapi.WriteError(w, r, linkis.Errorf(linkis.ErrNotLeader, "server", "this member is starting and took nothing; ask another member, or again in a moment"))
+			return
+		}
 		api.WriteError(w, linkis.Errorf(linkis.ErrUnavailable, "server", "starting: the REST API is not served yet"))
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -207,6 +208,15 @@ func (d *dispatcher) start(v *manager.JobView) {
 		spec.Resume = &orchestrator.Resume{Round: v.Round, Attempts: v.Attempts}
 		for _, t := range v.Tasks {
 			spec.Resume.Tasks = append(spec.Resume.Tasks, fromJobTask(t))
+		}
+		// A task that ended before the job's end was recorded (its leader
+		// died in between) is no longer among the running ones, but its log
+		// part still names it: it is followed too - its end is read from
+		// its engine - rather than run a second time.
+		for _, p := range v.Log {
+			if t := p.Task; t.Key != "" && t.TaskID != "" && p.Count >= 0 && !slices.ContainsFunc(v.Tasks, func(r manager.JobTask) bool { return r.Key == t.Key }) {
+				spec.Resume.Tasks = append(spec.Resume.Tasks, fromJobTask(t))
+			}
 		}
 	}
 	r := &jobRun{d: d, id: v.TaskID, execID: v.ExecID, user: v.User, done: make(chan struct{}),

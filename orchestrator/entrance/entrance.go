@@ -303,15 +303,25 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 		QueueTimeout: qt, RunTimeout: rt,
 	}
 	var res manager.Result
+	unknown := false // an attempt may have been accepted
 	for try := 1; ; try++ {
 		res, err = e.store.Apply(ctx, cmd)
-		if err == nil || !errors.Is(err, linkis.ErrUnavailable) || try == submitTries || ctx.Err() != nil {
+		unknown = unknown || errors.Is(err, linkis.ErrUnavailable)
+		// It may have been accepted: the same key finds it if it was. Once
+		// an attempt's outcome is unknown, a member without a leader
+		// (ErrNotLeader) says nothing of it: asked again too.
+		again := errors.Is(err, linkis.ErrUnavailable) || unknown && errors.Is(err, linkis.ErrNotLeader)
+		if err == nil || !again || try == submitTries || ctx.Err() != nil {
 			break
 		}
-		// It may have been accepted: the same key finds it if it was.
 		if !sleepCtx(ctx, time.Duration(try)*50*time.Millisecond) {
 			break
 		}
+	}
+	if err != nil && unknown && errors.Is(err, linkis.ErrNotLeader) {
+		// Not "certainly not accepted", as ErrNotLeader alone says: a
+		// client that takes it so submits the job a second time.
+		err = linkis.Errorf(linkis.ErrUnavailable, "submit", "the job may or may not have been accepted (no answer from the leader, then %v)", err)
 	}
 	if err != nil {
 		return orchestrator.Job{}, err

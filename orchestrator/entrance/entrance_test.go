@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -303,6 +304,99 @@ func TestResumeReattaches(t *testing.T) {
 		t.Fatalf("%+v", done)
 	}
 	waitUntil(t, "the task stopped", func() bool { return len(f.live()) == 0 })
+}
+
+// flakyStore applies commands through a store, failing the next ones as
+// scripted: "lost" applies the command and answers ErrUnavailable (the
+// leader died before answering), "noleader" applies nothing and answers
+// ErrNotLeader.
+type flakyStore struct {
+	entrance.Store
+	mu     sync.Mutex
+	script []string
+}
+
+func (s *flakyStore) Apply(ctx context.Context, cmd manager.Command) (manager.Result, error) {
+	s.mu.Lock()
+	var next string
+	if _, ok := cmd.(manager.SubmitJob); ok && len(s.script) > 0 {
+		next, s.script = s.script[0], s.script[1:]
+	}
+	s.mu.Unlock()
+	switch next {
+	case "lost":
+		if _, err := s.Store.Apply(ctx, cmd); err != nil {
+			return manager.Result{}, err
+		}
+		return manager.Result{}, linkis.Errorf(linkis.ErrUnavailable, "leader", "lost before it answered")
+	case "noleader":
+		return manager.Result{}, linkis.Errorf(linkis.ErrNotLeader, "leader", "no leader known")
+	}
+	return s.Store.Apply(ctx, cmd)
+}
+
+// A submission whose first attempt was accepted without an answer, and
+// whose next ones met no leader, is not answered "not the leader" (which
+// says it certainly was not accepted, so a client would submit it again):
+// it is asked again while tries remain, and found by its key.
+func TestSubmitUnknownThenNoLeader(t *testing.T) {
+	store := &flakyStore{Store: entrancetest.NewStore(t)}
+	eng := entrancetest.NewEngine(t.TempDir())
+	e, err := entrance.Open(entrance.DefaultConfig(), store, eng, eng, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	count := func() int {
+		_, n, err := e.List(ctx(t), "alice", orchestrator.ListQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	store.script = []string{"lost", "noleader", "noleader", "noleader", "noleader"}
+	if _, err := e.Submit(ctx(t), "alice", request(t, "alice", "sleep")); !errors.Is(err, linkis.ErrUnavailable) || errors.Is(err, linkis.ErrNotLeader) {
+		t.Fatalf("a submission that may have been accepted answered %v; want ErrUnavailable", err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d jobs, want the one accepted", n)
+	}
+	store.script = []string{"lost", "noleader"}
+	j, err := e.Submit(ctx(t), "alice", request(t, "alice", "sleep"))
+	if err != nil || j.ExecID == "" {
+		t.Fatalf("a submission accepted, then asked again past a member without a leader: %+v %v", j, err)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d jobs, want 2", n)
+	}
+}
+
+// A task that ended while its job's end was not yet recorded (the leader
+// died between the two) is followed by the next dispatcher, not run a
+// second time.
+func TestResumeFollowsAnEndedTask(t *testing.T) {
+	f := newFixture(t)
+	j := f.submit("alice", "sleep")
+	task := <-f.eng.Running
+	waitUntil(t, "the task recorded", func() bool { return len(f.record(j.TaskID).Tasks) == 1 })
+	f.e.Close()
+	// What the old leader had written when it died: the task's end.
+	if _, err := f.store.Apply(context.Background(), manager.UpdateJob{Time: time.Now().UnixNano(), TaskID: j.TaskID,
+		Progress: -1, TaskEnded: task.Key, TaskLines: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.record(j.TaskID); v.State != orchestrator.Running || len(v.Tasks) != 0 {
+		t.Fatalf("a running job whose task ended: %+v", v)
+	}
+	f.open()
+	again := <-f.eng.Running
+	if again != task || f.eng.Starts(task.Key) != 1 {
+		t.Fatalf("resumed on %+v (started %d times), want to follow the ended %+v", again, f.eng.Starts(task.Key), task)
+	}
+	if _, err := f.e.Kill(ctx(t), "alice", j.ExecID); err != nil {
+		t.Fatal(err)
+	}
+	f.wait("alice", j)
 }
 
 // A job killed while no dispatcher ran it (its leader died) has its tasks

@@ -92,6 +92,21 @@ func classify(err error) (status, httpStatus int, msg string, data ErrorData, in
 	return StatusError, http.StatusBadRequest, msg, data, false
 }
 
+// WriteError answers r with the envelope of err, as the API answers its own
+// failures: for a server that cannot serve the API at all yet (a cluster
+// member that is starting), so that Linkis clients still get an answer they
+// can read.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg, data, _ := classify(err)
+	b, _ := json.Marshal(data)
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(Envelope{Method: clip(r.URL.Path), Status: status, Message: msg, Data: b})
+}
+
 // errorFromEnvelope rebuilds a typed error from a failed answer.
 func errorFromEnvelope(httpStatus int, env Envelope) error {
 	var d ErrorData
