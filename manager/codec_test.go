@@ -114,7 +114,7 @@ func sampleCommands(t testing.TB) []Command {
 		UpdateJob{Time: codecT0 + 16, TaskID: math.MaxInt64, State: linkis.JobRunning, Reason: "why", Progress: 0.25, ProgressInfo: "1 of 4",
 			Attempts: 3, Round: 2, EC: "ec-7", Results: []string{"ecm-a/ec-7/_0.jsonl"}, Log: []string{"INFO a", ""}, LogAfter: []string{"INFO b"}, Tail: []string{"out"},
 			Task:      JobTask{Key: "exec_1_00000000-1.0", AskID: "exec_1_00000000-1.0", EC: "ec-7", ECM: "ecm-a", Addr: "10.0.0.2:20007", TaskID: "t-1"},
-			TaskEnded: "exec_1_00000000-0.0", TaskLines: 12, Cleaned: true},
+			TaskEnded: "exec_1_00000000-0.0", TaskLines: 12, Cleaned: true, Release: []string{"exec_1_00000000-1.0"}},
 		KillJob{Time: codecT0 + 17, TaskID: 12, By: "alice"},
 		ConfigureJobs{Time: codecT0 + 18, Config: JobConfig{QueueCapacity: 10, GroupMaxRunning: 2, MaxRunning: 7, Retain: 9, LogLines: 5, TailLines: 4,
 			CreatorMaxRunning: map[string]int{"IDE": 3, "nightly": 0}, GroupOverrides: map[string]int{"IDE_alice_shell-1": 1},
@@ -168,7 +168,7 @@ func normalizeCommand(c Command) Command {
 		c.Request = bytesOrNil(c.Request)
 		return c
 	case UpdateJob:
-		c.Results, c.Log, c.LogAfter, c.Tail = strsOrNil(c.Results), strsOrNil(c.Log), strsOrNil(c.LogAfter), strsOrNil(c.Tail)
+		c.Results, c.Log, c.LogAfter, c.Tail, c.Release = strsOrNil(c.Results), strsOrNil(c.Log), strsOrNil(c.LogAfter), strsOrNil(c.Tail), strsOrNil(c.Release)
 		return c
 	case ConfigureJobs:
 		c.Config.CreatorMaxRunning, c.Config.GroupOverrides = capsOrNil(c.Config.CreatorMaxRunning), capsOrNil(c.Config.GroupOverrides)

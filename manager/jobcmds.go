@@ -74,6 +74,11 @@ type UpdateJob struct {
 	// Cleaned says the tasks of a job that ended while they ran (killed,
 	// timed out) have been stopped and their engines released.
 	Cleaned bool
+	// Release gives back the engines of these asks (as ReleaseEngine
+	// does; one the manager no longer knows is skipped), in the same
+	// command as the rest: an engine whose task ended is released
+	// together with the record of its end, never before it.
+	Release []string
 }
 
 // KillJob cancels a job at any stage: a queued job leaves its queue, a
@@ -230,6 +235,12 @@ func (s *State) updateJob(t int64, c UpdateJob) (Result, error) {
 		}
 		r.Jobs = append(r.Jobs, JobNotice{TaskID: j.id, State: j.state})
 	}
+	for _, id := range c.Release {
+		// Each applies whole or not at all; an ask already gone is done.
+		if rr, err := s.releaseEngine(t, ReleaseEngine{Time: t, AskID: id}); err == nil {
+			r.Notices = append(append(r.Notices, rr.Ask), rr.Notices...)
+		}
+	}
 	r.Job = j.view()
 	return r, nil
 }
@@ -263,6 +274,9 @@ func (s *State) checkUpdate(j *job, c UpdateJob) error {
 	}
 	if len(c.Results) > MaxJobResults {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "results", "%d result sets, at most %d allowed", len(c.Results), MaxJobResults)
+	}
+	if len(c.Release) > MaxJobReleases {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "release", "%d asks, at most %d allowed", len(c.Release), MaxJobReleases)
 	}
 	if c.Task.Key != "" {
 		if len(j.tasks) >= MaxJobTasks && taskIndex(j.tasks, c.Task.Key) < 0 {

@@ -44,6 +44,7 @@ func appendJobCommand(e *enc, c Command) bool {
 		e.str(c.TaskEnded)
 		e.i(int64(c.TaskLines))
 		e.bool(c.Cleaned)
+		e.strs(c.Release)
 	case KillJob:
 		e.i(c.TaskID)
 		e.str(c.By)
@@ -83,6 +84,7 @@ func decodeJobCommand(d *dec, typ CommandType, t int64) Command {
 		c.Task = d.task()
 		c.TaskEnded, c.TaskLines = d.str("taskEnded", MaxAskIDLen), int(d.i())
 		c.Cleaned = d.bool()
+		c.Release = d.strs("release", MaxJobReleases, MaxAskIDLen)
 		return c
 	case CmdKillJob:
 		return KillJob{Time: t, TaskID: d.i(), By: d.str("by", maxJobName)}

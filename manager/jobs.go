@@ -72,6 +72,8 @@ const (
 	MaxJobTasks = 16
 	// MaxJobResults bounds the result sets of a job.
 	MaxJobResults = 1024
+	// MaxJobReleases bounds the asks one UpdateJob releases.
+	MaxJobReleases = 64
 	maxJobName    = 128
 	maxJobCount   = 1 << 24
 )

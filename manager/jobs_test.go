@@ -473,3 +473,27 @@ type propJobs struct {
 }
 
 func (h *propJobs) advance(d time.Duration) { h.now += int64(d) }
+
+// An update releases the engines it names in the same command: the record
+// of a task's end and the release of its engine are one step.
+func TestJobsUpdateReleasesEngines(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("ecm-1", res(8, 4, 4))
+	j := h.submit("alice", "IDE", "shell-1")
+	a := h.ask(j.ExecID+"-1.0", "alice-IDE", "shell-1")
+	h.start(a.EC)
+	if got := h.askState(a.AskID); got.Status != AskGranted {
+		t.Fatalf("ask %+v", got)
+	}
+	r := h.apply(UpdateJob{TaskID: j.TaskID, State: linkis.JobSucceed, Progress: -1, Release: []string{a.AskID, "never-asked"}})
+	if _, ok := h.s.Ask(a.AskID); ok {
+		t.Fatal("the ask is still held after the update that released it")
+	}
+	if e := h.ec(a.EC); len(e.Holders) != 0 || e.Status != linkis.StatusUnlock {
+		t.Fatalf("engine after the release: %+v", e)
+	}
+	if n, ok := noticeFor(r, a.AskID); !ok || n.Status != AskDone {
+		t.Fatalf("the release's outcome is not among the notices: %+v", r.Notices)
+	}
+	h.refuse(UpdateJob{TaskID: j.TaskID, Progress: -1, Release: make([]string, MaxJobReleases+1)}, linkis.ErrInvalidArgument)
+}

@@ -33,6 +33,13 @@ type EngineAsker interface {
 	Release(ctx context.Context, askID string) error
 }
 
+// EngineReporter is an EngineAsker that can tell the manager an engine it
+// was granted cannot be reached: the manager stops handing it out (it
+// kills it; its ECM, or the loss of its heartbeats, ends it).
+type EngineReporter interface {
+	Unreachable(ctx context.Context, ec, reason string) error
+}
+
 // LockRenewer is an EngineAsker that can extend the lock of a granted ask
 // (the manager's LockTimeout, Linkis: 5 min). The orchestrator renews the
 // lock of a task that runs past half of it, so a long job keeps its engine
@@ -104,6 +111,11 @@ func (a *ClientAsker) Renew(ctx context.Context, askID string) (api.AskResult, e
 	return a.c.Renew(ctx, askID)
 }
 
+// Unreachable asks the manager to kill the engine.
+func (a *ClientAsker) Unreachable(ctx context.Context, ec, reason string) error {
+	return a.c.KillEngine(ctx, api.ECKillRequest{EC: ec, Reason: reason})
+}
+
 // askOutcome turns a decided ask into nil (Granted) or its failure.
 func askOutcome(res api.AskResult) error {
 	switch res.Status {
@@ -168,6 +180,16 @@ func (a *StoreAsker) Ask(ctx context.Context, r api.AskRequest) (api.AskResult, 
 // Release applies a ReleaseEngine.
 func (a *StoreAsker) Release(ctx context.Context, askID string) error {
 	_, err := a.s.Apply(ctx, manager.ReleaseEngine{Time: a.now().UnixNano(), AskID: askID})
+	return err
+}
+
+// Unreachable applies a KillEngine.
+func (a *StoreAsker) Unreachable(ctx context.Context, ec, reason string) error {
+	id, err := manager.ParseECID(ec)
+	if err != nil {
+		return err
+	}
+	_, err = a.s.Apply(ctx, manager.KillEngine{Time: a.now().UnixNano(), EC: id, Reason: reason})
 	return err
 }
 

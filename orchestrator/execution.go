@@ -27,6 +27,7 @@ type result struct {
 	// user's code) and its engine is fit for the next task.
 	reusable bool
 	refused  bool // the engine refused the task: it never ran
+	gone     bool // the engine could not be reached
 	ran      bool // the task was running when it failed: its code may have run in part
 }
 
@@ -38,6 +39,9 @@ type run struct {
 	spec     *Spec
 	n        *notifier
 	attempts atomic.Int32 // exec leaves started
+
+	mu   sync.Mutex
+	held []string // asks kept for the caller to release (Spec.HoldEngines)
 }
 
 // execute runs a physical tree: its stages in order, each to its end.
@@ -46,6 +50,16 @@ func (o *Orchestrator) execute(ctx context.Context, spec *Spec, root *JobNode, l
 	if spec.Resume != nil {
 		r.attempts.Store(int32(spec.Resume.Attempts))
 	}
+	out := r.execute(ctx, root)
+	r.mu.Lock()
+	out.Held = r.held
+	r.mu.Unlock()
+	return out
+}
+
+// execute runs the tree's stages.
+func (r *run) execute(ctx context.Context, root *JobNode) Outcome {
+	spec := r.spec
 	var out Outcome
 	for _, st := range root.Stages {
 		res := r.node(ctx, st, 1)
@@ -280,6 +294,7 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 	attempt := int(r.attempts.Add(1))
 	r.n.scheduled(attempt)
 	r.info("asking for an engine " + n.Labels[linkis.LabelEngineType] + routeSuffix(n) + " (attempt " + strconv.Itoa(attempt) + ")")
+	reasks := 0
 	for {
 		g, err := r.o.asker.Ask(ctx, api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
 			LockTimeoutMs: cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: cfg.AskWaitTimeout.Milliseconds()})
@@ -309,6 +324,24 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 			// (it expired, the engine died): it is released; try the next
 			// kept one or the manager at once rather than as a retry.
 			r.o.log.Debug("a kept engine refused a task; asking again", "exec", r.spec.ExecID, "ec", g.EC, "err", res.err)
+			continue
+		}
+		if res.refused && res.gone && reasks < maxReasks && ctx.Err() == nil {
+			// The engine cannot be reached (its host died): the task never
+			// ran, so asking for another engine is safe whatever the
+			// job's retry labels say. The manager is told, so that it hands
+			// the engine out no more, and the next ask has an id of its own
+			// (the released one is done).
+			reasks++
+			if rep, ok := r.o.asker.(EngineReporter); ok {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.CallTimeout)
+				if err := rep.Unreachable(rctx, g.EC, "unreachable: "+clip(res.err.Error())); err != nil && !errors.Is(err, linkis.ErrUnknownNode) {
+					r.o.log.Warn("reporting an unreachable engine", "exec", r.spec.ExecID, "ec", g.EC, "err", err)
+				}
+				cancel()
+			}
+			r.info("engine " + g.EC + " cannot be reached (" + res.err.Error() + "); the task never ran there: asking for another")
+			id = askID(r.spec.ExecID, round, n.Branch) + "r" + strconv.Itoa(reasks)
 			continue
 		}
 		return res
@@ -353,7 +386,7 @@ func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key stri
 	if err != nil {
 		gone := engineGone(err)
 		retry := gone || linkis.IsRetryable(err) || errors.Is(err, linkis.ErrLockMismatch)
-		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true}
+		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true, gone: gone}
 	}
 	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
 	r.n.running(Task{Key: key, AskID: g.AskID, EC: g.EC, ECM: g.ECM, Addr: g.Addr, ID: sub.ID})
@@ -572,6 +605,9 @@ func (r *run) kill(ctx context.Context, tc TaskClient, id, key string, logNext i
 	r.info("task " + id + " was killed")
 }
 
+// maxReasks bounds how many unreachable engines one attempt asks past.
+const maxReasks = 3
+
 // minLogInterval is the shortest time between two status calls of a
 // running task, each of which may bring new log lines: a line waits at
 // most this long (plus a round trip) for the one before it.
@@ -588,8 +624,18 @@ func (r *run) release(ctx context.Context, id string) {
 }
 
 // giveBack returns a granted engine: kept for the next task when the
-// asker is an EnginePool and the engine is fit for it, released otherwise.
+// asker is an EnginePool and the engine is fit for it, held for the
+// caller when the task ended on its own and the spec says so
+// (Spec.HoldEngines), released otherwise.
 func (r *run) giveBack(ctx context.Context, g api.AskResult, reusable bool) {
+	if r.spec.HoldEngines && reusable {
+		if _, pool := r.o.asker.(*EnginePool); !pool {
+			r.mu.Lock()
+			r.held = append(r.held, g.AskID)
+			r.mu.Unlock()
+			return
+		}
+	}
 	if p, ok := r.o.asker.(*EnginePool); ok && reusable {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
 		defer cancel()

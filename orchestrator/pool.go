@@ -157,6 +157,14 @@ func (p *EnginePool) Renew(ctx context.Context, askID string) (api.AskResult, er
 	return r.Renew(ctx, askID)
 }
 
+// Unreachable tells the manager through the wrapped asker, when it can.
+func (p *EnginePool) Unreachable(ctx context.Context, ec, reason string) error {
+	if r, ok := p.asker.(EngineReporter); ok {
+		return r.Unreachable(ctx, ec, reason)
+	}
+	return nil
+}
+
 // Kept returns how many engines the pool holds unused.
 func (p *EnginePool) Kept() int {
 	p.mu.Lock()

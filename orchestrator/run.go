@@ -25,6 +25,13 @@ type Spec struct {
 	// in and the tasks it had running, which are followed rather than
 	// submitted again.
 	Resume *Resume
+	// HoldEngines keeps the grant of a task that ended on its own instead
+	// of releasing it: Outcome.Held lists them, for the caller to release
+	// once the job's end is recorded (in the same command). Until then an
+	// earlier run's successor asking under the same id gets the same
+	// engine, which answers the attempt's key with the task it ran: a job
+	// whose leader died after its task ended is not run again.
+	HoldEngines bool
 }
 
 // Resume is where an earlier run of a job stood.
@@ -84,6 +91,9 @@ type Outcome struct {
 	Err     error    // why it did not succeed (nil on Succeed)
 	Results []string // result-set file paths, in order, on Succeed
 	EC      string   // the engine whose answer counted
+	// Held are the asks whose engines the run kept (Spec.HoldEngines):
+	// the caller releases them.
+	Held []string
 }
 
 // Runner runs jobs: the Orchestrator, or a test's stand-in. Check is the

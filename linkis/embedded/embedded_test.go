@@ -235,3 +235,31 @@ func oneAtATime() *entrance.Config {
 	ec.Jobs = &jc
 	return &ec
 }
+
+// A job's engine is given back with the record of the job's end, in the
+// same command: once Wait has the end, the engine is free (not held until
+// its lock expires), and until then a successor of a dead leader asking
+// under the job's own id would get it back.
+func TestEngineReleasedWithTheJobsEnd(t *testing.T) {
+	sys, err := embedded.Start(embedded.Config{KeepEngines: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	j, err := sys.Submit(ctx, "alice", shellJob(t, "alice", "echo hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err = sys.Wait(ctx, "alice", j.ExecID); err != nil || j.State != orchestrator.Succeed {
+		t.Fatalf("%+v %v", j, err)
+	}
+	sys.Store().Read(ctx, true, func(s *manager.State) {
+		for _, e := range s.ECs() {
+			if len(e.Holders) != 0 {
+				t.Errorf("engine %v is still held by %v after its job ended", e.ID, e.Holders)
+			}
+		}
+	})
+}

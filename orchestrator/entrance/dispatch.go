@@ -203,7 +203,8 @@ func (d *dispatcher) start(v *manager.JobView) {
 			Reason: "its request cannot be read by this version: " + err.Error()})
 		return
 	}
-	spec := orchestrator.Spec{TaskID: v.TaskID, ExecID: v.ExecID, User: v.User, Request: req.JobRequest, Submitted: unixTime(v.Created), Globals: req.Globals}
+	spec := orchestrator.Spec{TaskID: v.TaskID, ExecID: v.ExecID, User: v.User, Request: req.JobRequest, Submitted: unixTime(v.Created), Globals: req.Globals,
+		HoldEngines: true} // released with the job's end: see main
 	if v.State != linkis.JobScheduled || v.Attempts > 0 || len(v.Tasks) > 0 {
 		spec.Resume = &orchestrator.Resume{Round: v.Round, Attempts: v.Attempts}
 		for _, t := range v.Tasks {
@@ -428,6 +429,7 @@ func mergeUpdate(a *manager.UpdateJob, b manager.UpdateJob) bool {
 		a.TaskEnded, a.TaskLines = b.TaskEnded, b.TaskLines
 	}
 	a.Results = append(a.Results, b.Results...)
+	a.Release = append(a.Release, b.Release...)
 	return true
 }
 
@@ -504,6 +506,7 @@ func (r *jobRun) main(spec orchestrator.Spec, created time.Time) {
 		e.m.total.Observe(now.Sub(created).Seconds())
 		e.m.ended.WithLabelValues(last.State.String()).Inc()
 	}
+	last.Release = out.Held
 	for i, u := range rest {
 		if i == len(rest)-1 && mergeUpdate(&u, last) {
 			last = u
@@ -511,12 +514,23 @@ func (r *jobRun) main(spec orchestrator.Spec, created time.Time) {
 		}
 		r.d.propose(u)
 	}
-	if err := r.d.propose(last); errors.Is(err, linkis.ErrIllegalTransition) {
+	err := r.d.propose(last)
+	if errors.Is(err, linkis.ErrIllegalTransition) {
 		// The job ended under the run (killed as it finished): its tasks
 		// are stopped now.
 		c := noChange(r.id)
-		c.Cleaned = true
-		r.d.propose(c)
+		c.Cleaned, c.Release = true, last.Release
+		err = r.d.propose(c)
+	}
+	if err != nil && r.d.ctx.Err() == nil {
+		// Refused for good: the engines are given back on their own.
+		for _, id := range last.Release {
+			ctx, cancel := context.WithTimeout(r.d.ctx, e.cfg.CallTimeout)
+			if _, err := e.store.Apply(ctx, manager.ReleaseEngine{Time: time.Now().UnixNano(), AskID: id}); err != nil && !errors.Is(err, linkis.ErrUnknownAsk) {
+				e.log.Warn("entrance: releasing an engine", "taskID", r.id, "ask", id, "err", err)
+			}
+			cancel()
+		}
 	}
 }
 
