@@ -309,6 +309,14 @@ type unreachable struct{ err error }
 func (e *unreachable) Error() string { return "engine unreachable: " + e.err.Error() }
 func (e *unreachable) Unwrap() error { return e.err }
 
+// neverSent reports whether err proves a request never reached the engine:
+// the connection could not be made (refused, no route, dial timeout). An
+// error after it was made - reset, EOF, no answer - proves nothing.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 // engineGone reports whether err says the engine died or could not be
 // reached (connection refused or reset, the process gone, the lock it
 // was granted with no longer valid because the manager settled it), as

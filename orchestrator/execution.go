@@ -27,7 +27,7 @@ type result struct {
 	// user's code) and its engine is fit for the next task.
 	reusable bool
 	refused  bool // the engine refused the task: it never ran
-	gone     bool // the engine could not be reached
+	unsent   bool // the submission certainly never reached the engine (its host is gone)
 	ran      bool // the task was running when it failed: its code may have run in part
 }
 
@@ -326,10 +326,10 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 			r.o.log.Debug("a kept engine refused a task; asking again", "exec", r.spec.ExecID, "ec", g.EC, "err", res.err)
 			continue
 		}
-		if res.refused && res.gone && reasks < maxReasks && ctx.Err() == nil {
-			// The engine cannot be reached (its host died): the task never
-			// ran, so asking for another engine is safe whatever the
-			// job's retry labels say. The manager is told, so that it hands
+		if res.unsent && reasks < maxReasks && ctx.Err() == nil {
+			// The engine cannot be reached (its host died): the submission
+			// never got there and the task never ran, so asking for
+			// another engine is safe whatever the job's retry labels say. The manager is told, so that it hands
 			// the engine out no more, and the next ask has an id of its own
 			// (the released one is done).
 			reasks++
@@ -386,7 +386,7 @@ func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key stri
 	if err != nil {
 		gone := engineGone(err)
 		retry := gone || linkis.IsRetryable(err) || errors.Is(err, linkis.ErrLockMismatch)
-		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true, gone: gone}
+		return result{ec: g.EC, err: engineErr(g.EC, "refused the task", err, retry, gone), retryable: retry, refused: true, unsent: neverSent(err)}
 	}
 	r.info("running on engine " + g.EC + " at " + g.Addr + " as task " + sub.ID)
 	r.n.running(Task{Key: key, AskID: g.AskID, EC: g.EC, ECM: g.ECM, Addr: g.Addr, ID: sub.ID})
