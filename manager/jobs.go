@@ -74,8 +74,8 @@ const (
 	MaxJobResults = 1024
 	// MaxJobReleases bounds the asks one UpdateJob releases.
 	MaxJobReleases = 64
-	maxJobName    = 128
-	maxJobCount   = 1 << 24
+	maxJobName     = 128
+	maxJobCount    = 1 << 24
 )
 
 // Validate rejects a configuration the entrance cannot run with.
