@@ -258,9 +258,16 @@ func TestCancelWhileWaitingToRetry(t *testing.T) {
 func TestSubmitToUnreachableEngineIsRetried(t *testing.T) {
 	m := newFakeManager()
 	o := testOrchestrator(t, m, func(c *Config) { c.RetryCount = 1 })
-	out := o.Run(context.Background(), spec("shell-1", "refuse"), newRecorder())
-	if out.State != Failed || !linkis.IsRetryable(out.Err) || len(m.askIDs()) != 2 {
-		t.Fatalf("outcome %+v after %d asks", out, len(m.askIDs()))
+	rec := newRecorder()
+	out := o.Run(context.Background(), spec("shell-1", "refuse"), rec)
+	// A submission the engine never got (the connection was refused) is
+	// asked again at once, past up to maxReasks engines, within each of
+	// the two attempts the retry count allows.
+	if want := (1 + maxReasks) * 2; out.State != Failed || !linkis.IsRetryable(out.Err) || len(m.askIDs()) != want {
+		t.Fatalf("outcome %+v after %d asks, want %d", out, len(m.askIDs()), want)
+	}
+	if !strings.Contains(strings.Join(rec.Lines(), "\n"), "the task never ran there: asking for another") {
+		t.Fatalf("the log does not say why it asked again: %q", rec.Lines())
 	}
 	m.books(t)
 }
