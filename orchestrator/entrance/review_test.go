@@ -1,0 +1,115 @@
+package entrance_test
+
+// Reproducers from the review of the replicated job path (branch rev-jobs).
+// Each test FAILS on the code as reviewed; it states the expected
+// behaviour.
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/manager"
+	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/entrance"
+	"github.com/golinkis/golinkis/orchestrator/entrance/entrancetest"
+)
+
+// What a run heard since its last checkpoint rides in one UpdateJob, and
+// the job's end is merged into the last of them. Nothing bounds that
+// update to what the log's decoder takes (checkEncodable, MaxCommandSize
+// 1 MiB, MaxJobLineBytes 4 KiB per line, 65536 lines per list,
+// MaxReasonLen 4 KiB): an update over a limit is refused with
+// ErrMalformed, which propose drops as "refused for good" - and with it
+// the job's end. The job stays Scheduled/Running for ever, holding its
+// group's running slot, and Wait never returns. Real engines keep lines up
+// to 64 KiB (engineconn/task.go maxLineBytes) and print far more than
+// 1 MiB per checkpoint (`seq 1 200000`); a multiActive job whose branches
+// both fail with a 2000-byte engine error gets a joined reason over 4 KiB.
+func TestReviewBigUpdatesEndTheJob(t *testing.T) {
+	for _, c := range []struct {
+		name, code string
+		checkpoint time.Duration
+		runner     func(*entrancetest.Engine) orchestrator.Runner
+		want       orchestrator.State
+	}{
+		// The test engine prints a job's code as its one output line.
+		{"one 4097-byte line", strings.Repeat("x", manager.MaxJobLineBytes+1), time.Hour, nil, orchestrator.Succeed},
+		// 200000 short lines within the default 500 ms checkpoint.
+		{"200000 lines", "lines 200000", entrance.DefaultConfig().Checkpoint, nil, orchestrator.Succeed},
+		{"a 4500-byte failure", "x", time.Hour, func(e *entrancetest.Engine) orchestrator.Runner {
+			return longFailure{e}
+		}, orchestrator.Failed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := entrancetest.NewStore(t)
+			eng := entrancetest.NewEngine(t.TempDir())
+			var runner orchestrator.Runner = eng
+			if c.runner != nil {
+				runner = c.runner(eng)
+			}
+			cfg := entrance.DefaultConfig()
+			cfg.Checkpoint = c.checkpoint
+			e, err := entrance.Open(cfg, store, runner, eng, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			j, err := e.Submit(ctx(t), "alice", request(t, "alice", c.code))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wc, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			done, err := e.Wait(wc, "alice", j.ExecID)
+			if err != nil || done.State != c.want {
+				var live int
+				store.Read(context.Background(), true, func(s *manager.State) { live = len(s.LiveJobs()) })
+				t.Fatalf("want %v, got %v %v (live jobs in the state: %d)", c.want, done.State, err, live)
+			}
+		})
+	}
+}
+
+// longFailure is a Runner whose jobs start a task and fail with a 4500-byte
+// reason, as the orchestrator's joinErrs makes of two multiActive branches
+// whose code failed with a 2000-byte error each.
+type longFailure struct{ *entrancetest.Engine }
+
+func (r longFailure) Run(ctx context.Context, spec orchestrator.Spec, l orchestrator.Listener) orchestrator.Outcome {
+	l.Scheduled(1)
+	l.Log([]string{"INFO running " + spec.ExecID})
+	return orchestrator.Outcome{State: orchestrator.Failed, Err: errors.New("every branch failed: " + strings.Repeat("e", 4500))}
+}
+
+// A Wait that gives up (its context ends) leaves its job's waiter in
+// Entrance.waiters until that job ends; jobs that never end (queued behind
+// a cap, or running for days) keep them for ever. Once MaxWaiters such
+// jobs were waited for once - by any user, with a 1 ms timeout - every
+// user's Wait on this member is refused as if that many callers waited.
+func TestReviewAbandonedWaitsDoNotFillTheWaiters(t *testing.T) {
+	f := newFixture(t, func(c *entrance.Config) {
+		c.MaxWaiters = 3
+		jc := manager.DefaultJobConfig()
+		jc.GroupMaxRunning = 0 // everything stays queued
+		c.Jobs = &jc
+	})
+	for i := 0; i < 3; i++ {
+		j := f.submit("bob", "sleep")
+		c, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		_, err := f.e.Wait(c, "bob", j.ExecID)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("bob's wait: %v", err)
+		}
+	}
+	// Nobody waits now. Alice waits for her own job, 20 ms.
+	j := f.submit("alice", "sleep")
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := f.e.Wait(c, "alice", j.ExecID); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("alice's wait, with no caller waiting on the member: %v (want her own deadline)", err)
+	}
+}

@@ -1,0 +1,121 @@
+package orchestrator
+
+// Reproducers from the review of the replicated job path (branch rev-jobs).
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golinkis/golinkis/api"
+)
+
+// firstAskDead grants the first ask of id dead on an engine whose host is
+// gone (the submission's connection is refused); every other ask goes to
+// the fake manager.
+type firstAskDead struct {
+	*fakeManager
+	dead string
+	mu   sync.Mutex
+	done bool
+}
+
+func (a *firstAskDead) Ask(ctx context.Context, r api.AskRequest) (api.AskResult, error) {
+	a.mu.Lock()
+	first := r.ID == a.dead && !a.done
+	a.done = a.done || first
+	a.mu.Unlock()
+	if !first {
+		return a.fakeManager.Ask(ctx, r)
+	}
+	e := a.engines.engine("engine-gone")
+	e.mu.Lock()
+	e.dead = true
+	e.mu.Unlock()
+	a.fakeManager.mu.Lock()
+	a.asked = append(a.asked, r.ID)
+	a.held[r.ID] = true
+	a.fakeManager.mu.Unlock()
+	return api.AskResult{AskID: r.ID, Status: "Granted", EC: e.name, Addr: "engine-gone", Token: "0123456789abcdef"}, nil
+}
+
+// taskCatcher is a recorder that keeps the tasks it is told of, as the
+// entrance's dispatcher writes them into the job's record.
+type taskCatcher struct {
+	*recorder
+	mu    sync.Mutex
+	tasks []Task
+}
+
+func (c *taskCatcher) Running(t Task) {
+	c.mu.Lock()
+	c.tasks = append(c.tasks, t)
+	c.mu.Unlock()
+	c.recorder.Running(t)
+}
+
+// A task submitted after asking past an unreachable engine runs under the
+// re-ask's key ("exec_1-1.0r1") and is recorded so. When its leader dies
+// and the next one resumes the job from that record, resumed() looks for
+// the leaf's plain key ("exec_1-1.0") only: the recorded task is not
+// followed, a new ask is granted and the job's code is submitted a second
+// time while the first task still runs.
+func TestReviewResumeFindsATaskRunAfterAReask(t *testing.T) {
+	fm := newFakeManager()
+	a := &firstAskDead{fakeManager: fm, dead: "exec_1-1.0"}
+	o, err := New(func() Config {
+		c := DefaultConfig()
+		c.RetryWait, c.SubmitWait, c.PollWait, c.KillWait = time.Millisecond, 20*time.Millisecond, 20*time.Millisecond, time.Second
+		return c
+	}(), a, fm.engines.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec("shell-1", "block")
+	s.HoldEngines = true
+
+	// The first leader's run: past the dead engine to engine-default.
+	rec := &taskCatcher{recorder: newRecorder()}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- o.Run(ctx, s, rec) }()
+	<-rec.running
+	cancel(ErrDetached) // the leader died: the task runs on
+	if out := <-done; out.Err != ErrDetached {
+		t.Fatalf("first run: %+v", out)
+	}
+	rec.mu.Lock()
+	recorded := append([]Task(nil), rec.tasks...)
+	rec.mu.Unlock()
+	if len(recorded) != 1 || recorded[0].Key != "exec_1-1.0r1" {
+		t.Fatalf("recorded tasks %+v", recorded)
+	}
+
+	// The next leader resumes the job from its record.
+	s.Resume = &Resume{Attempts: 1, Tasks: recorded}
+	rec2 := &taskCatcher{recorder: newRecorder()}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	done2 := make(chan Outcome, 1)
+	go func() { done2 <- o.Run(ctx2, s, rec2) }()
+	<-rec2.running
+	submits := 0
+	fm.engines.mu.Lock()
+	for name, e := range fm.engines.byID {
+		if name != "engine-gone" {
+			e.mu.Lock()
+			submits += e.submits
+			e.mu.Unlock()
+		}
+	}
+	fm.engines.mu.Unlock()
+	close(fm.engines.engine("engine-default").gate)
+	<-done2
+	rec2.mu.Lock()
+	defer rec2.mu.Unlock()
+	if submits != 1 || len(rec2.tasks) != 1 || rec2.tasks[0].ID != recorded[0].ID {
+		t.Fatalf("the resumed run submitted the job's code %d times in all (want 1) and ran %+v, want to follow %+v; asks %v",
+			submits, rec2.tasks, recorded[0], fm.askIDs())
+	}
+}
