@@ -4,6 +4,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +119,74 @@ func TestReviewResumeFindsATaskRunAfterAReask(t *testing.T) {
 		t.Fatalf("the resumed run submitted the job's code %d times in all (want 1) and ran %+v, want to follow %+v; asks %v",
 			submits, rec2.tasks, recorded[0], fm.askIDs())
 	}
+}
+
+// flakyStatus answers the first n status calls with err, then as the
+// engine does.
+type flakyStatus struct {
+	*fakeEngine
+	mu  sync.Mutex
+	n   int
+	err error
+}
+
+func (s *flakyStatus) Status(ctx context.Context, id string, wait time.Duration, logLines int) (api.TaskStatus, error) {
+	s.mu.Lock()
+	fail := s.n > 0
+	s.n--
+	s.mu.Unlock()
+	if fail {
+		return api.TaskStatus{}, s.err
+	}
+	return s.fakeEngine.Status(ctx, id, wait, logLines)
+}
+
+// Re-attaching to a running task (a new leader resumes the job) on an
+// engine whose first status call answers an error that is not "the engine
+// is gone" (an HTTP 500, as TestLostTaskIsKilled) fails the job at once
+// and releases its engine - but leaves the task running on it: the
+// manager hands a busy engine to the next ask. follow() kills the task in
+// the same case ("the engine still answers"); attach() does not.
+func TestReviewAttachTransientErrorLeavesTaskRunning(t *testing.T) {
+	fm := newFakeManager()
+	eng := fm.engines.engine("engine-default")
+	flaky := &flakyStatus{fakeEngine: eng}
+	o, err := New(func() Config {
+		c := DefaultConfig()
+		c.RetryWait, c.SubmitWait, c.PollWait, c.KillWait = time.Millisecond, 20*time.Millisecond, 20*time.Millisecond, time.Second
+		return c
+	}(), fm, func(addr string) TaskClient {
+		if addr == "engine-default" {
+			return flaky
+		}
+		return fm.engines.client(addr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec("shell-1", "block")
+	s.HoldEngines = true
+	rec := &taskCatcher{recorder: newRecorder()}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- o.Run(ctx, s, rec) }()
+	<-rec.running
+	cancel(ErrDetached)
+	<-done
+	rec.mu.Lock()
+	s.Resume = &Resume{Attempts: 1, Tasks: append([]Task(nil), rec.tasks...)}
+	rec.mu.Unlock()
+
+	flaky.mu.Lock()
+	flaky.n, flaky.err = 1, errors.New("orchestrator: status: HTTP 500: internal error") // as TestLostTaskIsKilled
+	flaky.mu.Unlock()
+	out := o.Run(context.Background(), s, newRecorder())
+	fm.mu.Lock()
+	released := fm.released["exec_1-1.0"]
+	fm.mu.Unlock()
+	running := fm.engines.running()
+	if out.State != Succeed && released > 0 && len(running) > 0 {
+		t.Fatalf("the resumed run ended %v (%v), released its engine, and left task(s) %v running on it", out.State, out.Err, running)
+	}
+	close(eng.gate)
 }
