@@ -40,3 +40,23 @@ func TestReviewImportChecksProgress(t *testing.T) {
 		}
 	}
 }
+
+// JobConfig.GroupOverrides is keyed by the group's name
+// Creator_User_EngineType, which jobs.go itself calls ambiguous (users and
+// creators may hold '_'): user "x" submitting as creator "IDE_bob" gets the
+// running cap an administrator gave user "bob_x"'s IDE group.
+func TestReviewGroupOverrideAmbiguity(t *testing.T) {
+	h := newHarness(t)
+	h.configureJobs(func(c *JobConfig) {
+		c.GroupMaxRunning = 1
+		c.GroupOverrides = map[string]int{"IDE_bob_x_shell-1": 3} // for bob_x's IDE jobs
+	})
+	for i := 0; i < 3; i++ {
+		h.submit("x", "IDE_bob", "shell-1")
+	}
+	for _, g := range h.s.JobGroups() {
+		if g.User == "x" && g.Running > 1 {
+			t.Fatalf("user x's group %s (creator %q) runs %d jobs under bob_x's override; the default cap is 1", g.Name, g.Creator, g.Running)
+		}
+	}
+}

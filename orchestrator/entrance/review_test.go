@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
 	"github.com/golinkis/golinkis/orchestrator/entrance/entrancetest"
+	"github.com/golinkis/golinkis/raftstore"
 )
 
 // What a run heard since its last checkpoint rides in one UpdateJob, and
@@ -111,5 +113,111 @@ func TestReviewAbandonedWaitsDoNotFillTheWaiters(t *testing.T) {
 	defer cancel()
 	if _, err := f.e.Wait(c, "alice", j.ExecID); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("alice's wait, with no caller waiting on the member: %v (want her own deadline)", err)
+	}
+}
+
+// holdStore is a Store whose next consistent read, once armed, holds its
+// answer (already read) until released; it keeps the observer the entrance
+// registers, so that the test can tell it the state was replaced.
+type holdStore struct {
+	entrance.Store
+	mu      sync.Mutex
+	obs     raftstore.JobObserver
+	armed   bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (s *holdStore) ObserveJobs(o raftstore.JobObserver) {
+	s.mu.Lock()
+	s.obs = o
+	s.mu.Unlock()
+	s.Store.ObserveJobs(o)
+}
+
+func (s *holdStore) Read(ctx context.Context, consistent bool, fn func(*manager.State)) error {
+	err := s.Store.Read(ctx, consistent, fn)
+	s.mu.Lock()
+	hold := consistent && s.armed
+	s.armed = s.armed && !hold
+	s.mu.Unlock()
+	if hold {
+		close(s.held)
+		<-s.release
+	}
+	return err
+}
+
+// countingRunner runs each job once until told to finish; later runs of
+// the same job are counted and end at once.
+type countingRunner struct {
+	*entrancetest.Engine
+	mu      sync.Mutex
+	runs    map[int64]int
+	started chan int64
+	finish  chan struct{}
+}
+
+func (r *countingRunner) Run(ctx context.Context, spec orchestrator.Spec, l orchestrator.Listener) orchestrator.Outcome {
+	r.mu.Lock()
+	r.runs[spec.TaskID]++
+	n := r.runs[spec.TaskID]
+	r.mu.Unlock()
+	l.Scheduled(1)
+	if n == 1 {
+		r.started <- spec.TaskID
+		select {
+		case <-r.finish:
+		case <-ctx.Done():
+			return orchestrator.Outcome{State: orchestrator.Cancelled, Err: context.Cause(ctx)}
+		}
+	}
+	return orchestrator.Outcome{State: orchestrator.Succeed}
+}
+
+func (r *countingRunner) count(id int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs[id]
+}
+
+// The dispatcher's rescan (after the state is replaced, or when more than
+// 65536 notices piled up) reads the live jobs, then takes each one that
+// has no run at that moment. A run that ends between the read and the take
+// has already been forgotten: the job - ended, Succeed - is started again
+// from the stale view (a second Runner.Run; with the Orchestrator a
+// re-attach, or, when the engine is gone and the labels allow retries, a
+// second execution of the code).
+func TestReviewRescanRestartsAJobThatJustEnded(t *testing.T) {
+	inner := entrancetest.NewStore(t)
+	store := &holdStore{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
+	eng := entrancetest.NewEngine(t.TempDir())
+	runner := &countingRunner{Engine: eng, runs: map[int64]int{}, started: make(chan int64, 1), finish: make(chan struct{})}
+	e, err := entrance.Open(entrance.DefaultConfig(), store, runner, eng, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	j, err := e.Submit(ctx(t), "alice", request(t, "alice", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-runner.started
+	store.mu.Lock()
+	store.armed = true
+	obs := store.obs
+	store.mu.Unlock()
+	obs(nil, true) // the state was replaced: the dispatcher rescans
+	<-store.held   // it has read the live jobs: j among them
+	close(runner.finish)
+	done, err := e.Wait(ctx(t), "alice", j.ExecID)
+	if err != nil || done.State != orchestrator.Succeed {
+		t.Fatalf("%v %v", done.State, err)
+	}
+	time.Sleep(100 * time.Millisecond) // the run returns and is forgotten
+	close(store.release)
+	time.Sleep(300 * time.Millisecond)
+	if n := runner.count(j.TaskID); n != 1 {
+		t.Fatalf("the job, ended %v, was run %d times", done.State, n)
 	}
 }
