@@ -221,3 +221,20 @@ func TestReviewRescanRestartsAJobThatJustEnded(t *testing.T) {
 		t.Fatalf("the job, ended %v, was run %d times", done.State, n)
 	}
 }
+
+// And the next dispatcher (a new leader, a restart) finds the job
+// Scheduled with no task in its record - the refused update carried the
+// task too - and starts its code a second time.
+func TestReviewBigUpdateRunsTheJobAgain(t *testing.T) {
+	f := newFixture(t, func(c *entrance.Config) { c.Checkpoint = time.Hour })
+	j := f.submit("alice", strings.Repeat("x", manager.MaxJobLineBytes+1))
+	task := <-f.eng.Running
+	waitUntil(t, "the run gave up on the job", func() bool { return f.eng.Starts(task.Key) == 1 && len(f.live()) == 1 })
+	time.Sleep(200 * time.Millisecond)
+	f.e.Close()
+	f.open()
+	time.Sleep(500 * time.Millisecond)
+	if n := f.eng.Starts(task.Key); n != 1 {
+		t.Fatalf("job %s's code was started %d times (record: %v, %d tasks)", j.ExecID, n, f.record(j.TaskID).State, len(f.record(j.TaskID).Tasks))
+	}
+}
