@@ -2,7 +2,6 @@ package manager
 
 import (
 	"slices"
-	"unicode/utf8"
 )
 
 // EffectKind says what a driver must do.
@@ -107,24 +106,11 @@ func (e Effect) Settle(now int64, r EngineReport) Command {
 		// its exit status: ending it as a success would start another one at
 		// once, and again, without ever failing the asks that wait for it.
 		failed := r.Failed || e.Kind == EffectLaunch
-		return EngineEnded{Time: now, EC: e.EC, Failed: failed, Reason: clipReason(r.Reason), Retryable: r.Retryable}
+		return EngineEnded{Time: now, EC: e.EC, Failed: failed, Reason: clipBytes(r.Reason, MaxReasonLen), Retryable: r.Retryable}
 	case r.State == ReportUnknown && e.Kind == EffectKill:
 		return EngineEnded{Time: now, EC: e.EC, Reason: "killed; its ECM no longer had it"}
 	}
 	return nil
-}
-
-// clipReason cuts a reason to MaxReasonLen bytes, backing off to a rune
-// boundary.
-func clipReason(s string) string {
-	if len(s) <= MaxReasonLen {
-		return s
-	}
-	cut := MaxReasonLen
-	for i := 0; i < utf8.UTFMax && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
-		cut--
-	}
-	return s[:cut]
 }
 
 // sortedIDs returns the ids of a set of engines in order, in buf's array:

@@ -57,9 +57,7 @@ func (h *engineHistory) push(r EngineRecord) {
 
 // recordEnded remembers an engine as it ends.
 func (s *State) recordEnded(t int64, e *ec, failed bool, reason string) {
-	if len(reason) > maxHistoryReason {
-		reason = clipReason(reason[:maxHistoryReason])
-	}
+	reason = clipBytes(reason, maxHistoryReason)
 	s.admin.history.push(EngineRecord{
 		ID: e.id, ECM: e.ecm.id, ECMAddr: e.ecm.addr, Key: e.key.key, User: e.user, EngineType: e.et, Labels: e.labels,
 		Addr: e.addr, Resource: e.res, Started: e.used, Tasks: int(e.tasks), CreatedAt: e.createdAt, EndedAt: t,

@@ -507,9 +507,4 @@ func (js *jobs) enqueue(j *job) {
 }
 
 // clip cuts a line to MaxJobLineBytes.
-func clip(s string) string {
-	if len(s) <= MaxJobLineBytes {
-		return s
-	}
-	return s[:MaxJobLineBytes]
-}
+func clip(s string) string { return clipBytes(s, MaxJobLineBytes) }

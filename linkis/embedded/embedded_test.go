@@ -263,3 +263,52 @@ func TestEngineReleasedWithTheJobsEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestBigOutputEndsTheJob runs, on real engines, jobs whose last update
+// would pass what the replicated log takes (4 KiB per line, 1024 result
+// sets per record, 1 MiB per command): each still ends as it ran, with
+// what did not fit cut and said in its log - not left Scheduled for ever
+// (found in review: the update that carried the end was refused whole).
+func TestBigOutputEndsTheJob(t *testing.T) {
+	sys, err := embedded.Start(embedded.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	for _, c := range []struct {
+		name, engine, code string
+		results            int
+		logHas             string
+	}{
+		{"a 5000-byte line", "shell", "head -c 5000 /dev/zero | tr '\\0' x; echo", 1, strings.Repeat("x", 5000)},
+		{"1100 result sets", "sql", strings.Repeat("select 1;\n", 1100), manager.MaxJobResults, "the job made 1100 result sets; the record keeps the first 1024"},
+		{"10 result sets", "sql", strings.Repeat("select 1;\n", 10), 10, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: "alice", Engine: c.engine, Code: c.code})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			j, err := sys.Submit(ctx, "alice", req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done, err := sys.Wait(ctx, "alice", j.ExecID)
+			if err != nil || done.State != orchestrator.Succeed {
+				t.Fatalf("want Succeed, got %v %v (%s)", done.State, err, done.Reason)
+			}
+			if len(done.Results) != c.results {
+				t.Fatalf("%d result sets recorded, want %d", len(done.Results), c.results)
+			}
+			page, err := sys.Jobs().Log(ctx, "alice", j.ExecID, 0, 10_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all := strings.Join(page.Lines, "\n"); !strings.Contains(all, c.logHas) {
+				t.Fatalf("the log lacks %q:\n%s", c.logHas, all[:min(len(all), 2000)])
+			}
+		})
+	}
+}

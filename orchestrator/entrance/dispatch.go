@@ -30,8 +30,9 @@ import (
 const maxPending = 1 << 16
 
 type dispatcher struct {
-	e   *Entrance
-	ctx context.Context // the term
+	e    *Entrance
+	ctx  context.Context // the term
+	tail int             // engine lines a record keeps (JobConfig.TailLines)
 
 	mu     sync.Mutex
 	pend   []manager.JobNotice
@@ -74,6 +75,8 @@ func (e *Entrance) lead(ctx context.Context) {
 		d.wg.Wait()
 	}()
 	d.configure()
+	d.tail = manager.DefaultJobConfig().TailLines
+	_ = e.store.Read(ctx, false, func(s *manager.State) { d.tail = s.JobConfig().TailLines })
 	for {
 		d.mu.Lock()
 		ns, resync := d.pend, d.resync
@@ -299,6 +302,7 @@ func (d *dispatcher) cleanup(v *manager.JobView) {
 // propose applies an update, trying again while the term lasts; an update
 // the state refuses (the job ended meanwhile) is dropped.
 func (d *dispatcher) propose(u manager.UpdateJob) error {
+	u = u.Fit(d.tail)
 	for try := 0; ; try++ {
 		u.Time = time.Now().UnixNano()
 		ctx, cancel := context.WithTimeout(d.ctx, d.e.cfg.CallTimeout)
@@ -379,6 +383,8 @@ func (r *jobRun) add(u manager.UpdateJob, when urgency) {
 	r.mu.Lock()
 	if n := len(r.pending); n == 0 || !mergeUpdate(&r.pending[n-1], u) {
 		r.pending = append(r.pending, u)
+	} else if p := &r.pending[n-1]; len(p.Tail) > 2*r.d.tail {
+		p.Tail = append([]string(nil), p.Tail[len(p.Tail)-r.d.tail:]...) // the record keeps the last ones only
 	}
 	r.mu.Unlock()
 	var ch chan struct{}
@@ -515,11 +521,22 @@ func (r *jobRun) main(spec orchestrator.Spec, created time.Time) {
 		r.d.propose(u)
 	}
 	err := r.d.propose(last)
-	if errors.Is(err, linkis.ErrIllegalTransition) {
+	switch {
+	case errors.Is(err, linkis.ErrIllegalTransition):
 		// The job ended under the run (killed as it finished): its tasks
 		// are stopped now.
 		c := noChange(r.id)
 		c.Cleaned, c.Release = true, last.Release
+		err = r.d.propose(c)
+	case err != nil && r.d.ctx.Err() == nil && last.State != 0:
+		// Refused for good (what it carried did not pass the state's
+		// checks): the job still ends, with what can be recorded.
+		e.log.Error("entrance: a job's end was refused; recording it without its details", "taskID", r.id, "err", err)
+		c := noChange(r.id)
+		c.State, c.Reason, c.Release = last.State, last.Reason, last.Release
+		if c.State == orchestrator.Succeed {
+			c.State, c.Reason = orchestrator.Failed, "the job ran, but its end could not be recorded: "+err.Error()
+		}
 		err = r.d.propose(c)
 	}
 	if err != nil && r.d.ctx.Err() == nil {
