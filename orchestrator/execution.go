@@ -394,17 +394,32 @@ func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key stri
 }
 
 // resumed finds the task an earlier run of the job had running for the
-// attempt key.
+// attempt key - under the key itself or, when that run asked past an
+// unreachable engine, under the re-ask's (key "r" n).
 func (r *run) resumed(key string) (Task, bool) {
 	if r.spec.Resume == nil {
 		return Task{}, false
 	}
 	for _, t := range r.spec.Resume.Tasks {
-		if t.Key == key && t.ID != "" {
+		if t.ID == "" {
+			continue
+		}
+		if n, ok := strings.CutPrefix(t.Key, key); ok && (n == "" || reaskSuffix(n)) {
 			return t, true
 		}
 	}
 	return Task{}, false
+}
+
+// reaskSuffix reports whether s is what a re-ask adds to its attempt's
+// key: "r" and its number.
+func reaskSuffix(s string) bool {
+	n, ok := strings.CutPrefix(s, "r")
+	if !ok || n == "" {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
 }
 
 // attach follows a task an earlier run of the job left running (its
@@ -420,6 +435,11 @@ func (r *run) attach(ctx context.Context, t Task) result {
 			return result{cancelled: true, detached: true, ec: t.EC}
 		}
 		gone := engineGone(err) || errors.Is(err, linkis.ErrUnknownJob)
+		if !gone {
+			// The engine still answers: the task may still run on it, and
+			// its engine is about to be released (as follow does).
+			r.kill(ctx, tc, t.ID, t.Key, 0)
+		}
 		r.release(ctx, t.AskID)
 		return result{ec: t.EC, err: engineErr(t.EC, "lost task "+t.ID+" while the job changed leader", err, gone, gone), retryable: gone, ran: true}
 	}
