@@ -403,6 +403,9 @@ func (s *State) configureJobs(t int64, c ConfigureJobs) (Result, error) {
 	return r, nil
 }
 
+// maxTaskID bounds imported task ids, so that the next id never wraps.
+const maxTaskID = 1 << 62
+
 func (s *State) importJob(t int64, c ImportJob) (Result, error) {
 	v := &c.Job
 	js := &s.jobs
@@ -414,8 +417,12 @@ func (s *State) importJob(t int64, c ImportJob) (Result, error) {
 		return Result{}, linkis.ValueError(linkis.ErrInvalidArgument, "state", v.State.String(), "only ended or queued jobs are imported")
 	case v.ExecID == "" || len(v.ExecID) > maxJobName || js.byExec[v.ExecID] != nil:
 		return Result{}, linkis.ValueError(linkis.ErrInvalidArgument, "execID", v.ExecID, "must be 1 to 128 bytes and unique")
+	case v.TaskID >= maxTaskID:
+		return Result{}, linkis.ValueError(linkis.ErrInvalidArgument, "taskID", id, "must be below "+strconv.FormatInt(maxTaskID, 10))
 	case len(v.Request) > MaxJobRequestBytes || len(v.Results) > MaxJobResults:
 		return Result{}, linkis.ValueError(linkis.ErrInvalidArgument, "taskID", id, "request or results too large")
+	case !(v.Progress >= 0 && v.Progress <= 1):
+		return Result{}, linkis.ValueError(linkis.ErrInvalidArgument, "progress", strconv.FormatFloat(v.Progress, 'g', -1, 64), "must be from 0 to 1")
 	}
 	for _, f := range [...]struct{ n, v string }{{"user", v.User}, {"creator", v.Creator}, {"engineType", v.EngineType}} {
 		if err := checkName(f.n, f.v); err != nil {

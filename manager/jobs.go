@@ -2,6 +2,7 @@ package manager
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/btree"
@@ -263,7 +264,10 @@ func (js *jobs) groupCap(g *jobGroup) int {
 	if v, ok := js.conf.jobCap(g.key); ok {
 		return v
 	}
-	if v, ok := js.cfg.GroupOverrides[g.name()]; ok {
+	if v, ok := js.cfg.GroupOverrides[g.name()]; ok && !strings.Contains(g.key.creator, "_") && !strings.Contains(g.key.engineType, "_") {
+		// Only for a name that splits one way: creator up to the first
+		// '_', engine type after the last - user x as creator IDE_bob
+		// does not get the cap of user bob_x's IDE group.
 		return v
 	}
 	if v, ok := js.cfg.CreatorMaxRunning[g.key.creator]; ok {

@@ -2,7 +2,9 @@ package manager
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"testing"
@@ -496,4 +498,61 @@ func TestJobsUpdateReleasesEngines(t *testing.T) {
 		t.Fatalf("the release's outcome is not among the notices: %+v", r.Notices)
 	}
 	h.refuse(UpdateJob{TaskID: j.TaskID, Progress: -1, Release: make([]string, MaxJobReleases+1)}, linkis.ErrInvalidArgument)
+}
+
+// ImportJob refuses task ids near math.MaxInt64: nextID = id+1 would
+// overflow, and the next submission get a negative task id (found in
+// review).
+func TestImportAtMaxTaskID(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.s.Apply(ImportJob{Time: h.now, Job: JobView{TaskID: math.MaxInt64, ExecID: "exec_max", User: "a", Creator: "IDE",
+		EngineType: "sql-1", State: linkis.JobSucceed, Ended: h.now}})
+	if !errors.Is(err, linkis.ErrInvalidArgument) {
+		t.Errorf("an import at task id MaxInt64: %v, want ErrInvalidArgument", err)
+	}
+	if err == nil {
+		j, err := h.s.Apply(SubmitJob{Time: h.now, Nonce: 1, User: "a", Creator: "IDE", EngineType: "sql-1", Request: []byte("{}")})
+		if err == nil && j.Job.TaskID <= 0 {
+			_, rerr := Restore(h.s.Snapshot(), nil)
+			t.Fatalf("after importing task id MaxInt64, a submission got task id %d (invariants: %v; restoring a snapshot: %v)", j.Job.TaskID, CheckInvariants(h.s), rerr)
+		}
+	}
+}
+
+// ImportJob refuses a progress UpdateJob would refuse (NaN, -5, 7), which
+// would reach every reader (JSON encoding of NaN fails).
+func TestImportChecksProgress(t *testing.T) {
+	h := newHarness(t)
+	for i, p := range []float64{math.NaN(), -5, 7} {
+		_, err := h.s.Apply(ImportJob{Time: h.now, Job: JobView{TaskID: int64(10 + i), ExecID: "exec_p" + string(rune('a'+i)), User: "a", Creator: "IDE",
+			EngineType: "sql-1", State: linkis.JobSucceed, Progress: p, Ended: h.now}})
+		if err == nil {
+			v, _ := h.s.Job(int64(10 + i))
+			t.Errorf("an import with progress %v was accepted: the record holds %v", p, v.Progress)
+		}
+	}
+}
+
+// JobConfig.GroupOverrides is keyed by the group's name
+// Creator_User_EngineType, ambiguous when users and creators hold '_':
+// user "x" submitting as creator "IDE_bob" does not get the running cap
+// an administrator gave user "bob_x"'s IDE group - which still has it.
+func TestGroupOverrideIsNotAmbiguous(t *testing.T) {
+	h := newHarness(t)
+	h.configureJobs(func(c *JobConfig) {
+		c.GroupMaxRunning = 1
+		c.GroupOverrides = map[string]int{"IDE_bob_x_shell-1": 3} // for bob_x's IDE jobs
+	})
+	for i := 0; i < 3; i++ {
+		h.submit("x", "IDE_bob", "shell-1")
+		h.submit("bob_x", "IDE", "shell-1")
+	}
+	for _, g := range h.s.JobGroups() {
+		if g.User == "x" && g.Running > 1 {
+			t.Fatalf("user x's group %s (creator %q) runs %d jobs under bob_x's override; the default cap is 1", g.Name, g.Creator, g.Running)
+		}
+		if g.User == "bob_x" && g.Running != 3 {
+			t.Fatalf("bob_x's group %s runs %d jobs, its override is 3", g.Name, g.Running)
+		}
+	}
 }

@@ -143,7 +143,16 @@ func (d *dispatcher) rescan() {
 	seen := make(map[int64]bool, len(live))
 	for i := range live {
 		seen[live[i].TaskID] = true
-		d.take(&live[i])
+		if d.run(live[i].TaskID) != nil {
+			continue
+		}
+		// Read again: a run that ended since the read above is gone now,
+		// and its end applied here before it went.
+		v, ok := live[i], false
+		_ = d.e.store.Read(d.ctx, false, func(s *manager.State) { v, ok = s.Job(v.TaskID) })
+		if ok {
+			d.take(&v)
+		}
 	}
 	d.mu.Lock()
 	for id, r := range d.runs {

@@ -45,7 +45,7 @@ type Entrance struct {
 	mu       sync.Mutex
 	closed   bool
 	closedCh chan struct{}
-	waiters  map[int64]chan struct{} // closed when the job ends
+	waiters  map[int64]*waiter // of jobs callers wait for
 	disp     *dispatcher             // while this member leads
 
 	stopLead func()
@@ -66,7 +66,7 @@ func Open(cfg Config, store Store, runner orchestrator.Runner, host HostData, lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Entrance{cfg: cfg, store: store, runner: runner, host: host, log: log,
-		closedCh: make(chan struct{}), waiters: map[int64]chan struct{}{}}
+		closedCh: make(chan struct{}), waiters: map[int64]*waiter{}}
 	e.m = newMetrics(e)
 	if cfg.DataDir != "" {
 		if err := Migrate(context.Background(), store, cfg.DataDir, log); err != nil {
@@ -135,16 +135,16 @@ func (e *Entrance) observe(ns []manager.JobNotice, resync bool) {
 	e.mu.Lock()
 	for _, n := range ns {
 		if n.State.Final() {
-			if ch, ok := e.waiters[n.TaskID]; ok {
-				close(ch)
+			if w, ok := e.waiters[n.TaskID]; ok {
+				close(w.ch)
 				delete(e.waiters, n.TaskID)
 			}
 		}
 	}
 	if resync {
 		// The state was replaced: wake everyone to look again.
-		for id, ch := range e.waiters {
-			close(ch)
+		for id, w := range e.waiters {
+			close(w.ch)
 			delete(e.waiters, id)
 		}
 	}
@@ -534,33 +534,62 @@ func (e *Entrance) Wait(ctx context.Context, user, execID string) (orchestrator.
 			return e.toJob(v)
 		}
 		rctx = orchestrator.AllowStale(ctx)
-		e.mu.Lock()
-		ch := e.waiters[v.TaskID]
-		if ch == nil {
-			if len(e.waiters) >= e.cfg.MaxWaiters {
-				e.mu.Unlock()
-				return orchestrator.Job{}, linkis.Errorf(linkis.ErrUnavailable, "wait", "callers already wait for %d jobs on this member", e.cfg.MaxWaiters)
-			}
-			ch = make(chan struct{})
-			e.waiters[v.TaskID] = ch
+		w, err := e.addWaiter(v.TaskID)
+		if err != nil {
+			return orchestrator.Job{}, err
 		}
-		e.mu.Unlock()
 		// It may have ended between the read and the registration: read
-		// this member's state again, now that any later end wakes ch.
+		// this member's state again, now that any later end wakes w.
 		var now manager.JobView
 		_ = e.store.Read(ctx, false, func(s *manager.State) { now, _ = s.Job(v.TaskID) })
 		if now.State.Final() {
+			e.dropWaiter(v.TaskID, w)
 			return e.toJob(now)
 		}
 		select {
-		case <-ch:
+		case <-w.ch:
 		case <-ctx.Done():
+			e.dropWaiter(v.TaskID, w)
 			j, _ := e.toJob(v)
 			return j, ctx.Err()
 		case <-e.closedCh:
 			j, _ := e.toJob(v)
 			return j, linkis.Errorf(linkis.ErrUnavailable, "entrance", "closed while waiting for job %s", execID)
 		}
+	}
+}
+
+// A waiter wakes the callers waiting for one job: ch is closed when the
+// job ends (or the state is replaced); n callers wait on it.
+type waiter struct {
+	ch chan struct{}
+	n  int
+}
+
+// addWaiter registers a caller waiting for job id; at most MaxWaiters
+// jobs are waited for at once.
+func (e *Entrance) addWaiter(id int64) (*waiter, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w := e.waiters[id]
+	if w == nil {
+		if len(e.waiters) >= e.cfg.MaxWaiters {
+			return nil, linkis.Errorf(linkis.ErrUnavailable, "wait", "callers already wait for %d jobs on this member", e.cfg.MaxWaiters)
+		}
+		w = &waiter{ch: make(chan struct{})}
+		e.waiters[id] = w
+	}
+	w.n++
+	return w, nil
+}
+
+// dropWaiter unregisters a caller that stops waiting before w wakes; the
+// last one takes the job's waiter away.
+func (e *Entrance) dropWaiter(id int64, w *waiter) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w.n--; w.n == 0 && e.waiters[id] == w {
+		delete(e.waiters, id)
 	}
 }
 

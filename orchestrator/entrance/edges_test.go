@@ -1,8 +1,7 @@
 package entrance_test
 
-// Reproducers from the review of the replicated job path (branch rev-jobs).
-// Each test FAILS on the code as reviewed; it states the expected
-// behaviour.
+// Edge cases of the dispatcher and of waiting, each found in review of the
+// replicated job path (the tests failed on the code as it was).
 
 import (
 	"context"
@@ -20,17 +19,14 @@ import (
 )
 
 // What a run heard since its last checkpoint rides in one UpdateJob, and
-// the job's end is merged into the last of them. Nothing bounds that
-// update to what the log's decoder takes (checkEncodable, MaxCommandSize
-// 1 MiB, MaxJobLineBytes 4 KiB per line, 65536 lines per list,
-// MaxReasonLen 4 KiB): an update over a limit is refused with
-// ErrMalformed, which propose drops as "refused for good" - and with it
-// the job's end. The job stays Scheduled/Running for ever, holding its
-// group's running slot, and Wait never returns. Real engines keep lines up
+// the job's end is merged into the last of them: the update is cut to
+// what the log's decoder takes (MaxCommandSize 1 MiB, MaxJobLineBytes 4
+// KiB per line, MaxReasonLen 4 KiB), so that the job ends - it was
+// refused whole, and the job stayed Scheduled for ever. Real engines keep lines up
 // to 64 KiB (engineconn/task.go maxLineBytes) and print far more than
 // 1 MiB per checkpoint (`seq 1 200000`); a multiActive job whose branches
 // both fail with a 2000-byte engine error gets a joined reason over 4 KiB.
-func TestReviewBigUpdatesEndTheJob(t *testing.T) {
+func TestBigUpdatesEndTheJob(t *testing.T) {
 	for _, c := range []struct {
 		name, code string
 		checkpoint time.Duration
@@ -86,12 +82,11 @@ func (r longFailure) Run(ctx context.Context, spec orchestrator.Spec, l orchestr
 	return orchestrator.Outcome{State: orchestrator.Failed, Err: errors.New("every branch failed: " + strings.Repeat("e", 4500))}
 }
 
-// A Wait that gives up (its context ends) leaves its job's waiter in
-// Entrance.waiters until that job ends; jobs that never end (queued behind
-// a cap, or running for days) keep them for ever. Once MaxWaiters such
-// jobs were waited for once - by any user, with a 1 ms timeout - every
-// user's Wait on this member is refused as if that many callers waited.
-func TestReviewAbandonedWaitsDoNotFillTheWaiters(t *testing.T) {
+// A Wait that gives up (its context ends) takes its job's waiter away when
+// no one else waits: jobs that never end (queued behind a cap, running for
+// days) would otherwise fill MaxWaiters, and every user's Wait on this
+// member be refused as if that many callers waited.
+func TestAbandonedWaitsDoNotFillTheWaiters(t *testing.T) {
 	f := newFixture(t, func(c *entrance.Config) {
 		c.MaxWaiters = 3
 		jc := manager.DefaultJobConfig()
@@ -183,12 +178,9 @@ func (r *countingRunner) count(id int64) int {
 
 // The dispatcher's rescan (after the state is replaced, or when more than
 // 65536 notices piled up) reads the live jobs, then takes each one that
-// has no run at that moment. A run that ends between the read and the take
-// has already been forgotten: the job - ended, Succeed - is started again
-// from the stale view (a second Runner.Run; with the Orchestrator a
-// re-attach, or, when the engine is gone and the labels allow retries, a
-// second execution of the code).
-func TestReviewRescanRestartsAJobThatJustEnded(t *testing.T) {
+// has no run at that moment: a run that ended between the read and the
+// take is not started again from the stale view.
+func TestRescanDoesNotRestartAJobThatJustEnded(t *testing.T) {
 	inner := entrancetest.NewStore(t)
 	store := &holdStore{Store: inner, held: make(chan struct{}), release: make(chan struct{})}
 	eng := entrancetest.NewEngine(t.TempDir())
@@ -222,10 +214,10 @@ func TestReviewRescanRestartsAJobThatJustEnded(t *testing.T) {
 	}
 }
 
-// And the next dispatcher (a new leader, a restart) finds the job
-// Scheduled with no task in its record - the refused update carried the
-// task too - and starts its code a second time.
-func TestReviewBigUpdateRunsTheJobAgain(t *testing.T) {
+// The update that records a task is not refused for its size either: the
+// next dispatcher (a new leader, a restart) would find the job Scheduled
+// with no task in its record and start its code a second time.
+func TestBigUpdateDoesNotRunTheJobAgain(t *testing.T) {
 	f := newFixture(t, func(c *entrance.Config) { c.Checkpoint = time.Hour })
 	j := f.submit("alice", strings.Repeat("x", manager.MaxJobLineBytes+1))
 	task := <-f.eng.Running
