@@ -46,7 +46,7 @@ type Entrance struct {
 	closed   bool
 	closedCh chan struct{}
 	waiters  map[int64]*waiter // of jobs callers wait for
-	disp     *dispatcher             // while this member leads
+	disp     *dispatcher       // while this member leads
 
 	stopLead func()
 }
