@@ -58,6 +58,11 @@ func CheckJobs(s *State) error {
 	for _, u := range js.byUser {
 		users += u.Len()
 	}
+	var bytes int64
+	js.ended.Ascend(func(j *job) bool { bytes += int64(len(j.request)); return true })
+	if bytes != js.endedBytes {
+		return fmt.Errorf("jobs: the history's requests hold %d bytes, counted %d", bytes, js.endedBytes)
+	}
 	if users != len(js.byID) || ended != js.ended.Len() || len(js.byKey) > len(js.byID) {
 		return fmt.Errorf("jobs: %d filed by user, %d in the history's order, for %d jobs (%d ended)", users, js.ended.Len(), len(js.byID), ended)
 	}

@@ -455,7 +455,7 @@ func (s *State) importJob(t int64, c ImportJob) (Result, error) {
 		j.ended = v.Ended
 		js.endSeq++
 		j.endSeq = js.endSeq
-		js.ended.ReplaceOrInsert(j)
+		js.addEnded(j)
 		s.evictJobs(t)
 	} else {
 		js.enqueue(j)

@@ -324,7 +324,7 @@ func (s *State) restoreJobs(d *dec) error {
 			if j.active || j.endSeq == 0 || j.endSeq > js.endSeq {
 				return linkis.Errorf(linkis.ErrMalformed, "snapshot.jobs", "ended job %d has a bad place", j.id)
 			}
-			js.ended.ReplaceOrInsert(j)
+			js.addEnded(j)
 			if j.cleanup {
 				js.live[j.id] = j
 			}

@@ -222,6 +222,9 @@ type jobs struct {
 	ring    *jobGroup // the group served last: the next turn is its successor's
 	running int
 	ended   *btree.BTreeG[*job] // by endSeq: the history's eviction order
+	// endedBytes is the size of the ended jobs' requests (bounded by
+	// MaxHistoryBytes).
+	endedBytes int64
 	live    map[int64]*job      // active jobs and those awaiting cleanup (for the dispatcher)
 	jobDues dueTable[*job]
 	conf    *confStore // the configuration tree, whose caps win (confstore.go)
@@ -441,32 +444,49 @@ func (s *State) endJob(t int64, j *job, to linkis.JobState, reason string, clean
 	}
 	js.endSeq++
 	j.endSeq = js.endSeq
-	js.ended.ReplaceOrInsert(j)
+	js.addEnded(j)
 	*notices = append(*notices, JobNotice{TaskID: j.id, State: to, Cleanup: cleanup})
 	s.dispatch(t, notices)
 }
 
-// evictJobs drops the oldest ended jobs past the history's bounds.
+// maxHistoryBytes bounds the requests (code and configuration) of the
+// ended jobs the history keeps, whatever Retain says: 100,000 jobs of the
+// largest request would hold 73 GiB on every replica. A variable for the
+// tests only: every replica must evict alike.
+var maxHistoryBytes int64 = 512 << 20
+
+// addEnded puts an ended job in the history's eviction order.
+func (js *jobs) addEnded(j *job) {
+	js.ended.ReplaceOrInsert(j)
+	js.endedBytes += int64(len(j.request))
+}
+
+// evictJobs drops the oldest ended jobs past the history's bounds (but for
+// those whose tasks the dispatcher has yet to stop).
 func (s *State) evictJobs(t int64) {
 	js := &s.jobs
-	for {
-		j, ok := js.ended.Min()
-		if !ok {
-			return
-		}
+	var gone []*job
+	n, bytes := js.ended.Len(), js.endedBytes
+	js.ended.Ascend(func(j *job) bool {
 		old := js.cfg.RetainFor > 0 && t-j.ended >= int64(js.cfg.RetainFor)
-		if js.ended.Len() <= js.cfg.Retain && !old {
-			return
+		if n <= js.cfg.Retain && bytes <= maxHistoryBytes && !old {
+			return false
 		}
-		if j.cleanup {
-			return // the dispatcher has not stopped its tasks yet
+		if !j.cleanup {
+			gone = append(gone, j)
+			n--
+			bytes -= int64(len(j.request))
 		}
+		return true
+	})
+	for _, j := range gone {
 		js.forget(j)
 	}
 }
 
 func (js *jobs) forget(j *job) {
 	js.ended.Delete(j)
+	js.endedBytes -= int64(len(j.request))
 	delete(js.byID, j.id)
 	delete(js.byExec, j.execID)
 	if j.key != 0 && js.byKey[j.key] == j {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,6 +253,40 @@ func TestJobsHistoryRetention(t *testing.T) {
 	h.apply(Tick{})
 	if _, n := h.s.ListJobs(JobQuery{}); n != 0 {
 		t.Fatalf("jobs older than RetainFor are kept: %d", n)
+	}
+}
+
+// TestJobsHistoryBytes: the history keeps no more than maxHistoryBytes of
+// ended jobs' requests, whatever Retain says, the oldest going first - but
+// never a job whose tasks the dispatcher has yet to stop (it skips past
+// it rather than keeping everything newer).
+func TestJobsHistoryBytes(t *testing.T) {
+	defer func(v int64) { maxHistoryBytes = v }(maxHistoryBytes)
+	maxHistoryBytes = 3000
+	h := newHarness(t)
+	h.configureJobs(func(c *JobConfig) { c.GroupMaxRunning = 10 })
+	big := []byte(strings.Repeat("x", 1000))
+	stuck := h.apply(SubmitJob{Nonce: 99, User: "a", Creator: "IDE", EngineType: "shell-1", Request: big}).Job
+	h.apply(UpdateJob{TaskID: stuck.TaskID, State: linkis.JobRunning, Progress: -1, Task: JobTask{Key: "k", TaskID: "t"}})
+	h.apply(KillJob{TaskID: stuck.TaskID, By: "a"}) // ended, its task still to stop
+	var ids []int64
+	for i := 0; i < 5; i++ {
+		h.nonce++
+		j := h.apply(SubmitJob{Nonce: uint32(h.nonce), User: "a", Creator: "IDE", EngineType: "shell-1", Request: big}).Job
+		h.finish(j.TaskID, linkis.JobSucceed)
+		ids = append(ids, j.TaskID)
+	}
+	h.apply(Tick{})
+	if _, ok := h.s.Job(stuck.TaskID); !ok {
+		t.Fatal("a job awaiting its cleanup was evicted")
+	}
+	for i, id := range ids {
+		if _, ok := h.s.Job(id); ok != (i >= 3) {
+			t.Fatalf("job %d of 5 kept: %v (3000 bytes hold the stuck job and the last two)", i, ok)
+		}
+	}
+	if err := CheckInvariants(h.s); err != nil {
+		t.Fatal(err)
 	}
 }
 
