@@ -225,9 +225,9 @@ type jobs struct {
 	// endedBytes is the size of the ended jobs' requests (bounded by
 	// MaxHistoryBytes).
 	endedBytes int64
-	live    map[int64]*job      // active jobs and those awaiting cleanup (for the dispatcher)
-	jobDues dueTable[*job]
-	conf    *confStore // the configuration tree, whose caps win (confstore.go)
+	live       map[int64]*job // active jobs and those awaiting cleanup (for the dispatcher)
+	jobDues    dueTable[*job]
+	conf       *confStore // the configuration tree, whose caps win (confstore.go)
 }
 
 func jobLess(a, b *job) bool          { return a.id < b.id }
