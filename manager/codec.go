@@ -29,7 +29,7 @@ const (
 // fields zero. Every other type is at version 1.
 func commandVersion(t CommandType) byte {
 	switch t {
-	case CmdRegisterECM, CmdDeregisterECM, CmdECMHeartbeat:
+	case CmdRegisterECM, CmdDeregisterECM, CmdECMHeartbeat, CmdSubmitJob:
 		return 2
 	}
 	return bodyVersion
@@ -197,7 +197,7 @@ func DecodeCommand(b []byte) (Command, error) {
 	case CmdSetWarmPool:
 		c = SetWarmPool{Time: t, Key: d.str("key", 512), MinIdle: int(d.i())}
 	default:
-		if c = decodeJobCommand(&d, typ, t); c == nil {
+		if c = decodeJobCommand(&d, typ, version, t); c == nil {
 			if c = decodeAdminCommand(&d, typ, t); c == nil {
 				c = decodeSessionCommand(&d, typ, t)
 			}

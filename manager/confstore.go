@@ -567,7 +567,7 @@ func (s *State) setConfig(t int64, c SetConfig) (Result, error) {
 	for _, g := range sortedJobGroups(js.groups) {
 		js.fixRing(g)
 	}
-	s.dispatch(t, &r.Jobs)
+	s.dispatch(t, &r)
 	s.retryStarved(t, &r.Notices)
 	return r, nil
 }

@@ -256,8 +256,9 @@ func noticeFor(r Result, askID string) (AskResult, bool) {
 }
 
 // olderSnapshot rewrites a snapshot of s (the current version) as version
-// 1 or 2 wrote it: without the configuration's extension and the sections
-// that version did not have (2: the jobs only; 1: none).
+// 1, 2 or 3 wrote it: without the sections that version did not have (3:
+// the jobs' first asks; 2: nor the configuration's extension, the
+// operator's part, sessions and pools; 1: nor the jobs).
 func olderSnapshot(t testing.TB, s *State, snap []byte, version byte) []byte {
 	t.Helper()
 	var cfg, tail enc
@@ -266,14 +267,21 @@ func olderSnapshot(t testing.TB, s *State, snap []byte, version byte) []byte {
 	if version < 2 {
 		s.snapshotJobs(&tail)
 	}
-	s.snapshotAdmin(&tail)
-	s.snapshotSessions(&tail)
-	encodePools(&tail, s.pools)
+	if version < 3 {
+		s.snapshotAdmin(&tail)
+		s.snapshotSessions(&tail)
+		encodePools(&tail, s.pools)
+	}
+	s.snapshotJobAsks(&tail)
 	if !bytes.HasSuffix(snap, tail.b) {
 		t.Fatalf("the snapshot does not end with the sections of version %d+", version+1)
 	}
-	out := append([]byte(nil), snap[:cfgEnd-configExtLen]...)
-	out = append(out, snap[cfgEnd:len(snap)-len(tail.b)]...)
+	var out []byte
+	if version < 3 {
+		out = append(append(out, snap[:cfgEnd-configExtLen]...), snap[cfgEnd:len(snap)-len(tail.b)]...)
+	} else {
+		out = append(out, snap[:len(snap)-len(tail.b)]...)
+	}
 	out[len(snapshotMagic)] = version
 	return out
 }

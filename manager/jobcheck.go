@@ -51,6 +51,9 @@ func CheckJobs(s *State) error {
 			queued[j.group]++
 			dues++
 		}
+		if j.ask != nil && !j.queued {
+			return fmt.Errorf("jobs: job %d (%v) keeps a first ask but is not queued", j.id, j.state)
+		}
 		if j.group != nil && (js.groups[j.group.key] != j.group || j.group.key != (jobGroupKey{j.creator, j.user, j.engineType})) {
 			return fmt.Errorf("jobs: job %d is in a group that is not its own", j.id)
 		}

@@ -41,6 +41,10 @@ type SubmitJob struct {
 	// QueueTimeout and RunTimeout are the job's own (its labels); 0: the
 	// configured default.
 	QueueTimeout, RunTimeout time.Duration
+	// Ask, when set, is the engine ask of the job's first attempt: the
+	// command that dispatches the job makes it, under JobAskID(execID, 1,
+	// 0) (see jobask.go).
+	Ask *JobAsk
 }
 
 // UpdateJob records what the dispatcher saw of a dispatched job. Zero
@@ -149,14 +153,14 @@ func (s *State) submitJob(t int64, c SubmitJob) (Result, error) {
 	j := &job{
 		id: js.nextID, key: c.Key, user: c.User, creator: c.Creator, engineType: c.EngineType,
 		request: c.Request, state: linkis.JobInited, created: t, updated: t,
-		queueTimeout: int64(c.QueueTimeout), runTimeout: int64(c.RunTimeout),
+		queueTimeout: int64(c.QueueTimeout), runTimeout: int64(c.RunTimeout), ask: c.Ask,
 	}
 	j.execID = ExecIDOf(j.id, c.Nonce)
 	js.insert(j)
 	js.enqueue(j)
 	var r Result
 	r.Jobs = append(r.Jobs, JobNotice{TaskID: j.id, State: j.state})
-	s.dispatch(t, &r.Jobs)
+	s.dispatch(t, &r)
 	r.Job = j.view()
 	return r, nil
 }
@@ -214,11 +218,20 @@ func (s *State) updateJob(t int64, c UpdateJob) (Result, error) {
 		}
 		j.tail = append([]string(nil), tail...)
 	}
+	// The engines go back before the job's end dispatches the next job:
+	// its first ask may find them free.
+	for _, id := range c.Release {
+		// Each applies whole or not at all; an ask already gone is done.
+		if rr, err := s.releaseEngine(t, ReleaseEngine{Time: t, AskID: id}); err == nil {
+			r.Notices = append(append(r.Notices, rr.Ask), rr.Notices...)
+		}
+	}
 	if c.Cleaned && j.cleanup {
 		j.cleanup = false
 		j.tasks = nil
 		delete(js.live, j.id)
 		r.Jobs = append(r.Jobs, JobNotice{TaskID: j.id, State: j.state})
+		s.releaseFirst(t, j, &r)
 	}
 	j.updated = t
 	switch {
@@ -227,19 +240,13 @@ func (s *State) updateJob(t int64, c UpdateJob) (Result, error) {
 		if len(c.Results) > 0 {
 			j.results = append([]string(nil), c.Results...)
 		}
-		s.endJob(t, j, c.State, c.Reason, false, &r.Jobs)
+		s.endJob(t, j, c.State, c.Reason, false, &r)
 	default:
 		j.state = c.State
 		if c.Reason != "" {
 			j.reason = c.Reason
 		}
 		r.Jobs = append(r.Jobs, JobNotice{TaskID: j.id, State: j.state})
-	}
-	for _, id := range c.Release {
-		// Each applies whole or not at all; an ask already gone is done.
-		if rr, err := s.releaseEngine(t, ReleaseEngine{Time: t, AskID: id}); err == nil {
-			r.Notices = append(append(r.Notices, rr.Ask), rr.Notices...)
-		}
 	}
 	r.Job = j.view()
 	return r, nil
@@ -379,7 +386,7 @@ func (s *State) killJob(t int64, c KillJob) (Result, error) {
 		j.killedBy = c.By
 		reason := "killed by " + c.By + " " + where
 		j.addLine(s.jobs.cfg.LogLines, logLine(t, "INFO", "job "+j.execID+" ended Cancelled: "+reason))
-		s.endJob(t, j, linkis.JobCancelled, reason, j.active, &r.Jobs)
+		s.endJob(t, j, linkis.JobCancelled, reason, j.active, &r)
 	}
 	r.Job = j.view()
 	return r, nil
@@ -398,7 +405,7 @@ func (s *State) configureJobs(t int64, c ConfigureJobs) (Result, error) {
 	}
 	js.jobDues.refresh(js.jobDue)
 	var r Result
-	s.dispatch(t, &r.Jobs)
+	s.dispatch(t, &r)
 	s.evictJobs(t)
 	return r, nil
 }
@@ -459,7 +466,7 @@ func (s *State) importJob(t int64, c ImportJob) (Result, error) {
 		s.evictJobs(t)
 	} else {
 		js.enqueue(j)
-		s.dispatch(t, &r.Jobs)
+		s.dispatch(t, &r)
 	}
 	r.Job = j.view()
 	return r, nil
@@ -467,7 +474,7 @@ func (s *State) importJob(t int64, c ImportJob) (Result, error) {
 
 // tickJobs ends jobs whose queuing or running deadline passed (in task id
 // order) and trims the history.
-func (s *State) tickJobs(t int64, notices *[]JobNotice) {
+func (s *State) tickJobs(t int64, r *Result) {
 	js := &s.jobs
 	due := js.jobDues.dueBy(t, js.jobDue)
 	sortJobs(due)
@@ -482,7 +489,7 @@ func (s *State) tickJobs(t int64, notices *[]JobNotice) {
 			continue
 		}
 		j.addLine(js.cfg.LogLines, logLine(t, "INFO", "job "+j.execID+" ended Timeout: "+reason))
-		s.endJob(t, j, linkis.JobTimeout, reason, j.active, notices)
+		s.endJob(t, j, linkis.JobTimeout, reason, j.active, r)
 	}
 	s.evictJobs(t)
 }

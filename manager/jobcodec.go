@@ -27,6 +27,7 @@ func appendJobCommand(e *enc, c Command) bool {
 		e.str(string(c.Request))
 		e.dur(c.QueueTimeout)
 		e.dur(c.RunTimeout)
+		e.jobAsk(c.Ask) // version 2
 	case UpdateJob:
 		e.i(c.TaskID)
 		e.byte(byte(c.State))
@@ -59,7 +60,7 @@ func appendJobCommand(e *enc, c Command) bool {
 }
 
 // decodeJobCommand decodes the body of a job command of type typ.
-func decodeJobCommand(d *dec, typ CommandType, t int64) Command {
+func decodeJobCommand(d *dec, typ CommandType, version byte, t int64) Command {
 	switch typ {
 	case CmdSubmitJob:
 		c := SubmitJob{Time: t, Key: d.u()}
@@ -73,6 +74,9 @@ func decodeJobCommand(d *dec, typ CommandType, t int64) Command {
 			c.Request = []byte(r)
 		}
 		c.QueueTimeout, c.RunTimeout = d.dur(), d.dur()
+		if version > 1 {
+			c.Ask = d.jobAsk()
+		}
 		return c
 	case CmdUpdateJob:
 		c := UpdateJob{Time: t, TaskID: d.i(), State: linkis.JobState(d.byte()), Reason: d.str("reason", MaxReasonLen)}

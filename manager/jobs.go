@@ -124,8 +124,8 @@ type JobTask struct {
 	// ("{execID}-{round}.{branch}"). Engines answer a resubmission with
 	// the same key with the task they already have.
 	Key string
-	// AskID is the ask whose grant the task runs under (another job's ask
-	// when a kept engine serves it).
+	// AskID is the ask whose grant the task runs under (Key, or a
+	// re-ask's past an unreachable engine: Key "r" n).
 	AskID  string
 	EC     string // "ec-N"
 	ECM    string // the ECM that hosts the engine
@@ -176,6 +176,7 @@ type job struct {
 	started, ended            int64
 	queueTimeout, runTimeout  int64 // as submitted (0: the configured default)
 	cleanup                   bool
+	ask                       *JobAsk // the first ask, made at dispatch (queued jobs only)
 
 	group      *jobGroup
 	prev, next *job   // in its group's queue
@@ -387,7 +388,7 @@ func (js *jobs) timeout(own int64, def time.Duration) int64 {
 // dispatch moves queued jobs to Scheduled while the groups and the whole
 // entrance have room: one job per group in turn, so that a group with a
 // long queue takes no more turns than one with a single job.
-func (s *State) dispatch(t int64, notices *[]JobNotice) {
+func (s *State) dispatch(t int64, r *Result) {
 	js := &s.jobs
 	for js.running < js.cfg.MaxRunning && js.ring != nil {
 		g := js.ring.rnext
@@ -406,14 +407,15 @@ func (s *State) dispatch(t int64, notices *[]JobNotice) {
 		js.live[j.id] = j
 		js.jobDues.remove(j)
 		js.jobDues.add(j, js.jobDue(j))
-		*notices = append(*notices, JobNotice{TaskID: j.id, State: j.state})
+		r.Jobs = append(r.Jobs, JobNotice{TaskID: j.id, State: j.state})
+		s.askFirst(t, j, r)
 	}
 }
 
 // endJob moves a job to a final state: it leaves its queue or gives back
 // its running slot (and the next job is dispatched), and joins the
 // history's eviction order. cleanup says its tasks may still run.
-func (s *State) endJob(t int64, j *job, to linkis.JobState, reason string, cleanup bool, notices *[]JobNotice) {
+func (s *State) endJob(t int64, j *job, to linkis.JobState, reason string, cleanup bool, r *Result) {
 	js := &s.jobs
 	g := j.group
 	if j.queued {
@@ -445,8 +447,12 @@ func (s *State) endJob(t int64, j *job, to linkis.JobState, reason string, clean
 	js.endSeq++
 	j.endSeq = js.endSeq
 	js.addEnded(j)
-	*notices = append(*notices, JobNotice{TaskID: j.id, State: to, Cleanup: cleanup})
-	s.dispatch(t, notices)
+	r.Jobs = append(r.Jobs, JobNotice{TaskID: j.id, State: to, Cleanup: cleanup})
+	j.ask = nil // never dispatched
+	if !cleanup {
+		s.releaseFirst(t, j, r)
+	}
+	s.dispatch(t, r)
 }
 
 // maxHistoryBytes bounds the requests (code and configuration) of the

@@ -350,12 +350,16 @@ func TestJobsStateMachineProperty(t *testing.T) {
 			rt.Fatal(err)
 		}
 		h := &propJobs{s: st, now: t0}
+		ecm := RegisterECM{Time: t0, ID: "ecm-1", Addr: "ecm-1:9101", Max: res(16, 8, 4)}
+		if _, err := st.Apply(ecm); err != nil {
+			rt.Fatal(err)
+		}
 		users := []string{"a", "b", "c_d", "c"}
 		creators := []string{"IDE", "d_x"}
 		dispatched := map[string][]int64{} // group → job ids in dispatch order
 		submitted := map[string][]int64{}  // group → job ids in submission order
 		final := map[int64]linkis.JobState{}
-		var log []Command
+		log := []Command{ecm}
 		capsLowered := false
 		step := func(c Command) {
 			c = withTime(c, h.now)
@@ -381,8 +385,16 @@ func TestJobsStateMachineProperty(t *testing.T) {
 				cr := rapid.SampledFrom(creators).Draw(rt, "creator")
 				h.nonce++
 				before, _ := h.s.ListJobs(JobQuery{Limit: 1})
+				var ask *JobAsk // the state's own ask at dispatch, some of the time
+				if rapid.Bool().Draw(rt, "ask") {
+					ls, err := linkis.NewLabels(linkis.LabelUserCreator, u+"-"+cr, linkis.LabelEngineType, "shell-1")
+					if err != nil {
+						rt.Fatal(err)
+					}
+					ask = &JobAsk{Nonce: h.nonce, Labels: ls}
+				}
 				step(SubmitJob{Key: uint64(rapid.IntRange(0, 40).Draw(rt, "key")), Nonce: uint32(h.nonce), User: u, Creator: cr, EngineType: "shell-1",
-					QueueTimeout: time.Duration(rapid.IntRange(0, 3).Draw(rt, "qt")) * time.Minute})
+					QueueTimeout: time.Duration(rapid.IntRange(0, 3).Draw(rt, "qt")) * time.Minute, Ask: ask})
 				after, _ := h.s.ListJobs(JobQuery{Limit: 1})
 				if len(after) > 0 && (len(before) == 0 || after[0].TaskID != before[0].TaskID) {
 					submitted[after[0].Group] = append(submitted[after[0].Group], after[0].TaskID)

@@ -15,13 +15,14 @@ import (
 // queues (jobcodec.go); from version 3, the configuration's extension
 // (after the configuration), the operator's part - health overrides,
 // configuration, variables, ended engines (admincodec.go) - the login
-// sessions (session.go) and the warm pools by key (pool.go).
+// sessions (session.go) and the warm pools by key (pool.go); from version
+// 4, the first asks of the queued jobs (jobask.go).
 // Everything derivable (ledger
 // totals, indexes, queues' links, launch requests) is rebuilt on restore,
 // and the restored state is checked against the invariants.
 const (
 	snapshotMagic   = "GLKS"
-	snapshotVersion = 3
+	snapshotVersion = 4
 )
 
 // Snapshot returns the state's binary form. Two states that applied the
@@ -143,6 +144,7 @@ func (s *State) Snapshot() []byte {
 	s.snapshotAdmin(&e)
 	s.snapshotSessions(&e)
 	encodePools(&e, s.pools)
+	s.snapshotJobAsks(&e)
 	return e.b
 }
 
@@ -241,6 +243,11 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 			return nil, err
 		}
 		r.pools()
+	}
+	if version >= 4 && r.ok() {
+		if err := s.restoreJobAsks(d); err != nil {
+			return nil, err
+		}
 	}
 	if err := r.finish(); err != nil {
 		return nil, err

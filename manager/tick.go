@@ -99,7 +99,7 @@ func (s *State) tick(t int64) (Result, error) {
 	}
 	s.retryStarved(t, &r.Notices)
 	s.fillPools(t)
-	s.tickJobs(t, &r.Jobs)
+	s.tickJobs(t, &r)
 	return r, nil
 }
 

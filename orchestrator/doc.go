@@ -81,8 +81,8 @@
 // calls are at least 20 ms apart, so a chatty task is read in batches), and its engine lock renewed half-way to its
 // expiry (LockRenewer) so a long job keeps its engine. On every path out the ask is released at the
 // manager (a serial engine is free again for the next grant at once) - or,
-// when the asker is an EnginePool and the task ended on its own, the
-// engine is kept for the next job with the same labels. On
+// when the task ended on its own and the Spec says so (HoldEngines), held
+// for the caller to release with its record of the job's end. On
 // cancel the task is killed and given Config.KillWait to end before the
 // release, and the log lines it printed up to its end are passed on. The Listener hears legal moves only: one Scheduled and one
 // Running per try, Retrying between tries (also before a failover).

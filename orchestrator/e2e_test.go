@@ -487,3 +487,66 @@ func BenchmarkE2ETrivialShellJob(b *testing.B) {
 		}
 	}
 }
+
+// askCounter is a Store that counts the AskEngine commands applied
+// through it.
+type askCounter struct {
+	raftstore.Store
+	mu   sync.Mutex
+	asks int
+}
+
+func (s *askCounter) Apply(ctx context.Context, c manager.Command) (manager.Result, error) {
+	if _, ok := c.(manager.AskEngine); ok {
+		s.mu.Lock()
+		s.asks++
+		s.mu.Unlock()
+	}
+	return s.Store.Apply(ctx, c)
+}
+
+// TestE2EFirstAskMadeByTheState: a job submitted with its first ask
+// (Orchestrator.FirstAsk into manager.SubmitJob.Ask) is asked for by the
+// command that dispatches it, and its run uses that grant - applying no
+// ask of its own, on a real engine; a job submitted without one asks
+// once.
+func TestE2EFirstAskMadeByTheState(t *testing.T) {
+	c := newCluster(t, "ecm-1")
+	store := &askCounter{Store: c.mem}
+	o := newOrchestrator(t, orchestrator.NewStoreAsker(store, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i, withAsk := range []bool{true, false} {
+		s := job("shell-1", "echo hi")
+		cmd := manager.SubmitJob{Time: time.Now().UnixNano(), Nonce: uint32(i + 1), User: "alice", Creator: "IDE", EngineType: "shell-1", Request: []byte("{}")}
+		if withAsk {
+			a, ok := o.FirstAsk(s)
+			if !ok {
+				t.Fatal("a plain job has no first ask")
+			}
+			cmd.Ask = &a
+		}
+		res, err := c.mem.Apply(ctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.TaskID, s.ExecID = res.Job.TaskID, res.Job.ExecID
+		var made bool
+		c.mem.Read(ctx, false, func(st *manager.State) { _, made = st.Ask(manager.JobAskID(s.ExecID, 1, 0)) })
+		if made != withAsk {
+			t.Fatalf("submitted with its ask %v: the state made it %v", withAsk, made)
+		}
+		store.mu.Lock()
+		store.asks = 0
+		store.mu.Unlock()
+		if got := rows(t, o.Run(ctx, s, newListener())); got != "[[hi]]" {
+			t.Fatalf("rows %s", got)
+		}
+		store.mu.Lock()
+		n := store.asks
+		store.mu.Unlock()
+		if want := map[bool]int{true: 0, false: 1}[withAsk]; n != want {
+			t.Fatalf("submitted with its ask %v: the run applied %d asks, want %d", withAsk, n, want)
+		}
+	}
+}

@@ -149,17 +149,25 @@ func NewStoreAsker(s raftstore.Store, now func() time.Time) *StoreAsker {
 	return &StoreAsker{s: s, now: now}
 }
 
-// Ask applies an AskEngine and waits for its outcome.
+// Ask applies an AskEngine and waits for its outcome - unless the state
+// holds an ask of that id already (the job's first, which the state made
+// as it dispatched the job; or one an earlier run of the job made): asking
+// again would answer the same, and commits nothing.
 func (a *StoreAsker) Ask(ctx context.Context, r api.AskRequest) (api.AskResult, error) {
 	cmd, err := r.Command(a.now().UnixNano(), raftstore.Nonce())
 	if err != nil {
 		return api.AskResult{}, err
 	}
-	out, err := a.s.Apply(ctx, cmd)
+	res, err := a.s.WaitAsk(ctx, r.ID)
+	if errors.Is(err, linkis.ErrUnknownAsk) {
+		var out manager.Result
+		if out, err = a.s.Apply(ctx, cmd); err == nil {
+			res = out.Ask
+		}
+	}
 	if err != nil {
 		return api.AskResult{}, err
 	}
-	res := out.Ask
 	for res.Status == manager.AskPending {
 		if res, err = a.s.WaitAsk(ctx, r.ID); err != nil {
 			return api.FromAskResult(res), err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
 )
 
 // result is how a node of the physical tree ended.
@@ -278,9 +279,16 @@ func (r *run) multiActive(ctx context.Context, n *MultiActiveNode, round int) re
 // askID names the ask of an exec leaf in a round: a retry, a backup route
 // or another branch never reuses an ask id, and a re-run of the same job
 // (after a restart) asks with the same ids, so the manager hands back
-// what the first run still held.
+// what the first run still held - or what the state asked for the job's
+// first attempt as it dispatched it (manager.SubmitJob.Ask).
 func askID(execID string, round, branch int) string {
-	return execID + "-" + strconv.Itoa(round) + "." + strconv.Itoa(branch)
+	return manager.JobAskID(execID, round, branch)
+}
+
+// askRequest is the ask of leaf n under id.
+func (o *Orchestrator) askRequest(id string, n *ExecNode) api.AskRequest {
+	return api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
+		LockTimeoutMs: o.cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: o.cfg.AskWaitTimeout.Milliseconds()}
 }
 
 // exec is the leaf: ask for an engine, run the unit on it, release it -
@@ -296,8 +304,7 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 	r.info("asking for an engine " + n.Labels[linkis.LabelEngineType] + routeSuffix(n) + " (attempt " + strconv.Itoa(attempt) + ")")
 	reasks := 0
 	for {
-		g, err := r.o.asker.Ask(ctx, api.AskRequest{ID: id, Labels: n.Labels, Params: n.Unit.Startup,
-			LockTimeoutMs: cfg.LockTimeout.Milliseconds(), WaitTimeoutMs: cfg.AskWaitTimeout.Milliseconds()})
+		g, err := r.o.asker.Ask(ctx, r.o.askRequest(id, n))
 		if err != nil {
 			if detached(ctx) {
 				return result{cancelled: true, detached: true} // the next run asks again with the same id
@@ -319,13 +326,6 @@ func (r *run) exec(ctx context.Context, n *ExecNode, round int) result {
 			return result{cancelled: true, ec: g.EC}
 		}
 		res := r.use(ctx, n, g, id)
-		if g.AskID != id && res.refused && ctx.Err() == nil {
-			// A kept engine (EnginePool) that no longer serves its grant
-			// (it expired, the engine died): it is released; try the next
-			// kept one or the manager at once rather than as a retry.
-			r.o.log.Debug("a kept engine refused a task; asking again", "exec", r.spec.ExecID, "ec", g.EC, "err", res.err)
-			continue
-		}
 		if res.unsent && reasks < maxReasks && ctx.Err() == nil {
 			// The engine cannot be reached (its host died): the submission
 			// never got there and the task never ran, so asking for
@@ -367,8 +367,7 @@ func (r *run) use(ctx context.Context, n *ExecNode, g api.AskResult, key string)
 	return res
 }
 
-// runOn runs the leaf's unit on granted engine g (whose grant may come
-// from an earlier ask, see EnginePool). The submission carries the
+// runOn runs the leaf's unit on granted engine g. The submission carries the
 // attempt's key: an engine that already has a task of that key (an
 // earlier run submitted it and died before recording it) answers with it
 // instead of running the code again.
@@ -643,25 +642,14 @@ func (r *run) release(ctx context.Context, id string) {
 	}
 }
 
-// giveBack returns a granted engine: kept for the next task when the
-// asker is an EnginePool and the engine is fit for it, held for the
-// caller when the task ended on its own and the spec says so
-// (Spec.HoldEngines), released otherwise.
+// giveBack returns a granted engine: held for the caller when the task
+// ended on its own and the spec says so (Spec.HoldEngines), released
+// otherwise.
 func (r *run) giveBack(ctx context.Context, g api.AskResult, reusable bool) {
 	if r.spec.HoldEngines && reusable {
-		if _, pool := r.o.asker.(*EnginePool); !pool {
-			r.mu.Lock()
-			r.held = append(r.held, g.AskID)
-			r.mu.Unlock()
-			return
-		}
-	}
-	if p, ok := r.o.asker.(*EnginePool); ok && reusable {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.cfg.CallTimeout)
-		defer cancel()
-		if err := p.Keep(rctx, g); err != nil && !errors.Is(err, linkis.ErrUnknownAsk) {
-			r.o.log.Warn("releasing an engine", "exec", r.spec.ExecID, "ask", g.AskID, "err", err)
-		}
+		r.mu.Lock()
+		r.held = append(r.held, g.AskID)
+		r.mu.Unlock()
 		return
 	}
 	r.release(ctx, g.AskID)

@@ -8,6 +8,8 @@ import (
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/linkis"
+	"github.com/golinkis/golinkis/manager"
+	"github.com/golinkis/golinkis/raftstore"
 )
 
 // Config configures an Orchestrator.
@@ -171,6 +173,47 @@ func (o *Orchestrator) Plan(spec Spec) (*JobNode, error) {
 		return nil, err
 	}
 	return o.plan(&spec)
+}
+
+// FirstAsk is the engine ask the job's first attempt makes, for the state
+// to make as it dispatches the job (manager.SubmitJob.Ask); false when
+// that attempt is not one lone ask (the job is refused, or its first step
+// asks on several branches at once).
+func (o *Orchestrator) FirstAsk(spec Spec) (manager.JobAsk, bool) {
+	if spec.ExecID == "" {
+		spec.ExecID = manager.ExecIDOf(0, 0) // not known before submission; no ask field depends on it
+	}
+	root, err := o.Plan(spec)
+	if err != nil || len(root.Stages) == 0 {
+		return manager.JobAsk{}, false
+	}
+	n := root.Stages[0]
+	for {
+		switch v := n.(type) {
+		case *StageNode:
+			n = v.Child
+			continue
+		case *RetryNode:
+			n = v.Child
+			continue
+		case *FailoverNode:
+			if len(v.Routes) > 0 {
+				n = v.Routes[0]
+				continue
+			}
+		case *ExecNode:
+			if v.Branch != 0 {
+				break
+			}
+			cmd, err := o.askRequest(askID(spec.ExecID, 1, 0), v).Command(0, raftstore.Nonce())
+			a, ok := cmd.(manager.AskEngine)
+			if err != nil || !ok {
+				break
+			}
+			return manager.JobAsk{Nonce: a.Nonce, Labels: a.Labels, Params: a.Params, LockTimeout: a.LockTimeout, WaitTimeout: a.WaitTimeout}, true
+		}
+		return manager.JobAsk{}, false
+	}
 }
 
 // Run runs a job: the stages in order, then the physical tree. It returns

@@ -20,7 +20,8 @@ import (
 // BenchmarkJobsThroughput pushes b.N trivial shell jobs (`true`) of one
 // user through the whole system - entrance (persisted, queued), the
 // orchestrator, the manager, a warm pool of shell engines (real processes,
-// HTTP; engines kept between jobs by the EnginePool) - and reports jobs/s
+// HTTP; each job's engine asked by the state as it dispatches the job) -
+// and reports jobs/s
 // end to end: from the first Submit to the last job's end. Run it with
 // -benchtime 10000x for the issue's figure. engine=echo runs the same jobs
 // on the echo engine (an engine process without a child: everything but
@@ -28,27 +29,20 @@ import (
 //
 // manager=wal and manager=bolt run the echo jobs on the durable manager of
 // `linkis server` (a single-node Raft log in the data directory, in that
-// store) instead of the in-memory one; keep=none makes every job ask for
-// its engine and release it (no EnginePool), so that each pays two
-// commits of the manager's log.
+// store) instead of the in-memory one.
 func BenchmarkJobsThroughput(b *testing.B) {
 	for _, engine := range []string{"shell", "echo"} {
 		for _, pool := range []int{4, 8} {
-			b.Run(fmt.Sprintf("engine=%s/pool=%d", engine, pool), func(b *testing.B) { benchThroughput(b, engine, pool, "", 0) })
+			b.Run(fmt.Sprintf("engine=%s/pool=%d", engine, pool), func(b *testing.B) { benchThroughput(b, engine, pool, "") })
 		}
 	}
 	for _, store := range []raftstore.LogStore{raftstore.LogStoreWAL, raftstore.LogStoreBolt} {
-		for _, keep := range []string{"pool", "none"} {
-			b.Run(fmt.Sprintf("engine=echo/pool=8/manager=%s/keep=%s", store, keep), func(b *testing.B) {
-				benchThroughput(b, "echo", 8, store, map[string]time.Duration{"pool": 0, "none": -1}[keep])
-			})
-		}
+		b.Run(fmt.Sprintf("engine=echo/pool=8/manager=%s", store), func(b *testing.B) { benchThroughput(b, "echo", 8, store) })
 	}
 }
 
-// benchThroughput runs the jobs; store "" keeps the manager in memory,
-// keepEngines is Config.KeepEngines.
-func benchThroughput(b *testing.B, engine string, pool int, store raftstore.LogStore, keepEngines time.Duration) {
+// benchThroughput runs the jobs; store "" keeps the manager in memory.
+func benchThroughput(b *testing.B, engine string, pool int, store raftstore.LogStore) {
 	ec := entrance.DefaultConfig()
 	jc := manager.DefaultJobConfig()
 	jc.GroupMaxRunning, jc.QueueCapacity = pool, max(b.N, 1000)
@@ -59,7 +53,7 @@ func benchThroughput(b *testing.B, engine string, pool int, store raftstore.LogS
 		Resources: manager.StandardResources{Memory: 64 * linkis.MiB, MilliCores: 100}, Launcher: manager.StandardLauncher{}}); err != nil {
 		b.Fatal(err)
 	}
-	cfg := embedded.Config{Entrance: &ec, Capacity: &capacity, Plugins: plugins, KeepEngines: keepEngines}
+	cfg := embedded.Config{Entrance: &ec, Capacity: &capacity, Plugins: plugins}
 	if store != "" {
 		cfg.DataDir, cfg.Durable, cfg.LogStore = b.TempDir(), true, store
 	}

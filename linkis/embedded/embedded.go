@@ -74,13 +74,6 @@ type Config struct {
 	// datasource.Load); they override Orchestrator.DataSources when set.
 	DataSources *datasource.Set
 
-	// KeepEngines is how long the orchestrator keeps the engine of a job
-	// that ended cleanly for the next job with the same labels, without
-	// asking the manager (orchestrator.EnginePool). Default 200 ms, but
-	// none for a cluster member (see startEntrance); negative: every job
-	// asks and releases.
-	KeepEngines time.Duration
-
 	Logger *slog.Logger // nil: warnings and errors to stderr
 }
 
@@ -104,7 +97,6 @@ type System struct {
 	stopECM     context.CancelFunc
 	ecmDone     chan error
 	ent         *entrance.Entrance
-	pool        *orchestrator.EnginePool
 	closeErr    error
 }
 
@@ -264,24 +256,12 @@ func (s *System) startEntrance() error {
 	if s.cfg.DataSources != nil {
 		oc.DataSources = s.cfg.DataSources
 	}
-	var asker orchestrator.EngineAsker = orchestrator.NewStoreAsker(s.mgr, nil)
-	keep := s.cfg.KeepEngines
-	if keep == 0 && s.cfg.Member != nil {
-		// A cluster member keeps no engines: the pool lives in the
-		// leader's memory, so a new leader cannot know that a job was
-		// sent to a kept engine before the old one died (it asks under the
-		// job's own ask id, gets another engine and runs the job a second
-		// time: the multi-host test saw 7 of 200 jobs run twice after one
-		// kill -9 of the leader), nor release the grants the old pool held.
-		keep = -1
-	}
-	if keep >= 0 {
-		if keep == 0 {
-			keep = 200 * time.Millisecond
-		}
-		s.pool = orchestrator.NewEnginePool(asker, keep)
-		asker = s.pool
-	}
+	// No engine is kept between jobs outside the state: the state makes
+	// each job's first ask as it dispatches it (manager.SubmitJob.Ask), so
+	// a job's engine costs no commit of its own, and a new leader sees
+	// every grant (an engine pool in the leader's memory ran jobs twice
+	// after a kill -9 of the leader).
+	asker := orchestrator.NewStoreAsker(s.mgr, nil)
 	orch, err := orchestrator.New(oc, asker, orchestrator.NewHTTPTaskClients(s.token, nil).Client)
 	if err != nil {
 		return err
@@ -387,10 +367,6 @@ func (s *System) Close() error {
 		if err := s.ent.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}
-	}
-	if s.pool != nil {
-		s.pool.Close() // after the entrance: no job gives an engine back any more
-		s.pool = nil
 	}
 	if s.stopECM != nil {
 		s.stopECM()

@@ -241,7 +241,7 @@ func oneAtATime() *entrance.Config {
 // its lock expires), and until then a successor of a dead leader asking
 // under the job's own id would get it back.
 func TestEngineReleasedWithTheJobsEnd(t *testing.T) {
-	sys, err := embedded.Start(embedded.Config{KeepEngines: -1})
+	sys, err := embedded.Start(embedded.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

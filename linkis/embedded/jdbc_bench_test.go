@@ -18,7 +18,7 @@ import (
 // BenchmarkJDBCWarmJobOverhead runs a trivial query (SELECT 1) on a real
 // PostgreSQL b.N times through the full job path - entrance (persisted,
 // queued), orchestrator (the data source resolved), a warm jdbc engine
-// process (kept by the EnginePool, its pool open) over HTTP, the result
+// process (its connection pool open) over HTTP, the result
 // set written, the end persisted, Wait returning - and, alternately, the
 // same query straight from a pgx connection in this process. It reports
 // both medians and the job path's overhead over pgx at p50 and p90.
@@ -41,7 +41,7 @@ func benchWarmJob(b *testing.B, dbs *testdb.Servers, nosync bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := embedded.Config{DataSources: sources, KeepEngines: time.Minute}
+	cfg := embedded.Config{DataSources: sources}
 	if !nosync {
 		cfg.DataDir, cfg.Durable = b.TempDir(), true
 	}

@@ -26,9 +26,8 @@ func TestSecondUserOnAFullHost(t *testing.T) {
 		t.Fatal("idle reclaim must be on by default")
 	}
 	sys, err := embedded.Start(embedded.Config{
-		Capacity:    &linkis.Resource{Memory: 4 * linkis.GiB, MilliCores: 2000, Instances: 10},
-		Manager:     &mc,
-		KeepEngines: -1, // every job gives its engine back to the manager at once
+		Capacity: &linkis.Resource{Memory: 4 * linkis.GiB, MilliCores: 2000, Instances: 10},
+		Manager:  &mc,
 	})
 	if err != nil {
 		t.Fatal(err)

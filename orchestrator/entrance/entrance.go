@@ -217,6 +217,14 @@ type Redactor interface {
 	Redact(req *orchestrator.JobRequest) int
 }
 
+// FirstAsker is what a Runner may offer to have the state make a job's
+// first engine ask as it dispatches the job (manager.SubmitJob.Ask), so
+// that no commit stands between the dispatch and the engine. The
+// Orchestrator is one.
+type FirstAsker interface {
+	FirstAsk(spec orchestrator.Spec) (manager.JobAsk, bool)
+}
+
 // labelTimeout reads a timeout label (0 when absent).
 func labelTimeout(req *orchestrator.JobRequest, label string) (time.Duration, error) {
 	v, ok := req.Labels[label]
@@ -301,6 +309,12 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 		Time: now.UnixNano(), Key: binary.LittleEndian.Uint64(rnd[:8]) | 1, Nonce: binary.LittleEndian.Uint32(rnd[8:]),
 		User: user, Creator: uc.Creator, EngineType: req.Labels[linkis.LabelEngineType], Request: body,
 		QueueTimeout: qt, RunTimeout: rt,
+	}
+	if fa, ok := e.runner.(FirstAsker); ok {
+		// From the request as stored: what the run will plan from.
+		if a, ok := fa.FirstAsk(orchestrator.Spec{User: user, Request: req, Submitted: now, Globals: globals}); ok {
+			cmd.Ask = &a
+		}
 	}
 	var res manager.Result
 	unknown := false // an attempt may have been accepted
