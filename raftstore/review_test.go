@@ -177,3 +177,37 @@ func TestReviewOldSnapshotConfigExtension(t *testing.T) {
 		t.Fatalf("the same log and configuration: ReclaimIdle %v after restoring the version-1 snapshot, %v after replaying the log", fromSnapshot, fromLog)
 	}
 }
+
+// Reviewer's reproducer, the same root cause seen from the follower: a
+// member that caught up by installing a snapshot keeps the applied index it
+// had (0 after a restart), so its consistent reads wait for an index it
+// has long passed and time out until some later command is applied.
+func TestReviewFollowerReadAfterInstallingSnapshot(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		cfg.Token = testToken
+		cfg.ECMs = nil
+		cfg.TrailingLogs = 10
+	})
+	lead := c.leader()
+	down := c.followers()[0]
+	c.stop(down)
+	ctx := context.Background()
+	for i := 0; i < 60; i++ {
+		if _, err := lead.node.Apply(ctx, manager.RegisterECM{Time: time.Now().UnixNano(), ID: fmt.Sprintf("ecm-%d", i), Addr: fmt.Sprintf("127.0.0.1:%d", 1000+i),
+			Max: linkis.Resource{Memory: 1 << 30, MilliCores: 1000, Instances: 10}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lead.node.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.start(down)
+	c.converge() // down now holds the leader's state byte for byte
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	err := down.node.Read(rctx, true, func(*manager.State) {})
+	t.Logf("leader applied index %d, caught-up follower's %d", lead.node.AppliedIndex(), down.node.AppliedIndex())
+	if err != nil {
+		t.Fatalf("a consistent read on a follower that holds the leader's state: %v", err)
+	}
+}
