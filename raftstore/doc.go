@@ -70,6 +70,9 @@
 //     the log: a data directory's log is in wal/ when that exists and in
 //     raft.db otherwise, and opening with the other store copies it over
 //     (built aside and renamed, so a crash mid-copy redoes it), both ways.
+//     A raft.db log can have a gap (a member that installed a snapshot
+//     keeps older entries below it): only the entries after the gap move,
+//     and only when the newest snapshot reaches the gap.
 //     raft-wal is at least 0.4.1 (0.4.0 cannot reopen a log after a tail
 //     truncation, which a failover causes), and its GetLog is fenced at
 //     FirstIndex (it still serves truncated entries from its open segment,
