@@ -191,7 +191,7 @@ func DecodeCommand(b []byte) (Command, error) {
 		if len(d.b) > 0 {
 			decodeConfigExt(&d, &cfg)
 		} else { // written before the extension: its defaults
-			setConfigExtDefaults(&cfg)
+			copyConfigExt(&cfg, DefaultConfig())
 		}
 		c = Configure{Time: t, Config: cfg}
 	case CmdSetWarmPool:
@@ -227,8 +227,9 @@ func encodeConfig(e *enc, c Config) {
 }
 
 // The configuration's extension: fields added after the first format.
-// A Configure command written before them ends where they start, and a
-// version-1 snapshot has none; both decode with their defaults.
+// A Configure command written before them ends where they start and
+// decodes with their defaults; a snapshot of version 1 or 2 has none and
+// restores with the configured ones (see RestoreConfigured).
 func encodeConfigExt(e *enc, c Config) {
 	e.bool(c.ReclaimIdle)
 }
@@ -237,8 +238,9 @@ func decodeConfigExt(d *dec, c *Config) {
 	c.ReclaimIdle = d.bool()
 }
 
-func setConfigExtDefaults(c *Config) {
-	c.ReclaimIdle = DefaultConfig().ReclaimIdle
+// copyConfigExt sets c's extension to from's.
+func copyConfigExt(c *Config, from Config) {
+	c.ReclaimIdle = from.ReclaimIdle
 }
 
 func decodeConfig(d *dec) Config {

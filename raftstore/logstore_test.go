@@ -426,3 +426,34 @@ func TestLogMoveWithGapNeedsTheSnapshot(t *testing.T) {
 		t.Fatalf("moved with a snapshot at 20: %d entries from %d; want 21 to 30", len(got), got[0].Index)
 	}
 }
+
+// previousVersionDir's snapshot is of version 1, written before the
+// configuration's extension (ReclaimIdle) existed: restoring it takes the
+// extension from the member's configured Manager, as replaying the same
+// log from index 1 does (the state starts from manager.New with it) - not
+// from manager.DefaultConfig. Otherwise two members with the same log and
+// configuration would hold different states.
+func TestPreviousVersionSnapshotTakesConfiguredExtension(t *testing.T) {
+	reclaimOf := func(dropSnapshots, configured bool) bool {
+		dir := copyDir(t, previousVersionDir)
+		if dropSnapshots {
+			if err := os.RemoveAll(filepath.Join(dir, "snapshots")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := newTestCluster(t, 1, func(cfg *Config) {
+			onPreviousVersionDir(dir, LogStoreBolt)(cfg)
+			cfg.Manager.ReclaimIdle = configured
+		})
+		var got bool
+		readApplied(t, c.members[0], func(s *manager.State) { got = s.Config().ReclaimIdle })
+		c.close()
+		return got
+	}
+	for _, configured := range []bool{false, true} {
+		fromSnapshot, fromLog := reclaimOf(false, configured), reclaimOf(true, configured)
+		if fromSnapshot != configured || fromLog != configured {
+			t.Fatalf("configured with ReclaimIdle %v: %v after restoring the version-1 snapshot, %v after replaying the log", configured, fromSnapshot, fromLog)
+		}
+	}
+}

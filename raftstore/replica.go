@@ -24,6 +24,7 @@ type outcome struct {
 // callers waiting for asks to be decided. The Raft FSM and the in-memory
 // store both wrap one.
 type replica struct {
+	cfg     manager.Config // as configured: what a snapshot may lack
 	plugins *manager.Plugins
 
 	mu sync.RWMutex
@@ -69,7 +70,7 @@ func newReplica(cfg manager.Config, plugins *manager.Plugins, obs applyObserver)
 		return nil, err
 	}
 	return &replica{
-		plugins: plugins, st: st, obs: obs,
+		cfg: cfg, plugins: plugins, st: st, obs: obs,
 		waiters: map[string][]chan manager.AskResult{},
 		recent:  map[string]manager.AskResult{},
 		ring:    make([]string, recentOutcomes),
@@ -167,7 +168,7 @@ func (r *replica) decided(a manager.AskResult) {
 // restore replaces the state with a snapshot's, taken at log index
 // index: the state now stands at that index, whatever it stood at before.
 func (r *replica) restore(data []byte, index uint64) error {
-	st, err := manager.Restore(data, r.plugins)
+	st, err := manager.RestoreConfigured(data, r.cfg, r.plugins)
 	if err != nil {
 		return err
 	}
