@@ -243,10 +243,10 @@ func walToBolt(dir string, stable *raftboltdb.BoltStore, noSync bool, log hclog.
 // (Raft's compaction on a store that is not monotonic) and appends after
 // the snapshot's index. The entries before the gap are then below the
 // snapshot, never read again; the WAL takes no gap, so they are left
-// behind. snapshotIndex (called only when there is a gap) gives the index
-// of the newest snapshot: when it does not reach the gap, entries the
-// state needs are missing and the log is refused rather than cut.
-func copyLog(dst, src raft.LogStore, snapshotIndex func() (uint64, error), log hclog.Logger) error {
+// behind. newest (called only when there is a gap) gives the index of the
+// newest snapshot: when it does not reach the gap, entries the state needs
+// are missing and the log is refused rather than cut.
+func copyLog(dst, src raft.LogStore, newest func() (uint64, error), log hclog.Logger) error {
 	last, err := src.LastIndex()
 	if err != nil || last == 0 {
 		return err
@@ -260,7 +260,7 @@ func copyLog(dst, src raft.LogStore, snapshotIndex func() (uint64, error), log h
 		return err
 	}
 	if start > first {
-		snap, err := snapshotIndex()
+		snap, err := newest()
 		if err != nil {
 			return err
 		}

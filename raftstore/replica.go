@@ -79,10 +79,9 @@ func newReplica(cfg manager.Config, plugins *manager.Plugins, obs applyObserver)
 }
 
 // apply applies cmds in order as the entry at index and tells the waiters
-// of every ask whose outcome they decided. An entry without commands (no
-// commands, only no-ops and member records, or one that could not be
-// decoded) is applied too: the applied index moves and readers waiting
-// for it are woken.
+// of every ask whose outcome they decided. An entry without commands
+// (only no-ops or member records, or one that could not be decoded) is
+// applied too: the applied index moves and readers waiting for it wake.
 func (r *replica) apply(index uint64, cmds []manager.Command) []outcome {
 	outs := make([]outcome, len(cmds))
 	r.mu.Lock()
