@@ -112,7 +112,10 @@ func AppendCommand(b []byte, c Command) []byte {
 		e.str(c.EngineType)
 		e.params(c.Params)
 	case Configure:
-		encodeConfig(&e, c.Config)
+		encodeConfigBase(&e, c.Config)
+		if !c.keepExt {
+			encodeConfigExt(&e, c.Config)
+		}
 	case SetWarmPool:
 		e.str(c.Key)
 		e.i(int64(c.MinIdle))
@@ -188,12 +191,11 @@ func DecodeCommand(b []byte) (Command, error) {
 		c = SetPluginParams{Time: t, EngineType: d.str("engineType", 128), Params: d.params()}
 	case CmdConfigure:
 		cfg := decodeConfig(&d)
-		if len(d.b) > 0 {
+		keepExt := len(d.b) == 0 // written before the extension
+		if !keepExt {
 			decodeConfigExt(&d, &cfg)
-		} else { // written before the extension: its defaults
-			setConfigExtDefaults(&cfg)
 		}
-		c = Configure{Time: t, Config: cfg}
+		c = Configure{Time: t, Config: cfg, keepExt: keepExt}
 	case CmdSetWarmPool:
 		c = SetWarmPool{Time: t, Key: d.str("key", 512), MinIdle: int(d.i())}
 	default:
@@ -213,6 +215,11 @@ func DecodeCommand(b []byte) (Command, error) {
 }
 
 func encodeConfig(e *enc, c Config) {
+	encodeConfigBase(e, c)
+	encodeConfigExt(e, c)
+}
+
+func encodeConfigBase(e *enc, c Config) {
 	e.u(c.Seed)
 	for _, d := range [...]int64{
 		int64(c.LockTimeout), int64(c.ResourceLockTimeout), int64(c.AskWaitTimeout), int64(c.IdleTimeout),
@@ -223,12 +230,13 @@ func encodeConfig(e *enc, c Config) {
 	}
 	e.res(c.DefaultECMResource)
 	e.res(c.DefaultQuota)
-	encodeConfigExt(e, c)
 }
 
 // The configuration's extension: fields added after the first format.
-// A Configure command written before them ends where they start, and a
-// version-1 snapshot has none; both decode with their defaults.
+// A snapshot of version 1 or 2 has none and restores with the configured
+// ones (see RestoreConfigured); a Configure command written before them
+// ends where they start and leaves the state's as they are - which, in a
+// log written before them, are the configured ones too.
 func encodeConfigExt(e *enc, c Config) {
 	e.bool(c.ReclaimIdle)
 }
@@ -237,8 +245,9 @@ func decodeConfigExt(d *dec, c *Config) {
 	c.ReclaimIdle = d.bool()
 }
 
-func setConfigExtDefaults(c *Config) {
-	c.ReclaimIdle = DefaultConfig().ReclaimIdle
+// copyConfigExt sets c's extension to from's.
+func copyConfigExt(c *Config, from Config) {
+	c.ReclaimIdle = from.ReclaimIdle
 }
 
 func decodeConfig(d *dec) Config {

@@ -236,6 +236,11 @@ type SetPluginParams struct {
 type Configure struct {
 	Time   int64
 	Config Config
+	// keepExt marks a Configure written before the configuration's
+	// extension (a log entry of an older manager): the state keeps its
+	// extension, as a snapshot of that time restores it (see
+	// RestoreConfigured). Only the decoder sets it.
+	keepExt bool
 }
 
 // SetWarmPool keeps MinIdle started, idle engines of one combined label

@@ -38,7 +38,9 @@
 //     kept by Tick, started ahead of demand.
 //   - effects.go: EffectsDue, the pure list of what a driver must do.
 //   - plugin.go: engine plugins (resource factory + launch builder).
-//   - snapshot.go: Snapshot and Restore.
+//   - snapshot.go: Snapshot and Restore (RestoreConfigured: an older
+//     snapshot takes what it lacks of the configuration from the one the
+//     replica runs with).
 //   - invariants.go: the invariants, exported for tests and the simulator.
 //   - admin.go, confstore.go, enginehistory.go, adminviews.go,
 //     admincodec.go: the operator's part (issue "Operating it") - health

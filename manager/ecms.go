@@ -304,6 +304,9 @@ func (s *State) setPluginParams(c SetPluginParams) error {
 // configure replaces the configuration. Engines and asks already running
 // keep the deadlines they were given.
 func (s *State) configure(t int64, c Configure) (Result, error) {
+	if c.keepExt {
+		copyConfigExt(&c.Config, s.cfg)
+	}
 	if err := c.Config.Validate(); err != nil {
 		return Result{}, err
 	}

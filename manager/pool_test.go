@@ -2,6 +2,7 @@ package manager
 
 import (
 	"bytes"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -148,7 +149,9 @@ func TestWarmPoolBadInput(t *testing.T) {
 }
 
 // Pools are part of the snapshot; a version-1 snapshot (before pools and
-// the configuration's extension) still restores, with their defaults.
+// the configuration's extension) still restores: without pools, and with
+// the extension as configured (what New was given), as a replica that
+// replays the same log has it - not with the extension's defaults.
 func TestWarmPoolSnapshot(t *testing.T) {
 	h := newPoolHarness(t, func(c *Config) { c.ReclaimIdle = false })
 	h.apply(SetWarmPool{Key: "alice-IDE,python-3", MinIdle: 2})
@@ -166,12 +169,17 @@ func TestWarmPoolSnapshot(t *testing.T) {
 	h2 := newPoolHarness(t, func(c *Config) { c.ReclaimIdle = false })
 	a := h2.ask("a", "alice-IDE", "python-3")
 	h2.start(a.EC)
-	old, err := Restore(olderSnapshot(t, h2.s, h2.s.Snapshot(), 1), nil)
-	if err != nil {
-		t.Fatalf("a version-1 snapshot: %v", err)
-	}
-	if !old.Config().ReclaimIdle || len(old.WarmPools()) != 0 || len(old.ECs()) != 1 {
-		t.Fatalf("restored from version 1: config %+v, pools %+v, engines %d", old.Config(), old.WarmPools(), len(old.ECs()))
+	v1 := olderSnapshot(t, h2.s, h2.s.Snapshot(), 1)
+	for _, reclaim := range []bool{false, true} {
+		configured := h2.s.Config()
+		configured.ReclaimIdle = reclaim
+		old, err := RestoreConfigured(v1, configured, nil)
+		if err != nil {
+			t.Fatalf("a version-1 snapshot: %v", err)
+		}
+		if !reflect.DeepEqual(old.Config(), configured) || len(old.WarmPools()) != 0 || len(old.ECs()) != 1 {
+			t.Fatalf("restored from version 1 configured with ReclaimIdle %v: config %+v, pools %+v, engines %d", reclaim, old.Config(), old.WarmPools(), len(old.ECs()))
+		}
 	}
 }
 

@@ -193,11 +193,21 @@ func (t *labelSets) index(ls linkis.Labels) int {
 	return len(t.list) - 1
 }
 
-// Restore rebuilds a state from a snapshot. plugins must be the registry
-// the snapshot's state was built with (nil for DefaultPlugins()). A
-// snapshot that is truncated, inconsistent or breaks an invariant gives
-// ErrMalformed.
+// Restore is RestoreConfigured with DefaultConfig: for a state that was
+// built with New(DefaultConfig(), ...).
 func Restore(data []byte, plugins *Plugins) (*State, error) {
+	return RestoreConfigured(data, DefaultConfig(), plugins)
+}
+
+// RestoreConfigured rebuilds a state from a snapshot. configured is the
+// Config the replica was built with (given to New): a snapshot written
+// before a part of the configuration existed (version 1 or 2, without its
+// extension) takes that part from it, as a replica that applies the same
+// log from New(configured, ...) has it. plugins must be the registry the
+// snapshot's state was built with (nil for DefaultPlugins()). A snapshot
+// that is truncated, inconsistent or breaks an invariant gives
+// ErrMalformed.
+func RestoreConfigured(data []byte, configured Config, plugins *Plugins) (*State, error) {
 	if len(data) < len(snapshotMagic)+1 || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, linkis.Errorf(linkis.ErrMalformed, "snapshot", "not a manager snapshot")
 	}
@@ -213,7 +223,7 @@ func Restore(data []byte, plugins *Plugins) (*State, error) {
 	if version >= 3 {
 		decodeConfigExt(d, &cfg)
 	} else {
-		setConfigExtDefaults(&cfg)
+		copyConfigExt(&cfg, configured)
 	}
 	if d.err != nil {
 		return nil, d.err

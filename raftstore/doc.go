@@ -50,7 +50,16 @@
 //     id, so asking again with the same id is how to find out).
 //   - A consistent read costs one log entry, shared with whatever else is
 //     in the batch; ReadIndex over hashicorp/raft would need the FSM's
-//     applied index for entries Raft does not hand to the FSM.
+//     applied index for entries Raft does not hand to the FSM (the no-op
+//     of a new term, configuration entries). A follower's consistent read
+//     asks the leader for its applied index after such an entry and waits
+//     to have applied as much. That index is the replica's own: it moves
+//     with every entry the FSM is handed, commands or not (the read's
+//     entry carries none), and a restored snapshot sets it to the
+//     snapshot's index (raft.FSM.Restore is not told it: the snapshot
+//     store handed to Raft, indexedSnapshots, passes it along). Raft's
+//     AppliedIndex will not do: it moves when entries are handed to the
+//     FSM's goroutine, before they are applied.
 //   - Raft's buffered apply channel (BatchApplyCh) stays off: an Apply that
 //     races Shutdown can land in the buffer and never be answered.
 //   - The log is hashicorp/raft-wal by default (Config.LogStore): an
@@ -61,6 +70,9 @@
 //     the log: a data directory's log is in wal/ when that exists and in
 //     raft.db otherwise, and opening with the other store copies it over
 //     (built aside and renamed, so a crash mid-copy redoes it), both ways.
+//     A raft.db log can have a gap (a member that installed a snapshot
+//     keeps older entries below it): only the entries after the gap move,
+//     and only when the newest snapshot reaches the gap.
 //     raft-wal is at least 0.4.1 (0.4.0 cannot reopen a log after a tail
 //     truncation, which a failover causes), and its GetLog is fenced at
 //     FirstIndex (it still serves truncated entries from its open segment,

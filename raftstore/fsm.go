@@ -39,6 +39,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// Every replica of this version refuses it alike, so the states
 		// stay equal; the proposer's callers are told (the leader refuses
 		// what it cannot encode, so this is a newer member's entry).
+		f.rep.apply(l.Index, nil)
 		f.deliver(epoch, seq, nil, err)
 		return err
 	}
@@ -50,9 +51,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 			cmds = append(cmds, it.cmd)
 		}
 	}
-	var applied []outcome
+	// Applied even without commands: the entry of a consistent read (a
+	// no-op item) must move the applied index, which is what the leader
+	// answers a follower's read with and what the follower waits for.
+	applied := f.rep.apply(l.Index, cmds)
 	if len(cmds) > 0 {
-		applied = f.rep.apply(l.Index, cmds)
 		f.met.apply.Observe(time.Since(start).Seconds())
 		f.met.batch.Observe(float64(len(cmds)))
 	}
@@ -113,9 +116,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 
 // Restore implements raft.FSM: the state is replaced by the snapshot's,
 // every invariant checked (manager.Restore refuses a state that breaks
-// one).
+// one), and it stands at the snapshot's log index (see snapshotIndex).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	index := snapshotIndex(rc)
 	data, err := io.ReadAll(rc)
 	if err != nil {
 		return fmt.Errorf("raftstore: reading the snapshot: %w", err)
@@ -132,7 +136,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := json.Unmarshal(data[k:k+int(n)], &ms); err != nil {
 		return linkis.Errorf(linkis.ErrMalformed, "snapshot", "bad members: %v", err)
 	}
-	if err := f.rep.restore(data[k+int(n):]); err != nil {
+	if err := f.rep.restore(data[k+int(n):], index); err != nil {
 		return fmt.Errorf("raftstore: restoring the manager state: %w", err)
 	}
 	f.mu.Lock()
@@ -158,3 +162,43 @@ func (s snapshot) Persist(sink raft.SnapshotSink) error {
 
 // Release implements raft.FSMSnapshot.
 func (s snapshot) Release() {}
+
+// indexedSnapshots is the snapshot store handed to Raft: it tells the FSM
+// the log index of the snapshot it restores. Raft restores only snapshots
+// it opened from its store (at start, after installing one sent by the
+// leader, on a user's Restore), but raft.FSM.Restore is given the bytes
+// alone; the reader Open returns carries the index, and Raft wraps it in
+// readers that implement raft.ReadCloserWrapper.
+type indexedSnapshots struct{ raft.SnapshotStore }
+
+// Open implements raft.SnapshotStore.
+func (s indexedSnapshots) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	meta, rc, err := s.SnapshotStore.Open(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return meta, indexedReader{ReadCloser: rc, index: meta.Index}, nil
+}
+
+// indexedReader is a snapshot's bytes and its log index.
+type indexedReader struct {
+	io.ReadCloser
+	index uint64
+}
+
+// snapshotIndex returns the log index of the snapshot rc reads: 0 (the
+// state claims no entry) for a reader that did not come from
+// indexedSnapshots, so that a follower's read waits for a later entry
+// rather than serve a state older than the index it claims.
+func snapshotIndex(rc io.ReadCloser) uint64 {
+	for {
+		switch r := rc.(type) {
+		case indexedReader:
+			return r.index
+		case raft.ReadCloserWrapper:
+			rc = r.WrappedReadCloser()
+		default:
+			return 0
+		}
+	}
+}

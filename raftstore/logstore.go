@@ -201,7 +201,7 @@ func boltToWAL(dir string, stable *raftboltdb.BoltStore, noSync bool, log hclog.
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(copyLog(w, stable), w.Close()); err != nil {
+	if err := errors.Join(copyLog(w, stable, newestSnapshot(dir, log), log), w.Close()); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, walDir)); err != nil {
@@ -224,7 +224,7 @@ func walToBolt(dir string, stable *raftboltdb.BoltStore, noSync bool, log hclog.
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(copyLog(stable, w), w.Close()); err != nil {
+	if err := errors.Join(copyLog(stable, w, newestSnapshot(dir, log), log), w.Close()); err != nil {
 		return err
 	}
 	gone := filepath.Join(dir, walDirGone)
@@ -237,13 +237,81 @@ func walToBolt(dir string, stable *raftboltdb.BoltStore, noSync bool, log hclog.
 	return os.RemoveAll(gone)
 }
 
-// copyLog appends every entry of src to dst, which is empty.
-func copyLog(dst, src raft.LogStore) error {
+// copyLog appends to dst, which is empty, the entries of src that run
+// without a gap to its last one. A log in raft.db can have a gap: a member
+// that installed a snapshot keeps the entries it had up to TrailingLogs
+// (Raft's compaction on a store that is not monotonic) and appends after
+// the snapshot's index. The entries before the gap are then below the
+// snapshot, never read again; the WAL takes no gap, so they are left
+// behind. newest (called only when there is a gap) gives the index of the
+// newest snapshot: when it does not reach the gap, entries the state needs
+// are missing and the log is refused rather than cut.
+func copyLog(dst, src raft.LogStore, newest func() (uint64, error), log hclog.Logger) error {
 	last, err := src.LastIndex()
 	if err != nil || last == 0 {
 		return err
 	}
-	return migrate.CopyLogs(context.Background(), dst, src, copyBatchBytes, nil)
+	first, err := src.FirstIndex()
+	if err != nil {
+		return err
+	}
+	start, err := unbrokenFrom(src, first, last)
+	if err != nil {
+		return err
+	}
+	if start > first {
+		snap, err := newest()
+		if err != nil {
+			return err
+		}
+		if snap+1 < start {
+			return fmt.Errorf("the log has a gap before entry %d that the newest snapshot (at index %d) does not reach: entries the state needs are lost", start, snap)
+		}
+		log.Info("the log has a gap below the snapshot: leaving the entries before it behind", "first", first, "from", start, "last", last, "snapshot", snap)
+	}
+	return migrate.CopyLogs(context.Background(), dst, logFrom{src, start}, copyBatchBytes, nil)
+}
+
+// unbrokenFrom returns the first index of the run of entries in src that
+// ends at last without a gap (first when there is none).
+func unbrokenFrom(src raft.LogStore, first, last uint64) (uint64, error) {
+	start := last
+	for start > first {
+		var l raft.Log
+		err := src.GetLog(start-1, &l)
+		if errors.Is(err, raft.ErrLogNotFound) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		start--
+	}
+	return start, nil
+}
+
+// logFrom is a log store read from index first on.
+type logFrom struct {
+	raft.LogStore
+	first uint64
+}
+
+func (l logFrom) FirstIndex() (uint64, error) { return l.first, nil }
+
+// newestSnapshot returns the index of the newest snapshot in a data
+// directory (0 when there is none): the one Raft restores at start.
+func newestSnapshot(dir string, log hclog.Logger) func() (uint64, error) {
+	return func() (uint64, error) {
+		snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 1, log)
+		if err != nil {
+			return 0, err
+		}
+		list, err := snaps.List()
+		if err != nil || len(list) == 0 {
+			return 0, err
+		}
+		return list[0].Index, nil
+	}
 }
 
 // clearLog deletes every entry of a log store.

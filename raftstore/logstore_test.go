@@ -1,6 +1,7 @@
 package raftstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -282,6 +283,178 @@ func TestLogStoreValidate(t *testing.T) {
 		cfg.LogStore = s
 		if err := cfg.Validate(); err == nil {
 			t.Errorf("LogStore %q accepted", s)
+		}
+	}
+}
+
+// A raft.db log may have a gap: a follower that caught up by installing a
+// snapshot keeps its older entries (Raft's compaction on a store that is
+// not monotonic keeps TrailingLogs of them) and appends after the
+// snapshot's index. Moving it to the WAL (the default store, so every
+// upgraded member does it) copies the entries after the gap - those
+// before it are below the snapshot - and the member rejoins its cluster.
+func TestBoltLogWithGapMovesToWAL(t *testing.T) {
+	// Snapshots only when the test takes one: a member's own later
+	// snapshot would compact the gap away.
+	bolt := func(cfg *Config) {
+		cfg.LogStore = LogStoreBolt
+		cfg.SnapshotThreshold = 1 << 30
+		cfg.TrailingLogs = 10
+	}
+	c := newTestCluster(t, 3, bolt)
+	c.registerECM("ecm-1")
+	down := c.followers()[0]
+	c.stop(down)
+	cl := c.client(c.leader())
+	ctx := context.Background()
+	for i := 0; i < 120; i++ {
+		id := fmt.Sprintf("a%d", i)
+		if a, err := askRetrying(ctx, cl, askReq(id, fmt.Sprintf("u%d", i%7))); err != nil || a.Status != "Granted" {
+			t.Fatalf("ask %d: %+v, %v", i, a, err)
+		}
+		if _, err := releaseRetrying(ctx, cl, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.leader().node.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.start(down)
+	c.converge()
+	// a few more entries after the installed snapshot
+	for i := 200; i < 203; i++ {
+		if _, err := askRetrying(ctx, cl, askReq(fmt.Sprintf("a%d", i), "v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.converge()
+	c.stop(down)
+	stable, err := openBolt(down.dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := stable.FirstIndex()
+	last, _ := stable.LastIndex()
+	var lastMissing uint64
+	for i := first; i <= last; i++ {
+		var l raft.Log
+		if stable.GetLog(i, &l) != nil {
+			lastMissing = i
+		}
+	}
+	if err := stable.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lastMissing == 0 {
+		t.Fatalf("the follower's raft.db log runs from %d to %d without a gap: nothing to test", first, last)
+	}
+	// The member is upgraded: the default store, the WAL.
+	c.mutate = func(cfg *Config) { bolt(cfg); cfg.LogStore = LogStoreWAL }
+	c.start(down)
+	walFirst, err := down.node.files.log.FirstIndex()
+	if err != nil || walFirst != lastMissing+1 {
+		t.Fatalf("the WAL starts at %d (%v); want %d, after raft.db's gap (its log ran from %d to %d)", walFirst, err, lastMissing+1, first, last)
+	}
+	c.converge()
+	var l raft.Log
+	if err := down.node.files.log.GetLog(last, &l); err != nil {
+		t.Fatalf("raft.db's last entry %d is not in the WAL: %v", last, err)
+	}
+}
+
+// A gap the newest snapshot does not reach means entries the state needs
+// are lost: the move refuses, and the log stays in raft.db as it was.
+// With a snapshot that reaches it, the entries after the gap move.
+func TestLogMoveWithGapNeedsTheSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	stable, err := openBolt(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []*raft.Log
+	for _, run := range [][2]uint64{{3, 8}, {21, 30}} { // a gap from 9 to 20
+		for i := run[0]; i <= run[1]; i++ {
+			logs = append(logs, &raft.Log{Index: i, Term: 2, Type: raft.LogCommand, Data: []byte(fmt.Sprint(i))})
+		}
+	}
+	if err := errors.Join(stable.StoreLogs(logs), stable.Close()); err != nil {
+		t.Fatal(err)
+	}
+	snapshotAt := func(index uint64) {
+		snaps, err := raft.NewFileSnapshotStore(dir, 2, testLogWriter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink, err := snaps.Create(raft.SnapshotVersionMax, index, 2, raft.Configuration{}, 1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sink.Write([]byte("state")); err != nil {
+			t.Fatal(err)
+		}
+		if err := sink.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, snap := range []uint64{0, 19} { // none; one that stops short of 20
+		if snap > 0 {
+			snapshotAt(snap)
+		}
+		lf, err := openLogFiles(dir, LogStoreWAL, false, hclog.NewNullLogger(), nil)
+		if err == nil {
+			_ = lf.close()
+			t.Fatalf("snapshot at %d: entries 9 to 20 are lost, and the log moved to the WAL", snap)
+		}
+		t.Logf("snapshot at %d: %v", snap, err)
+		if exists(t, filepath.Join(dir, walDir)) {
+			t.Fatalf("a refused move left %s behind", walDir)
+		}
+		stable, err := openBolt(dir, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _ := stable.FirstIndex()
+		last, _ := stable.LastIndex()
+		var l raft.Log
+		err = stable.GetLog(30, &l)
+		if err = errors.Join(err, stable.Close()); err != nil || first != 3 || last != 30 {
+			t.Fatalf("raft.db's log after a refused move: %d to %d (%v); want 3 to 30", first, last, err)
+		}
+	}
+	snapshotAt(20)
+	got := readLog(t, dir, LogStoreWAL)
+	if len(got) != 10 || got[0].Index != 21 || got[9].Index != 30 || string(got[0].Data) != "21" {
+		t.Fatalf("moved with a snapshot at 20: %d entries from %d; want 21 to 30", len(got), got[0].Index)
+	}
+}
+
+// previousVersionDir's snapshot is of version 1, written before the
+// configuration's extension (ReclaimIdle) existed: restoring it takes the
+// extension from the member's configured Manager, as replaying the same
+// log from index 1 does (the state starts from manager.New with it) - not
+// from manager.DefaultConfig. Otherwise two members with the same log and
+// configuration would hold different states.
+func TestPreviousVersionSnapshotTakesConfiguredExtension(t *testing.T) {
+	reclaimOf := func(dropSnapshots, configured bool) bool {
+		dir := copyDir(t, previousVersionDir)
+		if dropSnapshots {
+			if err := os.RemoveAll(filepath.Join(dir, "snapshots")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := newTestCluster(t, 1, func(cfg *Config) {
+			onPreviousVersionDir(dir, LogStoreBolt)(cfg)
+			cfg.Manager.ReclaimIdle = configured
+		})
+		var got bool
+		readApplied(t, c.members[0], func(s *manager.State) { got = s.Config().ReclaimIdle })
+		c.close()
+		return got
+	}
+	for _, configured := range []bool{false, true} {
+		fromSnapshot, fromLog := reclaimOf(false, configured), reclaimOf(true, configured)
+		if fromSnapshot != configured || fromLog != configured {
+			t.Fatalf("configured with ReclaimIdle %v: %v after restoring the version-1 snapshot, %v after replaying the log", configured, fromSnapshot, fromLog)
 		}
 	}
 }

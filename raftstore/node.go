@@ -103,10 +103,11 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: %w", err)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)
+	snapFiles, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.RetainSnapshots, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: opening the snapshots: %w", err)
 	}
+	snaps := indexedSnapshots{snapFiles}
 	if cfg.Stream != nil {
 		n.trans = raft.NewNetworkTransportWithLogger(cfg.Stream, 3, 10*time.Second, hlog)
 	} else {

@@ -24,11 +24,17 @@ type outcome struct {
 // callers waiting for asks to be decided. The Raft FSM and the in-memory
 // store both wrap one.
 type replica struct {
+	cfg     manager.Config // as configured: what a snapshot may lack
 	plugins *manager.Plugins
 
-	mu      sync.RWMutex
-	st      *manager.State
-	applied uint64 // log index of the last entry applied
+	mu sync.RWMutex
+	st *manager.State
+	// applied is the log index the state stands at: every entry up to it
+	// that Raft hands to the FSM is applied (a restored snapshot counts as
+	// every entry up to its index). It moves with every such entry, with
+	// or without commands - a consistent read's no-op item moves it, which
+	// is what a follower waits for (see readIndexAt).
+	applied uint64
 
 	wmu     sync.Mutex
 	waiters map[string][]chan manager.AskResult
@@ -64,7 +70,7 @@ func newReplica(cfg manager.Config, plugins *manager.Plugins, obs applyObserver)
 		return nil, err
 	}
 	return &replica{
-		plugins: plugins, st: st, obs: obs,
+		cfg: cfg, plugins: plugins, st: st, obs: obs,
 		waiters: map[string][]chan manager.AskResult{},
 		recent:  map[string]manager.AskResult{},
 		ring:    make([]string, recentOutcomes),
@@ -73,7 +79,9 @@ func newReplica(cfg manager.Config, plugins *manager.Plugins, obs applyObserver)
 }
 
 // apply applies cmds in order as the entry at index and tells the waiters
-// of every ask whose outcome they decided.
+// of every ask whose outcome they decided. An entry without commands
+// (only no-ops or member records, or one that could not be decoded) is
+// applied too: the applied index moves and readers waiting for it wake.
 func (r *replica) apply(index uint64, cmds []manager.Command) []outcome {
 	outs := make([]outcome, len(cmds))
 	r.mu.Lock()
@@ -156,14 +164,16 @@ func (r *replica) decided(a manager.AskResult) {
 	}
 }
 
-// restore replaces the state with a snapshot's.
-func (r *replica) restore(data []byte) error {
-	st, err := manager.Restore(data, r.plugins)
+// restore replaces the state with a snapshot's, taken at log index
+// index: the state now stands at that index, whatever it stood at before.
+func (r *replica) restore(data []byte, index uint64) error {
+	st, err := manager.RestoreConfigured(data, r.cfg, r.plugins)
 	if err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.st = st
+	r.applied = index
 	r.wmu.Lock()
 	for id := range r.waiters {
 		if a, ok := st.Ask(id); ok {
@@ -190,7 +200,7 @@ func (r *replica) read(fn func(*manager.State)) {
 	fn(r.st)
 }
 
-// appliedIndex returns the index of the last entry applied.
+// appliedIndex returns the log index the state stands at.
 func (r *replica) appliedIndex() uint64 {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

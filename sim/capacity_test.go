@@ -361,3 +361,59 @@ func TestDistributions(t *testing.T) {
 		t.Fatalf("a bad empirical file: %v", err)
 	}
 }
+
+// The busy peaks count the levels as they stand when the warm-up ends:
+// the host's capacity is set at the start, inside the warm-up, and the
+// one host of an M/M/1 queue is fully busy for much of the measured window
+// (its one engine holds all of it), so every busy peak is 1 - they read 0
+// when only changes after the warm-up counted.
+func TestBusyPeakWithWarmup(t *testing.T) {
+	q := queueCase{name: "M/M/1", c: 1, lambda: 0.7, service: `{"dist": "exp", "mean": "1s"}`, jobs: 2000}
+	r, err := Run(q.scenario(t), Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.WarmupSeconds <= 0 {
+		t.Fatal("the scenario has no warm-up: nothing to test")
+	}
+	b := r.Busy
+	if b.MemoryPeak < 1-1e-9 || b.CoresPeak < 1-1e-9 || b.InstancesPeak < 1-1e-9 || b.CoresMean > b.CoresPeak {
+		t.Fatalf("busy %+v after a warm-up of %.0f s: want every peak 1, above the mean", b, r.WarmupSeconds)
+	}
+}
+
+// A busy peak is the highest busy/capacity at one moment: when a host is
+// down, the share is of the capacity still up - not the highest busy over
+// the highest capacity, taken at different moments. A state that lasts no
+// time (a failing host's capacity gone, its engines not yet) is not one.
+func TestBusyPeakIsOfTheCapacityUpAtTheMoment(t *testing.T) {
+	const from = 10
+	l := levels{from: from}
+	l.add(0, lvCapCores, 2000) // two hosts of 1 core, up from the start
+	l.add(5, lvBusyCores, 500) // busy from inside the warm-up
+	if l.advance(15); l.busyPeak[1] != 0.25 {
+		t.Fatalf("a busy level set in the warm-up, unchanged after: peak %v, want 0.25", l.busyPeak[1])
+	}
+	l.add(20, lvBusyCores, 500)   // 1 core of 2 busy
+	l.add(25, lvCapCores, -1000)  // the idle host fails: 1 of 1
+	l.add(30, lvBusyCores, -1000) // done
+	l.advance(50)
+	if l.busyPeak[1] != 1 {
+		t.Fatalf("busy cores peak %v; want 1 (all of the capacity up from 25 to 30)", l.busyPeak[1])
+	}
+	// A share below 1 while a host is down: the peak is what was busy of
+	// what was up, not of what had once been up.
+	l = levels{from: from}
+	l.add(0, lvCapCores, 4000)
+	l.add(20, lvCapCores, -2000)
+	l.add(20, lvBusyCores, 1500)
+	l.add(30, lvBusyCores, -1500)
+	l.add(30, lvCapCores, 2000)
+	l.add(35, lvBusyCores, 2000)  // 2 of 4 cores busy, on one host ...
+	l.add(45, lvCapCores, -2000)  // ... which fails: its capacity goes,
+	l.add(45, lvBusyCores, -2000) // then its engines, at the same instant
+	l.advance(60)
+	if l.busyPeak[1] != 0.75 {
+		t.Fatalf("busy cores peak %v; want 0.75 (1.5 of the 2 cores up from 20 to 30)", l.busyPeak[1])
+	}
+}

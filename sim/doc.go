@@ -117,9 +117,13 @@
 // every change after the warm-up: utilisation held (what engines reserve
 // in the manager's ledger) and busy (an engine's resources in proportion to
 // the tasks it runs), per resource, as shares of the capacity of the hosts
-// that are up; engine-hours and idle engine-hours (engine processes that
-// run no task: the price of warm pools and long idle timeouts); the number
-// of jobs in the system (Little's L). Per job, a record (submit, grant,
+// that are up: the mean as ∫used/∫capacity, the busy peak as the highest
+// busy/capacity at one moment (a failed host's capacity does not count
+// while it is down; levels set during the warm-up count from its end),
+// the held peak as the highest of the manager ledger's samples;
+// engine-hours and idle engine-hours (engine processes that run no task:
+// the price of warm pools and long idle timeouts); the number of jobs in
+// the system (Little's L). Per job, a record (submit, grant,
 // start, end, key, ECM, engine reused or new, attempts, outcome).
 //
 // # Replications, comparisons and sweeps

@@ -53,29 +53,44 @@ type levels struct {
 	at, from int64 // last update; start of the measured window
 	cur      [numLevels]float64
 	area     [numLevels]float64 // ∫ cur dt over [from, at], unit·ns
-	peak     [numLevels]float64
+	// busyPeak is, per resource, the highest share of the capacity up
+	// that was busy (lvBusy*/lvCap* at the same moment) over [from, at].
+	busyPeak [3]float64
 }
 
 // add changes level i by d at time now.
 func (l *levels) add(now int64, i int, d float64) {
-	if now > l.at {
-		if now > l.from {
-			dt := float64(now - max(l.at, l.from))
-			for k := range l.cur {
-				l.area[k] += l.cur[k] * dt
+	l.advance(now)
+	l.cur[i] += d
+}
+
+// advance integrates the levels over [at, now), where they held still,
+// and notes the busy shares they held there. Only that part of it in the
+// measured window counts: a level set before the warm-up and unchanged
+// since counts from the window's start. A state that held for no time (one
+// of several changes at the same instant: a host that fails drops its
+// capacity, then its engines) is never noted.
+func (l *levels) advance(now int64) {
+	if now <= l.at {
+		return
+	}
+	if now > l.from {
+		dt := float64(now - max(l.at, l.from))
+		for k := range l.cur {
+			l.area[k] += l.cur[k] * dt
+		}
+		for k := range l.busyPeak {
+			if c := l.cur[lvCapMem+k]; c > 0 {
+				l.busyPeak[k] = max(l.busyPeak[k], l.cur[lvBusyMem+k]/c)
 			}
 		}
-		l.at = now
 	}
-	l.cur[i] += d
-	if now >= l.from && l.cur[i] > l.peak[i] {
-		l.peak[i] = l.cur[i]
-	}
+	l.at = now
 }
 
 // mean returns the time average of level i over [from, end].
 func (l *levels) mean(i int, end int64) float64 {
-	l.add(end, i, 0)
+	l.advance(end)
 	if end <= l.from {
 		return 0
 	}
@@ -84,7 +99,7 @@ func (l *levels) mean(i int, end int64) float64 {
 
 // ratio returns ∫a / ∫b: the share of b that a used on average.
 func (l *levels) ratio(a, b int, end int64) float64 {
-	l.add(end, a, 0)
+	l.advance(end)
 	if l.area[b] <= 0 {
 		return 0
 	}
@@ -268,7 +283,11 @@ type Failures struct {
 // hosts that are up, per resource: held by engines (what the manager's
 // ledger reserves) or busy (an engine's resources in proportion to the
 // tasks it runs: a serial engine running a task is busy, an idle one is
-// held but not busy).
+// held but not busy). A mean is ∫used / ∫capacity over the measured
+// window. A busy peak is the highest busy/capacity at any moment of it,
+// both taken at the same moment (exact: at every change), so a host that
+// fails lowers the capacity the share is of; a held peak is the highest of
+// the samples of the manager's ledger.
 type Utilisation struct {
 	MemoryMean    float64 `json:"memory_mean"`
 	MemoryPeak    float64 `json:"memory_peak"`
@@ -443,13 +462,10 @@ func (s *Sim) report() *Report {
 		MemoryMean: lv.ratio(lvBusyMem, lvCapMem, end), CoresMean: lv.ratio(lvBusyCores, lvCapCores, end),
 		InstancesMean: lv.ratio(lvBusyInst, lvCapInst, end),
 	}
-	peak := func(i, c int) float64 {
-		if lv.peak[c] <= 0 {
-			return 0
-		}
-		return min(lv.peak[i]/lv.peak[c], 1)
-	}
-	r.Busy.MemoryPeak, r.Busy.CoresPeak, r.Busy.InstancesPeak = peak(lvBusyMem, lvCapMem), peak(lvBusyCores, lvCapCores), peak(lvBusyInst, lvCapInst)
+	lv.advance(end)
+	// (at most 1: a share of fractions added and taken away again may
+	// exceed it by a rounding error)
+	r.Busy.MemoryPeak, r.Busy.CoresPeak, r.Busy.InstancesPeak = min(lv.busyPeak[0], 1), min(lv.busyPeak[1], 1), min(lv.busyPeak[2], 1)
 	for _, x := range m.samples { // held peaks: the manager's own ledger, sampled
 		if x.T*1e9 >= float64(m.warmAt-s.start) {
 			r.Held.MemoryPeak = max(r.Held.MemoryPeak, x.UtilMemory)
