@@ -133,3 +133,39 @@ func TestFollowerReadAfterInstallingSnapshot(t *testing.T) {
 		t.Fatalf("a consistent read on a follower that holds the leader's state: %v, %d ECMs", err, n)
 	}
 }
+
+// TestLeaderReadWritesNothing: once a leader has applied an entry of its
+// own term, a consistent read asks the followers whether it still leads
+// and writes nothing to the log (each read used to commit a no-op - an
+// fsync on every member); a follower's consistent read, through the
+// leader's index, writes nothing either. A write acknowledged just before
+// is seen by both.
+func TestLeaderReadWritesNothing(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Token = testToken; cfg.ECMs = nil })
+	lead := c.leader()
+	ctx := context.Background()
+	waitFor(t, func() bool {
+		return lead.node.readyTerm.Load() == lead.node.raft.CurrentTerm()
+	})
+	follower := c.followers()[0]
+	before := lead.node.raft.LastIndex()
+	for i := 0; i < 50; i++ {
+		for _, m := range []*testMember{lead, follower} {
+			if err := m.node.Read(ctx, true, func(*manager.State) {}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if after := lead.node.raft.LastIndex(); after != before {
+		t.Fatalf("100 consistent reads appended %d entries", after-before)
+	}
+	if _, err := lead.node.Apply(ctx, manager.RegisterECM{Time: time.Now().UnixNano(), ID: "ecm-2", Addr: "ecm-2:1", Max: linkis.Resource{Memory: linkis.GiB, MilliCores: 1000, Instances: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*testMember{lead, follower} {
+		var ok bool
+		if err := m.node.Read(ctx, true, func(s *manager.State) { _, ok = s.ECM("ecm-2") }); err != nil || !ok {
+			t.Fatalf("%s: a consistent read after the write: %v, saw it %v", m.id, err, ok)
+		}
+	}
+}
