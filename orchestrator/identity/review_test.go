@@ -1,0 +1,193 @@
+package identity
+
+// Reproducers of the security review of identity (branch rev-auth). Each
+// test asserts what the package documents or issue 17 asks; each FAILS on
+// the code as reviewed. They are not fixes.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// Finding 1 (high): the failed-login limit is checked before the password
+// and counted after it, with nothing in between holding the slot: every
+// attempt that arrives while the first hashes are being computed passes
+// the check. Concurrent guesses are therefore not limited at all - here 40
+// wrong passwords for alice are all checked (the limit is 5 per 15 min),
+// and the right password, sent among them, logs in.
+func TestReviewLoginLimitBypassedByConcurrency(t *testing.T) {
+	// A realistic cost (the tests' default is bcrypt's least): the race
+	// needs the hashes to take the time real ones take.
+	h, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: string(h)}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+
+	const wrong = 40
+	var (
+		wg              sync.WaitGroup
+		start           = make(chan struct{})
+		mu              sync.Mutex
+		checked, capped int
+		rightErr        error
+	)
+	for i := 0; i <= wrong; i++ {
+		pw := fmt.Sprintf("guess-%d", i)
+		if i == wrong {
+			pw = "alice-pw" // the attacker's 41st guess is the right one
+		}
+		wg.Add(1)
+		go func(i int, pw string) {
+			defer wg.Done()
+			<-start
+			// Each from its own address: only the per-user limit applies.
+			_, err := svc.Login(ctx, "alice", pw, fmt.Sprintf("10.0.%d.%d:1", i/250, i%250))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case i == wrong:
+				rightErr = err
+			case errors.Is(err, linkis.ErrPermission):
+				checked++ // the password was compared: a guess was made
+			case errors.Is(err, linkis.ErrQuotaExceeded):
+				capped++
+			default:
+				t.Errorf("attempt %d: %v", i, err)
+			}
+		}(i, pw)
+	}
+	close(start)
+	wg.Wait()
+	t.Logf("%d wrong passwords checked, %d refused by the limit; right password: %v", checked, capped, rightErr)
+	if checked > svc.cfg.MaxUserFailures {
+		t.Errorf("%d wrong passwords for one user were checked in one window; the limit is %d", checked, svc.cfg.MaxUserFailures)
+	}
+	if rightErr == nil && checked >= svc.cfg.MaxUserFailures {
+		t.Errorf("the right password logged in after %d wrong ones in the same window", checked)
+	}
+}
+
+// Finding 2 (medium): the limiter keeps the user name a failed login
+// sent, whole, as its key for the window - up to the request body's size
+// (1 MiB by default) - before the name is validated. With 100,000 keys
+// kept, that is up to ~100 GiB retained for 15 minutes; an IPv6 client
+// has a /64 of addresses for the per-address limit (and finding 1 lifts
+// that too).
+func TestReviewLimiterKeysAreBounded(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	ctx := context.Background()
+	const n, size = 8, 256 << 10
+	for i := 0; i < n; i++ {
+		name := strings.Repeat(string(rune('a'+i)), size) // not a valid user name at all
+		if _, err := svc.Login(ctx, name, "x", fmt.Sprintf("[2001:db8::%x]:1", i)); !errors.Is(err, linkis.ErrPermission) {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	kept := 0
+	svc.byUser.mu.Lock()
+	for k := range svc.byUser.keys {
+		kept += len(k)
+	}
+	svc.byUser.mu.Unlock()
+	if kept > n*256 {
+		t.Errorf("the limiter keeps %d bytes of keys for %d failed logins (%d KiB each): a key is the whole user name sent", kept, n, size>>10)
+	}
+}
+
+// Finding 3 (high): a session outlives its user. The server reads the
+// users file when it starts and the sessions live in the replicated state,
+// so neither removing a user (or changing a compromised password) and
+// restarting, nor anything else an operator can do, ends the sessions
+// already open: Service.Check never asks the directory, and nothing calls
+// Revoke. The session lasts until its idle timeout (2 h, renewed by use)
+// or its 7-day deadline.
+func TestReviewSessionEndsWhenUserIsRemoved(t *testing.T) {
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+	s, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The restart: the same replicated state, a users file without alice.
+	cfg := svc.cfg
+	cfg.Directory = NewDirectory()
+	restarted, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := restarted.Check(ctx, s.ID); err == nil {
+		t.Errorf("alice was removed from the users file and the server restarted, yet her session still authenticates as %q", u)
+	}
+	// Her password changed (say it leaked): the old session should end too.
+	d2 := NewDirectory()
+	d2.AddUser(User{Name: "alice", Hash: mustHash(t, "new-pw")})
+	cfg.Directory = d2
+	changed, _ := New(cfg)
+	if u, err := changed.Check(ctx, s.ID); err == nil {
+		t.Errorf("alice's password was changed and the server restarted, yet the session opened with the old one still authenticates as %q", u)
+	}
+}
+
+// Finding 4 (low): an unknown user costs one bcrypt at DefaultCost, a
+// known user whatever their stored hash costs. A users file holding a
+// hash of another cost (htpasswd -B -C 12, an argon2id hash) tells its
+// users from unknown names by the answer's time (cost 12 is 4x cost 10).
+func TestReviewUnknownUserCostsWhatAKnownUserCosts(t *testing.T) {
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), 6) // the tests' dummy is cost 4: 4x apart, as 12 is to 10
+	if err != nil {
+		t.Fatal(err)
+	}
+	known, _ := bcrypt.Cost(h)
+	unknown, _ := bcrypt.Cost([]byte(dummyHash()))
+	if known != unknown {
+		t.Errorf("a user whose hash has cost %d is told from an unknown user (dummy hash cost %d) by the time of a wrong password", known, unknown)
+	}
+}
+
+// Finding 5 (medium): with LDAP, a user name is whatever the client typed,
+// but the directory matches uid case-insensitively: "Carol" binds as
+// carol's entry with carol's password. The failed-login limit is per name
+// as typed, so each case variant gets its own 5 guesses (2^5 variants of
+// "carol", per 15 minutes, from as many addresses); and the session is
+// for "Carol", another golinkis user than "carol" - whose jobs,
+// configuration (an administrator's per-user limits) and admin rights
+// are not hers.
+func TestReviewLDAPNameVariantsAreOneUser(t *testing.T) {
+	srv := startSlapd(t, map[string]string{"carol": "carol-ldap-pw"})
+	ldapCfg := &LDAPConfig{URL: srv.URL, BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}
+	svc, _ := newTestService(t, Config{LDAP: ldapCfg})
+	ctx := context.Background()
+	for i := 0; i < svc.cfg.MaxUserFailures; i++ {
+		if _, err := svc.Login(ctx, "carol", fmt.Sprintf("guess-%d", i), fmt.Sprintf("10.0.0.%d:1", i)); !errors.Is(err, linkis.ErrPermission) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, err := svc.Login(ctx, "carol", "carol-ldap-pw", "10.0.1.1:1"); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Fatalf("carol after %d failures: %v, want locked out", svc.cfg.MaxUserFailures, err)
+	}
+	s, err := svc.Login(ctx, "Carol", "carol-ldap-pw", "10.0.1.2:1")
+	if err == nil {
+		t.Errorf("carol is locked out after %d failures, but \"Carol\" with her password logs in (as user %q)", svc.cfg.MaxUserFailures, s.User)
+	}
+	if err == nil && s.User != "carol" {
+		t.Errorf("the directory's carol logged in as a second golinkis user %q", s.User)
+	}
+}

