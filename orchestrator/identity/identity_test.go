@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/raftstore"
@@ -374,4 +376,102 @@ func FuzzReadDirectory(f *testing.F) {
 			t.Fatalf("a directory's own file does not read back: %v\n%s", err, buf.String())
 		}
 	})
+}
+
+// The failed-login limit holds for guesses sent at once: each attempt is
+// reserved before its password is hashed (pending attempts count), so of
+// 40 wrong passwords for alice sent together, from 40 addresses, at most
+// the limit (5) are checked, and the right one sent among them does not
+// log in after 5 wrong ones (a regression test of the security review:
+// checked before the hash and counted after it, all 40 were compared).
+func TestLoginLimitHoldsForConcurrentGuesses(t *testing.T) {
+	// A realistic cost (the tests' default is bcrypt's least): the race
+	// needs the hashes to take the time real ones take.
+	h, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: string(h)}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+
+	const wrong = 40
+	var (
+		wg              sync.WaitGroup
+		start           = make(chan struct{})
+		mu              sync.Mutex
+		checked, capped int
+		rightErr        error
+	)
+	for i := 0; i <= wrong; i++ {
+		pw := fmt.Sprintf("guess-%d", i)
+		if i == wrong {
+			pw = "alice-pw" // the attacker's 41st guess is the right one
+		}
+		wg.Add(1)
+		go func(i int, pw string) {
+			defer wg.Done()
+			<-start
+			// Each from its own address: only the per-user limit applies.
+			_, err := svc.Login(ctx, "alice", pw, fmt.Sprintf("10.0.%d.%d:1", i/250, i%250))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case i == wrong:
+				rightErr = err
+			case errors.Is(err, linkis.ErrPermission):
+				checked++ // the password was compared: a guess was made
+			case errors.Is(err, linkis.ErrQuotaExceeded):
+				capped++
+			default:
+				t.Errorf("attempt %d: %v", i, err)
+			}
+		}(i, pw)
+	}
+	close(start)
+	wg.Wait()
+	t.Logf("%d wrong passwords checked, %d refused by the limit; right password: %v", checked, capped, rightErr)
+	if checked > svc.cfg.MaxUserFailures {
+		t.Errorf("%d wrong passwords for one user were checked in one window; the limit is %d", checked, svc.cfg.MaxUserFailures)
+	}
+	if rightErr == nil && checked >= svc.cfg.MaxUserFailures {
+		t.Errorf("the right password logged in after %d wrong ones in the same window", checked)
+	}
+}
+
+// The limiter counts attempts being checked against the limit, and a
+// success among attempts made at once forgives nothing.
+func TestLimiterReservesAttempts(t *testing.T) {
+	l := newLimiter(3, time.Minute, 10)
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		if _, ok := l.reserve("k", now); !ok {
+			t.Fatalf("attempt %d refused below the limit", i)
+		}
+	}
+	if _, ok := l.reserve("k", now); ok {
+		t.Fatal("a fourth attempt while three are pending was allowed")
+	}
+	l.release("k", now, false) // one succeeds...
+	l.reset("k")               // ...while two are pending: nothing forgiven
+	l.release("k", now, true)
+	l.release("k", now, true)
+	if _, ok := l.reserve("k", now); !ok {
+		t.Fatal("two failures of three: refused")
+	}
+	l.release("k", now, true)
+	if until, ok := l.reserve("k", now); ok || !until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("three failures: ok=%v until %v", ok, until)
+	}
+	if _, ok := l.reserve("k", now.Add(time.Minute)); !ok {
+		t.Fatal("refused after the window ended")
+	}
+	l.release("k", now.Add(time.Minute), false)
+	l.reset("k")
+	if len(l.keys) != 0 {
+		t.Fatalf("a success with nothing pending left %d keys", len(l.keys))
+	}
 }

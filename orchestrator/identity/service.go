@@ -145,33 +145,41 @@ func parseAddr(addr string) netip.Addr {
 // for user, else against LDAP when configured - and opens a session. A
 // wrong password and an unknown user answer alike (linkis.ErrPermission);
 // a user or address over its failure limit is refused before any check
-// (linkis.ErrQuotaExceeded, saying when to try again).
+// (linkis.ErrQuotaExceeded, saying when to try again). The attempt is
+// reserved under the limiters' lock before the password is checked, so
+// that guesses sent at once count as they are made.
 func (s *Service) Login(ctx context.Context, user, password, addr string) (Session, error) {
-	now := s.now()
-	ak := addrKey(addr)
-	for _, b := range []struct {
-		l   *limiter
-		key string
-	}{{s.byUser, "u:" + user}, {s.byAddr, ak}} {
-		if until, blocked := b.l.blocked(b.key, now); blocked {
-			s.log.Warn("identity: login refused: too many failures", "user", clip(user), "addr", ak)
-			return Session{}, linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many failed logins for this user or from this address; try again in %d s",
-				int(until.Sub(now).Seconds())+1)
-		}
-	}
 	if s.cfg.Store == nil {
 		return Session{}, linkis.Errorf(linkis.ErrPermission, "login", "password logins are not enabled on this server; use a token")
 	}
-	if err := s.check(ctx, user, password); err != nil {
-		if errors.Is(err, linkis.ErrPermission) {
-			s.byUser.fail("u:"+user, now)
-			s.byAddr.fail(ak, now)
+	now := s.now()
+	uk, ak := "u:"+user, addrKey(addr)
+	if until, ok := s.byUser.reserve(uk, now); !ok {
+		return Session{}, s.tooMany(user, ak, until, now)
+	}
+	if until, ok := s.byAddr.reserve(ak, now); !ok {
+		s.byUser.release(uk, now, false)
+		return Session{}, s.tooMany(user, ak, until, now)
+	}
+	err := s.check(ctx, user, password)
+	failed := errors.Is(err, linkis.ErrPermission)
+	s.byUser.release(uk, now, failed)
+	s.byAddr.release(ak, now, failed)
+	if err != nil {
+		if failed {
 			s.log.Info("identity: login refused", "user", clip(user), "addr", ak)
 		}
 		return Session{}, err
 	}
-	s.byUser.reset("u:" + user)
+	s.byUser.reset(uk)
 	return s.open(ctx, user, now)
+}
+
+// tooMany is the answer to a login over its failure limit.
+func (s *Service) tooMany(user, addr string, until, now time.Time) error {
+	s.log.Warn("identity: login refused: too many failures", "user", clip(user), "addr", addr)
+	return linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many failed logins for this user or from this address; try again in %d s",
+		int(until.Sub(now).Seconds())+1)
 }
 
 // check verifies user's password.
