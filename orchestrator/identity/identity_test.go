@@ -475,3 +475,34 @@ func TestLimiterReservesAttempts(t *testing.T) {
 		t.Fatalf("a success with nothing pending left %d keys", len(l.keys))
 	}
 }
+
+// The limiters keep short keys whatever a failed login sends: a name that
+// cannot be a user name is not kept at all (only its address's limit
+// applies: it can never log in), and the addresses of one IPv6 /64 are
+// one key (a regression test of the security review: a whole user name
+// of up to the body's 1 MiB was kept per failure for the window).
+func TestLimiterKeysAreBounded(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	ctx := context.Background()
+	const n, size = 8, 256 << 10
+	for i := 0; i < n; i++ {
+		name := strings.Repeat(string(rune('a'+i)), size) // not a valid user name at all
+		if _, err := svc.Login(ctx, name, "x", fmt.Sprintf("[2001:db8::%x]:1", i)); !errors.Is(err, linkis.ErrPermission) {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	kept := 0
+	svc.byUser.mu.Lock()
+	for k := range svc.byUser.keys {
+		kept += len(k)
+	}
+	svc.byUser.mu.Unlock()
+	if kept > n*256 {
+		t.Errorf("the limiter keeps %d bytes of keys for %d failed logins (%d KiB each): a key is the whole user name sent", kept, n, size>>10)
+	}
+	svc.byAddr.mu.Lock()
+	defer svc.byAddr.mu.Unlock()
+	if w := svc.byAddr.keys["2001:db8::/64"]; len(svc.byAddr.keys) != 1 || w == nil || w.failures != n {
+		t.Errorf("%d failures from one IPv6 /64: the address limiter holds %d keys", n, len(svc.byAddr.keys))
+	}
+}

@@ -33,8 +33,9 @@ func newLimiter(max int, w time.Duration, maxKeys int) *limiter {
 	return &limiter{max: max, window: w, maxKeys: maxKeys, keys: map[string]*window{}}
 }
 
-// on reports whether the limiter limits anything.
-func (l *limiter) on() bool { return l != nil && l.max > 0 }
+// on reports whether the limiter limits key (the key "" is never
+// limited).
+func (l *limiter) on(key string) bool { return l != nil && l.max > 0 && key != "" }
 
 // current returns key's window at now, starting a new one when its window
 // ended (the attempts pending carry over) or it has none and create is
@@ -58,7 +59,7 @@ func (l *limiter) current(key string, now time.Time, create bool) *window {
 // its failures and pending attempts fill the window. A reserved attempt
 // must be released.
 func (l *limiter) reserve(key string, now time.Time) (time.Time, bool) {
-	if !l.on() {
+	if !l.on(key) {
 		return time.Time{}, true
 	}
 	l.mu.Lock()
@@ -74,7 +75,7 @@ func (l *limiter) reserve(key string, now time.Time) (time.Time, bool) {
 // release ends a reserved attempt of key, counting it as a failure when
 // failed.
 func (l *limiter) release(key string, now time.Time, failed bool) {
-	if !l.on() {
+	if !l.on(key) {
 		return
 	}
 	l.mu.Lock()
@@ -96,7 +97,7 @@ func (l *limiter) release(key string, now time.Time, failed bool) {
 // count) - unless other attempts of key are pending: a success among
 // guesses made at once is no sign that they are the user's typing.
 func (l *limiter) reset(key string) {
-	if !l.on() {
+	if !l.on(key) {
 		return
 	}
 	l.mu.Lock()

@@ -125,12 +125,30 @@ func errWrongLogin() error {
 }
 
 // addrKey is the limiter's key of a remote address ("host:port" or
-// "host").
+// "host"): an IPv4 address, or the /64 of an IPv6 one (a single client
+// commonly holds a whole /64). An address that does not parse is kept
+// clipped: a key is never longer than a few dozen bytes.
 func addrKey(addr string) string {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return ap.Addr().Unmap().String()
+	a := parseAddr(addr)
+	switch {
+	case !a.IsValid():
+		return "?" + clip(addr)
+	case a.Is6():
+		p, _ := a.Prefix(64)
+		return p.String()
 	}
-	return addr
+	return a.String()
+}
+
+// userKey is the limiter's key of a user name; "" (no per-user limit)
+// for anything that cannot be a user name - it cannot log in, it costs a
+// dummy hash, and only its address's limit applies - so that a key never
+// holds more of what a client sent than a user name's 64 bytes.
+func userKey(user string) string {
+	if !ValidUserName(user) {
+		return ""
+	}
+	return "u:" + user
 }
 
 func parseAddr(addr string) netip.Addr {
@@ -153,7 +171,7 @@ func (s *Service) Login(ctx context.Context, user, password, addr string) (Sessi
 		return Session{}, linkis.Errorf(linkis.ErrPermission, "login", "password logins are not enabled on this server; use a token")
 	}
 	now := s.now()
-	uk, ak := "u:"+user, addrKey(addr)
+	uk, ak := userKey(user), addrKey(addr)
 	if until, ok := s.byUser.reserve(uk, now); !ok {
 		return Session{}, s.tooMany(user, ak, until, now)
 	}
