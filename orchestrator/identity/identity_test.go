@@ -506,3 +506,44 @@ func TestLimiterKeysAreBounded(t *testing.T) {
 		t.Errorf("%d failures from one IPv6 /64: the address limiter holds %d keys", n, len(svc.byAddr.keys))
 	}
 }
+
+// An unknown user costs what a known user costs: the dummy hash a wrong
+// name's password is compared against is of the algorithm and cost of the
+// users file's hashes (a regression test of the security review: it was
+// bcrypt at the default cost whatever the file held, and a file of
+// htpasswd -B -C 12 hashes - 4x the default's time - or of argon2id
+// hashes told its users from unknown names by the answer's time).
+func TestUnknownUserCostsWhatAKnownUserCosts(t *testing.T) {
+	h6, err := bcrypt.GenerateFromPassword([]byte("pw"), 6) // the tests' default is cost 4: 4x apart, as 12 is to 10
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDirectory()
+	d.AddUser(User{Name: "alice", Hash: string(h6)})
+	d.AddUser(User{Name: "bob", Hash: mustHash(t, "bob-pw")})
+	d.AddUser(User{Name: "tokens-only"})
+	svc, _ := newTestService(t, Config{Directory: d})
+	if c, err := bcrypt.Cost([]byte(svc.dummy)); err != nil || c != 6 {
+		t.Errorf("users of bcrypt costs 6 and 4: the dummy hash has cost %d (%v), want 6", c, err)
+	}
+	// A file of argon2id hashes: an argon2id dummy of their parameters.
+	d = NewDirectory()
+	d.AddUser(User{Name: "carol", Hash: argon2idHashOf("carol-pw")})
+	d.AddUser(User{Name: "dave", Hash: argon2idHashOf("dave-pw")})
+	d.AddUser(User{Name: "erin", Hash: mustHash(t, "erin-pw")})
+	svc, _ = newTestService(t, Config{Directory: d})
+	got, err := parseArgon2id(svc.dummy)
+	if err != nil {
+		t.Fatalf("users of argon2id hashes: the dummy %q is not one: %v", svc.dummy[:min(len(svc.dummy), 12)], err)
+	}
+	want, _ := parseArgon2id(argon2idHashOf("x"))
+	if got.memory != want.memory || got.time != want.time || got.threads != want.threads || len(got.value) != len(want.value) {
+		t.Errorf("the argon2id dummy has m=%d,t=%d,p=%d and %d bytes; the users' m=%d,t=%d,p=%d and %d", got.memory, got.time, got.threads, len(got.value),
+			want.memory, want.time, want.threads, len(want.value))
+	}
+	// And an unknown user's login does compare against it: a wrong
+	// password fails as a known user's does.
+	if _, err := svc.Login(context.Background(), "mallory", "x", "127.0.0.1:1"); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("unknown user: %v", err)
+	}
+}

@@ -89,6 +89,7 @@ type Service struct {
 	byUser   *limiter
 	byAddr   *limiter
 	hashSlot chan struct{} // bounds the password hashes computed at once
+	dummy    string        // the hash an unknown user's password is compared against
 	now      func() time.Time
 }
 
@@ -104,6 +105,7 @@ func New(cfg Config) (*Service, error) {
 	if s.dir == nil {
 		s.dir = NewDirectory()
 	}
+	s.dummy = s.dir.dummyHash()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -203,7 +205,7 @@ func (s *Service) tooMany(user, addr string, until, now time.Time) error {
 // check verifies user's password.
 func (s *Service) check(ctx context.Context, user, password string) error {
 	if !ValidUserName(user) || password == "" || len(password) > 1024 {
-		s.hash(ctx, dummyHash(), password)
+		s.hash(ctx, s.dummy, password)
 		return errWrongLogin()
 	}
 	if u, ok := s.dir.User(user); ok && u.Hash != "" {
@@ -223,7 +225,7 @@ func (s *Service) check(ctx context.Context, user, password string) error {
 		}
 		return nil
 	}
-	s.hash(ctx, dummyHash(), password)
+	s.hash(ctx, s.dummy, password)
 	return errWrongLogin()
 }
 
