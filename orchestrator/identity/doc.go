@@ -28,6 +28,16 @@
 // live ones is no larger, makes logout and "end every session of this
 // user" exact, and makes a stolen snapshot worthless.
 //
+// # User names
+//
+// A login's user name is lower-cased before anything else (LoginName), as
+// Linkis's gateway does: "Carol" and "carol" are one user - one failure
+// count, one session owner - which an LDAP directory, matching uid without
+// case, requires. The users file therefore names login users in lower
+// case (a user line in capitals is refused when the file is read).
+// Token-User is taken as sent and matched exactly against a token's
+// users=, as Linkis's token authentication does.
+//
 // # What is not replicated
 //
 // The failed-login limiter counts per member: replicating every failed

@@ -541,3 +541,58 @@ func TestUnknownUserCostsWhatAKnownUserCosts(t *testing.T) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
+
+// A login's name is lower-cased, as Linkis's gateway does
+// (linkis-spring-cloud-services/linkis-service-gateway/linkis-gateway-core/
+// src/main/scala/org/apache/linkis/gateway/security/UserRestful.scala,
+// UserPwdAbstractUserRestful.tryLogin: userName.toLowerCase before login
+// and setLoginUser): with LDAP, whose uid matches without case, "Carol"
+// is carol - the same failure count and the same golinkis user, not a
+// second one with jobs, limits and rights of its own (a regression test
+// of the security review: each case variant had its own 5 guesses and
+// logged in as another user). The users file names login users in lower
+// case accordingly; Token-User stays as sent (Linkis's
+// TokenAuthentication.scala takes it as is).
+func TestLDAPNameVariantsAreOneUser(t *testing.T) {
+	srv := startSlapd(t, map[string]string{"carol": "carol-ldap-pw"})
+	ldapCfg := &LDAPConfig{URL: srv.URL, BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}
+	svc, _ := newTestService(t, Config{LDAP: ldapCfg})
+	ctx := context.Background()
+	for i := 0; i < svc.cfg.MaxUserFailures; i++ {
+		if _, err := svc.Login(ctx, "carol", fmt.Sprintf("guess-%d", i), fmt.Sprintf("10.0.0.%d:1", i)); !errors.Is(err, linkis.ErrPermission) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, err := svc.Login(ctx, "carol", "carol-ldap-pw", "10.0.1.1:1"); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Fatalf("carol after %d failures: %v, want locked out", svc.cfg.MaxUserFailures, err)
+	}
+	s, err := svc.Login(ctx, "Carol", "carol-ldap-pw", "10.0.1.2:1")
+	if err == nil {
+		t.Errorf("carol is locked out after %d failures, but \"Carol\" with her password logs in (as user %q)", svc.cfg.MaxUserFailures, s.User)
+	}
+	if err == nil && s.User != "carol" {
+		t.Errorf("the directory's carol logged in as a second golinkis user %q", s.User)
+	}
+	// Not locked out: any spelling logs in as carol, and a users file's
+	// user too.
+	d := NewDirectory()
+	d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")})
+	svc, _ = newTestService(t, Config{Directory: d, LDAP: ldapCfg})
+	for _, c := range []struct{ name, pw, want string }{{"CaRoL", "carol-ldap-pw", "carol"}, {"ALICE", "alice-pw", "alice"}} {
+		s, err := svc.Login(ctx, c.name, c.pw, "10.0.2.1:1")
+		if err != nil || s.User != c.want {
+			t.Errorf("login as %q: user %q, %v; want %q", c.name, s.User, err, c.want)
+		}
+	}
+	// A users file line that names a login user in capitals could never
+	// log in: it is refused, saying why.
+	if _, err := ReadDirectory(strings.NewReader("user Alice password="+mustHash(t, "x")+"\n"), "users"); err == nil || !strings.Contains(err.Error(), "lower case") {
+		t.Errorf("a user line for \"Alice\": %v, want refused as not lower case", err)
+	}
+	if err := d.AddUser(User{Name: "Bob", Hash: mustHash(t, "x")}); err == nil {
+		t.Error("AddUser(\"Bob\") was accepted")
+	}
+	if _, err := ReadDirectory(strings.NewReader(fmt.Sprintf("token sha256:%x users=Bob\n", HashCode("c"))), "users"); err != nil {
+		t.Errorf("a token for Token-User \"Bob\" (taken as sent): %v", err)
+	}
+}

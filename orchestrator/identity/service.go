@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -172,6 +173,7 @@ func (s *Service) Login(ctx context.Context, user, password, addr string) (Sessi
 	if s.cfg.Store == nil {
 		return Session{}, linkis.Errorf(linkis.ErrPermission, "login", "password logins are not enabled on this server; use a token")
 	}
+	user = LoginName(user)
 	now := s.now()
 	uk, ak := userKey(user), addrKey(addr)
 	if until, ok := s.byUser.reserve(uk, now); !ok {
@@ -193,6 +195,19 @@ func (s *Service) Login(ctx context.Context, user, password, addr string) (Sessi
 	}
 	s.byUser.reset(uk)
 	return s.open(ctx, user, now)
+}
+
+// LoginName is the user a login names: the name lower-cased, as Linkis's
+// gateway logs users in (UserPwdAbstractUserRestful.tryLogin) - an LDAP
+// directory matches uid without case, and "Carol" must not be a second
+// user beside "carol", with limits, jobs and rights of its own. Only a
+// user name is lower-cased (ASCII: nothing else can be one, and
+// Unicode's case mapping would turn some other strings into names).
+func LoginName(name string) string {
+	if !ValidUserName(name) {
+		return name
+	}
+	return strings.ToLower(name)
 }
 
 // tooMany is the answer to a login over its failure limit.

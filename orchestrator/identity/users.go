@@ -33,6 +33,12 @@ import (
 // A line is of the new form when its first word is "user" or "token" and it
 // has at least three words; anything else is of the old form.
 
+// A login's user name is lower-cased (LoginName), as Linkis's gateway
+// does: a user line names a user in lower case, or could never log in.
+// Token-User is taken as sent, as Linkis's token authentication takes it:
+// a token's users= names are matched exactly.
+const errUpperCase = "logins are lower-cased (as Linkis's are), so a login user's name is written in lower case"
+
 // User is a login user of the users file.
 type User struct {
 	Name string
@@ -128,6 +134,9 @@ func (d *Directory) token(code string) (*Token, bool) {
 func (d *Directory) AddUser(u User) error {
 	if !ValidUserName(u.Name) {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "user", u.Name, "a user name must be 1-64 letters, digits, '_', '.' or '@', not dots only")
+	}
+	if u.Name != LoginName(u.Name) {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "user", u.Name, errUpperCase)
 	}
 	if u.Hash != "" {
 		if err := checkHash(u.Hash); err != nil {
@@ -270,6 +279,9 @@ func (d *Directory) parseLine(where, line string) error {
 func (d *Directory) parseUser(where, name string, kv map[string]string) error {
 	if !ValidUserName(name) {
 		return fmt.Errorf("%s: %q is not a user name (1-64 letters, digits, '_', '.' or '@')", where, clip(name))
+	}
+	if name != LoginName(name) {
+		return fmt.Errorf("%s: user %q: %s", where, name, errUpperCase)
 	}
 	if _, dup := d.users[name]; dup {
 		return fmt.Errorf("%s: user %q is listed twice", where, name)
