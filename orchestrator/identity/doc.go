@@ -20,6 +20,22 @@
 // expiry proposed again) at most once per eighth of the idle timeout, so a
 // busy client costs the log a command every few minutes, not one per call.
 //
+// A session ends with its user's credential. Its id carries a tag, the
+// HMAC of the id keyed by a fingerprint of the credential the user logged
+// in with - the password's hash in the users file, or for an LDAP user the
+// directory's URL and the user's DN - and the line's sessions= count;
+// Check recomputes it from this member's users file and LDAP settings.
+// Removing a user, changing a password (`linkis users passwd`) or raising
+// the count (`linkis users logout`) and restarting with the file ends the
+// user's sessions on every member that reads it, although they stay in the
+// replicated table until they expire (tags are not in the state: nothing
+// of a credential is replicated, and the snapshot format is unchanged). A
+// password kept by LDAP cannot be seen: an LDAP user removed or disabled
+// in the directory keeps the sessions already open until they expire
+// (--session-timeout idle, 7 days at most), unless an operator logs them
+// out so. Ids of the form before tags (32 bytes) are refused: after the
+// upgrade that brought them, everyone logs in once again.
+//
 // We keep sessions in the state rather than in stateless signed cookies:
 // a signed cookie would need a key shared by every member (one more secret
 // to distribute and rotate) and a replicated revocation list for logout

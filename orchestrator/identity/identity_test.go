@@ -87,6 +87,14 @@ func TestUsersFile(t *testing.T) {
 	if len(again.Warnings) != 0 || again.Tokens() != 3 || len(again.Users()) != 2 {
 		t.Fatalf("read back: %d tokens, %v, warnings %q", again.Tokens(), again.Users(), again.Warnings)
 	}
+	// A user without a password (tokens or LDAP only) is written with a
+	// key, so that it reads back as a user, not as an old "user code" line.
+	again.AddUser(User{Name: "erin"})
+	buf.Reset()
+	again.Format(&buf)
+	if again, err = ReadDirectory(&buf, "again"); err != nil || len(again.Users()) != 3 || again.Tokens() != 3 {
+		t.Fatalf("read back: %d tokens, %v, warnings %q", again.Tokens(), again.Users(), again.Warnings)
+	}
 	svc, _ := New(Config{Directory: again, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
 	if err := svc.Token("bob", "legacy-code-of-bob", "192.0.2.1:5000"); err != nil {
 		t.Fatalf("a migrated code stopped working: %v", err)
@@ -226,15 +234,18 @@ func TestLoginSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s1.ID == s2.ID || len(s1.ID) != 43 {
-		t.Fatalf("session ids %q, %q: want a new 43-char id at each login", s1.ID, s2.ID)
+	if s1.ID == s2.ID || len(s1.ID) != 64 {
+		t.Fatalf("session ids %q, %q: want a new 64-char id at each login", s1.ID, s2.ID)
 	}
 	if u, err := svc.Check(ctx, s1.ID); err != nil || u != "alice" {
 		t.Fatalf("Check: %q, %v", u, err)
 	}
 	// Forged ids: wrong length, not base64, a valid shape nobody was given.
-	forged := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
-	for _, id := range []string{"", "x", strings.Repeat("!", 43), forged, s1.ID + "A"} {
+	forged := base64.RawURLEncoding.EncodeToString(make([]byte, 48))
+	raw, _ := base64.RawURLEncoding.DecodeString(s1.ID)
+	retagged := base64.RawURLEncoding.EncodeToString(append(raw[:32:32], make([]byte, 16)...)) // s1's bytes, another tag
+	old := base64.RawURLEncoding.EncodeToString(raw[:32])                                      // the form before tags
+	for _, id := range []string{"", "x", strings.Repeat("!", 64), forged, s1.ID + "A", retagged, old} {
 		if _, err := svc.Check(ctx, id); !errors.Is(err, linkis.ErrPermission) {
 			t.Errorf("Check(%q) = %v, want ErrPermission", id, err)
 		}
@@ -329,6 +340,36 @@ func TestLDAPLogin(t *testing.T) {
 	}
 	if u, err := svc.Check(ctx, s.ID); err != nil || u != "carol" {
 		t.Fatalf("carol's session: %q, %v", u, err)
+	}
+	// An LDAP user's session is bound to logging in through this
+	// directory as this DN (the directory's password cannot be seen): it
+	// ends when the server restarts without the directory, or with a
+	// users file that gives carol a password or raises her sessions= count.
+	for _, c := range []struct {
+		name  string
+		users string
+		ldap  *LDAPConfig
+		ok    bool
+	}{
+		{"the same configuration", "", ldapCfg, true},
+		{"without LDAP", "", nil, false},
+		{"another directory", "", &LDAPConfig{URL: "ldap://127.0.0.1:1", BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}, false},
+		{"a password in the users file", "user carol password=" + mustHash(t, "x") + "\n", ldapCfg, false},
+		{"a logout in the users file", "user carol sessions=1\n", ldapCfg, false},
+	} {
+		dir, err := ReadDirectory(strings.NewReader(c.users), "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := svc.cfg
+		cfg.Directory, cfg.LDAP = dir, c.ldap
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := r.Check(ctx, s.ID); (err == nil) != c.ok {
+			t.Errorf("carol's LDAP session after a restart with %s: %q, %v; want ok=%v", c.name, u, err, c.ok)
+		}
 	}
 	if _, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1"); err != nil {
 		t.Fatalf("alice from the users file beside LDAP: %v", err)
@@ -594,5 +635,63 @@ func TestLDAPNameVariantsAreOneUser(t *testing.T) {
 	}
 	if _, err := ReadDirectory(strings.NewReader(fmt.Sprintf("token sha256:%x users=Bob\n", HashCode("c"))), "users"); err != nil {
 		t.Errorf("a token for Token-User \"Bob\" (taken as sent): %v", err)
+	}
+}
+
+// A session ends when its user is removed from the users file or their
+// password changes (a restart with the new file; the sessions stay in the
+// replicated state, but their ids' tags no longer match the user's
+// credential), or when the user's sessions= count is raised (`linkis users
+// logout`); a restart with the same file keeps it (a regression test of
+// the security review: Check never consulted the users, and a session
+// outlived both for up to its 7-day deadline).
+func TestSessionEndsWhenUserIsRemoved(t *testing.T) {
+	var file bytes.Buffer
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	d.Format(&file)
+	svc, _ := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+	s, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// restart is the server started again on the same replicated state
+	// with a users file.
+	restart := func(users string) *Service {
+		t.Helper()
+		d, err := ReadDirectory(strings.NewReader(users), "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := svc.cfg
+		cfg.Directory = d
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if u, err := restart(file.String()).Check(ctx, s.ID); err != nil || u != "alice" {
+		t.Fatalf("a restart with the same users file: %q, %v", u, err)
+	}
+	if u, err := restart("").Check(ctx, s.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("alice was removed from the users file and the server restarted, yet her session still authenticates as %q (%v)", u, err)
+	}
+	// Her password changed (say it leaked): the old session ends too.
+	if u, err := restart("user alice password="+mustHash(t, "new-pw")+"\n").Check(ctx, s.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("alice's password was changed and the server restarted, yet the session opened with the old one still authenticates as %q (%v)", u, err)
+	}
+	// An operator ends her sessions without changing her password.
+	loggedOut := strings.TrimSuffix(file.String(), "\n") + " sessions=1\n"
+	if u, err := restart(loggedOut).Check(ctx, s.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("alice's sessions= count was raised, yet her session still authenticates as %q (%v)", u, err)
+	}
+	// The one that read the old file still has it: the tags are checked
+	// against each member's own file.
+	if u, err := svc.Check(ctx, s.ID); err != nil || u != "alice" {
+		t.Fatalf("the server that still reads the old file: %q, %v", u, err)
 	}
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -256,23 +257,79 @@ func (s *Service) hash(ctx context.Context, hash, password string) bool {
 	return verifyPassword(hash, password)
 }
 
-// sessionIDBytes is the entropy of a session id.
-const sessionIDBytes = 32
+// A session id (the cookie's value) is 32 random bytes and a 16-byte tag
+// binding them to the credential its user logged in with: the HMAC of
+// the bytes keyed by the user's credential fingerprint. The state keeps
+// the SHA-256 of the random bytes only; Check recomputes the tag from the
+// user's credential as this member's users file and LDAP configuration
+// have it now. A user removed from the file, or whose password hash
+// changed (`linkis users passwd`), has another fingerprint or none once
+// the server restarts with the file: the sessions opened before end on
+// every member that reads the new file.
+const (
+	sessionIDBytes  = 32
+	sessionTagBytes = 16
+)
 
-func sessionHash(id string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(id)
-	if err != nil || len(raw) != sessionIDBytes {
-		return "", false
+// parseSessionID splits a session id into the hash the state knows it
+// by and the id's bytes and tag.
+func parseSessionID(id string) (hash string, raw, tag []byte, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(b) != sessionIDBytes+sessionTagBytes {
+		return "", nil, nil, false
 	}
-	h := sha256.Sum256(raw)
-	return string(h[:]), true
+	h := sha256.Sum256(b[:sessionIDBytes])
+	return string(h[:]), b[:sessionIDBytes], b[sessionIDBytes:], true
+}
+
+// fingerprint keys the tags of user's sessions: the SHA-256 of the user's
+// password hash in the users file; for a user the file has no password
+// for, logged in through LDAP, of the directory's URL and the user's bind
+// DN (a password kept by the directory cannot be seen: such a session
+// ends when LDAP is no longer how the user logs in - the file gives the
+// user a password, or the server is started with another directory or
+// none - or when a sessions= count on the user's line changes); none for
+// a user who cannot log in at all. The user line's sessions= count is
+// part of it: `linkis users logout` raises it to end a user's sessions.
+func (s *Service) fingerprint(user string) ([]byte, bool) {
+	h := sha256.New()
+	u, inFile := s.dir.User(user)
+	switch {
+	case inFile && u.Hash != "":
+		fmt.Fprintf(h, "golinkis session v1\x00password\x00%s", u.Hash)
+	case s.cfg.LDAP != nil && ValidUserName(user):
+		fmt.Fprintf(h, "golinkis session v1\x00ldap\x00%s\x00%s", s.cfg.LDAP.URL, s.cfg.LDAP.bindDN(user))
+	default:
+		return nil, false
+	}
+	if inFile {
+		fmt.Fprintf(h, "\x00sessions=%d", u.Sessions)
+	}
+	return h.Sum(nil), true
+}
+
+// sessionTag is the tag of a session id's bytes for user, false when the
+// user has no credential to bind it to.
+func (s *Service) sessionTag(user string, raw []byte) ([]byte, bool) {
+	key, ok := s.fingerprint(user)
+	if !ok {
+		return nil, false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(raw)
+	return m.Sum(nil)[:sessionTagBytes], true
 }
 
 // open creates a session of user.
 func (s *Service) open(ctx context.Context, user string, now time.Time) (Session, error) {
 	var raw [sessionIDBytes]byte
 	_, _ = rand.Read(raw[:])
-	id := base64.RawURLEncoding.EncodeToString(raw[:])
+	tag, ok := s.sessionTag(user, raw[:])
+	if !ok {
+		// The user just logged in: it has a credential.
+		return Session{}, fmt.Errorf("open a session: user %q has no credential to bind it to", user)
+	}
+	id := base64.RawURLEncoding.EncodeToString(append(raw[:], tag...))
 	h := sha256.Sum256(raw[:])
 	exp := now.Add(s.cfg.SessionTimeout)
 	_, err := s.cfg.Store.Apply(ctx, manager.CreateSession{Time: now.UnixNano(), Hash: string(h[:]), User: user,
@@ -295,7 +352,7 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 	if s.cfg.Store == nil {
 		return "", errNoSession()
 	}
-	h, ok := sessionHash(id)
+	h, raw, tag, ok := parseSessionID(id)
 	if !ok {
 		return "", errNoSession()
 	}
@@ -314,6 +371,10 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 			return "", errNoSession()
 		}
 	}
+	if want, ok := s.sessionTag(v.User, raw); !ok || !hmac.Equal(tag, want) {
+		s.log.Debug("identity: a session of a user removed, or whose credential changed, is refused", "user", v.User)
+		return "", errNoSession()
+	}
 	timeout := s.cfg.SessionTimeout.Nanoseconds()
 	if v.Expires-now.UnixNano() < timeout-timeout/8 && v.Expires < v.Deadline {
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -329,7 +390,7 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 
 // Logout ends a session; an id of no live session is no error.
 func (s *Service) Logout(ctx context.Context, id string) error {
-	h, ok := sessionHash(id)
+	h, _, _, ok := parseSessionID(id)
 	if !ok || s.cfg.Store == nil {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 // The users file, one entry per line ('#' starts a comment line):
 //
 //	user alice password=$2a$10$...            a login user and its password's hash (bcrypt or argon2id)
+//	user carol sessions=2                     a count that ends the user's sessions when it changes
+//	                                          (`linkis users logout`; with or without password=)
 //	token sha256:HEX users=alice,bob hosts=10.0.0.0/8,127.0.0.1 expires=2027-01-01
 //	                                          a Token-Code, by the SHA-256 of the code: whom it may
 //	                                          act as (users=*: anyone), from where (hosts=*: anywhere,
@@ -45,6 +48,9 @@ type User struct {
 	// Hash is the password's hash; empty: no password login (the user may
 	// still have tokens, or log in through LDAP).
 	Hash string
+	// Sessions is a count whose change ends the user's sessions, as a
+	// change of password does (the sessions= key).
+	Sessions uint64
 }
 
 // Token is an auth token, as Linkis's gateway keeps them: a code some
@@ -294,8 +300,14 @@ func (d *Directory) parseUser(where, name string, kv map[string]string) error {
 				return fmt.Errorf("%s: password=: %v", where, err)
 			}
 			u.Hash = v
+		case "sessions":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: sessions=: want a whole number", where)
+			}
+			u.Sessions = n
 		default:
-			return fmt.Errorf("%s: unknown key %q (a user line takes password=HASH)", where, clip(k))
+			return fmt.Errorf("%s: unknown key %q (a user line takes password=HASH and sessions=N)", where, clip(k))
 		}
 	}
 	d.users[name] = u
@@ -405,6 +417,11 @@ func (d *Directory) Format(w io.Writer) error {
 			fmt.Fprintf(bw, "user %s", l.user.Name)
 			if l.user.Hash != "" {
 				fmt.Fprintf(bw, " password=%s", l.user.Hash)
+			}
+			if l.user.Sessions != 0 || l.user.Hash == "" {
+				// (A line of one key at least: "user NAME" alone reads as an
+				// old "user token-code" line.)
+				fmt.Fprintf(bw, " sessions=%d", l.user.Sessions)
 			}
 			bw.WriteByte('\n')
 		case l.token != nil:
