@@ -388,13 +388,23 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 	return v.User, nil
 }
 
-// Logout ends a session; an id of no live session is no error.
+// Logout ends a session; an id of no live session is no error. Only a
+// session this member's state holds is ended: an id of none writes
+// nothing to the replicated log (logout is public, and any client may
+// send any id). The leader is not asked - a consistent read there writes
+// a no-op entry too - so a logout sent within moments of the login, to a
+// member that has not applied it yet, leaves the session to its expiry.
 func (s *Service) Logout(ctx context.Context, id string) error {
 	h, _, _, ok := parseSessionID(id)
 	if !ok || s.cfg.Store == nil {
 		return nil
 	}
-	_, err := s.cfg.Store.Apply(ctx, manager.DeleteSession{Time: s.now().UnixNano(), Hash: h})
+	now := s.now().UnixNano()
+	live := false
+	if err := s.cfg.Store.Read(ctx, false, func(st *manager.State) { _, live = st.Session(h, now) }); err != nil || !live {
+		return err
+	}
+	_, err := s.cfg.Store.Apply(ctx, manager.DeleteSession{Time: now, Hash: h})
 	return err
 }
 

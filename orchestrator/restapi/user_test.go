@@ -1,0 +1,107 @@
+package restapi_test
+
+// The user API's security: who a request comes from, and what an
+// anonymous one may cost.
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/golinkis/golinkis/orchestrator/identity"
+	"github.com/golinkis/golinkis/orchestrator/restapi"
+	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
+	"github.com/golinkis/golinkis/raftstore"
+)
+
+// loginHandler is the REST API over an in-memory replicated store with
+// logins (identity.Service, default limits): alice with the password
+// alice-pw, and a legacy token code for her.
+func loginHandler(t *testing.T) (http.Handler, *raftstore.Memory) {
+	t.Helper()
+	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d, err := identity.ParseSpec("alice:alice-code") // a token code an operator chose ($LINKIS_USERS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := identity.HashPassword("alice-pw")
+	if err == nil {
+		err = d.AddUser(identity.User{Name: "alice", Hash: hash})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := identity.DefaultConfig()
+	ic.Directory, ic.Store = d, st
+	auth, err := identity.New(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := restapi.DefaultConfig()
+	rc.Auth, rc.Logger = auth, slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := restapi.NewHandler(restapitest.NewJobs(), rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, st
+}
+
+// user/logout is public: a logout of a session id that names no session
+// writes nothing to the replicated log (a regression test of the security
+// review: any well-formed cookie was proposed as a DeleteSession command,
+// one log entry - written to disk, sent to every member - per anonymous
+// request), and a logout of a live one ends it.
+func TestAnonymousLogoutWritesNothing(t *testing.T) {
+	h, st := loginHandler(t)
+	logout := func(id string) int {
+		r := httptest.NewRequest("GET", restapi.Prefix+"/user/logout", nil)
+		r.AddCookie(&http.Cookie{Name: restapi.SessionCookie, Value: id})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	before := st.AppliedIndex()
+	for i := 0; i < 100; i++ {
+		// Well-formed ids (32 bytes and a 16-byte tag) of no session.
+		if code := logout(base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%048d", i)))); code != http.StatusOK {
+			t.Fatalf("logout: HTTP %d", code)
+		}
+	}
+	if after := st.AppliedIndex(); after != before {
+		t.Errorf("100 anonymous logouts of sessions that never existed moved the applied index from %d to %d", before, after)
+	}
+	// A live session's logout is written, and ends it.
+	r := httptest.NewRequest("POST", restapi.Prefix+"/user/login", strings.NewReader(`{"userName":"alice","password":"alice-pw"}`))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var id string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == restapi.SessionCookie {
+			id = c.Value
+		}
+	}
+	if id == "" {
+		t.Fatalf("login: HTTP %d %s", w.Code, w.Body)
+	}
+	before = st.AppliedIndex()
+	logout(id)
+	if after := st.AppliedIndex(); after != before+1 {
+		t.Errorf("a live session's logout moved the applied index from %d to %d, want one command", before, after)
+	}
+	r = httptest.NewRequest("GET", restapi.Prefix+"/user/userInfo", nil)
+	r.AddCookie(&http.Cookie{Name: restapi.SessionCookie, Value: id})
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Errorf("a logged-out session: HTTP %d", w.Code)
+	}
+}
