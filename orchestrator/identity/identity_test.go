@@ -171,6 +171,7 @@ func TestTokenUsersHostsExpiry(t *testing.T) {
 	must(d.AddToken(Token{Hash: HashCode("LINKIS_CLI_TEST"), AnyUser: true, AnyHost: true, Expires: time.Now().Add(-time.Hour)}))
 	must(d.AddToken(Token{Hash: HashCode("any"), AnyUser: true, AnyHost: true}))
 	svc, _ := New(Config{Directory: d, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
+	refusals := map[string]bool{}
 	for _, c := range []struct {
 		user, code, addr string
 		ok               bool
@@ -192,6 +193,12 @@ func TestTokenUsersHostsExpiry(t *testing.T) {
 		if err != nil && (!errors.Is(err, linkis.ErrPermission) || strings.Contains(err.Error(), c.code) && c.code != "") {
 			t.Errorf("Token(%q, %q): error %v: want ErrPermission without the code", c.user, c.code, err)
 		}
+		if err != nil {
+			refusals[err.Error()] = true
+		}
+	}
+	if len(refusals) != 1 {
+		t.Errorf("token refusals answer %d ways, saying which check failed: %v", len(refusals), refusals)
 	}
 }
 

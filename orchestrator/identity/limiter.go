@@ -72,6 +72,33 @@ func (l *limiter) reserve(key string, now time.Time) (time.Time, bool) {
 	return time.Time{}, true
 }
 
+// blocked reports whether key may not try now, and until when: for
+// attempts checked at once, without reserving one (a token's check
+// takes microseconds, and a busy client's good requests must not count
+// against its address while they are served).
+func (l *limiter) blocked(key string, now time.Time) (time.Time, bool) {
+	if !l.on(key) {
+		return time.Time{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, now, false)
+	if w == nil || w.failures+w.pending < l.max {
+		return time.Time{}, false
+	}
+	return w.start.Add(l.window), true
+}
+
+// fail counts a failure of key that was not reserved.
+func (l *limiter) fail(key string, now time.Time) {
+	if !l.on(key) {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.current(key, now, true).failures++
+}
+
 // release ends a reserved attempt of key, counting it as a failure when
 // failed.
 func (l *limiter) release(key string, now time.Time, failed bool) {

@@ -418,20 +418,47 @@ func (s *Service) Revoke(ctx context.Context, user string) error {
 }
 
 // Token checks a Token-User and Token-Code from addr: the code must be a
-// token's that may act as user from addr and has not expired. Anything
-// else is linkis.ErrPermission, without saying which code was tried.
+// token's that may act as user from addr and has not expired. Every
+// refusal is the same linkis.ErrPermission - which of those failed is
+// logged here, never said to the client (it would tell a valid code from
+// an invalid one) - and counts as a failure of the address in the failed
+// login limiter: an address over its limit is refused
+// (linkis.ErrQuotaExceeded) before any code is looked at.
 func (s *Service) Token(user, code, addr string) error {
+	now := s.now()
+	ak := addrKey(addr)
+	if until, blocked := s.byAddr.blocked(ak, now); blocked {
+		s.log.Warn("identity: token refused: too many failures from this address", "user", clip(user), "addr", ak)
+		return linkis.Errorf(linkis.ErrQuotaExceeded, "token", "too many refused tokens or logins from this address; try again in %d s",
+			int(until.Sub(now).Seconds())+1)
+	}
+	where, err := s.token(user, code, addr, now)
+	if err == nil {
+		return nil
+	}
+	s.byAddr.fail(ak, now)
+	reason := err.Error()
+	if le := (*linkis.Error)(nil); errors.As(err, &le) {
+		reason = le.Reason
+	}
+	s.log.Info("identity: token refused", "reason", reason, "token", where, "user", clip(user), "addr", ak)
+	return linkis.Errorf(linkis.ErrPermission, "token",
+		"wrong Token-User or Token-Code, or a token that may not act as this user, from this host, or has expired; the server's log says which")
+}
+
+// token checks a token, saying where the token's line is.
+func (s *Service) token(user, code, addr string, now time.Time) (string, error) {
 	if user == "" || code == "" {
-		return linkis.Errorf(linkis.ErrPermission, "token", "wrong Token-User or Token-Code")
+		return "", errors.New("an empty Token-User or Token-Code")
 	}
 	t, ok := s.dir.token(code)
 	if !ok {
-		return linkis.Errorf(linkis.ErrPermission, "token", "wrong Token-User or Token-Code")
+		return "", errors.New("no token has this code")
 	}
 	if !ValidUserName(user) {
-		return linkis.Errorf(linkis.ErrPermission, "token", "Token-User is not a user name")
+		return t.lineName, errors.New("Token-User is not a user name")
 	}
-	return t.allows(user, parseAddr(addr), s.now())
+	return t.lineName, t.allows(user, parseAddr(addr), now)
 }
 
 // SessionTimeout returns the idle timeout of sessions.

@@ -26,7 +26,8 @@ var userRoutes = []route{
 // cookie. It returns the user, or the reply refusing the request: -1 (HTTP
 // 401, which makes Linkis's SDK log in again) without credentials or with
 // a session that expired, was logged out or never was; 3 (403) for a
-// wrong, expired or misplaced token.
+// wrong, expired or misplaced token, one answer for all; 429 from an
+// address with too many refused tokens or logins.
 func (h *handler) authenticate(r *http.Request) (string, *reply) {
 	user, code := r.Header.Get(HeaderTokenUser), r.Header.Get(HeaderTokenCode)
 	if user == "" && code == "" {
@@ -34,9 +35,12 @@ func (h *handler) authenticate(r *http.Request) (string, *reply) {
 	}
 	if user != "" || code != "" {
 		if err := h.auth.Token(user, code, r.RemoteAddr); err != nil {
+			if errors.Is(err, linkis.ErrQuotaExceeded) {
+				return "", &reply{err: err} // 429, too many refused from this address
+			}
 			msg := "auth failed: wrong " + HeaderTokenUser + " or " + HeaderTokenCode
 			if le := (*linkis.Error)(nil); errors.As(err, &le) && le.Reason != "" {
-				msg = "auth failed: " + le.Reason // what is wrong, never the code
+				msg = "auth failed: " + le.Reason // never the code, nor which check failed
 			}
 			return "", &reply{status: StatusAuthFailed, code: http.StatusForbidden, msg: msg}
 		}

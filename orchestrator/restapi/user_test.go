@@ -5,6 +5,7 @@ package restapi_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,5 +104,51 @@ func TestAnonymousLogoutWritesNothing(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized {
 		t.Errorf("a logged-out session: HTTP %d", w.Code)
+	}
+}
+
+// Token codes cannot be guessed without limit, nor tested for validity: a
+// refused Token-Code counts as a failure of its address in the failed
+// login limiter (20 in 15 minutes), after which the address is refused
+// with 429 - the right code too, until the window ends - and every
+// refusal answers alike, whether the code exists or not (a regression
+// test of the security review: no limit, and "the token may not act as
+// this user" against "wrong Token-User or Token-Code" told which codes
+// exist - codes that operators chose or limited to hosts).
+func TestTokenGuessesAreLimited(t *testing.T) {
+	h, _ := loginHandler(t)
+	ask := func(user, code string) (int, string) {
+		r := httptest.NewRequest("GET", restapi.Prefix+"/user/userInfo", nil)
+		r.RemoteAddr = "192.0.2.7:4444"
+		r.Header.Set(restapi.HeaderTokenUser, user)
+		r.Header.Set(restapi.HeaderTokenCode, code)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var env restapi.Envelope
+		_ = json.Unmarshal(w.Body.Bytes(), &env)
+		return w.Code, env.Message
+	}
+	limited := 0
+	for i := 0; i < 200; i++ {
+		if code, _ := ask("alice", fmt.Sprintf("guess-%d", i)); code == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited != 180 {
+		t.Errorf("200 wrong Token-Codes from one address: %d refused with 429, want all after the first 20", limited)
+	}
+	if code, _ := ask("alice", "alice-code"); code != http.StatusTooManyRequests {
+		t.Errorf("the right code from an address that guessed 200 times: HTTP %d, want 429", code)
+	}
+	// Another address: refused alike for a valid code with another user
+	// and for an invalid one; the right code works.
+	h, _ = loginHandler(t)
+	_, wrongMsg := ask("nobody", "guess")
+	wrongCode, rightMsg := ask("nobody", "alice-code")
+	if wrongMsg != rightMsg || wrongCode != http.StatusForbidden {
+		t.Errorf("a valid code with another user is answered %q, an invalid one %q (HTTP %d): the answer says which codes exist", rightMsg, wrongMsg, wrongCode)
+	}
+	if code, msg := ask("alice", "alice-code"); code != http.StatusOK {
+		t.Errorf("the right code: HTTP %d %q", code, msg)
 	}
 }
