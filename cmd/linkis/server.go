@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,6 +52,7 @@ type server struct {
 	admins        []string
 	ldap          *identity.LDAPConfig
 	sessionIdle   time.Duration
+	trusted       []netip.Prefix // reverse proxies whose X-Forwarded-* are believed
 	inMemory      bool
 	capacity      linkis.Resource
 	idle          time.Duration
@@ -69,6 +71,7 @@ func parseServer(args []string) (*server, error) {
 	ldapURL := fs.String("ldap-url", "", "log users in by a bind to this LDAP directory, ldap://HOST:PORT or ldaps://... (Linkis's wds.linkis.ldap.proxy.url)")
 	ldapBase := fs.String("ldap-base-dn", "", "the directory's base DN (wds.linkis.ldap.proxy.baseDN)")
 	ldapFormat := fs.String("ldap-user-format", "", "the bind DN with %s for the user name, e.g. uid=%s,ou=people (wds.linkis.ldap.proxy.userNameFormat; empty: the bare name)")
+	trustedProxies := fs.String("trusted-proxy", "", "reverse proxies in front of the server, addresses or CIDR prefixes, comma-separated: from them X-Forwarded-For names the client (login limits, token hosts=) and X-Forwarded-Proto https makes the session cookie Secure (default: none, the headers are ignored)")
 	fs.DurationVar(&s.sessionIdle, "session-timeout", identity.DefaultConfig().SessionTimeout, "a login session unused for this long ends")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
 	sourcesFile := fs.String("datasources", "", "the data source file for jdbc jobs, mode 0600 (default $LINKIS_DATASOURCES)")
@@ -126,6 +129,9 @@ func parseServer(args []string) (*server, error) {
 		*admins = os.Getenv("LINKIS_ADMINS")
 	}
 	s.admins = splitList(*admins)
+	if s.trusted, err = restapi.ParseTrustedProxies(*trustedProxies); err != nil {
+		return nil, fmt.Errorf("server: --trusted-proxy: %w", err)
+	}
 	if *ldapURL != "" {
 		s.ldap = &identity.LDAPConfig{URL: *ldapURL, BaseDN: *ldapBase, UserNameFormat: *ldapFormat}
 		if err := s.ldap.Validate(); err != nil {
@@ -158,7 +164,7 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 		return err
 	}
 	rc := restapi.DefaultConfig()
-	rc.Auth, rc.Admins = auth, s.admins
+	rc.Auth, rc.Admins, rc.TrustedProxies = auth, s.admins, s.trusted
 	rc.Logger = log
 	h, err := sys.Handler(rc)
 	if err != nil {

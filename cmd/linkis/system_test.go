@@ -300,7 +300,7 @@ func TestServerCapacityAndEngineIdleFlags(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]string{{"--cores", "-1"}, {"--memory", "lots"}, {"--instances", "0"}, {"--engine-idle-time", "0s"}} {
+	for _, bad := range [][]string{{"--cores", "-1"}, {"--memory", "lots"}, {"--instances", "0"}, {"--engine-idle-time", "0s"}, {"--trusted-proxy", "proxy.example"}} {
 		if _, err := parseServer(append([]string{"--data-dir", t.TempDir()}, bad...)); err == nil {
 			t.Errorf("server %v: accepted", bad)
 		}

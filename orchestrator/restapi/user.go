@@ -34,7 +34,7 @@ func (h *handler) authenticate(r *http.Request) (string, *reply) {
 		user, code = cookieValue(r, HeaderTokenUser), cookieValue(r, HeaderTokenCode)
 	}
 	if user != "" || code != "" {
-		if err := h.auth.Token(user, code, r.RemoteAddr); err != nil {
+		if err := h.auth.Token(user, code, h.clientAddr(r)); err != nil {
 			if errors.Is(err, linkis.ErrQuotaExceeded) {
 				return "", &reply{err: err} // 429, too many refused from this address
 			}
@@ -68,9 +68,10 @@ func cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-// sessionCookie is the cookie of a session id (an empty id clears it).
-func sessionCookie(r *http.Request, id string) *http.Cookie {
-	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+// sessionCookie is the cookie of a session id (an empty id clears it),
+// Secure when the client's connection is TLS.
+func (h *handler) sessionCookie(r *http.Request, id string) *http.Cookie {
+	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteLaxMode}
 	if id == "" {
 		c.MaxAge = -1
 	}
@@ -103,14 +104,14 @@ func (h *handler) login(c *apiCall) *reply {
 	case b.Password == "":
 		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "password", "Password can not be blank(密码不能为空)！")}
 	}
-	s, err := h.auth.Login(c.r.Context(), b.UserName, b.Password, c.r.RemoteAddr)
+	s, err := h.auth.Login(c.r.Context(), b.UserName, b.Password, h.clientAddr(c.r))
 	if err != nil {
 		if errors.Is(err, linkis.ErrPermission) {
 			return &reply{err: err, status: StatusError, code: http.StatusBadRequest}
 		}
 		return &reply{err: err}
 	}
-	return &reply{msg: "login successful(登录成功)！", cookie: sessionCookie(c.r, s.ID),
+	return &reply{msg: "login successful(登录成功)！", cookie: h.sessionCookie(c.r, s.ID),
 		data: LoginData{UserName: s.User, IsAdmin: h.cfg.IsAdmin(s.User), SessionTimeOut: s.Timeout.Milliseconds()}}
 }
 
@@ -121,7 +122,7 @@ func (h *handler) logout(c *apiCall) *reply {
 			return &reply{err: err}
 		}
 	}
-	return &reply{msg: "Logout successful(退出登录成功)！", cookie: sessionCookie(c.r, ""), data: struct{}{}}
+	return &reply{msg: "Logout successful(退出登录成功)！", cookie: h.sessionCookie(c.r, ""), data: struct{}{}}
 }
 
 func (h *handler) publicKey(*apiCall) *reply {

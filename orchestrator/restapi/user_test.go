@@ -152,3 +152,95 @@ func TestTokenGuessesAreLimited(t *testing.T) {
 		t.Errorf("the right code: HTTP %d %q", code, msg)
 	}
 }
+
+// Behind a reverse proxy named in TrustedProxies, a request comes from
+// the rightmost address of X-Forwarded-For that is not a trusted proxy,
+// and its cookie is Secure when X-Forwarded-Proto says https: twenty
+// wrong passwords from one client lock that client out, not every client
+// of the proxy, and a token's hosts= sees the client. From a peer that is
+// not trusted the headers are ignored - a client cannot pick an address
+// to escape the limit (a regression test of the security review: every
+// client behind the README's proxy was one address, and the cookie lost
+// Secure behind TLS).
+func TestOneProxyIsNotOneClient(t *testing.T) {
+	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	d, err := identity.ReadDirectory(strings.NewReader(fmt.Sprintf("token sha256:%x users=alice hosts=198.51.100.0/24\n", identity.HashCode("office-code"))), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := identity.HashPassword("alice-pw")
+	d.AddUser(identity.User{Name: "alice", Hash: hash})
+	ic := identity.DefaultConfig()
+	ic.Directory, ic.Store = d, st
+	auth, _ := identity.New(ic)
+	handler := func(trusted ...string) http.Handler {
+		rc := restapi.DefaultConfig()
+		rc.Auth, rc.Logger = auth, slog.New(slog.NewTextHandler(io.Discard, nil))
+		rc.TrustedProxies, err = restapi.ParseTrustedProxies(strings.Join(trusted, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := restapi.NewHandler(restapitest.NewJobs(), rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	proxied := func(h http.Handler, r *http.Request, peer, forwardedFor string) *httptest.ResponseRecorder {
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", forwardedFor)
+		r.Header.Set("X-Forwarded-Proto", "https")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	login := func(h http.Handler, user, pw, peer, forwardedFor string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", restapi.Prefix+"/user/login", strings.NewReader(`{"userName":"`+user+`","password":"`+pw+`"}`))
+		return proxied(h, r, peer, forwardedFor)
+	}
+	token := func(h http.Handler, peer, forwardedFor string) int {
+		r := httptest.NewRequest("GET", restapi.Prefix+"/user/userInfo", nil)
+		r.Header.Set(restapi.HeaderTokenUser, "alice")
+		r.Header.Set(restapi.HeaderTokenCode, "office-code")
+		return proxied(h, r, peer, forwardedFor).Code
+	}
+	const proxy = "127.0.0.1:40000"
+	h := handler("127.0.0.1", "10.9.0.0/16")
+	// A client's own X-Forwarded-For is to the left of what the proxies
+	// add: the first proxy (10.9.0.1) saw 203.0.113.66.
+	for i := 0; i < 20; i++ {
+		login(h, fmt.Sprintf("nobody%d", i), "guess", proxy, fmt.Sprintf("192.0.2.%d, 203.0.113.66, 10.9.0.1", i))
+	}
+	if w := login(h, "alice", "alice-pw", proxy, "203.0.113.66, 10.9.0.1"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("the client that failed 20 times, through the proxies: HTTP %d, want 429", w.Code)
+	}
+	w := login(h, "alice", "alice-pw", proxy, "198.51.100.7")
+	if w.Code != http.StatusOK {
+		t.Fatalf("twenty wrong passwords from 203.0.113.66 through the proxy; alice, from 198.51.100.7 with her right password, gets HTTP %d", w.Code)
+	}
+	if cs := w.Result().Cookies(); len(cs) != 1 || !cs[0].Secure {
+		t.Errorf("a login through a TLS proxy (X-Forwarded-Proto: https) set %v, want a Secure cookie", cs)
+	}
+	if got := token(h, proxy, "198.51.100.7"); got != http.StatusOK {
+		t.Errorf("a token for hosts=198.51.100.0/24 from 198.51.100.7 through the proxy: HTTP %d", got)
+	}
+	if got := token(h, proxy, "198.51.100.7, 192.0.2.1"); got != http.StatusForbidden {
+		t.Errorf("the token from 192.0.2.1, which wrote 198.51.100.7 in X-Forwarded-For itself: HTTP %d, want 403", got)
+	}
+	// Trusting no proxy (the default), the headers are ignored: the peer
+	// is the client, whatever X-Forwarded-For says.
+	h = handler()
+	if got := token(h, "198.51.100.9:5000", "192.0.2.1"); got != http.StatusOK {
+		t.Errorf("the token from 198.51.100.9 with a forged X-Forwarded-For: HTTP %d, want 200", got)
+	}
+	if got := token(h, "192.0.2.2:5000", "198.51.100.7"); got != http.StatusForbidden {
+		t.Errorf("the token from 192.0.2.2 claiming 198.51.100.7, no proxy trusted: HTTP %d, want 403", got)
+	}
+	if w := login(h, "alice", "alice-pw", "198.51.100.9:5000", ""); len(w.Result().Cookies()) != 1 || w.Result().Cookies()[0].Secure {
+		t.Errorf("a plain-HTTP login claiming X-Forwarded-Proto: https, no proxy trusted: cookie %v, want not Secure", w.Result().Cookies())
+	}
+}
