@@ -2,6 +2,7 @@ package restapi_test
 
 import (
 	"bytes"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -275,5 +276,63 @@ func TestConformanceConsole(t *testing.T) {
 		if !t.Run(step.name, func(t *testing.T) { step.run(t, st) }) {
 			t.Fatalf("step %q failed (Linkis: %s); the later steps need it", step.name, step.linkis)
 		}
+	}
+}
+
+// A page of another site cannot make a browser kill a job with its
+// session cookie (a regression test of the security review: a link or
+// redirect - a top-level GET, on which a SameSite=Lax cookie is sent -
+// killed the victim's job, an administrator's anyone's). The cookie is
+// SameSite=Strict, and a request authenticated by cookie that changes
+// something is refused when Sec-Fetch-Site says another site made it;
+// the console's own requests (same-origin) and reads are served, and so
+// are clients that send the token headers - Linkis's SDK does
+// (linkis-spring-cloud-services/linkis-service-gateway/
+// linkis-gateway-httpclient-support/src/main/scala/org/apache/linkis/
+// httpclient/dws/authentication/TokenAuthenticationStrategy.scala:
+// authToHeaders) - or a cookie jar without Sec-Fetch headers, as the SDK's
+// static login and linkis-cli do.
+func TestCrossSiteGETDoesNotKill(t *testing.T) {
+	s := conformanceServer(t)
+	alice := s.newClient(t, nil)
+	login := alice.login("alice", alicePassword)
+	login.ok(t)
+	var sameSite string
+	for _, c := range (&http.Response{Header: login.header}).Cookies() {
+		if c.Name == "linkis_user_session_ticket_id_v1" {
+			sameSite = map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict", http.SameSiteNoneMode: "None"}[c.SameSite]
+		}
+	}
+	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":"sleep 30"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	exec, taskID := str(t, a.Data, "execID"), idOf(t, a.Data, "taskID")
+	// What the browser sends when a page of another site navigates to it:
+	// the cookie (Lax allows it on a top-level GET), and Sec-Fetch-* saying
+	// where it comes from.
+	browser := &client{t: t, base: alice.base, hc: alice.hc, headers: map[string]string{
+		"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Referer": "https://attacker.invalid/"}}
+	if sameSite != "Strict" {
+		t.Errorf("the session cookie is SameSite=%s, want Strict", sameSite)
+	}
+	k := browser.do("GET", "/entrance/"+exec+"/kill", nil, "")
+	st := alice.do("GET", "/jobhistory/"+taskID+"/get", nil, "")
+	st.ok(t)
+	if got := str(t, obj(t, st.Data, "task"), "status"); got == "Cancelled" || k.http != http.StatusForbidden {
+		t.Errorf("a cross-site top-level GET with the %s session cookie: HTTP %d %q, the job %s", sameSite, k.http, k.Message, got)
+	}
+	// A form another site posts, or a sibling host's page: refused too.
+	browser.headers["Sec-Fetch-Site"] = "same-site"
+	if kj := browser.do("POST", "/entrance/"+exec+"/killJobs", nil, `{"idList":["`+exec+`"],"taskIDList":[`+taskID+`]}`); kj.http != http.StatusForbidden {
+		t.Errorf("a same-site POST of killJobs with the session cookie: HTTP %d %q", kj.http, kj.Message)
+	}
+	// A cross-site read is served: it changes nothing, and the answer
+	// goes to the browser's user, not the other site.
+	browser.headers["Sec-Fetch-Site"] = "cross-site"
+	browser.do("GET", "/entrance/"+exec+"/status", nil, "").ok(t)
+	// The console's own kill (same-origin) works.
+	console := &client{t: t, base: alice.base, hc: alice.hc, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}}
+	console.do("GET", "/entrance/"+exec+"/kill", nil, "").ok(t)
+	if got := str(t, alice.waitEnded(taskID), "status"); got != "Cancelled" {
+		t.Errorf("after the console's kill the job is %s", got)
 	}
 }

@@ -18,7 +18,7 @@ var entranceRoutes = []route{
 	{methods: get, pattern: "/entrance/{execID}/progress", argName: "execID", handle: (*handler).progress},
 	{methods: get, pattern: "/entrance/{execID}/progressWithResource", argName: "execID", handle: (*handler).progressWithResource},
 	{methods: get, pattern: "/entrance/{execID}/log", argName: "execID", handle: (*handler).log},
-	{methods: getPost, pattern: "/entrance/{execID}/kill", argName: "execID", handle: (*handler).kill},
+	{methods: getPost, pattern: "/entrance/{execID}/kill", argName: "execID", changes: true, handle: (*handler).kill},
 	{methods: post, pattern: "/entrance/{execID}/killJobs", argName: "execID", handle: (*handler).killJobs},
 	{methods: get, pattern: "/entrance/{execID}/pause", argName: "execID", handle: (*handler).pause},
 }

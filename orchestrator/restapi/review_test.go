@@ -6,7 +6,6 @@ package restapi_test
 
 import (
 	"bufio"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -73,41 +72,6 @@ func splitCSV(line string) []string {
 		}
 	}
 	return append(out, b.String())
-}
-
-// Finding 7 (medium): entrance/{id}/kill accepts GET, and the session
-// cookie is SameSite=Lax - which browsers send on a top-level GET
-// navigation from another site. A link or a redirect on any page the
-// victim opens (here: the request a browser makes for it, with its
-// Sec-Fetch headers and the Lax cookie) kills the victim's job; for an
-// administrator, anyone's. No token, no custom header, no Origin check.
-// (Linkis's kill is a GET; its non-browser clients send the token headers
-// or a cookie jar that SameSite=Strict would not change.)
-func TestReviewCrossSiteGETDoesNotKill(t *testing.T) {
-	s := conformanceServer(t)
-	alice := s.newClient(t, nil)
-	login := alice.login("alice", alicePassword)
-	login.ok(t)
-	var sameSite string
-	for _, c := range (&http.Response{Header: login.header}).Cookies() {
-		if c.Name == "linkis_user_session_ticket_id_v1" {
-			sameSite = map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict", http.SameSiteNoneMode: "None"}[c.SameSite]
-		}
-	}
-	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":"sleep 30"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
-	a.ok(t)
-	exec, taskID := str(t, a.Data, "execID"), idOf(t, a.Data, "taskID")
-	// What the browser sends when a page of another site navigates to it:
-	// the cookie (Lax allows it on a top-level GET), and Sec-Fetch-* saying
-	// where it comes from.
-	browser := &client{t: t, base: alice.base, hc: alice.hc, headers: map[string]string{
-		"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Referer": "https://attacker.invalid/"}}
-	k := browser.do("GET", "/entrance/"+exec+"/kill", nil, "")
-	st := alice.do("GET", "/jobhistory/"+taskID+"/get", nil, "")
-	st.ok(t)
-	if got := str(t, obj(t, st.Data, "task"), "status"); got == "Cancelled" {
-		t.Errorf("a cross-site top-level GET with the %s session cookie killed alice's job (status %d %q)", sameSite, k.status(t), k.Message)
-	}
 }
 
 // Finding 12 (low): an administrator's submission as another user
