@@ -57,6 +57,7 @@ func (h *handler) accept(c *apiCall, req orchestrator.JobRequest, executeUser st
 				"only an administrator may submit as another user; leave executeUser empty or name yourself")}
 		}
 		user = executeUser
+		req.SubmitUser = c.user // kept in the job's record: who ran it as user
 	}
 	job, err := h.jobs.Submit(c.r.Context(), user, req)
 	if err != nil {
