@@ -1,8 +1,5 @@
 package admin_test
 
-// Reproducer of the security review of the management API (branch
-// rev-auth). It FAILS on the code as reviewed.
-
 import (
 	"context"
 	"fmt"
@@ -15,16 +12,15 @@ import (
 	"github.com/golinkis/golinkis/raftstore"
 )
 
-// Finding 9 (medium): a user's own value at a more specific level wins
-// over an administrator's at a broader one, and the ceiling that keeps a
-// user's value under the administrators' is checked only when the user
-// sets it. A user who sets her own instance cap for IDE/shell-1 at the
-// default (allowed: no administrator value yet) keeps it after an
-// administrator limits her to one engine for everything (alice-*-*): the
-// administrator's limit is not in force there, the console shows the
-// user's value in force, and the manager starts as many engines as the
-// user's value allows.
-func TestReviewAdminLimitHoldsOverAUsersOwnLevels(t *testing.T) {
+// An administrator's limit holds over a user's own values set before
+// it: a user who set her own instance cap for IDE/shell-1 at the default
+// (allowed: no administrator's value then) is held to the one engine an
+// administrator later gives her for everything (alice-*-*) - in the
+// configuration tree and in the engines the manager starts - and gets her
+// own value back when the administrator raises the limit above it (a
+// regression test of the security review: the more specific user's value
+// won, and the manager started as many engines as it allowed).
+func TestAdminLimitHoldsOverAUsersOwnLevels(t *testing.T) {
 	cfg := raftstore.DefaultMemoryConfig()
 	cfg.Manager.NewECMStandby = 0
 	st, err := raftstore.OpenMemory(cfg)
@@ -69,5 +65,18 @@ func TestReviewAdminLimitHoldsOverAUsersOwnLevels(t *testing.T) {
 	}
 	if started > 1 {
 		t.Errorf("an administrator limited alice to 1 engine; the manager started %d for alice-IDE,shell-1", started)
+	}
+	// Raised above hers, her own value is in force again.
+	if err := op.SetConfig(ctx, ops, manager.ConfLevel{User: "alice", Creator: "*", EngineType: "*"},
+		map[string]string{manager.KeyInstance: "20"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if tree, err = op.ConfigTree(ctx, alice, own); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range tree {
+		if s.Key == manager.KeyInstance && (s.InForce != "10" || s.From != own) {
+			t.Errorf("ops raised alice's limit to 20; in force for alice-IDE,shell-1: %s from %v, want her own 10", s.InForce, s.From)
+		}
 	}
 }
