@@ -85,17 +85,18 @@ func parseServer(args []string) (*server, error) {
 	join := fs.String("join", "", "API URLs of members of the cluster to join, comma-separated")
 	fs.BoolVar(&m.NoECM, "no-ecm", false, "a cluster member that runs no ECM (engines run on ECM hosts that join)")
 	fs.StringVar(&m.ECMAddr, "ecm-addr", "", "where a cluster member's ECM listens (default: --http-addr's host, a port kept in the data directory)")
-	fs.StringVar(&m.Token, "token", "", "a cluster member's cluster token (default $LINKIS_TOKEN)")
+	token := clusterTokenFlags(fs)
 	heartbeat := fs.Duration("heartbeat-timeout", 0, "a cluster member's Raft heartbeat and election timeout (default 1s)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return nil, err
 	}
 	if m.ID != "" || m.RaftAddr != "" || m.Bootstrap || *join != "" {
-		if m.Token == "" {
-			m.Token = os.Getenv("LINKIS_TOKEN")
+		var err error
+		if m.Token, err = token.value(os.Stderr); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
 		}
 		if err := missing("server", map[string]bool{"--id ID": m.ID != "", "--raft-addr HOST:PORT": m.RaftAddr != "",
-			"--token (or $LINKIS_TOKEN)": m.Token != ""}); err != nil {
+			tokenFlagNeeded: m.Token != ""}); err != nil {
 			return nil, fmt.Errorf("%w (a cluster member); the first member of a new cluster also takes --bootstrap, the others --join URL", err)
 		}
 		m.HTTPAddr, m.Join = s.addr, splitList(*join)
