@@ -71,6 +71,7 @@ func parseServer(args []string) (*server, error) {
 	ldapURL := fs.String("ldap-url", "", "log users in by a bind to this LDAP directory, ldap://HOST:PORT or ldaps://... (Linkis's wds.linkis.ldap.proxy.url)")
 	ldapBase := fs.String("ldap-base-dn", "", "the directory's base DN (wds.linkis.ldap.proxy.baseDN)")
 	ldapFormat := fs.String("ldap-user-format", "", "the bind DN with %s for the user name, e.g. uid=%s,ou=people (wds.linkis.ldap.proxy.userNameFormat; empty: the bare name)")
+	ldapStartTLS := fs.Bool("ldap-starttls", false, "upgrade an ldap:// connection with StartTLS before the password is sent (the directory's certificate is checked against the system's roots; SSL_CERT_FILE names others)")
 	trustedProxies := fs.String("trusted-proxy", "", "reverse proxies in front of the server, addresses or CIDR prefixes, comma-separated: from them X-Forwarded-For names the client (login limits, token hosts=) and X-Forwarded-Proto https makes the session cookie Secure (default: none, the headers are ignored)")
 	fs.DurationVar(&s.sessionIdle, "session-timeout", identity.DefaultConfig().SessionTimeout, "a login session unused for this long ends")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
@@ -134,10 +135,12 @@ func parseServer(args []string) (*server, error) {
 		return nil, fmt.Errorf("server: --trusted-proxy: %w", err)
 	}
 	if *ldapURL != "" {
-		s.ldap = &identity.LDAPConfig{URL: *ldapURL, BaseDN: *ldapBase, UserNameFormat: *ldapFormat}
+		s.ldap = &identity.LDAPConfig{URL: *ldapURL, BaseDN: *ldapBase, UserNameFormat: *ldapFormat, StartTLS: *ldapStartTLS}
 		if err := s.ldap.Validate(); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
+	} else if *ldapStartTLS {
+		return nil, errors.New("server: --ldap-starttls needs --ldap-url ldap://HOST:PORT")
 	}
 	return s, nil
 }

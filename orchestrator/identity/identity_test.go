@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -700,5 +702,32 @@ func TestSessionEndsWhenUserIsRemoved(t *testing.T) {
 	// against each member's own file.
 	if u, err := svc.Check(ctx, s.ID); err != nil || u != "alice" {
 		t.Fatalf("the server that still reads the old file: %q, %v", u, err)
+	}
+}
+
+// An LDAP login can upgrade its ldap:// connection with StartTLS before
+// the password is sent (linkis server --ldap-starttls): against a real
+// slapd offering it, with the directory's CA the login works; with a CA
+// that did not sign its certificate the directory is unavailable, and no
+// password was sent in clear.
+func TestLDAPStartTLS(t *testing.T) {
+	srv, pool := startSlapdTLS(t, map[string]string{"carol": "carol-ldap-pw"})
+	ctx := context.Background()
+	cfg := LDAPConfig{URL: srv.URL, BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people", StartTLS: true, TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	svc, _ := newTestService(t, Config{LDAP: &cfg})
+	if s, err := svc.Login(ctx, "carol", "carol-ldap-pw", "127.0.0.1:1"); err != nil || s.User != "carol" {
+		t.Fatalf("carol over StartTLS: %q, %v", s.User, err)
+	}
+	if _, err := svc.Login(ctx, "carol", "wrong", "127.0.0.1:1"); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("a wrong password over StartTLS: %v", err)
+	}
+	untrusted := cfg
+	untrusted.TLS = &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "127.0.0.1"}
+	svc, _ = newTestService(t, Config{LDAP: &untrusted})
+	if _, err := svc.Login(ctx, "carol", "carol-ldap-pw", "127.0.0.1:1"); !errors.Is(err, linkis.ErrUnavailable) {
+		t.Fatalf("StartTLS to a directory whose certificate is not trusted: %v, want unavailable", err)
+	}
+	if err := (LDAPConfig{URL: "ldaps://ldap:636", StartTLS: true}).Validate(); err == nil {
+		t.Error("StartTLS on an ldaps:// URL (TLS already) was accepted")
 	}
 }
