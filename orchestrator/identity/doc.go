@@ -60,13 +60,20 @@
 // attempt would let a flood of wrong passwords flood the Raft log. A
 // cluster of N members therefore lets an attacker try N times the limit;
 // the limit is set low enough that this does not matter (5 per user and 20
-// per address in 15 minutes, by default).
+// per address in 15 minutes, by default). A login's attempt is reserved
+// before its password is hashed, so guesses sent at once count as made; a
+// refused token code counts against its address too. A logout of an id
+// no session has proposes nothing. (Check looks an id this member does
+// not know up through the leader, and the leader's consistent read
+// appends a no-op entry: a well-formed forged cookie still costs the log
+// that, batched with other commands.)
 //
 // # What it must never do
 //
 // It never writes a password, a token code or a session id into a log, an
 // error or the replicated state (only their hashes are kept), never tells
-// an unknown user from a wrong password (both cost a hash comparison and
-// answer the same), and never binds to LDAP with an empty password (an
-// unauthenticated bind succeeds on most servers).
+// a valid token code from an invalid one (every refusal answers alike)
+// nor an unknown user from a wrong password (both cost a hash comparison
+// of the same cost and answer the same), and never binds to LDAP with an
+// empty password (an unauthenticated bind succeeds on most servers).
 package identity
