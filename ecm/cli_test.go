@@ -83,13 +83,13 @@ func TestLinkisECMCommand(t *testing.T) {
 
 	// Bad flags: a clear error, exit 1, nothing started.
 	for _, args := range [][]string{
-		{"ecm", "--data-dir", t.TempDir(), "--token", "x"},
-		{"ecm", "--manager", srv.URL, "--token", "x"},
-		{"ecm", "--manager", srv.URL, "--data-dir", t.TempDir()},
-		{"ecm", "--manager", srv.URL, "--data-dir", t.TempDir(), "--token", "x", "--memory", "lots"},
+		{"ecm", "--data-dir", t.TempDir()},
+		{"ecm", "--manager", srv.URL},
+		{"ecm", "--manager", srv.URL, "--data-dir", t.TempDir(), "--token-file", filepath.Join(t.TempDir(), "none")},
+		{"ecm", "--manager", srv.URL, "--data-dir", t.TempDir(), "--memory", "lots"},
 	} {
 		bad := exec.Command(linkisBin, args...)
-		bad.Env = []string{"PATH=/usr/bin:/bin"}
+		bad.Env = []string{"PATH=/usr/bin:/bin", "LINKIS_TOKEN=x"}
 		msg, err := bad.CombinedOutput()
 		if err == nil || !strings.Contains(string(msg), "linkis:") {
 			t.Errorf("%v: %v %s", args, err, msg)
@@ -134,7 +134,8 @@ func TestRestartedECMAdoptsItsEngines(t *testing.T) {
 
 	data, addr := t.TempDir(), freeAddr(t)
 	startECM := func() *exec.Cmd {
-		cmd := exec.Command(linkisBin, "ecm", "--manager", srv.URL, "--data-dir", data, "--http-addr", addr, "--id", "ecm-r", "--token", clusterToken, "--allow-root-engines")
+		cmd := exec.Command(linkisBin, "ecm", "--manager", srv.URL, "--data-dir", data, "--http-addr", addr, "--id", "ecm-r", "--allow-root-engines")
+		cmd.Env = append(cmd.Environ(), "LINKIS_TOKEN="+clusterToken) // never on the command line
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

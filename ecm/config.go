@@ -111,7 +111,7 @@ func (c Config) Validate() error {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "manager", "at least one manager URL is required")
 	}
 	if c.Token == "" {
-		return linkis.Errorf(linkis.ErrInvalidArgument, "token", "the cluster token is required (--token or LINKIS_TOKEN)")
+		return linkis.Errorf(linkis.ErrInvalidArgument, "token", "the cluster token is required (--token-file or LINKIS_TOKEN)")
 	}
 	if len(c.Token) > 1024 {
 		// Engines get it through a pipe written before they start: it must

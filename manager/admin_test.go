@@ -327,6 +327,27 @@ func TestConfigurationInForce(t *testing.T) {
 	}
 }
 
+// A user's own limit is in force up to the administrators' value under
+// it, whenever either was set: the entrance's running cap of erin's group
+// follows an administrator who lowers erin's limit below her own value,
+// and her value again when the limit is raised above it.
+func TestAdminLimitCapsAUsersOwnValue(t *testing.T) {
+	h := opHarness(t)
+	h.apply(ConfigureJobs{Time: h.now, Config: DefaultJobConfig()})
+	h.operate(SetConfig{User: "erin", Creator: "IDE", EngineType: "shell", Set: map[string]string{KeyCreatorJobs: "4"}})
+	h.operate(SetConfig{User: "erin", Creator: "*", EngineType: "*", Set: map[string]string{KeyCreatorJobs: "2"}, Admin: true})
+	for i := range 5 {
+		h.apply(SubmitJob{Time: h.now, Key: uint64(200 + i), User: "erin", Creator: "IDE", EngineType: "shell-1"})
+	}
+	if gs := h.s.JobGroups(); len(gs) != 1 || gs[0].Running != 2 || gs[0].MaxRunning != 2 {
+		t.Fatalf("erin's own cap 4 under an administrator's 2: %+v", gs)
+	}
+	h.operate(SetConfig{User: "erin", Creator: "*", EngineType: "*", Set: map[string]string{KeyCreatorJobs: "10"}, Admin: true})
+	if gs := h.s.JobGroups(); gs[0].Running != 4 || gs[0].MaxRunning != 4 {
+		t.Fatalf("the administrator's limit raised to 10 over erin's own 4: %+v", gs)
+	}
+}
+
 func TestConfigurationBadInputChangesNothing(t *testing.T) {
 	h := opHarness(t)
 	h.operate(SetConfig{User: "alice", Creator: "IDE", EngineType: "*", Set: map[string]string{KeyInstance: "3"}, Admin: true})

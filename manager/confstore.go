@@ -191,17 +191,50 @@ func levelsOf(user, creator string, et linkis.EngineType) [confLevelsPerSpec]Con
 
 // lookup returns the value in force of key for a request, and the level
 // it comes from; over, when set, stands for the values of level at.
+//
+// A user's own value of a limit (KeyInstance, the client memory and
+// cores, KeyCreatorJobs) is in force only up to the administrators' value
+// that applies under it - the most specific administrator's value at a
+// broader level: an administrator who lowers a limit after the user set
+// her own lowers hers too (checkCeiling refuses a user's value above it
+// only when she sets it). The cap is taken here, from the values as they
+// are, so the state keeps both and a later raise gives hers back.
 func (c *confStore) lookup(key, user, creator string, et linkis.EngineType, at *ConfLevel, over map[string]confValue) (confValue, ConfLevel, bool) {
-	for _, l := range levelsOf(user, creator, et) {
-		vals := c.levels[l]
+	levels := levelsOf(user, creator, et)
+	valuesAt := func(l ConfLevel) map[string]confValue {
 		if at != nil && l == *at {
-			vals = over
+			return over
 		}
-		if v, ok := vals[key]; ok {
-			return v, l, true
+		return c.levels[l]
+	}
+	for i, l := range levels {
+		v, ok := valuesAt(l)[key]
+		if !ok {
+			continue
 		}
+		if !v.admin && limitKey(key) {
+			for _, m := range levels[i+1:] {
+				if w, ok := valuesAt(m)[key]; ok && w.admin {
+					if w.n < v.n {
+						return w, m, true
+					}
+					break
+				}
+			}
+		}
+		return v, l, true
 	}
 	return confValue{}, ConfLevel{}, false
+}
+
+// limitKey reports whether a key is a limit, whose administrators' value
+// is a ceiling of users' own.
+func limitKey(key string) bool {
+	switch key {
+	case KeyInstance, KeyClientMemory, KeyClientCores, KeyCreatorJobs:
+		return true
+	}
+	return false
 }
 
 // adminLookup is lookup among the values administrators set.

@@ -23,6 +23,11 @@ type JobRequest struct {
 	// Labels route the job: engineType and userCreator are required;
 	// tenant, yarnCluster, emInstance and the strategy labels are optional.
 	Labels map[string]string `json:"labels"`
+	// SubmitUser is who submitted the job when it is not the user it runs
+	// as: an administrator's submission as another user (Linkis's proxy
+	// user, executeUser). Set by the REST API from the login, never from a
+	// request's body; empty when the user submitted it.
+	SubmitUser string `json:"submitUser,omitempty"`
 }
 
 // ExecutionContent is the code to run and its run type ("sh", "py",

@@ -11,7 +11,7 @@ import (
 type Job struct {
 	TaskID     int64      `json:"taskID"`
 	ExecID     string     `json:"execID"`
-	User       string     `json:"user"`       // the submitter (authenticated)
+	User       string     `json:"user"`       // whom it runs as, its owner (Request.SubmitUser: who submitted it, if another)
 	Creator    string     `json:"creator"`    // from userCreator
 	EngineType string     `json:"engineType"` // the engineType label, "type-version"
 	Request    JobRequest `json:"request"`    // as accepted (code before substitution)

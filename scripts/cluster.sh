@@ -7,6 +7,8 @@
 #
 #   scripts/cluster.sh            # or: make cluster
 #   LINKIS_TOKEN=... LINKIS_USERS=alice:code DATA=/var/tmp/lk scripts/cluster.sh
+# The cluster token reaches the members and ECMs in $LINKIS_TOKEN, never
+# on their command lines (which every user of the host can read).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-/tmp/linkis-cluster}
@@ -44,5 +46,5 @@ done
 echo "servers: $members (REST under /api/rest_j/v1; user ${LINKIS_USERS%%:*})"
 echo "ECMs: http://127.0.0.1:9101 http://127.0.0.1:9102   logs: $DATA/*.log"
 echo "  LINKIS_SERVER=$members LINKIS_USER=alice LINKIS_TOKEN_CODE=alice-dev-code $BIN submit --engine shell --code 'echo hi' --wait"
-echo "  curl -H 'Authorization: Bearer $LINKIS_TOKEN' http://127.0.0.1:8101/v1/status"
+echo "  printf 'Authorization: Bearer %s\\n' \"\$LINKIS_TOKEN\" | curl -H @- http://127.0.0.1:8101/v1/status   # the token never on a command line"
 wait

@@ -19,7 +19,7 @@ import (
 )
 
 // runECM is `linkis ecm --manager URL[,URL] --data-dir DIR --http-addr
-// HOST:PORT [--token T]`: the host agent, until SIGTERM.
+// HOST:PORT [--token-file FILE]`: the host agent, until SIGTERM.
 func runECM(_ io.Writer, args []string) error {
 	cfg := ecm.DefaultConfig()
 	fs := flag.NewFlagSet("ecm", flag.ContinueOnError)
@@ -27,7 +27,7 @@ func runECM(_ io.Writer, args []string) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for engine work, log and result dirs")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:0", "ECM API listen address")
 	fs.StringVar(&cfg.Addr, "advertise", "", "API address the manager calls (default: the listen address)")
-	fs.StringVar(&cfg.Token, "token", "", "cluster token (default $LINKIS_TOKEN)")
+	token := clusterTokenFlags(fs)
 	fs.StringVar(&cfg.ID, "id", cfg.ID, "ECM id, unique among the manager's ECMs")
 	fs.BoolVar(&cfg.Replace, "replace", false, "take the id over from another ECM registered with it (its engines end); without it, such a start fails")
 	fs.DurationVar(&cfg.RegisterWait, "manager-wait", cfg.RegisterWait, "how long start-up keeps trying while no manager answers")
@@ -62,11 +62,12 @@ func runECM(_ io.Writer, args []string) error {
 			cfg.Managers = append(cfg.Managers, serverURL(u))
 		}
 	}
-	if cfg.Token == "" {
-		cfg.Token = os.Getenv("LINKIS_TOKEN")
+	var err error
+	if cfg.Token, err = token.value(os.Stderr); err != nil {
+		return fmt.Errorf("ecm: %w", err)
 	}
 	if err := missing("ecm", map[string]bool{"--manager URL": len(cfg.Managers) > 0, "--data-dir DIR": cfg.DataDir != "",
-		"--token (or $LINKIS_TOKEN)": cfg.Token != ""}); err != nil {
+		tokenFlagNeeded: cfg.Token != ""}); err != nil {
 		return err
 	}
 	cfg.Labels = labels

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -101,12 +103,16 @@ func TestHelpVersionAndUsage(t *testing.T) {
 // bytes").
 func TestMissingFlagsAreNamed(t *testing.T) {
 	t.Setenv("LINKIS_TOKEN", "")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
 		{[]string{"manager"}, []string{"--id ID", "--data-dir DIR", "--raft-addr HOST:PORT", "--http-addr HOST:PORT", "--token", "--bootstrap", "--join URL"}},
-		{[]string{"manager", "--id", "m1", "--data-dir", "d", "--token", "t"}, []string{"--raft-addr", "--http-addr"}},
+		{[]string{"manager", "--id", "m1", "--data-dir", "d", "--token-file", tokenFile}, []string{"--raft-addr", "--http-addr"}},
 		{[]string{"ecm"}, []string{"--manager URL", "--data-dir DIR", "--token"}},
 		{[]string{"server"}, []string{"--data-dir DIR"}},
 	} {
@@ -120,7 +126,7 @@ func TestMissingFlagsAreNamed(t *testing.T) {
 			}
 		}
 	}
-	if _, _, errs := runLinkis("manager", "--id", "m1", "--data-dir", "d", "--token", "t"); strings.Contains(errs, "--id") {
+	if _, _, errs := runLinkis("manager", "--id", "m1", "--data-dir", "d", "--token-file", tokenFile); strings.Contains(errs, "--id") {
 		t.Errorf("a flag that was given is named missing: %q", errs)
 	}
 }

@@ -25,7 +25,7 @@ func runManager(_ io.Writer, args []string) error {
 		`where the Raft log is kept: "wal" (DIR/wal, one fsync per append) or "bolt" (DIR/raft.db); a log in the other moves over at start`)
 	fs.StringVar(&cfg.Node.RaftAddr, "raft-addr", "", "host:port for Raft traffic")
 	fs.StringVar(&cfg.Node.HTTPAddr, "http-addr", "", "host:port of the manager API")
-	fs.StringVar(&cfg.Token, "token", "", "cluster token (default $LINKIS_TOKEN)")
+	token := clusterTokenFlags(fs)
 	fs.BoolVar(&cfg.Bootstrap, "bootstrap", false, "start a new cluster with this member")
 	join := fs.String("join", "", "API URLs of members to join, comma-separated")
 	fs.DurationVar(&cfg.Node.HeartbeatTimeout, "heartbeat-timeout", cfg.Node.HeartbeatTimeout, "Raft heartbeat timeout")
@@ -35,12 +35,13 @@ func runManager(_ io.Writer, args []string) error {
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return err
 	}
-	if cfg.Token == "" {
-		cfg.Token = os.Getenv("LINKIS_TOKEN")
+	var err error
+	if cfg.Token, err = token.value(os.Stderr); err != nil {
+		return fmt.Errorf("manager: %w", err)
 	}
 	if err := missing("manager", map[string]bool{"--id ID": cfg.Node.ID != "", "--data-dir DIR": cfg.Node.DataDir != "",
 		"--raft-addr HOST:PORT": cfg.Node.RaftAddr != "", "--http-addr HOST:PORT": cfg.Node.HTTPAddr != "",
-		"--token (or $LINKIS_TOKEN)": cfg.Token != ""}); err != nil {
+		tokenFlagNeeded: cfg.Token != ""}); err != nil {
 		return fmt.Errorf("%w; the first member of a new cluster also takes --bootstrap, the others --join URL", err)
 	}
 	cfg.Join = splitList(*join)

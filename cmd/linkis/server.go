@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,6 +52,7 @@ type server struct {
 	admins        []string
 	ldap          *identity.LDAPConfig
 	sessionIdle   time.Duration
+	trusted       []netip.Prefix // reverse proxies whose X-Forwarded-* are believed
 	inMemory      bool
 	capacity      linkis.Resource
 	idle          time.Duration
@@ -69,6 +71,8 @@ func parseServer(args []string) (*server, error) {
 	ldapURL := fs.String("ldap-url", "", "log users in by a bind to this LDAP directory, ldap://HOST:PORT or ldaps://... (Linkis's wds.linkis.ldap.proxy.url)")
 	ldapBase := fs.String("ldap-base-dn", "", "the directory's base DN (wds.linkis.ldap.proxy.baseDN)")
 	ldapFormat := fs.String("ldap-user-format", "", "the bind DN with %s for the user name, e.g. uid=%s,ou=people (wds.linkis.ldap.proxy.userNameFormat; empty: the bare name)")
+	ldapStartTLS := fs.Bool("ldap-starttls", false, "upgrade an ldap:// connection with StartTLS before the password is sent (the directory's certificate is checked against the system's roots; SSL_CERT_FILE names others)")
+	trustedProxies := fs.String("trusted-proxy", "", "reverse proxies in front of the server, addresses or CIDR prefixes, comma-separated: from them X-Forwarded-For names the client (login limits, token hosts=) and X-Forwarded-Proto https makes the session cookie Secure (default: none, the headers are ignored)")
 	fs.DurationVar(&s.sessionIdle, "session-timeout", identity.DefaultConfig().SessionTimeout, "a login session unused for this long ends")
 	fs.BoolVar(&s.inMemory, "in-memory", false, "keep the manager's state in memory (engines are forgotten at a restart)")
 	sourcesFile := fs.String("datasources", "", "the data source file for jdbc jobs, mode 0600 (default $LINKIS_DATASOURCES)")
@@ -82,17 +86,18 @@ func parseServer(args []string) (*server, error) {
 	join := fs.String("join", "", "API URLs of members of the cluster to join, comma-separated")
 	fs.BoolVar(&m.NoECM, "no-ecm", false, "a cluster member that runs no ECM (engines run on ECM hosts that join)")
 	fs.StringVar(&m.ECMAddr, "ecm-addr", "", "where a cluster member's ECM listens (default: --http-addr's host, a port kept in the data directory)")
-	fs.StringVar(&m.Token, "token", "", "a cluster member's cluster token (default $LINKIS_TOKEN)")
+	token := clusterTokenFlags(fs)
 	heartbeat := fs.Duration("heartbeat-timeout", 0, "a cluster member's Raft heartbeat and election timeout (default 1s)")
 	if _, err := parseArgs(fs, args, 0, ""); err != nil {
 		return nil, err
 	}
 	if m.ID != "" || m.RaftAddr != "" || m.Bootstrap || *join != "" {
-		if m.Token == "" {
-			m.Token = os.Getenv("LINKIS_TOKEN")
+		var err error
+		if m.Token, err = token.value(os.Stderr); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
 		}
 		if err := missing("server", map[string]bool{"--id ID": m.ID != "", "--raft-addr HOST:PORT": m.RaftAddr != "",
-			"--token (or $LINKIS_TOKEN)": m.Token != ""}); err != nil {
+			tokenFlagNeeded: m.Token != ""}); err != nil {
 			return nil, fmt.Errorf("%w (a cluster member); the first member of a new cluster also takes --bootstrap, the others --join URL", err)
 		}
 		m.HTTPAddr, m.Join = s.addr, splitList(*join)
@@ -126,11 +131,16 @@ func parseServer(args []string) (*server, error) {
 		*admins = os.Getenv("LINKIS_ADMINS")
 	}
 	s.admins = splitList(*admins)
+	if s.trusted, err = restapi.ParseTrustedProxies(*trustedProxies); err != nil {
+		return nil, fmt.Errorf("server: --trusted-proxy: %w", err)
+	}
 	if *ldapURL != "" {
-		s.ldap = &identity.LDAPConfig{URL: *ldapURL, BaseDN: *ldapBase, UserNameFormat: *ldapFormat}
+		s.ldap = &identity.LDAPConfig{URL: *ldapURL, BaseDN: *ldapBase, UserNameFormat: *ldapFormat, StartTLS: *ldapStartTLS}
 		if err := s.ldap.Validate(); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
+	} else if *ldapStartTLS {
+		return nil, errors.New("server: --ldap-starttls needs --ldap-url ldap://HOST:PORT")
 	}
 	return s, nil
 }
@@ -158,7 +168,7 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 		return err
 	}
 	rc := restapi.DefaultConfig()
-	rc.Auth, rc.Admins = auth, s.admins
+	rc.Auth, rc.Admins, rc.TrustedProxies = auth, s.admins, s.trusted
 	rc.Logger = log
 	h, err := sys.Handler(rc)
 	if err != nil {

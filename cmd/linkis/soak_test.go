@@ -48,6 +48,10 @@ func TestSoakManagerCluster(t *testing.T) {
 		storeFlag = []string{"--log-store", v}
 	}
 	const token = "soak-token"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "linkis")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -76,7 +80,7 @@ func TestSoakManagerCluster(t *testing.T) {
 	}
 	start := func(p *proc, extra ...string) {
 		args := append([]string{"manager", "--id", p.id, "--data-dir", p.dir, "--raft-addr", p.raft, "--http-addr", p.http,
-			"--token", token, "--heartbeat-timeout", "300ms", "--election-timeout", "300ms", "--lease-timeout", "150ms"}, storeFlag...)
+			"--token-file", tokenFile, "--heartbeat-timeout", "300ms", "--election-timeout", "300ms", "--lease-timeout", "150ms"}, storeFlag...)
 		args = append(args, extra...)
 		p.cmd = exec.Command(bin, args...)
 		log, err := os.OpenFile(p.dir+".log", os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)

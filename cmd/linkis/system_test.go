@@ -300,10 +300,15 @@ func TestServerCapacityAndEngineIdleFlags(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]string{{"--cores", "-1"}, {"--memory", "lots"}, {"--instances", "0"}, {"--engine-idle-time", "0s"}} {
+	for _, bad := range [][]string{{"--cores", "-1"}, {"--memory", "lots"}, {"--instances", "0"}, {"--engine-idle-time", "0s"}, {"--trusted-proxy", "proxy.example"},
+		{"--ldap-starttls"}, {"--ldap-url", "ldaps://ldap:636", "--ldap-starttls"}} {
 		if _, err := parseServer(append([]string{"--data-dir", t.TempDir()}, bad...)); err == nil {
 			t.Errorf("server %v: accepted", bad)
 		}
+	}
+	s, err := parseServer([]string{"--data-dir", t.TempDir(), "--ldap-url", "ldap://127.0.0.1:389", "--ldap-starttls", "--trusted-proxy", "127.0.0.1,10.0.0.0/8"})
+	if err != nil || !s.ldap.StartTLS || len(s.trusted) != 2 {
+		t.Errorf("--ldap-starttls --trusted-proxy: %+v, %v", s, err)
 	}
 }
 

@@ -20,6 +20,11 @@ import (
 //	linkis users token FILE --users a,b [--hosts 10.0.0.0/8] [--expires 2027-01-01]
 //	                                       add a token and print its code, once
 //	linkis users migrate FILE              rewrite old 'user token-code' lines keeping only hashes
+//	linkis users logout FILE NAME          end NAME's sessions (a password change ends them too)
+//
+// A server reads the file when it starts: a changed password, a removed
+// user or a logout takes effect when the servers restart with the file,
+// ending the sessions opened before.
 func runUsers(out io.Writer, args []string) error {
 	return runUsersIn(out, os.Stdin, args)
 }
@@ -32,7 +37,7 @@ func runUsersIn(out io.Writer, in io.Reader, args []string) error {
 		}
 	}
 	if len(args) < 2 {
-		return errors.New("users needs passwd FILE NAME, token FILE --users NAMES, or migrate FILE (linkis help users)")
+		return errors.New("users needs passwd FILE NAME, token FILE --users NAMES, migrate FILE or logout FILE NAME (linkis help users)")
 	}
 	sub, file, rest := args[0], args[1], args[2:]
 	switch sub {
@@ -65,7 +70,29 @@ func runUsersIn(out io.Writer, in io.Reader, args []string) error {
 		if err := d.WriteFile(file); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "password of %s set in %s (a server reads it when it starts)\n", rest[0], file)
+		fmt.Fprintf(out, "password of %s set in %s (a server reads it when it starts; %s's sessions opened before end then)\n", rest[0], file, rest[0])
+		return nil
+	case "logout":
+		if len(rest) != 1 {
+			return errors.New("users logout FILE NAME: one user")
+		}
+		d, err := openOrNew(file)
+		if err != nil {
+			return err
+		}
+		u, _ := d.User(rest[0])
+		if u == nil {
+			u = &identity.User{Name: rest[0]} // an LDAP user: a line of its own, without a password
+		}
+		nu := *u
+		nu.Sessions++
+		if err := d.AddUser(nu); err != nil {
+			return fmt.Errorf("users logout: %w", err)
+		}
+		if err := d.WriteFile(file); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "sessions of %s end when a server restarts with %s\n", rest[0], file)
 		return nil
 	case "token":
 		fs, users, hosts, expires := tokenFlags()
@@ -108,7 +135,7 @@ func runUsersIn(out io.Writer, in io.Reader, args []string) error {
 		fmt.Fprintf(out, "%d line(s) of %s rewritten: token codes are kept as SHA-256 hashes; the same codes work\n", n, file)
 		return nil
 	}
-	return fmt.Errorf("users: unknown %q: want passwd, token or migrate", sub)
+	return fmt.Errorf("users: unknown %q: want passwd, token, migrate or logout", sub)
 }
 
 // openOrNew reads a users file, or starts an empty one.

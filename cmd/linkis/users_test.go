@@ -45,4 +45,20 @@ func TestUsersCommand(t *testing.T) {
 	if err := runUsersIn(&out, strings.NewReader("x\n"), []string{"passwd", file}); err == nil {
 		t.Error("passwd without a name: no error")
 	}
+	// logout raises a user's sessions= count, keeping the password; an
+	// LDAP user (no line yet) gets a line without one.
+	for _, name := range []string{"alice", "carol", "carol"} {
+		if err := runUsersIn(&out, nil, []string{"logout", file, name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, err = loadUsers(file, "", false); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := d.User("alice")
+	c, _ := d.User("carol")
+	if a == nil || a.Sessions != 1 || !strings.HasPrefix(a.Hash, "$2a$") || c == nil || c.Sessions != 2 || c.Hash != "" {
+		b, _ := os.ReadFile(file)
+		t.Fatalf("after logout alice, carol, carol:\n%s", b)
+	}
 }

@@ -192,6 +192,12 @@ func validate(user string, req *orchestrator.JobRequest) (linkis.UserCreator, er
 	if !validUser(user) {
 		return linkis.UserCreator{}, linkis.ValueError(linkis.ErrInvalidArgument, "user", user, "must be 1-64 letters, digits, '_', '.' or '@', not dots only")
 	}
+	if req.SubmitUser == user {
+		req.SubmitUser = ""
+	}
+	if req.SubmitUser != "" && !validUser(req.SubmitUser) {
+		return linkis.UserCreator{}, linkis.ValueError(linkis.ErrInvalidArgument, "submitUser", req.SubmitUser, "must be 1-64 letters, digits, '_', '.' or '@', not dots only")
+	}
 	ucs, ok := req.Labels[linkis.LabelUserCreator]
 	if !ok {
 		return linkis.UserCreator{}, linkis.Errorf(linkis.ErrMissingLabel, linkis.LabelUserCreator, "required, e.g. %s-IDE", user)

@@ -160,6 +160,7 @@ func TestSubmitRefusals(t *testing.T) {
 		{"no engineType", "alice", func(r *orchestrator.JobRequest) { delete(r.Labels, linkis.LabelEngineType) }, linkis.ErrMissingLabel},
 		{"another user's creator", "bob", nil, linkis.ErrPermission},
 		{"bad timeout", "alice", func(r *orchestrator.JobRequest) { r.Labels[linkis.LabelJobRunningTimeout] = "-3" }, linkis.ErrInvalidLabel},
+		{"bad submitter", "alice", func(r *orchestrator.JobRequest) { r.SubmitUser = "a/b" }, linkis.ErrInvalidArgument},
 		{"record too large", "alice", func(r *orchestrator.JobRequest) {
 			r.Params.Variable = orchestrator.Values{"v": strings.Repeat("x", manager.MaxJobRequestBytes)}
 		}, linkis.ErrInvalidArgument},

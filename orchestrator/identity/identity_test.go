@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -11,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/raftstore"
@@ -83,6 +87,14 @@ func TestUsersFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(again.Warnings) != 0 || again.Tokens() != 3 || len(again.Users()) != 2 {
+		t.Fatalf("read back: %d tokens, %v, warnings %q", again.Tokens(), again.Users(), again.Warnings)
+	}
+	// A user without a password (tokens or LDAP only) is written with a
+	// key, so that it reads back as a user, not as an old "user code" line.
+	again.AddUser(User{Name: "erin"})
+	buf.Reset()
+	again.Format(&buf)
+	if again, err = ReadDirectory(&buf, "again"); err != nil || len(again.Users()) != 3 || again.Tokens() != 3 {
 		t.Fatalf("read back: %d tokens, %v, warnings %q", again.Tokens(), again.Users(), again.Warnings)
 	}
 	svc, _ := New(Config{Directory: again, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
@@ -161,6 +173,7 @@ func TestTokenUsersHostsExpiry(t *testing.T) {
 	must(d.AddToken(Token{Hash: HashCode("LINKIS_CLI_TEST"), AnyUser: true, AnyHost: true, Expires: time.Now().Add(-time.Hour)}))
 	must(d.AddToken(Token{Hash: HashCode("any"), AnyUser: true, AnyHost: true}))
 	svc, _ := New(Config{Directory: d, SessionTimeout: time.Hour, SessionMaxAge: time.Hour})
+	refusals := map[string]bool{}
 	for _, c := range []struct {
 		user, code, addr string
 		ok               bool
@@ -182,6 +195,12 @@ func TestTokenUsersHostsExpiry(t *testing.T) {
 		if err != nil && (!errors.Is(err, linkis.ErrPermission) || strings.Contains(err.Error(), c.code) && c.code != "") {
 			t.Errorf("Token(%q, %q): error %v: want ErrPermission without the code", c.user, c.code, err)
 		}
+		if err != nil {
+			refusals[err.Error()] = true
+		}
+	}
+	if len(refusals) != 1 {
+		t.Errorf("token refusals answer %d ways, saying which check failed: %v", len(refusals), refusals)
 	}
 }
 
@@ -224,15 +243,18 @@ func TestLoginSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s1.ID == s2.ID || len(s1.ID) != 43 {
-		t.Fatalf("session ids %q, %q: want a new 43-char id at each login", s1.ID, s2.ID)
+	if s1.ID == s2.ID || len(s1.ID) != 64 {
+		t.Fatalf("session ids %q, %q: want a new 64-char id at each login", s1.ID, s2.ID)
 	}
 	if u, err := svc.Check(ctx, s1.ID); err != nil || u != "alice" {
 		t.Fatalf("Check: %q, %v", u, err)
 	}
 	// Forged ids: wrong length, not base64, a valid shape nobody was given.
-	forged := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
-	for _, id := range []string{"", "x", strings.Repeat("!", 43), forged, s1.ID + "A"} {
+	forged := base64.RawURLEncoding.EncodeToString(make([]byte, 48))
+	raw, _ := base64.RawURLEncoding.DecodeString(s1.ID)
+	retagged := base64.RawURLEncoding.EncodeToString(append(raw[:32:32], make([]byte, 16)...)) // s1's bytes, another tag
+	old := base64.RawURLEncoding.EncodeToString(raw[:32])                                      // the form before tags
+	for _, id := range []string{"", "x", strings.Repeat("!", 64), forged, s1.ID + "A", retagged, old} {
 		if _, err := svc.Check(ctx, id); !errors.Is(err, linkis.ErrPermission) {
 			t.Errorf("Check(%q) = %v, want ErrPermission", id, err)
 		}
@@ -328,6 +350,36 @@ func TestLDAPLogin(t *testing.T) {
 	if u, err := svc.Check(ctx, s.ID); err != nil || u != "carol" {
 		t.Fatalf("carol's session: %q, %v", u, err)
 	}
+	// An LDAP user's session is bound to logging in through this
+	// directory as this DN (the directory's password cannot be seen): it
+	// ends when the server restarts without the directory, or with a
+	// users file that gives carol a password or raises her sessions= count.
+	for _, c := range []struct {
+		name  string
+		users string
+		ldap  *LDAPConfig
+		ok    bool
+	}{
+		{"the same configuration", "", ldapCfg, true},
+		{"without LDAP", "", nil, false},
+		{"another directory", "", &LDAPConfig{URL: "ldap://127.0.0.1:1", BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}, false},
+		{"a password in the users file", "user carol password=" + mustHash(t, "x") + "\n", ldapCfg, false},
+		{"a logout in the users file", "user carol sessions=1\n", ldapCfg, false},
+	} {
+		dir, err := ReadDirectory(strings.NewReader(c.users), "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := svc.cfg
+		cfg.Directory, cfg.LDAP = dir, c.ldap
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, err := r.Check(ctx, s.ID); (err == nil) != c.ok {
+			t.Errorf("carol's LDAP session after a restart with %s: %q, %v; want ok=%v", c.name, u, err, c.ok)
+		}
+	}
 	if _, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1"); err != nil {
 		t.Fatalf("alice from the users file beside LDAP: %v", err)
 	}
@@ -374,4 +426,308 @@ func FuzzReadDirectory(f *testing.F) {
 			t.Fatalf("a directory's own file does not read back: %v\n%s", err, buf.String())
 		}
 	})
+}
+
+// The failed-login limit holds for guesses sent at once: each attempt is
+// reserved before its password is hashed (pending attempts count), so of
+// 40 wrong passwords for alice sent together, from 40 addresses, at most
+// the limit (5) are checked, and the right one sent after them is refused
+// (a regression test of the security review: checked before the hash and
+// counted after it, all 40 were compared, and the right password sent
+// among them logged in).
+func TestLoginLimitHoldsForConcurrentGuesses(t *testing.T) {
+	// A realistic cost (the tests' default is bcrypt's least): the race
+	// needs the hashes to take the time real ones take.
+	h, err := bcrypt.GenerateFromPassword([]byte("alice-pw"), 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: string(h)}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+
+	const wrong = 40
+	var (
+		wg              sync.WaitGroup
+		start           = make(chan struct{})
+		mu              sync.Mutex
+		checked, capped int
+	)
+	for i := 0; i < wrong; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			// Each from its own address: only the per-user limit applies.
+			_, err := svc.Login(ctx, "alice", fmt.Sprintf("guess-%d", i), fmt.Sprintf("10.0.%d.%d:1", i/250, i%250))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, linkis.ErrPermission):
+				checked++ // the password was compared: a guess was made
+			case errors.Is(err, linkis.ErrQuotaExceeded):
+				capped++
+			default:
+				t.Errorf("attempt %d: %v", i, err)
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	t.Logf("%d wrong passwords checked, %d refused by the limit", checked, capped)
+	if checked > svc.cfg.MaxUserFailures {
+		t.Errorf("%d wrong passwords for one user were checked in one window; the limit is %d", checked, svc.cfg.MaxUserFailures)
+	}
+	if _, err := svc.Login(ctx, "alice", "alice-pw", "10.1.0.1:1"); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Errorf("the right password after %d wrong ones sent at once: %v, want refused until the window ends", checked, err)
+	}
+}
+
+// The limiter counts attempts being checked against the limit, and a
+// success among attempts made at once forgives nothing.
+func TestLimiterReservesAttempts(t *testing.T) {
+	l := newLimiter(3, time.Minute, 10)
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		if _, ok := l.reserve("k", now); !ok {
+			t.Fatalf("attempt %d refused below the limit", i)
+		}
+	}
+	if _, ok := l.reserve("k", now); ok {
+		t.Fatal("a fourth attempt while three are pending was allowed")
+	}
+	l.release("k", now, false) // one succeeds...
+	l.reset("k")               // ...while two are pending: nothing forgiven
+	l.release("k", now, true)
+	l.release("k", now, true)
+	if _, ok := l.reserve("k", now); !ok {
+		t.Fatal("two failures of three: refused")
+	}
+	l.release("k", now, true)
+	if until, ok := l.reserve("k", now); ok || !until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("three failures: ok=%v until %v", ok, until)
+	}
+	if _, ok := l.reserve("k", now.Add(time.Minute)); !ok {
+		t.Fatal("refused after the window ended")
+	}
+	l.release("k", now.Add(time.Minute), false)
+	l.reset("k")
+	if len(l.keys) != 0 {
+		t.Fatalf("a success with nothing pending left %d keys", len(l.keys))
+	}
+}
+
+// The limiters keep short keys whatever a failed login sends: a name that
+// cannot be a user name is not kept at all (only its address's limit
+// applies: it can never log in), and the addresses of one IPv6 /64 are
+// one key (a regression test of the security review: a whole user name
+// of up to the body's 1 MiB was kept per failure for the window).
+func TestLimiterKeysAreBounded(t *testing.T) {
+	svc, _ := newTestService(t, Config{})
+	ctx := context.Background()
+	const n, size = 8, 256 << 10
+	for i := 0; i < n; i++ {
+		name := strings.Repeat(string(rune('a'+i)), size) // not a valid user name at all
+		if _, err := svc.Login(ctx, name, "x", fmt.Sprintf("[2001:db8::%x]:1", i)); !errors.Is(err, linkis.ErrPermission) {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	kept := 0
+	svc.byUser.mu.Lock()
+	for k := range svc.byUser.keys {
+		kept += len(k)
+	}
+	svc.byUser.mu.Unlock()
+	if kept > n*256 {
+		t.Errorf("the limiter keeps %d bytes of keys for %d failed logins (%d KiB each): a key is the whole user name sent", kept, n, size>>10)
+	}
+	svc.byAddr.mu.Lock()
+	defer svc.byAddr.mu.Unlock()
+	if w := svc.byAddr.keys["2001:db8::/64"]; len(svc.byAddr.keys) != 1 || w == nil || w.failures != n {
+		t.Errorf("%d failures from one IPv6 /64: the address limiter holds %d keys", n, len(svc.byAddr.keys))
+	}
+}
+
+// An unknown user costs what a known user costs: the dummy hash a wrong
+// name's password is compared against is of the algorithm and cost of the
+// users file's hashes (a regression test of the security review: it was
+// bcrypt at the default cost whatever the file held, and a file of
+// htpasswd -B -C 12 hashes - 4x the default's time - or of argon2id
+// hashes told its users from unknown names by the answer's time).
+func TestUnknownUserCostsWhatAKnownUserCosts(t *testing.T) {
+	h6, err := bcrypt.GenerateFromPassword([]byte("pw"), 6) // the tests' default is cost 4: 4x apart, as 12 is to 10
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDirectory()
+	d.AddUser(User{Name: "alice", Hash: string(h6)})
+	d.AddUser(User{Name: "bob", Hash: mustHash(t, "bob-pw")})
+	d.AddUser(User{Name: "tokens-only"})
+	svc, _ := newTestService(t, Config{Directory: d})
+	if c, err := bcrypt.Cost([]byte(svc.dummy)); err != nil || c != 6 {
+		t.Errorf("users of bcrypt costs 6 and 4: the dummy hash has cost %d (%v), want 6", c, err)
+	}
+	// A file of argon2id hashes: an argon2id dummy of their parameters.
+	d = NewDirectory()
+	d.AddUser(User{Name: "carol", Hash: argon2idHashOf("carol-pw")})
+	d.AddUser(User{Name: "dave", Hash: argon2idHashOf("dave-pw")})
+	d.AddUser(User{Name: "erin", Hash: mustHash(t, "erin-pw")})
+	svc, _ = newTestService(t, Config{Directory: d})
+	got, err := parseArgon2id(svc.dummy)
+	if err != nil {
+		t.Fatalf("users of argon2id hashes: the dummy %q is not one: %v", svc.dummy[:min(len(svc.dummy), 12)], err)
+	}
+	want, _ := parseArgon2id(argon2idHashOf("x"))
+	if got.memory != want.memory || got.time != want.time || got.threads != want.threads || len(got.value) != len(want.value) {
+		t.Errorf("the argon2id dummy has m=%d,t=%d,p=%d and %d bytes; the users' m=%d,t=%d,p=%d and %d", got.memory, got.time, got.threads, len(got.value),
+			want.memory, want.time, want.threads, len(want.value))
+	}
+	// And an unknown user's login does compare against it: a wrong
+	// password fails as a known user's does.
+	if _, err := svc.Login(context.Background(), "mallory", "x", "127.0.0.1:1"); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("unknown user: %v", err)
+	}
+}
+
+// A login's name is lower-cased, as Linkis's gateway does
+// (linkis-spring-cloud-services/linkis-service-gateway/linkis-gateway-core/
+// src/main/scala/org/apache/linkis/gateway/security/UserRestful.scala,
+// UserPwdAbstractUserRestful.tryLogin: userName.toLowerCase before login
+// and setLoginUser): with LDAP, whose uid matches without case, "Carol"
+// is carol - the same failure count and the same golinkis user, not a
+// second one with jobs, limits and rights of its own (a regression test
+// of the security review: each case variant had its own 5 guesses and
+// logged in as another user). The users file names login users in lower
+// case accordingly; Token-User stays as sent (Linkis's
+// TokenAuthentication.scala takes it as is).
+func TestLDAPNameVariantsAreOneUser(t *testing.T) {
+	srv := startSlapd(t, map[string]string{"carol": "carol-ldap-pw"})
+	ldapCfg := &LDAPConfig{URL: srv.URL, BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}
+	svc, _ := newTestService(t, Config{LDAP: ldapCfg})
+	ctx := context.Background()
+	for i := 0; i < svc.cfg.MaxUserFailures; i++ {
+		if _, err := svc.Login(ctx, "carol", fmt.Sprintf("guess-%d", i), fmt.Sprintf("10.0.0.%d:1", i)); !errors.Is(err, linkis.ErrPermission) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if _, err := svc.Login(ctx, "carol", "carol-ldap-pw", "10.0.1.1:1"); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Fatalf("carol after %d failures: %v, want locked out", svc.cfg.MaxUserFailures, err)
+	}
+	s, err := svc.Login(ctx, "Carol", "carol-ldap-pw", "10.0.1.2:1")
+	if err == nil {
+		t.Errorf("carol is locked out after %d failures, but \"Carol\" with her password logs in (as user %q)", svc.cfg.MaxUserFailures, s.User)
+	}
+	if err == nil && s.User != "carol" {
+		t.Errorf("the directory's carol logged in as a second golinkis user %q", s.User)
+	}
+	// Not locked out: any spelling logs in as carol, and a users file's
+	// user too.
+	d := NewDirectory()
+	d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")})
+	svc, _ = newTestService(t, Config{Directory: d, LDAP: ldapCfg})
+	for _, c := range []struct{ name, pw, want string }{{"CaRoL", "carol-ldap-pw", "carol"}, {"ALICE", "alice-pw", "alice"}} {
+		s, err := svc.Login(ctx, c.name, c.pw, "10.0.2.1:1")
+		if err != nil || s.User != c.want {
+			t.Errorf("login as %q: user %q, %v; want %q", c.name, s.User, err, c.want)
+		}
+	}
+	// A users file line that names a login user in capitals could never
+	// log in: it is refused, saying why.
+	if _, err := ReadDirectory(strings.NewReader("user Alice password="+mustHash(t, "x")+"\n"), "users"); err == nil || !strings.Contains(err.Error(), "lower case") {
+		t.Errorf("a user line for \"Alice\": %v, want refused as not lower case", err)
+	}
+	if err := d.AddUser(User{Name: "Bob", Hash: mustHash(t, "x")}); err == nil {
+		t.Error("AddUser(\"Bob\") was accepted")
+	}
+	if _, err := ReadDirectory(strings.NewReader(fmt.Sprintf("token sha256:%x users=Bob\n", HashCode("c"))), "users"); err != nil {
+		t.Errorf("a token for Token-User \"Bob\" (taken as sent): %v", err)
+	}
+}
+
+// A session ends when its user is removed from the users file or their
+// password changes (a restart with the new file; the sessions stay in the
+// replicated state, but their ids' tags no longer match the user's
+// credential), or when the user's sessions= count is raised (`linkis users
+// logout`); a restart with the same file keeps it (a regression test of
+// the security review: Check never consulted the users, and a session
+// outlived both for up to its 7-day deadline).
+func TestSessionEndsWhenUserIsRemoved(t *testing.T) {
+	var file bytes.Buffer
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	d.Format(&file)
+	svc, _ := newTestService(t, Config{Directory: d})
+	ctx := context.Background()
+	s, err := svc.Login(ctx, "alice", "alice-pw", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// restart is the server started again on the same replicated state
+	// with a users file.
+	restart := func(users string) *Service {
+		t.Helper()
+		d, err := ReadDirectory(strings.NewReader(users), "users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := svc.cfg
+		cfg.Directory = d
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if u, err := restart(file.String()).Check(ctx, s.ID); err != nil || u != "alice" {
+		t.Fatalf("a restart with the same users file: %q, %v", u, err)
+	}
+	if u, err := restart("").Check(ctx, s.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("alice was removed from the users file and the server restarted, yet her session still authenticates as %q (%v)", u, err)
+	}
+	// Her password changed (say it leaked): the old session ends too.
+	if u, err := restart("user alice password="+mustHash(t, "new-pw")+"\n").Check(ctx, s.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("alice's password was changed and the server restarted, yet the session opened with the old one still authenticates as %q (%v)", u, err)
+	}
+	// An operator ends her sessions without changing her password.
+	loggedOut := strings.TrimSuffix(file.String(), "\n") + " sessions=1\n"
+	if u, err := restart(loggedOut).Check(ctx, s.ID); !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("alice's sessions= count was raised, yet her session still authenticates as %q (%v)", u, err)
+	}
+	// The one that read the old file still has it: the tags are checked
+	// against each member's own file.
+	if u, err := svc.Check(ctx, s.ID); err != nil || u != "alice" {
+		t.Fatalf("the server that still reads the old file: %q, %v", u, err)
+	}
+}
+
+// An LDAP login can upgrade its ldap:// connection with StartTLS before
+// the password is sent (linkis server --ldap-starttls): against a real
+// slapd offering it, with the directory's CA the login works; with a CA
+// that did not sign its certificate the directory is unavailable, and no
+// password was sent in clear.
+func TestLDAPStartTLS(t *testing.T) {
+	srv, pool := startSlapdTLS(t, map[string]string{"carol": "carol-ldap-pw"})
+	ctx := context.Background()
+	cfg := LDAPConfig{URL: srv.URL, BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people", StartTLS: true, TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	svc, _ := newTestService(t, Config{LDAP: &cfg})
+	if s, err := svc.Login(ctx, "carol", "carol-ldap-pw", "127.0.0.1:1"); err != nil || s.User != "carol" {
+		t.Fatalf("carol over StartTLS: %q, %v", s.User, err)
+	}
+	if _, err := svc.Login(ctx, "carol", "wrong", "127.0.0.1:1"); !errors.Is(err, linkis.ErrPermission) {
+		t.Fatalf("a wrong password over StartTLS: %v", err)
+	}
+	untrusted := cfg
+	untrusted.TLS = &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "127.0.0.1"}
+	svc, _ = newTestService(t, Config{LDAP: &untrusted})
+	if _, err := svc.Login(ctx, "carol", "carol-ldap-pw", "127.0.0.1:1"); !errors.Is(err, linkis.ErrUnavailable) {
+		t.Fatalf("StartTLS to a directory whose certificate is not trusted: %v, want unavailable", err)
+	}
+	if err := (LDAPConfig{URL: "ldaps://ldap:636", StartTLS: true}).Validate(); err == nil {
+		t.Error("StartTLS on an ldaps:// URL (TLS already) was accepted")
+	}
 }

@@ -41,6 +41,9 @@ func (c LDAPConfig) Validate() error {
 	if !strings.HasPrefix(c.URL, "ldap://") && !strings.HasPrefix(c.URL, "ldaps://") {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "LDAP.URL", c.URL, "want ldap://host:port or ldaps://host:port")
 	}
+	if c.StartTLS && strings.HasPrefix(c.URL, "ldaps://") {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "LDAP.StartTLS", c.URL, "an ldaps:// connection is TLS already; StartTLS upgrades an ldap:// one")
+	}
 	if strings.Count(c.UserNameFormat, "%s") > 1 {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "LDAP.UserNameFormat", c.UserNameFormat, "at most one %s")
 	}

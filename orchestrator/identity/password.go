@@ -1,10 +1,12 @@
 package identity
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -112,9 +114,68 @@ func verifyPassword(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
-// dummyHash is compared against when the user is unknown, so that an
-// unknown user costs what a wrong password costs.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), hashCost)
-	return string(h)
-})
+// dummyHash returns the hash a password is compared against when the
+// user is unknown (or cannot log in by password), so that an unknown name
+// costs what a known one does: of the algorithm most of the directory's
+// hashes use, at the highest cost among them (bcrypt at HashPassword's
+// cost when the directory holds none). A users file of cost-12 hashes
+// with a dummy of cost 10 would tell its users from unknown names by the
+// answer's time.
+func (d *Directory) dummyHash() string {
+	var bcrypts, argons, cost int
+	var a argon2idHash
+	for _, u := range d.users {
+		switch {
+		case u.Hash == "":
+		case strings.HasPrefix(u.Hash, "$argon2id$"):
+			p, err := parseArgon2id(u.Hash)
+			if err != nil {
+				continue
+			}
+			argons++
+			a.memory, a.time, a.threads = max(a.memory, p.memory), max(a.time, p.time), max(a.threads, p.threads)
+			a.value = make([]byte, max(len(a.value), len(p.value)))
+		default:
+			if c, err := bcrypt.Cost([]byte(u.Hash)); err == nil {
+				bcrypts++
+				cost = max(cost, c)
+			}
+		}
+	}
+	if argons > bcrypts {
+		return dummies.get(fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%d", a.memory, a.time, a.threads, len(a.value)), func() string {
+			salt := make([]byte, 16)
+			_, _ = rand.Read(salt)
+			key := argon2.IDKey([]byte("not a password anyone has"), salt, a.time, a.memory, a.threads, uint32(len(a.value)))
+			return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", a.memory, a.time, a.threads,
+				base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+		})
+	}
+	if bcrypts == 0 {
+		cost = hashCost
+	}
+	return dummies.get("bcrypt "+strconv.Itoa(cost), func() string {
+		h, _ := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), cost)
+		return string(h)
+	})
+}
+
+// dummies keeps the dummy hashes made, by algorithm and cost: a process
+// makes each once.
+var dummies = dummyCache{m: map[string]string{}}
+
+type dummyCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *dummyCache) get(key string, mk func() string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[key]
+	if !ok {
+		h = mk()
+		c.m[key] = h
+	}
+	return h
+}

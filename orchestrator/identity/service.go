@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -89,6 +91,7 @@ type Service struct {
 	byUser   *limiter
 	byAddr   *limiter
 	hashSlot chan struct{} // bounds the password hashes computed at once
+	dummy    string        // the hash an unknown user's password is compared against
 	now      func() time.Time
 }
 
@@ -104,6 +107,7 @@ func New(cfg Config) (*Service, error) {
 	if s.dir == nil {
 		s.dir = NewDirectory()
 	}
+	s.dummy = s.dir.dummyHash()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -125,12 +129,30 @@ func errWrongLogin() error {
 }
 
 // addrKey is the limiter's key of a remote address ("host:port" or
-// "host").
+// "host"): an IPv4 address, or the /64 of an IPv6 one (a single client
+// commonly holds a whole /64). An address that does not parse is kept
+// clipped: a key is never longer than a few dozen bytes.
 func addrKey(addr string) string {
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		return ap.Addr().Unmap().String()
+	a := parseAddr(addr)
+	switch {
+	case !a.IsValid():
+		return "?" + clip(addr)
+	case a.Is6():
+		p, _ := a.Prefix(64)
+		return p.String()
 	}
-	return addr
+	return a.String()
+}
+
+// userKey is the limiter's key of a user name; "" (no per-user limit)
+// for anything that cannot be a user name - it cannot log in, it costs a
+// dummy hash, and only its address's limit applies - so that a key never
+// holds more of what a client sent than a user name's 64 bytes.
+func userKey(user string) string {
+	if !ValidUserName(user) {
+		return ""
+	}
+	return "u:" + user
 }
 
 func parseAddr(addr string) netip.Addr {
@@ -145,39 +167,61 @@ func parseAddr(addr string) netip.Addr {
 // for user, else against LDAP when configured - and opens a session. A
 // wrong password and an unknown user answer alike (linkis.ErrPermission);
 // a user or address over its failure limit is refused before any check
-// (linkis.ErrQuotaExceeded, saying when to try again).
+// (linkis.ErrQuotaExceeded, saying when to try again). The attempt is
+// reserved under the limiters' lock before the password is checked, so
+// that guesses sent at once count as they are made.
 func (s *Service) Login(ctx context.Context, user, password, addr string) (Session, error) {
-	now := s.now()
-	ak := addrKey(addr)
-	for _, b := range []struct {
-		l   *limiter
-		key string
-	}{{s.byUser, "u:" + user}, {s.byAddr, ak}} {
-		if until, blocked := b.l.blocked(b.key, now); blocked {
-			s.log.Warn("identity: login refused: too many failures", "user", clip(user), "addr", ak)
-			return Session{}, linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many failed logins for this user or from this address; try again in %d s",
-				int(until.Sub(now).Seconds())+1)
-		}
-	}
 	if s.cfg.Store == nil {
 		return Session{}, linkis.Errorf(linkis.ErrPermission, "login", "password logins are not enabled on this server; use a token")
 	}
-	if err := s.check(ctx, user, password); err != nil {
-		if errors.Is(err, linkis.ErrPermission) {
-			s.byUser.fail("u:"+user, now)
-			s.byAddr.fail(ak, now)
+	user = LoginName(user)
+	now := s.now()
+	uk, ak := userKey(user), addrKey(addr)
+	if until, ok := s.byUser.reserve(uk, now); !ok {
+		return Session{}, s.tooMany(user, ak, until, now)
+	}
+	if until, ok := s.byAddr.reserve(ak, now); !ok {
+		s.byUser.release(uk, now, false)
+		return Session{}, s.tooMany(user, ak, until, now)
+	}
+	err := s.check(ctx, user, password)
+	failed := errors.Is(err, linkis.ErrPermission)
+	s.byUser.release(uk, now, failed)
+	s.byAddr.release(ak, now, failed)
+	if err != nil {
+		if failed {
 			s.log.Info("identity: login refused", "user", clip(user), "addr", ak)
 		}
 		return Session{}, err
 	}
-	s.byUser.reset("u:" + user)
+	s.byUser.reset(uk)
 	return s.open(ctx, user, now)
+}
+
+// LoginName is the user a login names: the name lower-cased, as Linkis's
+// gateway logs users in (UserPwdAbstractUserRestful.tryLogin) - an LDAP
+// directory matches uid without case, and "Carol" must not be a second
+// user beside "carol", with limits, jobs and rights of its own. Only a
+// user name is lower-cased (ASCII: nothing else can be one, and
+// Unicode's case mapping would turn some other strings into names).
+func LoginName(name string) string {
+	if !ValidUserName(name) {
+		return name
+	}
+	return strings.ToLower(name)
+}
+
+// tooMany is the answer to a login over its failure limit.
+func (s *Service) tooMany(user, addr string, until, now time.Time) error {
+	s.log.Warn("identity: login refused: too many failures", "user", clip(user), "addr", addr)
+	return linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many failed logins for this user or from this address; try again in %d s",
+		int(until.Sub(now).Seconds())+1)
 }
 
 // check verifies user's password.
 func (s *Service) check(ctx context.Context, user, password string) error {
 	if !ValidUserName(user) || password == "" || len(password) > 1024 {
-		s.hash(ctx, dummyHash(), password)
+		s.hash(ctx, s.dummy, password)
 		return errWrongLogin()
 	}
 	if u, ok := s.dir.User(user); ok && u.Hash != "" {
@@ -197,7 +241,7 @@ func (s *Service) check(ctx context.Context, user, password string) error {
 		}
 		return nil
 	}
-	s.hash(ctx, dummyHash(), password)
+	s.hash(ctx, s.dummy, password)
 	return errWrongLogin()
 }
 
@@ -213,23 +257,79 @@ func (s *Service) hash(ctx context.Context, hash, password string) bool {
 	return verifyPassword(hash, password)
 }
 
-// sessionIDBytes is the entropy of a session id.
-const sessionIDBytes = 32
+// A session id (the cookie's value) is 32 random bytes and a 16-byte tag
+// binding them to the credential its user logged in with: the HMAC of
+// the bytes keyed by the user's credential fingerprint. The state keeps
+// the SHA-256 of the random bytes only; Check recomputes the tag from the
+// user's credential as this member's users file and LDAP configuration
+// have it now. A user removed from the file, or whose password hash
+// changed (`linkis users passwd`), has another fingerprint or none once
+// the server restarts with the file: the sessions opened before end on
+// every member that reads the new file.
+const (
+	sessionIDBytes  = 32
+	sessionTagBytes = 16
+)
 
-func sessionHash(id string) (string, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(id)
-	if err != nil || len(raw) != sessionIDBytes {
-		return "", false
+// parseSessionID splits a session id into the hash the state knows it
+// by and the id's bytes and tag.
+func parseSessionID(id string) (hash string, raw, tag []byte, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(b) != sessionIDBytes+sessionTagBytes {
+		return "", nil, nil, false
 	}
-	h := sha256.Sum256(raw)
-	return string(h[:]), true
+	h := sha256.Sum256(b[:sessionIDBytes])
+	return string(h[:]), b[:sessionIDBytes], b[sessionIDBytes:], true
+}
+
+// fingerprint keys the tags of user's sessions: the SHA-256 of the user's
+// password hash in the users file; for a user the file has no password
+// for, logged in through LDAP, of the directory's URL and the user's bind
+// DN (a password kept by the directory cannot be seen: such a session
+// ends when LDAP is no longer how the user logs in - the file gives the
+// user a password, or the server is started with another directory or
+// none - or when a sessions= count on the user's line changes); none for
+// a user who cannot log in at all. The user line's sessions= count is
+// part of it: `linkis users logout` raises it to end a user's sessions.
+func (s *Service) fingerprint(user string) ([]byte, bool) {
+	h := sha256.New()
+	u, inFile := s.dir.User(user)
+	switch {
+	case inFile && u.Hash != "":
+		fmt.Fprintf(h, "golinkis session v1\x00password\x00%s", u.Hash)
+	case s.cfg.LDAP != nil && ValidUserName(user):
+		fmt.Fprintf(h, "golinkis session v1\x00ldap\x00%s\x00%s", s.cfg.LDAP.URL, s.cfg.LDAP.bindDN(user))
+	default:
+		return nil, false
+	}
+	if inFile {
+		fmt.Fprintf(h, "\x00sessions=%d", u.Sessions)
+	}
+	return h.Sum(nil), true
+}
+
+// sessionTag is the tag of a session id's bytes for user, false when the
+// user has no credential to bind it to.
+func (s *Service) sessionTag(user string, raw []byte) ([]byte, bool) {
+	key, ok := s.fingerprint(user)
+	if !ok {
+		return nil, false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(raw)
+	return m.Sum(nil)[:sessionTagBytes], true
 }
 
 // open creates a session of user.
 func (s *Service) open(ctx context.Context, user string, now time.Time) (Session, error) {
 	var raw [sessionIDBytes]byte
 	_, _ = rand.Read(raw[:])
-	id := base64.RawURLEncoding.EncodeToString(raw[:])
+	tag, ok := s.sessionTag(user, raw[:])
+	if !ok {
+		// The user just logged in: it has a credential.
+		return Session{}, fmt.Errorf("open a session: user %q has no credential to bind it to", user)
+	}
+	id := base64.RawURLEncoding.EncodeToString(append(raw[:], tag...))
 	h := sha256.Sum256(raw[:])
 	exp := now.Add(s.cfg.SessionTimeout)
 	_, err := s.cfg.Store.Apply(ctx, manager.CreateSession{Time: now.UnixNano(), Hash: string(h[:]), User: user,
@@ -252,7 +352,7 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 	if s.cfg.Store == nil {
 		return "", errNoSession()
 	}
-	h, ok := sessionHash(id)
+	h, raw, tag, ok := parseSessionID(id)
 	if !ok {
 		return "", errNoSession()
 	}
@@ -271,6 +371,10 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 			return "", errNoSession()
 		}
 	}
+	if want, ok := s.sessionTag(v.User, raw); !ok || !hmac.Equal(tag, want) {
+		s.log.Debug("identity: a session of a user removed, or whose credential changed, is refused", "user", v.User)
+		return "", errNoSession()
+	}
 	timeout := s.cfg.SessionTimeout.Nanoseconds()
 	if v.Expires-now.UnixNano() < timeout-timeout/8 && v.Expires < v.Deadline {
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -284,13 +388,23 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 	return v.User, nil
 }
 
-// Logout ends a session; an id of no live session is no error.
+// Logout ends a session; an id of no live session is no error. Only a
+// session this member's state holds is ended: an id of none writes
+// nothing to the replicated log (logout is public, and any client may
+// send any id). The leader is not asked - a consistent read there writes
+// a no-op entry too - so a logout sent within moments of the login, to a
+// member that has not applied it yet, leaves the session to its expiry.
 func (s *Service) Logout(ctx context.Context, id string) error {
-	h, ok := sessionHash(id)
+	h, _, _, ok := parseSessionID(id)
 	if !ok || s.cfg.Store == nil {
 		return nil
 	}
-	_, err := s.cfg.Store.Apply(ctx, manager.DeleteSession{Time: s.now().UnixNano(), Hash: h})
+	now := s.now().UnixNano()
+	live := false
+	if err := s.cfg.Store.Read(ctx, false, func(st *manager.State) { _, live = st.Session(h, now) }); err != nil || !live {
+		return err
+	}
+	_, err := s.cfg.Store.Apply(ctx, manager.DeleteSession{Time: now, Hash: h})
 	return err
 }
 
@@ -304,20 +418,47 @@ func (s *Service) Revoke(ctx context.Context, user string) error {
 }
 
 // Token checks a Token-User and Token-Code from addr: the code must be a
-// token's that may act as user from addr and has not expired. Anything
-// else is linkis.ErrPermission, without saying which code was tried.
+// token's that may act as user from addr and has not expired. Every
+// refusal is the same linkis.ErrPermission - which of those failed is
+// logged here, never said to the client (it would tell a valid code from
+// an invalid one) - and counts as a failure of the address in the failed
+// login limiter: an address over its limit is refused
+// (linkis.ErrQuotaExceeded) before any code is looked at.
 func (s *Service) Token(user, code, addr string) error {
+	now := s.now()
+	ak := addrKey(addr)
+	if until, blocked := s.byAddr.blocked(ak, now); blocked {
+		s.log.Warn("identity: token refused: too many failures from this address", "user", clip(user), "addr", ak)
+		return linkis.Errorf(linkis.ErrQuotaExceeded, "token", "too many refused tokens or logins from this address; try again in %d s",
+			int(until.Sub(now).Seconds())+1)
+	}
+	where, err := s.token(user, code, addr, now)
+	if err == nil {
+		return nil
+	}
+	s.byAddr.fail(ak, now)
+	reason := err.Error()
+	if le := (*linkis.Error)(nil); errors.As(err, &le) {
+		reason = le.Reason
+	}
+	s.log.Info("identity: token refused", "reason", reason, "token", where, "user", clip(user), "addr", ak)
+	return linkis.Errorf(linkis.ErrPermission, "token",
+		"wrong Token-User or Token-Code, or a token that may not act as this user, from this host, or has expired; the server's log says which")
+}
+
+// token checks a token, saying where the token's line is.
+func (s *Service) token(user, code, addr string, now time.Time) (string, error) {
 	if user == "" || code == "" {
-		return linkis.Errorf(linkis.ErrPermission, "token", "wrong Token-User or Token-Code")
+		return "", errors.New("an empty Token-User or Token-Code")
 	}
 	t, ok := s.dir.token(code)
 	if !ok {
-		return linkis.Errorf(linkis.ErrPermission, "token", "wrong Token-User or Token-Code")
+		return "", errors.New("no token has this code")
 	}
 	if !ValidUserName(user) {
-		return linkis.Errorf(linkis.ErrPermission, "token", "Token-User is not a user name")
+		return t.lineName, errors.New("Token-User is not a user name")
 	}
-	return t.allows(user, parseAddr(addr), s.now())
+	return t.lineName, t.allows(user, parseAddr(addr), now)
 }
 
 // SessionTimeout returns the idle timeout of sessions.

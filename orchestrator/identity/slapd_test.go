@@ -1,7 +1,14 @@
 package identity
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -39,6 +46,42 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 // startSlapd starts a slapd whose people are given as uid → password.
 func startSlapd(t *testing.T, people map[string]string) *slapd {
 	t.Helper()
+	return startSlapdWith(t, people, "")
+}
+
+// startSlapdTLS starts a slapd that offers StartTLS with a certificate
+// for 127.0.0.1 of a CA made for the test, and returns the CA's pool.
+func startSlapdTLS(t *testing.T, people map[string]string) (*slapd, *x509.CertPool) {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	write(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})))
+	write(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return startSlapdWith(t, people, fmt.Sprintf("TLSCertificateFile %s\nTLSCertificateKeyFile %s\n", certFile, keyFile)), pool
+}
+
+// startSlapdWith starts a slapd with global configuration lines.
+func startSlapdWith(t *testing.T, people map[string]string, global string) *slapd {
+	t.Helper()
 	bin, add := findSlapd(t, "slapd"), findSlapd(t, "slapadd")
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
@@ -51,13 +94,14 @@ include /etc/ldap/schema/inetorgperson.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile %s/slapd.pid
+%s
 database mdb
 maxsize 10485760
 suffix "%s"
 rootdn "cn=admin,%s"
 rootpw admin-secret
 directory %s/db
-`, dir, ldapSuffix, ldapSuffix, dir))
+`, dir, global, ldapSuffix, ldapSuffix, dir))
 	var ldif strings.Builder
 	fmt.Fprintf(&ldif, "dn: %s\nobjectClass: dcObject\nobjectClass: organization\no: example\ndc: example\n\n", ldapSuffix)
 	fmt.Fprintf(&ldif, "dn: ou=people,%s\nobjectClass: organizationalUnit\nou: people\n\n", ldapSuffix)

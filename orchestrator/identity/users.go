@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 // The users file, one entry per line ('#' starts a comment line):
 //
 //	user alice password=$2a$10$...            a login user and its password's hash (bcrypt or argon2id)
+//	user carol sessions=2                     a count that ends the user's sessions when it changes
+//	                                          (`linkis users logout`; with or without password=)
 //	token sha256:HEX users=alice,bob hosts=10.0.0.0/8,127.0.0.1 expires=2027-01-01
 //	                                          a Token-Code, by the SHA-256 of the code: whom it may
 //	                                          act as (users=*: anyone), from where (hosts=*: anywhere,
@@ -33,12 +36,21 @@ import (
 // A line is of the new form when its first word is "user" or "token" and it
 // has at least three words; anything else is of the old form.
 
+// A login's user name is lower-cased (LoginName), as Linkis's gateway
+// does: a user line names a user in lower case, or could never log in.
+// Token-User is taken as sent, as Linkis's token authentication takes it:
+// a token's users= names are matched exactly.
+const errUpperCase = "logins are lower-cased (as Linkis's are), so a login user's name is written in lower case"
+
 // User is a login user of the users file.
 type User struct {
 	Name string
 	// Hash is the password's hash; empty: no password login (the user may
 	// still have tokens, or log in through LDAP).
 	Hash string
+	// Sessions is a count whose change ends the user's sessions, as a
+	// change of password does (the sessions= key).
+	Sessions uint64
 }
 
 // Token is an auth token, as Linkis's gateway keeps them: a code some
@@ -128,6 +140,9 @@ func (d *Directory) token(code string) (*Token, bool) {
 func (d *Directory) AddUser(u User) error {
 	if !ValidUserName(u.Name) {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "user", u.Name, "a user name must be 1-64 letters, digits, '_', '.' or '@', not dots only")
+	}
+	if u.Name != LoginName(u.Name) {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "user", u.Name, errUpperCase)
 	}
 	if u.Hash != "" {
 		if err := checkHash(u.Hash); err != nil {
@@ -271,6 +286,9 @@ func (d *Directory) parseUser(where, name string, kv map[string]string) error {
 	if !ValidUserName(name) {
 		return fmt.Errorf("%s: %q is not a user name (1-64 letters, digits, '_', '.' or '@')", where, clip(name))
 	}
+	if name != LoginName(name) {
+		return fmt.Errorf("%s: user %q: %s", where, name, errUpperCase)
+	}
 	if _, dup := d.users[name]; dup {
 		return fmt.Errorf("%s: user %q is listed twice", where, name)
 	}
@@ -282,8 +300,14 @@ func (d *Directory) parseUser(where, name string, kv map[string]string) error {
 				return fmt.Errorf("%s: password=: %v", where, err)
 			}
 			u.Hash = v
+		case "sessions":
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s: sessions=: want a whole number", where)
+			}
+			u.Sessions = n
 		default:
-			return fmt.Errorf("%s: unknown key %q (a user line takes password=HASH)", where, clip(k))
+			return fmt.Errorf("%s: unknown key %q (a user line takes password=HASH and sessions=N)", where, clip(k))
 		}
 	}
 	d.users[name] = u
@@ -393,6 +417,11 @@ func (d *Directory) Format(w io.Writer) error {
 			fmt.Fprintf(bw, "user %s", l.user.Name)
 			if l.user.Hash != "" {
 				fmt.Fprintf(bw, " password=%s", l.user.Hash)
+			}
+			if l.user.Sessions != 0 || l.user.Hash == "" {
+				// (A line of one key at least: "user NAME" alone reads as an
+				// old "user token-code" line.)
+				fmt.Fprintf(bw, " sessions=%d", l.user.Sessions)
 			}
 			bw.WriteByte('\n')
 		case l.token != nil:

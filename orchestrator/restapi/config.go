@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -67,6 +68,12 @@ type Config struct {
 	// Operations serves the management API (manage.go); nil: those paths
 	// answer that this server does not serve it.
 	Operations Operations
+	// TrustedProxies are the reverse proxies in front of the server
+	// (addresses as prefixes): from them, a request's client is the
+	// rightmost untrusted address of X-Forwarded-For, and X-Forwarded-Proto
+	// https makes the session cookie Secure (clientaddr.go). None by
+	// default: those headers are then ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // IsAdmin reports whether user is an administrator.

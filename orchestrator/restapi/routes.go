@@ -21,6 +21,9 @@ type route struct {
 	pattern string
 	argName string
 	public  bool
+	// changes marks a GET that changes something (Linkis's kill is a
+	// GET): a browser's cross-site request may not make it (crossSite).
+	changes bool
 	handle  func(h *handler, c *apiCall) *reply
 }
 

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"cmp"
 	"encoding/json"
 	"sort"
 	"strconv"
@@ -186,7 +187,7 @@ func TaskOf(j orchestrator.Job, instance string, now time.Time, logPath, resultD
 		ExecID:                 j.ExecID,
 		StrongerExecID:         j.ExecID,
 		UmUser:                 j.User,
-		SubmitUser:             j.User,
+		SubmitUser:             cmp.Or(j.Request.SubmitUser, j.User),
 		ExecuteUser:            j.User,
 		EngineInstance:         j.EC,
 		ExecutionCode:          j.Request.ExecutionContent.Code,

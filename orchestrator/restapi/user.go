@@ -26,17 +26,32 @@ var userRoutes = []route{
 // cookie. It returns the user, or the reply refusing the request: -1 (HTTP
 // 401, which makes Linkis's SDK log in again) without credentials or with
 // a session that expired, was logged out or never was; 3 (403) for a
-// wrong, expired or misplaced token.
-func (h *handler) authenticate(r *http.Request) (string, *reply) {
+// wrong, expired or misplaced token, one answer for all; 429 from an
+// address with too many refused tokens or logins.
+//
+// byCookie says the credentials came in cookies, which a browser sends by
+// itself - on requests another site makes it send, too (see crossSite).
+func (h *handler) authenticate(r *http.Request) (user string, byCookie bool, rep *reply) {
 	user, code := r.Header.Get(HeaderTokenUser), r.Header.Get(HeaderTokenCode)
 	if user == "" && code == "" {
 		user, code = cookieValue(r, HeaderTokenUser), cookieValue(r, HeaderTokenCode)
+		byCookie = true
 	}
+	user, rep = h.credentials(r, user, code)
+	return user, byCookie, rep
+}
+
+// credentials checks a token's user and code, or else the session
+// cookie.
+func (h *handler) credentials(r *http.Request, user, code string) (string, *reply) {
 	if user != "" || code != "" {
-		if err := h.auth.Token(user, code, r.RemoteAddr); err != nil {
+		if err := h.auth.Token(user, code, h.clientAddr(r)); err != nil {
+			if errors.Is(err, linkis.ErrQuotaExceeded) {
+				return "", &reply{err: err} // 429, too many refused from this address
+			}
 			msg := "auth failed: wrong " + HeaderTokenUser + " or " + HeaderTokenCode
 			if le := (*linkis.Error)(nil); errors.As(err, &le) && le.Reason != "" {
-				msg = "auth failed: " + le.Reason // what is wrong, never the code
+				msg = "auth failed: " + le.Reason // never the code, nor which check failed
 			}
 			return "", &reply{status: StatusAuthFailed, code: http.StatusForbidden, msg: msg}
 		}
@@ -57,6 +72,25 @@ func (h *handler) authenticate(r *http.Request) (string, *reply) {
 		msg: "not logged in: log in (POST " + Prefix + PathLogin + ") or send the " + HeaderTokenUser + " and " + HeaderTokenCode + " headers"}
 }
 
+// crossSite refuses a request authenticated by cookies that changes
+// something (any method but GET and HEAD, or a GET route marked so) when
+// the browser says another site made it send it: Sec-Fetch-Site
+// cross-site or same-site (a sibling host is another site's page here).
+// Browsers send the header on every request since 2023; other clients
+// send none and are not refused - nor is a request authenticated by the
+// token headers, which no other site can make a browser add.
+func crossSite(r *http.Request, rt *route) *reply {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !rt.changes {
+		return nil
+	}
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "cross-site", "same-site":
+		return &reply{status: StatusAuthFailed, code: http.StatusForbidden,
+			msg: "refused: a page of another site (Sec-Fetch-Site: " + site + ") may not change anything with this browser's session cookie; use the console of this server, or the " + HeaderTokenUser + " and " + HeaderTokenCode + " headers"}
+	}
+	return nil
+}
+
 func cookieValue(r *http.Request, name string) string {
 	if c, err := r.Cookie(name); err == nil {
 		return c.Value
@@ -64,9 +98,15 @@ func cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-// sessionCookie is the cookie of a session id (an empty id clears it).
-func sessionCookie(r *http.Request, id string) *http.Cookie {
-	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
+// sessionCookie is the cookie of a session id (an empty id clears it),
+// Secure when the client's connection is TLS, and SameSite=Strict: a
+// browser sends it on no request another site starts, top-level GETs
+// included (Lax sends it on those, and entrance/{id}/kill is a GET). The
+// console calls the API from its own pages, which Strict does not touch;
+// Linkis's SDK and linkis-cli keep cookies in a jar that ignores SameSite,
+// or send the token headers.
+func (h *handler) sessionCookie(r *http.Request, id string) *http.Cookie {
+	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode}
 	if id == "" {
 		c.MaxAge = -1
 	}
@@ -99,14 +139,14 @@ func (h *handler) login(c *apiCall) *reply {
 	case b.Password == "":
 		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "password", "Password can not be blank(密码不能为空)！")}
 	}
-	s, err := h.auth.Login(c.r.Context(), b.UserName, b.Password, c.r.RemoteAddr)
+	s, err := h.auth.Login(c.r.Context(), b.UserName, b.Password, h.clientAddr(c.r))
 	if err != nil {
 		if errors.Is(err, linkis.ErrPermission) {
 			return &reply{err: err, status: StatusError, code: http.StatusBadRequest}
 		}
 		return &reply{err: err}
 	}
-	return &reply{msg: "login successful(登录成功)！", cookie: sessionCookie(c.r, s.ID),
+	return &reply{msg: "login successful(登录成功)！", cookie: h.sessionCookie(c.r, s.ID),
 		data: LoginData{UserName: s.User, IsAdmin: h.cfg.IsAdmin(s.User), SessionTimeOut: s.Timeout.Milliseconds()}}
 }
 
@@ -117,7 +157,7 @@ func (h *handler) logout(c *apiCall) *reply {
 			return &reply{err: err}
 		}
 	}
-	return &reply{msg: "Logout successful(退出登录成功)！", cookie: sessionCookie(c.r, ""), data: struct{}{}}
+	return &reply{msg: "Logout successful(退出登录成功)！", cookie: h.sessionCookie(c.r, ""), data: struct{}{}}
 }
 
 func (h *handler) publicKey(*apiCall) *reply {
