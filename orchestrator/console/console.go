@@ -193,9 +193,10 @@ func (c *Console) routes() {
 // parse reads the templates (each page with the layout) and the assets.
 func (c *Console) parse() error {
 	funcs := template.FuncMap{
-		"time": fmtTime, "nanos": fmtNanos, "ago": c.ago, "mem": linkis.FormatMemory, "cores": fmtCores,
+		"time": fmtTime, "nanos": fmtNanos, "ago": c.ago, "mem": fmtMem, "cores": fmtCores,
 		"pct": pct, "asset": func(name string) string { return "/static/" + name + "?v=" + c.assets[name] },
-		"add": func(a, b int) int { return a + b }, "bar": bar,
+		"add":      func(a, b int) int { return a + b },
+		"permille": func(n int64) float64 { return float64(n) / 10 },
 	}
 	c.assets = map[string]string{}
 	err := fs.WalkDir(staticFiles, "static", func(p string, d fs.DirEntry, err error) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
+	"github.com/golinkis/golinkis/orchestrator/admin"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
@@ -361,3 +362,92 @@ func TestMarkupShownAsText(t *testing.T) {
 		t.Fatalf("follow: %s %s", f.hdr.Get("Content-Type"), f.body)
 	}
 }
+
+// A table result is paged on its page and downloaded as CSV and XLSX
+// through the REST API with the console's session; a text result offers
+// CSV only (the export refuses XLSX of text, as Linkis does).
+func TestResultDownloads(t *testing.T) {
+	s := startSystem(t)
+	v := newVisitor(t, s.url)
+	v.login("alice")
+	v.get("/run")
+	p := v.post("/run", url.Values{"engine": {"sql"}, "code": {"with recursive c(x) as (select 1 union all select x+1 from c where x < 250) select x as n, '<b>' || x || '</b>' as tag from c"}})
+	var id int64
+	fmt.Sscanf(p.url.Path, "/jobs/%d", &id)
+	s.waitState(t, id, orchestrator.Succeed)
+	p = v.get(fmt.Sprintf("/jobs/%d/results/1", id))
+	p.has(t, "<th>n</th><th>tag</th>", "<td>1</td><td>&lt;b&gt;1&lt;/b&gt;</td>", "250 rows", "page 1 of 3", `id="xlsx"`)
+	p.lacks(t, "<td>101</td>")
+	v.get(fmt.Sprintf("/jobs/%d/results/1?page=3", id)).has(t, "<td>250</td>", "page 3 of 3")
+	for kind, prefix := range map[string]string{"csv": "n,tag\n1,<b>1</b>\n", "xlsx": "PK"} {
+		i := strings.Index(p.body, "outputFileType="+kind)
+		j := strings.LastIndex(p.body[:i], `href="`) + len(`href="`)
+		k := strings.IndexByte(p.body[j:], '"')
+		link := strings.ReplaceAll(p.body[j:j+k], "&amp;", "&")
+		d := v.get(link)
+		if d.code != http.StatusOK || !strings.HasPrefix(strings.ReplaceAll(d.body, "\r\n", "\n"), prefix) {
+			t.Fatalf("%s download: %d %q", kind, d.code, d.body[:min(len(d.body), 64)])
+		}
+	}
+	// Past the last page: no rows, and no error.
+	v.get(fmt.Sprintf("/jobs/%d/results/1?page=9", id)).has(t, "No row.")
+	if p := v.get(fmt.Sprintf("/jobs/%d/results/2", id)); p.code != http.StatusNotFound {
+		t.Fatalf("a result the job does not have: %d", p.code)
+	}
+	// A text result: CSV only.
+	tj := s.submit(t, "alice", "shell", "echo hi")
+	s.waitState(t, tj.TaskID, orchestrator.Succeed)
+	v.get(fmt.Sprintf("/jobs/%d/results/1", tj.TaskID)).lacks(t, `id="xlsx"`)
+}
+
+// Settings: a value in range is saved at the level; one out of range, or
+// a malformed variable, is refused with the reason naming it and nothing
+// is changed.
+func TestSettings(t *testing.T) {
+	s := startSystem(t)
+	v := newVisitor(t, s.url)
+	v.login("alice")
+	level := url.Values{"creator": {"IDE"}, "engine": {"shell"}}
+	p := v.get("/settings?" + level.Encode())
+	p.has(t, "Configuration of alice / IDE / shell", `name="k.wds.linkis.rm.instance"`)
+	save := func(key, val string) page {
+		f := url.Values{"creator": {"IDE"}, "engine": {"shell"}, "k." + key: {val}, "was." + key: {""}}
+		return v.post("/settings/config", f)
+	}
+	p = save("wds.linkis.rm.instance", "3")
+	p.has(t, "Saved.")
+	if !strings.Contains(p.body, `name="k.wds.linkis.rm.instance" value="3"`) {
+		t.Fatalf("the saved value is not shown:\n%s", p.body)
+	}
+	applied := s.sys.Store().AppliedIndex()
+	p = save("wds.linkis.rm.instance", "1000")
+	if p.code != http.StatusBadRequest {
+		t.Fatalf("an instance cap of 1000: %d", p.code)
+	}
+	p.has(t, "wds.linkis.rm.instance", "nothing was changed")
+	p = save("wds.linkis.rm.client.memory.max", "lots")
+	if p.code != http.StatusBadRequest {
+		t.Fatalf("memory 'lots': %d", p.code)
+	}
+	if got := s.sys.Store().AppliedIndex(); got != applied {
+		t.Fatalf("refused settings moved the applied index from %d to %d", applied, got)
+	}
+	// Variables.
+	p = v.post("/settings/variables", url.Values{"variables": {"city=Paris\nyear=2026\n"}})
+	p.has(t, "Saved.", "city=Paris\nyear=2026")
+	p = v.post("/settings/variables", url.Values{"variables": {"city=Paris\n${bad}=1\n"}})
+	if p.code != http.StatusBadRequest {
+		t.Fatalf("a bad variable name: %d", p.code)
+	}
+	p.has(t, "nothing was changed", "${bad}=1") // the form keeps what was sent
+	vars, err := s.sys.Operator().Variables(context.Background(), adminCaller(), "alice")
+	if err != nil || len(vars) != 2 || vars["city"] != "Paris" {
+		t.Fatalf("alice's variables after a refused change: %v %v", vars, err)
+	}
+	// Another user's level through the form.
+	if p := v.post("/settings/config", url.Values{"user": {"bob"}, "k.wds.linkis.rm.instance": {"2"}, "was.wds.linkis.rm.instance": {""}}); p.code != http.StatusForbidden {
+		t.Fatalf("bob's configuration by alice: %d", p.code)
+	}
+}
+
+func adminCaller() admin.Caller { return admin.Caller{User: "ops", Admin: true} }

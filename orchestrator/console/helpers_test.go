@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/manager"
@@ -39,15 +41,18 @@ var quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: 
 // The users of every test: ops is the administrator.
 var passwords = map[string]string{"alice": "alice-password-1", "bob": "bob-password-22", "ops": "ops-password-333"}
 
+// directory holds the users with bcrypt hashes of the lowest cost: the
+// login checks are the server's, the seconds of a production cost (more
+// under the race detector) are not worth spending on every test.
 func directory(t testing.TB) *identity.Directory {
 	t.Helper()
 	d := identity.NewDirectory()
 	for u, pw := range passwords {
-		h, err := identity.HashPassword(pw)
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := d.AddUser(identity.User{Name: u, Hash: h}); err != nil {
+		if err := d.AddUser(identity.User{Name: u, Hash: string(h)}); err != nil {
 			t.Fatal(err)
 		}
 	}

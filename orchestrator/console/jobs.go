@@ -130,8 +130,8 @@ type jobData struct {
 }
 
 type resultLink struct {
-	N                  int
-	Name, Page, CSV, X string
+	N               int
+	Name, Page, CSV string
 }
 
 type kv struct{ Key, Value string }
@@ -178,7 +178,7 @@ func (c *Console) jobPage(v *visit) error {
 	}
 	for i, p := range job.Results {
 		d.Results = append(d.Results, resultLink{N: i + 1, Name: p[strings.LastIndexByte(p, '/')+1:],
-			Page: fmt.Sprintf("/jobs/%d/results/%d", job.TaskID, i+1), CSV: exportURL(p, "csv"), X: exportURL(p, "xlsx")})
+			Page: fmt.Sprintf("/jobs/%d/results/%d", job.TaskID, i+1), CSV: exportURL(p, "csv")})
 	}
 	pv := v.view(fmt.Sprintf("Job %d", job.TaskID), "jobs", d)
 	pv.Refresh = !d.Final
@@ -250,7 +250,7 @@ type resultData struct {
 	Rows    [][]string
 	Total   int
 	Pager   pager
-	CSV, X  string
+	CSV, X  string // X: "" for a text result set
 }
 
 func (c *Console) resultPage(v *visit) error {
@@ -274,7 +274,10 @@ func (c *Console) resultPage(v *visit) error {
 	if err != nil {
 		return err
 	}
-	d := resultData{Job: job, N: n, Name: p[strings.LastIndexByte(p, '/')+1:], Total: page.Total, CSV: exportURL(p, "csv"), X: exportURL(p, "xlsx")}
+	d := resultData{Job: job, N: n, Name: p[strings.LastIndexByte(p, '/')+1:], Total: page.Total, CSV: exportURL(p, "csv")}
+	if page.Header.Type != "text" {
+		d.X = exportURL(p, "xlsx") // the export writes text results as CSV only, as Linkis does
+	}
 	for _, col := range page.Header.Columns {
 		d.Columns = append(d.Columns, col.Name)
 	}

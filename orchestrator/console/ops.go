@@ -58,7 +58,7 @@ type resourceRow struct {
 
 func rowOf(key string, l manager.Ledger) resourceRow {
 	return resourceRow{Key: key,
-		Memory: bar(l.Used.Memory, l.Locked.Memory, l.Max.Memory, linkis.FormatMemory),
+		Memory: bar(l.Used.Memory, l.Locked.Memory, l.Max.Memory, fmtMem),
 		Cores:  bar(l.Used.MilliCores, l.Locked.MilliCores, l.Max.MilliCores, fmtCores),
 		Inst:   bar(l.Used.Instances, l.Locked.Instances, l.Max.Instances, func(n int64) string { return strconv.FormatInt(n, 10) })}
 }

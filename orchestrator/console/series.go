@@ -116,7 +116,7 @@ func (s *series) charts(now, from time.Time) []chartData {
 		get   func(linkis.Resource) int64
 		fmt   func(int64) string
 	}{
-		{"Memory", func(r linkis.Resource) int64 { return r.Memory }, linkis.FormatMemory},
+		{"Memory", func(r linkis.Resource) int64 { return r.Memory }, fmtMem},
 		{"Cores", func(r linkis.Resource) int64 { return r.MilliCores }, fmtCores},
 		{"Engines", func(r linkis.Resource) int64 { return r.Instances }, func(n int64) string { return strconv.FormatInt(n, 10) }},
 	}
@@ -171,6 +171,21 @@ func bar(used, locked, maxv int64, f func(int64) string) barData {
 	b.Locked = min(100-b.Used, 100*float64(locked)/float64(maxv))
 	b.Over = used+locked > maxv
 	return b
+}
+
+// fmtMem writes bytes to one decimal in the largest binary unit that
+// fits ("23.5GiB"); exact sizes without a decimal ("256MiB").
+func fmtMem(b int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	v, i := float64(b), 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10) + units[i]
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + units[i]
 }
 
 func fmtCores(milli int64) string {
