@@ -31,6 +31,18 @@
 // keeps the rows): the console logs in with the same session cookie, so
 // the REST API knows the caller and decides, as for any client.
 //
+// # Reads
+//
+// List pages (the history, engines, ECMs, resources) read the answering
+// member's own state, as the REST API's stale=true does: a page of 50 out
+// of 10,000 jobs costs about a millisecond and no round trip to the
+// leader. A job's own page, and everything a form changes, is read and
+// written through the leader (linearizably), so the page a form leads to
+// shows what it did. The cluster page is the member's own view, shown to
+// every logged-in user (it names members, not secrets); the per-ECM bars
+// and the cluster's chart are shown to those the operator shows the ECMs
+// (administrators).
+//
 // # Safe by construction
 //
 //   - The session cookie is the REST API's (linkis_user_session_ticket_id_v1):

@@ -234,6 +234,7 @@ func (p page) lacks(t testing.TB, parts ...string) {
 type bigSite struct {
 	srv   *httptest.Server
 	h     http.Handler
+	rest  http.Handler // the REST API over the same entrance, for comparison
 	store *raftstore.Memory
 	con   *console.Console
 }
@@ -305,13 +306,17 @@ func newBigSite(t testing.TB) *bigSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := restapi.Config{Admins: []string{"ops"}}
+	rc := restapi.Config{Auth: auth, Admins: []string{"ops"}, Operations: admin.New(store, nil), Logger: quiet}
 	con, err := console.New(console.Config{Jobs: ent, Auth: auth, IsAdmin: rc.IsAdmin, Operations: admin.New(store, nil), Cluster: store, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := restapi.NewHandler(ent, rc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { con.Close() })
 	srv := httptest.NewServer(con)
 	t.Cleanup(srv.Close)
-	return &bigSite{srv: srv, h: con, store: store, con: con}
+	return &bigSite{srv: srv, h: con, rest: rest, store: store, con: con}
 }

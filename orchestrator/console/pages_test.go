@@ -118,7 +118,8 @@ func sessionOf(t testing.TB, v *visitor) string {
 // jobs), as a user (their 1,250), and filtered by state; and the engines
 // page over 200 engines. Server time: the console's handler, from the
 // session check to the last byte of HTML. Issue "A web console": ≤ 20 ms
-// p50.
+// p50. rest-jobhistory-list is the same page of the history as JSON from
+// the REST API (jobhistory/list, the administrator's view), for scale.
 //
 //	go test -run '^$' -bench 'JobsPage' -benchtime 400x ./orchestrator/console/
 func BenchmarkJobsPage(b *testing.B) {
@@ -142,4 +143,9 @@ func BenchmarkJobsPage(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) { report(b, serverTimes(b, site.h, c.session, c.target)) })
 	}
+	b.Run("rest-jobhistory-list", func(b *testing.B) {
+		report(b, serverTimes(b, site.rest, sessionOf(b, ops), func(i int) string {
+			return fmt.Sprintf(restapi.Prefix+"/jobhistory/list?isAdminView=true&pageSize=50&pageNow=%d", 1+i%200)
+		}))
+	})
 }
