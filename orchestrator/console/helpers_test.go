@@ -244,7 +244,10 @@ const (
 	bigEngines = 200
 )
 
-func newBigSite(t testing.TB) *bigSite {
+func newBigSite(t testing.TB) *bigSite { return newSite(t, bigJobs, bigEngines) }
+
+// newSite is a site of jobs jobs and engines engines (see bigSite).
+func newSite(t testing.TB, jobs, engines int) *bigSite {
 	t.Helper()
 	mc := raftstore.DefaultMemoryConfig()
 	mc.Manager.NewECMStandby = 0
@@ -266,14 +269,14 @@ func newBigSite(t testing.TB) *bigSite {
 	users := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "ops"}
 	types := []string{"shell-1", "python-3", "sql-1"}
 	ends := []linkis.JobState{linkis.JobSucceed, linkis.JobSucceed, linkis.JobSucceed, linkis.JobFailed, linkis.JobCancelled, linkis.JobTimeout}
-	for i := 1; i <= bigJobs; i++ {
+	for i := 1; i <= jobs; i++ {
 		u, et := users[i%len(users)], types[i%len(types)]
 		req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: u, Engine: et, Code: fmt.Sprintf("echo job %d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := json.Marshal(req)
-		created := now.Add(-time.Duration(bigJobs-i) * time.Minute).UnixNano()
+		created := now.Add(-time.Duration(jobs-i) * time.Minute).UnixNano()
 		must(manager.ImportJob{Time: now.UnixNano(), Job: manager.JobView{TaskID: int64(i), ExecID: fmt.Sprintf("exec_%d", i), User: u, Creator: "IDE",
 			EngineType: et, Request: body, State: ends[i%len(ends)], Progress: 1, Created: created, Updated: created, Started: created, Ended: created + int64(time.Second)}})
 	}
@@ -281,7 +284,7 @@ func newBigSite(t testing.TB) *bigSite {
 		must(manager.RegisterECM{Time: now.UnixNano(), ID: fmt.Sprintf("ecm-%d", i), Addr: fmt.Sprintf("127.0.0.1:%d", 9100+i),
 			Max: linkis.Resource{Memory: 1 << 40, MilliCores: 1 << 20, Instances: 100}})
 	}
-	for i := range bigEngines {
+	for i := range engines {
 		ls, err := linkis.NewLabels(linkis.LabelUserCreator, users[i%len(users)]+"-IDE", linkis.LabelEngineType, types[i%len(types)], linkis.LabelReuseExclusion, "*")
 		if err != nil {
 			t.Fatal(err)

@@ -152,10 +152,17 @@ func backTo(r *http.Request) string {
 }
 
 // localPath accepts a "next" of this site only: a path, never another
-// host (an open redirect).
+// host (an open redirect). Browsers read a backslash as a slash and drop
+// tabs and newlines from URLs ("/<backslash>evil" and "/<tab>/evil" are
+// "//evil" to them): a next with either is refused too.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/jobs"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/jobs"
+		}
 	}
 	return next
 }
@@ -165,9 +172,8 @@ type loginData struct {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if v, ok, _ := c.authenticate(w, r); ok {
+	if _, ok, _ := c.authenticate(w, r); ok {
 		http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
-		_ = v
 		return
 	}
 	pv := view{Title: "Log in", Data: loginData{Next: localPath(r.URL.Query().Get("next"))}}
