@@ -119,7 +119,6 @@ type jobData struct {
 	Progress  int
 	Final     bool
 	Log       []string
-	LogFrom   int
 	LogNext   int
 	LogPrev   int // the start of the previous page of the log; -1: none
 	LogMore   bool
@@ -163,7 +162,7 @@ func (c *Console) jobPage(v *visit) error {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "log", clip(s, 32), "not a line number")
 		}
 	}
-	d := jobData{Job: job, Progress: int(job.Progress * 100), Final: job.State.Final(), LogFrom: from, LogPrev: -1,
+	d := jobData{Job: job, Progress: int(job.Progress * 100), Final: job.State.Final(), LogPrev: -1,
 		Labels: sortedKV(job.Request.Labels), Variables: sortedKV(job.Request.Params.Variable)}
 	if from > 0 {
 		d.LogPrev = max(0, from-LogPageLines)
