@@ -7,11 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/admin"
+	"github.com/golinkis/golinkis/orchestrator/identity"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 )
 
@@ -451,3 +453,26 @@ func TestSettings(t *testing.T) {
 }
 
 func adminCaller() admin.Caller { return admin.Caller{User: "ops", Admin: true} }
+
+// A session that expired (unused for longer than the timeout) sends a
+// form to the login page and does nothing, and a page to the login page
+// and back after it.
+func TestSessionExpiry(t *testing.T) {
+	s := startSystemWith(t, func(c *identity.Config) { c.SessionTimeout, c.SessionMaxAge = time.Second, time.Second })
+	v := newVisitor(t, s.url)
+	v.login("alice")
+	v.get("/run")
+	before := countJobs(t, s, "alice")
+	time.Sleep(1200 * time.Millisecond)
+	p := v.post("/run", url.Values{"engine": {"shell"}, "code": {"echo late"}})
+	if p.url.Path != "/login" || p.url.Query().Get("expired") != "1" {
+		t.Fatalf("a form after the session expired: %d at %s", p.code, p.url)
+	}
+	p.has(t, "Your session has ended", "Nothing was done.")
+	if n := countJobs(t, s, "alice"); n != before {
+		t.Fatalf("an expired session's form submitted %d jobs", n-before)
+	}
+	if p := v.get("/jobs?state=Failed"); p.url.Path != "/login" || p.url.Query().Get("next") != "/jobs?state=Failed" {
+		t.Fatalf("a page after the session expired: at %s", p.url)
+	}
+}

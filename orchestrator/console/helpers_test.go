@@ -68,7 +68,11 @@ type system struct {
 	url string
 }
 
-func startSystem(t testing.TB) *system {
+func startSystem(t testing.TB) *system { return startSystemWith(t, nil) }
+
+// startSystemWith is startSystem with the identity service's
+// configuration adjusted by tune.
+func startSystemWith(t testing.TB, tune func(*identity.Config)) *system {
 	t.Helper()
 	sys, err := embedded.Start(embedded.Config{Logger: quiet})
 	if err != nil {
@@ -77,6 +81,9 @@ func startSystem(t testing.TB) *system {
 	t.Cleanup(func() { sys.Close() })
 	ic := identity.DefaultConfig()
 	ic.Directory, ic.Store, ic.Logger = directory(t), sys.Store(), quiet
+	if tune != nil {
+		tune(&ic)
+	}
 	auth, err := identity.New(ic)
 	if err != nil {
 		t.Fatal(err)

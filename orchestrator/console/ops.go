@@ -108,7 +108,11 @@ func (c *Console) resourcesPage(v *visit) error {
 		}
 		d.ECMsPager = newPager(v.r.URL, "ecmpage", epg, EnginesPerPage, ecms.Total)
 		now := c.now()
-		d.Charts = c.series.charts(now, now.Add(-c.cfg.History))
+		var latest *sample
+		if l, err := c.totals(ctx); err == nil {
+			latest = &sample{at: now, ledger: l}
+		}
+		d.Charts = c.series.charts(now, now.Add(-c.cfg.History), latest)
 	}
 	c.render(v.w, http.StatusOK, "resources", v.view("Resources", "resources", d))
 	return nil

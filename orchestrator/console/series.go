@@ -108,9 +108,14 @@ type chartData struct {
 // The charts' plot area.
 const chartW, chartH = 600, 160
 
-// charts draws the samples since from: memory, cores and engines.
-func (s *series) charts(now, from time.Time) []chartData {
+// charts draws the samples since from, and latest (the totals now, so
+// that a member that just started draws a line): memory, cores and
+// engines.
+func (s *series) charts(now, from time.Time, latest *sample) []chartData {
 	xs := s.since(from)
+	if latest != nil {
+		xs = append(xs, *latest)
+	}
 	dims := []struct {
 		title string
 		get   func(linkis.Resource) int64
@@ -219,11 +224,19 @@ func (c *Console) ago(t time.Time) string {
 	return fmtDuration(int64(c.now().Sub(t)))
 }
 
-// fmtDuration writes a duration to the second (to the hour past a day).
+// fmtDuration writes a duration to the second (to the hour past a day),
+// without zero tails ("1h", "2m5s").
 func fmtDuration(ns int64) string {
 	d := time.Duration(max(0, ns)).Round(time.Second)
 	if d >= 24*time.Hour {
 		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
 	}
-	return d.String()
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
