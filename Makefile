@@ -11,7 +11,7 @@ FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
 FUZZ_TARGETS += ./datasource:FuzzParseURL ./datasource:FuzzParse ./engineconn/engines:FuzzSplitStatements
 FUZZ_TARGETS += ./orchestrator/restapi:FuzzSplitRow ./orchestrator/restapi:FuzzSubmitBody ./orchestrator/identity:FuzzReadDirectory
-FUZZ_TARGETS += ./orchestrator/admin:FuzzManageAPI
+FUZZ_TARGETS += ./orchestrator/admin:FuzzManageAPI ./orchestrator/console:FuzzConsole
 
 .PHONY: test vet deps testdb bench fuzz soak demo cluster tidy
 
@@ -19,9 +19,11 @@ test: vet deps testdb
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 # What the tests need beyond Go: OpenLDAP's slapd for the LDAP login tests
-# (installed from Debian packages when missing; the tests fail without it).
+# and Chromium for the console's browser tests (installed from Debian
+# packages when missing; the tests fail without them).
 deps:
 	@command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || scripts/install-slapd.sh
+	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium.sh
 
 # The jdbc engine's tests start a real PostgreSQL 15 and a real MariaDB
 # (scripts/testdb.sh); MariaDB is installed from Debian packages when absent.

@@ -176,7 +176,7 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 	}
 	if m := s.member; m != nil {
 		// A member serves every API itself, on its own address.
-		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (REST under /api/rest_j/v1), %s, data in %s\n",
+		fmt.Fprintf(out, "linkis server: member %s of the cluster, every API on http://%s (the web console at /, REST under /api/rest_j/v1), %s, data in %s\n",
 			m.ID, m.HTTPAddr, auth, s.dataDir)
 		if ready != nil {
 			ready(m.HTTPAddr)
@@ -191,7 +191,7 @@ func (s *server) serve(ctx context.Context, out io.Writer, ready func(addr strin
 	srv := newAPIServer(h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(out, "linkis server: REST API on http://%s/api/rest_j/v1, metrics on /metrics, %s, %d data sources, data in %s\n"+
+	fmt.Fprintf(out, "linkis server: web console on http://%[1]s/, REST API on http://%[1]s/api/rest_j/v1, metrics on /metrics, %s, %d data sources, data in %s\n"+
 		"engines get %s; an engine without work for %v exits\n", ln.Addr(), auth, len(s.sources.Names()), s.dataDir, s.capacity, s.idle)
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/golinkis/golinkis/manager"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/admin"
+	"github.com/golinkis/golinkis/orchestrator/console"
 	"github.com/golinkis/golinkis/orchestrator/entrance"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
 	"github.com/golinkis/golinkis/raftstore"
@@ -97,6 +99,7 @@ type System struct {
 	stopECM     context.CancelFunc
 	ecmDone     chan error
 	ent         *entrance.Entrance
+	consoles    []*console.Console // each Handler's web console (its sampler runs until Close)
 	closeErr    error
 }
 
@@ -300,10 +303,12 @@ func (s *System) ReadResult(ctx context.Context, user, path string, maxRows int)
 	return api.ReadResultSet(f, maxRows)
 }
 
-// Handler serves the Linkis REST API (restapi) for the users of cfg, and
-// the Prometheus metrics of the entrance and the manager at /metrics. A
-// cluster member (Config.Member) serves them itself from then on, on its
-// address beside the manager's API; the handler returned serves all three.
+// Handler serves the Linkis REST API (restapi) for the users of cfg
+// under restapi.Prefix, the Prometheus metrics of the entrance and the
+// manager at /metrics, and - when cfg.Auth logs users in - the web console
+// (package console) at every other path. A cluster member
+// (Config.Member) serves them itself from then on, on its address beside
+// the manager's API; the handler returned serves them all.
 func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if s.mgr == nil {
 		return nil, linkis.Errorf(linkis.ErrUnavailable, "system", "closed")
@@ -315,24 +320,46 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Without logins (a token-only API) there is no console: its paths
+	// stay the API's, answered with envelopes.
+	ui := rest
+	if cfg.Auth != nil {
+		ops, _ := cfg.Operations.(console.Operations)
+		c, err := console.New(console.Config{Jobs: s.ent, Auth: cfg.Auth, IsAdmin: cfg.IsAdmin, Operations: ops, Cluster: s.mgr,
+			Logger: s.log.With("part", "console")})
+		if err != nil {
+			return nil, err
+		}
+		s.consoles = append(s.consoles, c)
+		ui = c
+	}
 	var metrics http.Handler = promhttp.HandlerFor(prometheus.Gatherers{s.ent.Registry(), s.mgr.Gatherer()}, promhttp.HandlerOpts{})
 	if s.api != nil {
 		// A cluster member serves them itself, beside the manager's API.
 		s.api.rest.Store(&rest)
+		s.api.console.Store(&ui)
 		s.api.metrics.Store(&metrics)
 		return s.api, nil
 	}
 	// Not an http.ServeMux: it would answer an unclean path ("//", "..")
-	// with a bare redirect, and every path but /metrics is the API's, whose
-	// answers are all envelopes.
+	// of the API with a bare redirect, where the API's answers are all
+	// envelopes.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" {
+		switch {
+		case r.URL.Path == "/metrics":
 			metrics.ServeHTTP(w, r)
-			return
+		case isAPIPath(r.URL.Path):
+			rest.ServeHTTP(w, r)
+		default:
+			ui.ServeHTTP(w, r)
 		}
-		rest.ServeHTTP(w, r)
 	}), nil
 }
+
+// isAPIPath reports whether a path is the REST API's (everything under
+// /api/, so that a mistyped API path is answered with an envelope, not a
+// page).
+func isAPIPath(p string) bool { return strings.HasPrefix(p, "/api/") || p == "/api" }
 
 // Operator returns the operator's calls over the system's state: what the
 // REST API's management paths serve (Handler wires it in).
@@ -368,6 +395,10 @@ func (s *System) Close() error {
 			s.closeErr = err
 		}
 	}
+	for _, c := range s.consoles {
+		c.Close()
+	}
+	s.consoles = nil
 	if s.stopECM != nil {
 		s.stopECM()
 		if err := <-s.ecmDone; err != nil && s.closeErr == nil {

@@ -71,10 +71,11 @@ func (m *Member) validate() error {
 }
 
 // memberAPI is what a member serves: the manager's API at once, the
-// REST API once Handler installs it.
+// REST API and the console once Handler installs them.
 type memberAPI struct {
 	mgr     http.Handler
 	rest    atomic.Pointer[http.Handler]
+	console atomic.Pointer[http.Handler]
 	metrics atomic.Pointer[http.Handler]
 }
 
@@ -89,8 +90,12 @@ func (h *memberAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case strings.HasPrefix(r.URL.Path, "/v1/"):
 		next = h.mgr
-	default:
+	case isAPIPath(r.URL.Path):
 		if p := h.rest.Load(); p != nil {
+			next = *p
+		}
+	default:
+		if p := h.console.Load(); p != nil {
 			next = *p
 		}
 	}
@@ -101,6 +106,11 @@ func (h *memberAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// accepted): the multi-host tests saw clients give up on jobs a
 			// restarted member refused while it started.
 			restapi.WriteError(w, r, linkis.Errorf(linkis.ErrNotLeader, "server", "this member is starting and took nothing; ask another member, or again in a moment"))
+			return
+		}
+		if !isAPIPath(r.URL.Path) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "this member is starting: the console is served in a moment", http.StatusServiceUnavailable)
 			return
 		}
 		api.WriteError(w, linkis.Errorf(linkis.ErrUnavailable, "server", "starting: the REST API is not served yet"))
