@@ -1,13 +1,8 @@
 package embedded_test
 
 import (
-	"context"
 	"fmt"
-	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
@@ -62,7 +57,6 @@ func benchThroughput(b *testing.B, engine string, pool int, store raftstore.LogS
 		b.Fatal(err)
 	}
 	defer sys.Close()
-	ctx := context.Background()
 	label := map[string]string{"shell": "shell", "echo": "echo-1"}[engine]
 	req, err := orchestrator.NewRequest(orchestrator.RequestSpec{User: "alice", Engine: label, Code: "true"})
 	if err != nil {
@@ -73,40 +67,5 @@ func benchThroughput(b *testing.B, engine string, pool int, store raftstore.LogS
 	}
 	// A warm pool: engines that do not retire after Linkis's 50 tasks.
 	req.Params.Configuration.Startup = orchestrator.Values{"engineconn.max.task.num": "1000000"}
-	run := func(n int) []time.Duration {
-		lat := make([]time.Duration, n)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range 32 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-					start := time.Now()
-					job, err := sys.Submit(ctx, "alice", req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if job, err = sys.Wait(ctx, "alice", job.ExecID); err != nil || job.State != orchestrator.Succeed {
-						b.Errorf("job %s: %v %s", job.ExecID, err, job.Reason)
-						return
-					}
-					lat[i] = time.Since(start)
-				}
-			}()
-		}
-		wg.Wait()
-		return lat
-	}
-	run(4 * pool) // warm the pool
-	b.ResetTimer()
-	start := time.Now()
-	lat := run(b.N)
-	elapsed := time.Since(start)
-	b.StopTimer()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "jobs/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	benchJobs(b, []*embedded.System{sys}, req, 4*pool)
 }
