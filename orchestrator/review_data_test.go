@@ -129,3 +129,32 @@ func TestReviewSimpleDataSourceIsOpenToEveryoneInline(t *testing.T) {
 		}
 	}
 }
+
+// linkis.IsSecretKey knows a secret only by a last dot-word of password,
+// passwd, pwd or secret. Common secret settings of Linkis's engines do not
+// end so - Hive's metastore password
+// (spark.hadoop.javax.jdo.option.ConnectionPassword), S3's secret key
+// (fs.s3a.secret.key), an environment-style DB_PASSWORD, a token - and go
+// as they are into the job's record and, as start-up parameters, into the
+// Raft log and the engine's command line (`--param k=v`).
+func TestReviewCommonSecretKeysAreNotRecognised(t *testing.T) {
+	o, r := recordingOrchestrator(t, nil)
+	s := spec("shell-1", "echo ok")
+	s.Request.Params.Configuration.Startup = Values{
+		"spark.hadoop.javax.jdo.option.ConnectionPassword": "Hive-Pw-1", "fs.s3a.secret.key": "S3-Secret-2",
+		"DB_PASSWORD": "Env-Pw-3", "service.auth.token": "Tok-4"}
+	if err := o.Check(s); err != nil {
+		t.Fatal(err)
+	}
+	o.Run(context.Background(), s, newRecorder())
+	for k, v := range s.Request.Params.Configuration.Startup {
+		if !datasource.IsRedacted(v) {
+			t.Errorf("the job's record keeps %s in clear", k)
+		}
+	}
+	for _, ask := range r.asks {
+		for k := range ask {
+			t.Errorf("the ask (Raft log, engine command line) carries %s", k)
+		}
+	}
+}
