@@ -136,13 +136,17 @@ func TestReviewSimpleDataSourceIsOpenToEveryoneInline(t *testing.T) {
 // (spark.hadoop.javax.jdo.option.ConnectionPassword), S3's secret key
 // (fs.s3a.secret.key), an environment-style DB_PASSWORD, a token - and go
 // as they are into the job's record and, as start-up parameters, into the
-// Raft log and the engine's command line (`--param k=v`).
+// Raft log and the engine's command line (`--param k=v`). Variables are
+// never redacted, whatever their name.
 func TestReviewCommonSecretKeysAreNotRecognised(t *testing.T) {
 	o, r := recordingOrchestrator(t, nil)
 	s := spec("shell-1", "echo ok")
 	s.Request.Params.Configuration.Startup = Values{
 		"spark.hadoop.javax.jdo.option.ConnectionPassword": "Hive-Pw-1", "fs.s3a.secret.key": "S3-Secret-2",
 		"DB_PASSWORD": "Env-Pw-3", "service.auth.token": "Tok-4"}
+	// A variable named as a secret is not redacted either, though ${password}
+	// is how a Linkis script brings a password into its code.
+	s.Request.Params.Variable = Values{"password": "Var-Pw-5"}
 	if err := o.Check(s); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +155,9 @@ func TestReviewCommonSecretKeysAreNotRecognised(t *testing.T) {
 		if !datasource.IsRedacted(v) {
 			t.Errorf("the job's record keeps %s in clear", k)
 		}
+	}
+	if v := s.Request.Params.Variable["password"]; !datasource.IsRedacted(v) {
+		t.Errorf("the job's record keeps the variable password in clear")
 	}
 	for _, ask := range r.asks {
 		for k := range ask {

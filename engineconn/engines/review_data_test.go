@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -154,4 +155,28 @@ func fakePGAskingCleartext(t *testing.T) (string, <-chan string) {
 	}()
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	return ln.Addr().String(), got
+}
+
+// TestReviewOversizedRowIsWrittenButUnreadable: the jdbc engine writes
+// rows with RawRow, which checks no row size, so a value past
+// api.MaxResultLine (16 MiB) goes into the result file and the task
+// SUCCEEDS - but every reader refuses that file (ReadResultSet, the ECM's
+// pages: "a row is longer than ..."). The row cap should have a byte
+// counterpart that truncates (or fails) at write time.
+func TestReviewOversizedRowIsWrittenButUnreadable(t *testing.T) {
+	dbs, _ := servers(t)
+	h := startJDBC(t)
+	d := dbs[0]
+	st := h.exec("SELECT repeat('x', 17 * 1024 * 1024) AS big", d.params)
+	if st.State != api.TaskSuccess {
+		return // refused at write time: what it should do
+	}
+	f, err := os.Open(st.Results[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := api.ReadResultSet(f, 0); err != nil {
+		t.Errorf("the task SUCCEEDED with a result no reader accepts: %v", err)
+	}
 }
