@@ -180,3 +180,24 @@ func TestReviewOversizedRowIsWrittenButUnreadable(t *testing.T) {
 		t.Errorf("the task SUCCEEDED with a result no reader accepts: %v", err)
 	}
 }
+
+// TestReviewCopyStatements: PostgreSQL's COPY through the simple protocol.
+// COPY ... TO STDOUT succeeds and its rows go nowhere (no result set, "2
+// rows affected"). COPY ... FROM STDIN waits for data the engine never
+// sends until the statement timeout (30 min by default), the cancel does
+// not end it, the socket is cut 5 s later, and the task fails as "the
+// connection to the database was lost (the server restarted ...)" -
+// retryable, so a retry waits as long again.
+func TestReviewCopyStatements(t *testing.T) {
+	dbs, _ := servers(t)
+	h := startJDBC(t)
+	d := dbs[0]
+	h.ok("DROP TABLE IF EXISTS cp; CREATE TABLE cp (a int); INSERT INTO cp VALUES (1), (2)", d.params)
+	if st := h.exec("COPY cp TO STDOUT", d.params); st.State == api.TaskSuccess && len(st.Results) == 0 {
+		t.Errorf("COPY cp TO STDOUT SUCCEEDED and its two rows went nowhere: %s", strings.Join(h.logOf(st.ID), " | "))
+	}
+	st := h.exec("COPY cp FROM STDIN", d.with(datasource.KeyQueryTimeout, "2"))
+	if strings.Contains(st.Error, "connection to the database was lost") || strings.Contains(st.Error, "retryable") {
+		t.Errorf("COPY FROM STDIN waited for the statement timeout and ended as a lost, retryable connection: %s", st.Error)
+	}
+}
