@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,5 +83,60 @@ func TestReviewPlantedEngineAddressGetsTheClusterToken(t *testing.T) {
 		if h == "Bearer "+clusterToken {
 			t.Errorf("the ECM sent the cluster token to the address a process of the engine's user planted")
 		}
+	}
+}
+
+// TestReviewPlantedAddressRacesARealEngine: the same against a real
+// `linkis engineconn` python engine, whose session (python3) starts before
+// it listens and writes its address: a process of the engine's user that
+// merely polls for the new work directory wins.
+func TestReviewPlantedAddressRacesARealEngine(t *testing.T) {
+	var data string
+	m, _, _ := directECM(t, func(c *ecm.Config) {
+		data = filepath.Join(t.TempDir(), "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{data, filepath.Dir(linkisBin)} {
+			for ; d != "/"; d = filepath.Dir(d) {
+				if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+					os.Chmod(d, fi.Mode().Perm()|0o005)
+				}
+			}
+		}
+		c.DataDir = data
+	})
+	const planted = "127.0.0.1:9"
+	attacker := `
+import os, sys, time
+work = sys.argv[1]
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        fd = os.open(work + "/.x", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError:
+        continue
+    os.write(fd, (sys.argv[2] + "\n").encode()); os.close(fd)
+    os.rename(work + "/.x", work + "/engineconn.addr")
+    break
+`
+	work := filepath.Join(data, "ec-1", "work")
+	py := exec.Command("/usr/bin/python3", "-c", attacker, work, planted)
+	py.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { py.Process.Kill(); py.Wait() }()
+	r, err := m.Launch(api.LaunchRequest{Ticket: "ec-1", EngineType: "python-3", User: "nobody", Command: "linkis",
+		Args: []string{"engineconn", "--ticket", "ec-1", "--engine", "python-3"}, Resource: api.Resource{Memory: 1 << 20, MilliCores: 100, Instances: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); r.State == api.ECStarting && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		r, _ = m.Engine("ec-1")
+	}
+	t.Logf("the ECM says: %+v", r)
+	if r.Addr == planted {
+		t.Errorf("the ECM took the address a process of the engine's user planted (%s) for the real engine's", planted)
 	}
 }
