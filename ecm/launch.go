@@ -46,7 +46,7 @@ func checkMaterials(ms []manager.Material) error {
 		if clean == "." {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must name a file")
 		}
-		if seen[clean] || clean == engineconn.AddrFile || clean == engineconn.ExitFile {
+		if seen[clean] || clean == engineconn.ExitFile {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "named twice, or reserved")
 		}
 		seen[clean] = true
