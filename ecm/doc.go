@@ -20,7 +20,7 @@
 // LINKIS_TOKEN_FD, LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR,
 // LINKIS_EC_HOST. The cluster token is never in the environment (a process
 // of the engine's user could read it from /proc): the engine reads it from
-// an inherited pipe, descriptor 3 (LINKIS_TOKEN_FD). It reports the
+// an inherited socket, descriptor 3 (LINKIS_TOKEN_FD). It reports the
 // address of its task API on descriptor 4 (LINKIS_ADDR_FD), one end of a
 // socket pair whose other end only the ECM holds. When
 // the ECM runs as root, the process runs as the submitting user and the

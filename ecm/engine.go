@@ -177,11 +177,13 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 		return fail(err)
 	}
 	ours, theirs = append(ours, pr), append(theirs, pw)
-	// The cluster token goes through a pipe (fd 3), not the environment:
-	// a process of the engine's user could read /proc/PID/environ before
-	// the engine hides it. The pipe holds it whole (it is far below the
-	// pipe's buffer), so the write end is closed before the start.
-	tr, tw, err := os.Pipe()
+	// The cluster token goes through a socket (fd 3), not the
+	// environment: a process of the engine's user could read
+	// /proc/PID/environ before the engine hides it. Nor a pipe: that
+	// process could open /proc/PID/fd/3 and read the token first, which
+	// open(2) cannot do to a socket. The socket holds it whole (it is far
+	// below the socket's buffer), so our end is closed before the start.
+	tw, tr, err := socketPair()
 	if err != nil {
 		return fail(err)
 	}

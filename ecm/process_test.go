@@ -674,12 +674,23 @@ func TestEngineReportsItsAddressOnItsSocket(t *testing.T) {
 	}
 }
 
-// The cluster token reaches the engine through an inherited pipe, never
+// The cluster token reaches the engine through an inherited socket, never
 // its environment: a process of the engine's user can read
-// /proc/PID/environ before the engine could hide it.
+// /proc/PID/environ before the engine could hide it. Nor a pipe: that
+// process could open the engine's /proc/PID/fd/3 and read the token
+// before the engine does; open(2) cannot open a socket.
 func TestTokenIsNotInTheEngineEnvironment(t *testing.T) {
 	m, _, dir := directECM(t, nil)
-	if _, err := m.Launch(bashLaunch("ec-1", `tr '\0' '\n' < /proc/$$/environ > env; cat <&"$LINKIS_TOKEN_FD" > tok`)); err != nil {
+	r, err := m.Launch(bashLaunch("ec-1", `tr '\0' '\n' < /proc/$$/environ > env; until [ -e go ]; do sleep 0.01; done; cat <&"$LINKIS_TOKEN_FD" > tok`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.Open(fmt.Sprintf("/proc/%d/fd/3", r.PID)); err == nil {
+		b, _ := io.ReadAll(f)
+		f.Close()
+		t.Errorf("the engine's token descriptor opens through /proc (read %d bytes)", len(b))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ec-1", "work", "go"), []byte("go\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if r := waitExited(t, m, "ec-1"); r.Failed {
@@ -697,7 +708,7 @@ func TestTokenIsNotInTheEngineEnvironment(t *testing.T) {
 	}
 }
 
-// A token that would not fit the pipe engines receive it through is
+// A token that would not fit the socket engines receive it through is
 // refused when the ECM is configured, not by a launch that hangs.
 func TestConfigRefusesAnOversizedToken(t *testing.T) {
 	cfg := ecm.DefaultConfig()

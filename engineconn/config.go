@@ -334,7 +334,7 @@ func addrReportFD(fd string) (*os.File, error) {
 const maxTokenLen = 4096
 
 // readTokenFD reads the cluster token from the inherited descriptor fd
-// (a pipe the ECM wrote it to and closed) and closes it, so that the
+// (a socket the ECM wrote it to and closed) and closes it, so that the
 // engine's children do not inherit it. The token never appears in the
 // environment, which a process of the same user can read from /proc
 // before ProtectSecrets runs.
