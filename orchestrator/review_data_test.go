@@ -1,10 +1,12 @@
 package orchestrator
 
-// Reproducers of the data-facing security review (branch rev-data). Each
-// test asserts the behaviour the design promises and fails today.
+// Reproducers of the data-facing security review (branch rev-data), kept
+// as tests of the behaviour they asked for.
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/golinkis/golinkis/datasource"
@@ -19,7 +21,7 @@ import (
 // they run and carries the handle as jdbc.password: the orchestrator opens
 // it and the engine sends the plaintext to that server. Any engine type
 // will do: a handle under a key that is no secret at all is revealed too.
-func TestReviewStolenVaultHandleIsRevealedForAnotherUser(t *testing.T) {
+func TestVaultHandleOpensOnlyForItsUserAndKey(t *testing.T) {
 	o, r := recordingOrchestrator(t, nil)
 
 	// alice's job, as the entrance keeps it: only the handle is stored.
@@ -72,7 +74,7 @@ func TestReviewStolenVaultHandleIsRevealedForAnotherUser(t *testing.T) {
 // administrator) learns that alice and bob share a password, and can test
 // a guess by submitting it and comparing handles. datasource/doc.go
 // promises "a random nonce, so the handle reveals nothing".
-func TestReviewVaultHandlesRevealEqualSecrets(t *testing.T) {
+func TestVaultHandlesOfEqualSecretsDiffer(t *testing.T) {
 	o, _ := recordingOrchestrator(t, nil)
 	handle := func(user, pw string) string {
 		s := spec("jdbc-4", "echo ok")
@@ -100,7 +102,7 @@ func TestReviewVaultHandlesRevealEqualSecrets(t *testing.T) {
 // list - and only when a job names it. A user not in the list writes the
 // same URL and user name inline with SIMPLE, and the job is accepted and
 // connects exactly as the data source would: the list protects nothing.
-func TestReviewSimpleDataSourceIsOpenToEveryoneInline(t *testing.T) {
+func TestSimpleAccessOnlyThroughADataSource(t *testing.T) {
 	set, err := datasource.NewSet([]datasource.DataSource{{Name: "warehouse", URL: "jdbc:postgresql://wh:5432/dw",
 		Username: "etl", AuthType: datasource.AuthSimple, Users: []string{"alice"}}})
 	if err != nil {
@@ -119,13 +121,42 @@ func TestReviewSimpleDataSourceIsOpenToEveryoneInline(t *testing.T) {
 	inline.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
 	inline.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://wh:5432/dw",
 		datasource.KeyUsername: "etl", datasource.KeyAuthType: datasource.AuthSimple}
-	if err := o.Check(inline); err != nil {
-		return // refused: the list holds
+	if err := o.Check(inline); err == nil {
+		o.Run(context.Background(), inline, newRecorder())
+	} else if !errors.Is(err, linkis.ErrPermission) || !strings.Contains(err.Error(), datasource.KeyDataSource) {
+		t.Errorf("refused, but not saying to name a data source: %v", err)
 	}
-	o.Run(context.Background(), inline, newRecorder())
+	// Nor with a password of her own: a server that trusts the host for
+	// etl does not check it. Another database of that server as etl is
+	// the same trust.
+	withPw := spec("jdbc-4", "echo ok")
+	withPw.User = "mallory"
+	withPw.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
+	withPw.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://WH:5432/postgres",
+		datasource.KeyUsername: "etl", datasource.KeyPassword: "anything"}
+	if err := o.Check(withPw); err == nil {
+		o.Run(context.Background(), withPw, newRecorder())
+	} else if !errors.Is(err, linkis.ErrPermission) || !strings.Contains(err.Error(), `"warehouse"`) || strings.Contains(err.Error(), "anything") {
+		t.Errorf("refused, but not naming the data source (or quoting the password): %v", err)
+	}
 	for _, task := range r.tasks {
-		if task[datasource.KeyURL] == "jdbc:postgresql://wh:5432/dw" && task[datasource.KeyUsername] == "etl" {
-			t.Errorf("mallory, not allowed warehouse, reaches it as %q with the data source's own trust (SIMPLE): %v", "etl", task)
+		if task[datasource.KeyUsername] == "etl" {
+			t.Errorf("mallory, not allowed warehouse, reaches its server as %q with the data source's own trust (SIMPLE): %v", "etl", task)
+		}
+	}
+	// alice, who may use warehouse, may also reach that server inline with
+	// a password; another user of it is no data source's.
+	ok := spec("jdbc-4", "echo ok")
+	ok.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://wh:5432/dw",
+		datasource.KeyUsername: "etl", datasource.KeyPassword: "Etl-Pw-1"}
+	other := spec("jdbc-4", "echo ok")
+	other.User = "mallory"
+	other.Request.Labels[linkis.LabelUserCreator] = "mallory-IDE"
+	other.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:postgresql://wh:5432/dw",
+		datasource.KeyUsername: "mallory", datasource.KeyPassword: "M-Pw-1"}
+	for _, s := range []Spec{ok, other} {
+		if err := o.Check(s); err != nil {
+			t.Errorf("%s's inline connection with a password: %v", s.User, err)
 		}
 	}
 }
@@ -138,9 +169,9 @@ func TestReviewSimpleDataSourceIsOpenToEveryoneInline(t *testing.T) {
 // as they are into the job's record and, as start-up parameters, into the
 // Raft log and the engine's command line (`--param k=v`). Variables are
 // never redacted, whatever their name.
-func TestReviewCommonSecretKeysAreNotRecognised(t *testing.T) {
+func TestCommonSecretKeysAndVariablesAreRedacted(t *testing.T) {
 	o, r := recordingOrchestrator(t, nil)
-	s := spec("shell-1", "echo ok")
+	s := spec("shell-1", "echo ${password}")
 	s.Request.Params.Configuration.Startup = Values{
 		"spark.hadoop.javax.jdo.option.ConnectionPassword": "Hive-Pw-1", "fs.s3a.secret.key": "S3-Secret-2",
 		"DB_PASSWORD": "Env-Pw-3", "service.auth.token": "Tok-4"}
@@ -162,6 +193,16 @@ func TestReviewCommonSecretKeysAreNotRecognised(t *testing.T) {
 	for _, ask := range r.asks {
 		for k := range ask {
 			t.Errorf("the ask (Raft log, engine command line) carries %s", k)
+		}
+	}
+	// The variable is revealed for the substitution only: the engine gets
+	// the code with the password, as the user wrote it to.
+	if len(r.codes) != 1 || r.codes[0] != "echo Var-Pw-5" {
+		t.Errorf("the code sent: %q", r.codes)
+	}
+	for k, want := range map[string]string{"fs.s3a.secret.key": "S3-Secret-2", "service.auth.token": "Tok-4"} {
+		if len(r.tasks) != 1 || r.tasks[0][k] != want {
+			t.Errorf("the task does not carry %s revealed: %v", k, r.tasks)
 		}
 	}
 }
