@@ -1,7 +1,7 @@
 package ecm
 
-// Reproducers of the data-facing security review (branch rev-data). Each
-// test asserts a bound the host-data API promises and fails today.
+// Reproducers of the data-facing security review (branch rev-data), kept
+// as tests of the bounds the host-data API promises.
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/golinkis/golinkis/api"
 )
 
-// TestReviewSavedLogRecordIsReadWhole: the ECM serves an ended engine's
+// TestSavedLogRecordIsNotReadWhole (was a reproducer): the ECM serves an ended engine's
 // task log from the segment file in the engine's log directory - a
 // directory, and a file, of the engine's user, whose code can append to it.
 // readSaved (engineconn/savedlogs.go) reads the matching record with
@@ -25,7 +25,7 @@ import (
 // one huge record makes the ECM (often root, shared by every user) hold
 // several times its size per request, and answer a page far past
 // api.MaxLogPageBytes.
-func TestReviewSavedLogRecordIsReadWhole(t *testing.T) {
+func TestSavedLogRecordIsNotReadWhole(t *testing.T) {
 	m, dir := dataECM(t)
 	const huge = 48 << 20
 	var rec bytes.Buffer
@@ -55,14 +55,14 @@ func TestReviewSavedLogRecordIsReadWhole(t *testing.T) {
 	}
 }
 
-// TestReviewResultIndexScansSparseFiles: a result file is indexed by reading
+// TestResultIndexRefusesSparseFiles (was a reproducer): a result file is indexed by reading
 // it whole; a row is not bounded while indexing (only when a page reads it,
 // at api.MaxResultLine). The engine's user can put a sparse file of any
 // apparent size (no disk, no quota used) with a header line and no newline
 // after it in its results directory: every page request reads all of it
 // again (the index never reaches the file's size, so it is "extended" from
 // the header each time). Measured with /proc/self/io's rchar.
-func TestReviewResultIndexScansSparseFiles(t *testing.T) {
+func TestResultIndexRefusesSparseFiles(t *testing.T) {
 	m, dir := dataECM(t)
 	p := filepath.Join(dir, "ec-1", "results", "t-5-1.jsonl")
 	hdr := `{"type":"text","columns":[{"name":"output","type":"TEXT"}]}` + "\n"
@@ -84,11 +84,11 @@ func TestReviewResultIndexScansSparseFiles(t *testing.T) {
 	}
 }
 
-// TestReviewEngineLogScansSparseFiles: the same for an engine's output log
+// TestEngineLogRefusesSparseFiles (was a reproducer): the same for an engine's output log
 // (the management API's openEngineLog): engine.log lies in the logs
 // directory of the engine's user, who can replace it; one line without an
 // end is read through to its end, however long, to serve the first page.
-func TestReviewEngineLogScansSparseFiles(t *testing.T) {
+func TestEngineLogRefusesSparseFiles(t *testing.T) {
 	m, dir := dataECM(t)
 	p := filepath.Join(dir, "ec-1", "logs", LogFile)
 	if err := os.WriteFile(p, []byte("started"), 0o644); err != nil {
@@ -103,6 +103,22 @@ func TestReviewEngineLogScansSparseFiles(t *testing.T) {
 	t.Logf("%v; the ECM read %d MiB", err, read>>20)
 	if read > 64<<20 {
 		t.Errorf("one page of the engine's log made the ECM read %d MiB", read>>20)
+	}
+}
+
+// A dense file is the user's own disk, but a row that never ends is not
+// read through on every page either: the index stops past a row's bound.
+func TestResultIndexStopsAtAnEndlessRow(t *testing.T) {
+	m, dir := dataECM(t)
+	p := filepath.Join(dir, "ec-1", "results", "t-6-1.jsonl")
+	hdr := `{"type":"text","columns":[{"name":"output","type":"TEXT"}]}` + "\n"
+	if err := os.WriteFile(p, append([]byte(hdr), bytes.Repeat([]byte("x"), 3*api.MaxResultLine)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r0 := rchar(t)
+	_, err := m.ResultPage("ec-1", "t-6-1.jsonl", 0, 10)
+	if read := rchar(t) - r0; err == nil || !strings.Contains(err.Error(), "longer than") || read > 2*int64(api.MaxResultLine) {
+		t.Fatalf("%v; read %d MiB", err, read>>20)
 	}
 }
 
