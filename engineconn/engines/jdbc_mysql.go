@@ -101,7 +101,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	if err != nil {
 		return err
 	}
-	capKilled, anyCols := false, false
+	anyCols := false
 	for {
 		cts, err := rows.ColumnTypes()
 		if err != nil {
@@ -110,7 +110,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 		}
 		if len(cts) > 0 {
 			anyCols = true
-			if err := c.stream(rows, cts, o, &capKilled); err != nil {
+			if err := c.stream(rows, cts, o); err != nil {
 				rows.Close()
 				return err
 			}
@@ -121,13 +121,6 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	}
 	err = rows.Err()
 	rows.Close()
-	if capKilled {
-		if err != nil && isMySQLInterrupted(err) {
-			err = nil
-		} else if err == nil {
-			time.Sleep(100 * time.Millisecond) // the KILL may still be on its way
-		}
-	}
 	if err != nil {
 		return err
 	}
@@ -143,7 +136,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 }
 
 // stream writes the rows of the current result set.
-func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut, capKilled *bool) error {
+func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut) error {
 	cols := make([]api.ResultColumn, len(cts))
 	encs := make([]valueEnc, len(cts))
 	for i, ct := range cts {
@@ -164,7 +157,7 @@ func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut
 	more := true
 	for rows.Next() {
 		if !more {
-			continue // drained: the server was asked to stop
+			continue // past the row cap: read to the statement's end, not kept
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			w.Close()
@@ -176,10 +169,6 @@ func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut
 		if more, err = o.row(w, encs, vals); err != nil {
 			w.Close()
 			return err
-		}
-		if !more {
-			*capKilled = true
-			_ = c.killQuery()
 		}
 	}
 	return w.Close()

@@ -1,7 +1,7 @@
 package engines_test
 
-// Reproducers of the data-facing security review (branch rev-data). Each
-// test asserts what the jdbc engine promises and fails today.
+// Reproducers of the data-facing security review (branch rev-data), kept
+// as tests of what the jdbc engine promises.
 
 import (
 	"bufio"
@@ -18,14 +18,14 @@ import (
 	"github.com/golinkis/golinkis/datasource"
 )
 
-// TestReviewRowCapRollsBackWorkButSucceeds: the row cap stops a result by
+// TestRowCapKeepsTheStatementsWork: the row cap stops a result by
 // cancelling the statement on the server (PostgreSQL cancel request,
 // MariaDB KILL QUERY) and then treats the "canceled" error as success. A
 // statement whose rows are the RETURNING of a modification, or a
 // procedure that selects before it writes, is undone on the server by that
 // cancel - yet the task ends SUCCEED with "truncated" in its log, and the
 // user believes the rows were written.
-func TestReviewRowCapRollsBackWorkButSucceeds(t *testing.T) {
+func TestRowCapKeepsTheStatementsWork(t *testing.T) {
 	dbs, _ := servers(t)
 	h := startJDBC(t)
 	capped := func(d db) map[string]string { return d.with(datasource.KeyResultMax, "10") }
@@ -77,14 +77,14 @@ func TestReviewRowCapRollsBackWorkButSucceeds(t *testing.T) {
 	}
 }
 
-// TestReviewPasswordGoesInClearToAnyServer: the engine answers a server's
+// TestPasswordNeverGoesInClearText: the engine answers a server's
 // request for a cleartext password (pgx's default; no sslmode is forced),
 // so the password reaches whatever listens at the URL. With a vault handle
 // from another user's record (see orchestrator's
-// TestReviewStolenVaultHandleIsRevealedForAnotherUser) this is the last
+// TestVaultHandleOpensOnlyForItsUserAndKey) this is the last
 // step of stealing it; with a data source's URL and the default sslmode
 // (prefer) a man in the middle gets it the same way.
-func TestReviewPasswordGoesInClearToAnyServer(t *testing.T) {
+func TestPasswordNeverGoesInClearText(t *testing.T) {
 	addr, got := fakePGAskingCleartext(t)
 	h := startJDBC(t)
 	st := h.exec("SELECT 1", map[string]string{datasource.KeyURL: "jdbc:postgresql://" + addr + "/x",
@@ -157,13 +157,13 @@ func fakePGAskingCleartext(t *testing.T) (string, <-chan string) {
 	return ln.Addr().String(), got
 }
 
-// TestReviewOversizedRowIsWrittenButUnreadable: the jdbc engine writes
+// TestOversizedRowIsRefusedWhenWritten: the jdbc engine writes
 // rows with RawRow, which checks no row size, so a value past
 // api.MaxResultLine (16 MiB) goes into the result file and the task
 // SUCCEEDS - but every reader refuses that file (ReadResultSet, the ECM's
 // pages: "a row is longer than ..."). The row cap should have a byte
 // counterpart that truncates (or fails) at write time.
-func TestReviewOversizedRowIsWrittenButUnreadable(t *testing.T) {
+func TestOversizedRowIsRefusedWhenWritten(t *testing.T) {
 	dbs, _ := servers(t)
 	h := startJDBC(t)
 	d := dbs[0]
@@ -181,14 +181,14 @@ func TestReviewOversizedRowIsWrittenButUnreadable(t *testing.T) {
 	}
 }
 
-// TestReviewCopyStatements: PostgreSQL's COPY through the simple protocol.
+// TestCopyFromOrToTheClientIsRefused: PostgreSQL's COPY through the simple protocol.
 // COPY ... TO STDOUT succeeds and its rows go nowhere (no result set, "2
 // rows affected"). COPY ... FROM STDIN waits for data the engine never
 // sends until the statement timeout (30 min by default), the cancel does
 // not end it, the socket is cut 5 s later, and the task fails as "the
 // connection to the database was lost (the server restarted ...)" -
 // retryable, so a retry waits as long again.
-func TestReviewCopyStatements(t *testing.T) {
+func TestCopyFromOrToTheClientIsRefused(t *testing.T) {
 	dbs, _ := servers(t)
 	h := startJDBC(t)
 	d := dbs[0]
