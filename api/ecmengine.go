@@ -34,7 +34,9 @@ type EngineProcess struct {
 // EngineLogPage is lines [From, Next) of an engine's output log. More
 // says the log holds lines after Next; Complete that the engine exited,
 // so the log grows no more. A page stops early past MaxLogPageBytes, and
-// a line longer than MaxLogLineBytes is cut (Truncated).
+// a line longer than MaxLogLineBytes is cut (Truncated; also set on the
+// last page when the file goes on past what its ECM writes - its log cap
+// - which is not served).
 type EngineLogPage struct {
 	EC        string   `json:"ec"`
 	Path      string   `json:"path"`

@@ -183,22 +183,35 @@ func TestVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := v.Keep("s3cret")
-	if !IsRedacted(h) || strings.Contains(h, "s3cret") || v.Keep(h) != h {
+	h := v.Keep("alice", "jdbc.password", "s3cret")
+	if !IsRedacted(h) || strings.Contains(h, "s3cret") || v.Keep("alice", "jdbc.password", h) != h {
 		t.Fatalf("handle %q", h)
 	}
-	if v.Keep("s3cret") != h || v.Keep("other") == h {
-		t.Fatal("one secret gives one handle, two secrets two")
+	// A random nonce: one secret sealed twice - for one user or two - gives
+	// two handles, so a handle tells nothing of its secret (the data review
+	// found equal passwords giving equal handles).
+	if v.Keep("alice", "jdbc.password", "s3cret") == h || v.Keep("bob", "jdbc.password", "s3cret") == h {
+		t.Fatal("one secret sealed twice gave one handle")
 	}
-	// Another process with the same key (another member) opens it.
+	// Another process with the same key (another member) opens it, for the
+	// same user and setting (under either of its names).
 	other, _ := NewVault(VaultKeyFrom("a cluster token"))
-	if s, err := other.Reveal("k", h); err != nil || s != "s3cret" {
-		t.Fatalf("%q %v", s, err)
+	for _, k := range []string{"jdbc.password", "wds.linkis.jdbc.password"} {
+		if s, err := other.Reveal("alice", k, h); err != nil || s != "s3cret" {
+			t.Fatalf("%s: %q %v", k, s, err)
+		}
+	}
+	// For another user, under another setting: refused, naming the key and
+	// no secret (the data review replayed alice's handle in mallory's job).
+	for _, c := range [][2]string{{"mallory", "jdbc.password"}, {"alice", "note"}, {"alice", "other.password"}} {
+		if s, err := other.Reveal(c[0], c[1], h); err == nil || s != "" || !strings.Contains(err.Error(), c[1]) || strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("%v opened a handle sealed for alice's jdbc.password: %q %v", c, s, err)
+		}
 	}
 	// Another key, a damaged handle: refused, naming the key and no secret.
 	stranger, _ := NewVault(nil)
 	for _, bad := range []string{h, h[:len(h)-2], RedactedPrefix + "!!", RedactedPrefix} {
-		if s, err := stranger.Reveal("jdbc.password", bad); err == nil || s != "" || !strings.Contains(err.Error(), "jdbc.password") {
+		if s, err := stranger.Reveal("alice", "jdbc.password", bad); err == nil || s != "" || !strings.Contains(err.Error(), "jdbc.password") {
 			t.Fatalf("%q opened under another key or damaged: %q %v", bad, s, err)
 		}
 	}
@@ -206,12 +219,22 @@ func TestVault(t *testing.T) {
 		t.Fatal("a short key was accepted")
 	}
 	m := map[string]string{"jdbc.password": "p1", "wds.linkis.jdbc.password": "p2", "jdbc.username": "u", "x.Secret": ""}
-	if n := v.RedactMap(m); n != 2 || m["jdbc.username"] != "u" || !IsRedacted(m["jdbc.password"]) || !IsRedacted(m["wds.linkis.jdbc.password"]) {
+	if n := v.RedactMaps("alice", m); n != 2 || m["jdbc.username"] != "u" || !IsRedacted(m["jdbc.password"]) || !IsRedacted(m["wds.linkis.jdbc.password"]) {
 		t.Fatalf("%d %v", n, m)
 	}
-	back, err := other.RevealMap(m)
+	back, err := other.RevealMap("alice", m)
 	if err != nil || back["jdbc.password"] != "p1" || back["wds.linkis.jdbc.password"] != "p2" {
 		t.Fatalf("%v %v", back, err)
+	}
+	if _, err := other.RevealMap("bob", m); err == nil {
+		t.Fatal("bob opened alice's handles")
+	}
+	// One secret under both names of a setting, in one map or two, keeps
+	// one handle: the settings still read as equal.
+	m1, m2 := map[string]string{"jdbc.password": "p"}, map[string]string{"wds.linkis.jdbc.password": "p"}
+	v.RedactMaps("alice", m1, m2)
+	if m1["jdbc.password"] != m2["wds.linkis.jdbc.password"] {
+		t.Fatalf("one secret under both names got two handles: %v %v", m1, m2)
 	}
 }
 

@@ -26,15 +26,22 @@
 //     (api.TaskRequest.Params, over the engine's task API behind the cluster
 //     token), where the engine opens its pool lazily at the first task.
 //   - An inline jdbc.password (Linkis style, in startup or runtime
-//     configuration) is accepted, but the orchestrator replaces it in the
-//     request by a Vault handle ("redacted:..." - the secret sealed with
-//     AES-256-GCM under a key every member of the cluster derives from the
-//     cluster token, with a random nonce, so the handle reveals nothing)
-//     before the entrance commits the job; any member can open it to run
-//     the job, after a failover or a restart. A handle sealed under
-//     another key (another cluster, or a single process's own key from
-//     before it restarted) fails the job with a clear error asking to
-//     submit again or to use a named data source.
+//     configuration, or any secret: linkis.IsSecretKey, variables too) is
+//     accepted, but the orchestrator replaces it in the request by a Vault
+//     handle ("redacted:..." - the secret sealed with AES-256-GCM under a
+//     key every member of the cluster derives from the cluster token, with
+//     a random nonce, so the handle reveals nothing, not even that two
+//     secrets are equal) before the entrance commits the job; any member
+//     can open it to run the job, after a failover or a restart. A handle
+//     is sealed for the job's user and the secret's key (the associated
+//     data): whoever reads it in a record cannot use it in a job of their
+//     own, nor under another key of the same user's job. A handle that
+//     does not open (another cluster, a single process's own key from
+//     before it restarted, another user or key) fails the job with a clear
+//     error asking to submit again or to use a named data source.
+//   - SIMPLE access (no password: the database trusts the engines' hosts)
+//     is for named data sources only; inline settings may use neither it
+//     nor a SIMPLE data source's server and user (Set.TrustedFor).
 //   - A data source's name, a URL and a user name are not secrets; a URL
 //     that carries a password (user:pass@host, ?password=) is refused, and
 //     errors about a URL never quote it.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golinkis/golinkis/engineconn"
+	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
 )
 
@@ -48,11 +49,22 @@ func writePIDFile(dir string, pid, uid int) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, PIDFile+".tmp")
-	if err := os.WriteFile(tmp, fmt.Appendf(nil, "%d %d %d\n", pid, start, uid), 0o644); err != nil {
+	return writeOwnFile(dir, PIDFile, fmt.Appendf(nil, "%d %d %d\n", pid, start, uid))
+}
+
+// AddrRecord is the file in an engine's directory where the ECM records
+// the address the engine reported to it (see readAddr), so that an ECM
+// that restarts knows where its adopted engines serve.
+const AddrRecord = "engine.addr"
+
+// writeOwnFile writes a record of the ECM's in an engine's directory
+// (which is the ECM's: readOwnFile), atomically.
+func writeOwnFile(dir, name string, b []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, PIDFile))
+	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
 // maxUserFile bounds what the ECM reads from a file the engine's user
@@ -150,11 +162,7 @@ func writeEndFile(dir string, r endRecord) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, EndFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, EndFile))
+	return writeOwnFile(dir, EndFile, b)
 }
 
 // ended rebuilds the record of an engine that ended before this ECM
@@ -190,6 +198,20 @@ func (m *ECM) ended(ticket, dir, why string) (e *engine, recorded bool) {
 		e.reason = "ended while the ECM was down, without an exit record (" + why + ")"
 	}
 	return e, false
+}
+
+// readAddrRecord reads the address an engine reported, as the ECM
+// recorded it (AddrRecord).
+func readAddrRecord(dir string) (string, error) {
+	b, err := readOwnFile(dir, AddrRecord)
+	if err != nil {
+		return "", err
+	}
+	addr := strings.TrimSpace(string(b))
+	if err := linkis.ValidateAddress("addr", addr); err != nil {
+		return "", err
+	}
+	return addr, nil
 }
 
 // procUID returns the real uid of a process (from /proc/PID/status).
@@ -263,12 +285,23 @@ func (m *ECM) adopt() {
 		e := &engine{ticket: ticket, dir: dir, work: filepath.Join(dir, "work"), logs: filepath.Join(dir, "logs"),
 			result: filepath.Join(dir, "results"), pid: pid, launched: make(chan struct{}), exited: make(chan struct{})}
 		close(e.launched)
+		addr, err := readAddrRecord(dir)
 		m.mu.Lock()
 		m.engines[ticket] = e
-		m.starting++ // until checkRunning sees its address
+		if err == nil {
+			e.state, e.addr = stateRunning, addr
+		} else {
+			m.starting++ // until it ends
+		}
 		m.mu.Unlock()
-		m.checkRunning(e)
-		m.log.Info("adopted a running engine", "ec", ticket, "pid", pid)
+		if err != nil {
+			// It was starting when the earlier ECM stopped: it reports its
+			// address only to the ECM that launched it (readAddr), and
+			// fails when that one is gone; it cannot start under this one.
+			m.stopUnstarted(e, "stopping an engine that was starting when the ECM restarted", "pid", pid)
+		} else {
+			m.log.Info("adopted a running engine", "ec", ticket, "pid", pid, "addr", addr)
+		}
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
@@ -282,13 +315,7 @@ func (m *ECM) adopt() {
 func (m *ECM) watchAdopted(e *engine, start uint64) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	startBy := time.Now().Add(m.cfg.StartTimeout) // it may have been starting for a while already
-	timedOut := false
 	for range tick.C {
-		if !m.checkRunning(e) && !timedOut && time.Now().After(startBy) {
-			timedOut = true
-			m.stopLate(e, "adopted engine")
-		}
 		if now, err := procStart(e.pid); err != nil || now != start {
 			break
 		}
@@ -296,7 +323,7 @@ func (m *ECM) watchAdopted(e *engine, start uint64) {
 	_ = syscall.Kill(-e.pid, syscall.SIGKILL) // what is left of its group
 	killSession(e.pid)                        // and of its session (tasks in groups of their own)
 	m.mu.Lock()
-	why := e.killWhy
+	why, timedOut := e.killWhy, e.timedOut
 	m.mu.Unlock()
 	failed, retryable, reason := false, false, why
 	rec, err := readUserFile(filepath.Join(e.work, engineconn.ExitFile))
@@ -305,7 +332,7 @@ func (m *ECM) watchAdopted(e *engine, start uint64) {
 		retryable = true // as classify: stopped on purpose, not failed
 	case timedOut:
 		failed, retryable = true, true
-		reason = fmt.Sprintf("did not start within %v of the ECM's restart; stopped", m.cfg.StartTimeout)
+		reason = "did not start: it was starting when the ECM restarted, and an engine reports its address only to the ECM that launched it; stopped"
 	case err == nil && strings.HasPrefix(string(rec), engineconn.ExitOK):
 		reason = "exited cleanly (watched after an ECM restart)"
 	case err == nil:

@@ -114,8 +114,8 @@ func (c Config) Validate() error {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "token", "the cluster token is required (--token-file or LINKIS_TOKEN)")
 	}
 	if len(c.Token) > 1024 {
-		// Engines get it through a pipe written before they start: it must
-		// fit the pipe's buffer, and an engine reads at most 4 KiB.
+		// Engines get it through a socket written before they start: it must
+		// fit the socket's buffer, and an engine reads at most 4 KiB.
 		return linkis.Errorf(linkis.ErrInvalidArgument, "token", "longer than 1024 bytes")
 	}
 	if c.DataDir == "" {

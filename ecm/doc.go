@@ -20,7 +20,9 @@
 // LINKIS_TOKEN_FD, LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR,
 // LINKIS_EC_HOST. The cluster token is never in the environment (a process
 // of the engine's user could read it from /proc): the engine reads it from
-// an inherited pipe, descriptor 3 (LINKIS_TOKEN_FD). When
+// an inherited socket, descriptor 3 (LINKIS_TOKEN_FD). It reports the
+// address of its task API on descriptor 4 (LINKIS_ADDR_FD), one end of a
+// socket pair whose other end only the ECM holds. When
 // the ECM runs as root, the process runs as the submitting user and the
 // directories are theirs; a user the host does not know fails the launch
 // (not retryable), as Linkis's `sudo su - user` does, unless
@@ -28,7 +30,10 @@
 // root runs every engine as its own user.
 //
 // Launch answers at once: Starting, or Running with the engine's address
-// once the engine wrote it to work/engineconn.addr, or Exited. A second
+// once the engine reported it on its socket (the ECM records it in
+// DATA/ec-N/engine.addr, then acknowledges; a file in the work directory
+// would not do: another process of the engine's user could write it first,
+// and the ECM sends the cluster token to that address), or Exited. A second
 // launch of a ticket answers with the first one's engine; its record (and
 // directory) is kept for Config.Retention after it ends, so a late resend
 // cannot start it again. At most Config.MaxStarting engines may be starting
@@ -61,10 +66,7 @@
 // ResultFiles, ResultPage, OpenResult). A task's log page comes from the
 // engine while it serves (it answers from memory, or from what it saved)
 // and from the saved file once it exited or cannot be reached: the caller
-// asks the same way either time. (An engine adopted after a restart is
-// not asked: its address comes from a file its user could have rewritten,
-// and the ECM would send it the cluster token; its logs are served once
-// saved.) A result page (header and rows [from,
+// asks the same way either time. A result page (header and rows [from,
 // from+n), with the file's row count) goes through a row index built in
 // one streaming pass on the first request and extended as the file grows
 // (resultindex.go): a page reads about its own size, whatever the row
@@ -110,10 +112,12 @@
 // their end and reports it from the exit record the engine leaves
 // (WORK/engineconn.exit). It adopts only a process whose record the ECM
 // alone could have written and that still runs as the recorded uid; it
-// reads what the user controls (the address, the exit record) as at most
-// 4 KiB of a regular file, following no link and never blocking on a
-// FIFO; and it stops an adopted engine that has not reported its address
-// within Config.StartTimeout of the restart. The ECM also records how
+// reads what the user controls (the exit record) as at most 4 KiB of a
+// regular file, following no link and never blocking on a FIFO. An
+// adopted engine's address is the one the earlier ECM recorded; one that
+// was still starting is stopped at once (failed, retryable): it reports
+// its address only to the ECM that launched it, and fails to start when
+// that one is gone. The ECM also records how
 // each engine ended (DATA/ec-N/engine.end); a restarted ECM remembers every
 // ticket whose directory is still there and that it does not adopt as
 // ended (from that record, else the exit record), so a late resend answers

@@ -1,9 +1,11 @@
 package ecm
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -26,7 +28,7 @@ type engineState uint8
 
 const (
 	stateStarting engineState = iota // launched; no address yet
-	stateRunning                     // the engine wrote its address
+	stateRunning                     // the engine reported its address
 	stateExited                      // the process is gone
 )
 
@@ -151,51 +153,64 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 			}
 		}
 	}
+	// What the engine gets (its ends of the pipes) is closed here once it
+	// started; what the ECM keeps is closed here only on failure.
+	var theirs, ours []*os.File
+	defer func() {
+		for _, f := range theirs {
+			f.Close()
+		}
+	}()
+	fail := func(err error) error {
+		for _, f := range ours {
+			f.Close()
+		}
+		return err
+	}
 	lf, err := os.OpenFile(filepath.Join(e.logs, LogFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
+	ours = append(ours, lf)
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		lf.Close()
-		return err
+		return fail(err)
 	}
-	// The cluster token goes through a pipe (fd 3), not the environment:
-	// a process of the engine's user could read /proc/PID/environ before
-	// the engine hides it. The pipe holds it whole (it is far below the
-	// pipe's buffer), so the write end is closed before the start.
-	tr, tw, err := os.Pipe()
+	ours, theirs = append(ours, pr), append(theirs, pw)
+	// The cluster token goes through a socket (fd 3), not the
+	// environment: a process of the engine's user could read
+	// /proc/PID/environ before the engine hides it. Nor a pipe: that
+	// process could open /proc/PID/fd/3 and read the token first, which
+	// open(2) cannot do to a socket. The socket holds it whole (it is far
+	// below the socket's buffer), so our end is closed before the start.
+	tw, tr, err := socketPair()
 	if err != nil {
-		pr.Close()
-		pw.Close()
-		lf.Close()
-		return err
+		return fail(err)
 	}
+	theirs = append(theirs, tr)
 	_, err = tw.WriteString(m.cfg.Token)
 	tw.Close()
 	if err != nil {
-		tr.Close()
-		pr.Close()
-		pw.Close()
-		lf.Close()
-		return err
+		return fail(err)
 	}
+	// The engine reports its address on a socket (fd 4) that only it
+	// holds (see readAddr).
+	addrc, addre, err := socketPair()
+	if err != nil {
+		return fail(err)
+	}
+	ours, theirs = append(ours, addrc), append(theirs, addre)
 	cmd := exec.Command(path, lr.Args...)
 	cmd.Dir = e.work
 	cmd.Env = m.env(e, lr, u)
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.ExtraFiles = []*os.File{tr}
+	cmd.ExtraFiles = []*os.File{tr, addre}
 	// A session of its own (and so a process group of its own, with the
 	// same id): what the engine starts in groups of their own stays in its
 	// session and is killed with it (killSession).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: cred}
-	err = cmd.Start()
-	pw.Close()
-	tr.Close()
-	if err != nil {
-		pr.Close()
-		lf.Close()
-		return fmt.Errorf("start %s: %w", lr.Command, err)
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("start %s: %w", lr.Command, err))
 	}
 	if err := writePIDFile(e.dir, cmd.Process.Pid, uid); err != nil {
 		m.log.Warn("recording the engine's pid", "ec", e.ticket, "err", err) // only adoption after a restart needs it
@@ -214,10 +229,65 @@ func (m *ECM) start(e *engine, lr *manager.LaunchRequest) error {
 	}()
 	go func() {
 		defer m.wg.Done()
-		m.watch(e, pr, pumped)
+		m.watch(e, pr, addrc, pumped)
 	}()
 	return nil
 }
+
+// socketPair returns the two ends of a Unix stream socket pair, close on
+// exec (the engine's end is passed on explicitly); ours is non-blocking,
+// so that closing it ends a read that waits on it.
+func socketPair() (ours, theirs *os.File, err error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	if err := syscall.SetNonblock(fds[0], true); err != nil {
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "engine address"), os.NewFile(uintptr(fds[1]), "engine address"), nil
+}
+
+// readAddr waits for a starting engine to report the address of its task
+// API on the socket the ECM gave it (descriptor 4, LINKIS_ADDR_FD), records
+// it (AddrRecord), moves the engine to Running and acknowledges (the
+// engine reports to the manager only then). Nothing else can speak on
+// that socket: the engine marks its end close-on-exec at once, so the
+// user's code it runs never holds it, and /proc/PID/fd cannot open a
+// socket. (A file in the work directory, the earlier channel, could be
+// written first by any process of the engine's user, and the ECM sends
+// the cluster token to the address it reports.) An engine that reports
+// no valid address stays Starting until it exits or StartTimeout passes.
+func (m *ECM) readAddr(e *engine, conn *os.File) {
+	defer conn.Close()
+	line, err := bufio.NewReaderSize(io.LimitReader(conn, maxAddrLen), maxAddrLen).ReadString('\n')
+	if err != nil {
+		return // it ended, or never reported
+	}
+	addr := strings.TrimSpace(line)
+	if err := linkis.ValidateAddress("addr", addr); err != nil {
+		m.log.Warn("the engine reported a malformed address", "ec", e.ticket, "err", err)
+		return
+	}
+	if err := writeOwnFile(e.dir, AddrRecord, []byte(addr+"\n")); err != nil {
+		m.log.Warn("recording the engine's address", "ec", e.ticket, "err", err) // only adoption after a restart needs it
+	}
+	m.mu.Lock()
+	if e.state == stateStarting {
+		e.state, e.addr = stateRunning, addr
+		m.starting--
+		if !e.since.IsZero() {
+			m.metrics.served(e.since)
+		}
+	}
+	m.mu.Unlock()
+	_, _ = conn.Write([]byte(engineconn.AddrAck))
+}
+
+// maxAddrLen bounds what readAddr reads: an address and its newline.
+const maxAddrLen = linkis.MaxAddressLen + 1
 
 // env is the engine's environment: a minimal base, the launch request's
 // variables, then the ECM's own (which win).
@@ -244,6 +314,7 @@ func (m *ECM) env(e *engine, lr *manager.LaunchRequest, u *user.User) []string {
 	return append(env,
 		engineconn.EnvManager+"="+strings.Join(m.cfg.Managers, ","),
 		engineconn.EnvTokenFD+"=3", // cmd.ExtraFiles[0]
+		engineconn.EnvAddrFD+"=4",  // cmd.ExtraFiles[1]
 		engineconn.EnvWorkDir+"="+e.work,
 		engineconn.EnvLogDir+"="+e.logs,
 		engineconn.EnvResultDir+"="+e.result,
@@ -255,10 +326,14 @@ func (m *ECM) env(e *engine, lr *manager.LaunchRequest, u *user.User) []string {
 // watch follows an engine from start to exit: it notices when the engine
 // writes its address, and when the process ends it kills what is left of
 // its process group, records how it ended and reports it.
-func (m *ECM) watch(e *engine, pr *os.File, pumped <-chan struct{}) {
+func (m *ECM) watch(e *engine, pr, addrc *os.File, pumped <-chan struct{}) {
 	waited := make(chan error, 1)
 	go func() { waited <- e.cmd.Wait() }() // ends when the process does; every path below waits for it
-	tick := time.NewTicker(10 * time.Millisecond)
+	read := make(chan struct{})
+	go func() { // ends when the engine reported, or once addrc is closed below
+		defer close(read)
+		m.readAddr(e, addrc)
+	}()
 	startBy := time.NewTimer(m.cfg.StartTimeout)
 	var werr error
 wait:
@@ -266,21 +341,15 @@ wait:
 		select {
 		case werr = <-waited:
 			break wait
-		case <-tick.C:
-			if m.checkRunning(e) {
-				tick.Stop()
-				startBy.Stop()
-			}
 		case <-startBy.C:
-			if m.checkRunning(e) {
-				continue
+			if m.isStarting(e) {
+				m.stopUnstarted(e, "engine did not start in time; stopping it", "timeout", m.cfg.StartTimeout)
 			}
-			m.stopLate(e, "engine")
 		}
 	}
-	tick.Stop()
 	startBy.Stop()
-	m.checkRunning(e)
+	addrc.Close() // a child of the engine may hold its end still
+	<-read
 	_ = syscall.Kill(-e.pid, syscall.SIGKILL) // what is left of its group
 	killSession(e.pid)                        // and of its session (tasks in groups of their own)
 	select {
@@ -349,13 +418,14 @@ func firstLine(s string) string {
 	return s
 }
 
-// stopLate stops an engine (what: "engine", "adopted engine") that did
-// not start within StartTimeout; it ends failed and retryable.
-func (m *ECM) stopLate(e *engine, what string) {
+// stopUnstarted stops an engine that did not report its address in time
+// (or cannot: adopted while starting) and says why in the log (msg,
+// args); it ends failed and retryable.
+func (m *ECM) stopUnstarted(e *engine, msg string, args ...any) {
 	m.mu.Lock()
 	e.timedOut = true
 	m.mu.Unlock()
-	m.log.Warn(what+" did not start in time; stopping it", "ec", e.ticket, "timeout", m.cfg.StartTimeout)
+	m.log.Warn(msg, append([]any{"ec", e.ticket}, args...)...)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -363,33 +433,12 @@ func (m *ECM) stopLate(e *engine, what string) {
 	}()
 }
 
-// checkRunning moves a starting engine to Running once it wrote its
-// address. It reports whether the engine is past Starting.
-func (m *ECM) checkRunning(e *engine) bool {
-	m.mu.Lock()
-	st, work := e.state, e.work
-	m.mu.Unlock()
-	if st != stateStarting {
-		return true
-	}
-	b, err := readUserFile(filepath.Join(work, engineconn.AddrFile))
-	if err != nil {
-		return false
-	}
-	addr := strings.TrimSpace(string(b))
-	if linkis.ValidateAddress("addr", addr) != nil {
-		return false
-	}
+// isStarting says whether the engine has not reported its address yet
+// (and still runs).
+func (m *ECM) isStarting(e *engine) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e.state == stateStarting {
-		e.state, e.addr = stateRunning, addr
-		m.starting--
-		if !e.since.IsZero() {
-			m.metrics.served(e.since)
-		}
-	}
-	return true
+	return e.state == stateStarting
 }
 
 // end records that an engine is gone, in memory and in its directory
@@ -464,7 +513,6 @@ func (m *ECM) report(e *engine) {
 
 // response is the engine's state as the API reports it.
 func (m *ECM) response(e *engine) api.LaunchResponse {
-	m.checkRunning(e)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := api.LaunchResponse{EC: e.ticket, PID: e.pid}

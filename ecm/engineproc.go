@@ -66,7 +66,7 @@ func (m *ECM) EngineLog(ec string, from, size int) (api.EngineLogPage, error) {
 		return page, fmt.Errorf("ecm: logs of %s: %w", h.ec, err)
 	}
 	defer root.Close()
-	f, _, err := engineconn.OpenUserFile(root, LogFile)
+	f, fi, err := engineconn.OpenUserFile(root, LogFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return page, nil
 	}
@@ -74,9 +74,16 @@ func (m *ECM) EngineLog(ec string, from, size int) (api.EngineLogPage, error) {
 		return page, err
 	}
 	defer f.Close()
-	err = readLogPage(bufio.NewReaderSize(f, 64<<10), &page, size)
+	// The ECM writes at most LogCap bytes and its notes there (cappedLog);
+	// the file is the user's, who may have made it longer: no more is read.
+	bound := m.cfg.LogCap + logNotesBytes
+	err = readLogPage(bufio.NewReaderSize(io.LimitReader(f, bound), 64<<10), &page, size)
+	page.Truncated = page.Truncated || fi.Size() > bound && !page.More
 	return page, err
 }
+
+// logNotesBytes bounds what cappedLog writes past its cap (its notes).
+const logNotesBytes = 4 << 10
 
 // readLogPage reads lines [p.From, p.From+size) of r into p, up to
 // MaxLogPageBytes, and whether more follow. The last line of a log that

@@ -58,14 +58,11 @@ func (m *ECM) hosted(ec string) (hostedEngine, error) {
 			"this ECM (%s) has no such engine: never launched here, or it ended more than the retention of %v ago and its logs and results are gone",
 			m.cfg.ID, m.cfg.Retention))
 	}
-	m.checkRunning(e)
 	m.mu.Lock()
 	h := hostedEngine{ec: ticket, logs: e.logs, results: e.result, exited: e.isExited(), reason: e.reason}
-	if e.state == stateRunning && !e.since.IsZero() {
-		// Only the address of an engine this run launched: it was read
-		// before any task ran. An adopted engine's comes from a file its
-		// user's code could have rewritten since, and the ECM would send
-		// it the cluster token; its logs are served once saved.
+	if e.state == stateRunning {
+		// The engine reported it on a socket only it held (readAddr), or
+		// an adopted one's from the ECM's own record of that.
 		h.addr = e.addr
 	}
 	endedAt := e.endedAt

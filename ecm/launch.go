@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/golinkis/golinkis/engineconn"
 	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/manager"
@@ -46,7 +48,7 @@ func checkMaterials(ms []manager.Material) error {
 		if clean == "." {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "must name a file")
 		}
-		if seen[clean] || clean == engineconn.AddrFile || clean == engineconn.ExitFile {
+		if seen[clean] || clean == engineconn.ExitFile {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "materials.name", name, "named twice, or reserved")
 		}
 		seen[clean] = true
@@ -156,14 +158,69 @@ func runAs(name string, allowRoot bool) (*syscall.Credential, *user.User, error)
 	return cred, u, nil
 }
 
-// chownTree gives an engine's directories to the user it runs as.
+// chownTree gives an engine's directories to the user it runs as. The
+// user owns each directory from its chown on and may act during the walk
+// (another process of theirs on the host), so the walk goes by
+// descriptors, never by path: a directory is opened relative to the one
+// it was listed in with O_NOFOLLOW|O_DIRECTORY and changed through its
+// descriptor, anything else is changed with fchownat(AT_SYMLINK_NOFOLLOW)
+// relative to its directory. An entry swapped for a symbolic link between
+// the listing and the change is changed itself (a link), never followed:
+// a walk by path (filepath.WalkDir and os.Lchown) went through it, and a
+// root ECM gave files outside the tree away. Each directory is given
+// away after its entries (the ECM made the tree, so the user can change
+// no entry the walk has yet to reach). An entry that vanished is skipped.
 func chownTree(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	fd, err := unix.Open(dir, openDirFlags, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return chownDir(fd, dir, uid, gid, 0)
+}
+
+const openDirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+
+// maxChownDepth bounds chownTree's descent (a material's name is at most
+// 255 bytes, so at most 128 levels).
+const maxChownDepth = 256
+
+// chownDir changes directory fd (named path, for errors) and everything
+// under it; it closes fd.
+func chownDir(fd int, path string, uid, gid, depth int) error {
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if depth > maxChownDepth {
+		return fmt.Errorf("%s: deeper than %d directories", path, maxChownDepth)
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		p := filepath.Join(path, name)
+		sub, err := unix.Openat(fd, name, openDirFlags, 0)
+		switch {
+		case err == nil:
+			if err := chownDir(sub, p, uid, gid, depth+1); err != nil {
+				return err
+			}
+			continue
+		case err == unix.ENOENT:
+			continue
+		case err != unix.ENOTDIR && err != unix.ELOOP:
+			return &os.PathError{Op: "openat", Path: p, Err: err}
 		}
-		return os.Lchown(p, uid, gid)
-	})
+		// Not a directory, or a symbolic link: the entry itself.
+		if err := unix.Fchownat(fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil && err != unix.ENOENT {
+			return &os.PathError{Op: "fchownat", Path: p, Err: err}
+		}
+	}
+	// The directory itself last: until then the user cannot change its
+	// entries at all.
+	if err := unix.Fchown(fd, uid, gid); err != nil {
+		return &os.PathError{Op: "fchown", Path: path, Err: err}
+	}
+	return nil
 }
 
 // resolveCommand finds the program of a launch: "linkis" is the ECM's own

@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -242,7 +245,7 @@ func TestLaunchRefusesBadInputAndChangesNothing(t *testing.T) {
 		"absolute material": func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "/etc/cron.d/x", Data: []byte("x")}} },
 		"dot-dot material":  func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "a/../../x", Data: []byte("x")}} },
 		"setuid material":   func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "x", Mode: 0o4755}} },
-		"reserved material": func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "engineconn.addr"}} },
+		"reserved material": func(r *api.LaunchRequest) { r.Materials = []api.Material{{Name: "engineconn.exit"}} },
 		"bad ticket":        func(r *api.LaunchRequest) { r.Ticket = "ticket-5" },
 		"no command":        func(r *api.LaunchRequest) { r.Command = "" },
 		"bad env":           func(r *api.LaunchRequest) { r.Env = map[string]string{"A=B": "c"} },
@@ -498,12 +501,196 @@ func TestReasonIsValidUTF8UnderTheLimit(t *testing.T) {
 	}
 }
 
-// The cluster token reaches the engine through an inherited pipe, never
+// An engine's address comes only from the socket the ECM gave it (fd 4),
+// never from a file in a directory of the engine's user: the engine is
+// not the only process of that user, and any other (a shell job of theirs
+// on the host) could write such a file first, naming a port it listens on;
+// the ECM would report that address to the manager (EngineStarted) and
+// send the cluster token there when asked for a live task log. Here the
+// engine is a slow starter (bash sleeping) and the planting process runs
+// as the engine's user, nobody. (Found by the data review.)
+func TestPlantedEngineAddressIsIgnored(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get(api.HeaderToken))
+		mu.Unlock()
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	defer srv.Close()
+
+	var data string
+	m, _, _ := directECM(t, func(c *ecm.Config) {
+		// A data directory as a server has it: others may traverse it.
+		data = filepath.Join(t.TempDir(), "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for d := data; d != "/"; d = filepath.Dir(d) {
+			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+				os.Chmod(d, fi.Mode().Perm()|0o005)
+			}
+		}
+		c.DataDir = data
+	})
+	req := bashLaunch("ec-1", "sleep 30")
+	req.User = "nobody"
+	if r, err := m.Launch(req); err != nil || r.State == api.ECExited {
+		t.Fatalf("launch: %+v %v", r, err)
+	}
+	// Another process of nobody's plants the address.
+	addr := srv.Listener.Addr().String()
+	plant := exec.Command("runuser", "-u", "nobody", "--", "sh", "-c",
+		`printf '%s\n' "$1" > "$2.tmp" && mv "$2.tmp" "$2"`, "sh", addr, filepath.Join(data, "ec-1", "work", "engineconn.addr"))
+	if out, err := plant.CombinedOutput(); err != nil {
+		t.Fatalf("planting as nobody: %v %s", err, out)
+	}
+	var r api.LaunchResponse
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if r, _ = m.Engine("ec-1"); r.State == api.ECRunning {
+			break
+		}
+	}
+	if r.Addr == addr {
+		t.Errorf("the ECM reports the engine running at the planted address %s (the manager records it: EngineStarted)", addr)
+	}
+	m.TaskLog(context.Background(), "ec-1", "t-1", 0, 10)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, h := range got {
+		if h == "Bearer "+clusterToken {
+			t.Errorf("the ECM sent the cluster token to the address a process of the engine's user planted")
+		}
+	}
+}
+
+// The same against a real `linkis engineconn` python engine, whose session
+// (python3) starts before it listens: a process of the engine's user that
+// polls for the new work directory and plants an address there first
+// (which won the race against the file the engine used to write) changes
+// nothing; the engine reports its own, which the ECM records in its own
+// directory for a restart.
+func TestPlantedAddressDoesNotRaceARealEngine(t *testing.T) {
+	var data string
+	m, _, _ := directECM(t, func(c *ecm.Config) {
+		data = filepath.Join(t.TempDir(), "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{data, filepath.Dir(linkisBin)} {
+			for ; d != "/"; d = filepath.Dir(d) {
+				if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
+					os.Chmod(d, fi.Mode().Perm()|0o005)
+				}
+			}
+		}
+		c.DataDir = data
+	})
+	const planted = "127.0.0.1:9"
+	attacker := `
+import os, sys, time
+work = sys.argv[1]
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        fd = os.open(work + "/.x", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError:
+        continue
+    os.write(fd, (sys.argv[2] + "\n").encode()); os.close(fd)
+    os.rename(work + "/.x", work + "/engineconn.addr")
+    break
+`
+	work := filepath.Join(data, "ec-1", "work")
+	py := exec.Command("/usr/bin/python3", "-c", attacker, work, planted)
+	py.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { py.Process.Kill(); py.Wait() }()
+	r, err := m.Launch(api.LaunchRequest{Ticket: "ec-1", EngineType: "python-3", User: "nobody", Command: "linkis",
+		Args: []string{"engineconn", "--ticket", "ec-1", "--engine", "python-3"}, Resource: api.Resource{Memory: 1 << 20, MilliCores: 100, Instances: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); r.State == api.ECStarting && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		r, _ = m.Engine("ec-1")
+	}
+	if r.State != api.ECRunning || r.Addr == planted {
+		t.Fatalf("the ECM says %+v; the engine must run at its own address, not the one a process of its user planted (%s)", r, planted)
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "ec-1", ecm.AddrRecord)); err != nil || strings.TrimSpace(string(b)) != r.Addr {
+		t.Errorf("the ECM's record of the address: %q %v, want %s", b, err, r.Addr)
+	}
+	if c, err := net.Dial("tcp", r.Addr); err != nil {
+		t.Errorf("nothing listens at the reported address: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+// An engine reports its address by writing it to descriptor 4 and reading
+// the ECM's acknowledgement; the ECM records it in its own directory, and
+// an ECM restarted on the same data directory adopts the engine as
+// running there (and so may ask it for live task logs). An engine that
+// writes a malformed address stays Starting.
+func TestEngineReportsItsAddressOnItsSocket(t *testing.T) {
+	m1, _, dir := directECM(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	req := bashLaunch("ec-1", `printf '%s\n' "$ADDR" >&4; head -c 3 <&4 > ack; exec sleep 60`)
+	req.Env = map[string]string{"ADDR": addr}
+	if _, err := m1.Launch(req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m1.Launch(bashLaunch("ec-2", `printf 'not an address\n' >&4; exec sleep 60`)); err != nil {
+		t.Fatal(err)
+	}
+	var r api.LaunchResponse
+	for deadline := time.Now().Add(5 * time.Second); r.State != api.ECRunning && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		r, _ = m1.Engine("ec-1")
+	}
+	if r.State != api.ECRunning || r.Addr != addr {
+		t.Fatalf("ec-1: %+v, want running at %s", r, addr)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join(dir, "ec-1", "work", "ack")); string(b) == "ok\n" {
+			break
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ec-1", "work", "ack")); string(b) != "ok\n" {
+		t.Errorf("the engine read %q as the ECM's acknowledgement", b)
+	}
+	if r, _ := m1.Engine("ec-2"); r.State != api.ECStarting {
+		t.Errorf("ec-2 reported a malformed address: %+v, want still starting", r)
+	}
+	m2, _, _ := directECM(t, func(c *ecm.Config) { c.DataDir = dir })
+	if r, _ := m2.Engine("ec-1"); r.State != api.ECRunning || r.Addr != addr {
+		t.Errorf("the restarted ECM adopted ec-1 as %+v, want running at %s", r, addr)
+	}
+}
+
+// The cluster token reaches the engine through an inherited socket, never
 // its environment: a process of the engine's user can read
-// /proc/PID/environ before the engine could hide it.
+// /proc/PID/environ before the engine could hide it. Nor a pipe: that
+// process could open the engine's /proc/PID/fd/3 and read the token
+// before the engine does; open(2) cannot open a socket.
 func TestTokenIsNotInTheEngineEnvironment(t *testing.T) {
 	m, _, dir := directECM(t, nil)
-	if _, err := m.Launch(bashLaunch("ec-1", `tr '\0' '\n' < /proc/$$/environ > env; cat <&"$LINKIS_TOKEN_FD" > tok`)); err != nil {
+	r, err := m.Launch(bashLaunch("ec-1", `tr '\0' '\n' < /proc/$$/environ > env; until [ -e go ]; do sleep 0.01; done; cat <&"$LINKIS_TOKEN_FD" > tok`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.Open(fmt.Sprintf("/proc/%d/fd/3", r.PID)); err == nil {
+		b, _ := io.ReadAll(f)
+		f.Close()
+		t.Errorf("the engine's token descriptor opens through /proc (read %d bytes)", len(b))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ec-1", "work", "go"), []byte("go\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if r := waitExited(t, m, "ec-1"); r.Failed {
@@ -521,7 +708,7 @@ func TestTokenIsNotInTheEngineEnvironment(t *testing.T) {
 	}
 }
 
-// A token that would not fit the pipe engines receive it through is
+// A token that would not fit the socket engines receive it through is
 // refused when the ECM is configured, not by a launch that hangs.
 func TestConfigRefusesAnOversizedToken(t *testing.T) {
 	cfg := ecm.DefaultConfig()

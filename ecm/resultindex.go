@@ -174,6 +174,12 @@ func (x *rowIndex) scan(f *os.File, size int) error {
 			chunk, base = chunk[i+1:], base+i+1
 		}
 		pos += n
+		// A row still being written is at most a row long: a file that
+		// goes on without a newline was not written by an engine, and is
+		// not read through (each page would read it all again).
+		if pos-x.end > api.MaxResultLine+1 {
+			return linkis.Errorf(linkis.ErrMalformed, "resultSet", "row %d is longer than %d bytes", x.rows+1, api.MaxResultLine)
+		}
 	}
 	return nil
 }

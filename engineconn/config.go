@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -29,6 +30,7 @@ const (
 	EnvManager    = "LINKIS_MANAGER"  // comma-separated manager base URLs
 	EnvToken      = "LINKIS_TOKEN"    // the cluster token (by hand only; an ECM uses EnvTokenFD)
 	EnvTokenFD    = "LINKIS_TOKEN_FD" // an inherited descriptor to read the cluster token from
+	EnvAddrFD     = "LINKIS_ADDR_FD"  // an inherited socket to report the task API's address to the ECM on
 	EnvWorkDir    = "LINKIS_WORK_DIR"
 	EnvLogDir     = "LINKIS_LOG_DIR"
 	EnvResultDir  = "LINKIS_RESULT_DIR"
@@ -48,10 +50,6 @@ const (
 	ParamOnceCodeFile = "engineconn.once.code.file" // or a material holding it
 )
 
-// AddrFile is the file in the work directory where an EngineConn writes
-// the address of its task API once it listens (the ECM reads it).
-const AddrFile = "engineconn.addr"
-
 // Config is an EngineConn's creation context and limits.
 type Config struct {
 	Ticket     string // "ec-N"
@@ -64,6 +62,9 @@ type Config struct {
 	Managers []string // manager base URLs
 	Token    string   // cluster token
 	Host     string   // the host the task API listens on (port chosen by the kernel)
+	// AddrReport is the ECM's end of the channel the engine reports its
+	// task API's address on (EnvAddrFD; see Run), nil when run by hand.
+	AddrReport *os.File
 
 	WorkDir, LogDir, ResultDir string
 
@@ -262,6 +263,11 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 	} else {
 		c.Token = getenv(EnvToken)
 	}
+	if fd := getenv(EnvAddrFD); fd != "" {
+		if c.AddrReport, err = addrReportFD(fd); err != nil {
+			return Config{}, err
+		}
+	}
 	c.WorkDir, c.LogDir, c.ResultDir = getenv(EnvWorkDir), getenv(EnvLogDir), getenv(EnvResultDir)
 	if h := getenv(EnvHost); h != "" {
 		c.Host = h
@@ -304,11 +310,31 @@ func ParseArgs(args []string, getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
+// addrReportFD takes the inherited socket fd the ECM reads the engine's
+// address from. It is closed on exec at once: the engine's children (the
+// user's code) must not be able to report an address in its stead.
+func addrReportFD(fd string) (*os.File, error) {
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return nil, linkis.ValueError(linkis.ErrInvalidArgument, EnvAddrFD, fd, "must be a descriptor number of at least 3")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(n, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
+		return nil, linkis.ValueError(linkis.ErrInvalidArgument, EnvAddrFD, fd, "not an open socket")
+	}
+	syscall.CloseOnExec(n)
+	// Non-blocking, so that the wait for the ECM's answer can time out.
+	if err := syscall.SetNonblock(n, true); err != nil {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, EnvAddrFD, "%v", err)
+	}
+	return os.NewFile(uintptr(n), "ecm-addr"), nil
+}
+
 // maxTokenLen bounds what is read from the token descriptor.
 const maxTokenLen = 4096
 
 // readTokenFD reads the cluster token from the inherited descriptor fd
-// (a pipe the ECM wrote it to and closed) and closes it, so that the
+// (a socket the ECM wrote it to and closed) and closes it, so that the
 // engine's children do not inherit it. The token never appears in the
 // environment, which a process of the same user can read from /proc
 // before ProtectSecrets runs.

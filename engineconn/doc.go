@@ -14,12 +14,18 @@
 // LINKIS_LABELS (engineConnMode and concurrentEngineConn choose the
 // executor), LINKIS_MANAGER, LINKIS_TOKEN_FD (a descriptor it reads the
 // cluster token from and closes; LINKIS_TOKEN, for a run by hand, when it
-// is not set), LINKIS_WORK_DIR, LINKIS_LOG_DIR,
-// LINKIS_RESULT_DIR, LINKIS_EC_HOST. Run then opens the engine session (the
-// Engine found in the Registry by type), serves the task API on
-// LINKIS_EC_HOST:0, writes its address to WORK/engineconn.addr (the ECM
-// answers launches with it), reports ECStarted and a first heartbeat
-// (Unlock; Running for a once engine).
+// is not set), LINKIS_ADDR_FD (a socket it reports its address on),
+// LINKIS_WORK_DIR, LINKIS_LOG_DIR, LINKIS_RESULT_DIR, LINKIS_EC_HOST. Run
+// then opens the engine session (the Engine found in the Registry by
+// type), serves the task API on LINKIS_EC_HOST:0, writes its address to
+// the LINKIS_ADDR_FD socket and waits for its ECM's "ok" (the ECM answers
+// launches with the address), reports ECStarted and a first heartbeat
+// (Unlock; Running for a once engine). The address travels on that socket,
+// not in a file of the work directory: any process of the engine's user
+// could write such a file first, and the ECM sends the cluster token to
+// the address. The engine marks the socket close-on-exec as it reads its
+// configuration, so the user's code never holds it; an engine whose ECM
+// does not acknowledge (it is gone) fails to start.
 //
 // # Executors
 //

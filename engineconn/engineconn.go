@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -220,6 +221,9 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 			e.log.Warn("writing the exit record", "err", werr)
 		}
 	}()
+	if f := e.cfg.AddrReport; f != nil {
+		defer f.Close()
+	}
 	cctx := &Context{Ticket: e.cfg.Ticket, EngineType: e.cfg.EngineType, User: e.cfg.User, Labels: e.cfg.Labels,
 		Params: e.cfg.Params, WorkDir: e.cfg.WorkDir, LogDir: e.cfg.LogDir, ResultDir: e.cfg.ResultDir}
 	sess, err := e.eng.Open(ctx, cctx)
@@ -258,7 +262,7 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 	e.mu.Lock()
 	e.addr = addr
 	e.mu.Unlock()
-	if err := writeFileAtomic(filepath.Join(e.cfg.WorkDir, AddrFile), []byte(addr+"\n")); err != nil {
+	if err := e.reportAddr(addr); err != nil {
 		return err
 	}
 	// Serving starts before the manager hears of it: the first caller may
@@ -353,6 +357,41 @@ func (e *EngineConn) Run(ctx context.Context) (err error) {
 	}
 	return result
 }
+
+// addrAckTimeout bounds the wait for the ECM to record the address.
+const addrAckTimeout = time.Minute
+
+// reportAddr tells the ECM that started the engine where its task API
+// listens, on the socket it inherited (Config.AddrReport), and waits for
+// the ECM to say it recorded it. The socket is the only channel: a file
+// in the work directory could be written first by any process of the
+// engine's user, and the ECM would send the cluster token to that
+// address. The engine reports to the manager only once its ECM knows the
+// address, so whatever the manager hands out, a restarted ECM finds in
+// its own record. An ECM that is gone (it closed its end) or does not
+// answer fails the start: no ECM could tell where this engine serves.
+func (e *EngineConn) reportAddr(addr string) error {
+	f := e.cfg.AddrReport
+	if f == nil {
+		return nil // run by hand
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte(addr + "\n")); err != nil {
+		return fmt.Errorf("reporting the address to the ECM: %w", err)
+	}
+	if err := f.SetReadDeadline(time.Now().Add(addrAckTimeout)); err != nil {
+		return fmt.Errorf("reporting the address to the ECM: %w", err)
+	}
+	var ack [len(AddrAck)]byte
+	if _, err := io.ReadFull(f, ack[:]); err != nil || string(ack[:]) != AddrAck {
+		return fmt.Errorf("the ECM did not acknowledge the address (gone, or restarted while the engine started): %v", err)
+	}
+	return nil
+}
+
+// AddrAck is what an ECM answers on the address socket once it recorded
+// the address.
+const AddrAck = "ok\n"
 
 // reportStarted tells the manager the engine serves at addr, retrying
 // while the manager cannot be reached.

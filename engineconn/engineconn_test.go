@@ -1,6 +1,7 @@
 package engineconn_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -1041,5 +1043,83 @@ func TestSubmitWaitCarriesTheLog(t *testing.T) {
 	// Without logSize (or without a wait) no log travels.
 	if _, out := post("?waitMs=" + fmt.Sprint(api.MaxWait.Milliseconds())); out.Log != nil || out.Status == nil {
 		t.Fatalf("submission without logSize: %+v", out)
+	}
+}
+
+// An engine an ECM started reports its address on the socket it
+// inherited (LINKIS_ADDR_FD), which it marks close-on-exec at once so
+// that the user's code it runs never holds it, and tells the manager only
+// once the ECM acknowledged: whatever the manager hands out, the ECM
+// knows. An engine whose ECM is gone fails to start.
+func TestEngineReportsItsAddressToItsECMFirst(t *testing.T) {
+	pair := func() (ecmEnd *os.File, engineFD string) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the engine inherits it: not close-on-exec.
+		if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fds[1]), syscall.F_SETFD, 0); errno != 0 {
+			t.Fatal(errno)
+		}
+		return os.NewFile(uintptr(fds[0]), "ecm"), strconv.Itoa(fds[1])
+	}
+	parse := func(fd string) engineconn.Config {
+		env := map[string]string{engineconn.EnvManager: "http://127.0.0.1:9", engineconn.EnvToken: "t", engineconn.EnvAddrFD: fd,
+			engineconn.EnvWorkDir: "/tmp/w", engineconn.EnvLogDir: "/tmp/l", engineconn.EnvResultDir: "/tmp/r"}
+		c, err := engineconn.ParseArgs([]string{"--ticket", ticket, "--engine", "shell-1"}, func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ours, fd := pair()
+	defer ours.Close()
+	cfg := testConfig(t, "shell")
+	cfg.AddrReport = parse(fd).AddrReport
+	n, _ := strconv.Atoi(fd)
+	if flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(n), syscall.F_GETFD, 0); errno != 0 || flags&syscall.FD_CLOEXEC == 0 {
+		t.Fatalf("the address socket is inherited by the engine's children (flags %#x, %v)", flags, errno)
+	}
+	if _, err := engineconn.ParseArgs([]string{"--ticket", ticket, "--engine", "shell-1"}, func(k string) string {
+		return map[string]string{engineconn.EnvManager: "http://127.0.0.1:9", engineconn.EnvToken: "t", engineconn.EnvAddrFD: "0",
+			engineconn.EnvWorkDir: "/tmp/w", engineconn.EnvLogDir: "/tmp/l", engineconn.EnvResultDir: "/tmp/r"}[k]
+	}); err == nil || !strings.Contains(err.Error(), engineconn.EnvAddrFD) {
+		t.Errorf("stdin as the address socket: %v", err)
+	}
+	mgr := newFakeManager()
+	ec, err := engineconn.New(cfg, engines.Builtin(), mgr, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ec.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	line, err := bufio.NewReader(ours).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != ec.Addr() {
+		t.Fatalf("read %q %v from the address socket; the engine serves at %q", line, err, ec.Addr())
+	}
+	time.Sleep(100 * time.Millisecond)
+	mgr.mu.Lock()
+	early := len(mgr.started)
+	mgr.mu.Unlock()
+	if early != 0 {
+		t.Fatal("the engine reported to the manager before its ECM acknowledged its address")
+	}
+	if _, err := ours.Write([]byte(engineconn.AddrAck)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the report to the manager", func() bool { return mgr.seen("Unlock") })
+
+	gone, fd := pair()
+	gone.Close()
+	cfg = testConfig(t, "shell")
+	cfg.AddrReport = parse(fd).AddrReport
+	ec, err = engineconn.New(cfg, engines.Builtin(), newFakeManager(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ec.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "ECM") {
+		t.Fatalf("an engine whose ECM is gone: %v, want a failed start naming the ECM", err)
 	}
 }

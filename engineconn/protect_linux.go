@@ -12,7 +12,7 @@ import (
 // that a process of the same user can neither read /proc/PID/environ nor
 // attach to it. Call it once the configuration holds the token.
 func ProtectSecrets() error {
-	for _, k := range []string{EnvToken, EnvTokenFD} {
+	for _, k := range []string{EnvToken, EnvTokenFD, EnvAddrFD} {
 		if err := os.Unsetenv(k); err != nil {
 			return fmt.Errorf("engineconn: %w", err)
 		}

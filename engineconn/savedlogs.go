@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/golinkis/golinkis/api"
+	"github.com/golinkis/golinkis/linkis"
 )
 
 // Saved task logs. An ended task's log outlives its record (KeepTasks) and
@@ -99,8 +101,8 @@ func (s *logSegments) close() {
 // ReadSavedLog returns the saved log of task id from an engine's log
 // directory, and whether it was found.
 func ReadSavedLog(dir, id string) ([]string, bool) {
-	lines, ok, err := readSaved(dir, id)
-	return lines, ok && err == nil
+	p, ok, err := readSaved(dir, id, 0, math.MaxInt, math.MaxInt)
+	return p.Lines, ok && err == nil
 }
 
 // SavedLogPage returns lines [from, from+size) of the saved log of task id
@@ -108,41 +110,45 @@ func ReadSavedLog(dir, id string) ([]string, bool) {
 // when the page reaches its end: a saved log is final; cut short past
 // api.MaxLogPageBytes), and whether the log is saved there. The directory
 // is the engine user's: the segment is opened with OpenUserFile, so an
-// error may say it was refused.
+// error may say it was refused. The record is read as a stream: only the
+// page's lines are kept, and a line longer than an engine writes is an
+// error (the engine's user can write to the segment; the reader may be
+// the ECM, shared by every user).
 func SavedLogPage(dir, id string, from, size int) (api.TaskLog, bool, error) {
-	lines, ok, err := readSaved(dir, id)
-	if !ok || err != nil {
-		return api.TaskLog{}, false, err
-	}
-	start := min(max(from, 0), len(lines))
-	end := start + len(pageLines(lines[start:min(start+max(size, 0), len(lines))]))
-	trunc := len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], LogTruncatedNote)
-	return api.TaskLog{ID: id, From: from, Lines: lines[start:end], Next: end, Complete: end == len(lines), Truncated: trunc}, true, nil
+	return readSaved(dir, id, max(from, 0), max(size, 0), api.MaxLogPageBytes)
 }
 
-// readSaved finds task id's record in its segment. Records are scanned by
-// their prefix ({"id":"t-N",), so only the one sought is decoded; a torn
-// last record (a crash mid-write) is not saved. A segment that is missing
-// is not an error; one that cannot be opened safely or read is.
-func readSaved(dir, id string) ([]string, bool, error) {
+// maxSavedLineRaw bounds a line of a saved record as it is written: a
+// line the engine keeps is at most maxLineBytes and the note of its cut,
+// and JSON writes a byte as at most 6 (\u00XX, \ufffd).
+const maxSavedLineRaw = 6 * (maxLineBytes + 64)
+
+// readSaved finds task id's record in its segment and returns lines
+// [from, from+size) of it, cut after the line that reaches pageBytes.
+// Records are scanned by their prefix ({"id":"t-N",), so only the one
+// sought is decoded, and that one line by line (readRecord); a torn last
+// record (a crash mid-write) is not saved. A segment that is missing is
+// not an error; one that cannot be opened safely or read, or a record
+// that no engine writes, is.
+func readSaved(dir, id string, from, size, pageBytes int) (api.TaskLog, bool, error) {
 	n, ok := taskNumber(id)
 	if !ok {
-		return nil, false, nil
+		return api.TaskLog{}, false, nil
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, false, nil
+			return api.TaskLog{}, false, nil
 		}
-		return nil, false, fmt.Errorf("engineconn: saved logs: %w", err)
+		return api.TaskLog{}, false, fmt.Errorf("engineconn: saved logs: %w", err)
 	}
 	defer root.Close()
 	f, _, err := OpenUserFile(root, filepath.Base(segmentPath(dir, n/tasksPerSegment)))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, false, nil
+			return api.TaskLog{}, false, nil
 		}
-		return nil, false, fmt.Errorf("engineconn: saved logs: %w", err)
+		return api.TaskLog{}, false, fmt.Errorf("engineconn: saved logs: %w", err)
 	}
 	defer f.Close()
 	prefix := []byte(`{"id":` + strconv.Quote(id) + `,`)
@@ -152,24 +158,134 @@ func readSaved(dir, id string) ([]string, bool, error) {
 		// task is skipped a buffer at a time, never held.
 		head, err := br.Peek(len(prefix))
 		if err != nil {
-			return nil, false, nil // the end (a short torn record included)
+			return api.TaskLog{}, false, nil // the end (a short torn record included)
 		}
 		if bytes.Equal(head, prefix) {
-			line, err := br.ReadBytes('\n')
+			br.Discard(len(prefix))
+			p := api.TaskLog{ID: id, From: from, Next: from, Lines: []string{}}
+			ok, err := readRecord(br, &p, size, pageBytes)
 			if err != nil {
-				return nil, false, nil // torn
+				return api.TaskLog{}, false, fmt.Errorf("engineconn: saved log of %s in %s: %w", id, filepath.Base(f.Name()), err)
 			}
-			var r savedRecord
-			if json.Unmarshal(line, &r) != nil || r.ID != id {
-				return nil, false, nil
-			}
-			if r.Lines == nil {
-				r.Lines = []string{}
-			}
-			return r.Lines, true, nil
+			return p, ok, nil
 		}
 		if err := skipLine(br); err != nil {
-			return nil, false, nil
+			return api.TaskLog{}, false, nil
+		}
+	}
+}
+
+// errNotEngine says a saved record is not one an engine writes.
+var errNotEngine = linkis.Errorf(linkis.ErrMalformed, "savedLog", "not a record an engine writes (a line longer than %d bytes, or not its JSON)", maxLineBytes)
+
+// readRecord reads the rest of a saved record, `"lines":[...]}` and its
+// newline, as json.Marshal wrote it (savedRecord), into p: lines
+// [p.From, p.From+size) cut after the one that reaches pageBytes, Next,
+// Complete and Truncated. It reports false for a torn record (no end).
+func readRecord(br *bufio.Reader, p *api.TaskLog, size, pageBytes int) (bool, error) {
+	expect := func(s string) (bool, error) {
+		b, err := br.Peek(len(s))
+		if err != nil {
+			return false, nil // torn
+		}
+		if string(b) != s {
+			return false, errNotEngine
+		}
+		br.Discard(len(s))
+		return true, nil
+	}
+	if ok, err := expect(`"lines":`); !ok {
+		return false, err
+	}
+	if b, _ := br.Peek(4); string(b) == "null" {
+		br.Discard(4)
+		p.Next, p.Complete = 0, true
+	} else if ok, err := expect("["); !ok {
+		return false, err
+	} else {
+		got, n := 0, 0
+		for more := true; more; n++ {
+			c, err := br.ReadByte()
+			if err != nil {
+				return false, nil
+			}
+			if n == 0 && c == ']' {
+				break
+			}
+			if c != '"' {
+				return false, errNotEngine
+			}
+			keep := n >= p.From && n < p.From+size && (len(p.Lines) == 0 || got < pageBytes)
+			raw, ok, err := readString(br, keep)
+			if !ok || err != nil {
+				return false, err
+			}
+			p.Truncated = strings.HasPrefix(raw, LogTruncatedNote) // of the last line, in the end
+			if keep {
+				var line string
+				if json.Unmarshal([]byte(`"`+raw+`"`), &line) != nil {
+					return false, errNotEngine
+				}
+				p.Lines = append(p.Lines, line)
+				got += len(line) + 1
+				p.Next = n + 1
+			}
+			if c, err = br.ReadByte(); err != nil {
+				return false, nil
+			}
+			switch c {
+			case ',':
+			case ']':
+				more = false
+			default:
+				return false, errNotEngine
+			}
+		}
+		p.Complete = p.Next >= n
+		if p.From > n {
+			p.Next = n
+		}
+	}
+	return expect("}\n")
+}
+
+// readString reads a JSON string's body past its opening quote, and its
+// closing quote: the body raw (undecoded) when keep, else only its first
+// bytes (enough to tell LogTruncatedNote). It is an error past
+// maxSavedLineRaw bytes; false for a torn record.
+func readString(br *bufio.Reader, keep bool) (string, bool, error) {
+	var raw []byte
+	n, slashes := 0, 0 // bytes so far; backslashes just before the end
+	for {
+		chunk, err := br.ReadSlice('"')
+		if err != nil && err != bufio.ErrBufferFull {
+			return "", false, nil
+		}
+		body := chunk
+		if err == nil {
+			body = chunk[:len(chunk)-1]
+		}
+		if n += len(chunk); n > maxSavedLineRaw+1 {
+			return "", false, errNotEngine
+		}
+		if keep || len(raw) < len(LogTruncatedNote) {
+			raw = append(raw, body...)
+		}
+		k := len(body) - len(bytes.TrimRight(body, `\`))
+		if k == len(body) {
+			slashes += k
+		} else {
+			slashes = k
+		}
+		if err == nil {
+			if slashes%2 == 0 {
+				return string(raw), true, nil // the closing quote
+			}
+			raw = append(raw, '"') // an escaped quote
+			if !keep && len(raw) > len(LogTruncatedNote) {
+				raw = raw[:len(LogTruncatedNote)]
+			}
+			slashes = 0
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,5 +133,105 @@ func TestLogPagesStopAtTheByteBound(t *testing.T) {
 	}
 	if page, next, _ := l.page(99, 100); len(page) != 1 || next != 100 {
 		t.Fatalf("last line: %d lines, next %d", len(page), next)
+	}
+}
+
+// A saved record is read as a stream: pages of lines with every kind of
+// JSON escape match the lines saved, for every start and size; a record
+// of no lines (null or []) is an empty, complete log; a torn one is not
+// saved; a line longer than an engine writes is an error, read without
+// holding it (the engine's user can write to the segment, and the reader
+// may be the ECM - found by the data review).
+func TestSavedRecordIsReadAsAStream(t *testing.T) {
+	dir := t.TempDir()
+	s := &logSegments{dir: dir}
+	lines := []string{`a "quoted" line`, `back\slash\\`, "\\\"", "tab\tnl\x01<&>", "é\u2028", "", `"`, `\`, strings.Repeat(`\"`, 5000),
+		"[log truncated: the task wrote more than the log cap of 10 bytes; the rest is dropped]"}
+	if err := s.save("t-1", lines); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.save("t-2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.save("t-3", []string{}); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	for from := 0; from <= len(lines)+1; from++ {
+		for size := 0; size <= len(lines)+1; size++ {
+			p, ok, err := SavedLogPage(dir, "t-1", from, size)
+			start := min(from, len(lines))
+			end := min(start+size, len(lines))
+			if !ok || err != nil || !slices.Equal(p.Lines, lines[start:end]) || p.Next != end || p.Complete != (end == len(lines)) || !p.Truncated {
+				t.Fatalf("from %d size %d: %+v %v %v", from, size, p, ok, err)
+			}
+		}
+	}
+	for _, id := range []string{"t-2", "t-3"} {
+		if p, ok, err := SavedLogPage(dir, id, 0, 10); !ok || err != nil || len(p.Lines) != 0 || p.Next != 0 || !p.Complete || p.Truncated {
+			t.Fatalf("%s: %+v %v %v", id, p, ok, err)
+		}
+	}
+	f, err := os.OpenFile(segmentPath(dir, 0), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"id":"t-4","lines":["whole","torn`)
+	f.Close()
+	if p, ok, err := SavedLogPage(dir, "t-4", 0, 10); ok || err != nil {
+		t.Fatalf("a torn record: %+v %v %v", p, ok, err)
+	}
+	huge := `{"id":"t-5","lines":["` + strings.Repeat("A", 8<<20) + `"]}` + "\n"
+	os.WriteFile(segmentPath(dir, 0), []byte(huge), 0o640)
+	for _, from := range []int{0, 1} {
+		if p, ok, err := SavedLogPage(dir, "t-5", from, 10); ok || !errors.Is(err, linkis.ErrMalformed) {
+			t.Fatalf("an 8 MiB line from %d: %d lines, %v %v", from, len(p.Lines), ok, err)
+		}
+	}
+	os.WriteFile(segmentPath(dir, 0), []byte(`{"id":"t-6","lines":["a",7]}`+"\n"), 0o640)
+	if _, ok, err := SavedLogPage(dir, "t-6", 0, 10); ok || !errors.Is(err, linkis.ErrMalformed) {
+		t.Fatalf("a record no engine writes: %v %v", ok, err)
+	}
+}
+
+// A sparse file - any apparent size, no disk - is refused unread: no
+// engine writes one (found by the data review: the ECM read through a
+// 1 GiB hole on every page request).
+func TestOpenUserFileRefusesSparseFiles(t *testing.T) {
+	dir := t.TempDir()
+	for name, size := range map[string]int64{"sparse": 1 << 30, "dense": 0, "empty": -1} {
+		p := filepath.Join(dir, name)
+		data := []byte("data\n")
+		if size < 0 {
+			data = nil
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if size > 0 {
+			if err := os.Truncate(p, size); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, _, err := OpenUserFile(root, "sparse"); !errors.Is(err, linkis.ErrPermission) || !strings.Contains(err.Error(), "sparse") {
+		t.Fatalf("a sparse file: %v", err)
+	}
+	for _, name := range []string{"dense", "empty"} {
+		f, _, err := OpenUserFile(root, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b := make([]byte, 10)
+		n, _ := f.Read(b)
+		f.Close()
+		if name == "dense" && string(b[:n]) != "data\n" {
+			t.Fatalf("read %q from the start", b[:n])
+		}
 	}
 }

@@ -192,6 +192,10 @@ func (w *ResultWriter) Row(vals ...any) error {
 	if err != nil {
 		return fmt.Errorf("result row: %w", err)
 	}
+	if w.err == nil && len(b) > api.MaxResultLine {
+		w.err = w.tooLong(len(b))
+		return w.err
+	}
 	w.write(b)
 	w.rows++
 	return w.err
@@ -203,9 +207,19 @@ func (w *ResultWriter) Row(vals ...any) error {
 // Row's reflection. The caller vouches for the shape; ReadResultSet checks
 // it when the file is read.
 func (w *ResultWriter) RawRow(row []byte) error {
+	if w.err == nil && len(row) > api.MaxResultLine {
+		w.err = w.tooLong(len(row))
+		return w.err
+	}
 	w.write(row)
 	w.rows++
 	return w.err
+}
+
+// tooLong is the error of a row of n bytes: longer than any reader of a
+// result file accepts (api.MaxResultLine), so it is refused when written.
+func (w *ResultWriter) tooLong(n int) error {
+	return linkis.Errorf(linkis.ErrResourceOverflow, "resultSet", "row %d is %d bytes, more than the %d a result row may be: select less of it (a part of a long value, or fewer columns)", w.rows+1, n, api.MaxResultLine)
 }
 
 // Rows returns how many rows were written.

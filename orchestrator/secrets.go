@@ -11,8 +11,11 @@ import (
 // Secrets and data sources (see package datasource for the design):
 //
 //   - RedactRequest replaces every secret of a request's configuration
-//     (linkis.IsSecretKey: jdbc.password and the like) by a vault
-//     handle. Check does it in place, first thing, so the request the
+//     and variables (linkis.IsSecretKey: jdbc.password and the like) by a
+//     vault handle, sealed for the job's user and the secret's key: a
+//     handle copied into another user's job, or under another key, does
+//     not open. Variables are revealed for the substitution only, into
+//     the code sent to the engine. Check does it in place, first thing, so the request the
 //     entrance persists - which shares Check's configuration maps - holds
 //     handles only; errors about the request never see a secret either.
 //     Jobs that become replicated records (issue 11) must go through it
@@ -22,6 +25,9 @@ import (
 //     into the task's parameters, which travel only to the engine with the
 //     task (the manager's log and the engine's command line never see
 //     them).
+//   - Inline jdbc settings may not use SIMPLE (host-trusted) access, nor
+//     reach a SIMPLE data source's server and user without being among its
+//     users (inlineSettings).
 //   - A jdbc job naming a data source (datasource.KeyDataSource) is checked
 //     at Check against the data source's users, and may not set the URL,
 //     user, password or auth type itself: the data source's password would
@@ -31,17 +37,21 @@ import (
 // engineJDBC is the engine type of the jdbc engine.
 const engineJDBC = "jdbc"
 
-// RedactRequest replaces, in place, every secret value of req's startup
-// and runtime configuration by its vault handle (keeping the secret in v)
-// and returns how many it replaced. Handles are left as they are, so
-// redacting twice changes nothing.
-func RedactRequest(req *JobRequest, v *datasource.Vault) int {
-	return v.RedactMap(req.Params.Configuration.Startup) + v.RedactMap(req.Params.Configuration.Runtime)
+// RedactRequest replaces, in place, every secret value of user's request
+// req - its startup and runtime configuration and its variables - by a
+// vault handle sealed for user and the value's key (keeping the secret in
+// v), and returns how many it replaced. Handles are left as they are, so
+// redacting twice changes nothing; a handle opens only for the user and
+// the key it was sealed for.
+func RedactRequest(req *JobRequest, user string, v *datasource.Vault) int {
+	return v.RedactMaps(user, req.Params.Configuration.Startup, req.Params.Configuration.Runtime, req.Params.Variable)
 }
 
 // Redact is RedactRequest with the orchestrator's vault: the handles it
-// leaves are the ones Run reveals.
-func (o *Orchestrator) Redact(req *JobRequest) int { return RedactRequest(req, o.vault) }
+// leaves are the ones Run reveals for the same user.
+func (o *Orchestrator) Redact(user string, req *JobRequest) int {
+	return RedactRequest(req, user, o.vault)
+}
 
 // splitParams returns the engine's start-up parameters (the ask's) and the
 // task's: secret start-up keys, and every jdbc setting for the jdbc
@@ -75,7 +85,7 @@ func splitParams(engineType string, startup, runtime map[string]string) (ask, ta
 func (o *Orchestrator) jdbcSettings(user string, task map[string]string) (datasource.Settings, error) {
 	name := task[datasource.KeyDataSource]
 	if name == "" {
-		return datasource.FromParams(task)
+		return o.inlineSettings(user, task)
 	}
 	for k := range task {
 		switch datasource.Canonical(k) {
@@ -101,6 +111,28 @@ func (o *Orchestrator) jdbcSettings(user string, task map[string]string) (dataso
 	return datasource.FromParams(p)
 }
 
+// inlineSettings are the connection settings a jdbc task gives itself.
+// SIMPLE (no password: the database trusts the engine's host) is refused:
+// the host's trust is the administrator's to give, through a data source
+// and its users; inline, it was everyone's. So is reaching a SIMPLE data
+// source's server as its user without being among its users: that server
+// does not check the password given.
+func (o *Orchestrator) inlineSettings(user string, task map[string]string) (datasource.Settings, error) {
+	s, err := datasource.FromParams(task)
+	if err != nil {
+		return datasource.Settings{}, err
+	}
+	if s.AuthType == datasource.AuthSimple {
+		return datasource.Settings{}, linkis.Errorf(linkis.ErrPermission, datasource.KeyAuthType,
+			"SIMPLE (the database trusts this cluster's hosts, not the user) is only for a data source an administrator defines: name one (%s), or give %s and %s", datasource.KeyDataSource, datasource.KeyUsername, datasource.KeyPassword)
+	}
+	if name := o.cfg.DataSources.TrustedFor(s, user); name != "" {
+		return datasource.Settings{}, linkis.Errorf(linkis.ErrPermission, datasource.KeyURL,
+			"reaches the server and database user of data source %q, which user %q may not use (that server trusts this cluster's hosts and would not check a password)", name, user)
+	}
+	return s, nil
+}
+
 // hasSetting reports whether p sets a jdbc setting under either name.
 func hasSetting(p map[string]string, key string) bool {
 	for k := range p {
@@ -114,7 +146,7 @@ func hasSetting(p map[string]string, key string) bool {
 // taskParams are the parameters a unit's task is sent with: secrets
 // revealed and, for the jdbc engine, the connection settings resolved.
 func (o *Orchestrator) taskParams(user string, n *ExecNode) (map[string]string, error) {
-	p, err := o.vault.RevealMap(n.Unit.Params)
+	p, err := o.vault.RevealMap(user, n.Unit.Params)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ type sent struct {
 	mu    sync.Mutex
 	asks  []map[string]string // ask params
 	tasks []map[string]string // task params
+	codes []string            // task code
 }
 
 type recordingClient struct {
@@ -29,6 +30,7 @@ type recordingClient struct {
 func (c recordingClient) Submit(ctx context.Context, req api.TaskRequest, wait time.Duration) (api.TaskSubmitted, error) {
 	c.r.mu.Lock()
 	c.r.tasks = append(c.r.tasks, req.Params)
+	c.r.codes = append(c.r.codes, req.Code)
 	c.r.mu.Unlock()
 	return c.TaskClient.Submit(ctx, req, wait)
 }
@@ -116,7 +118,7 @@ func TestForgottenSecretFailsClearly(t *testing.T) {
 	other, _ := recordingOrchestrator(t, nil)
 	s := spec("jdbc-4", "echo ok")
 	s.Request.Params.Configuration.Runtime = Values{datasource.KeyURL: "jdbc:mysql://db/x", datasource.KeyUsername: "u", datasource.KeyPassword: "Pw-Lost-3"}
-	other.Redact(&s.Request) // accepted by another process
+	other.Redact(s.User, &s.Request) // accepted by another process
 	out := o.Run(context.Background(), s, newRecorder())
 	if out.State != Failed || !strings.Contains(out.Err.Error(), "submit the job again") {
 		t.Fatalf("%+v", out)

@@ -132,8 +132,12 @@ type logicalStage struct {
 // check redacts the request's secrets and runs the converter, parser and
 // validator.
 func (o *Orchestrator) check(spec *Spec) (*astJob, error) {
-	o.Redact(&spec.Request)
-	j, err := convert(spec)
+	o.Redact(spec.User, &spec.Request)
+	vars, err := o.vault.RevealMap(spec.User, withGlobals(spec.Globals, spec.Request.Params.Variable))
+	if err != nil {
+		return nil, err
+	}
+	j, err := convert(spec, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -158,9 +162,9 @@ func (o *Orchestrator) plan(spec *Spec) (*JobNode, error) {
 // none, and the configuration is split into task params (runtime) and ask
 // params (startup) - secrets and the jdbc engine's settings go with the
 // task (splitParams).
-func convert(spec *Spec) (*astJob, error) {
+func convert(spec *Spec, vars Values) (*astJob, error) {
 	req := &spec.Request
-	code, err := Substitute(req.ExecutionContent.Code, withGlobals(spec.Globals, req.Params.Variable), spec.Submitted)
+	code, err := Substitute(req.ExecutionContent.Code, vars, spec.Submitted)
 	if err != nil {
 		return nil, err
 	}

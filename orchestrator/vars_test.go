@@ -224,12 +224,12 @@ func TestGlobalsUnderJobVariables(t *testing.T) {
 	spec := &Spec{User: "alice", Submitted: day(2024, 5, 15), Globals: Values{"city": "Paris", "n": "1"},
 		Request: JobRequest{ExecutionContent: ExecutionContent{Code: "${city} ${n} ${n+1}"}, Params: Params{Variable: Values{"n": "41"}},
 			Labels: map[string]string{linkis.LabelEngineType: "shell-1", linkis.LabelUserCreator: "alice-IDE"}}}
-	j, err := convert(spec)
+	j, err := convert(spec, withGlobals(spec.Globals, spec.Request.Params.Variable))
 	if err != nil || j.code != "Paris 41 42" {
 		t.Fatalf("code %q, %v", j.code, err)
 	}
 	spec.Globals = nil
-	if _, err := convert(spec); err == nil {
+	if _, err := convert(spec, withGlobals(spec.Globals, spec.Request.Params.Variable)); err == nil {
 		t.Fatal("without the globals, ${city} must be unknown")
 	}
 }

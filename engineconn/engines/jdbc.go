@@ -42,7 +42,13 @@ import (
 // the database's type names), streamed row by row from the server's text
 // into the file: a million rows never sit in memory. The others log their
 // update count. A result set stops at wds.linkis.jdbc.query.result.max rows:
-// the log says it was truncated, and the rest is cancelled on the server.
+// the log says it was truncated, and the statement runs to its end, its
+// other rows read and dropped (as JDBC's setMaxRows, which Linkis uses).
+// Cancelling it on the server, as this engine did, undid what it wrote -
+// an INSERT ... RETURNING, a SELECT of a function that writes, a
+// procedure that selects before it writes - while the task succeeded. A
+// row longer than api.MaxResultLine fails the task (no reader would
+// accept the file); COPY from or to the client is refused (clientCopy).
 // The log has a line per statement (n of m, rows, time) and one every 5 s
 // while rows stream; progress moves per statement. A task that ends with a
 // transaction open (an error inside it, or no COMMIT) has it rolled back.
@@ -419,7 +425,7 @@ func (o *stmtOut) row(w *engineconn.ResultWriter, encs []valueEnc, vals [][]byte
 	}
 	if w.Rows() >= o.cap {
 		o.truncated = true
-		o.t.Logf("statement %d of %d: result %d truncated at %d rows (%s); the rest was not read", o.n, o.of, o.results, o.cap, datasource.KeyResultMax)
+		o.t.Logf("statement %d of %d: result %d truncated at %d rows (%s); the statement runs to its end, its other rows are not kept", o.n, o.of, o.results, o.cap, datasource.KeyResultMax)
 		return false, nil
 	}
 	return true, nil

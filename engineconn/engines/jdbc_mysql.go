@@ -71,20 +71,20 @@ type mysqlTaskConn struct {
 	id        uint64 // the server's id of the connection (for KILL QUERY)
 }
 
-// killQuery stops the connection's statement on the server, trying again
-// for a while when the kill's connection fails. With confirm, it also
-// waits until the server no longer runs a statement on the connection: a
-// cancelled context has already closed the driver's socket, and a KILL
-// that reached the server before the statement did (a loaded machine)
-// would have left it running with no one to stop it.
-func (c *mysqlTaskConn) killQuery(confirm bool) error {
+// killQuery stops the connection's statement on the server and waits
+// until the server no longer runs one on the connection, trying again for
+// a while: a cancelled context has already closed the driver's socket, and
+// a kill whose connection failed, or that reached the server before the
+// statement did (a loaded machine), would leave it running with no one to
+// stop it.
+func (c *mysqlTaskConn) killQuery() error {
 	ctx, cancel := context.WithTimeout(context.Background(), killPatience)
 	defer cancel()
 	db := sql.OpenDB(c.connector)
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	for {
-		err := c.killOnce(ctx, db, confirm)
+		err := c.killOnce(ctx, db)
 		if err == nil {
 			return nil
 		}
@@ -101,13 +101,10 @@ const killPatience = 10 * time.Second
 
 var errStillRunning = errors.New("the statement still runs on the server")
 
-func (c *mysqlTaskConn) killOnce(ctx context.Context, db *sql.DB, confirm bool) error {
+func (c *mysqlTaskConn) killOnce(ctx context.Context, db *sql.DB) error {
 	var me *mysql.MySQLError
 	if _, err := db.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(c.id, 10)); err != nil && !(errors.As(err, &me) && me.Number == 1094) { // ER_NO_SUCH_THREAD: the connection is gone, and its statement with it
 		return err
-	}
-	if !confirm {
-		return nil
 	}
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND = 'Query'", c.id).Scan(&n); err != nil {
@@ -125,7 +122,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	killed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(killed)
-		if err := c.killQuery(true); err != nil {
+		if err := c.killQuery(); err != nil {
 			o.t.Logf("the statement could not be stopped on the server: %v", err)
 		}
 	})
@@ -138,7 +135,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	if err != nil {
 		return err
 	}
-	capKilled, anyCols := false, false
+	anyCols := false
 	for {
 		cts, err := rows.ColumnTypes()
 		if err != nil {
@@ -147,7 +144,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 		}
 		if len(cts) > 0 {
 			anyCols = true
-			if err := c.stream(rows, cts, o, &capKilled); err != nil {
+			if err := c.stream(rows, cts, o); err != nil {
 				rows.Close()
 				return err
 			}
@@ -158,13 +155,6 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	}
 	err = rows.Err()
 	rows.Close()
-	if capKilled {
-		if err != nil && isMySQLInterrupted(err) {
-			err = nil
-		} else if err == nil {
-			time.Sleep(100 * time.Millisecond) // the KILL may still be on its way
-		}
-	}
 	if err != nil {
 		return err
 	}
@@ -180,7 +170,7 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 }
 
 // stream writes the rows of the current result set.
-func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut, capKilled *bool) error {
+func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut) error {
 	cols := make([]api.ResultColumn, len(cts))
 	encs := make([]valueEnc, len(cts))
 	for i, ct := range cts {
@@ -201,7 +191,7 @@ func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut
 	more := true
 	for rows.Next() {
 		if !more {
-			continue // drained: the server was asked to stop
+			continue // past the row cap: read to the statement's end, not kept
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			w.Close()
@@ -213,10 +203,6 @@ func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut
 		if more, err = o.row(w, encs, vals); err != nil {
 			w.Close()
 			return err
-		}
-		if !more {
-			*capKilled = true
-			_ = c.killQuery(false)
 		}
 	}
 	return w.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/datasource"
+	"github.com/golinkis/golinkis/linkis"
 )
 
 // pgDriver speaks PostgreSQL through pgx: database/sql holds the pool
@@ -45,6 +46,12 @@ func (pgDriver) open(s datasource.Settings, appName string) (driver.Connector, e
 		return nil, errors.New("jdbc.url: " + pgConfigReason(err))
 	}
 	cfg.User, cfg.Password = s.Username, s.Password
+	// A server (or whoever stands between) that asks for the password in
+	// clear text is refused, unless the URL says which methods it takes:
+	// the password goes as a digest (SCRAM, MD5) or not at all.
+	if cfg.RequireAuth == "" {
+		cfg.RequireAuth = "!password"
+	}
 	if q.Get("connect_timeout") == "" {
 		cfg.ConnectTimeout = s.ConnectTimeout
 	}
@@ -99,7 +106,10 @@ type pgTaskConn struct {
 }
 
 func (c *pgTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
-	capCancelled := false
+	if clientCopy(st) {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "code",
+			"COPY ... FROM STDIN or TO STDOUT moves data over the client's connection, which the jdbc engine does not do (nothing would be sent, and nothing kept): use INSERT for the one and SELECT for the other")
+	}
 	mrr := c.pc.Exec(ctx, st)
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
@@ -126,16 +136,10 @@ func (c *pgTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 		more := true
 		for rr.NextRow() {
 			if !more {
-				continue // drained: the server was asked to stop
+				continue // past the row cap: read to the statement's end, not kept
 			}
 			if more, err = o.row(w, encs, rr.Values()); err != nil {
 				break
-			}
-			if !more {
-				capCancelled = true
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				_ = c.pc.CancelRequest(cctx)
-				cancel()
 			}
 		}
 		if err != nil {
@@ -149,25 +153,54 @@ func (c *pgTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 			mrr.Close()
 			return cerr
 		}
-		if rerr != nil && !(capCancelled && isPGCanceled(rerr)) {
+		if rerr != nil {
 			break // mrr.Close reports it
 		}
 	}
-	err := mrr.Close()
-	if capCancelled {
-		if isPGCanceled(err) {
-			return nil
-		}
-		// The statement ended before the cancel reached it: give the
-		// cancel time to land before the next statement (as pgx does).
-		time.Sleep(100 * time.Millisecond)
-	}
-	return err
+	return mrr.Close()
 }
 
-func isPGCanceled(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "57014"
+// clientCopy reports whether st is a COPY from or to the client (STDIN,
+// STDOUT), whose data would go over the task's connection: its first word
+// (past blanks and comments) is COPY and it names STDIN or STDOUT.
+func clientCopy(st string) bool {
+	s := st
+	for {
+		s = strings.TrimLeft(s, " \t\r\n\f")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			if i := strings.IndexByte(s, '\n'); i >= 0 {
+				s = s[i:]
+				continue
+			}
+			return false
+		case strings.HasPrefix(s, "/*"):
+			if i := strings.Index(s, "*/"); i >= 0 {
+				s = s[i+2:]
+				continue
+			}
+			return false
+		}
+		break
+	}
+	if len(s) < 4 || !strings.EqualFold(s[:4], "copy") || len(s) > 4 && isWordByte(s[4]) {
+		return false
+	}
+	u := strings.ToUpper(s)
+	for _, w := range []string{"STDIN", "STDOUT"} {
+		for i := strings.Index(u, w); i >= 0; {
+			end := i + len(w)
+			if !isWordByte(u[i-1]) && (end == len(u) || !isWordByte(u[end])) {
+				return true
+			}
+			j := strings.Index(u[end:], w)
+			if j < 0 {
+				break
+			}
+			i = end + j
+		}
+	}
+	return false
 }
 
 func (c *pgTaskConn) finish(ctx context.Context) bool {

@@ -220,7 +220,7 @@ func validate(user string, req *orchestrator.JobRequest) (linkis.UserCreator, er
 // before it is committed (the Orchestrator seals them: see
 // orchestrator.RedactRequest).
 type Redactor interface {
-	Redact(req *orchestrator.JobRequest) int
+	Redact(user string, req *orchestrator.JobRequest) int
 }
 
 // FirstAsker is what a Runner may offer to have the state make a job's
@@ -300,7 +300,7 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 		return orchestrator.Job{}, err
 	}
 	if r, ok := e.runner.(Redactor); ok {
-		r.Redact(&req) // the record is replicated and kept: no secret in it
+		r.Redact(user, &req) // the record is replicated and kept: no secret in it
 	}
 	body, err := json.Marshal(&storedRequest{JobRequest: req, Globals: globals})
 	if err != nil {
