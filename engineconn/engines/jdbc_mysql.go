@@ -71,17 +71,52 @@ type mysqlTaskConn struct {
 	id        uint64 // the server's id of the connection (for KILL QUERY)
 }
 
-// killQuery stops the connection's statement on the server.
-func (c *mysqlTaskConn) killQuery() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// killQuery stops the connection's statement on the server, trying again
+// for a while when the kill's connection fails. With confirm, it also
+// waits until the server no longer runs a statement on the connection: a
+// cancelled context has already closed the driver's socket, and a KILL
+// that reached the server before the statement did (a loaded machine)
+// would have left it running with no one to stop it.
+func (c *mysqlTaskConn) killQuery(confirm bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), killPatience)
 	defer cancel()
-	kc, err := c.connector.Connect(ctx)
-	if err != nil {
+	db := sql.OpenDB(c.connector)
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for {
+		err := c.killOnce(ctx, db, confirm)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// killPatience bounds how long killQuery keeps trying.
+const killPatience = 10 * time.Second
+
+var errStillRunning = errors.New("the statement still runs on the server")
+
+func (c *mysqlTaskConn) killOnce(ctx context.Context, db *sql.DB, confirm bool) error {
+	var me *mysql.MySQLError
+	if _, err := db.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(c.id, 10)); err != nil && !(errors.As(err, &me) && me.Number == 1094) { // ER_NO_SUCH_THREAD: the connection is gone, and its statement with it
 		return err
 	}
-	defer kc.Close()
-	_, err = kc.(driver.ExecerContext).ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(c.id, 10), nil)
-	return err
+	if !confirm {
+		return nil
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND = 'Query'", c.id).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return errStillRunning
+	}
+	return nil
 }
 
 func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
@@ -90,7 +125,9 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	killed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(killed)
-		_ = c.killQuery()
+		if err := c.killQuery(true); err != nil {
+			o.t.Logf("the statement could not be stopped on the server: %v", err)
+		}
 	})
 	defer func() {
 		if !stop() {
@@ -179,7 +216,7 @@ func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut
 		}
 		if !more {
 			*capKilled = true
-			_ = c.killQuery()
+			_ = c.killQuery(false)
 		}
 	}
 	return w.Close()

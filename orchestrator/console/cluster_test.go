@@ -33,6 +33,7 @@ func TestConsoleOnEveryMember(t *testing.T) {
 	token := "console-test-cluster-token-0123"
 	var urls []string
 	var first string
+	dir := directory(t) // the same users file on every member: a session is bound to the password's hash
 	for i := range 3 {
 		m := &embedded.Member{ID: fmt.Sprintf("c%d", i+1), RaftAddr: loopbackAddr(t), HTTPAddr: loopbackAddr(t), Token: token,
 			Bootstrap: i == 0, NoECM: true, Raft: func(c *raftstore.Config) {
@@ -49,7 +50,7 @@ func TestConsoleOnEveryMember(t *testing.T) {
 		}
 		t.Cleanup(func() { sys.Close() })
 		ic := identity.DefaultConfig()
-		ic.Directory, ic.Store, ic.Logger = directory(t), sys.Store(), quiet
+		ic.Directory, ic.Store, ic.Logger = dir, sys.Store(), quiet
 		auth, err := identity.New(ic)
 		if err != nil {
 			t.Fatal(err)
