@@ -51,6 +51,11 @@ type Config struct {
 	// SampleEvery is how often the resource totals are sampled (default
 	// 10 s); History how far back the chart goes (default 1 h).
 	SampleEvery, History time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed: the REST API's
+	// (restapi.Config.TrustedProxies), so that both edges see the same
+	// client - to the failed-login limit - and the same TLS.
+	TrustedProxies restapi.Proxies
 	// MaxFormBytes bounds a form's body (default 1 MiB, the REST API's
 	// body limit; the code of a job is the largest field).
 	MaxFormBytes int64

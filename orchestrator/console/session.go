@@ -188,7 +188,7 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, code int, 
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true, Secure: c.cfg.TrustedProxies.Secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	pv.CSRF = tok
 	c.render(w, code, "login", pv)
@@ -214,7 +214,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusBadRequest, view{Title: "Log in", Data: d, Error: "Give your user name and password."})
 		return
 	}
-	s, err := c.cfg.Auth.Login(r.Context(), user, pw, r.RemoteAddr)
+	s, err := c.cfg.Auth.Login(r.Context(), user, pw, c.cfg.TrustedProxies.ClientAddr(r))
 	if err != nil {
 		code, msg := c.explain(r, err)
 		if errors.Is(err, linkis.ErrPermission) {
@@ -223,27 +223,19 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, code, view{Title: "Log in", Data: d, Error: msg})
 		return
 	}
-	http.SetCookie(w, sessionCookie(r, s.ID))
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	secure := c.cfg.TrustedProxies.Secure(r)
+	http.SetCookie(w, restapi.NewSessionCookie(s.ID, secure))
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-// sessionCookie is the session cookie as the REST API sets it, so that
-// the console's login also serves the REST API's downloads (an empty id
-// clears it).
-func sessionCookie(r *http.Request, id string) *http.Cookie {
-	ck := &http.Cookie{Name: restapi.SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
-	if id == "" {
-		ck.MaxAge = -1
-	}
-	return ck
 }
 
 func (c *Console) logout(v *visit) error {
 	if err := c.cfg.Auth.Logout(v.r.Context(), v.session); err != nil {
 		return err
 	}
-	http.SetCookie(v.w, sessionCookie(v.r, ""))
+	// The REST API's session cookie, so that the console's login also
+	// serves the REST API's downloads.
+	http.SetCookie(v.w, restapi.NewSessionCookie("", c.cfg.TrustedProxies.Secure(v.r)))
 	http.Redirect(v.w, v.r, "/login", http.StatusSeeOther)
 	return nil
 }
