@@ -52,6 +52,9 @@
 //     named in Config.TrustedProxies (the REST API's), X-Forwarded-For
 //     names the client - whose failed logins are counted - and
 //     X-Forwarded-Proto its TLS, as in the REST API (restapi.Proxies).
+//   - After a login the browser goes to "next" only when it is a console
+//     page: never another host, and never the REST API's paths (its GET
+//     entrance/{execID}/kill would be done by logging in).
 //   - Every state-changing request (a POST: login, logout, run, kill,
 //     re-run, drain, kill engine, settings) carries a CSRF token, checked
 //     before anything else is done: after login, an HMAC of the session id

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -151,11 +152,13 @@ func backTo(r *http.Request) string {
 	return "/jobs"
 }
 
-// localPath accepts a "next" of this site only: a path, never another
-// host (an open redirect). Browsers read a backslash as a slash and drop
-// tabs and newlines from URLs ("/<backslash>evil" and "/<tab>/evil" are
-// "//evil" to them): a next with either is refused too.
-func localPath(next string) string {
+// localPath accepts a "next" that is a page of the console only: a path,
+// never another host (an open redirect), and never another handler's
+// path - the REST API's GET entrance/{execID}/kill would be a kill the
+// victim makes by logging in. Browsers read a backslash as a slash and
+// drop tabs and newlines from URLs ("/<backslash>evil" and "/<tab>/evil"
+// are "//evil" to them): a next with either is refused too.
+func (c *Console) localPath(next string) string {
 	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/jobs"
 	}
@@ -164,7 +167,30 @@ func localPath(next string) string {
 			return "/jobs"
 		}
 	}
+	if !c.isPage(next) {
+		return "/jobs"
+	}
 	return next
+}
+
+// isPage reports whether a path (with its query) is one of the console's
+// pages: a GET route other than the catch-all, the login page, the
+// assets and a job's log stream.
+func (c *Console) isPage(next string) bool {
+	u, err := url.Parse(next)
+	if err != nil || u.Path != path.Clean(u.Path) {
+		return false
+	}
+	r, err := http.NewRequest(http.MethodGet, u.Path, nil)
+	if err != nil {
+		return false
+	}
+	_, pattern := c.mux.Handler(r)
+	switch pattern {
+	case "", "/", "GET /login", "GET /static/", "GET /jobs/{id}/follow":
+		return false
+	}
+	return true
 }
 
 type loginData struct {
@@ -173,10 +199,10 @@ type loginData struct {
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok, _ := c.authenticate(w, r); ok {
-		http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, c.localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	pv := view{Title: "Log in", Data: loginData{Next: localPath(r.URL.Query().Get("next"))}}
+	pv := view{Title: "Log in", Data: loginData{Next: c.localPath(r.URL.Query().Get("next"))}}
 	if r.URL.Query().Get("expired") != "" {
 		pv.Error = "Your session has ended (it expired or you logged out): log in again. Nothing was done."
 	}
@@ -201,7 +227,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	next := localPath(f.Get("next"))
+	next := c.localPath(f.Get("next"))
 	d := loginData{Next: next, UserName: clip(f.Get("userName"), maxShortField)}
 	ck, err := r.Cookie(loginCSRFCookie)
 	if err != nil || !sameToken(f.Get("csrf"), ck.Value) {
