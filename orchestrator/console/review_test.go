@@ -1,11 +1,12 @@
 package console_test
 
-// Review of the web console (issue 14): each test reproduces one finding
-// and fails until it is fixed. The findings are listed in the commit that
-// adds this file.
+// Regression tests of the review of the web console (issue 14): each
+// reproduces one finding (listed in the commit that added this file,
+// e60dba5) and failed until it was fixed.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golinkis/golinkis/linkis"
 	"github.com/golinkis/golinkis/linkis/embedded"
 	"github.com/golinkis/golinkis/orchestrator"
 	"github.com/golinkis/golinkis/orchestrator/console"
@@ -85,12 +87,12 @@ func sessionSetCookie(resp *http.Response) string {
 }
 
 // Finding 1 (HIGH): behind a trusted reverse proxy the console's login
-// gives the identity service the proxy's address (session.go: Login(...,
-// r.RemoteAddr)), not the client's as the REST API does
-// (restapi/clientaddr.go). Every browser then shares one failed-login
-// budget: twenty wrong passwords from one client lock every user out of
-// the console for the failure window.
-func TestReviewConsoleLoginIgnoresTrustedProxy(t *testing.T) {
+// gave the identity service the proxy's address (Login(..., r.RemoteAddr)),
+// not the client's as the REST API does (restapi.Proxies.ClientAddr).
+// Every browser then shared one failed-login budget: twenty wrong
+// passwords from one client locked every user out of the console for the
+// failure window.
+func TestConsoleLoginCountsTheClientBehindATrustedProxy(t *testing.T) {
 	s := startProxiedSystem(t)
 	// An attacker at 203.0.113.9 guesses twenty passwords, each for a
 	// different name (under every per-user limit).
@@ -109,11 +111,11 @@ func TestReviewConsoleLoginIgnoresTrustedProxy(t *testing.T) {
 }
 
 // Finding 2 (MEDIUM): behind a trusted TLS-terminating proxy
-// (X-Forwarded-Proto: https) the console's session cookie is not Secure
-// (session.go sessionCookie: Secure only when r.TLS != nil), where the
-// REST API's is (restapi/clientaddr.go secure). The issue asks for
-// "Secure when served over TLS"; the README puts TLS in front.
-func TestReviewSessionCookieNotSecureBehindTLSProxy(t *testing.T) {
+// (X-Forwarded-Proto: https) the console's session cookie was not Secure
+// (Secure only when r.TLS != nil), where the REST API's is
+// (restapi.Proxies.Secure). The issue asks for "Secure when served over
+// TLS"; the README puts TLS in front.
+func TestSessionCookieSecureBehindATLSProxy(t *testing.T) {
 	s := startProxiedSystem(t)
 	resp := proxiedLogin(t, s.url, "alice", passwords["alice"], "198.51.100.7", "https")
 	set := sessionSetCookie(resp)
@@ -123,14 +125,18 @@ func TestReviewSessionCookieNotSecureBehindTLSProxy(t *testing.T) {
 	if !strings.Contains(set, "; Secure") {
 		t.Fatalf("a login over https through the trusted proxy set a cookie without Secure: %q", set)
 	}
+	// Over http through the proxy, it is not: the proxy's word is taken.
+	if set := sessionSetCookie(proxiedLogin(t, s.url, "alice", passwords["alice"], "198.51.100.7", "http")); set == "" || strings.Contains(set, "; Secure") {
+		t.Fatalf("a login over http through the trusted proxy: %q", set)
+	}
 }
 
-// Finding 3 (MEDIUM): re-running a job loses who ran it. jobs.go rerun
-// submits job.Request unchanged as job.User: an administrator's re-run of
-// bob's job is recorded as bob's own submission (the REST API's
-// executeUser sets Request.SubmitUser to the caller), and bob's re-run of
-// a job an administrator ran as him is recorded as the administrator's.
-func TestReviewRerunRecordsWhoRanIt(t *testing.T) {
+// Finding 3 (MEDIUM): re-running a job lost who ran it. rerun submitted
+// job.Request unchanged as job.User: an administrator's re-run of bob's
+// job was recorded as bob's own submission (the REST API's executeUser
+// sets Request.SubmitUser to the caller), and bob's re-run of a job an
+// administrator ran as him was recorded as the administrator's.
+func TestRerunRecordsWhoRanIt(t *testing.T) {
 	s := startSystem(t)
 	bobs := s.submit(t, "bob", "shell", "echo bob")
 	a := newVisitor(t, s.url)
@@ -167,13 +173,14 @@ func TestReviewRerunRecordsWhoRanIt(t *testing.T) {
 	}
 }
 
-// Finding 4 (LOW): the login form's "next" may name any path of the
-// server (session.go localPath), the REST API's too - among them its
-// state-changing GET /entrance/{execID}/kill. A link to
-// /login?next=/api/rest_j/v1/entrance/<execID>/kill makes the victim kill
+// Finding 4 (LOW): the login form's "next" could name any path of the
+// server (localPath), the REST API's too - among them its state-changing
+// GET /entrance/{execID}/kill. A link to
+// /login?next=/api/rest_j/v1/entrance/<execID>/kill made the victim kill
 // their job by logging in (the redirect after the login is same-origin,
-// so the REST API's Sec-Fetch-Site check lets it through).
-func TestReviewLoginNextReachesRESTKill(t *testing.T) {
+// so the REST API's Sec-Fetch-Site check lets it through). Now only a
+// console page is a next; anything else lands on /jobs.
+func TestLoginNextIsOnlyAConsolePage(t *testing.T) {
 	s := startSystem(t)
 	j := s.submit(t, "alice", "shell", "sleep 30")
 	s.waitState(t, j.TaskID, orchestrator.Running)
@@ -186,15 +193,38 @@ func TestReviewLoginNextReachesRESTKill(t *testing.T) {
 	if got := s.job(t, j.TaskID); got.State != orchestrator.Running {
 		t.Fatalf("logging in with next=%s left the job %v (the login landed on %s, %d)", next, got.State, p.url.Path, p.code)
 	}
+	if p.url.Path != "/jobs" {
+		t.Errorf("next=%s: the login landed on %s, want /jobs", next, p.url)
+	}
+	for next, want := range map[string]string{
+		"/engines?page=2":         "/engines?page=2", // a console page, with its query
+		"/":                       "/jobs",           // the console's root (which goes to /jobs)
+		"/api/rest_j/v1/user/x":   "/jobs",           // the REST API
+		"/metrics":                "/jobs",           // not a console page
+		"/no-such-page":           "/jobs",
+		"/static/console.js":      "/jobs", // an asset, not a page
+		"/jobs/1/../../api/x":     "/jobs", // unclean
+		"/jobs/%2e%2e/api/x":      "/jobs", // unclean once decoded
+		"/login?next=/engines":    "/jobs",
+		"/jobs/1/follow?from=0":   "/jobs", // the log's event stream
+		"/settings?level=user&x=": "/settings?level=user&x=",
+	} {
+		v := newVisitor(t, s.url)
+		v.get("/login")
+		p := v.post("/login", url.Values{"userName": {"alice"}, "password": {passwords["alice"]}, "next": {next}})
+		if got := p.url.RequestURI(); got != want {
+			t.Errorf("next=%s: the login landed on %s, want %s", next, got, want)
+		}
+	}
 }
 
-// Finding 5 (LOW): the console's login sets the shared session cookie
-// SameSite=Lax (session.go sessionCookie), replacing the REST API's
-// SameSite=Strict, chosen because Lax sends the cookie on another site's
-// top-level GETs and entrance/{execID}/kill is a GET
-// (restapi/user.go sessionCookie). Over plain HTTP browsers send no
-// Sec-Fetch-Site, so the REST API's cross-site check does not stand in.
-func TestReviewSessionCookieSameSiteWeakerThanREST(t *testing.T) {
+// Finding 5 (LOW): the console's login set the shared session cookie
+// SameSite=Lax, replacing the REST API's SameSite=Strict, chosen because
+// Lax sends the cookie on another site's top-level GETs and
+// entrance/{execID}/kill is a GET (restapi.NewSessionCookie, which both
+// now set it with). Over plain HTTP browsers send no Sec-Fetch-Site, so
+// the REST API's cross-site check does not stand in.
+func TestSessionCookieStrictAsTheRESTAPIs(t *testing.T) {
 	s := startSystem(t)
 	resp := proxiedLogin(t, s.url, "alice", passwords["alice"], "", "")
 	console := sessionSetCookie(resp)
@@ -213,11 +243,11 @@ func TestReviewSessionCookieSameSiteWeakerThanREST(t *testing.T) {
 	}
 }
 
-// Finding 6 (LOW): console.New accepts any positive SampleEvery and sizes
+// Finding 6 (LOW): console.New accepted any positive SampleEvery and sizes
 // the chart's ring as History/SampleEvery up front (series.go newSeries):
-// 1ns panics (makeslice), 1ms allocates 3.6 million samples (~350 MB).
-// Bad configuration should be refused with an error naming it.
-func TestReviewNewTinySampleEvery(t *testing.T) {
+// 1ns panicked (makeslice), 1ms allocated 3.6 million samples (~350 MB).
+// Bad configuration is refused with an error naming it.
+func TestNewRefusesTinySampleEvery(t *testing.T) {
 	cfg := console.Config{Jobs: nopJobs{}, Auth: nopAuth{}, IsAdmin: func(string) bool { return false }, SampleEvery: time.Nanosecond, Logger: quiet}
 	var c *console.Console
 	var err error
@@ -232,6 +262,30 @@ func TestReviewNewTinySampleEvery(t *testing.T) {
 	if err == nil {
 		c.Close()
 		t.Fatal("console.New accepted SampleEvery 1ns over an hour")
+	}
+	if !errors.Is(err, linkis.ErrInvalidArgument) || !strings.Contains(err.Error(), "SampleEvery") {
+		t.Errorf("SampleEvery 1ns: %v, want an invalid argument naming SampleEvery", err)
+	}
+	for _, tc := range []struct {
+		every, history time.Duration
+		ok             bool
+	}{
+		{time.Millisecond, 0, false},
+		{time.Second - 1, 0, false},
+		{time.Second, 0, true},                                // an hour: 3,600 samples
+		{time.Second, 24 * time.Hour, false},                  // 86,400 samples
+		{10 * time.Second, 24 * time.Hour, true},              // 8,640 samples
+		{time.Second, console.MaxSamples * time.Second, true}, // the most
+		{time.Second, (console.MaxSamples + 1) * time.Second, false},
+	} {
+		cfg.SampleEvery, cfg.History = tc.every, tc.history
+		c, err := console.New(cfg)
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("SampleEvery %v, History %v: %v, want accepted %v", tc.every, tc.history, err, tc.ok)
+		}
 	}
 }
 
