@@ -259,8 +259,8 @@ func (c *Console) logout(v *visit) error {
 	if err := c.cfg.Auth.Logout(v.r.Context(), v.session); err != nil {
 		return err
 	}
-	// The REST API's session cookie, so that the console's login also
-	// serves the REST API's downloads.
+	// The session cookie is the REST API's (the console's login also
+	// serves the API's downloads), set and cleared by its code.
 	http.SetCookie(v.w, restapi.NewSessionCookie("", c.cfg.TrustedProxies.Secure(v.r)))
 	http.Redirect(v.w, v.r, "/login", http.StatusSeeOther)
 	return nil
