@@ -119,16 +119,7 @@ func TestSessionsOnEveryMember(t *testing.T) {
 	if _, err := svcs[0].Check(ctx, s2.ID); err != nil {
 		t.Fatalf("the leader, a session made through a follower: %v", err)
 	}
-	// Logout through a follower ends it everywhere - once that follower
-	// has applied the login: a logout reads only the member's own state
-	// (identity.Service.Logout; asking the leader would write to the log),
-	// and one sent before is left to the session's expiry.
-	eventually(t, "member 2 applies the login", 5*time.Second, func() error {
-		if got, want := members[1].Store().AppliedIndex(), members[0].Store().AppliedIndex(); got < want {
-			return fmt.Errorf("applied %d of the leader's %d", got, want)
-		}
-		return nil
-	})
+	// Logout through a follower ends it everywhere.
 	if err := svcs[1].Logout(ctx, s2.ID); err != nil {
 		t.Fatal(err)
 	}
