@@ -56,9 +56,6 @@ func (l Load) load() (linkis.NodeLoad, error) {
 	return out, out.Validate()
 }
 
-// FromLoad converts a linkis.NodeLoad.
-func FromLoad(l linkis.NodeLoad) Load { return Load(l) }
-
 func labels(m map[string]string) (linkis.Labels, error) { return linkis.ParseLabels(m) }
 
 // LabelMap converts labels to their wire form.

@@ -43,12 +43,6 @@ type Session interface {
 	Close() error
 }
 
-// EngineFunc adapts a function to Engine.
-type EngineFunc func(ctx context.Context, c *Context) (Session, error)
-
-// Open calls f.
-func (f EngineFunc) Open(ctx context.Context, c *Context) (Session, error) { return f(ctx, c) }
-
 // Registry maps engine type names to engines. The zero value is not ready:
 // use NewRegistry. It is safe for concurrent use.
 type Registry struct {

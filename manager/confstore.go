@@ -98,9 +98,6 @@ const (
 	confLevelsPerSpec = 12 // the levels a (user, creator, type-version) reads
 )
 
-// ConfKeys returns the configuration keys in a console's order.
-func ConfKeys() []ConfKey { return slices.Clone(confKeys) }
-
 // LookupConfKey returns a key's description.
 func LookupConfKey(key string) (ConfKey, bool) {
 	for _, k := range confKeys {

@@ -23,6 +23,3 @@ func ParseState(name string) (State, error) { return linkis.ParseJobState(name) 
 
 // CanMove reports whether a job may move from one state to another.
 func CanMove(from, to State) bool { return linkis.CanMoveJob(from, to) }
-
-// CheckMove returns an ErrIllegalTransition error unless CanMove(from, to).
-func CheckMove(from, to State) error { return linkis.CheckJobMove(from, to) }

@@ -208,11 +208,6 @@ func (c *mysqlTaskConn) stream(rows *sql.Rows, cts []*sql.ColumnType, o *stmtOut
 	return w.Close()
 }
 
-func isMySQLInterrupted(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == 1317 || me.Number == 1927) // ER_QUERY_INTERRUPTED, ER_CONNECTION_KILLED
-}
-
 func (c *mysqlTaskConn) finish(ctx context.Context) bool {
 	// The driver does not say whether a transaction is open: roll back
 	// whatever may be (a no-op otherwise).
