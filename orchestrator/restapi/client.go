@@ -111,7 +111,8 @@ func newClient(bases []string, user, tokenCode string, hc *http.Client) *Client 
 }
 
 // do sends one request - to the server it used last, or the next when
-// that one cannot be reached - and decodes the answer's data into out.
+// that one cannot be reached or answers that it knows no leader - and
+// decodes the answer's data into out.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body any, out any) error {
 	var b []byte
 	if body != nil {
@@ -129,9 +130,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return err
 		}
 		var lost *lostServer
-		if !errors.As(err, &lost) || sent && method != http.MethodGet {
+		if !errors.Is(err, linkis.ErrNotLeader) && (!errors.As(err, &lost) || sent && method != http.MethodGet) {
 			return err // an answer, or a write that may have been applied
 		}
+		// Moving on: the member could not be reached, or it knows no
+		// leader (an election, or it is cut off) and so did nothing.
 		c.cur.CompareAndSwap(int32(first), int32((at+1)%len(c.bases)))
 	}
 	return err

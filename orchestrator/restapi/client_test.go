@@ -256,7 +256,8 @@ func TestProgressLine(t *testing.T) {
 // A client of a cluster's members moves to the next member when one
 // cannot be reached, for reads and for writes that certainly were not
 // sent; a write cut off after it was sent is not sent again (it may have
-// been applied).
+// been applied). A member that answers it knows no leader did nothing:
+// any call moves on from it.
 func TestClientFailsOverBetweenMembers(t *testing.T) {
 	jobs, live := newTestServer(t)
 	dead := httptest.NewServer(http.NotFoundHandler())
@@ -288,6 +289,19 @@ func TestClientFailsOverBetweenMembers(t *testing.T) {
 	}
 	if _, err := c2.Status(ctx, sub.ExecID); err != nil {
 		t.Fatalf("a read moves on past a member that dies mid-answer: %v", err)
+	}
+	// A member that knows no leader did nothing: a write moves on too.
+	leaderless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, linkis.Errorf(linkis.ErrNotLeader, "", "no leader known"))
+	}))
+	defer leaderless.Close()
+	c3, _ := NewClient(leaderless.URL+","+live.URL, "alice", testUsers["alice"], nil)
+	if _, err := c3.Submit(ctx, aliceShell(t, "echo elsewhere")); err != nil || jobs.Count() != 2 {
+		t.Fatalf("a submission past a member without a leader: %v (%d jobs)", err, jobs.Count())
+	}
+	c4, _ := NewClient(leaderless.URL, "alice", testUsers["alice"], nil)
+	if _, err := c4.Status(ctx, sub.ExecID); !errors.Is(err, linkis.ErrNotLeader) || !linkis.IsRetryable(err) {
+		t.Fatalf("no member knows a leader: %v", err)
 	}
 	if _, err := NewClient(live.URL+",ftp://x", "alice", "c", nil); err == nil {
 		t.Fatal("a bad member URL was accepted")
