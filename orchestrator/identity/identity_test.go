@@ -350,8 +350,9 @@ func TestLDAPLogin(t *testing.T) {
 	if u, err := svc.Check(ctx, s.ID); err != nil || u != "carol" {
 		t.Fatalf("carol's session: %q, %v", u, err)
 	}
-	// An LDAP user's session is bound to logging in through this
-	// directory as this DN (the directory's password cannot be seen): it
+	// An LDAP user's session is bound to logging in through a directory
+	// as this DN (the directory's password cannot be seen; the URL is not
+	// the credential - see TestLDAPSessionWorksOnEveryMemberOfTheDirectory): it
 	// ends when the server restarts without the directory, or with a
 	// users file that gives carol a password or raises her sessions= count.
 	for _, c := range []struct {
@@ -362,7 +363,8 @@ func TestLDAPLogin(t *testing.T) {
 	}{
 		{"the same configuration", "", ldapCfg, true},
 		{"without LDAP", "", nil, false},
-		{"another directory", "", &LDAPConfig{URL: "ldap://127.0.0.1:1", BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}, false},
+		{"the same directory by another URL", "", &LDAPConfig{URL: "ldap://127.0.0.1:1", BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}, true},
+		{"another directory (another bind DN)", "", &LDAPConfig{URL: srv.URL, BaseDN: "dc=other,dc=example", UserNameFormat: "uid=%s,ou=people"}, false},
 		{"a password in the users file", "user carol password=" + mustHash(t, "x") + "\n", ldapCfg, false},
 		{"a logout in the users file", "user carol sessions=1\n", ldapCfg, false},
 	} {
@@ -729,5 +731,10 @@ func TestLDAPStartTLS(t *testing.T) {
 	}
 	if err := (LDAPConfig{URL: "ldaps://ldap:636", StartTLS: true}).Validate(); err == nil {
 		t.Error("StartTLS on an ldaps:// URL (TLS already) was accepted")
+	}
+	for _, u := range []string{"ldap://", "ldap://:389", "ldap://%zz"} {
+		if err := (LDAPConfig{URL: u}).Validate(); !errors.Is(err, linkis.ErrInvalidArgument) || !strings.Contains(err.Error(), u) {
+			t.Errorf("an LDAP URL naming no host (%s): %v, want an invalid argument naming it", u, err)
+		}
 	}
 }

@@ -1,7 +1,7 @@
 package identity
 
-// Second security review of --ldap-starttls (458ade5): FAILS on the code
-// as reviewed.
+// From the second security review of --ldap-starttls (458ade5), which
+// this test failed on.
 
 import (
 	"net"
@@ -19,7 +19,7 @@ import (
 // ServerName or InsecureSkipVerify must be specified") - the directory
 // is "unavailable" for good. The test's directory answers StartTLS on
 // 127.0.0.77:389 (root: the test runs as root, as CI does).
-func TestReview2StartTLSWithTheDefaultPortNamesTheServer(t *testing.T) {
+func TestStartTLSWithTheDefaultPortNamesTheServer(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.77:389")
 	if err != nil {
 		t.Fatalf("a directory on the default port: %v", err)
