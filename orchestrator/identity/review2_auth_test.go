@@ -112,7 +112,7 @@ func TestReview2ConcurrentGoodLoginsFromOneHostAreNotFailures(t *testing.T) {
 // - and then a session opened through one member is refused by the
 // others: behind a load balancer the user is logged out at random. The
 // URL is not the user's credential: the directory's bind DN is.
-func TestReview2LDAPSessionWorksOnEveryMemberOfTheDirectory(t *testing.T) {
+func TestLDAPSessionWorksOnEveryMemberOfTheDirectory(t *testing.T) {
 	svc, _ := newTestService(t, Config{LDAP: &LDAPConfig{URL: "ldap://ldap1.corp.example:389", UserNameFormat: "uid=%s,ou=people,dc=corp,dc=example"}})
 	ctx := context.Background()
 	s, err := svc.open(ctx, "carol", svc.now())

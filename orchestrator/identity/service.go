@@ -284,11 +284,15 @@ func parseSessionID(id string) (hash string, raw, tag []byte, ok bool) {
 
 // fingerprint keys the tags of user's sessions: the SHA-256 of the user's
 // password hash in the users file; for a user the file has no password
-// for, logged in through LDAP, of the directory's URL and the user's bind
-// DN (a password kept by the directory cannot be seen: such a session
-// ends when LDAP is no longer how the user logs in - the file gives the
-// user a password, or the server is started with another directory or
-// none - or when a sessions= count on the user's line changes); none for
+// for, logged in through LDAP, of the user's bind DN (a password kept by
+// the directory cannot be seen: such a session ends when LDAP is no
+// longer how the user logs in - the file gives the user a password, or
+// the server is started without a directory or with one that names the
+// user by another DN - or when a sessions= count on the user's line
+// changes). The directory's URL is not part of it: the members of a
+// cluster may reach the same directory by different URLs (each its
+// nearest replica, the host in another case, the port left to its
+// default), and must all accept the sessions they share; none for
 // a user who cannot log in at all. The user line's sessions= count is
 // part of it: `linkis users logout` raises it to end a user's sessions.
 func (s *Service) fingerprint(user string) ([]byte, bool) {
@@ -298,7 +302,7 @@ func (s *Service) fingerprint(user string) ([]byte, bool) {
 	case inFile && u.Hash != "":
 		fmt.Fprintf(h, "golinkis session v1\x00password\x00%s", u.Hash)
 	case s.cfg.LDAP != nil && ValidUserName(user):
-		fmt.Fprintf(h, "golinkis session v1\x00ldap\x00%s\x00%s", s.cfg.LDAP.URL, s.cfg.LDAP.bindDN(user))
+		fmt.Fprintf(h, "golinkis session v1\x00ldap\x00%s", s.cfg.LDAP.bindDN(user))
 	default:
 		return nil, false
 	}
