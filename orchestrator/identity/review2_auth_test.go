@@ -1,7 +1,7 @@
 package identity
 
-// Second security review of the identity fixes (2a9e493..911ab7a): each
-// test here FAILS on the code as reviewed.
+// From the second security review of the identity fixes
+// (2a9e493..911ab7a), which each test here failed on.
 
 import (
 	"context"
@@ -19,13 +19,14 @@ import (
 // Logins that are all right, sent at once from one host (a scheduler
 // starting its nightly jobs, each Linkis SDK client logging in with its
 // user's password - StaticAuthenticationStrategy), are not "too many
-// failed logins": the reservation made for concurrent guesses counts
+// failed logins": the reservation made for concurrent guesses counted
 // every attempt still being hashed against the address's failure limit
-// (20), so the 21st correct login waiting for a hash slot is refused with
-// 429 "too many failed logins" although none failed - and so is every
-// token request from that host while they wait (Token's blocked() counts
-// pending attempts too).
-func TestReview2ConcurrentGoodLoginsFromOneHostAreNotFailures(t *testing.T) {
+// (20), so the 21st correct login waiting for a hash slot was refused
+// with 429 "too many failed logins" although none failed - and so was
+// every token request from that host while they waited (Token's
+// blocked() counted pending attempts too). Now the 21st waits for one of
+// the 20 being checked to end, and only failures block a token.
+func TestConcurrentGoodLoginsFromOneHostAreNotFailures(t *testing.T) {
 	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -68,14 +69,15 @@ func TestReview2ConcurrentGoodLoginsFromOneHostAreNotFailures(t *testing.T) {
 			}
 		}(i)
 	}
-	// Wait until every login has reserved its attempt or been refused.
+	// Wait until every login has reserved its attempt, waits for one
+	// being checked to end, or has been refused.
 	ak := addrKey(host)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		svc.byAddr.mu.Lock()
 		pending := 0
 		if w := svc.byAddr.keys[ak]; w != nil {
-			pending = w.pending
+			pending = w.pending + w.waiting
 		}
 		svc.byAddr.mu.Unlock()
 		mu.Lock()
@@ -142,12 +144,12 @@ func TestLDAPSessionWorksOnEveryMemberOfTheDirectory(t *testing.T) {
 
 // Refused tokens count against their address so that codes cannot be
 // guessed; but a code that exists - expired, or used for a user or from
-// a host it does not allow - is no guess. Counting it lets one stale
+// a host it does not allow - is no guess. Counting it let one stale
 // token on a shared client host (a scheduler holding the tokens of many
 // teams; every client behind a proxy that is not --trusted-proxy) lock
 // out every other valid token and login from that host, window after
 // window, while it keeps being retried.
-func TestReview2ExpiredTokenDoesNotLockOutItsHost(t *testing.T) {
+func TestExpiredTokenDoesNotLockOutItsHost(t *testing.T) {
 	d := NewDirectory()
 	for _, tk := range []Token{
 		{Hash: HashCode("team-a-code"), Users: []string{"alice"}, AnyHost: true, Expires: time.Now().Add(-time.Hour)},
@@ -166,5 +168,25 @@ func TestReview2ExpiredTokenDoesNotLockOutItsHost(t *testing.T) {
 	}
 	if err := svc.Token("bob", "team-b-code", host); err != nil {
 		t.Errorf("team B's valid token from the same host, after team A's expired one was retried: %v", err)
+	}
+	// Codes no token has are guesses, and still count: the 21st is
+	// refused before its code is looked at, and a valid token with it.
+	var refusals []error
+	const guesser = "10.9.9.9:1"
+	for i := 0; i <= svc.cfg.MaxAddrFailures; i++ {
+		refusals = append(refusals, svc.Token("bob", fmt.Sprintf("guess-%d", i), guesser))
+	}
+	if err := refusals[len(refusals)-2]; !errors.Is(err, linkis.ErrPermission) {
+		t.Errorf("the 20th guessed code: %v", err)
+	}
+	if err := refusals[len(refusals)-1]; !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Errorf("the 21st guessed code from one host: %v, want refused as too many", err)
+	}
+	if err := svc.Token("bob", "team-b-code", guesser); !errors.Is(err, linkis.ErrQuotaExceeded) {
+		t.Errorf("a valid token from a host that guessed %d codes: %v, want refused until the window ends", svc.cfg.MaxAddrFailures, err)
+	}
+	// A known code refused answers as an unknown one does.
+	if a, b := svc.Token("alice", "team-a-code", host), svc.Token("bob", "guess", host); a == nil || b == nil || a.Error() != b.Error() {
+		t.Errorf("an expired token and an unknown code answer differently: %v / %v", a, b)
 	}
 }
