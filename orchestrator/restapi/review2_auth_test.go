@@ -69,7 +69,7 @@ func review2Login(t *testing.T, h http.Handler, user string) (*http.Cookie, rest
 	return nil, d
 }
 
-// The cross-site check rests on Sec-Fetch-Site alone, which browsers send
+// The cross-site check rested on Sec-Fetch-Site alone, which browsers send
 // only to potentially trustworthy origins (HTTPS, localhost) - not to a
 // server on plain HTTP, the default without the README's TLS proxy, nor
 // from browsers before 2023. There a page of a sibling host
@@ -77,8 +77,9 @@ func review2Login(t *testing.T, h http.Handler, user string) (*http.Cookie, rest
 // cookie) posts to http://linkis.corp.example with the user's session,
 // and only the Origin header says it came from elsewhere - which
 // net/http's CrossOriginProtection (the console's guard) checks when
-// Sec-Fetch-Site is absent, and crossSite does not.
-func TestReview2CrossOriginPostWithoutSecFetchSiteIsRefused(t *testing.T) {
+// Sec-Fetch-Site is absent, and crossSite did not (it uses
+// CrossOriginProtection now).
+func TestCrossOriginPostWithoutSecFetchSiteIsRefused(t *testing.T) {
 	h := review2Handler(t)
 	cookie, _ := review2Login(t, h, "hadoop")
 	submit := func(origin string) int {
@@ -104,6 +105,17 @@ func TestReview2CrossOriginPostWithoutSecFetchSiteIsRefused(t *testing.T) {
 	}
 	if code := submit(""); code != http.StatusOK {
 		t.Errorf("a POST without Origin (an SDK): HTTP %d", code)
+	}
+	// entrance/{id}/kill changes something by GET too: a fetch() of the
+	// other site's page (it sends Origin) must not kill a job.
+	r := httptest.NewRequest("GET", restapi.Prefix+"/entrance/exec-1/kill", nil)
+	r.Host = "linkis.corp.example:8088"
+	r.Header.Set("Origin", "http://wiki.corp.example")
+	r.AddCookie(cookie)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "Origin: http://wiki.corp.example") {
+		t.Errorf("a cookie-authenticated kill by GET from Origin http://wiki.corp.example: HTTP %d %s, want 403 naming the Origin", w.Code, w.Body)
 	}
 }
 
