@@ -1,7 +1,7 @@
 package restapi_test
 
-// Second security review of the REST API's fixes (2a9e493..911ab7a):
-// each test here FAILS on the code as reviewed.
+// From the second security review of the REST API's fixes
+// (2a9e493..911ab7a), which each test here failed on.
 
 import (
 	"encoding/json"
@@ -119,14 +119,14 @@ func TestCrossOriginPostWithoutSecFetchSiteIsRefused(t *testing.T) {
 	}
 }
 
-// Logins are lower-cased now (as Linkis's gateway does), but the
-// administrators' list is still compared exactly: an operator's
+// Logins are lower-cased (as Linkis's gateway does), and the
+// administrators' list was still compared exactly: an operator's
 // --admins Hadoop (or $LINKIS_ADMINS) made "Hadoop" an administrator
-// before the fix; now the login "Hadoop" is the user "hadoop" and is
-// silently no administrator. Linkis compares administrators without
+// before logins were lower-cased; then the login "Hadoop" was the user
+// "hadoop" and silently no administrator. Linkis compares administrators without
 // case: Configuration.isAdmin is adminUsers.exists(username.equalsIgnoreCase)
 // (linkis-commons/linkis-common/src/main/scala/org/apache/linkis/common/conf/Configuration.scala).
-func TestReview2AdminListedWithCapitalsStaysAdmin(t *testing.T) {
+func TestAdminListedWithCapitalsStaysAdmin(t *testing.T) {
 	h := review2Handler(t, "Hadoop")
 	_, d := review2Login(t, h, "Hadoop")
 	if d.UserName != "hadoop" {
@@ -134,5 +134,13 @@ func TestReview2AdminListedWithCapitalsStaysAdmin(t *testing.T) {
 	}
 	if !d.IsAdmin {
 		t.Errorf("--admins Hadoop, login Hadoop (now user %q): isAdmin=false; Linkis compares administrators ignoring case", d.UserName)
+	}
+	c := restapi.DefaultConfig()
+	c.Users, c.Admins = map[string]string{"hadoop": "code"}, []string{"Hadoop"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("administrator Hadoop of the token user hadoop: %v", err)
+	}
+	if c.Admins = []string{"alice"}; c.Validate() == nil {
+		t.Error("an administrator who is none of the users was accepted")
 	}
 }
