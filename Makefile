@@ -10,7 +10,7 @@ FUZZ_TARGETS += ./api:FuzzReadResultSet ./engineconn/engines:FuzzReadFrame ./eng
 FUZZ_TARGETS += ./api:FuzzResultRefOf ./ecm:FuzzHostDataRequest
 FUZZ_TARGETS += ./orchestrator:FuzzSubstitute ./orchestrator:FuzzCheck ./orchestrator/entrance:FuzzJobRequestJSON ./orchestrator/restapi:FuzzHandler
 FUZZ_TARGETS += ./datasource:FuzzParseURL ./datasource:FuzzParse ./engineconn/engines:FuzzSplitStatements
-FUZZ_TARGETS += ./orchestrator/restapi:FuzzSplitRow ./orchestrator/restapi:FuzzSubmitBody ./orchestrator/identity:FuzzReadDirectory
+FUZZ_TARGETS += ./orchestrator/restapi:FuzzSplitRow ./orchestrator/restapi:FuzzTextGuard ./orchestrator/restapi:FuzzSubmitBody ./orchestrator/identity:FuzzReadDirectory
 FUZZ_TARGETS += ./orchestrator/admin:FuzzManageAPI ./orchestrator/console:FuzzConsole
 
 .PHONY: test vet deps testdb bench fuzz soak demo cluster tidy

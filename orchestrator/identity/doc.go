@@ -61,8 +61,12 @@
 // cluster of N members therefore lets an attacker try N times the limit;
 // the limit is set low enough that this does not matter (5 per user and 20
 // per address in 15 minutes, by default). A login's attempt is reserved
-// before its password is hashed, so guesses sent at once count as made; a
-// refused token code counts against its address too. A logout of an id
+// before its password is hashed, so guesses sent at once count as made:
+// no more are checked at once than could still fail within the limit,
+// and the others wait for one to end (they are refused as failures only
+// once that many have failed). A token code that no token has (a guess)
+// counts against its address too; a known code refused - expired, or for
+// another user or host - does not, but answers alike. A logout of an id
 // no session has proposes nothing. (Check and Logout look an id this
 // member does not know up through the leader with a consistent read: a
 // heartbeat round on a leader that has committed in its term, no log

@@ -350,8 +350,9 @@ func TestLDAPLogin(t *testing.T) {
 	if u, err := svc.Check(ctx, s.ID); err != nil || u != "carol" {
 		t.Fatalf("carol's session: %q, %v", u, err)
 	}
-	// An LDAP user's session is bound to logging in through this
-	// directory as this DN (the directory's password cannot be seen): it
+	// An LDAP user's session is bound to logging in through a directory
+	// as this DN (the directory's password cannot be seen; the URL is not
+	// the credential - see TestLDAPSessionWorksOnEveryMemberOfTheDirectory): it
 	// ends when the server restarts without the directory, or with a
 	// users file that gives carol a password or raises her sessions= count.
 	for _, c := range []struct {
@@ -362,7 +363,8 @@ func TestLDAPLogin(t *testing.T) {
 	}{
 		{"the same configuration", "", ldapCfg, true},
 		{"without LDAP", "", nil, false},
-		{"another directory", "", &LDAPConfig{URL: "ldap://127.0.0.1:1", BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}, false},
+		{"the same directory by another URL", "", &LDAPConfig{URL: "ldap://127.0.0.1:1", BaseDN: ldapSuffix, UserNameFormat: "uid=%s,ou=people"}, true},
+		{"another directory (another bind DN)", "", &LDAPConfig{URL: srv.URL, BaseDN: "dc=other,dc=example", UserNameFormat: "uid=%s,ou=people"}, false},
 		{"a password in the users file", "user carol password=" + mustHash(t, "x") + "\n", ldapCfg, false},
 		{"a logout in the users file", "user carol sessions=1\n", ldapCfg, false},
 	} {
@@ -486,37 +488,104 @@ func TestLoginLimitHoldsForConcurrentGuesses(t *testing.T) {
 	}
 }
 
-// The limiter counts attempts being checked against the limit, and a
-// success among attempts made at once forgives nothing.
+// The limiter lets no more attempts be checked at once than could still
+// fail within the limit; one more waits for one of them to end (refused,
+// as too many at once - not as failures - when it waits too long or its
+// caller gives up), and is refused as a failure only once that many have
+// failed. A success among attempts made at once forgives nothing.
 func TestLimiterReservesAttempts(t *testing.T) {
 	l := newLimiter(3, time.Minute, 10)
+	l.maxWait = 50 * time.Millisecond
 	now := time.Now()
+	clock := func() time.Time { return now }
+	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if _, ok := l.reserve("k", now); !ok {
-			t.Fatalf("attempt %d refused below the limit", i)
+		if _, err := l.reserve(ctx, "k", clock); err != nil {
+			t.Fatalf("attempt %d refused below the limit: %v", i, err)
 		}
 	}
-	if _, ok := l.reserve("k", now); ok {
-		t.Fatal("a fourth attempt while three are pending was allowed")
+	if _, err := l.reserve(ctx, "k", clock); !errors.Is(err, errTooManyAtOnce) {
+		t.Fatalf("a fourth attempt while three are checked, none ended: %v, want it to wait and give up", err)
 	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.reserve(cctx, "k", clock); !errors.Is(err, errTooManyAtOnce) {
+		t.Fatalf("a fourth attempt whose caller gave up: %v", err)
+	}
+	if until, blocked := l.blocked("k", now); blocked {
+		t.Fatalf("attempts being checked block a token until %v: they are no failures", until)
+	}
+	// A fourth attempt waits for one being checked, and goes on when it
+	// ends well.
+	l.maxWait = time.Minute
+	got := make(chan error, 1)
+	go func() { _, err := l.reserve(ctx, "k", clock); got <- err }()
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.keys["k"].waiting == 1 })
 	l.release("k", now, false) // one succeeds...
-	l.reset("k")               // ...while two are pending: nothing forgiven
+	if err := <-got; err != nil {
+		t.Fatalf("the waiting attempt after one ended well: %v", err)
+	}
+	l.reset("k") // ...while three are pending: nothing forgiven
+	// Two fail: one more may be checked; a fifth waits, and is refused as
+	// a failure when the third fails.
 	l.release("k", now, true)
 	l.release("k", now, true)
-	if _, ok := l.reserve("k", now); !ok {
-		t.Fatal("two failures of three: refused")
-	}
+	go func() { _, err := l.reserve(ctx, "k", clock); got <- err }()
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.keys["k"].waiting == 1 })
 	l.release("k", now, true)
-	if until, ok := l.reserve("k", now); ok || !until.Equal(now.Add(time.Minute)) {
-		t.Fatalf("three failures: ok=%v until %v", ok, until)
+	if err := <-got; !errors.Is(err, errTooManyFailures) {
+		t.Fatalf("a waiting attempt when the third failure fills the window: %v", err)
 	}
-	if _, ok := l.reserve("k", now.Add(time.Minute)); !ok {
-		t.Fatal("refused after the window ended")
+	if until, err := l.reserve(ctx, "k", clock); !errors.Is(err, errTooManyFailures) || !until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("three failures: %v until %v", err, until)
 	}
-	l.release("k", now.Add(time.Minute), false)
+	if _, blocked := l.blocked("k", now); !blocked {
+		t.Fatal("three failures do not block a token")
+	}
+	later := func() time.Time { return now.Add(time.Minute) }
+	if _, err := l.reserve(ctx, "k", later); err != nil {
+		t.Fatalf("refused after the window ended: %v", err)
+	}
+	l.release("k", later(), false)
 	l.reset("k")
 	if len(l.keys) != 0 {
 		t.Fatalf("a success with nothing pending left %d keys", len(l.keys))
+	}
+}
+
+// waitFor polls cond until it holds (10 s at most).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+	}
+}
+
+// A login whose caller gives up while it waits for a hash slot is no
+// failed login: no password was compared.
+func TestLoginGivenUpBeforeItsHashIsNoFailure(t *testing.T) {
+	d := NewDirectory()
+	if err := d.AddUser(User{Name: "alice", Hash: mustHash(t, "alice-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	svc, _ := newTestService(t, Config{Directory: d})
+	for i := 0; i < cap(svc.hashSlot); i++ {
+		svc.hashSlot <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	for i := 0; i < svc.cfg.MaxUserFailures+1; i++ {
+		if _, err := svc.Login(ctx, "alice", "wrong", "10.0.0.1:1"); errors.Is(err, linkis.ErrPermission) || err == nil {
+			t.Fatalf("a login given up before its hash: %v", err)
+		}
+	}
+	for i := 0; i < cap(svc.hashSlot); i++ {
+		<-svc.hashSlot
+	}
+	if _, err := svc.Login(context.Background(), "alice", "alice-pw", "10.0.0.1:1"); err != nil {
+		t.Fatalf("alice after logins given up before their hash: %v", err)
 	}
 }
 
@@ -729,5 +798,10 @@ func TestLDAPStartTLS(t *testing.T) {
 	}
 	if err := (LDAPConfig{URL: "ldaps://ldap:636", StartTLS: true}).Validate(); err == nil {
 		t.Error("StartTLS on an ldaps:// URL (TLS already) was accepted")
+	}
+	for _, u := range []string{"ldap://", "ldap://:389", "ldap://%zz"} {
+		if err := (LDAPConfig{URL: u}).Validate(); !errors.Is(err, linkis.ErrInvalidArgument) || !strings.Contains(err.Error(), u) {
+			t.Errorf("an LDAP URL naming no host (%s): %v, want an invalid argument naming it", u, err)
+		}
 	}
 }

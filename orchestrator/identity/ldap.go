@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type LDAPConfig struct {
 func (c LDAPConfig) Validate() error {
 	if !strings.HasPrefix(c.URL, "ldap://") && !strings.HasPrefix(c.URL, "ldaps://") {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "LDAP.URL", c.URL, "want ldap://host:port or ldaps://host:port")
+	}
+	if u, err := url.Parse(c.URL); err != nil || u.Hostname() == "" {
+		return linkis.ValueError(linkis.ErrInvalidArgument, "LDAP.URL", c.URL, "names no host; want ldap://host:port or ldaps://host:port")
 	}
 	if c.StartTLS && strings.HasPrefix(c.URL, "ldaps://") {
 		return linkis.ValueError(linkis.ErrInvalidArgument, "LDAP.StartTLS", c.URL, "an ldaps:// connection is TLS already; StartTLS upgrades an ldap:// one")
@@ -92,10 +96,19 @@ func ldapLogin(c LDAPConfig, user, password string) error {
 	defer conn.Close()
 	conn.SetTimeout(timeout)
 	if c.StartTLS {
-		tc := c.TLS
-		if tc == nil {
-			host, _, _ := net.SplitHostPort(strings.TrimPrefix(c.URL, "ldap://"))
-			tc = &tls.Config{ServerName: host}
+		// The certificate is checked against the URL's host: a URL may
+		// leave the port to its default (389), and a --ldap-tls
+		// configuration need not repeat the name.
+		var tc *tls.Config
+		if c.TLS != nil {
+			tc = c.TLS.Clone()
+		} else {
+			tc = &tls.Config{}
+		}
+		if tc.ServerName == "" {
+			if u, err := url.Parse(c.URL); err == nil {
+				tc.ServerName = u.Hostname()
+			}
 		}
 		if err := conn.StartTLS(tc); err != nil {
 			return linkis.Errorf(linkis.ErrUnavailable, "ldap", "%v: StartTLS: %v", errLDAPUnavailable, err)

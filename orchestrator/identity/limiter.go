@@ -1,23 +1,34 @@
 package identity
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
 )
 
 // limiter counts failed logins per key (a user name, an address) in a
-// fixed window: once a key's failures in the window, with the attempts
-// still being checked, reach max, further attempts are refused until the
-// window that began with its first attempt ends. An attempt is reserved
-// before its password is checked and released with the verdict, so that
-// attempts made at once - each waiting for its hash - cannot all pass
-// the limit before the first failure is counted. It keeps at most maxKeys
-// keys; past that, the oldest window is forgotten. It is safe for
-// concurrent use.
+// fixed window: once a key's failures in the window reach max, further
+// attempts are refused until the window that began with its first
+// attempt ends.
+//
+// An attempt is reserved before its password is checked and released
+// with the verdict, so that attempts made at once - each waiting for its
+// hash - cannot all pass the limit before the first failure is counted:
+// at most max - failures attempts of a key are checked at once, the
+// most that could still fail within the limit. A further attempt is not
+// refused for that (the attempts being checked may all be right - a
+// scheduler logging its users in at once): it waits, at most maxWait and
+// while its caller still wants it, for one of them to end, and is
+// refused as too many failures only once that many have failed.
+//
+// It keeps at most maxKeys keys; past that, the oldest window is
+// forgotten. It is safe for concurrent use.
 type limiter struct {
 	max     int
 	window  time.Duration
 	maxKeys int
+	maxWait time.Duration
 
 	mu   sync.Mutex
 	keys map[string]*window
@@ -26,11 +37,21 @@ type limiter struct {
 type window struct {
 	start    time.Time
 	failures int
-	pending  int // attempts reserved and not yet released
+	pending  int           // attempts reserved and not yet released
+	waiting  int           // attempts waiting for a pending one to end
+	ended    chan struct{} // closed when an attempt ends or the window is dropped (nil: nobody waits)
 }
 
+// errTooManyFailures refuses an attempt of a key whose failures fill its
+// window; errTooManyAtOnce one that waited too long for the attempts
+// being checked (or whose caller gave up).
+var (
+	errTooManyFailures = errors.New("too many failures")
+	errTooManyAtOnce   = errors.New("too many attempts at once")
+)
+
 func newLimiter(max int, w time.Duration, maxKeys int) *limiter {
-	return &limiter{max: max, window: w, maxKeys: maxKeys, keys: map[string]*window{}}
+	return &limiter{max: max, window: w, maxKeys: maxKeys, maxWait: 10 * time.Second, keys: map[string]*window{}}
 }
 
 // on reports whether the limiter limits key (the key "" is never
@@ -55,27 +76,75 @@ func (l *limiter) current(key string, now time.Time, create bool) *window {
 	return w
 }
 
-// reserve takes an attempt for key: false, and when the window ends, when
-// its failures and pending attempts fill the window. A reserved attempt
-// must be released.
-func (l *limiter) reserve(key string, now time.Time) (time.Time, bool) {
-	if !l.on(key) {
-		return time.Time{}, true
+// wake tells the attempts waiting on w that an attempt ended.
+func (w *window) wake() {
+	if w.ended != nil {
+		close(w.ended)
+		w.ended = nil
 	}
+}
+
+// drop forgets key's window, waking its waiting attempts (they look
+// again).
+func (l *limiter) drop(key string, w *window) {
+	w.wake()
+	delete(l.keys, key)
+}
+
+// reserve takes an attempt for key at clock's time. It fails with
+// errTooManyFailures, and when the window ends, when the window's
+// failures reach the limit; while the attempts being checked could, all
+// failing, reach it, it waits for one of them to end - and fails with
+// errTooManyAtOnce when maxWait passes or ctx ends first. A reserved
+// attempt must be released.
+func (l *limiter) reserve(ctx context.Context, key string, clock func() time.Time) (time.Time, error) {
+	if !l.on(key) {
+		return time.Time{}, nil
+	}
+	var timeout <-chan time.Time
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.current(key, now, true)
-	if w.failures+w.pending >= l.max {
-		return w.start.Add(l.window), false
+	for {
+		w := l.current(key, clock(), true)
+		switch {
+		case w.failures >= l.max:
+			return w.start.Add(l.window), errTooManyFailures
+		case w.failures+w.pending < l.max:
+			w.pending++
+			return time.Time{}, nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(l.maxWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		if w.ended == nil {
+			w.ended = make(chan struct{})
+		}
+		ended := w.ended
+		w.waiting++
+		l.mu.Unlock()
+		gaveUp := false
+		select {
+		case <-ended:
+		case <-timeout:
+			gaveUp = true
+		case <-ctx.Done():
+			gaveUp = true
+		}
+		l.mu.Lock()
+		w.waiting--
+		if gaveUp {
+			return time.Time{}, errTooManyAtOnce
+		}
 	}
-	w.pending++
-	return time.Time{}, true
 }
 
 // blocked reports whether key may not try now, and until when: for
 // attempts checked at once, without reserving one (a token's check
 // takes microseconds, and a busy client's good requests must not count
-// against its address while they are served).
+// against its address while they are served). Only failures block:
+// attempts still being checked are no failures.
 func (l *limiter) blocked(key string, now time.Time) (time.Time, bool) {
 	if !l.on(key) {
 		return time.Time{}, false
@@ -83,7 +152,7 @@ func (l *limiter) blocked(key string, now time.Time) (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.current(key, now, false)
-	if w == nil || w.failures+w.pending < l.max {
+	if w == nil || w.failures < l.max {
 		return time.Time{}, false
 	}
 	return w.start.Add(l.window), true
@@ -96,7 +165,9 @@ func (l *limiter) fail(key string, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.current(key, now, true).failures++
+	w := l.current(key, now, true)
+	w.failures++
+	w.wake()
 }
 
 // release ends a reserved attempt of key, counting it as a failure when
@@ -117,6 +188,7 @@ func (l *limiter) release(key string, now time.Time, failed bool) {
 	if failed {
 		w.failures++
 	}
+	w.wake()
 	l.tidy(key, w)
 }
 
@@ -130,14 +202,14 @@ func (l *limiter) reset(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w := l.keys[key]; w != nil && w.pending == 0 {
-		delete(l.keys, key)
+		l.drop(key, w)
 	}
 }
 
 // tidy drops a window that holds nothing.
 func (l *limiter) tidy(key string, w *window) {
 	if w.failures == 0 && w.pending == 0 {
-		delete(l.keys, key)
+		l.drop(key, w)
 	}
 }
 
@@ -148,7 +220,7 @@ func (l *limiter) evict(now time.Time) {
 	var at time.Time
 	for k, w := range l.keys {
 		if !now.Before(w.start.Add(l.window)) && w.pending == 0 {
-			delete(l.keys, k)
+			l.drop(k, w)
 			continue
 		}
 		if oldest == "" || w.start.Before(at) {
@@ -156,6 +228,6 @@ func (l *limiter) evict(now time.Time) {
 		}
 	}
 	if len(l.keys) >= l.maxKeys && oldest != "" {
-		delete(l.keys, oldest)
+		l.drop(oldest, l.keys[oldest])
 	}
 }

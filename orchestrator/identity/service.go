@@ -169,23 +169,26 @@ func parseAddr(addr string) netip.Addr {
 // a user or address over its failure limit is refused before any check
 // (linkis.ErrQuotaExceeded, saying when to try again). The attempt is
 // reserved under the limiters' lock before the password is checked, so
-// that guesses sent at once count as they are made.
+// that guesses sent at once count as they are made: beyond the attempts
+// that could still fail within the limit, a login waits for one being
+// checked to end (a while, and as long as ctx lasts) rather than being
+// refused for failures that have not happened.
 func (s *Service) Login(ctx context.Context, user, password, addr string) (Session, error) {
 	if s.cfg.Store == nil {
 		return Session{}, linkis.Errorf(linkis.ErrPermission, "login", "password logins are not enabled on this server; use a token")
 	}
 	user = LoginName(user)
-	now := s.now()
 	uk, ak := userKey(user), addrKey(addr)
-	if until, ok := s.byUser.reserve(uk, now); !ok {
-		return Session{}, s.tooMany(user, ak, until, now)
+	if until, err := s.byUser.reserve(ctx, uk, s.now); err != nil {
+		return Session{}, s.tooMany(user, ak, until, err)
 	}
-	if until, ok := s.byAddr.reserve(ak, now); !ok {
-		s.byUser.release(uk, now, false)
-		return Session{}, s.tooMany(user, ak, until, now)
+	if until, err := s.byAddr.reserve(ctx, ak, s.now); err != nil {
+		s.byUser.release(uk, s.now(), false)
+		return Session{}, s.tooMany(user, ak, until, err)
 	}
 	err := s.check(ctx, user, password)
 	failed := errors.Is(err, linkis.ErrPermission)
+	now := s.now()
 	s.byUser.release(uk, now, failed)
 	s.byAddr.release(ak, now, failed)
 	if err != nil {
@@ -211,24 +214,29 @@ func LoginName(name string) string {
 	return strings.ToLower(name)
 }
 
-// tooMany is the answer to a login over its failure limit.
-func (s *Service) tooMany(user, addr string, until, now time.Time) error {
+// tooMany is the answer to a login the limiters refused (err, until
+// when): over its failure limit, or tired of waiting for the attempts
+// being checked - which are no failures, and the answer does not call
+// them ones.
+func (s *Service) tooMany(user, addr string, until time.Time, err error) error {
+	if errors.Is(err, errTooManyAtOnce) {
+		s.log.Warn("identity: login refused: too many logins being checked at once", "user", clip(user), "addr", addr)
+		return linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many logins for this user or from this address are being checked at once; try again in a few seconds")
+	}
 	s.log.Warn("identity: login refused: too many failures", "user", clip(user), "addr", addr)
 	return linkis.Errorf(linkis.ErrQuotaExceeded, "login", "too many failed logins for this user or from this address; try again in %d s",
-		int(until.Sub(now).Seconds())+1)
+		int(until.Sub(s.now()).Seconds())+1)
 }
 
-// check verifies user's password.
+// check verifies user's password. A check its caller gave up on before
+// the password was compared is no failure (nothing was tried): it
+// answers ctx's error.
 func (s *Service) check(ctx context.Context, user, password string) error {
 	if !ValidUserName(user) || password == "" || len(password) > 1024 {
-		s.hash(ctx, s.dummy, password)
-		return errWrongLogin()
+		return s.compare(ctx, s.dummy, password, false)
 	}
 	if u, ok := s.dir.User(user); ok && u.Hash != "" {
-		if !s.hash(ctx, u.Hash, password) {
-			return errWrongLogin()
-		}
-		return nil
+		return s.compare(ctx, u.Hash, password, true)
 	}
 	if s.cfg.LDAP != nil {
 		err := ldapLogin(*s.cfg.LDAP, user, password)
@@ -241,20 +249,24 @@ func (s *Service) check(ctx context.Context, user, password string) error {
 		}
 		return nil
 	}
-	s.hash(ctx, s.dummy, password)
-	return errWrongLogin()
+	return s.compare(ctx, s.dummy, password, false)
 }
 
-// hash verifies a password, waiting for a free slot (hashes are CPU-bound;
-// a login flood must not starve the rest).
-func (s *Service) hash(ctx context.Context, hash, password string) bool {
+// compare verifies a password against hash, waiting for a free slot
+// (hashes are CPU-bound; a login flood must not starve the rest): nil
+// when it matches and may log in, errWrongLogin when not, ctx's error
+// when ctx ends first.
+func (s *Service) compare(ctx context.Context, hash, password string, mayLogIn bool) error {
 	select {
 	case s.hashSlot <- struct{}{}:
 	case <-ctx.Done():
-		return false
+		return fmt.Errorf("login: %w", ctx.Err())
 	}
 	defer func() { <-s.hashSlot }()
-	return verifyPassword(hash, password)
+	if !verifyPassword(hash, password) || !mayLogIn {
+		return errWrongLogin()
+	}
+	return nil
 }
 
 // A session id (the cookie's value) is 32 random bytes and a 16-byte tag
@@ -284,11 +296,15 @@ func parseSessionID(id string) (hash string, raw, tag []byte, ok bool) {
 
 // fingerprint keys the tags of user's sessions: the SHA-256 of the user's
 // password hash in the users file; for a user the file has no password
-// for, logged in through LDAP, of the directory's URL and the user's bind
-// DN (a password kept by the directory cannot be seen: such a session
-// ends when LDAP is no longer how the user logs in - the file gives the
-// user a password, or the server is started with another directory or
-// none - or when a sessions= count on the user's line changes); none for
+// for, logged in through LDAP, of the user's bind DN (a password kept by
+// the directory cannot be seen: such a session ends when LDAP is no
+// longer how the user logs in - the file gives the user a password, or
+// the server is started without a directory or with one that names the
+// user by another DN - or when a sessions= count on the user's line
+// changes). The directory's URL is not part of it: the members of a
+// cluster may reach the same directory by different URLs (each its
+// nearest replica, the host in another case, the port left to its
+// default), and must all accept the sessions they share; none for
 // a user who cannot log in at all. The user line's sessions= count is
 // part of it: `linkis users logout` raises it to end a user's sessions.
 func (s *Service) fingerprint(user string) ([]byte, bool) {
@@ -298,7 +314,7 @@ func (s *Service) fingerprint(user string) ([]byte, bool) {
 	case inFile && u.Hash != "":
 		fmt.Fprintf(h, "golinkis session v1\x00password\x00%s", u.Hash)
 	case s.cfg.LDAP != nil && ValidUserName(user):
-		fmt.Fprintf(h, "golinkis session v1\x00ldap\x00%s\x00%s", s.cfg.LDAP.URL, s.cfg.LDAP.bindDN(user))
+		fmt.Fprintf(h, "golinkis session v1\x00ldap\x00%s", s.cfg.LDAP.bindDN(user))
 	default:
 		return nil, false
 	}
@@ -427,9 +443,13 @@ func (s *Service) Revoke(ctx context.Context, user string) error {
 // token's that may act as user from addr and has not expired. Every
 // refusal is the same linkis.ErrPermission - which of those failed is
 // logged here, never said to the client (it would tell a valid code from
-// an invalid one) - and counts as a failure of the address in the failed
-// login limiter: an address over its limit is refused
-// (linkis.ErrQuotaExceeded) before any code is looked at.
+// an invalid one). A code that no token has is a guess and counts as a
+// failure of the address in the failed-login limiter; a code that exists
+// but is expired, or used for a user or from a host it does not allow,
+// is no guess and does not count - else one stale token retried on a
+// shared client host would lock out every other token and login from
+// it. An address over its limit is refused (linkis.ErrQuotaExceeded)
+// before any code is looked at.
 func (s *Service) Token(user, code, addr string) error {
 	now := s.now()
 	ak := addrKey(addr)
@@ -438,11 +458,13 @@ func (s *Service) Token(user, code, addr string) error {
 		return linkis.Errorf(linkis.ErrQuotaExceeded, "token", "too many refused tokens or logins from this address; try again in %d s",
 			int(until.Sub(now).Seconds())+1)
 	}
-	where, err := s.token(user, code, addr, now)
+	where, guess, err := s.token(user, code, addr, now)
 	if err == nil {
 		return nil
 	}
-	s.byAddr.fail(ak, now)
+	if guess {
+		s.byAddr.fail(ak, now)
+	}
 	reason := err.Error()
 	if le := (*linkis.Error)(nil); errors.As(err, &le) {
 		reason = le.Reason
@@ -452,19 +474,24 @@ func (s *Service) Token(user, code, addr string) error {
 		"wrong Token-User or Token-Code, or a token that may not act as this user, from this host, or has expired; the server's log says which")
 }
 
-// token checks a token, saying where the token's line is.
-func (s *Service) token(user, code, addr string, now time.Time) (string, error) {
-	if user == "" || code == "" {
-		return "", errors.New("an empty Token-User or Token-Code")
+// token checks a token, saying where the token's line is, and whether a
+// refused code is a guess (no token has it).
+func (s *Service) token(user, code, addr string, now time.Time) (where string, guess bool, err error) {
+	if code == "" {
+		return "", true, errors.New("an empty Token-Code")
 	}
 	t, ok := s.dir.token(code)
 	if !ok {
-		return "", errors.New("no token has this code")
+		return "", true, errors.New("no token has this code")
 	}
-	if !ValidUserName(user) {
-		return t.lineName, errors.New("Token-User is not a user name")
+	where = t.lineName
+	switch {
+	case user == "":
+		return where, false, errors.New("an empty Token-User")
+	case !ValidUserName(user):
+		return where, false, errors.New("Token-User is not a user name")
 	}
-	return t.lineName, t.allows(user, parseAddr(addr), now)
+	return where, false, t.allows(user, parseAddr(addr), now)
 }
 
 // SessionTimeout returns the idle timeout of sessions.

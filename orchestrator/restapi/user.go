@@ -74,22 +74,40 @@ func (h *handler) credentials(r *http.Request, user, code string) (string, *repl
 
 // crossSite refuses a request authenticated by cookies that changes
 // something (any method but GET and HEAD, or a GET route marked so) when
-// the browser says another site made it send it: Sec-Fetch-Site
-// cross-site or same-site (a sibling host is another site's page here).
-// Browsers send the header on every request since 2023; other clients
-// send none and are not refused - nor is a request authenticated by the
-// token headers, which no other site can make a browser add.
+// the browser says another site's page made it send it - as the web
+// console does, with net/http's CrossOriginProtection: Sec-Fetch-Site
+// cross-site or same-site (a sibling host is another site's page here);
+// without that header (browsers send it only to HTTPS and localhost
+// origins, and none before 2023), an Origin header whose host is not
+// the request's Host. Clients that send neither (linkis-cli, Linkis's
+// SDK) are not refused - nor is a request authenticated by the token
+// headers, which no other site can make a browser add.
 func crossSite(r *http.Request, rt *route) *reply {
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !rt.changes {
 		return nil
 	}
-	switch site := r.Header.Get("Sec-Fetch-Site"); site {
-	case "cross-site", "same-site":
-		return &reply{status: StatusAuthFailed, code: http.StatusForbidden,
-			msg: "refused: a page of another site (Sec-Fetch-Site: " + site + ") may not change anything with this browser's session cookie; use the console of this server, or the " + HeaderTokenUser + " and " + HeaderTokenCode + " headers"}
+	check := r
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		// A GET that changes something is checked as a POST would be
+		// (CrossOriginProtection lets every GET pass).
+		post := *r
+		post.Method = http.MethodPost
+		check = &post
 	}
-	return nil
+	if crossOrigin.Check(check) == nil {
+		return nil
+	}
+	from := "Sec-Fetch-Site: " + clip(r.Header.Get("Sec-Fetch-Site"))
+	if r.Header.Get("Sec-Fetch-Site") == "" {
+		from = "Origin: " + clip(r.Header.Get("Origin")) + ", not this server's " + clip(r.Host)
+	}
+	return &reply{status: StatusAuthFailed, code: http.StatusForbidden,
+		msg: "refused: a page of another site (" + from + ") may not change anything with this browser's session cookie; use the console of this server, or the " + HeaderTokenUser + " and " + HeaderTokenCode + " headers"}
 }
+
+// crossOrigin is the cross-site check crossSite makes (no exemptions:
+// it is never configured).
+var crossOrigin = http.NewCrossOriginProtection()
 
 func cookieValue(r *http.Request, name string) string {
 	if c, err := r.Cookie(name); err == nil {
