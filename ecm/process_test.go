@@ -139,7 +139,7 @@ func TestLaunchIsIdempotentPerTicket(t *testing.T) {
 	}
 	runsFile := filepath.Join(dir, "ec-1", "work", "runs")
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(runsFile); err == nil {
+		if b, _ := os.ReadFile(runsFile); len(b) > 0 { // written, not only created by the redirection
 			break
 		}
 	}

@@ -143,6 +143,9 @@ func (c *cluster) startECM(id, path string) {
 		t.Fatalf("ECM %s did not register", id)
 	}
 	c.ecms[id] = p
+	// Stopped before its data directory is removed (cleanups run last
+	// first): its engines may still be writing there.
+	t.Cleanup(func() { c.stopECM(id) })
 }
 
 // stopECM stops an ECM (its engines are stopped, it deregisters) and waits.

@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -61,12 +62,23 @@ func TestSecondUserOnAFullHost(t *testing.T) {
 	// its engine (its first task may outlast the 250 ms after which an
 	// engine reports Busy and Idle) made it idle later: the manager's
 	// record says.
-	idle := map[string]int64{}
-	sys.Store().Read(ctx, true, func(s *manager.State) {
-		for _, e := range s.ECs() {
-			idle[e.ID.String()] = e.IdleSince
+	// Read once the record holds still for 1 s: a late report lands
+	// within 250 ms of the task's end.
+	var idle map[string]int64
+	for stable := time.Now(); time.Since(stable) < time.Second; time.Sleep(50 * time.Millisecond) {
+		now := map[string]int64{}
+		sys.Store().Read(ctx, true, func(s *manager.State) {
+			for _, e := range s.ECs() {
+				now[e.ID.String()] = e.IdleSince
+			}
+		})
+		if !maps.Equal(now, idle) {
+			idle, stable = now, time.Now()
 		}
-	})
+		if ctx.Err() != nil {
+			t.Fatal("the engines' records did not settle")
+		}
+	}
 	victim := python.EC
 	for _, j := range []orchestrator.Job{shell, sqlJob} {
 		if idle[j.EC] < idle[victim] {
