@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -205,4 +206,27 @@ func TestReviewFirstAskLedgerProperty(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestReviewSubmitJobRefusesABadAsk: SubmitJob checks its timeouts
+// (negative ones are refused) but not its Ask's: a job queued with an ask
+// the snapshot decoder refuses (a negative lock timeout) is accepted, and
+// then the state's own snapshot no longer restores - a follower could not
+// install it. Bad input gets a clear error and changes nothing.
+func TestReviewSubmitJobRefusesABadAsk(t *testing.T) {
+	h := newHarness(t)
+	h.addECM("ecm-1", res(64, 32, 10))
+	h.configureJobs(func(c *JobConfig) { c.GroupMaxRunning = 0 }) // the job stays queued with its ask
+	a := h.askCmd("", "alice-IDE", "shell-1")
+	_, err := h.s.Apply(SubmitJob{Time: h.now, Nonce: 1, User: "alice", Creator: "IDE", EngineType: "shell-1", Request: []byte("{}"),
+		Ask: &JobAsk{Nonce: a.Nonce, Labels: a.Labels, LockTimeout: -time.Second}})
+	if err != nil {
+		if !errors.Is(err, linkis.ErrInvalidArgument) {
+			t.Fatalf("a submission with a negative ask timeout: %v, want ErrInvalidArgument", err)
+		}
+		return
+	}
+	if _, err := Restore(h.s.Snapshot(), nil); err != nil {
+		t.Fatalf("a submission with a negative ask timeout was accepted, and the state's snapshot no longer restores: %v", err)
+	}
 }
