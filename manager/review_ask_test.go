@@ -230,3 +230,29 @@ func TestReviewSubmitJobRefusesABadAsk(t *testing.T) {
 		t.Fatalf("a submission with a negative ask timeout was accepted, and the state's snapshot no longer restores: %v", err)
 	}
 }
+
+// TestReviewSubmitJobVersion1Decodes: a SubmitJob written before the Ask
+// (body version 1: no trailing ask) still decodes, without an ask, and
+// applies as before (the run asks itself).
+func TestReviewSubmitJobVersion1Decodes(t *testing.T) {
+	c := SubmitJob{Time: t0, Nonce: 7, User: "alice", Creator: "IDE", EngineType: "shell-1", Request: []byte("{}")}
+	b := EncodeCommand(c)
+	if b[1] != 2 || b[len(b)-1] != 0 {
+		t.Fatalf("version %d, last byte %d: want version 2 ending in an absent ask", b[1], b[len(b)-1])
+	}
+	v1 := append([]byte(nil), b[:len(b)-1]...)
+	v1[1] = 1
+	got, err := DecodeCommand(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := got.(SubmitJob); !ok || s.Ask != nil || s.User != "alice" {
+		t.Fatalf("decoded %+v", got)
+	}
+	h := newHarness(t)
+	h.addECM("ecm-1", res(64, 32, 10))
+	v := h.apply(got).Job
+	if _, ok := h.s.Ask(JobAskID(v.ExecID, 1, 0)); ok || v.State != linkis.JobScheduled {
+		t.Fatalf("a version 1 submission: %v, asked %v", v.State, ok)
+	}
+}
