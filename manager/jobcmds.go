@@ -146,6 +146,13 @@ func (s *State) submitJob(t int64, c SubmitJob) (Result, error) {
 	if c.QueueTimeout < 0 || c.RunTimeout < 0 {
 		return Result{}, linkis.Errorf(linkis.ErrInvalidArgument, "timeout", "must not be negative")
 	}
+	if a := c.Ask; a != nil {
+		// Checked as its AskEngine will be at dispatch: an ask the state
+		// cannot make, it could not write to a snapshot and read back.
+		if _, err := s.newAsk(t, AskEngine{ID: "job", Nonce: a.Nonce, Labels: a.Labels, Params: a.Params, LockTimeout: a.LockTimeout, WaitTimeout: a.WaitTimeout}); err != nil {
+			return Result{}, err
+		}
+	}
 	if g := js.groups[jobGroupKey{c.Creator, c.User, c.EngineType}]; g != nil && g.queued >= js.cfg.QueueCapacity {
 		return Result{}, linkis.ValueError(linkis.ErrQueueFull, "group", g.name(),
 			"its queue holds its capacity of "+strconv.Itoa(js.cfg.QueueCapacity)+" jobs; try again later")

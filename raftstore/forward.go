@@ -173,16 +173,16 @@ func (h *handler) commands(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, a)
 }
 
-// readIndex serves PathReadIndex: a consistent read at the leader, then
-// its applied index.
+// readIndex serves PathReadIndex: the leader's read index.
 func (h *handler) readIndex(w http.ResponseWriter, r *http.Request) {
 	if self, leader := h.s.Leader(); !self {
 		api.WriteError(w, &api.NotLeaderError{Leader: leader})
 		return
 	}
-	if err := h.s.Read(r.Context(), true, func(*manager.State) {}); err != nil {
+	index, err := h.s.ReadIndex(r.Context())
+	if err != nil {
 		api.WriteError(w, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, readIndex{Index: h.s.AppliedIndex()})
+	api.WriteJSON(w, http.StatusOK, readIndex{Index: index})
 }

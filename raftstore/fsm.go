@@ -89,6 +89,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	return nil
 }
 
+// StoreConfiguration implements raft.ConfigurationStore: a membership
+// entry moves the applied index as every other entry does, so that a read
+// index (the leader's commit index) that falls on one is reached.
+func (f *fsm) StoreConfiguration(index uint64, _ raft.Configuration) { f.rep.apply(index, nil) }
+
 func (f *fsm) member(id string) (api.Member, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()

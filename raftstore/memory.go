@@ -138,6 +138,11 @@ func (m *Memory) Read(ctx context.Context, _ bool, fn func(*manager.State)) erro
 	return nil
 }
 
+// ReadIndex implements Store: the one replica has applied everything.
+func (m *Memory) ReadIndex(ctx context.Context) (uint64, error) {
+	return m.rep.appliedIndex(), ctx.Err()
+}
+
 // WaitAsk implements Store.
 func (m *Memory) WaitAsk(ctx context.Context, id string) (manager.AskResult, error) {
 	return m.rep.waitAsk(ctx, id)

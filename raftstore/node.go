@@ -427,15 +427,9 @@ func (n *Node) Leader() (bool, string) {
 	return n.raft.State() == raft.Leader && string(id) == n.cfg.ID, m.HTTPAddr
 }
 
-// Read implements Store. A consistent read is linearizable. A leader that
-// has applied an entry of its own term (any command, or the no-op of an
-// earlier read) has applied every write acknowledged before the read - the
-// earlier terms' precede that entry, and its own are applied before they
-// are acknowledged - so it asks a quorum whether it still leads (raft's
-// VerifyLeader: heartbeats, nothing written) and reads. Otherwise a no-op
-// item rides in the next entry, which a quorum commits in this member's
-// term and which is applied here before fn runs. A follower reads at the
-// leader's applied index (readIndexAt).
+// Read implements Store. A consistent read is linearizable: the leader
+// reads once it has applied its ReadIndex, a follower once it has applied
+// the leader's (readIndexAt).
 func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State)) error {
 	switch {
 	case !consistent:
@@ -444,21 +438,47 @@ func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State
 			return err
 		}
 	default:
-		if term := n.raft.CurrentTerm(); n.fsm.term.Load() == term {
-			err := n.wait(ctx, n.raft.VerifyLeader())
-			if err == nil && n.raft.CurrentTerm() == term {
-				break
-			}
-			if err != nil && ctx.Err() != nil {
-				return err
-			}
+		index, err := n.ReadIndex(ctx)
+		if err == nil {
+			err = n.waitApplied(ctx, index)
 		}
-		if o := n.propose(ctx, &proposal{kind: itemNoop}); o.err != nil {
-			return o.err
+		if err != nil {
+			return err
 		}
 	}
 	n.rep.read(fn)
 	return nil
+}
+
+// ReadIndex implements Store (Raft's read index). A leader that has
+// applied an entry of its own term (any command, or the no-op of an
+// earlier read) knows the commit index covers every write acknowledged so
+// far - the earlier terms' precede that entry - so it notes the commit
+// index, asks a quorum whether it still leads (raft's VerifyLeader:
+// heartbeats, nothing written) and answers it. Otherwise a no-op item
+// rides in the next entry, which a quorum commits in this term, and the
+// answer is its index. The commit index, not the applied one: a follower
+// may have applied a write that the leader has not yet, and a read after
+// the follower's must see it too.
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	if n.raft.State() != raft.Leader && n.cfg.Token != "" {
+		_, leader := n.Leader()
+		return 0, &api.NotLeaderError{Leader: leader}
+	}
+	if term := n.raft.CurrentTerm(); n.fsm.term.Load() == term {
+		commit := n.raft.CommitIndex()
+		err := n.wait(ctx, n.raft.VerifyLeader())
+		if err == nil && n.raft.CurrentTerm() == term {
+			return commit, nil
+		}
+		if err != nil && ctx.Err() != nil {
+			return 0, err
+		}
+	}
+	if o := n.propose(ctx, &proposal{kind: itemNoop}); o.err != nil {
+		return 0, o.err
+	}
+	return n.rep.appliedIndex(), nil // the no-op's entry at least: propose returns once it is applied here
 }
 
 // wait waits for a Raft future or ctx.

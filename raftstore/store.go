@@ -40,6 +40,11 @@ type Store interface {
 	ObserveJobs(o JobObserver)
 	// AppliedIndex is the index of the last entry this replica applied.
 	AppliedIndex() uint64
+	// ReadIndex is, on the leader, an index every command acknowledged
+	// before the call is at or below: a replica that has applied it may
+	// serve a linearizable read. A replica that does not lead returns an
+	// *api.NotLeaderError.
+	ReadIndex(ctx context.Context) (uint64, error)
 }
 
 // Membership is what a replicated store offers on top of Store.

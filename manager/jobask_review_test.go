@@ -33,7 +33,7 @@ func firstAskOwners(s *State) error {
 	return nil
 }
 
-// TestReviewFirstAskLedgerProperty drives jobs that carry their first ask
+// TestFirstAskLedgerProperty drives jobs that carry their first ask
 // through every way out - ended by their run (with or without giving the
 // ask back in the same command), killed queued, dispatched or running,
 // queue and run timeouts, engines that fail to start, lock expiry, retries
@@ -41,7 +41,7 @@ func firstAskOwners(s *State) error {
 // command the invariants and that no first ask outlives its job; at the
 // end, once every job is over and cleaned up, no ask is held and no engine
 // is locked.
-func TestReviewFirstAskLedgerProperty(t *testing.T) {
+func TestFirstAskLedgerProperty(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		cfg := DefaultConfig()
 		cfg.NewECMStandby = 0
@@ -208,12 +208,12 @@ func TestReviewFirstAskLedgerProperty(t *testing.T) {
 	})
 }
 
-// TestReviewSubmitJobRefusesABadAsk: SubmitJob checks its timeouts
+// TestSubmitJobRefusesABadAsk: SubmitJob checks its timeouts
 // (negative ones are refused) but not its Ask's: a job queued with an ask
 // the snapshot decoder refuses (a negative lock timeout) is accepted, and
 // then the state's own snapshot no longer restores - a follower could not
 // install it. Bad input gets a clear error and changes nothing.
-func TestReviewSubmitJobRefusesABadAsk(t *testing.T) {
+func TestSubmitJobRefusesABadAsk(t *testing.T) {
 	h := newHarness(t)
 	h.addECM("ecm-1", res(64, 32, 10))
 	h.configureJobs(func(c *JobConfig) { c.GroupMaxRunning = 0 }) // the job stays queued with its ask
@@ -231,10 +231,10 @@ func TestReviewSubmitJobRefusesABadAsk(t *testing.T) {
 	}
 }
 
-// TestReviewSubmitJobVersion1Decodes: a SubmitJob written before the Ask
+// TestSubmitJobVersion1Decodes: a SubmitJob written before the Ask
 // (body version 1: no trailing ask) still decodes, without an ask, and
 // applies as before (the run asks itself).
-func TestReviewSubmitJobVersion1Decodes(t *testing.T) {
+func TestSubmitJobVersion1Decodes(t *testing.T) {
 	c := SubmitJob{Time: t0, Nonce: 7, User: "alice", Creator: "IDE", EngineType: "shell-1", Request: []byte("{}")}
 	b := EncodeCommand(c)
 	if b[1] != 2 || b[len(b)-1] != 0 {

@@ -13,7 +13,7 @@ import (
 // Review of 19bda4f/4a5343e (a leader that has applied an entry of its own
 // term reads after VerifyLeader alone).
 
-// TestReviewLeaderReadNotBehindFollowerRead: consistent reads are
+// TestLeaderReadNotBehindFollowerRead: consistent reads are
 // linearizable, so once a consistent read on a follower has seen a write,
 // a consistent read that starts after it on the leader must see it too
 // (or fail). The leader's heartbeat-only read serves the state it has
@@ -30,7 +30,7 @@ import (
 // hit; the test holds the leader's FSM goroutine after one entry with
 // MaxInflight 2 (a setting Config.Validate accepts) so that the next is
 // committed, and applied on the followers, but not on the leader.
-func TestReviewLeaderReadNotBehindFollowerRead(t *testing.T) {
+func TestLeaderReadNotBehindFollowerRead(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) { cfg.Token = testToken; cfg.ECMs = nil; cfg.MaxInflight = 2 })
 	lead := c.leader()
 	ctx := context.Background()
