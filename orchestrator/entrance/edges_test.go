@@ -221,7 +221,10 @@ func TestBigUpdateDoesNotRunTheJobAgain(t *testing.T) {
 	f := newFixture(t, func(c *entrance.Config) { c.Checkpoint = time.Hour })
 	j := f.submit("alice", strings.Repeat("x", manager.MaxJobLineBytes+1))
 	task := <-f.eng.Running
-	waitUntil(t, "the run gave up on the job", func() bool { return f.eng.Starts(task.Key) == 1 && len(f.live()) == 1 })
+	waitUntil(t, "the job's record names its task", func() bool {
+		r := f.record(j.TaskID)
+		return len(r.Tasks) > 0 || r.State.Final()
+	})
 	time.Sleep(200 * time.Millisecond)
 	f.e.Close()
 	f.open()
