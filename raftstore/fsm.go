@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -27,6 +28,10 @@ type fsm struct {
 
 	mu      sync.RWMutex
 	members map[string]api.Member // by id: where each member's API is
+
+	// term is the term of the last entry applied: a leader whose own term
+	// it is has applied every write acknowledged before now (see Node.Read).
+	term atomic.Uint64
 }
 
 // Apply implements raft.FSM.
@@ -40,6 +45,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// stay equal; the proposer's callers are told (the leader refuses
 		// what it cannot encode, so this is a newer member's entry).
 		f.rep.apply(l.Index, nil)
+		f.term.Store(l.Term)
 		f.deliver(epoch, seq, nil, err)
 		return err
 	}
@@ -78,6 +84,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 			f.mu.Unlock()
 		}
 	}
+	f.term.Store(l.Term)
 	f.deliver(epoch, seq, outs, nil)
 	return nil
 }

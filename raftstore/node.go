@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -50,12 +49,6 @@ type Node struct {
 
 	services services     // run while this member leads (Lead)
 	fwd      *http.Client // carries commands and reads to the leader
-
-	// readyTerm is the term in which this member, leading, has applied
-	// an entry of its own: from then on every write acknowledged before a
-	// read is applied here, and a consistent read needs only a quorum's
-	// word that it still leads (see Read).
-	readyTerm atomic.Uint64
 }
 
 // proposal is one item waiting for its entry to be applied.
@@ -435,14 +428,14 @@ func (n *Node) Leader() (bool, string) {
 }
 
 // Read implements Store. A consistent read is linearizable. A leader that
-// has applied an entry of its own term (readyTerm) has applied every
-// write acknowledged before the read - the earlier terms' precede that
-// entry, and its own are applied before they are acknowledged - so it
-// asks a quorum whether it still leads (raft's VerifyLeader: heartbeats,
-// nothing written) and reads. Otherwise a no-op item rides in the next
-// entry, which a quorum commits in this member's term and which is
-// applied here before fn runs. A follower reads at the leader's applied
-// index (readIndexAt).
+// has applied an entry of its own term (any command, or the no-op of an
+// earlier read) has applied every write acknowledged before the read - the
+// earlier terms' precede that entry, and its own are applied before they
+// are acknowledged - so it asks a quorum whether it still leads (raft's
+// VerifyLeader: heartbeats, nothing written) and reads. Otherwise a no-op
+// item rides in the next entry, which a quorum commits in this member's
+// term and which is applied here before fn runs. A follower reads at the
+// leader's applied index (readIndexAt).
 func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State)) error {
 	switch {
 	case !consistent:
@@ -451,7 +444,7 @@ func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State
 			return err
 		}
 	default:
-		if term := n.readyTerm.Load(); term != 0 && term == n.raft.CurrentTerm() {
+		if term := n.raft.CurrentTerm(); n.fsm.term.Load() == term {
 			err := n.wait(ctx, n.raft.VerifyLeader())
 			if err == nil && n.raft.CurrentTerm() == term {
 				break
@@ -460,12 +453,8 @@ func (n *Node) Read(ctx context.Context, consistent bool, fn func(*manager.State
 				return err
 			}
 		}
-		term := n.raft.CurrentTerm()
 		if o := n.propose(ctx, &proposal{kind: itemNoop}); o.err != nil {
 			return o.err
-		}
-		if n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term {
-			n.readyTerm.Store(term)
 		}
 	}
 	n.rep.read(fn)

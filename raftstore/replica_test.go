@@ -145,7 +145,7 @@ func TestLeaderReadWritesNothing(t *testing.T) {
 	lead := c.leader()
 	ctx := context.Background()
 	waitFor(t, func() bool {
-		return lead.node.readyTerm.Load() == lead.node.raft.CurrentTerm()
+		return lead.node.fsm.term.Load() == lead.node.raft.CurrentTerm()
 	})
 	follower := c.followers()[0]
 	before := lead.node.raft.LastIndex()

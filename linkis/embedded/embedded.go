@@ -326,7 +326,7 @@ func (s *System) Handler(cfg restapi.Config) (http.Handler, error) {
 	if cfg.Auth != nil {
 		ops, _ := cfg.Operations.(console.Operations)
 		c, err := console.New(console.Config{Jobs: s.ent, Auth: cfg.Auth, IsAdmin: cfg.IsAdmin, Operations: ops, Cluster: s.mgr,
-			Logger: s.log.With("part", "console")})
+			TrustedProxies: cfg.TrustedProxies, Logger: s.log.With("part", "console")})
 		if err != nil {
 			return nil, err
 		}

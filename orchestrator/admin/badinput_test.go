@@ -22,7 +22,21 @@ func quietSystem(t *testing.T) *system {
 	mc := manager.DefaultConfig()
 	mc.NewECMStandby = 0
 	mc.TickInterval, mc.LockTimeout, mc.ECMLostAfter = time.Hour, 2*time.Hour, 2*time.Hour
-	return startSystem(t, mc, func(c *ecm.Config) { c.HeartbeatInterval = time.Hour })
+	s := startSystem(t, mc, func(c *ecm.Config) { c.HeartbeatInterval = time.Hour })
+	// Settle: the ECM registers and the manager's driver ticks once right
+	// after the first command - both after Start returns. A refused call
+	// is then the only thing that could move the applied index.
+	last, since, deadline := s.applied(), time.Now(), time.Now().Add(time.Minute)
+	for time.Since(since) < 300*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("the system did not settle: applied index %d", last)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if now := s.applied(); now != last || now < 2 {
+			last, since = now, time.Now()
+		}
+	}
+	return s
 }
 
 func (s *system) applied() uint64 {

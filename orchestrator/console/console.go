@@ -49,8 +49,14 @@ type Config struct {
 	// says it is not known).
 	Cluster Cluster
 	// SampleEvery is how often the resource totals are sampled (default
-	// 10 s); History how far back the chart goes (default 1 h).
+	// 10 s, at least MinSampleEvery); History how far back the chart goes
+	// (default 1 h, at most MaxSamples samples).
 	SampleEvery, History time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed: the REST API's
+	// (restapi.Config.TrustedProxies), so that both edges see the same
+	// client - to the failed-login limit - and the same TLS.
+	TrustedProxies restapi.Proxies
 	// MaxFormBytes bounds a form's body (default 1 MiB, the REST API's
 	// body limit; the code of a job is the largest field).
 	MaxFormBytes int64
@@ -63,6 +69,10 @@ const (
 	DefaultSampleEvery  = 10 * time.Second
 	DefaultHistory      = time.Hour
 	DefaultMaxFormBytes = 1 << 20
+	// MinSampleEvery and MaxSamples bound the chart's series: the ring of
+	// History/SampleEvery samples is allocated up front.
+	MinSampleEvery = time.Second
+	MaxSamples     = 10_000
 	// JobsPerPage and EnginesPerPage are the rows of a list page.
 	JobsPerPage    = 50
 	EnginesPerPage = 50
@@ -111,6 +121,13 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.MaxFormBytes == 0 {
 		cfg.MaxFormBytes = DefaultMaxFormBytes
+	}
+	if cfg.SampleEvery < MinSampleEvery {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "SampleEvery", "must be at least %v, got %v", MinSampleEvery, cfg.SampleEvery)
+	}
+	if n := cfg.History / cfg.SampleEvery; n > MaxSamples {
+		return nil, linkis.Errorf(linkis.ErrInvalidArgument, "History", "%v sampled every %v is %d samples, more than %d: sample less often or keep less",
+			cfg.History, cfg.SampleEvery, n, MaxSamples)
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, now: time.Now}
 	if c.log == nil {

@@ -117,7 +117,7 @@ func TestHeadersAndAssets(t *testing.T) {
 			set = c
 		}
 	}
-	if !strings.Contains(set, "HttpOnly") || !strings.Contains(set, "SameSite=Lax") || strings.Contains(set, "Secure") {
+	if !strings.Contains(set, "HttpOnly") || !strings.Contains(set, "SameSite=Strict") || strings.Contains(set, "Secure") {
 		t.Fatalf("the session cookie over plain HTTP: %q", set)
 	}
 	p := v.get("/jobs")

@@ -45,9 +45,16 @@
 //
 // # Safe by construction
 //
-//   - The session cookie is the REST API's (linkis_user_session_ticket_id_v1):
-//     HttpOnly, SameSite=Lax, Secure when served over TLS. Its value lives
-//     only in the browser; the replicated state keeps its hash.
+//   - The session cookie is the REST API's (linkis_user_session_ticket_id_v1,
+//     set by restapi.NewSessionCookie): HttpOnly, SameSite=Strict, Secure
+//     when the client's connection is TLS. Its value lives only in the
+//     browser; the replicated state keeps its hash. Behind a reverse proxy
+//     named in Config.TrustedProxies (the REST API's), X-Forwarded-For
+//     names the client - whose failed logins are counted - and
+//     X-Forwarded-Proto its TLS, as in the REST API (restapi.Proxies).
+//   - After a login the browser goes to "next" only when it is a console
+//     page: never another host, and never the REST API's paths (its GET
+//     entrance/{execID}/kill would be done by logging in).
 //   - Every state-changing request (a POST: login, logout, run, kill,
 //     re-run, drain, kill engine, settings) carries a CSRF token, checked
 //     before anything else is done: after login, an HMAC of the session id

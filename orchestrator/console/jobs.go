@@ -315,14 +315,21 @@ func (c *Console) killJob(v *visit) error {
 }
 
 // rerun submits a job's request again, as its user (an administrator may
-// submit as another user, as the REST API's executeUser).
+// submit as another user, as the REST API's executeUser). The new job's
+// record says who re-ran it: the visitor, as its SubmitUser when that is
+// not the job's user - not whoever submitted the first one.
 func (c *Console) rerun(v *visit) error {
 	ctx := v.r.Context()
 	job, err := c.jobOf(ctx, v)
 	if err != nil {
 		return err
 	}
-	nj, err := c.cfg.Jobs.Submit(ctx, job.User, job.Request)
+	req := job.Request
+	req.SubmitUser = ""
+	if v.user != job.User {
+		req.SubmitUser = v.user
+	}
+	nj, err := c.cfg.Jobs.Submit(ctx, job.User, req)
 	if err != nil {
 		return err
 	}

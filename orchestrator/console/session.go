@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/golinkis/golinkis/linkis"
@@ -151,11 +152,13 @@ func backTo(r *http.Request) string {
 	return "/jobs"
 }
 
-// localPath accepts a "next" of this site only: a path, never another
-// host (an open redirect). Browsers read a backslash as a slash and drop
-// tabs and newlines from URLs ("/<backslash>evil" and "/<tab>/evil" are
-// "//evil" to them): a next with either is refused too.
-func localPath(next string) string {
+// localPath accepts a "next" that is a page of the console only: a path,
+// never another host (an open redirect), and never another handler's
+// path - the REST API's GET entrance/{execID}/kill would be a kill the
+// victim makes by logging in. Browsers read a backslash as a slash and
+// drop tabs and newlines from URLs ("/<backslash>evil" and "/<tab>/evil"
+// are "//evil" to them): a next with either is refused too.
+func (c *Console) localPath(next string) string {
 	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/jobs"
 	}
@@ -164,7 +167,30 @@ func localPath(next string) string {
 			return "/jobs"
 		}
 	}
+	if !c.isPage(next) {
+		return "/jobs"
+	}
 	return next
+}
+
+// isPage reports whether a path (with its query) is one of the console's
+// pages: a GET route other than the catch-all, the login page, the
+// assets and a job's log stream.
+func (c *Console) isPage(next string) bool {
+	u, err := url.Parse(next)
+	if err != nil || u.Path != path.Clean(u.Path) {
+		return false
+	}
+	r, err := http.NewRequest(http.MethodGet, u.Path, nil)
+	if err != nil {
+		return false
+	}
+	_, pattern := c.mux.Handler(r)
+	switch pattern {
+	case "", "/", "GET /login", "GET /static/", "GET /jobs/{id}/follow":
+		return false
+	}
+	return true
 }
 
 type loginData struct {
@@ -173,10 +199,10 @@ type loginData struct {
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok, _ := c.authenticate(w, r); ok {
-		http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+		http.Redirect(w, r, c.localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	pv := view{Title: "Log in", Data: loginData{Next: localPath(r.URL.Query().Get("next"))}}
+	pv := view{Title: "Log in", Data: loginData{Next: c.localPath(r.URL.Query().Get("next"))}}
 	if r.URL.Query().Get("expired") != "" {
 		pv.Error = "Your session has ended (it expired or you logged out): log in again. Nothing was done."
 	}
@@ -188,7 +214,7 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, code int, 
 	var raw [32]byte
 	_, _ = rand.Read(raw[:])
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/login", HttpOnly: true, Secure: c.cfg.TrustedProxies.Secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	pv.CSRF = tok
 	c.render(w, code, "login", pv)
@@ -201,7 +227,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	next := localPath(f.Get("next"))
+	next := c.localPath(f.Get("next"))
 	d := loginData{Next: next, UserName: clip(f.Get("userName"), maxShortField)}
 	ck, err := r.Cookie(loginCSRFCookie)
 	if err != nil || !sameToken(f.Get("csrf"), ck.Value) {
@@ -214,7 +240,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusBadRequest, view{Title: "Log in", Data: d, Error: "Give your user name and password."})
 		return
 	}
-	s, err := c.cfg.Auth.Login(r.Context(), user, pw, r.RemoteAddr)
+	s, err := c.cfg.Auth.Login(r.Context(), user, pw, c.cfg.TrustedProxies.ClientAddr(r))
 	if err != nil {
 		code, msg := c.explain(r, err)
 		if errors.Is(err, linkis.ErrPermission) {
@@ -223,27 +249,19 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, code, view{Title: "Log in", Data: d, Error: msg})
 		return
 	}
-	http.SetCookie(w, sessionCookie(r, s.ID))
-	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	secure := c.cfg.TrustedProxies.Secure(r)
+	http.SetCookie(w, restapi.NewSessionCookie(s.ID, secure))
+	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Path: "/login", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-// sessionCookie is the session cookie as the REST API sets it, so that
-// the console's login also serves the REST API's downloads (an empty id
-// clears it).
-func sessionCookie(r *http.Request, id string) *http.Cookie {
-	ck := &http.Cookie{Name: restapi.SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode}
-	if id == "" {
-		ck.MaxAge = -1
-	}
-	return ck
 }
 
 func (c *Console) logout(v *visit) error {
 	if err := c.cfg.Auth.Logout(v.r.Context(), v.session); err != nil {
 		return err
 	}
-	http.SetCookie(v.w, sessionCookie(v.r, ""))
+	// The session cookie is the REST API's (the console's login also
+	// serves the API's downloads), set and cleared by its code.
+	http.SetCookie(v.w, restapi.NewSessionCookie("", c.cfg.TrustedProxies.Secure(v.r)))
 	http.Redirect(v.w, v.r, "/login", http.StatusSeeOther)
 	return nil
 }

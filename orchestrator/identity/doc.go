@@ -63,10 +63,10 @@
 // per address in 15 minutes, by default). A login's attempt is reserved
 // before its password is hashed, so guesses sent at once count as made; a
 // refused token code counts against its address too. A logout of an id
-// no session has proposes nothing. (Check looks an id this member does
-// not know up through the leader, and the leader's consistent read
-// appends a no-op entry: a well-formed forged cookie still costs the log
-// that, batched with other commands.)
+// no session has proposes nothing. (Check and Logout look an id this
+// member does not know up through the leader with a consistent read: a
+// heartbeat round on a leader that has committed in its term, no log
+// entry - a forged cookie costs the leader that round, nothing more.)
 //
 // # What it must never do
 //

@@ -389,11 +389,11 @@ func (s *Service) Check(ctx context.Context, id string) (string, error) {
 }
 
 // Logout ends a session; an id of no live session is no error. Only a
-// session this member's state holds is ended: an id of none writes
-// nothing to the replicated log (logout is public, and any client may
-// send any id). The leader is not asked - a consistent read there writes
-// a no-op entry too - so a logout sent within moments of the login, to a
-// member that has not applied it yet, leaves the session to its expiry.
+// live session is ended: an id of none writes nothing to the replicated
+// log (logout is public, and any client may send any id). A session this
+// member does not hold is looked for again with a consistent read - the
+// login may have gone through another member moments ago - which costs
+// the leader a heartbeat round, not a log entry.
 func (s *Service) Logout(ctx context.Context, id string) error {
 	h, _, _, ok := parseSessionID(id)
 	if !ok || s.cfg.Store == nil {
@@ -401,8 +401,14 @@ func (s *Service) Logout(ctx context.Context, id string) error {
 	}
 	now := s.now().UnixNano()
 	live := false
-	if err := s.cfg.Store.Read(ctx, false, func(st *manager.State) { _, live = st.Session(h, now) }); err != nil || !live {
+	lookup := func(st *manager.State) { _, live = st.Session(h, now) }
+	if err := s.cfg.Store.Read(ctx, false, lookup); err != nil {
 		return err
+	}
+	if !live {
+		if err := s.cfg.Store.Read(ctx, true, lookup); err != nil || !live {
+			return err
+		}
 	}
 	_, err := s.cfg.Store.Apply(ctx, manager.DeleteSession{Time: now, Hash: h})
 	return err

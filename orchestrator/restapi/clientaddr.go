@@ -23,11 +23,17 @@ import (
 // maxForwardedHops bounds the X-Forwarded-For entries read.
 const maxForwardedHops = 32
 
-// clientAddr returns the address a request comes from, as the
+// Proxies are the trusted reverse proxies in front of the server
+// (Config.TrustedProxies, linkis server --trusted-proxy): the REST API
+// and the web console (package console) read who a request comes from,
+// and whether over TLS, through the same ones.
+type Proxies []netip.Prefix
+
+// ClientAddr returns the address a request comes from, as the
 // authenticator takes it ("host:port" of the peer, or "host").
-func (h *handler) clientAddr(r *http.Request) string {
+func (p Proxies) ClientAddr(r *http.Request) string {
 	peer := peerAddr(r)
-	if !h.trusted(peer) {
+	if !p.trusted(peer) {
 		return r.RemoteAddr
 	}
 	var hops []string
@@ -35,7 +41,7 @@ func (h *handler) clientAddr(r *http.Request) string {
 		hops = append(hops, strings.Split(v, ",")...)
 	}
 	client := peer
-	for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops && h.trusted(client); i, n = i-1, n+1 {
+	for i, n := len(hops)-1, 0; i >= 0 && n < maxForwardedHops && p.trusted(client); i, n = i-1, n+1 {
 		a, ok := parseHop(hops[i])
 		if !ok {
 			break // a proxy wrote what is not an address: the last good hop stands
@@ -48,18 +54,18 @@ func (h *handler) clientAddr(r *http.Request) string {
 	return client.String()
 }
 
-// secure reports whether the client's connection is TLS: this one, or a
+// Secure reports whether the client's connection is TLS: this one, or a
 // trusted proxy's saying so.
-func (h *handler) secure(r *http.Request) bool {
+func (p Proxies) Secure(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if !h.trusted(peerAddr(r)) {
+	if !p.trusted(peerAddr(r)) {
 		return false
 	}
 	for _, v := range r.Header.Values("X-Forwarded-Proto") {
-		for _, p := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(p), "https") {
+		for _, proto := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(proto), "https") {
 				return true
 			}
 		}
@@ -67,12 +73,12 @@ func (h *handler) secure(r *http.Request) bool {
 	return false
 }
 
-func (h *handler) trusted(a netip.Addr) bool {
+func (p Proxies) trusted(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false
 	}
-	for _, p := range h.cfg.TrustedProxies {
-		if p.Contains(a) {
+	for _, prefix := range p {
+		if prefix.Contains(a) {
 			return true
 		}
 	}

@@ -2,7 +2,6 @@ package restapi
 
 import (
 	"log/slog"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -73,7 +72,7 @@ type Config struct {
 	// rightmost untrusted address of X-Forwarded-For, and X-Forwarded-Proto
 	// https makes the session cookie Secure (clientaddr.go). None by
 	// default: those headers are then ignored.
-	TrustedProxies []netip.Prefix
+	TrustedProxies Proxies
 }
 
 // IsAdmin reports whether user is an administrator.

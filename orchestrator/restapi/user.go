@@ -45,7 +45,7 @@ func (h *handler) authenticate(r *http.Request) (user string, byCookie bool, rep
 // cookie.
 func (h *handler) credentials(r *http.Request, user, code string) (string, *reply) {
 	if user != "" || code != "" {
-		if err := h.auth.Token(user, code, h.clientAddr(r)); err != nil {
+		if err := h.auth.Token(user, code, h.cfg.TrustedProxies.ClientAddr(r)); err != nil {
 			if errors.Is(err, linkis.ErrQuotaExceeded) {
 				return "", &reply{err: err} // 429, too many refused from this address
 			}
@@ -98,15 +98,16 @@ func cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-// sessionCookie is the cookie of a session id (an empty id clears it),
-// Secure when the client's connection is TLS, and SameSite=Strict: a
-// browser sends it on no request another site starts, top-level GETs
-// included (Lax sends it on those, and entrance/{id}/kill is a GET). The
-// console calls the API from its own pages, which Strict does not touch;
-// Linkis's SDK and linkis-cli keep cookies in a jar that ignores SameSite,
-// or send the token headers.
-func (h *handler) sessionCookie(r *http.Request, id string) *http.Cookie {
-	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode}
+// NewSessionCookie is the cookie of a session id (an empty id clears
+// it), as both the REST API's login and the web console's set it: Secure
+// when the client's connection is TLS (Proxies.Secure), HttpOnly, and
+// SameSite=Strict: a browser sends it on no request another site starts,
+// top-level GETs included (Lax sends it on those, and entrance/{id}/kill
+// is a GET). The console's pages are same-site, which Strict does not
+// touch; Linkis's SDK and linkis-cli keep cookies in a jar that ignores
+// SameSite, or send the token headers.
+func NewSessionCookie(id string, secure bool) *http.Cookie {
+	c := &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
 	if id == "" {
 		c.MaxAge = -1
 	}
@@ -139,14 +140,14 @@ func (h *handler) login(c *apiCall) *reply {
 	case b.Password == "":
 		return &reply{err: linkis.Errorf(linkis.ErrInvalidArgument, "password", "Password can not be blank(密码不能为空)！")}
 	}
-	s, err := h.auth.Login(c.r.Context(), b.UserName, b.Password, h.clientAddr(c.r))
+	s, err := h.auth.Login(c.r.Context(), b.UserName, b.Password, h.cfg.TrustedProxies.ClientAddr(c.r))
 	if err != nil {
 		if errors.Is(err, linkis.ErrPermission) {
 			return &reply{err: err, status: StatusError, code: http.StatusBadRequest}
 		}
 		return &reply{err: err}
 	}
-	return &reply{msg: "login successful(登录成功)！", cookie: h.sessionCookie(c.r, s.ID),
+	return &reply{msg: "login successful(登录成功)！", cookie: NewSessionCookie(s.ID, h.cfg.TrustedProxies.Secure(c.r)),
 		data: LoginData{UserName: s.User, IsAdmin: h.cfg.IsAdmin(s.User), SessionTimeOut: s.Timeout.Milliseconds()}}
 }
 
@@ -157,7 +158,7 @@ func (h *handler) logout(c *apiCall) *reply {
 			return &reply{err: err}
 		}
 	}
-	return &reply{msg: "Logout successful(退出登录成功)！", cookie: h.sessionCookie(c.r, ""), data: struct{}{}}
+	return &reply{msg: "Logout successful(退出登录成功)！", cookie: NewSessionCookie("", h.cfg.TrustedProxies.Secure(c.r)), data: struct{}{}}
 }
 
 func (h *handler) publicKey(*apiCall) *reply {
