@@ -10,14 +10,14 @@ import (
 	"github.com/golinkis/golinkis/datasource"
 )
 
-// clientCopy (jdbc_pg.go) skips a leading block comment up to its first
-// "*/"; PostgreSQL's block comments nest (and the engine's own splitter,
-// sqlsplit.go, knows it: postgresDialect.nestedComments). A COPY behind a
-// nested comment is not recognised, goes to the server, and does what the
-// fix refused: TO STDOUT succeeds with its rows gone nowhere, FROM STDIN
-// waits for the statement timeout and ends as a lost, retryable
+// PostgreSQL's block comments nest (sqlsplit.go postgresDialect): a COPY
+// from or to the client behind a nested comment is still refused
+// (clientCopy skips leading comments with skipLeadingComments). Found by
+// the second review: clientCopy stopped at the first "*/", the COPY went to
+// the server - TO STDOUT succeeded with its rows gone nowhere, FROM STDIN
+// waited for the statement timeout and ended as a lost, retryable
 // connection.
-func TestReview2CopyBehindANestedCommentIsRefused(t *testing.T) {
+func TestJDBCCopyToClientBehindNestedCommentRefused(t *testing.T) {
 	dbs, _ := servers(t)
 	h := startJDBC(t)
 	d := dbs[0]
