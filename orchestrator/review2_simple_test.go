@@ -9,18 +9,15 @@ import (
 	"github.com/golinkis/golinkis/linkis"
 )
 
-// The SIMPLE fix (Set.TrustedFor, orchestrator/secrets.go inlineSettings)
-// recognises a SIMPLE data source's server only by the same spelling of
-// its host (case aside). The database trusts the engines' hosts by the
-// connection, not by the name the job wrote: a user not among the data
-// source's users writes the same server another way - its address for
-// "localhost", the fully qualified form with its trailing dot, the IPv6
-// loopback - with the data source's database user and any password, and
-// the server (pg_hba "trust" for that user from the engine's host) lets
-// the job in as that user. Each spelling here reaches the same server as
-// the data source's; Check accepting it is the job accepted (Check runs
-// inlineSettings on every jdbc unit, stages.go).
-func TestReview2SimpleTrustOtherSpellingsOfTheServer(t *testing.T) {
+// A user not among a SIMPLE data source's users cannot reach its server
+// inline as its database user under another spelling of its host - its
+// address for "localhost", the IPv6 loopback, the absolute name with its
+// trailing dot - with any password: the database trusts the engines' hosts
+// by the connection, not by the name the job wrote (Set.TrustedFor
+// compares addresses). Found by the second review: only the same spelling
+// (case aside) was recognised. Check runs inlineSettings on every jdbc
+// unit (stages.go); Check accepting it is the job accepted.
+func TestSimpleServerRefusedUnderAnySpellingOfItsHost(t *testing.T) {
 	set, err := datasource.NewSet([]datasource.DataSource{
 		{Name: "local", URL: "jdbc:postgresql://localhost:5432/dw", Username: "etl", AuthType: datasource.AuthSimple, Users: []string{"alice"}},
 		{Name: "wh", URL: "jdbc:postgresql://wh.corp.example/dw", Username: "etl2", AuthType: datasource.AuthSimple, Users: []string{"alice"}},

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"context"
 	"maps"
 	"strconv"
 
@@ -116,7 +117,8 @@ func (o *Orchestrator) jdbcSettings(user string, task map[string]string) (dataso
 // the host's trust is the administrator's to give, through a data source
 // and its users; inline, it was everyone's. So is reaching a SIMPLE data
 // source's server as its user without being among its users: that server
-// does not check the password given.
+// does not check the password given - under any spelling of its host
+// (Set.TrustedFor compares addresses).
 func (o *Orchestrator) inlineSettings(user string, task map[string]string) (datasource.Settings, error) {
 	s, err := datasource.FromParams(task)
 	if err != nil {
@@ -126,7 +128,11 @@ func (o *Orchestrator) inlineSettings(user string, task map[string]string) (data
 		return datasource.Settings{}, linkis.Errorf(linkis.ErrPermission, datasource.KeyAuthType,
 			"SIMPLE (the database trusts this cluster's hosts, not the user) is only for a data source an administrator defines: name one (%s), or give %s and %s", datasource.KeyDataSource, datasource.KeyUsername, datasource.KeyPassword)
 	}
-	if name := o.cfg.DataSources.TrustedFor(s, user); name != "" {
+	name, err := o.cfg.DataSources.TrustedFor(context.Background(), s, user) // bounded: datasource.ResolveTimeout
+	if err != nil {
+		return datasource.Settings{}, err
+	}
+	if name != "" {
 		return datasource.Settings{}, linkis.Errorf(linkis.ErrPermission, datasource.KeyURL,
 			"reaches the server and database user of data source %q, which user %q may not use (that server trusts this cluster's hosts and would not check a password)", name, user)
 	}
