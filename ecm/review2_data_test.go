@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,25 +19,26 @@ import (
 
 // The cluster token (fd 3) and the address report (fd 4) travel on
 // sockets because open(2) of /proc/PID/fd/N cannot open a socket. But
-// pidfd_getfd(2) can copy any descriptor of a process the caller may
-// ptrace - and a process of the engine's user may ptrace the engine
-// (same uid, no Yama on this host) from its exec until ProtectSecrets
-// makes it non-dumpable. That window is the Go runtime's start and
-// ParseArgs - short, but the user widens it at will: SIGSTOP, which a
-// process of the same user may send, freezes the engine in it. Here a
-// process of nobody's (the engine's user) stops the new engine, copies
-// its fd 3 with pidfd_getfd and reads the token with MSG_PEEK (the engine
-// then starts as usual, none the wiser). With a copy of fd 4 it could as
-// well report an address of its own before the engine does - the finding
-// the socket was to fix.
-func TestReview2TokenSocketCopiedWithPidfdGetfd(t *testing.T) {
+// pidfd_getfd(2) copies any descriptor of a process the caller may ptrace,
+// and a process of the engine's user may ptrace a dumpable process of
+// that user (no Yama on this host). The engine's own ProtectSecrets
+// (prctl PR_SET_DUMPABLE 0) comes after the Go runtime's start and
+// ParseArgs - and SIGSTOP, which a process of the same user may send,
+// holds the engine in that window at will. So a root ECM runs a copy of
+// the binary the user cannot read (privateBinary), which the kernel makes
+// non-dumpable from the exec on. Here a process of nobody's (the engine's
+// user) stops each new process of nobody's as soon as it appears, tries
+// pidfd_getfd on its fd 3 and, once the process is the engine (its command
+// line says engineconn), says whether it read the token or was refused.
+// Found by the second review: the attacker read the token.
+func TestEngineNonDumpableFromExecTokenSocketNotCopied(t *testing.T) {
 	var data string
 	m, _, _ := directECM(t, func(c *ecm.Config) {
 		data = filepath.Join(t.TempDir(), "data")
 		if err := os.MkdirAll(data, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range []string{data, filepath.Dir(linkisBin)} {
+		for _, d := range []string{data} { // not linkisBin's: engines run the ECM's copy
 			for ; d != "/"; d = filepath.Dir(d) {
 				if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o005 != 0o005 {
 					os.Chmod(d, fi.Mode().Perm()|0o005)
@@ -66,6 +68,11 @@ while time.time() < deadline:
             pidfd = libc.syscall(434, p, 0)  # pidfd_open
             fd = libc.syscall(438, pidfd, 3, 0) if pidfd >= 0 else -1  # pidfd_getfd
             if pidfd >= 0: os.close(pidfd)
+            err = ctypes.get_errno()
+            if fd < 0 and b'engineconn' in cmd(p):
+                os.kill(p, signal.SIGCONT)
+                sys.stdout.write('refused:%d\n' % err); sys.stdout.flush()
+                sys.exit(0)
             if fd >= 0 and b'engineconn' in cmd(p):
                 s = socket.socket(fileno=fd)
                 tok = s.recv(4096, socket.MSG_PEEK)
@@ -107,9 +114,23 @@ while time.time() < deadline:
 	}
 	py.Process.Kill()
 	<-done
-	r, _ = m.Engine("ec-1")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r, _ = m.Engine("ec-1"); r.State != api.ECStarting || time.Now().After(deadline) {
+			break
+		}
+	}
 	t.Logf("the engine: %s; the attacker said %q", r.State, out.String())
 	if strings.Contains(out.String(), "token:"+clusterToken) {
 		t.Errorf("a process of the engine's user (nobody) copied the engine's token socket with pidfd_getfd and read the cluster token %q", clusterToken)
+	}
+	if !strings.Contains(out.String(), "refused:1\n") { // EPERM
+		t.Errorf("the attacker never tried the engine itself (or failed otherwise): %q", out.String())
+	}
+	if r.State != api.ECRunning {
+		t.Errorf("the engine did not start (%s): the test proves nothing", r.State)
+	}
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(r.PID) + "/exe")
+	if want := filepath.Join(data, "bin", "linkis"); err != nil || exe != want {
+		t.Errorf("the engine runs %q (%v), not the ECM's unreadable copy %s", exe, err, want)
 	}
 }
