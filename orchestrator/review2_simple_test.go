@@ -3,6 +3,8 @@ package orchestrator
 // Second review of the data path (branch rev2-data).
 
 import (
+	"context"
+	"reflect"
 	"testing"
 
 	"github.com/golinkis/golinkis/datasource"
@@ -40,5 +42,23 @@ func TestSimpleServerRefusedUnderAnySpellingOfItsHost(t *testing.T) {
 		if err := o.Check(s); err == nil {
 			t.Errorf("mallory, not among the users of a SIMPLE data source, was let through to its server as %q at %s (the server trusts the host for that user)", c.user, c.url)
 		}
+	}
+}
+
+// A secret variable substituted into the code, and the task's secret
+// settings, go with the task as values for the engine to mask in the
+// task's log and error (a jdbc statement's preview, a database error
+// quoting it); plain values and secrets too short to mask do not.
+func TestTaskCarriesItsSecretsToScrub(t *testing.T) {
+	o, r := recordingOrchestrator(t, nil)
+	s := spec("shell-1", "echo ${password} ${db_pwd} ${who}")
+	s.Request.Params.Configuration.Runtime = Values{"service.auth.token": "Tok-Value-4", "plain.setting": "Plain-Value"}
+	s.Request.Params.Variable = Values{"password": "Var-Pw-5", "db_pwd": "abc", "who": "Not-A-Secret"}
+	if err := o.Check(s); err != nil {
+		t.Fatal(err)
+	}
+	o.Run(context.Background(), s, newRecorder())
+	if len(r.scrub) != 1 || !reflect.DeepEqual(r.scrub[0], []string{"Tok-Value-4", "Var-Pw-5"}) {
+		t.Errorf("the task's values to mask: %q, want the token and the password variable", r.scrub)
 	}
 }

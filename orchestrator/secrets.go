@@ -3,8 +3,10 @@ package orchestrator
 import (
 	"context"
 	"maps"
+	"slices"
 	"strconv"
 
+	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/linkis"
 )
@@ -16,7 +18,9 @@ import (
 //     vault handle, sealed for the job's user and the secret's key: a
 //     handle copied into another user's job, or under another key, does
 //     not open. Variables are revealed for the substitution only, into
-//     the code sent to the engine. Check does it in place, first thing, so the request the
+//     the code sent to the engine; the task names the secrets it holds in
+//     clear (api.TaskRequest.Scrub, taskScrub), and the engine masks them
+//     in the task's log lines and error. Check does it in place, first thing, so the request the
 //     entrance persists - which shares Check's configuration maps - holds
 //     handles only; errors about the request never see a secret either.
 //     Jobs that become replicated records (issue 11) must go through it
@@ -168,4 +172,37 @@ func (o *Orchestrator) taskParams(user string, n *ExecNode) (map[string]string, 
 		p[k] = v
 	}
 	return p, nil
+}
+
+// minScrub is the shortest secret a task's engine masks: masking shorter
+// values would garble the log for nothing worth the name of a secret.
+const minScrub = 4
+
+// taskScrub lists the secrets a unit's task holds in clear, for the engine
+// to mask in the task's log lines and error (api.TaskRequest.Scrub): its
+// secret settings (params, a data source's password included) and the
+// job's secret variables, substituted into its code - a statement the
+// engine logs, or a database error quoting it, would show them.
+func (o *Orchestrator) taskScrub(spec *Spec, params map[string]string) []string {
+	var out []string
+	add := func(k, v string) {
+		if linkis.IsSecretKey(k) && len(v) >= minScrub && len(v) <= api.MaxScrubBytes && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for k, v := range params {
+		add(k, v)
+	}
+	for k, v := range withGlobals(spec.Globals, spec.Request.Params.Variable) {
+		if linkis.IsSecretKey(k) {
+			if s, err := o.vault.Reveal(spec.User, k, v); err == nil {
+				add(k, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	if len(out) > api.MaxScrubValues {
+		out = out[:api.MaxScrubValues]
+	}
+	return out
 }

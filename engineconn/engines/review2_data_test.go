@@ -3,6 +3,7 @@ package engines_test
 // Second review of the data path (branch rev2-data).
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -28,5 +29,33 @@ func TestJDBCCopyToClientBehindNestedCommentRefused(t *testing.T) {
 	st := h.exec("/* a /* b */ c */ COPY cp2 FROM STDIN", d.with(datasource.KeyQueryTimeout, "2"))
 	if !strings.Contains(st.Error, "COPY") {
 		t.Errorf("COPY FROM STDIN behind a nested comment was not refused as such: %s %s", st.State, st.Error)
+	}
+}
+
+// A secret the code holds in clear (a secret variable the orchestrator
+// substituted) is masked in the task's log - the statement previews - and
+// in its error, when the task names it in api.TaskRequest.Scrub. Found by
+// the second review: the jdbc engine's log showed it.
+func TestJDBCTaskLogAndErrorMaskSecrets(t *testing.T) {
+	dbs, _ := servers(t)
+	h := startJDBC(t)
+	const secret = "Pw-In-Code-7"
+	for _, d := range dbs[:1] { // PostgreSQL quotes the missing relation in its error
+		sub, err := h.cli.Submit(context.Background(), api.TaskRequest{AskID: shAsk, Token: shToken, RunType: "jdbc", Params: d.params,
+			Code: "SELECT '" + secret + "' AS x;\nSELECT * FROM \"" + secret + "\"", Scrub: []string{secret}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := h.wait(sub.ID)
+		log := strings.Join(h.logOf(st.ID), "\n")
+		if st.State != api.TaskError || !strings.Contains(st.Error, "does not exist") {
+			t.Fatalf("%s: the second statement should fail on the missing relation: %s %s", d.name, st.State, st.Error)
+		}
+		if strings.Contains(log, secret) || strings.Contains(st.Error, secret) {
+			t.Errorf("%s: the secret is in clear:\nlog: %s\nerror: %s", d.name, log, st.Error)
+		}
+		if !strings.Contains(log, "SELECT '******' AS x") || !strings.Contains(st.Error, `"******"`) {
+			t.Errorf("%s: the secret is not masked where it was:\nlog: %s\nerror: %s", d.name, log, st.Error)
+		}
 	}
 }
