@@ -399,8 +399,8 @@ func indexByte(p []byte, c byte) int {
 	return -1
 }
 
-// ScrubMask replaces a secret in a task's log and error.
-const ScrubMask = "******"
+// scrubMask replaces a secret in a task's log and error.
+const scrubMask = "******"
 
 // scrubber replaces the values of api.TaskRequest.Scrub, the longest
 // first (one that holds another is masked whole); nil for none.
@@ -413,7 +413,7 @@ func scrubber(values []string) *strings.Replacer {
 	pairs := make([]string, 0, 2*len(vs))
 	for _, v := range vs {
 		if v != "" {
-			pairs = append(pairs, v, ScrubMask)
+			pairs = append(pairs, v, scrubMask)
 		}
 	}
 	return strings.NewReplacer(pairs...)
