@@ -83,7 +83,17 @@ type TaskRequest struct {
 	Code    string            `json:"code"`
 	RunType string            `json:"runType,omitempty"` // e.g. "sh", "py", "sql"; engines may read it (echo: "log")
 	Params  map[string]string `json:"params,omitempty"`
+	// Scrub are secret values the code or the params hold in clear (the
+	// job's revealed secrets and secret variables): the engine replaces
+	// them by "******" in the task's log lines and its error. Never logged.
+	Scrub []string `json:"scrub,omitempty"`
 }
+
+// Bounds of TaskRequest.Scrub.
+const (
+	MaxScrubValues = 64
+	MaxScrubBytes  = 4096 // one value
+)
 
 // Validate checks the request's shape (not its grant).
 func (r TaskRequest) Validate() error {
@@ -104,6 +114,14 @@ func (r TaskRequest) Validate() error {
 	}
 	if len(r.Params) > MaxTaskParams {
 		return linkis.Errorf(linkis.ErrInvalidArgument, "params", "%d params, at most %d allowed", len(r.Params), MaxTaskParams)
+	}
+	if len(r.Scrub) > MaxScrubValues {
+		return linkis.Errorf(linkis.ErrInvalidArgument, "scrub", "%d values, at most %d allowed", len(r.Scrub), MaxScrubValues)
+	}
+	for i, v := range r.Scrub {
+		if v == "" || len(v) > MaxScrubBytes { // never quote the value: it is a secret
+			return linkis.Errorf(linkis.ErrInvalidArgument, "scrub", "value %d must be 1 to %d bytes", i, MaxScrubBytes)
+		}
 	}
 	return nil
 }

@@ -42,16 +42,23 @@ func TestTaskRequestValidate(t *testing.T) {
 		t.Fatalf("a key of %d bytes: %v", len(keyed.Key), err)
 	}
 	for name, r := range map[string]TaskRequest{
-		"no ask":    {Token: ok.Token, Code: "x"},
-		"bad token": {AskID: "a", Token: "zz", Code: "x"},
-		"no code":   {AskID: "a", Token: ok.Token, Code: "  "},
-		"huge code": {AskID: "a", Token: ok.Token, Code: strings.Repeat("x", MaxCodeBytes+1)},
-		"long key":  {AskID: "a", Token: ok.Token, Code: "x", Key: strings.Repeat("k", MaxTaskKeyBytes+1)},
-		"bad utf-8": {AskID: "a", Token: ok.Token, Code: "x", Key: "k\xff"},
-		"control":   {AskID: "a", Token: ok.Token, Code: "x", Key: "k\tk"},
+		"no ask":            {Token: ok.Token, Code: "x"},
+		"bad token":         {AskID: "a", Token: "zz", Code: "x"},
+		"no code":           {AskID: "a", Token: ok.Token, Code: "  "},
+		"huge code":         {AskID: "a", Token: ok.Token, Code: strings.Repeat("x", MaxCodeBytes+1)},
+		"long key":          {AskID: "a", Token: ok.Token, Code: "x", Key: strings.Repeat("k", MaxTaskKeyBytes+1)},
+		"bad utf-8":         {AskID: "a", Token: ok.Token, Code: "x", Key: "k\xff"},
+		"control":           {AskID: "a", Token: ok.Token, Code: "x", Key: "k\tk"},
+		"empty scrub value": {AskID: "a", Token: ok.Token, Code: "x", Scrub: []string{""}},
+		"huge scrub value":  {AskID: "a", Token: ok.Token, Code: "x", Scrub: []string{"Secret-" + strings.Repeat("s", MaxScrubBytes)}},
+		"many scrub values": {AskID: "a", Token: ok.Token, Code: "x", Scrub: make([]string, MaxScrubValues+1)},
 	} {
-		if err := r.Validate(); !errors.Is(err, linkis.ErrInvalidArgument) {
+		err := r.Validate()
+		if !errors.Is(err, linkis.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "Secret-") {
+			t.Errorf("%s: the error quotes a value to scrub: %v", name, err)
 		}
 	}
 }

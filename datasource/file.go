@@ -174,32 +174,6 @@ func (s *Set) Lookup(name, user string) (Settings, error) {
 	return d.settings()
 }
 
-// TrustedFor returns the name of a SIMPLE data source - one whose
-// database trusts the engines' hosts for its user, with no password -
-// that user may not name and that inline settings in reach as it does:
-// the same server (host, port, case aside) and database user, whatever
-// the database or the password (a server that trusts the host does not
-// check it). "" when there is none. A server written another way (an
-// address for a name, another name of the host) is not recognised: the
-// database must not trust the engines' hosts for anything that is not a
-// data source's.
-func (s *Set) TrustedFor(in Settings, user string) string {
-	if s == nil {
-		return ""
-	}
-	for _, name := range s.Names() {
-		d := s.byName[name]
-		if !strings.EqualFold(d.AuthType, AuthSimple) || d.Allows(user) || d.Username != in.Username {
-			continue
-		}
-		t, err := ParseURL(d.URL)
-		if err == nil && t.Port == in.Target.Port && strings.EqualFold(t.Host, in.Target.Host) {
-			return name
-		}
-	}
-	return ""
-}
-
 // Names lists the data sources, sorted.
 func (s *Set) Names() []string {
 	if s == nil {

@@ -29,6 +29,20 @@
 // Config.AllowRootEngines lets such engines run as root. An ECM that is not
 // root runs every engine as its own user.
 //
+// A root ECM runs "linkis" from a copy of its binary in DATA/bin, root's,
+// mode 0711 like the directory (binary.go): the engine's user may execute
+// it but not read it, so the kernel makes the engine non-dumpable from its
+// exec on, and no process of that user may ptrace it, read its memory or
+// copy its descriptors with pidfd_getfd (the token and address sockets)
+// before the engine's own ProtectSecrets runs - a window SIGSTOP would
+// otherwise hold open. The copy is made at start, again when the binary's
+// size or modification time changed. An ECM that is not root execs its
+// binary as it is: its engines run as its own user, who may read the ECM's
+// memory (and token) anyway. A command of Config.Commands runs as it is
+// (an interpreter must read its script): it gets the token socket too, so
+// allow only programs that make themselves non-dumpable first, or that
+// are trusted with the token.
+//
 // Launch answers at once: Starting, or Running with the engine's address
 // once the engine reported it on its socket (the ECM records it in
 // DATA/ec-N/engine.addr, then acknowledges; a file in the work directory

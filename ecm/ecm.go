@@ -83,6 +83,13 @@ func New(cfg Config, mgr Manager, log *slog.Logger) (*ECM, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("ecm: data dir: %w", err)
 	}
+	if os.Geteuid() == 0 {
+		// Engines run as their users: they run a copy those users cannot
+		// read, which makes them non-dumpable from the exec on.
+		if bin, err = privateBinary(dir, bin); err != nil {
+			return nil, err
+		}
+	}
 	capacity := DetectCapacity()
 	if cfg.Capacity != nil {
 		capacity = *cfg.Capacity

@@ -130,7 +130,7 @@ func (e *EngineConn) run(ctx context.Context, t *Task) {
 	case ctx.Err() != nil:
 		t.state, t.errText = api.TaskCancel, "the engine is shutting down"
 	case err != nil:
-		t.state, t.errText = api.TaskError, err.Error()
+		t.state, t.errText = api.TaskError, t.log.scrubbed(err.Error())
 	default:
 		t.state, t.progress = api.TaskSuccess, 1
 	}

@@ -10,7 +10,9 @@ import (
 // runs, which runs as the same OS user: the token leaves the environment
 // that child processes inherit, and the process becomes non-dumpable, so
 // that a process of the same user can neither read /proc/PID/environ nor
-// attach to it. Call it once the configuration holds the token.
+// attach to it. Call it once the configuration holds the token. (Before
+// it, a root ECM's engine is already non-dumpable: it runs a copy of the
+// binary its user cannot read - ecm/binary.go.)
 func ProtectSecrets() error {
 	for _, k := range []string{EnvToken, EnvTokenFD, EnvAddrFD} {
 		if err := os.Unsetenv(k); err != nil {

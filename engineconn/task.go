@@ -8,7 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +52,7 @@ type Task struct {
 
 func newTask(id string, req api.TaskRequest, resultDir string, logCap int, maxResult int64, now time.Time) *Task {
 	t := &Task{ID: id, Code: req.Code, RunType: req.RunType, Params: req.Params, askID: req.AskID, key: req.Key,
-		resultDir: resultDir, maxResult: maxResult, log: &taskLog{cap: logCap},
+		resultDir: resultDir, maxResult: maxResult, log: &taskLog{cap: logCap, scrub: scrubber(req.Scrub)},
 		done: make(chan struct{}), state: api.TaskPending, submitted: now}
 	t.stdout = &lineWriter{log: t.log}
 	t.stderr = &lineWriter{log: t.log}
@@ -250,7 +252,16 @@ type taskLog struct {
 	cap       int
 	truncated bool
 	dropped   int64
-	grew      chan struct{} // closed when a line is added; nil while nobody waits
+	grew      chan struct{}     // closed when a line is added; nil while nobody waits
+	scrub     *strings.Replacer // the task's secrets (api.TaskRequest.Scrub), masked in every line; nil for none
+}
+
+// scrubbed is s with the task's secrets masked (for its error).
+func (l *taskLog) scrubbed(s string) string {
+	if l.scrub == nil {
+		return s
+	}
+	return l.scrub.Replace(s)
 }
 
 const maxLineBytes = 64 << 10
@@ -276,6 +287,9 @@ func (l *taskLog) beyond(n int) <-chan struct{} {
 }
 
 func (l *taskLog) addLocked(line string) {
+	if l.scrub != nil {
+		line = l.scrub.Replace(line)
+	}
 	if l.truncated {
 		l.dropped += int64(len(line)) + 1
 		return
@@ -383,4 +397,24 @@ func indexByte(p []byte, c byte) int {
 		}
 	}
 	return -1
+}
+
+// scrubMask replaces a secret in a task's log and error.
+const scrubMask = "******"
+
+// scrubber replaces the values of api.TaskRequest.Scrub, the longest
+// first (one that holds another is masked whole); nil for none.
+func scrubber(values []string) *strings.Replacer {
+	if len(values) == 0 {
+		return nil
+	}
+	vs := slices.Clone(values)
+	slices.SortFunc(vs, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(vs))
+	for _, v := range vs {
+		if v != "" {
+			pairs = append(pairs, v, scrubMask)
+		}
+	}
+	return strings.NewReplacer(pairs...)
 }

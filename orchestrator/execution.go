@@ -380,7 +380,8 @@ func (r *run) runOn(ctx context.Context, n *ExecNode, g *api.AskResult, key stri
 	}
 	tc := r.o.tasks(g.Addr)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SubmitWait+cfg.CallTimeout)
-	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Key: key, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: params}, cfg.SubmitWait)
+	sub, err := tc.Submit(sctx, api.TaskRequest{AskID: g.AskID, Token: g.Token, Key: key, Code: n.Unit.Code, RunType: n.Unit.RunType, Params: params,
+		Scrub: r.o.taskScrub(r.spec, params)}, cfg.SubmitWait)
 	cancel()
 	if err != nil {
 		gone := engineGone(err)

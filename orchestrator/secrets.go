@@ -1,9 +1,12 @@
 package orchestrator
 
 import (
+	"context"
 	"maps"
+	"slices"
 	"strconv"
 
+	"github.com/golinkis/golinkis/api"
 	"github.com/golinkis/golinkis/datasource"
 	"github.com/golinkis/golinkis/linkis"
 )
@@ -15,7 +18,9 @@ import (
 //     vault handle, sealed for the job's user and the secret's key: a
 //     handle copied into another user's job, or under another key, does
 //     not open. Variables are revealed for the substitution only, into
-//     the code sent to the engine. Check does it in place, first thing, so the request the
+//     the code sent to the engine; the task names the secrets it holds in
+//     clear (api.TaskRequest.Scrub, taskScrub), and the engine masks them
+//     in the task's log lines and error. Check does it in place, first thing, so the request the
 //     entrance persists - which shares Check's configuration maps - holds
 //     handles only; errors about the request never see a secret either.
 //     Jobs that become replicated records (issue 11) must go through it
@@ -116,7 +121,8 @@ func (o *Orchestrator) jdbcSettings(user string, task map[string]string) (dataso
 // the host's trust is the administrator's to give, through a data source
 // and its users; inline, it was everyone's. So is reaching a SIMPLE data
 // source's server as its user without being among its users: that server
-// does not check the password given.
+// does not check the password given - under any spelling of its host
+// (Set.TrustedFor compares addresses).
 func (o *Orchestrator) inlineSettings(user string, task map[string]string) (datasource.Settings, error) {
 	s, err := datasource.FromParams(task)
 	if err != nil {
@@ -126,7 +132,11 @@ func (o *Orchestrator) inlineSettings(user string, task map[string]string) (data
 		return datasource.Settings{}, linkis.Errorf(linkis.ErrPermission, datasource.KeyAuthType,
 			"SIMPLE (the database trusts this cluster's hosts, not the user) is only for a data source an administrator defines: name one (%s), or give %s and %s", datasource.KeyDataSource, datasource.KeyUsername, datasource.KeyPassword)
 	}
-	if name := o.cfg.DataSources.TrustedFor(s, user); name != "" {
+	name, err := o.cfg.DataSources.TrustedFor(context.Background(), s, user) // bounded: datasource.ResolveTimeout
+	if err != nil {
+		return datasource.Settings{}, err
+	}
+	if name != "" {
 		return datasource.Settings{}, linkis.Errorf(linkis.ErrPermission, datasource.KeyURL,
 			"reaches the server and database user of data source %q, which user %q may not use (that server trusts this cluster's hosts and would not check a password)", name, user)
 	}
@@ -162,4 +172,37 @@ func (o *Orchestrator) taskParams(user string, n *ExecNode) (map[string]string, 
 		p[k] = v
 	}
 	return p, nil
+}
+
+// minScrub is the shortest secret a task's engine masks: masking shorter
+// values would garble the log for nothing worth the name of a secret.
+const minScrub = 4
+
+// taskScrub lists the secrets a unit's task holds in clear, for the engine
+// to mask in the task's log lines and error (api.TaskRequest.Scrub): its
+// secret settings (params, a data source's password included) and the
+// job's secret variables, substituted into its code - a statement the
+// engine logs, or a database error quoting it, would show them.
+func (o *Orchestrator) taskScrub(spec *Spec, params map[string]string) []string {
+	var out []string
+	add := func(k, v string) {
+		if linkis.IsSecretKey(k) && len(v) >= minScrub && len(v) <= api.MaxScrubBytes && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for k, v := range params {
+		add(k, v)
+	}
+	for k, v := range withGlobals(spec.Globals, spec.Request.Params.Variable) {
+		if linkis.IsSecretKey(k) {
+			if s, err := o.vault.Reveal(spec.User, k, v); err == nil {
+				add(k, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	if len(out) > api.MaxScrubValues {
+		out = out[:api.MaxScrubValues]
+	}
+	return out
 }

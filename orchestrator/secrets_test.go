@@ -20,6 +20,7 @@ type sent struct {
 	asks  []map[string]string // ask params
 	tasks []map[string]string // task params
 	codes []string            // task code
+	scrub [][]string          // the values the engine is to mask
 }
 
 type recordingClient struct {
@@ -31,6 +32,7 @@ func (c recordingClient) Submit(ctx context.Context, req api.TaskRequest, wait t
 	c.r.mu.Lock()
 	c.r.tasks = append(c.r.tasks, req.Params)
 	c.r.codes = append(c.r.codes, req.Code)
+	c.r.scrub = append(c.r.scrub, req.Scrub)
 	c.r.mu.Unlock()
 	return c.TaskClient.Submit(ctx, req, wait)
 }

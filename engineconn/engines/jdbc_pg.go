@@ -164,25 +164,7 @@ func (c *pgTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 // STDOUT), whose data would go over the task's connection: its first word
 // (past blanks and comments) is COPY and it names STDIN or STDOUT.
 func clientCopy(st string) bool {
-	s := st
-	for {
-		s = strings.TrimLeft(s, " \t\r\n\f")
-		switch {
-		case strings.HasPrefix(s, "--"):
-			if i := strings.IndexByte(s, '\n'); i >= 0 {
-				s = s[i:]
-				continue
-			}
-			return false
-		case strings.HasPrefix(s, "/*"):
-			if i := strings.Index(s, "*/"); i >= 0 {
-				s = s[i+2:]
-				continue
-			}
-			return false
-		}
-		break
-	}
+	s := skipLeadingComments(st, postgresDialect)
 	if len(s) < 4 || !strings.EqualFold(s[:4], "copy") || len(s) > 4 && isWordByte(s[4]) {
 		return false
 	}

@@ -167,6 +167,33 @@ func skipComment(code string, i int, nested bool) int {
 	return len(code)
 }
 
+// skipLeadingComments returns st past its leading blanks and comments as
+// the dialect writes them (nested /* */ in PostgreSQL, # and "-- " in
+// MySQL); "" when nothing but comments is left. A MySQL /*! ... */ comment
+// is code, so it stops there.
+func skipLeadingComments(st string, d sqlDialect) string {
+	for {
+		st = strings.TrimLeft(st, " \t\r\n\f\v")
+		switch {
+		case strings.HasPrefix(st, "--") && (!d.dashNeedsSpace || len(st) == 2 || st[2] <= ' '),
+			strings.HasPrefix(st, "#") && d.hashComments:
+			i := strings.IndexByte(st, '\n')
+			if i < 0 {
+				return ""
+			}
+			st = st[i+1:]
+		case strings.HasPrefix(st, "/*") && !(d.hashComments && strings.HasPrefix(st, "/*!")):
+			i := skipComment(st, 0, d.nestedComments)
+			if i >= len(st) {
+				return "" // unterminated: the server refuses it
+			}
+			st = st[i+1:]
+		default:
+			return st
+		}
+	}
+}
+
 // nextWord is the word that starts rest after blanks ("" if none).
 func nextWord(rest string) string {
 	rest = strings.TrimLeft(rest, " \t\r\n")

@@ -64,3 +64,37 @@ func FuzzSplitStatements(f *testing.F) {
 		}
 	})
 }
+
+func TestSkipLeadingCommentsByDialect(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		d    sqlDialect
+		in   string
+		want string
+	}{
+		{"pg nested", postgresDialect, " /* a /* b */ c */ COPY t TO STDOUT", "COPY t TO STDOUT"},
+		{"pg dashes and blanks", postgresDialect, "-- x\n\t--y\n  /* z */\nCOPY t", "COPY t"},
+		{"pg dashes without a space", postgresDialect, "--x\nSELECT 1", "SELECT 1"},
+		{"pg unterminated", postgresDialect, "/* a /* b */ COPY t", ""},
+		{"pg comments only", postgresDialect, "-- only", ""},
+		{"mysql flat", mysqlDialect, "/* a /* b */ SELECT 1", "SELECT 1"},
+		{"mysql hash", mysqlDialect, "# x\n-- y\nSELECT 1", "SELECT 1"},
+		{"mysql --x is code", mysqlDialect, "--x\nSELECT 1", "--x\nSELECT 1"},
+		{"mysql executable comment", mysqlDialect, "/*!50000 SELECT 1 */", "/*!50000 SELECT 1 */"},
+	} {
+		if got := skipLeadingComments(c.in, c.d); got != c.want {
+			t.Errorf("%s: skipLeadingComments(%q) = %q, want %q", c.name, c.in, got, c.want)
+		}
+	}
+	for st, want := range map[string]bool{
+		"/* a /* b */ c */ COPY t TO STDOUT":        true,
+		"-- c\n/* x */ copy t from stdin":           true,
+		"/* a /* b */ COPY t TO STDOUT */ SELECT 1": false,
+		"COPY t TO '/tmp/x'":                        false,
+		"SELECT 'COPY t TO STDOUT'":                 false,
+	} {
+		if got := clientCopy(st); got != want {
+			t.Errorf("clientCopy(%q) = %v, want %v", st, got, want)
+		}
+	}
+}
