@@ -392,7 +392,7 @@ func testKill(t *testing.T, h *jdbcEC, d db) {
 		t.Fatalf("kill: %+v %v", st, err)
 	}
 	if !testdb.Eventually(10*time.Second, func() bool { return d.running(t, d.like) == 0 }) {
-		t.Fatal("the query still runs on the server after the kill")
+		t.Fatalf("the query still runs on the server after the kill; the task's log:\n%s", strings.Join(h.logOf(id), "\n"))
 	}
 	if d.conns != nil {
 		// PostgreSQL: the cancel request stopped the query and kept the
@@ -416,7 +416,7 @@ func testQueryTimeout(t *testing.T, h *jdbcEC, d db) {
 		t.Fatalf("the timeout took %v", time.Since(start))
 	}
 	if !testdb.Eventually(10*time.Second, func() bool { return d.running(t, d.like) == 0 }) {
-		t.Fatal("the timed-out query still runs on the server")
+		t.Fatalf("the timed-out query still runs on the server; the task's log:\n%s", strings.Join(h.logOf(st.ID), "\n"))
 	}
 }
 
