@@ -2,6 +2,7 @@ package sim
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -61,6 +62,7 @@ func BenchmarkSimDay10k(b *testing.B) {
 // with GOMAXPROCS runs at once, in the same invocation. It reports the wall
 // time of each and their ratio (the ideal on 2 cores is 4).
 func BenchmarkSimDay10kReplications(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as linkis sim runs
 	sc, err := LoadScenario("scenarios/day-10k.json")
 	if err != nil {
 		b.Fatal(err)

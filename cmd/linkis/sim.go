@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -143,6 +144,9 @@ func planSim(stderr io.Writer, args []string) (*simPlan, error) {
 	opts := sim.Options{Seed: *seed, FullCheckEvery: *checkEvery, Records: *out != ""}
 	if opts.Seed == 0 {
 		opts.Seed = max(sc.Seed, 1)
+	}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(sim.GCPercent))
 	}
 	seeds := sim.Seeds(opts.Seed, *replications)
 	so := sim.SetOptions{Parallel: *parallel}
