@@ -57,9 +57,9 @@ import (
 // statement) stops the statement on the server: PostgreSQL gets a cancel
 // request and the connection stays in the pool (pgconn's
 // CancelRequestContextWatcherHandler; pgx's default closes the connection,
-// cancelling as it goes, so every kill would cost a reconnect); MySQL gets a
-// KILL QUERY on a connection of its own (the driver only closes its socket,
-// and a statement that does not read from its client runs on). A lost
+// cancelling as it goes, so every kill would cost a reconnect); MySQL's
+// connection is killed from a connection of its own (the driver only closes
+// its socket, and a statement that does not read from its client runs on). A lost
 // connection (the server restarted) fails the task with a retryable error
 // saying so; the pool drops the connection, and the next task reconnects.
 type JDBC struct{}

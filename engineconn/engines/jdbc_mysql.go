@@ -23,7 +23,7 @@ import (
 // statement without arguments goes as a plain query (the text protocol),
 // so rows arrive as text, scanned as sql.RawBytes and encoded as they come.
 // The driver only closes its socket when a context is cancelled, and the
-// server would go on: the statement is stopped with KILL QUERY on a
+// server would go on: the statement's connection is killed from a
 // connection of its own (outside the pool, which may be full).
 type mysqlDriver struct{}
 
@@ -68,15 +68,16 @@ func (mysqlDriver) withConn(ctx context.Context, p *jdbcPool, body func(taskConn
 type mysqlTaskConn struct {
 	conn      *sql.Conn
 	connector driver.Connector
-	id        uint64 // the server's id of the connection (for KILL QUERY)
+	id        uint64 // the server's id of the connection (for KILL)
 }
 
-// killQuery stops the connection's statement on the server and waits
-// until the server no longer runs one on the connection, trying again for
-// a while: a cancelled context has already closed the driver's socket, and
-// a kill whose connection failed, or that reached the server before the
-// statement did (a loaded machine), would leave it running with no one to
-// stop it.
+// killQuery stops the connection's statement on the server: a cancelled
+// context has already closed the driver's socket, but the server would go
+// on. It kills the connection (KILL, not KILL QUERY: a KILL QUERY that
+// reaches the server before the statement does - a loaded machine - is
+// forgotten when the statement starts, while a killed connection stays
+// killed) and waits until the server no longer has it, trying again for a
+// while when the kill's own connection fails.
 func (c *mysqlTaskConn) killQuery() error {
 	ctx, cancel := context.WithTimeout(context.Background(), killPatience)
 	defer cancel()
@@ -99,15 +100,15 @@ func (c *mysqlTaskConn) killQuery() error {
 // killPatience bounds how long killQuery keeps trying.
 const killPatience = 10 * time.Second
 
-var errStillRunning = errors.New("the statement still runs on the server")
+var errStillRunning = errors.New("the statement's connection still lives on the server")
 
 func (c *mysqlTaskConn) killOnce(ctx context.Context, db *sql.DB) error {
 	var me *mysql.MySQLError
-	if _, err := db.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(c.id, 10)); err != nil && !(errors.As(err, &me) && me.Number == 1094) { // ER_NO_SUCH_THREAD: the connection is gone, and its statement with it
+	if _, err := db.ExecContext(ctx, "KILL "+strconv.FormatUint(c.id, 10)); err != nil && !(errors.As(err, &me) && me.Number == 1094) { // ER_NO_SUCH_THREAD: gone already
 		return err
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND = 'Query'", c.id).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", c.id).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {

@@ -79,7 +79,7 @@ type db struct {
 	sleep    func(secs int) string // a statement that sleeps
 	// long is a statement that runs for minutes without reading from its
 	// client (MariaDB's SLEEP ends when the client goes away: it would
-	// not tell a KILL QUERY from a closed socket), and like matches it in
+	// not tell a KILL from a closed socket), and like matches it in
 	// the server's list of queries.
 	long, like string
 	// conns lists the server's ids of the test user's connections.
@@ -376,7 +376,7 @@ func testRollback(t *testing.T, h *jdbcEC, d db) {
 }
 
 // testKill: a killed task's statement stops on the server (a PostgreSQL
-// cancel request, a MySQL KILL QUERY), not only in the client.
+// cancel request, a MySQL KILL of the connection), not only in the client.
 func testKill(t *testing.T, h *jdbcEC, d db) {
 	h.ok("SELECT 1", d.params)
 	var before []string
