@@ -5,8 +5,6 @@ package restapi_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,39 +12,13 @@ import (
 
 	"github.com/golinkis/golinkis/orchestrator/identity"
 	"github.com/golinkis/golinkis/orchestrator/restapi"
-	"github.com/golinkis/golinkis/orchestrator/restapi/restapitest"
-	"github.com/golinkis/golinkis/raftstore"
 )
 
 // review2Handler is the REST API with password logins for hadoop
 // (password hadoop-pw) and the given administrators.
 func review2Handler(t *testing.T, admins ...string) http.Handler {
 	t.Helper()
-	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	d := identity.NewDirectory()
-	hash, err := identity.HashPassword("hadoop-pw")
-	if err == nil {
-		err = d.AddUser(identity.User{Name: "hadoop", Hash: hash})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ic := identity.DefaultConfig()
-	ic.Directory, ic.Store = d, st
-	auth, err := identity.New(ic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := restapi.DefaultConfig()
-	rc.Auth, rc.Admins, rc.Logger = auth, admins, slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := restapi.NewHandler(restapitest.NewJobs(), rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, _ := passwordHandler(t, identity.NewDirectory(), "hadoop", "hadoop-pw", admins...)
 	return h
 }
 

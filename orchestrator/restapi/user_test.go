@@ -25,18 +25,25 @@ import (
 // alice-pw, and a legacy token code for her.
 func loginHandler(t *testing.T) (http.Handler, *raftstore.Memory) {
 	t.Helper()
+	d, err := identity.ParseSpec("alice:alice-code") // a token code an operator chose ($LINKIS_USERS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return passwordHandler(t, d, "alice", "alice-pw")
+}
+
+// passwordHandler is the REST API over an in-memory replicated store with
+// the users of d, user added with password, and admins.
+func passwordHandler(t *testing.T, d *identity.Directory, user, password string, admins ...string) (http.Handler, *raftstore.Memory) {
+	t.Helper()
 	st, err := raftstore.OpenMemory(raftstore.DefaultMemoryConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	d, err := identity.ParseSpec("alice:alice-code") // a token code an operator chose ($LINKIS_USERS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := identity.HashPassword("alice-pw")
+	hash, err := identity.HashPassword(password)
 	if err == nil {
-		err = d.AddUser(identity.User{Name: "alice", Hash: hash})
+		err = d.AddUser(identity.User{Name: user, Hash: hash})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func loginHandler(t *testing.T) (http.Handler, *raftstore.Memory) {
 		t.Fatal(err)
 	}
 	rc := restapi.DefaultConfig()
-	rc.Auth, rc.Logger = auth, slog.New(slog.NewTextHandler(io.Discard, nil))
+	rc.Auth, rc.Admins, rc.Logger = auth, admins, slog.New(slog.NewTextHandler(io.Discard, nil))
 	h, err := restapi.NewHandler(restapitest.NewJobs(), rc)
 	if err != nil {
 		t.Fatal(err)
