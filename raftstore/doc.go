@@ -18,7 +18,7 @@
 //     it, and fails the entries of a term it no longer leads ("may or may
 //     not be applied") - it never waits on Raft's apply futures, which Raft
 //     leaves unanswered when it shuts down with committed entries not yet
-//     applied. Consistent reads ride as no-op items in the same batches.
+//     applied. Consistent reads use Raft's read index (see Choices).
 //   - entry.go: the log entry format (a tagged batch of items: commands,
 //     member records, no-ops; unknown item kinds are skipped).
 //   - fsm.go: the raft.FSM and its snapshot format (members + manager
@@ -48,14 +48,18 @@
 //     ErrNotLeader (certainly not applied: clients may try another member)
 //     and ErrUnavailable (may or may not be applied: asks are idempotent by
 //     id, so asking again with the same id is how to find out).
-//   - A consistent read costs one log entry, shared with whatever else is
-//     in the batch; ReadIndex over hashicorp/raft would need the FSM's
-//     applied index for entries Raft does not hand to the FSM (the no-op
-//     of a new term, configuration entries). A follower's consistent read
-//     asks the leader for its applied index after such an entry and waits
-//     to have applied as much. That index is the replica's own: it moves
-//     with every entry the FSM is handed, commands or not (the read's
-//     entry carries none), and a restored snapshot sets it to the
+//   - A consistent read uses Raft's read index: a leader that has applied
+//     an entry of its own term notes its commit index, confirms with a
+//     quorum's heartbeat that it still leads (VerifyLeader: nothing is
+//     written) and reads once it has applied that index; a follower asks
+//     the leader for the index and waits to have applied as much. A leader
+//     new to its term first commits a no-op item, which rides in the next
+//     batch. The index the read waits for is the replica's own applied
+//     index: it moves with every entry the FSM is handed - commands or not
+//     (a no-op item carries none), and membership entries
+//     (raft.ConfigurationStore) - so a commit index is always reached
+//     (Raft's own no-op of a new term precedes the leader's first entry,
+//     which the read index comes after); a restored snapshot sets it to the
 //     snapshot's index (raft.FSM.Restore is not told it: the snapshot
 //     store handed to Raft, indexedSnapshots, passes it along). Raft's
 //     AppliedIndex will not do: it moves when entries are handed to the
