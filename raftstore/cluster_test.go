@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -76,14 +77,22 @@ type testCluster struct {
 }
 
 // freeAddr returns a loopback address nobody listens on right now.
+// freeAddr is a loopback address free now, for a member to bind later -
+// and again after a restart. Its port is below the kernel's ephemeral
+// range (32768-60999), from which a port :0 gives would also go to the
+// outgoing connections of every test running meanwhile: one took a
+// member's port between freeAddr and the bind under make test's load.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err == nil {
+			defer l.Close()
+			return l.Addr().String()
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
 
 func testConfig() Config {

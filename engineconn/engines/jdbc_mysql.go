@@ -124,7 +124,9 @@ func (c *mysqlTaskConn) exec(ctx context.Context, st string, o *stmtOut) error {
 	stop := context.AfterFunc(ctx, func() {
 		defer close(killed)
 		if err := c.killQuery(); err != nil {
-			o.t.Logf("the statement could not be stopped on the server: %v", err)
+			o.t.Logf("the statement could not be stopped on the server (connection %d): %v", c.id, err)
+		} else {
+			o.t.Logf("the statement's connection %d was killed on the server", c.id)
 		}
 	})
 	defer func() {

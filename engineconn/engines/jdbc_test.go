@@ -85,7 +85,8 @@ type db struct {
 	// conns lists the server's ids of the test user's connections.
 	conns     func(t testing.TB) []string
 	running   func(t testing.TB, like string) int
-	userConns func(t testing.TB) int // connections of the test user
+	userConns func(t testing.TB) int    // connections of the test user
+	processes func(t testing.TB) string // the server's connections, for a failure's message
 	count     func(t testing.TB, table string) string
 	series    func(n int) string // a query of n rows, 5 columns
 }
@@ -110,6 +111,9 @@ func servers(t testing.TB) ([]db, *testdb.Servers) {
 		userConns: func(t testing.TB) int {
 			return len(s.PGQuery(t, "SELECT pid FROM pg_stat_activity WHERE usename = '"+s.PG.User+"'"))
 		},
+		processes: func(t testing.TB) string {
+			return fmt.Sprint(s.PGQuery(t, "SELECT pid, usename, state, query FROM pg_stat_activity"))
+		},
 		count: func(t testing.TB, table string) string { return s.PGQuery(t, "SELECT count(*) FROM "+table)[0][0] },
 		series: func(n int) string {
 			return fmt.Sprintf("SELECT g AS id, g * 2 AS twice, 'name-' || g AS name, g / 7.0 AS ratio, now() AS at FROM generate_series(1, %d) g", n)
@@ -125,6 +129,9 @@ func servers(t testing.TB) ([]db, *testdb.Servers) {
 		},
 		userConns: func(t testing.TB) int {
 			return len(s.MySQLQuery(t, "SELECT id FROM information_schema.processlist WHERE user = '"+s.MySQL.User+"'"))
+		},
+		processes: func(t testing.TB) string {
+			return fmt.Sprint(s.MySQLQuery(t, "SELECT id, user, command, time, state, info FROM information_schema.processlist"))
 		},
 		count: func(t testing.TB, table string) string { return s.MySQLQuery(t, "SELECT count(*) FROM "+table)[0][0] },
 		series: func(n int) string {
@@ -392,7 +399,7 @@ func testKill(t *testing.T, h *jdbcEC, d db) {
 		t.Fatalf("kill: %+v %v", st, err)
 	}
 	if !testdb.Eventually(10*time.Second, func() bool { return d.running(t, d.like) == 0 }) {
-		t.Fatalf("the query still runs on the server after the kill; the task's log:\n%s", strings.Join(h.logOf(id), "\n"))
+		t.Fatalf("the query still runs on the server after the kill; the task's log:\n%s\nthe server's:\n%s", strings.Join(h.logOf(id), "\n"), d.processes(t))
 	}
 	if d.conns != nil {
 		// PostgreSQL: the cancel request stopped the query and kept the
@@ -416,7 +423,7 @@ func testQueryTimeout(t *testing.T, h *jdbcEC, d db) {
 		t.Fatalf("the timeout took %v", time.Since(start))
 	}
 	if !testdb.Eventually(10*time.Second, func() bool { return d.running(t, d.like) == 0 }) {
-		t.Fatalf("the timed-out query still runs on the server; the task's log:\n%s", strings.Join(h.logOf(st.ID), "\n"))
+		t.Fatalf("the timed-out query still runs on the server; the task's log:\n%s\nthe server's:\n%s", strings.Join(h.logOf(st.ID), "\n"), d.processes(t))
 	}
 }
 
