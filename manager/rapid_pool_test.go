@@ -137,8 +137,16 @@ func (p *propTest) checkStops(t *rapid.T, c Command, before, after map[ECID]ECIn
 				continue // the dedicated ask it was starting for gave up
 			}
 		}
-		if !b.Used || b.Status != linkis.StatusUnlock || len(b.Holders) > 0 || keysBefore[b.Key].Waiting > 0 {
-			t.Fatalf("%v stopped engine %v, which was not idle: %+v (its key had %d waiting)", c.Type(), id, b, keysBefore[b.Key].Waiting)
+		waiting := keysBefore[b.Key].Waiting
+		if _, ok := c.(Tick); ok {
+			// An ask still waiting on the key when its engine has been idle
+			// long enough to stop is one this engine cannot serve (labels,
+			// tenant): one that could was granted it as it went idle. And
+			// a tick first fails the asks whose wait is over.
+			waiting = 0
+		}
+		if !b.Used || b.Status != linkis.StatusUnlock || len(b.Holders) > 0 || waiting > 0 {
+			t.Fatalf("%v stopped engine %v, which was not idle: %+v (its key had %d waiting)", c.Type(), id, b, waiting)
 		}
 		if _, isTick := c.(Tick); !isTick && !p.cfg.ReclaimIdle {
 			t.Fatalf("%v reclaimed idle engine %v with ReclaimIdle off", c.Type(), id)

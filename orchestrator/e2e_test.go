@@ -313,7 +313,19 @@ func TestE2EShellPythonSQL(t *testing.T) {
 	if got := rows(t, run(t, o, db)); got != "[[1 2024-02-29] [2 y]]" {
 		t.Fatalf("sql rows %s", got)
 	}
-	// A second shell job reuses the first one's engine: it was released.
+	// A second shell job reuses the first one's engine: it was released -
+	// once the engine's own report of its end has landed too (a task
+	// that outlasts 250 ms, as the first one may on a loaded machine, is
+	// reported Busy and then Idle).
+	deadline := time.Now().Add(10 * time.Second)
+	for idle := false; !idle && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_ = c.mem.Read(context.Background(), true, func(s *manager.State) {
+			idle = true
+			for _, e := range s.ECs() {
+				idle = idle && e.Status == linkis.StatusUnlock
+			}
+		})
+	}
 	sh2 := job("shell-1", "echo again")
 	out := run(t, o, sh2)
 	if rows(t, out) != "[[again]]" {
