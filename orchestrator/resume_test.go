@@ -76,13 +76,8 @@ func TestResumeFindsATaskRunAfterAReask(t *testing.T) {
 	s.HoldEngines = true
 
 	// The first leader's run: past the dead engine to engine-default.
-	rec := &taskCatcher{recorder: newRecorder()}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	done := make(chan Outcome, 1)
-	go func() { done <- o.Run(ctx, s, rec) }()
-	<-rec.running
-	cancel(ErrDetached) // the leader died: the task runs on
-	if out := <-done; out.Err != ErrDetached {
+	rec, out := detachedRun(o, s) // the leader died: the task runs on
+	if out.Err != ErrDetached {
 		t.Fatalf("first run: %+v", out)
 	}
 	rec.mu.Lock()
@@ -164,13 +159,7 @@ func TestAttachErrorKillsTheTask(t *testing.T) {
 	}
 	s := spec("shell-1", "block")
 	s.HoldEngines = true
-	rec := &taskCatcher{recorder: newRecorder()}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	done := make(chan Outcome, 1)
-	go func() { done <- o.Run(ctx, s, rec) }()
-	<-rec.running
-	cancel(ErrDetached)
-	<-done
+	rec, _ := detachedRun(o, s)
 	rec.mu.Lock()
 	s.Resume = &Resume{Attempts: 1, Tasks: append([]Task(nil), rec.tasks...)}
 	rec.mu.Unlock()
@@ -187,4 +176,16 @@ func TestAttachErrorKillsTheTask(t *testing.T) {
 		t.Fatalf("the resumed run ended %v (%v), released its engine %d times, and left task(s) %v running on it", out.State, out.Err, released, running)
 	}
 	close(eng.gate)
+}
+
+// detachedRun runs s until its task runs, then detaches it, as a leader's
+// death does, and returns what the run saw and its outcome.
+func detachedRun(o *Orchestrator, s Spec) (*taskCatcher, Outcome) {
+	rec := &taskCatcher{recorder: newRecorder()}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan Outcome, 1)
+	go func() { done <- o.Run(ctx, s, rec) }()
+	<-rec.running
+	cancel(ErrDetached)
+	return rec, <-done
 }
