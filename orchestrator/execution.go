@@ -145,24 +145,9 @@ func (r *run) retry(ctx context.Context, n *RetryNode) result {
 		}
 		r.info("attempt " + strconv.Itoa(round) + " failed (" + res.err.Error() + "); retrying in " + n.Wait.String())
 		r.n.retrying(int(r.attempts.Load()), round+1, n.Wait, res.err)
-		if !sleep(ctx, n.Wait) {
+		if !linkis.Sleep(ctx, n.Wait) {
 			return result{cancelled: true, ec: res.ec}
 		}
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

@@ -142,7 +142,7 @@ func refreshRecord(ctx context.Context, n *Node, cfg MemberConfig) {
 				cfg.Node.Logger.Warn("updating this member's record", "err", err)
 			}
 		}
-		if !sleep(ctx, cfg.Node.HeartbeatTimeout) {
+		if !linkis.Sleep(ctx, cfg.Node.HeartbeatTimeout) {
 			return
 		}
 	}

@@ -638,7 +638,7 @@ func (n *Node) leadTerm(ctx context.Context) {
 			break
 		}
 		n.log.Warn("new leader could not catch up", "err", err)
-		if !sleep(ctx, n.cfg.HeartbeatTimeout/4) {
+		if !linkis.Sleep(ctx, n.cfg.HeartbeatTimeout/4) {
 			return
 		}
 	}
@@ -652,7 +652,7 @@ func (n *Node) leadTerm(ctx context.Context) {
 		me := api.Member{ID: n.cfg.ID, RaftAddr: n.cfg.RaftAddr, HTTPAddr: n.cfg.HTTPAddr, Voter: true}
 		if err := n.propose(ctx, &proposal{kind: itemMember, body: memberItem(me)}).err; err != nil {
 			n.log.Warn("recording this member's address", "err", err)
-			if !sleep(ctx, n.cfg.HeartbeatTimeout/4) {
+			if !linkis.Sleep(ctx, n.cfg.HeartbeatTimeout/4) {
 				return
 			}
 		}

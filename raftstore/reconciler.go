@@ -118,24 +118,10 @@ func (r *reconciler) run(ctx context.Context) {
 			return
 		case <-timer.C:
 		case <-changed:
-			if !sleep(ctx, r.cfg.MinGap) {
+			if !linkis.Sleep(ctx, r.cfg.MinGap) {
 				return
 			}
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

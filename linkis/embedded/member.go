@@ -181,20 +181,9 @@ func (s *System) startMember(mc manager.Config) error {
 		if _, leader := n.Leader(); leader != "" {
 			return nil
 		}
-		if !sleepCtx(ctx, 20*time.Millisecond) {
+		if !linkis.Sleep(ctx, 20*time.Millisecond) {
 			return errors.New("embedded: no leader of the cluster is known: is a quorum of members up?")
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

@@ -122,7 +122,7 @@ func (d *dispatcher) configure() {
 			return
 		}
 		d.e.log.Warn("entrance: configuring the job queues", "err", err)
-		if !sleepCtx(d.ctx, time.Second) {
+		if !linkis.Sleep(d.ctx, time.Second) {
 			return
 		}
 	}
@@ -136,7 +136,7 @@ func (d *dispatcher) rescan() {
 		if err == nil {
 			break
 		}
-		if !sleepCtx(d.ctx, 100*time.Millisecond) {
+		if !linkis.Sleep(d.ctx, 100*time.Millisecond) {
 			return
 		}
 	}
@@ -332,7 +332,7 @@ func (d *dispatcher) propose(u manager.UpdateJob) error {
 			return err
 		}
 		d.e.log.Warn("entrance: recording a job's progress", "taskID", u.TaskID, "err", err)
-		if !sleepCtx(d.ctx, time.Duration(min(try+1, 10))*100*time.Millisecond) {
+		if !linkis.Sleep(d.ctx, time.Duration(min(try+1, 10))*100*time.Millisecond) {
 			return err
 		}
 	}

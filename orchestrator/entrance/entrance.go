@@ -334,7 +334,7 @@ func (e *Entrance) submit(ctx context.Context, user string, req orchestrator.Job
 		if err == nil || !again || try == submitTries || ctx.Err() != nil {
 			break
 		}
-		if !sleepCtx(ctx, time.Duration(try)*50*time.Millisecond) {
+		if !linkis.Sleep(ctx, time.Duration(try)*50*time.Millisecond) {
 			break
 		}
 	}
@@ -386,17 +386,6 @@ func (e *Entrance) globals(ctx context.Context, user string, req *orchestrator.J
 		}
 	})
 	return out, err
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // toJob turns a record into the orchestrator's Job.

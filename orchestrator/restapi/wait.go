@@ -78,7 +78,7 @@ func (c *Client) Follow(ctx context.Context, execID string, from int, onUpdate f
 			if c.OnConnection != nil {
 				c.OnConnection(err, wait)
 			}
-			if !sleepCtx(ctx, wait) {
+			if !linkis.Sleep(ctx, wait) {
 				return last.Status, ctx.Err()
 			}
 			continue
@@ -113,7 +113,7 @@ func (c *Client) Follow(ctx context.Context, execID string, from int, onUpdate f
 		} else {
 			interval = min(2*interval, max(c.PollMax, c.PollMin))
 		}
-		if !sleepCtx(ctx, interval) {
+		if !linkis.Sleep(ctx, interval) {
 			return last.Status, ctx.Err()
 		}
 	}
@@ -138,18 +138,6 @@ func serverLost(err error) bool {
 		return re.HTTPStatus == http.StatusBadGateway || re.HTTPStatus == http.StatusServiceUnavailable || re.HTTPStatus == http.StatusGatewayTimeout
 	}
 	return false
-}
-
-// sleepCtx sleeps d, or less when ctx ends first (then it returns false).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // poll reads status, progress and the new log lines once; once the job
